@@ -1,0 +1,86 @@
+# registryd: one Makefile, see README.md.
+PREFIX	?= /usr/local
+DESTDIR	?=
+BUILD	?= build
+
+CC	?= cc
+CFLAGS	?= -O2 -g
+WERROR	?= -Werror
+CFLAGS	+= -std=c11 -D_GNU_SOURCE -Iinclude
+CFLAGS	+= -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes \
+	   -Wmissing-declarations -Wshadow -Wpointer-arith -Wsign-compare \
+	   -Wformat=2 -Wvla -Wnull-dereference -fno-common \
+	   -fstack-protector-strong -D_FORTIFY_SOURCE=2 $(WERROR)
+PKGS	 = libevent_openssl libevent_pthreads libevent openssl libcrypt jansson
+CFLAGS	+= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS	+= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lpthread
+
+SRCS	 = $(wildcard src/*.c)
+OBJS	 = $(SRCS:src/%.c=$(BUILD)/obj/%.o)
+LIBOBJS	 = $(filter-out $(BUILD)/obj/main.o,$(OBJS))
+UNITS	 = $(patsubst test/unit/%.c,$(BUILD)/test/%.t,$(wildcard test/unit/*.c))
+
+.PHONY: all deps test unit integ test-asan run install check-headers format-check clean
+
+all: $(BUILD)/registryd
+
+$(BUILD)/registryd: $(OBJS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/obj
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+# A unit test may #include the module's .c to reach its statics; it links
+# against every other module.
+$(BUILD)/test/%.t: test/unit/%.c test/unit/tap.h $(LIBOBJS) | $(BUILD)/test
+	$(CC) $(CFLAGS) -Wno-missing-prototypes -Wno-missing-declarations \
+	    -o $@ $< $(filter-out $(BUILD)/obj/$*.o,$(LIBOBJS)) $(LDLIBS)
+
+$(BUILD)/obj $(BUILD)/test:
+	mkdir -p $@
+
+# Installs what building and testing need, when missing (Debian).
+deps:
+	@scripts/install-deps.sh
+
+unit: $(UNITS)
+
+# Unit tests, then integration tests against the real binary, in one TAP run.
+test: deps
+	@$(MAKE) --no-print-directory all unit
+	prove -e '' $(UNITS) test/integ/t*.sh
+
+# The same suite on an ASan+UBSan build in its own build directory.
+test-asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan CC=$${ASAN_CC:-gcc} \
+	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
+	    all unit
+	REGISTRYD=build-asan/registryd ASAN_OPTIONS=detect_leaks=1 \
+	    prove -e '' $(patsubst $(BUILD)/%,build-asan/%,$(UNITS)) test/integ/t*.sh
+
+# Serve on :5000 with ./data as the storage root.
+run: deps
+	@$(MAKE) --no-print-directory all
+	REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=$${REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY:-./data} \
+	    $(BUILD)/registryd serve -c $${CONFIG:-etc/registryd.conf}
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 \
+	    $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)/etc/registryd
+	install -m 755 $(BUILD)/registryd $(DESTDIR)$(PREFIX)/sbin/registryd
+	install -m 644 man/registryd.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 644 man/registryd.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	test -e $(DESTDIR)/etc/registryd/registryd.conf || \
+	    install -m 644 etc/registryd.conf $(DESTDIR)/etc/registryd/
+
+# Each header must compile on its own.
+check-headers:
+	@for h in include/*.h; do \
+	    echo "#include \"$${h#include/}\"" | \
+	    $(CC) $(CFLAGS) -x c -fsyntax-only - || exit 1; done
+
+format-check:
+	clang-format --dry-run --Werror src/*.c include/*.h
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,27 @@
+#ifndef REGISTRYD_CATALOG_H
+#define REGISTRYD_CATALOG_H
+
+#include <stddef.h>
+
+struct event_base;
+struct store;
+
+/*
+ * The repository index behind /v2/_catalog: a sorted in-memory list, built
+ * by a walk of the tree on the worker pool at start and again every
+ * refresh seconds, so repositories written by another process sharing the
+ * root appear within that time. Pushes through this process add their
+ * repository at once (catalog_add). It is a cache: a refresh replaces it.
+ */
+int	catalog_init(struct event_base *, struct store *, int refresh);
+void	catalog_shutdown(void);
+/* catalog_add: note a repository that now has a manifest. */
+void	catalog_add(const char *name);
+/*
+ * catalog_page: up to n names strictly after last (NULL: from the start)
+ * in catalog order. Returns pointers into the index, valid until the next
+ * return to the event loop; *more is 1 when names follow the page.
+ */
+size_t	catalog_page(const char *last, size_t n, const char **out, int *more);
+
+#endif /* REGISTRYD_CATALOG_H */

@@ -1,0 +1,117 @@
+#ifndef REGISTRYD_HTTP_H
+#define REGISTRYD_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * The HTTP/1.1 request layer over http-parser. One struct request per
+ * request in flight on a connection; it is owned by the connection and
+ * freed when the response is done or the connection closes.
+ *
+ * The registry sees a request once its headers are complete
+ * (reg_dispatch). It must then do exactly one of:
+ *  - reply at once (http_reply, http_reply_file, http_error): any body the
+ *    client still sends is discarded, or the connection closed after the
+ *    reply when the body is large;
+ *  - accept the body with http_body_sink: body_cb gets each decoded chunk,
+ *    end_cb runs when the body is complete and must reply, now or later;
+ *  - for requests without a body, go asynchronous: return without a
+ *    reply and reply later (for example when a pool job is done).
+ * A request whose reply is pending stops the connection from reading;
+ * pipelined requests wait. If the connection closes first, the cleanup
+ * callback (http_set_cleanup) is the last thing that sees the request:
+ * whoever holds the request pointer for a later reply must drop it there.
+ */
+struct request;
+
+enum http_method_id {
+	HTTP_M_GET,
+	HTTP_M_HEAD,
+	HTTP_M_PUT,
+	HTTP_M_POST,
+	HTTP_M_PATCH,
+	HTTP_M_DELETE,
+	HTTP_M_OPTIONS,
+	HTTP_M_OTHER,
+};
+
+/* Called with each decoded body chunk: 0 to go on, -1 after replying. */
+typedef int	(*http_body_cb)(struct request *, const char *, size_t);
+/* Called once the whole body arrived (not called after body_cb's -1). */
+typedef void	(*http_end_cb)(struct request *);
+/* Called when the request is freed, replied or not. */
+typedef void	(*http_cleanup_cb)(struct request *);
+
+/* ---- what the request says ---- */
+
+enum http_method_id http_method(const struct request *);
+const char *http_method_name(const struct request *);
+/* The path without query, NUL-terminated, not decoded. */
+const char *http_path(const struct request *);
+/* The raw query after '?', "" when none. */
+const char *http_query(const struct request *);
+/*
+ * http_header: the value of header name (case-insensitive), or NULL.
+ * Repeated headers are joined with ", " (Accept).
+ */
+const char *http_header(const struct request *, const char *name);
+/* 1 when the request has a body (Content-Length > 0 or chunked). */
+int	http_has_body(const struct request *);
+/* Content-Length, or -1 when absent (chunked or no body). */
+int64_t	http_content_length(const struct request *);
+/* A connection id for debug lines. */
+unsigned int http_conn_id(const struct request *);
+
+/* One pointer of handler state; the handler owns what it points to. */
+void	http_set_ctx(struct request *, void *);
+void	*http_ctx(const struct request *);
+void	http_set_cleanup(struct request *, http_cleanup_cb);
+
+/*
+ * http_body_sink: accept the body. Sends "100 Continue" when the client
+ * asked for it. Must be called from reg_dispatch.
+ */
+void	http_body_sink(struct request *, http_body_cb, http_end_cb);
+
+/* ---- the reply ---- */
+
+/* 1 once a reply has been started. */
+int	http_replied(const struct request *);
+
+/*
+ * http_add_header: add a response header before the reply is sent.
+ * Content-Length, Date, Docker-Distribution-Api-Version and [headers]
+ * are added by the reply itself.
+ */
+void	http_add_header(struct request *, const char *name,
+	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/*
+ * http_reply: send status with body (copied; may be NULL/0). A HEAD
+ * request gets the headers, including the Content-Length of body, and no
+ * body. content_type may be NULL.
+ */
+void	http_reply(struct request *, int status, const char *content_type,
+	    const void *body, size_t len);
+
+/*
+ * http_reply_file: send length bytes of fd from offset (sendfile on plain
+ * TCP, bounded reads otherwise). Takes ownership of fd in every case.
+ */
+void	http_reply_file(struct request *, int status, const char *content_type,
+	    int fd, uint64_t offset, uint64_t length);
+
+/*
+ * http_error: the OCI error body {"errors":[{"code","message","detail"}]}
+ * with the spec's message for code. detail (printf format, may be NULL) is
+ * sent as a string; it must not echo raw request bytes. For 5xx the detail
+ * goes to the log only.
+ */
+void	http_error(struct request *, int status, const char *code,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Set the digest shown in the access log line. */
+void	http_log_digest(struct request *, const char *digest);
+
+#endif /* REGISTRYD_HTTP_H */
