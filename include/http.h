@@ -114,4 +114,28 @@ void	http_error(struct request *, int status, const char *code,
 /* Set the digest shown in the access log line. */
 void	http_log_digest(struct request *, const char *digest);
 
+/* ---- the connection side, used by server.c ---- */
+
+struct config;
+struct conn;
+
+/* http_init: keep the [headers] and timeouts of cfg (owned by main). */
+void	http_init(const struct config *);
+/* http_conn_start: set up the parser of a new connection. */
+void	http_conn_start(struct conn *);
+/*
+ * http_conn_read: parse what the connection's input holds, dispatching
+ * requests and streaming bodies. May set CONN_F_* flags; never frees c.
+ */
+void	http_conn_read(struct conn *);
+/*
+ * http_conn_drained: the output fell below the low watermark: finish the
+ * response, resume the parser on buffered input. May set CONN_F_* flags.
+ */
+void	http_conn_drained(struct conn *);
+/* http_conn_idle: 1 when no request is in flight and nothing is queued. */
+int	http_conn_idle(struct conn *);
+/* http_conn_free: free the request in flight (its cleanup runs). */
+void	http_conn_free(struct conn *);
+
 #endif /* REGISTRYD_HTTP_H */

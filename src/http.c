@@ -1,0 +1,993 @@
+/*
+ * The HTTP/1.1 request layer: http-parser does the framing, this file
+ * keeps one struct request per request in flight, hands it to the registry
+ * once its headers are complete, streams the body into the handler's sink
+ * and writes the response.
+ *
+ * The parser is paused at the end of every message, so pipelined requests
+ * wait in the input buffer and responses go out in order. When a response
+ * has been queued and the output has drained below HTTP_OUTPUT_LOW, the
+ * request is freed and the parser resumes on the bytes already buffered:
+ * no new read event would come for them.
+ */
+#include <sys/socket.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <http_parser.h>
+#include <jansson.h>
+
+#include "bounds.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "registry.h"
+#include "server.h"
+#include "util.h"
+
+/* Parse more requests only while the output holds less than this. */
+#define HTTP_OUTPUT_LOW		(64 * 1024)
+#define HTTP_NO_OFFSET		UINT32_MAX
+
+/* Per-request flags. */
+#define REQ_F_REPLIED		0x01	/* response queued (headers at least) */
+#define REQ_F_COMPLETE		0x02	/* whole request body received */
+#define REQ_F_DISCARD		0x04	/* body goes nowhere */
+#define REQ_F_CONTINUE_SENT	0x08	/* "100 Continue" written */
+#define REQ_F_IN_VALUE		0x10	/* last header callback was a value */
+#define REQ_F_ENDED		0x20	/* end_cb has run */
+
+/*
+ * One request. Owned by its conn (c_req); all its strings live in r_buf,
+ * an arena addressed by offsets because it grows with realloc.
+ */
+struct request {
+	struct conn		*r_conn;
+	enum http_method_id	 r_method;
+	int			 r_flags;	/* REQ_F_* */
+	uint64_t		 r_start_ms;
+
+	char			*r_buf;		/* url, then header strings */
+	size_t			 r_buflen;
+	size_t			 r_bufsize;
+	size_t			 r_urllen;
+	uint32_t		 r_path;	/* offsets into r_buf */
+	uint32_t		 r_query;
+	uint32_t		 r_hname[HTTP_MAX_HEADERS];
+	uint32_t		 r_hvalue[HTTP_MAX_HEADERS];
+	int			 r_nheaders;
+	int			 r_err;		/* status to answer a bad request */
+
+	int64_t			 r_content_length;	/* -1 none */
+	int			 r_chunked;
+	uint64_t		 r_discarded;
+
+	http_body_cb		 r_body_cb;
+	http_end_cb		 r_end_cb;
+	http_cleanup_cb		 r_cleanup_cb;
+	void			*r_ctx;		/* owned by the handler */
+
+	struct evbuffer		*r_headers;	/* response headers so far */
+	int			 r_status;
+	uint64_t		 r_bytes_out;
+	char			 r_digest[DIGEST_MAX_LEN + 1];
+};
+
+static const struct config *http_cfg;
+/* The connection whose parser is running: replies must not re-enter it. */
+static struct conn *http_parsing;
+
+static struct request *http_request_new(struct conn *);
+static void	http_request_free(struct request *);
+static int	http_buf_append(struct request *, const char *, size_t);
+static int	http_buf_terminate(struct request *);
+static int	http_on_message_begin(http_parser *);
+static int	http_on_url(http_parser *, const char *, size_t);
+static int	http_on_header_field(http_parser *, const char *, size_t);
+static int	http_on_header_value(http_parser *, const char *, size_t);
+static int	http_on_headers_complete(http_parser *);
+static int	http_on_body(http_parser *, const char *, size_t);
+static int	http_on_message_complete(http_parser *);
+static int	http_finish_headers(struct request *);
+static void	http_bad_request(struct conn *, int, const char *);
+static void	http_write_head(struct request *, int, const char *, uint64_t,
+		    int);
+static const char *http_reason(int);
+static const char *http_error_message(const char *);
+static void	http_maybe_resume(struct conn *);
+static void	http_parse_input(struct conn *);
+static int	http_finish_request(struct conn *);
+static void	http_early_close_check(struct request *);
+
+static const http_parser_settings http_settings = {
+	.on_message_begin = http_on_message_begin,
+	.on_url = http_on_url,
+	.on_header_field = http_on_header_field,
+	.on_header_value = http_on_header_value,
+	.on_headers_complete = http_on_headers_complete,
+	.on_body = http_on_body,
+	.on_message_complete = http_on_message_complete,
+};
+
+/* ----------------------------------------------------------------------
+ * Setup
+ */
+
+/* http_init: keep cfg (owned by main, alive while serving). */
+void
+http_init(const struct config *cfg)
+{
+	http_cfg = cfg;
+}
+
+/* http_conn_start: a fresh parser for a new connection. */
+void
+http_conn_start(struct conn *c)
+{
+	http_parser_init(&c->c_parser, HTTP_REQUEST);
+	c->c_parser.data = c;
+}
+
+static struct request *
+http_request_new(struct conn *c)
+{
+	struct request *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	r->r_conn = c;
+	r->r_content_length = -1;
+	r->r_start_ms = util_now_ms();
+	r->r_path = r->r_query = HTTP_NO_OFFSET;
+	if ((r->r_headers = evbuffer_new()) == NULL) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* Free a request; its cleanup callback is the last to see it (http.h). */
+static void
+http_request_free(struct request *r)
+{
+	if (r == NULL)
+		return;
+	if (r->r_cleanup_cb != NULL)
+		r->r_cleanup_cb(r);
+	evbuffer_free(r->r_headers);
+	free(r->r_buf);
+	free(r);
+}
+
+/* http_conn_free: free the request in flight, if any. */
+void
+http_conn_free(struct conn *c)
+{
+	http_request_free(c->c_req);
+	c->c_req = NULL;
+}
+
+/* http_conn_idle: nothing in flight and nothing left to write. */
+int
+http_conn_idle(struct conn *c)
+{
+	return c->c_req == NULL &&
+	    evbuffer_get_length(bufferevent_get_output(c->c_bev)) == 0;
+}
+
+/* ----------------------------------------------------------------------
+ * The header arena
+ */
+
+static int
+http_buf_append(struct request *r, const char *p, size_t len)
+{
+	size_t want = r->r_buflen + len + 1;
+	char *nb;
+
+	if (want > HTTP_MAX_HEADER_BYTES + HTTP_MAX_URL + 2) {
+		r->r_err = 431;
+		return -1;
+	}
+	if (want > r->r_bufsize) {
+		size_t ns = r->r_bufsize ? r->r_bufsize * 2 : 1024;
+
+		while (ns < want)
+			ns *= 2;
+		if ((nb = realloc(r->r_buf, ns)) == NULL) {
+			r->r_err = 500;
+			return -1;
+		}
+		r->r_buf = nb;
+		r->r_bufsize = ns;
+	}
+	memcpy(r->r_buf + r->r_buflen, p, len);
+	r->r_buflen += len;
+	return 0;
+}
+
+/* End the string being appended with a NUL. */
+static int
+http_buf_terminate(struct request *r)
+{
+	if (http_buf_append(r, "", 1) == -1)
+		return -1;
+	return 0;
+}
+
+/* ----------------------------------------------------------------------
+ * Parser callbacks
+ */
+
+static int
+http_on_message_begin(http_parser *p)
+{
+	struct conn *c = p->data;
+
+	if (c->c_req == NULL && (c->c_req = http_request_new(c)) == NULL)
+		return -1;
+	conn_header_deadline(c, 1);
+	return 0;
+}
+
+static int
+http_on_url(http_parser *p, const char *at, size_t len)
+{
+	struct conn *c = p->data;
+	struct request *r = c->c_req;
+
+	if (r->r_urllen + len > HTTP_MAX_URL) {
+		r->r_err = 414;
+		return -1;
+	}
+	r->r_urllen += len;
+	return http_buf_append(r, at, len);
+}
+
+static int
+http_on_header_field(http_parser *p, const char *at, size_t len)
+{
+	struct conn *c = p->data;
+	struct request *r = c->c_req;
+
+	if (r->r_nheaders == 0 || (r->r_flags & REQ_F_IN_VALUE)) {
+		/* A new header begins: close the url or the last value. */
+		if (http_buf_terminate(r) == -1)
+			return -1;
+		if (r->r_nheaders == HTTP_MAX_HEADERS) {
+			r->r_err = 431;
+			return -1;
+		}
+		r->r_hname[r->r_nheaders] = (uint32_t)r->r_buflen;
+		r->r_hvalue[r->r_nheaders] = HTTP_NO_OFFSET;
+		r->r_nheaders++;
+		r->r_flags &= ~REQ_F_IN_VALUE;
+	}
+	return http_buf_append(r, at, len);
+}
+
+static int
+http_on_header_value(http_parser *p, const char *at, size_t len)
+{
+	struct conn *c = p->data;
+	struct request *r = c->c_req;
+	int i = r->r_nheaders - 1;
+
+	if (i < 0)
+		return -1;
+	if (!(r->r_flags & REQ_F_IN_VALUE)) {
+		if (http_buf_terminate(r) == -1)
+			return -1;
+		r->r_hvalue[i] = (uint32_t)r->r_buflen;
+		r->r_flags |= REQ_F_IN_VALUE;
+	}
+	return http_buf_append(r, at, len);
+}
+
+/*
+ * Terminate the last string, split path and query, join repeated headers
+ * (RFC 9110 5.3: a list-valued header may be split over several lines;
+ * Docker sends one Accept line per media type).
+ */
+static int
+http_finish_headers(struct request *r)
+{
+	char *q;
+	int i, j;
+
+	if (r->r_nheaders == 0 && http_buf_append(r, "", 0) == -1)
+		return -1;
+	if (http_buf_terminate(r) == -1)
+		return -1;
+	for (i = 0; i < r->r_nheaders; i++)
+		if (r->r_hvalue[i] == HTTP_NO_OFFSET) {
+			/* A field with no value at all: make it "". */
+			r->r_hvalue[i] = r->r_hname[i] +
+			    (uint32_t)strlen(r->r_buf + r->r_hname[i]);
+		}
+	if (r->r_urllen == 0 || r->r_buf[0] != '/') {
+		r->r_err = 400;
+		return -1;
+	}
+	/* The url is the first string of the arena. */
+	r->r_path = 0;
+	if (r->r_nheaders == 0)
+		r->r_buf[r->r_urllen] = '\0';
+	if ((q = memchr(r->r_buf, '?', r->r_urllen)) != NULL) {
+		*q = '\0';
+		r->r_query = (uint32_t)(q + 1 - r->r_buf);
+	}
+	for (i = 0; i < r->r_nheaders; i++) {
+		for (j = i + 1; j < r->r_nheaders; j++) {
+			size_t off, la, lb;
+
+			if (r->r_hname[j] == HTTP_NO_OFFSET ||
+			    strcasecmp(r->r_buf + r->r_hname[i],
+			    r->r_buf + r->r_hname[j]) != 0)
+				continue;
+			la = strlen(r->r_buf + r->r_hvalue[i]);
+			lb = strlen(r->r_buf + r->r_hvalue[j]);
+			off = r->r_buflen;
+			if (http_buf_append(r, r->r_buf + r->r_hvalue[i],
+			    la) == -1 || http_buf_append(r, ", ", 2) == -1 ||
+			    http_buf_append(r, r->r_buf + r->r_hvalue[j],
+			    lb) == -1 || http_buf_terminate(r) == -1)
+				return -1;
+			r->r_hvalue[i] = (uint32_t)off;
+			r->r_hname[j] = HTTP_NO_OFFSET;
+		}
+	}
+	return 0;
+}
+
+static int
+http_on_headers_complete(http_parser *p)
+{
+	struct conn *c = p->data;
+	struct request *r = c->c_req;
+	const char *expect;
+
+	conn_header_deadline(c, 0);
+	if (http_finish_headers(r) == -1)
+		return -1;
+	switch (p->method) {
+	case HTTP_GET:
+		r->r_method = HTTP_M_GET;
+		break;
+	case HTTP_HEAD:
+		r->r_method = HTTP_M_HEAD;
+		break;
+	case HTTP_PUT:
+		r->r_method = HTTP_M_PUT;
+		break;
+	case HTTP_POST:
+		r->r_method = HTTP_M_POST;
+		break;
+	case HTTP_PATCH:
+		r->r_method = HTTP_M_PATCH;
+		break;
+	case HTTP_DELETE:
+		r->r_method = HTTP_M_DELETE;
+		break;
+	case HTTP_OPTIONS:
+		r->r_method = HTTP_M_OPTIONS;
+		break;
+	default:
+		r->r_method = HTTP_M_OTHER;
+		break;
+	}
+	r->r_chunked = (p->flags & F_CHUNKED) != 0;
+	if (!r->r_chunked && (p->flags & F_CONTENTLENGTH))
+		r->r_content_length = (int64_t)p->content_length;
+	if (!http_should_keep_alive(p))
+		c->c_flags |= CONN_F_CLOSE_AFTER_REPLY;
+	conn_read_timeout(c, http_cfg->cf_body_timeout);
+
+	log_debug("%s: conn %u: %s %s", __func__, c->c_id,
+	    http_method_str(p->method), http_path(r));
+	reg_dispatch(r);
+
+	if (http_has_body(r) && r->r_body_cb == NULL) {
+		r->r_flags |= REQ_F_DISCARD;
+		/*
+		 * The client asked whether to send the body and was answered
+		 * with a final status: it may send it or not, so the framing
+		 * of what follows is unknown. Likewise for a body too large
+		 * to read and throw away. Close after the reply.
+		 */
+		expect = http_header(r, "Expect");
+		if ((expect != NULL && strcasecmp(expect, "100-continue") == 0) ||
+		    r->r_chunked || r->r_content_length > HTTP_DISCARD_MAX)
+			c->c_flags |= CONN_F_CLOSE_AFTER_REPLY;
+	}
+	/*
+	 * Never return 1 here: on the server side it sets F_SKIPBODY and the
+	 * body would be parsed as the next request.
+	 */
+	return 0;
+}
+
+static int
+http_on_body(http_parser *p, const char *at, size_t len)
+{
+	struct conn *c = p->data;
+	struct request *r = c->c_req;
+
+	if (r->r_flags & REQ_F_DISCARD) {
+		r->r_discarded += len;
+		if (r->r_discarded > HTTP_DISCARD_MAX) {
+			c->c_flags |= CONN_F_CLOSE_AFTER_REPLY;
+			if (r->r_flags & REQ_F_REPLIED)
+				return -1;	/* stop; close after reply */
+		}
+		return 0;
+	}
+	if (r->r_body_cb(r, at, len) == -1) {
+		/* The handler replied with an error; drop the rest. */
+		r->r_flags |= REQ_F_DISCARD;
+		if (!(r->r_flags & REQ_F_REPLIED))
+			http_error(r, 500, "UNKNOWN", "body handler failed");
+	}
+	return 0;
+}
+
+static int
+http_on_message_complete(http_parser *p)
+{
+	struct conn *c = p->data;
+	struct request *r = c->c_req;
+
+	r->r_flags |= REQ_F_COMPLETE;
+	c->c_flags |= CONN_F_PAUSED;
+	http_parser_pause(p, 1);
+	if (!(r->r_flags & REQ_F_DISCARD) && r->r_end_cb != NULL &&
+	    !(r->r_flags & REQ_F_REPLIED)) {
+		r->r_flags |= REQ_F_ENDED;
+		r->r_end_cb(r);
+	}
+	return 0;
+}
+
+/* ----------------------------------------------------------------------
+ * Driving the parser
+ */
+
+/*
+ * Answer a request the parser could not accept, then close. status is
+ * the HTTP status; nothing of the request is echoed.
+ */
+static void
+http_bad_request(struct conn *c, int status, const char *why)
+{
+	struct request *r = c->c_req;
+
+	log_debug("%s: conn %u: %d %s", __func__, c->c_id, status, why);
+	c->c_flags |= CONN_F_CLOSE_AFTER_REPLY;
+	if (r == NULL && (r = c->c_req = http_request_new(c)) == NULL) {
+		c->c_flags |= CONN_F_CLOSE;
+		return;
+	}
+	if (r->r_flags & REQ_F_REPLIED)
+		return;
+	r->r_flags |= REQ_F_COMPLETE | REQ_F_DISCARD;
+	http_error(r, status, status == 431 ? "HEADER_TOO_LARGE" :
+	    status == 414 ? "URI_TOO_LONG" : "BAD_REQUEST", "%s", why);
+}
+
+/*
+ * Parse buffered input until the parser pauses at a message end or the
+ * input is empty. The input is drained only by what the parser consumed,
+ * so a pipelined request stays buffered.
+ */
+static void
+http_parse_input(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->c_bev);
+	struct evbuffer_iovec v;
+	size_t n;
+	enum http_errno err;
+
+	while (!(c->c_flags & (CONN_F_PAUSED | CONN_F_CLOSE)) &&
+	    evbuffer_get_length(in) > 0) {
+		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
+			break;
+		http_parsing = c;
+		n = http_parser_execute(&c->c_parser, &http_settings,
+		    v.iov_base, v.iov_len);
+		http_parsing = NULL;
+		evbuffer_drain(in, n);
+		err = HTTP_PARSER_ERRNO(&c->c_parser);
+		if (err == HPE_PAUSED)
+			break;
+		if (err != HPE_OK) {
+			int status = 400;
+
+			if (c->c_req != NULL && c->c_req->r_err != 0)
+				status = c->c_req->r_err;
+			else if (err == HPE_HEADER_OVERFLOW)
+				status = 431;
+			if (c->c_req != NULL &&
+			    (c->c_req->r_flags & REQ_F_REPLIED) &&
+			    (c->c_req->r_flags & REQ_F_DISCARD)) {
+				/* Stopped discarding: the reply is out. */
+				c->c_req->r_flags |= REQ_F_COMPLETE;
+				c->c_flags |= CONN_F_CLOSE_AFTER_REPLY;
+			} else
+				http_bad_request(c, status,
+				    http_errno_description(err));
+			c->c_flags |= CONN_F_PAUSED;
+			evbuffer_drain(in, evbuffer_get_length(in));
+			break;
+		}
+		if (n < v.iov_len)
+			break;	/* should not happen without an error */
+	}
+}
+
+/*
+ * http_conn_read: parse requests from the input and serve them in order.
+ * While a request waits for its reply the connection stops reading, so
+ * pipelined bytes wait in the kernel.
+ */
+void
+http_conn_read(struct conn *c)
+{
+	if (c->c_flags & CONN_F_LINGER) {
+		struct evbuffer *in = bufferevent_get_input(c->c_bev);
+
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
+	for (;;) {
+		http_parse_input(c);
+		if (!(c->c_flags & CONN_F_PAUSED) ||
+		    (c->c_flags & CONN_F_CLOSE))
+			return;
+		if (!http_finish_request(c)) {
+			bufferevent_disable(c->c_bev, EV_READ);
+			return;
+		}
+		/* Next request: its bytes may already be buffered. */
+	}
+}
+
+/*
+ * When the request in flight has its whole response queued and the output
+ * is low, free it and make the connection ready for the next request (or
+ * start closing it). Returns 1 when the parser may go on.
+ */
+static int
+http_finish_request(struct conn *c)
+{
+	struct request *r = c->c_req;
+	struct evbuffer *out = bufferevent_get_output(c->c_bev);
+
+	if (r == NULL || !(r->r_flags & REQ_F_REPLIED) ||
+	    !(r->r_flags & REQ_F_COMPLETE))
+		return 0;
+	if (c->c_flags & CONN_F_CLOSE_AFTER_REPLY) {
+		if (evbuffer_get_length(out) > 0)
+			return 0;
+		/*
+		 * Lingering close: shut our side so the client reads the whole
+		 * reply, then discard what it still sends until EOF or the
+		 * read timeout, instead of resetting the connection.
+		 */
+		http_conn_free(c);
+		c->c_flags &= ~CONN_F_PAUSED;
+		c->c_flags |= CONN_F_LINGER;
+		shutdown(c->c_fd, SHUT_WR);
+		conn_read_timeout(c, 2);
+		bufferevent_enable(c->c_bev, EV_READ);
+		return 0;
+	}
+	if (evbuffer_get_length(out) > HTTP_OUTPUT_LOW)
+		return 0;
+	http_conn_free(c);
+	c->c_flags &= ~CONN_F_PAUSED;
+	http_parser_pause(&c->c_parser, 0);
+	conn_read_timeout(c, http_cfg->cf_idle_timeout);
+	bufferevent_enable(c->c_bev, EV_READ);
+	return 1;
+}
+
+/*
+ * A reply was queued or output drained: unless the parser is running on
+ * this connection right now (it will look when it returns), finish the
+ * request and go on with buffered input.
+ */
+static void
+http_maybe_resume(struct conn *c)
+{
+	if (http_parsing == c || !(c->c_flags & CONN_F_PAUSED))
+		return;
+	if (http_finish_request(c))
+		http_conn_read(c);
+}
+
+/* http_conn_drained: the output is below the low watermark. */
+void
+http_conn_drained(struct conn *c)
+{
+	http_maybe_resume(c);
+}
+
+/* ----------------------------------------------------------------------
+ * What handlers read
+ */
+
+/* http_method: the request's method. */
+enum http_method_id
+http_method(const struct request *r)
+{
+	return r->r_method;
+}
+
+/* http_method_name: "GET", ... for logs. */
+const char *
+http_method_name(const struct request *r)
+{
+	return http_method_str(r->r_conn->c_parser.method);
+}
+
+/* http_path: the path, without the query. */
+const char *
+http_path(const struct request *r)
+{
+	return r->r_path == HTTP_NO_OFFSET ? "" : r->r_buf + r->r_path;
+}
+
+/* http_query: the raw query, "" when none. */
+const char *
+http_query(const struct request *r)
+{
+	return r->r_query == HTTP_NO_OFFSET ? "" : r->r_buf + r->r_query;
+}
+
+/* http_header: the (joined) value of a request header, or NULL. */
+const char *
+http_header(const struct request *r, const char *name)
+{
+	int i;
+
+	for (i = 0; i < r->r_nheaders; i++)
+		if (r->r_hname[i] != HTTP_NO_OFFSET &&
+		    strcasecmp(r->r_buf + r->r_hname[i], name) == 0)
+			return r->r_buf + r->r_hvalue[i];
+	return NULL;
+}
+
+/* http_has_body: 1 when a body follows the headers. */
+int
+http_has_body(const struct request *r)
+{
+	return r->r_chunked || r->r_content_length > 0;
+}
+
+/* http_content_length: the Content-Length, -1 when none. */
+int64_t
+http_content_length(const struct request *r)
+{
+	return r->r_content_length;
+}
+
+/* http_conn_id: the connection's number, for debug lines. */
+unsigned int
+http_conn_id(const struct request *r)
+{
+	return r->r_conn->c_id;
+}
+
+/* http_set_ctx: one pointer of handler state. */
+void
+http_set_ctx(struct request *r, void *ctx)
+{
+	r->r_ctx = ctx;
+}
+
+/* http_ctx: the handler state. */
+void *
+http_ctx(const struct request *r)
+{
+	return r->r_ctx;
+}
+
+/* http_set_cleanup: run cb when the request is freed. */
+void
+http_set_cleanup(struct request *r, http_cleanup_cb cb)
+{
+	r->r_cleanup_cb = cb;
+}
+
+/* http_log_digest: the digest for the access line. */
+void
+http_log_digest(struct request *r, const char *digest)
+{
+	util_strlcpy(r->r_digest, digest, sizeof(r->r_digest));
+}
+
+/*
+ * http_body_sink: accept the body; tell a waiting client to send it.
+ * OCI clients rarely use Expect, curl does for large bodies.
+ */
+void
+http_body_sink(struct request *r, http_body_cb body, http_end_cb end)
+{
+	const char *expect;
+
+	r->r_body_cb = body;
+	r->r_end_cb = end;
+	expect = http_header(r, "Expect");
+	if (expect != NULL && strcasecmp(expect, "100-continue") == 0 &&
+	    !(r->r_flags & REQ_F_CONTINUE_SENT) && http_has_body(r)) {
+		r->r_flags |= REQ_F_CONTINUE_SENT;
+		bufferevent_write(r->r_conn->c_bev,
+		    "HTTP/1.1 100 Continue\r\n\r\n", 25);
+	}
+}
+
+/* ----------------------------------------------------------------------
+ * Responses
+ */
+
+/* http_replied: 1 once a response is queued. */
+int
+http_replied(const struct request *r)
+{
+	return (r->r_flags & REQ_F_REPLIED) != 0;
+}
+
+/* http_add_header: one more response header. */
+void
+http_add_header(struct request *r, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	evbuffer_add_printf(r->r_headers, "%s: ", name);
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(r->r_headers, fmt, ap);
+	va_end(ap);
+	evbuffer_add(r->r_headers, "\r\n", 2);
+}
+
+static const char *
+http_reason(int status)
+{
+	switch (status) {
+	case 100: return "Continue";
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	case 206: return "Partial Content";
+	case 304: return "Not Modified";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
+	case 409: return "Conflict";
+	case 411: return "Length Required";
+	case 413: return "Payload Too Large";
+	case 414: return "URI Too Long";
+	case 416: return "Range Not Satisfiable";
+	case 429: return "Too Many Requests";
+	case 431: return "Request Header Fields Too Large";
+	case 500: return "Internal Server Error";
+	case 503: return "Service Unavailable";
+	case 507: return "Insufficient Storage";
+	default: return "Unknown";
+	}
+}
+
+/*
+ * Queue the status line and headers. has_length says whether a
+ * Content-Length is sent (never for 1xx, 204 and 304).
+ */
+static void
+http_write_head(struct request *r, int status, const char *content_type,
+    uint64_t length, int has_length)
+{
+	struct conn *c = r->r_conn;
+	struct evbuffer *out = bufferevent_get_output(c->c_bev);
+	char date[64];
+	struct tm tm;
+	time_t now = time(NULL);
+	int i;
+
+	r->r_flags |= REQ_F_REPLIED;
+	r->r_status = status;
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	evbuffer_add_printf(out,
+	    "HTTP/1.1 %d %s\r\n"
+	    "Date: %s\r\n"
+	    "Docker-Distribution-Api-Version: registry/2.0\r\n",
+	    status, http_reason(status), date);
+	for (i = 0; i < http_cfg->cf_nheaders; i++)
+		evbuffer_add_printf(out, "%s: %s\r\n",
+		    http_cfg->cf_headers[i].ch_name,
+		    http_cfg->cf_headers[i].ch_value);
+	if (content_type != NULL)
+		evbuffer_add_printf(out, "Content-Type: %s\r\n", content_type);
+	if (has_length)
+		evbuffer_add_printf(out, "Content-Length: %llu\r\n",
+		    (unsigned long long)length);
+	if (c->c_flags & CONN_F_CLOSE_AFTER_REPLY)
+		evbuffer_add_printf(out, "Connection: close\r\n");
+	evbuffer_add_buffer(out, r->r_headers);
+	evbuffer_add(out, "\r\n", 2);
+	r->r_bytes_out = length;
+
+	log_access("%s %s %s %d %llu %llums %s", c->c_peer,
+	    http_method_name(r), http_path(r), status,
+	    (unsigned long long)length,
+	    (unsigned long long)(util_now_ms() - r->r_start_ms),
+	    r->r_digest[0] ? r->r_digest : "-");
+}
+
+/*
+ * A reply made before the whole body arrived, when the body cannot be
+ * discarded cheaply, must say that the connection closes.
+ */
+static void
+http_early_close_check(struct request *r)
+{
+	struct conn *c = r->r_conn;
+	const char *expect;
+
+	if ((r->r_flags & REQ_F_COMPLETE) || !http_has_body(r))
+		return;
+	expect = http_header(r, "Expect");
+	if ((expect != NULL && strcasecmp(expect, "100-continue") == 0 &&
+	    !(r->r_flags & REQ_F_CONTINUE_SENT)) || r->r_chunked ||
+	    r->r_content_length > HTTP_DISCARD_MAX)
+		c->c_flags |= CONN_F_CLOSE_AFTER_REPLY;
+}
+
+/* http_reply: a complete response with an in-memory body (copied). */
+void
+http_reply(struct request *r, int status, const char *content_type,
+    const void *body, size_t len)
+{
+	struct evbuffer *out = bufferevent_get_output(r->r_conn->c_bev);
+	int no_body = status == 204 || status == 304;
+
+	if (r->r_flags & REQ_F_REPLIED)
+		return;
+	http_early_close_check(r);
+	http_write_head(r, status, content_type, len, !no_body);
+	if (r->r_method != HTTP_M_HEAD && !no_body && len > 0)
+		evbuffer_add(out, body, len);
+	if (r->r_flags & REQ_F_COMPLETE)
+		http_maybe_resume(r->r_conn);
+}
+
+/*
+ * http_reply_file: a response whose body is length bytes of fd from
+ * offset. evbuffer_add_file sends it with sendfile(2) on plain TCP and
+ * closes fd when done; it owns fd from here on in every case.
+ */
+void
+http_reply_file(struct request *r, int status, const char *content_type,
+    int fd, uint64_t offset, uint64_t length)
+{
+	struct evbuffer *out = bufferevent_get_output(r->r_conn->c_bev);
+
+	if (r->r_flags & REQ_F_REPLIED) {
+		close(fd);
+		return;
+	}
+	http_early_close_check(r);
+	http_write_head(r, status, content_type, length, 1);
+	if (r->r_method == HTTP_M_HEAD || length == 0)
+		close(fd);
+	else if (evbuffer_add_file(out, fd, (ev_off_t)offset,
+	    (ev_off_t)length) == -1) {
+		/* Headers are out; the client sees a short body. */
+		log_warnx("%s: conn %u: evbuffer_add_file failed", __func__,
+		    r->r_conn->c_id);
+		close(fd);
+		r->r_conn->c_flags |= CONN_F_CLOSE_AFTER_REPLY;
+	}
+	if (r->r_flags & REQ_F_COMPLETE)
+		http_maybe_resume(r->r_conn);
+}
+
+/* The spec's message for an error code (OCI distribution-spec, errors). */
+static const char *
+http_error_message(const char *code)
+{
+	static const struct {
+		const char *code, *message;
+	} table[] = {
+		{ "BLOB_UNKNOWN", "blob unknown to registry" },
+		{ "BLOB_UPLOAD_INVALID", "blob upload invalid" },
+		{ "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry" },
+		{ "DIGEST_INVALID",
+		    "provided digest did not match uploaded content" },
+		{ "MANIFEST_BLOB_UNKNOWN",
+		    "manifest references a manifest or blob unknown to "
+		    "registry" },
+		{ "MANIFEST_INVALID", "manifest invalid" },
+		{ "MANIFEST_UNKNOWN", "manifest unknown to registry" },
+		{ "NAME_INVALID", "invalid repository name" },
+		{ "NAME_UNKNOWN", "repository name not known to registry" },
+		{ "SIZE_INVALID", "provided length did not match content "
+		    "length" },
+		{ "TAG_INVALID", "manifest tag did not match URI" },
+		{ "UNAUTHORIZED", "authentication required" },
+		{ "DENIED", "requested access to the resource is denied" },
+		{ "UNSUPPORTED", "the operation is unsupported" },
+		{ "TOOMANYREQUESTS", "too many requests" },
+		{ "PAGINATION_NUMBER_INVALID", "invalid number of results "
+		    "requested" },
+		{ "RANGE_INVALID", "invalid content range" },
+		{ "NOT_FOUND", "not found" },
+		{ "BAD_REQUEST", "malformed request" },
+		{ "HEADER_TOO_LARGE", "request headers too large" },
+		{ "URI_TOO_LONG", "request URI too long" },
+		{ "UNAVAILABLE", "service unavailable" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (strcmp(table[i].code, code) == 0)
+			return table[i].message;
+	return "unknown error";
+}
+
+/*
+ * http_error: an OCI error response. The detail of a 5xx is logged, not
+ * sent: it may name paths or system errors.
+ */
+void
+http_error(struct request *r, int status, const char *code, const char *fmt,
+    ...)
+{
+	char detail[512] = "";
+	json_t *root, *err;
+	char *body;
+	va_list ap;
+
+	if (r->r_flags & REQ_F_REPLIED)
+		return;
+	if (fmt != NULL) {
+		va_start(ap, fmt);
+		vsnprintf(detail, sizeof(detail), fmt, ap);
+		va_end(ap);
+	}
+	if (status >= 500) {
+		log_warnx("%s %s: %d %s: %s", http_method_name(r),
+		    http_path(r), status, code, detail);
+		util_strlcpy(detail, "", sizeof(detail));
+	}
+	err = json_pack("{s:s, s:s}", "code", code, "message",
+	    http_error_message(code));
+	if (err != NULL && detail[0] != '\0')
+		json_object_set_new(err, "detail", json_string(detail));
+	root = json_pack("{s:[o]}", "errors", err);
+	body = root != NULL ? json_dumps(root, JSON_COMPACT) : NULL;
+	json_decref(root);
+	if (body == NULL) {
+		http_reply(r, status, "application/json", "{\"errors\":[]}",
+		    13);
+		return;
+	}
+	http_reply(r, status, "application/json; charset=utf-8", body,
+	    strlen(body));
+	free(body);
+}

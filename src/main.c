@@ -1,0 +1,160 @@
+/*
+ * registryd: a private Docker/OCI container registry.
+ *
+ * Subcommands: serve (the default), check-config, version. main loads the
+ * configuration, opens the storage, starts the worker pool, the registry
+ * and the listeners on one event loop, and tears them down in reverse
+ * order after a graceful shutdown (SIGTERM, SIGINT).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <openssl/opensslv.h>
+
+#include "bounds.h"
+#include "config.h"
+#include "log.h"
+#include "pool.h"
+#include "registry.h"
+#include "server.h"
+#include "store.h"
+
+#ifndef REGISTRYD_VERSION
+#define REGISTRYD_VERSION	"0.1.0"
+#endif
+
+extern char **environ;
+
+static void	usage(void) __attribute__((noreturn));
+static int	main_serve(struct config *);
+static void	main_signal_cb(evutil_socket_t, short, void *);
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: registryd [serve] [-c file]\n"
+	    "       registryd check-config [-c file]\n"
+	    "       registryd version\n");
+	exit(2);
+}
+
+static void
+main_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		log_info("signal %d: graceful shutdown", (int)sig);
+		server_shutdown();
+		break;
+	case SIGHUP:
+		log_info("SIGHUP: nothing to reload in this build");
+		break;
+	}
+}
+
+/* Run the server until a graceful shutdown. Returns the exit status. */
+static int
+main_serve(struct config *cfg)
+{
+	struct event_base *base;
+	struct event *sigs[3];
+	const int signums[3] = { SIGTERM, SIGINT, SIGHUP };
+	struct store *store;
+	char err[512];
+	int i, rc = 1;
+
+	signal(SIGPIPE, SIG_IGN);
+	if ((store = store_open(cfg->cf_root, err, sizeof(err))) == NULL) {
+		log_warnx("storage %s: %s", cfg->cf_root, err);
+		return 1;
+	}
+	if ((base = event_base_new()) == NULL) {
+		log_warnx("event_base_new failed");
+		store_close(store);
+		return 1;
+	}
+	for (i = 0; i < 3; i++) {
+		sigs[i] = evsignal_new(base, signums[i], main_signal_cb, NULL);
+		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) == -1)
+			fatalx("cannot install signal handlers");
+	}
+	if (pool_start(base, POOL_THREADS) == -1)
+		goto done;
+	if (reg_init(base, cfg, store) == -1)
+		goto done;
+	if (server_start(base, cfg) == -1)
+		goto done;
+	log_info("registryd %s serving %s", REGISTRYD_VERSION, cfg->cf_root);
+	event_base_dispatch(base);
+	log_info("stopped");
+	rc = 0;
+done:
+	server_free();
+	/* Jobs still running finish; their owners see no request. */
+	pool_stop();
+	reg_shutdown();
+	for (i = 0; i < 3; i++)
+		if (sigs[i] != NULL)
+			event_free(sigs[i]);
+	event_base_free(base);
+	store_close(store);
+	return rc;
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct config cfg;
+	const char *cmd = "serve", *path = CONFIG_DEFAULT_PATH;
+	int ch, required = 0, rc;
+
+	if (argc > 1 && argv[1][0] != '-') {
+		cmd = argv[1];
+		argc--;
+		argv++;
+	}
+	while ((ch = getopt(argc, argv, "c:h")) != -1) {
+		switch (ch) {
+		case 'c':
+			path = optarg;
+			required = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	if (strcmp(cmd, "version") == 0) {
+		printf("registryd %s (%s)\n", REGISTRYD_VERSION,
+		    OPENSSL_VERSION_TEXT);
+		return 0;
+	}
+	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check-config") != 0)
+		usage();
+
+	log_init(LOG_LVL_INFO, 1);
+	if (config_load(&cfg, path, required, environ) == -1) {
+		config_free(&cfg);
+		return 1;
+	}
+	if (strcmp(cmd, "check-config") == 0) {
+		config_dump(&cfg);
+		config_free(&cfg);
+		return 0;
+	}
+	log_init(cfg.cf_log_level, cfg.cf_access_log);
+	rc = main_serve(&cfg);
+	config_free(&cfg);
+	return rc;
+}

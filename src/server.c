@@ -1,0 +1,483 @@
+/*
+ * Listening sockets, accepted connections and their lifecycle: timeouts,
+ * the connection limit and graceful shutdown. A connection is freed in
+ * exactly one place, conn_close, and only from the top of its own event
+ * callbacks (STYLE O2, O3).
+ */
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/queue.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "bounds.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "server.h"
+#include "util.h"
+
+#define SERVER_MAX_LISTENERS	8
+/* Bytes read per read event: large enough for fast uploads, bounded. */
+#define SERVER_READ_MAX		HTTP_READ_MAX
+/* Write callback (and next request) once the output is this low. */
+#define SERVER_WRITE_LOW	(64 * 1024)
+
+TAILQ_HEAD(conn_list, conn);
+
+static struct {
+	struct event_base	*base;
+	const struct config	*cfg;
+	struct evconnlistener	*listeners[SERVER_MAX_LISTENERS];
+	int			 nlisteners;
+	struct conn_list	 conns;
+	int			 nconns;
+	int			 max_conns;
+	int			 paused;	/* listeners off at the limit */
+	int			 stopping;
+	unsigned int		 next_id;
+	struct event		*drain_timer;
+} srv;
+
+static void	server_accept_cb(struct evconnlistener *, evutil_socket_t,
+		    struct sockaddr *, int, void *);
+static void	server_accept_error_cb(struct evconnlistener *, void *);
+static int	server_listen(const char *, const char *, int);
+static void	server_listeners_enable(int);
+static void	server_drain_cb(evutil_socket_t, short, void *);
+static void	server_raise_nofile(void);
+static void	conn_read_cb(struct bufferevent *, void *);
+static void	conn_write_cb(struct bufferevent *, void *);
+static void	conn_event_cb(struct bufferevent *, short, void *);
+static void	conn_hdr_timeout_cb(evutil_socket_t, short, void *);
+static void	conn_close(struct conn *, const char *);
+static int	conn_flags_act(struct conn *);
+
+/* ----------------------------------------------------------------------
+ * Listening
+ */
+
+/*
+ * Raise the open-file limit to its hard limit: every connection, every
+ * upload and every blob being sent holds a descriptor.
+ */
+static void
+server_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("setrlimit RLIMIT_NOFILE");
+	}
+}
+
+/*
+ * Bind every address host resolves to (NULL: the IPv4 and IPv6 wildcard)
+ * on port. Returns how many listeners were added, or -1.
+ */
+static int
+server_listen(const char *host, const char *port, int backlog)
+{
+	struct addrinfo hints, *res, *ai;
+	struct evconnlistener *l;
+	char name[NI_MAXHOST];
+	int fd, on = 1, n = 0, rc;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host, port, &hints, &res)) != 0) {
+		log_warnx("listen %s:%s: %s", host ? host : "*", port,
+		    gai_strerror(rc));
+		return -1;
+	}
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		if (srv.nlisteners == SERVER_MAX_LISTENERS)
+			break;
+		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, name,
+		    sizeof(name), NULL, 0, NI_NUMERICHOST) != 0)
+			util_strlcpy(name, "?", sizeof(name));
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd == -1) {
+			log_warn("socket %s", name);
+			continue;
+		}
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+		/* Keep the IPv6 socket from claiming the IPv4 port too. */
+		if (ai->ai_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
+			    sizeof(on));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1) {
+			log_warn("bind %s port %s", name, port);
+			close(fd);
+			continue;
+		}
+		l = evconnlistener_new(srv.base, server_accept_cb, NULL,
+		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, backlog, fd);
+		if (l == NULL) {
+			log_warn("listen %s port %s", name, port);
+			close(fd);
+			continue;
+		}
+		evconnlistener_set_error_cb(l, server_accept_error_cb);
+		srv.listeners[srv.nlisteners++] = l;
+		log_info("listening on %s port %s", name, port);
+		n++;
+	}
+	freeaddrinfo(res);
+	return n;
+}
+
+/*
+ * server_start: listen on cf_addr, "host:port", "[v6]:port" or ":port"
+ * (every address). Returns 0, or -1 when nothing could be bound.
+ */
+int
+server_start(struct event_base *base, const struct config *cfg)
+{
+	char host[256], *port;
+	const char *h;
+
+	srv.base = base;
+	srv.cfg = cfg;
+	srv.max_conns = cfg->cf_max_connections > 0 ?
+	    cfg->cf_max_connections : SERVER_MAX_CONNECTIONS;
+	TAILQ_INIT(&srv.conns);
+	server_raise_nofile();
+	http_init(cfg);
+
+	if (util_strlcpy(host, cfg->cf_addr, sizeof(host)) >= sizeof(host) ||
+	    (port = strrchr(host, ':')) == NULL) {
+		log_warnx("addr %s: expected host:port", cfg->cf_addr);
+		return -1;
+	}
+	*port++ = '\0';
+	h = host;
+	if (h[0] == '[') {
+		size_t len = strlen(h);
+
+		if (len < 2 || h[len - 1] != ']') {
+			log_warnx("addr %s: bad IPv6 address", cfg->cf_addr);
+			return -1;
+		}
+		host[len - 1] = '\0';
+		h = host + 1;
+	}
+	if (*h == '\0')
+		h = NULL;	/* ":5000": every IPv4 and IPv6 address */
+	if (server_listen(h, port, 1024) <= 0)
+		return -1;
+	if ((srv.drain_timer = evtimer_new(base, server_drain_cb, NULL)) ==
+	    NULL)
+		return -1;
+	return 0;
+}
+
+static void
+server_listeners_enable(int on)
+{
+	int i;
+
+	for (i = 0; i < srv.nlisteners; i++) {
+		if (on)
+			evconnlistener_enable(srv.listeners[i]);
+		else
+			evconnlistener_disable(srv.listeners[i]);
+	}
+	srv.paused = !on;
+}
+
+static void
+server_accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	(void)l;
+	(void)arg;
+	/*
+	 * EMFILE/ENFILE: stop accepting until a connection closes rather
+	 * than spinning on a listener that stays readable.
+	 */
+	log_warn("accept");
+	if (errno == EMFILE || errno == ENFILE)
+		server_listeners_enable(0);
+}
+
+static void
+server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct conn *c;
+	char host[INET6_ADDRSTRLEN], port[8];
+	int on = 1;
+
+	(void)l;
+	(void)arg;
+	if (srv.stopping) {
+		close(fd);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warn("%s: calloc", __func__);
+		close(fd);
+		return;
+	}
+	c->c_id = ++srv.next_id;
+	c->c_fd = fd;
+	if (getnameinfo(sa, (socklen_t)salen, host, sizeof(host), port,
+	    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+		snprintf(c->c_peer, sizeof(c->c_peer), "%s:%s", host, port);
+	else
+		util_strlcpy(c->c_peer, "?", sizeof(c->c_peer));
+	/* Small responses must not wait for Nagle. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+
+	c->c_bev = bufferevent_socket_new(srv.base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->c_bev == NULL) {
+		close(fd);
+		free(c);
+		return;
+	}
+	/* From here on the bufferevent owns fd (O6). */
+	c->c_hdr_timer = evtimer_new(srv.base, conn_hdr_timeout_cb, c);
+	if (c->c_hdr_timer == NULL) {
+		bufferevent_free(c->c_bev);
+		free(c);
+		return;
+	}
+	bufferevent_setcb(c->c_bev, conn_read_cb, conn_write_cb,
+	    conn_event_cb, c);
+	bufferevent_setwatermark(c->c_bev, EV_WRITE, SERVER_WRITE_LOW, 0);
+	bufferevent_set_max_single_read(c->c_bev, SERVER_READ_MAX);
+	http_conn_start(c);
+	conn_read_timeout(c, srv.cfg->cf_idle_timeout);
+	bufferevent_enable(c->c_bev, EV_READ | EV_WRITE);
+
+	TAILQ_INSERT_TAIL(&srv.conns, c, c_entry);
+	if (++srv.nconns >= srv.max_conns) {
+		log_warnx("%d connections: not accepting more for now",
+		    srv.nconns);
+		server_listeners_enable(0);
+	}
+	log_debug("%s: conn %u: from %s", __func__, c->c_id, c->c_peer);
+}
+
+/* ----------------------------------------------------------------------
+ * Connections
+ */
+
+/* conn_read_timeout: inactivity timeout for reads; writes keep theirs. */
+void
+conn_read_timeout(struct conn *c, int secs)
+{
+	struct timeval rtv = { secs, 0 };
+	struct timeval wtv = { srv.cfg->cf_write_timeout, 0 };
+
+	bufferevent_set_timeouts(c->c_bev, &rtv, &wtv);
+}
+
+/*
+ * conn_header_deadline: the header timeout is absolute from the first
+ * byte of a request, so a client sending one byte at a time cannot hold
+ * the connection.
+ */
+void
+conn_header_deadline(struct conn *c, int on)
+{
+	struct timeval tv = { srv.cfg->cf_header_timeout, 0 };
+
+	if (on) {
+		if (!evtimer_pending(c->c_hdr_timer, NULL))
+			evtimer_add(c->c_hdr_timer, &tv);
+	} else
+		evtimer_del(c->c_hdr_timer);
+}
+
+/*
+ * conn_close: the one place a connection is freed. Frees the request in
+ * flight (its cleanup callback detaches pending work), the bufferevent
+ * (closing the fd) and the conn. Callers return right after.
+ */
+static void
+conn_close(struct conn *c, const char *reason)
+{
+	log_debug("%s: conn %u: %s", __func__, c->c_id, reason);
+	http_conn_free(c);
+	evtimer_del(c->c_hdr_timer);
+	event_free(c->c_hdr_timer);
+	bufferevent_free(c->c_bev);
+	TAILQ_REMOVE(&srv.conns, c, c_entry);
+	free(c);
+	srv.nconns--;
+	if (srv.stopping) {
+		if (srv.nconns == 0)
+			event_base_loopexit(srv.base, NULL);
+	} else if (srv.paused && srv.nconns < srv.max_conns)
+		server_listeners_enable(1);
+}
+
+/*
+ * Act on the flags handlers and the HTTP layer set below us. Returns 1
+ * when the connection was closed.
+ */
+static int
+conn_flags_act(struct conn *c)
+{
+	if (c->c_flags & CONN_F_CLOSE) {
+		conn_close(c, "closed by handler");
+		return 1;
+	}
+	return 0;
+}
+
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	http_conn_read(c);
+	conn_flags_act(c);
+}
+
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	http_conn_drained(c);
+	if (conn_flags_act(c))
+		return;
+	/*
+	 * A connection that must close once its last reply is out, with no
+	 * request left (EOF seen, or shutting down while idle).
+	 */
+	if ((c->c_flags & CONN_F_CLOSE_AFTER_REPLY) && c->c_req == NULL &&
+	    !(c->c_flags & CONN_F_LINGER) &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		conn_close(c, "done");
+}
+
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (what & BEV_EVENT_EOF) {
+		if (c->c_req == NULL && !(c->c_flags & CONN_F_LINGER) &&
+		    evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+			/* Half-closed client: finish writing, then close. */
+			c->c_flags |= CONN_F_CLOSE_AFTER_REPLY;
+			bufferevent_disable(bev, EV_READ);
+			return;
+		}
+		conn_close(c, "eof");
+	} else if (what & BEV_EVENT_TIMEOUT) {
+		if (c->c_flags & CONN_F_LINGER)
+			conn_close(c, "linger done");
+		else if (what & BEV_EVENT_WRITING)
+			conn_close(c, "write timeout");
+		else if (c->c_req != NULL)
+			conn_close(c, "body timeout");
+		else
+			conn_close(c, "idle timeout");
+	} else if (what & BEV_EVENT_ERROR)
+		conn_close(c, evutil_socket_error_to_string(
+		    EVUTIL_SOCKET_ERROR()));
+}
+
+static void
+conn_hdr_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	log_info("%s: headers not complete within %d s, closing",
+	    c->c_peer, srv.cfg->cf_header_timeout);
+	conn_close(c, "header timeout");
+}
+
+/* ----------------------------------------------------------------------
+ * Shutdown
+ */
+
+static void
+server_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	log_warnx("drain timeout: closing %d connections", srv.nconns);
+	while ((c = TAILQ_FIRST(&srv.conns)) != NULL)
+		conn_close(c, "drain timeout");
+	event_base_loopexit(srv.base, NULL);
+}
+
+/*
+ * server_shutdown: stop accepting; idle connections close now, busy ones
+ * after their reply, all within drain_timeout.
+ */
+void
+server_shutdown(void)
+{
+	struct conn *c, *next;
+	struct timeval tv = { srv.cfg->cf_drain_timeout, 0 };
+	int i;
+
+	if (srv.stopping)
+		return;
+	srv.stopping = 1;
+	for (i = 0; i < srv.nlisteners; i++)
+		evconnlistener_free(srv.listeners[i]);
+	srv.nlisteners = 0;
+	log_info("shutting down: %d connections to finish", srv.nconns);
+	for (c = TAILQ_FIRST(&srv.conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, c_entry);
+		if (http_conn_idle(c))
+			conn_close(c, "shutdown");
+		else
+			c->c_flags |= CONN_F_CLOSE_AFTER_REPLY;
+	}
+	if (srv.nconns == 0)
+		event_base_loopexit(srv.base, NULL);
+	else
+		evtimer_add(srv.drain_timer, &tv);
+}
+
+/* server_free: close what is left, free listeners and timers. */
+void
+server_free(void)
+{
+	struct conn *c;
+	int i;
+
+	srv.stopping = 1;
+	while ((c = TAILQ_FIRST(&srv.conns)) != NULL)
+		conn_close(c, "exit");
+	for (i = 0; i < srv.nlisteners; i++)
+		evconnlistener_free(srv.listeners[i]);
+	srv.nlisteners = 0;
+	if (srv.drain_timer != NULL)
+		event_free(srv.drain_timer);
+	srv.drain_timer = NULL;
+}
