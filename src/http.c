@@ -69,6 +69,7 @@ struct request {
 	uint32_t		 r_hvalue[HTTP_MAX_HEADERS];
 	int			 r_nheaders;
 	int			 r_err;		/* status to answer a bad request */
+	size_t			 r_hbytes;	/* header bytes so far */
 
 	int64_t			 r_content_length;	/* -1 none */
 	int			 r_chunked;
@@ -275,6 +276,10 @@ http_on_header_field(http_parser *p, const char *at, size_t len)
 		r->r_nheaders++;
 		r->r_flags &= ~REQ_F_IN_VALUE;
 	}
+	if ((r->r_hbytes += len) > HTTP_MAX_HEADER_BYTES) {
+		r->r_err = 431;
+		return -1;
+	}
 	return http_buf_append(r, at, len);
 }
 
@@ -292,6 +297,10 @@ http_on_header_value(http_parser *p, const char *at, size_t len)
 			return -1;
 		r->r_hvalue[i] = (uint32_t)r->r_buflen;
 		r->r_flags |= REQ_F_IN_VALUE;
+	}
+	if ((r->r_hbytes += len) > HTTP_MAX_HEADER_BYTES) {
+		r->r_err = 431;
+		return -1;
 	}
 	return http_buf_append(r, at, len);
 }

@@ -1,0 +1,296 @@
+/*
+ * Unit tests of the HTTP request layer: every fixture is fed to a
+ * connection through a bufferevent pair at every possible split point,
+ * and the responses must come out the same whatever the split.
+ * reg_dispatch and the conn timer hooks are stand-ins defined here, so
+ * this test links http.c with util.c and log.c only.
+ */
+#include "../../src/http.c"
+
+#include <event2/bufferevent.h>
+
+#include "tap.h"
+
+/* ---- stand-ins for server.c and registry.c ---- */
+
+static int test_dispatched;
+static char test_body[4096];
+static size_t test_bodylen;
+
+void
+conn_header_deadline(struct conn *c, int on)
+{
+	(void)c;
+	(void)on;
+}
+
+void
+conn_read_timeout(struct conn *c, int secs)
+{
+	(void)c;
+	(void)secs;
+}
+
+static int
+test_body_cb(struct request *r, const char *p, size_t len)
+{
+	(void)r;
+	if (test_bodylen + len > sizeof(test_body))
+		return -1;
+	memcpy(test_body + test_bodylen, p, len);
+	test_bodylen += len;
+	return 0;
+}
+
+static void
+test_end_cb(struct request *r)
+{
+	char msg[64];
+
+	snprintf(msg, sizeof(msg), "got %zu", test_bodylen);
+	http_reply(r, 201, "text/plain", msg, strlen(msg));
+}
+
+void
+reg_dispatch(struct request *r)
+{
+	const char *a;
+
+	test_dispatched++;
+	if (strcmp(http_path(r), "/sink") == 0) {
+		test_bodylen = 0;
+		http_body_sink(r, test_body_cb, test_end_cb);
+	} else if (strcmp(http_path(r), "/early") == 0)
+		http_error(r, 404, "BLOB_UNKNOWN", NULL);
+	else if (strcmp(http_path(r), "/accept") == 0) {
+		a = http_header(r, "accept");
+		http_reply(r, 200, "text/plain", a ? a : "-",
+		    a ? strlen(a) : 1);
+	} else {
+		a = http_query(r);
+		http_reply(r, 200, "text/plain", a, strlen(a));
+	}
+}
+
+/* ---- harness ---- */
+
+static struct event_base *base;
+static struct config cfg;
+
+static void
+test_read_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	http_conn_read(arg);
+}
+
+static void
+test_write_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	http_conn_drained(arg);
+}
+
+static void
+test_spin(void)
+{
+	int i;
+
+	for (i = 0; i < 20; i++)
+		event_base_loop(base, EVLOOP_NONBLOCK);
+}
+
+/*
+ * Feed in[0..len) in two writes split at split, return what the server
+ * wrote back (malloc'd, NUL-terminated) and the conn flags.
+ */
+static char *
+test_run(const char *in, size_t len, size_t split, int *flags)
+{
+	struct bufferevent *pair[2];
+	struct conn c;
+	struct evbuffer *out;
+	char *resp;
+	size_t n;
+
+	memset(&c, 0, sizeof(c));
+	if (bufferevent_pair_new(base, 0, pair) == -1)
+		return NULL;
+	c.c_bev = pair[0];
+	c.c_fd = -1;
+	http_conn_start(&c);
+	bufferevent_setcb(pair[0], test_read_cb, test_write_cb, NULL, &c);
+	bufferevent_enable(pair[0], EV_READ | EV_WRITE);
+	bufferevent_enable(pair[1], EV_READ | EV_WRITE);
+	bufferevent_write(pair[1], in, split);
+	test_spin();
+	bufferevent_write(pair[1], in + split, len - split);
+	test_spin();
+	out = bufferevent_get_input(pair[1]);
+	n = evbuffer_get_length(out);
+	resp = malloc(n + 1);
+	evbuffer_remove(out, resp, n);
+	resp[n] = '\0';
+	*flags = c.c_flags;
+	http_conn_free(&c);
+	bufferevent_free(pair[0]);
+	bufferevent_free(pair[1]);
+	return resp;
+}
+
+/* Count occurrences of needle in hay. */
+static int
+test_count(const char *hay, const char *needle)
+{
+	int n = 0;
+
+	while ((hay = strstr(hay, needle)) != NULL) {
+		n++;
+		hay += strlen(needle);
+	}
+	return n;
+}
+
+struct fixture {
+	const char	*name;
+	const char	*in;
+	const char	*want[4];	/* substrings in order of the response */
+	int		 count;		/* expected number of "HTTP/1.1 " */
+	int		 close;		/* expect CONN_F_CLOSE_AFTER_REPLY */
+};
+
+int
+main(void)
+{
+	static char big[HTTP_MAX_HEADER_BYTES + 256];
+	static char longurl[HTTP_MAX_URL + 256];
+	const struct fixture fx[] = {
+		{ "simple GET", "GET /a?x=1 HTTP/1.1\r\nHost: h\r\n\r\n",
+		    { "HTTP/1.1 200 OK", "Docker-Distribution-Api-Version: "
+		    "registry/2.0", "\r\n\r\nx=1" }, 1, 0 },
+		{ "pipelined GETs answered in order",
+		    "GET /a?first HTTP/1.1\r\nHost: h\r\n\r\n"
+		    "GET /a?second HTTP/1.1\r\nHost: h\r\n\r\n",
+		    { "first", "second" }, 2, 0 },
+		{ "HEAD has Content-Length and no body",
+		    "HEAD /a?abc HTTP/1.1\r\nHost: h\r\n\r\n",
+		    { "Content-Length: 3\r\n" }, 1, 0 },
+		{ "Content-Length body into a sink",
+		    "PUT /sink HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello",
+		    { "201 Created", "got 5" }, 1, 0 },
+		{ "chunked body into a sink",
+		    "PATCH /sink HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+		    "3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n",
+		    { "201 Created", "got 7" }, 1, 0 },
+		{ "body then pipelined request",
+		    "PUT /sink HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi"
+		    "GET /a?after HTTP/1.1\r\n\r\n",
+		    { "got 2", "after" }, 2, 0 },
+		{ "Expect: 100-continue",
+		    "PUT /sink HTTP/1.1\r\nExpect: 100-continue\r\n"
+		    "Content-Length: 3\r\n\r\nabc",
+		    { "HTTP/1.1 100 Continue\r\n\r\n", "201 Created",
+		    "got 3" }, 2, 0 },
+		{ "early reply discards a small body",
+		    "PUT /early HTTP/1.1\r\nContent-Length: 4\r\n\r\nabcd"
+		    "GET /a?next HTTP/1.1\r\n\r\n",
+		    { "404 Not Found", "BLOB_UNKNOWN", "next" }, 2, 0 },
+		{ "repeated headers are joined",
+		    "GET /accept HTTP/1.1\r\nAccept: a/b\r\nAccept: c/d\r\n\r\n",
+		    { "a/b, c/d" }, 1, 0 },
+		{ "Content-Length with Transfer-Encoding is refused",
+		    "PUT /sink HTTP/1.1\r\nContent-Length: 3\r\n"
+		    "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+		    { "400 Bad Request", "Connection: close" }, 1, 1 },
+		{ "duplicate Content-Length is refused",
+		    "PUT /sink HTTP/1.1\r\nContent-Length: 3\r\n"
+		    "Content-Length: 3\r\n\r\nabc",
+		    { "400 Bad Request" }, 1, 1 },
+		{ "bad chunk size is refused",
+		    "PATCH /sink HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+		    "zz\r\nabc\r\n0\r\n\r\n",
+		    { "400 Bad Request" }, 1, 1 },
+		{ "HTTP/1.0 closes after the reply",
+		    "GET /a HTTP/1.0\r\n\r\n", { "200 OK" }, 1, 1 },
+	};
+	const char *const *w;
+	char *resp, *p;
+	size_t i, len, split, step;
+	int flags, good;
+
+	base = event_base_new();
+	cfg.cf_body_timeout = cfg.cf_idle_timeout = 60;
+	cfg.cf_write_timeout = cfg.cf_header_timeout = 60;
+	http_init(&cfg);
+	log_init(LOG_LVL_ERROR, 0);
+
+	for (i = 0; i < sizeof(fx) / sizeof(fx[0]); i++) {
+		len = strlen(fx[i].in);
+		good = 1;
+		for (split = 0; split <= len && good; split++) {
+			resp = test_run(fx[i].in, len, split, &flags);
+			if (resp == NULL) {
+				good = 0;
+				break;
+			}
+			p = resp;
+			for (w = fx[i].want; *w != NULL && good; w++) {
+				if ((p = strstr(p, *w)) == NULL) {
+					good = 0;
+					printf("# split %zu: missing \"%s\" "
+					    "in:\n# %s\n", split, *w, resp);
+				} else
+					p += strlen(*w);
+			}
+			if (good && test_count(resp, "HTTP/1.") != fx[i].count) {
+				good = 0;
+				printf("# split %zu: %d responses\n", split,
+				    test_count(resp, "HTTP/1."));
+			}
+			if (good && fx[i].close !=
+			    !!(flags & (CONN_F_CLOSE_AFTER_REPLY |
+			    CONN_F_LINGER))) {
+				good = 0;
+				printf("# split %zu: close flag %d\n", split,
+				    flags);
+			}
+			free(resp);
+		}
+		ok(good, "%s (every split)", fx[i].name);
+	}
+
+	/* Limits: a header block over HTTP_MAX_HEADER_BYTES, a long URL. */
+	len = (size_t)snprintf(big, sizeof(big), "GET /a HTTP/1.1\r\nX: ");
+	memset(big + len, 'a', HTTP_MAX_HEADER_BYTES);
+	memcpy(big + len + HTTP_MAX_HEADER_BYTES, "\r\n\r\n", 5);
+	resp = test_run(big, strlen(big), 10, &flags);
+	ok(resp && strstr(resp, "431 ") && (flags & CONN_F_CLOSE_AFTER_REPLY),
+	    "oversized headers: 431 and close");
+	free(resp);
+
+	len = (size_t)snprintf(longurl, sizeof(longurl), "GET /");
+	memset(longurl + len, 'u', HTTP_MAX_URL);
+	memcpy(longurl + len + HTTP_MAX_URL, " HTTP/1.1\r\n\r\n", 14);
+	resp = test_run(longurl, strlen(longurl), 7, &flags);
+	ok(resp && strstr(resp, "414 "), "long URL: 414");
+	free(resp);
+
+	/* 101 headers is one too many. */
+	step = (size_t)snprintf(big, sizeof(big), "GET /a HTTP/1.1\r\n");
+	for (i = 0; i <= HTTP_MAX_HEADERS; i++)
+		step += (size_t)snprintf(big + step, sizeof(big) - step,
+		    "H%zu: v\r\n", i);
+	snprintf(big + step, sizeof(big) - step, "\r\n");
+	resp = test_run(big, strlen(big), 0, &flags);
+	ok(resp && strstr(resp, "431 "), "too many headers: 431");
+	free(resp);
+
+	/* An error body is the OCI shape. */
+	resp = test_run("GET /early HTTP/1.1\r\n\r\n", 23, 0, &flags);
+	ok(resp && strstr(resp, "{\"errors\":[{\"code\":\"BLOB_UNKNOWN\","
+	    "\"message\":"), "error body is {\"errors\":[...]}");
+	free(resp);
+
+	event_base_free(base);
+	return done_testing();
+}
