@@ -24,6 +24,7 @@
 #define UUID_LEN		36		/* upload session id */
 #define MANIFEST_MAX_BYTES	(4 * 1024 * 1024)	/* manifest PUT: 413 */
 #define LIST_MAX_ENTRIES	100000		/* n= on tags/list and _catalog */
+#define MANIFEST_MAX_REFS	10000		/* descriptors in one manifest */
 #define REFERRERS_MAX		10000		/* manifests scanned per referrers query */
 
 /* Upload writeback (upload.c): start writeback every this many bytes. */

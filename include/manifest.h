@@ -36,7 +36,7 @@ struct manifest_ref {
 /*
  * A parsed manifest. Owned by the caller; release with manifest_free.
  * m_annotations is the manifest's "annotations" object serialised as JSON
- * ("" when absent), so referrers can copy it into descriptors.
+ * (NULL when absent), so referrers can copy it into descriptors.
  */
 struct manifest {
 	char			 m_media_type[MANIFEST_MT_MAX];

@@ -1,0 +1,310 @@
+/*
+ * router.c: the /v2/ URL space. route_match turns a request path into an
+ * endpoint, a repository name and a reference. Names and references are
+ * checked against the OCI grammars here, by hand and with explicit
+ * lengths, so that whatever this module accepts can be joined into a path
+ * under the storage root: no "..", no empty or absolute components, no
+ * percent escapes, no NUL.
+ */
+#include <string.h>
+
+#include "digest.h"
+#include "router.h"
+
+#define ROUTE_PREFIX     "/v2/"
+#define ROUTE_PREFIX_LEN (sizeof(ROUTE_PREFIX) - 1)
+#define ROUTE_CATALOG_S  "_catalog"
+#define ROUTE_UPLOADS_S  "uploads"
+
+/* The separators a name can be followed by, in route_match's search. */
+enum route_mark {
+	ROUTE_MARK_NONE,
+	ROUTE_MARK_MANIFESTS, /* "/manifests/<ref>" */
+	ROUTE_MARK_BLOBS,     /* "/blobs/<digest>", "/blobs/uploads/..." */
+	ROUTE_MARK_TAGS,      /* "/tags/list", only at the end */
+	ROUTE_MARK_REFERRERS, /* "/referrers/<digest>" */
+};
+
+static const struct {
+	enum route_mark mk_id;
+	const char *mk_s;
+} route_marks[] = {
+    {ROUTE_MARK_MANIFESTS, "/manifests/"},
+    {ROUTE_MARK_BLOBS, "/blobs/"},
+    {ROUTE_MARK_TAGS, "/tags/list"},
+    {ROUTE_MARK_REFERRERS, "/referrers/"},
+};
+
+static int route_is_alnum_lower(char);
+static int route_last(const char *, size_t, const char *, size_t *);
+static int route_eq(const char *, size_t, const char *);
+static int route_set_ref(struct route_match *, const char *, size_t);
+static int route_manifest_ref(struct route_match *, const char *, size_t);
+static int route_blobs(struct route_match *, const char *, size_t);
+
+static int
+route_is_alnum_lower(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+/* 1 when s[0..len) is exactly the C string lit. */
+static int
+route_eq(const char *s, size_t len, const char *lit)
+{
+	return strlen(lit) == len && memcmp(s, lit, len) == 0;
+}
+
+/*
+ * The offset of the last occurrence of needle in s[0..len) into *pos;
+ * 1 found, 0 not. libc has no reverse memmem, so scan from the end; the
+ * path is bounded by HTTP_MAX_URL, so the quadratic worst case is small.
+ */
+static int
+route_last(const char *s, size_t len, const char *needle, size_t *pos)
+{
+	size_t nlen = strlen(needle), i;
+
+	if (nlen > len)
+		return 0;
+	for (i = len - nlen + 1; i-- > 0;) {
+		if (memcmp(s + i, needle, nlen) == 0) {
+			*pos = i;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Copy a validated reference into m->rm_ref; 0, or -1 if it cannot fit. */
+static int
+route_set_ref(struct route_match *m, const char *s, size_t len)
+{
+	if (len >= sizeof(m->rm_ref))
+		return -1;
+	memcpy(m->rm_ref, s, len);
+	m->rm_ref[len] = '\0';
+	return 0;
+}
+
+/* "/manifests/<ref>": a digest or a tag. */
+static int
+route_manifest_ref(struct route_match *m, const char *ref, size_t len)
+{
+	m->rm_id = ROUTE_MANIFEST;
+	if (digest_is_valid(ref, len)) {
+		m->rm_ref_is_digest = 1;
+		return route_set_ref(m, ref, len) == 0 ? 0 : ROUTE_ERR_DIGEST;
+	}
+	if (route_tag_is_valid(ref, len))
+		return route_set_ref(m, ref, len) == 0 ? 0 : ROUTE_ERR_TAG;
+	/* A tag never holds ':', so "alg:..." was meant as a digest. */
+	if (memchr(ref, ':', len) != NULL)
+		return ROUTE_ERR_DIGEST;
+	return ROUTE_ERR_TAG;
+}
+
+/* "/blobs/<rest>": uploads, one upload, or a blob digest. */
+static int
+route_blobs(struct route_match *m, const char *rest, size_t len)
+{
+	size_t ulen = sizeof(ROUTE_UPLOADS_S) - 1;
+
+	/* Docker always sends "uploads/"; accept "uploads" as well. */
+	if (route_eq(rest, len, ROUTE_UPLOADS_S) ||
+	    route_eq(rest, len, ROUTE_UPLOADS_S "/")) {
+		m->rm_id = ROUTE_UPLOADS;
+		return 0;
+	}
+	if (len > ulen + 1 &&
+	    memcmp(rest, ROUTE_UPLOADS_S "/", ulen + 1) == 0) {
+		rest += ulen + 1;
+		len -= ulen + 1;
+		m->rm_id = ROUTE_UPLOAD;
+		if (!route_uuid_is_valid(rest, len) ||
+		    route_set_ref(m, rest, len) != 0)
+			return ROUTE_ERR_UUID;
+		return 0;
+	}
+	m->rm_id = ROUTE_BLOB;
+	if (!digest_is_valid(rest, len) || route_set_ref(m, rest, len) != 0)
+		return ROUTE_ERR_DIGEST;
+	m->rm_ref_is_digest = 1;
+	return 0;
+}
+
+/*
+ * route_match: split path[0..len) (no query string) into an endpoint, a
+ * name and a reference in *m. The name ends at the last "/manifests/",
+ * "/blobs/", "/referrers/" or final "/tags/list", whichever comes last, so
+ * "a/blobs/b" is a valid name in /v2/a/blobs/b/manifests/latest. Returns
+ * 0, or an enum route_err; *m is then only partly filled and must not be
+ * used.
+ */
+int
+route_match(const char *path, size_t len, struct route_match *m)
+{
+	enum route_mark mark = ROUTE_MARK_NONE;
+	const char *rest, *after;
+	size_t rlen, pos, best = 0, marklen = 0, i, slen;
+
+	memset(m, 0, sizeof(*m));
+	if (path == NULL)
+		return ROUTE_ERR_NOT_FOUND;
+	if (route_eq(path, len, "/v2") || route_eq(path, len, ROUTE_PREFIX)) {
+		m->rm_id = ROUTE_BASE;
+		return 0;
+	}
+	if (len < ROUTE_PREFIX_LEN ||
+	    memcmp(path, ROUTE_PREFIX, ROUTE_PREFIX_LEN) != 0)
+		return ROUTE_ERR_NOT_FOUND;
+	rest = path + ROUTE_PREFIX_LEN;
+	rlen = len - ROUTE_PREFIX_LEN;
+	if (route_eq(rest, rlen, ROUTE_CATALOG_S)) {
+		m->rm_id = ROUTE_CATALOG;
+		return 0;
+	}
+
+	/* Whichever separator occurs last ends the name. */
+	for (i = 0; i < sizeof(route_marks) / sizeof(route_marks[0]); i++) {
+		slen = strlen(route_marks[i].mk_s);
+		if (!route_last(rest, rlen, route_marks[i].mk_s, &pos))
+			continue;
+		/* "/tags/list" is an endpoint only at the very end. */
+		if (route_marks[i].mk_id == ROUTE_MARK_TAGS &&
+		    pos + slen != rlen)
+			continue;
+		if (mark == ROUTE_MARK_NONE || pos > best) {
+			mark = route_marks[i].mk_id;
+			best = pos;
+			marklen = slen;
+		}
+	}
+	/* No separator, or an empty name ("/v2//tags/list"). */
+	if (mark == ROUTE_MARK_NONE || best == 0)
+		return ROUTE_ERR_NOT_FOUND;
+	if (!route_name_is_valid(rest, best))
+		return ROUTE_ERR_NAME;
+	memcpy(m->rm_name, rest, best);
+	m->rm_name[best] = '\0';
+	after = rest + best + marklen;
+	rlen -= best + marklen;
+
+	switch (mark) {
+	case ROUTE_MARK_TAGS:
+		m->rm_id = ROUTE_TAGS;
+		return 0;
+	case ROUTE_MARK_MANIFESTS:
+		if (rlen == 0)
+			return ROUTE_ERR_NOT_FOUND;
+		return route_manifest_ref(m, after, rlen);
+	case ROUTE_MARK_BLOBS:
+		if (rlen == 0)
+			return ROUTE_ERR_NOT_FOUND;
+		return route_blobs(m, after, rlen);
+	case ROUTE_MARK_REFERRERS:
+		if (rlen == 0)
+			return ROUTE_ERR_NOT_FOUND;
+		m->rm_id = ROUTE_REFERRERS;
+		if (!digest_is_valid(after, rlen) ||
+		    route_set_ref(m, after, rlen) != 0)
+			return ROUTE_ERR_DIGEST;
+		m->rm_ref_is_digest = 1;
+		return 0;
+	case ROUTE_MARK_NONE:
+		break;
+	}
+	return ROUTE_ERR_NOT_FOUND;
+}
+
+/*
+ * route_name_is_valid: 1 when s[0..len) matches the OCI distribution-spec
+ * name grammar
+ *	[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*
+ * and is at most NAME_MAX_LEN bytes, else 0. Components can therefore
+ * never be empty, "." or "..", nor start with '_' (distribution's
+ * "_layers", "_manifests" and "_uploads" directories).
+ */
+int
+route_name_is_valid(const char *s, size_t len)
+{
+	size_t i = 0;
+
+	if (s == NULL || len == 0 || len > NAME_MAX_LEN)
+		return 0;
+	for (;;) {
+		/* A component: an alnum run, then separator + alnum runs. */
+		if (i >= len || !route_is_alnum_lower(s[i]))
+			return 0;
+		while (i < len && route_is_alnum_lower(s[i]))
+			i++;
+		while (i < len && s[i] != '/') {
+			if (s[i] == '.')
+				i++;
+			else if (s[i] == '_') {
+				i++;
+				if (i < len && s[i] == '_')
+					i++;
+			} else if (s[i] == '-') {
+				while (i < len && s[i] == '-')
+					i++;
+			} else
+				return 0;
+			if (i >= len || !route_is_alnum_lower(s[i]))
+				return 0;
+			while (i < len && route_is_alnum_lower(s[i]))
+				i++;
+		}
+		if (i == len)
+			return 1;
+		i++; /* the '/' */
+	}
+}
+
+/*
+ * route_tag_is_valid: 1 when s[0..len) matches
+ * [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}, else 0. A tag cannot start with '.'
+ * or '-', so it is never "." or ".." as a path component.
+ */
+int
+route_tag_is_valid(const char *s, size_t len)
+{
+	size_t i;
+	char c;
+
+	if (s == NULL || len == 0 || len > TAG_MAX_LEN)
+		return 0;
+	for (i = 0; i < len; i++) {
+		c = s[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '_')
+			continue;
+		if (i > 0 && (c == '.' || c == '-'))
+			continue;
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * route_uuid_is_valid: 1 when s[0..len) has the shape util_uuid produces,
+ * 8-4-4-4-12 lowercase hex digits, else 0.
+ */
+int
+route_uuid_is_valid(const char *s, size_t len)
+{
+	size_t i;
+	char c;
+
+	if (s == NULL || len != UUID_LEN)
+		return 0;
+	for (i = 0; i < len; i++) {
+		c = s[i];
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (c != '-')
+				return 0;
+		} else if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+			return 0;
+	}
+	return 1;
+}
