@@ -24,7 +24,11 @@
 #define UUID_LEN		36		/* upload session id */
 #define MANIFEST_MAX_BYTES	(4 * 1024 * 1024)	/* manifest PUT: 413 */
 #define LIST_MAX_ENTRIES	100000		/* n= on tags/list and _catalog */
-#define MANIFEST_MAX_REFS	10000		/* descriptors in one manifest */
+/*
+ * Descriptors in one manifest: real images have tens of layers, indexes
+ * tens of platforms; this keeps the existence checks after a PUT bounded.
+ */
+#define MANIFEST_MAX_REFS	10000
 #define REFERRERS_MAX		10000		/* manifests scanned per referrers query */
 
 /* Upload writeback (upload.c): start writeback every this many bytes. */

@@ -18,12 +18,6 @@
 #include "bounds.h"
 #include "manifest.h"
 
-/*
- * Most descriptors one manifest may reference. Real images have tens of
- * layers and indexes tens of platforms; 10000 is far above both and keeps
- * the existence checks that follow a PUT bounded.
- */
-
 /* Layer media types whose blobs a registry does not have to hold. */
 #define MT_DOCKER_FOREIGN                                                      \
 	"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
