@@ -1,0 +1,652 @@
+/*
+ * Unit tests for config.c: defaults, the INI parser with the exact text of
+ * every error, the REGISTRY_* overlay and its refusals, and config_dump.
+ * Runs in a throw-away directory so that messages name "registryd.conf".
+ */
+
+#include <sys/stat.h>
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tap.h"
+
+#include "../../src/config.c"
+
+#define CONF "registryd.conf"
+
+static char captured[16384];
+
+/* Write text to path; text NULL removes it. */
+static void
+put_file(const char *path, const char *text, size_t len)
+{
+	FILE *fp;
+
+	if (text == NULL) {
+		(void)unlink(path);
+		return;
+	}
+	if ((fp = fopen(path, "w")) == NULL ||
+	    fwrite(text, 1, len, fp) != len || fclose(fp) != 0) {
+		perror(path);
+		exit(2);
+	}
+}
+
+/* Run config_load with fd (1 or 2) redirected; its output in captured. */
+static int
+capture_load(struct config *cf, const char *path, int required, char **envp)
+{
+	FILE *fp;
+	size_t n;
+	int saved, fd, rv;
+
+	fflush(stderr);
+	if ((saved = dup(2)) == -1 ||
+	    (fd = open("captured.txt", O_RDWR | O_CREAT | O_TRUNC, 0600)) ==
+	        -1 ||
+	    dup2(fd, 2) == -1) {
+		perror("capture");
+		exit(2);
+	}
+	close(fd);
+	rv = config_load(cf, path, required, envp);
+	fflush(stderr);
+	if (dup2(saved, 2) == -1) {
+		perror("restore");
+		exit(2);
+	}
+	close(saved);
+	if ((fp = fopen("captured.txt", "r")) == NULL) {
+		perror("captured.txt");
+		exit(2);
+	}
+	n = fread(captured, 1, sizeof(captured) - 1, fp);
+	captured[n] = '\0';
+	fclose(fp);
+	return rv;
+}
+
+/* Load text as CONF (required) with envp; returns config_load's value. */
+static int
+load(struct config *cf, const char *text, char **envp)
+{
+	put_file(CONF, text, text != NULL ? strlen(text) : 0);
+	return capture_load(cf, CONF, 1, envp);
+}
+
+/* The file holds text and loading it fails with exactly msg (+ "\n"). */
+static void
+expect_error(const char *text, const char *msg)
+{
+	struct config cf;
+	char want[1024];
+	int rv;
+
+	rv = load(&cf, text, NULL);
+	snprintf(want, sizeof(want), "%s\n", msg);
+	ok(rv == -1 && strcmp(captured, want) == 0, "error: %s", msg);
+	if (rv != -1 || strcmp(captured, want) != 0)
+		printf("#   rv %d, stderr \"%s\"\n", rv, captured);
+	config_free(&cf);
+}
+
+/* One env variable alone fails with msg (exact) or passes silently. */
+static void
+expect_env(const char *var, int want_rv, const char *msg)
+{
+	struct config cf;
+	char *envp[2];
+	char want[1024];
+	int rv;
+
+	envp[0] = (char *)(uintptr_t)var;
+	envp[1] = NULL;
+	rv = capture_load(&cf, NULL, 0, envp);
+	snprintf(want, sizeof(want), "%s%s", msg, *msg ? "\n" : "");
+	ok(rv == want_rv && strcmp(captured, want) == 0, "env %s", var);
+	if (rv != want_rv || strcmp(captured, want) != 0)
+		printf("#   rv %d, stderr \"%s\"\n", rv, captured);
+	config_free(&cf);
+}
+
+static const char *
+header(const struct config *cf, const char *name)
+{
+	int i;
+
+	for (i = 0; i < cf->cf_nheaders; i++)
+		if (strcasecmp(cf->cf_headers[i].ch_name, name) == 0)
+			return cf->cf_headers[i].ch_value;
+	return NULL;
+}
+
+static void
+test_defaults(void)
+{
+	struct config cf;
+	int rv;
+
+	rv = capture_load(&cf, "does-not-exist.conf", 0, NULL);
+	is_int(rv, 0, "missing optional file is fine");
+	is_str(captured, "", "and says nothing");
+	is_str(cf.cf_addr, ":5000", "default addr");
+	is_str(cf.cf_secret, "", "default secret");
+	is_int(cf.cf_max_connections, SERVER_MAX_CONNECTIONS,
+	    "default max_connections");
+	is_int(cf.cf_header_timeout, 30, "default header_timeout");
+	is_int(cf.cf_body_timeout, 60, "default body_timeout");
+	is_int(cf.cf_write_timeout, 60, "default write_timeout");
+	is_int(cf.cf_idle_timeout, 60, "default idle_timeout");
+	is_int(cf.cf_drain_timeout, 30, "default drain_timeout");
+	is_str(cf.cf_root, "/var/lib/registry", "default rootdirectory");
+	is_int(cf.cf_delete_enabled, 0, "default delete_enabled");
+	is_int(cf.cf_catalog_refresh, 10, "default catalog_refresh");
+	is_int(cf.cf_upload_purge_age, 604800, "default upload_purge_age");
+	is_int(cf.cf_log_level, LOG_LVL_INFO, "default level");
+	is_int(cf.cf_access_log, 1, "default access_log");
+	is_int(cf.cf_nheaders, 1, "one default header");
+	is_str(header(&cf, "X-Content-Type-Options"), "nosniff",
+	    "default nosniff");
+	config_free(&cf);
+	config_free(&cf);
+	ok(cf.cf_addr == NULL, "config_free twice is safe");
+
+	rv = capture_load(&cf, "does-not-exist.conf", 1, NULL);
+	is_int(rv, -1, "missing required file fails");
+	is_str(captured, "does-not-exist.conf: No such file or directory\n",
+	    "missing required file message");
+	config_free(&cf);
+
+	if (mkdir("adir", 0700) == -1) {
+		perror("adir");
+		exit(2);
+	}
+	rv = capture_load(&cf, "adir", 1, NULL);
+	is_int(rv, -1, "a directory as config fails");
+	is_str(captured, "adir:1: Is a directory\n", "directory message");
+	config_free(&cf);
+}
+
+static void
+test_full_file(void)
+{
+	struct config cf;
+	int rv;
+
+	rv = load(&cf,
+	    "# registryd test\n"
+	    "; other comment\n"
+	    "\n"
+	    "[http]\n"
+	    "addr = 127.0.0.1:6000\n"
+	    "  secret=\"  s3cr\\\"et \"  \n"
+	    "max_connections = 10\n"
+	    "header_timeout = 5s\n"
+	    "body_timeout = 2m\n"
+	    "write_timeout = 1h\n"
+	    "idle_timeout = 15\n"
+	    "drain_timeout = 0\n"
+	    "\t[storage]\n"
+	    "rootdirectory = /srv/registry\n"
+	    "delete_enabled = yes\n"
+	    "catalog_refresh = 1h30m\n"
+	    "upload_purge_age = 168h\n"
+	    "[log]\n"
+	    "level = debug\n"
+	    "access_log = off\n"
+	    "[headers]\n"
+	    "Strict-Transport-Security = max-age=63072000\n"
+	    "X-Frame-Options = DENY\n",
+	    NULL);
+	is_int(rv, 0, "full file loads");
+	is_str(captured, "", "full file: no messages");
+	is_str(cf.cf_addr, "127.0.0.1:6000", "addr");
+	is_str(cf.cf_secret, "  s3cr\"et ", "quoted secret keeps blanks");
+	is_int(cf.cf_max_connections, 10, "max_connections");
+	is_int(cf.cf_header_timeout, 5, "header_timeout 5s");
+	is_int(cf.cf_body_timeout, 120, "body_timeout 2m");
+	is_int(cf.cf_write_timeout, 3600, "write_timeout 1h");
+	is_int(cf.cf_idle_timeout, 15, "idle_timeout 15");
+	is_int(cf.cf_drain_timeout, 0, "drain_timeout 0");
+	is_str(cf.cf_root, "/srv/registry", "rootdirectory");
+	is_int(cf.cf_delete_enabled, 1, "delete_enabled yes");
+	is_int(cf.cf_catalog_refresh, 5400, "catalog_refresh 1h30m");
+	is_int(cf.cf_upload_purge_age, 604800, "upload_purge_age 168h");
+	is_int(cf.cf_log_level, LOG_LVL_DEBUG, "level debug");
+	is_int(cf.cf_access_log, 0, "access_log off");
+	is_int(cf.cf_nheaders, 3, "default + two headers");
+	is_str(header(&cf, "Strict-Transport-Security"), "max-age=63072000",
+	    "HSTS header");
+	is_str(header(&cf, "X-Frame-Options"), "DENY", "X-Frame-Options");
+	is_str(header(&cf, "X-Content-Type-Options"), "nosniff",
+	    "default header kept");
+	config_free(&cf);
+
+	/* CRLF line ends, a byte order mark, and removing the default. */
+	rv = load(&cf,
+	    "\xef\xbb\xbf[log]\r\nlevel = warning\r\n"
+	    "[headers]\r\nx-content-type-options =\r\n",
+	    NULL);
+	is_int(rv, 0, "BOM and CRLF load");
+	is_int(cf.cf_log_level, LOG_LVL_WARN, "level warning (logrus name)");
+	is_int(cf.cf_nheaders, 0, "empty value removes default header");
+	config_free(&cf);
+}
+
+static void
+test_errors(void)
+{
+	struct config cf;
+	char buf[CONFIG_LINE_MAX + 64];
+	int rv;
+
+	expect_error("[http]\nadr = :5000\n",
+	    CONF ":2: unknown key 'adr' in [http]");
+	expect_error("[log]\n\nlevel = loud\n",
+	    CONF ":3: level: expected error|warn|info|debug");
+	expect_error("[tls]\ncertificate = x\n",
+	    CONF ":1: unknown section [tls]");
+	expect_error("[http\n", CONF ":1: expected [section]");
+	expect_error("[http] x\n", CONF ":1: expected [section]");
+	expect_error("[http]\naddr\n", CONF ":2: expected key = value");
+	expect_error("[http]\n= 5\n", CONF ":2: expected key = value");
+	expect_error("addr = :5000\n",
+	    CONF ":1: key 'addr' outside of a section");
+	expect_error("[http]\naddr = :1\n[log]\n[http]\naddr = :2\n",
+	    CONF ":5: duplicate key 'addr' in [http]");
+	expect_error("[headers]\nX-A = 1\nx-a = 2\n",
+	    CONF ":3: duplicate header 'x-a'");
+	expect_error("[headers]\nContent-Length = 5\n",
+	    CONF ":2: Content-Length: header Content-Length is set by "
+	         "registryd itself");
+	expect_error("[headers]\nX(A) = 5\n",
+	    CONF ":2: X(A): invalid header name");
+	expect_error("[http]\nsecret = \"abc\n",
+	    CONF ":2: secret: unterminated quote or text after closing quote");
+	expect_error("[http]\nsecret = \"abc\" x\n",
+	    CONF ":2: secret: unterminated quote or text after closing quote");
+	expect_error("[http]\nmax_connections = 0\n",
+	    CONF ":2: max_connections: expected a number from 1 to 65536");
+	expect_error("[http]\nmax_connections = 65537\n",
+	    CONF ":2: max_connections: expected a number from 1 to 65536");
+	expect_error("[http]\nmax_connections = -1\n",
+	    CONF ":2: max_connections: expected a number from 1 to 65536");
+	expect_error("[http]\nheader_timeout = 0\n",
+	    CONF ":2: header_timeout: expected seconds from 1 to 3600, or a "
+	         "duration such as 90s, 5m, 1h");
+	expect_error("[http]\nheader_timeout = 2h\n",
+	    CONF ":2: header_timeout: expected seconds from 1 to 3600, or a "
+	         "duration such as 90s, 5m, 1h");
+	expect_error("[storage]\ndelete_enabled = maybe\n",
+	    CONF ":2: delete_enabled: expected true|false|yes|no|on|off|1|0");
+	expect_error("[storage]\nrootdirectory =\n",
+	    CONF ":2: rootdirectory: must not be empty");
+	expect_error("[storage]\nupload_purge_age = 59\n",
+	    CONF ":2: upload_purge_age: expected seconds from 60 to "
+	         "31536000, or a duration such as 90s, 5m, 1h");
+
+	/* A NUL byte and an overlong line, each reported, then go on. */
+	put_file(CONF, "[http]\nad\0dr = x\n", 17);
+	rv = capture_load(&cf, CONF, 1, NULL);
+	ok(rv == -1 && strcmp(captured, CONF ":2: NUL byte in line\n") == 0,
+	    "NUL byte");
+	config_free(&cf);
+	memset(buf, 0, sizeof(buf));
+	strcpy(buf, "[http]\nsecret = ");
+	memset(buf + strlen(buf), 'a', CONFIG_LINE_MAX);
+	strcat(buf, "\naddr = :7000\n");
+	rv = load(&cf, buf, NULL);
+	ok(rv == -1 &&
+	        strcmp(captured,
+	            CONF ":2: line longer than 4096 "
+	                 "bytes\n") == 0,
+	    "overlong line");
+	is_str(cf.cf_addr, ":7000", "parsing goes on after a long line");
+	config_free(&cf);
+
+	/* Every error of a file is shown in one run. */
+	rv = load(&cf, "[http]\nadr = 1\n[log]\nlevel = x\nbogus\n", NULL);
+	is_str(captured,
+	    CONF ":2: unknown key 'adr' in [http]\n" CONF
+	         ":4: level: expected error|warn|info|debug\n" CONF
+	         ":5: expected key = value\n",
+	    "all errors reported");
+	config_free(&cf);
+
+	/* Keys after a rejected section are not reported again. */
+	rv = load(&cf, "[nope]\na = 1\nb = 2\n", NULL);
+	is_str(captured, CONF ":1: unknown section [nope]\n",
+	    "one error for a bad section");
+	config_free(&cf);
+
+	/* Too many headers. */
+	{
+		char big[8192];
+		size_t o;
+		int i;
+
+		o = (size_t)snprintf(big, sizeof(big), "[headers]\n");
+		for (i = 0; i < CONFIG_MAX_HEADERS; i++)
+			o += (size_t)snprintf(big + o, sizeof(big) - o,
+			    "X-H%d = v\n", i);
+		rv = load(&cf, big, NULL);
+		is_int(rv, -1, "33 headers fail");
+		is_str(captured,
+		    CONF ":33: X-H31: too many headers "
+		         "(at most 32)\n",
+		    "too many headers message");
+		config_free(&cf);
+	}
+}
+
+static void
+test_addr(void)
+{
+	static const char *good[] = {
+	    ":5000",
+	    "127.0.0.1:5000",
+	    "localhost:80",
+	    "[::1]:5000",
+	    "[::]:65535",
+	    "registry.example.com:443",
+	};
+	static const char *bad[] = {
+	    "5000",
+	    ":0",
+	    ":65536",
+	    ":",
+	    "[::1",
+	    "[::1]5000",
+	    "[zz]:5",
+	    "::1:5000",
+	    "a b:5",
+	    ":50x0",
+	    "",
+	};
+	char err[CONFIG_ERR_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		is_int(config_validate_addr(good[i], err, sizeof(err)), 0,
+		    "addr '%s' accepted", good[i]);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		is_int(config_validate_addr(bad[i], err, sizeof(err)), -1,
+		    "addr '%s' refused", bad[i]);
+	expect_error("[http]\naddr = 5000\n",
+	    CONF ":2: addr: expected [host]:port, such as :5000, "
+	         "127.0.0.1:5000 or [::1]:5000");
+	expect_error("[http]\naddr = :0\n",
+	    CONF ":2: addr: expected a port from 1 to 65535");
+}
+
+static void
+test_values(void)
+{
+	static const struct {
+		const char *s;
+		int rv;
+		uint64_t v;
+	} durations[] = {
+	    {"0", 0, 0},
+	    {"90", 0, 90},
+	    {"90s", 0, 90},
+	    {"5m", 0, 300},
+	    {"168h", 0, 604800},
+	    {"1h30m", 0, 5400},
+	    {"1h30m15s", 0, 5415},
+	    {"", -1, 0},
+	    {"m", -1, 0},
+	    {"5x", -1, 0},
+	    {"5m3", -1, 0},
+	    {"-1", -1, 0},
+	    {" 5", -1, 0},
+	    {"5 m", -1, 0},
+	    {"99999999999h", -1, 0},
+	    {"2000000h", -1, 0},
+	};
+	static const char *yes[] = {"true", "TRUE", "yes", "on", "1"};
+	static const char *no[] = {"false", "No", "off", "0"};
+	uint64_t v;
+	size_t i;
+	int b;
+
+	for (i = 0; i < sizeof(durations) / sizeof(durations[0]); i++) {
+		v = 12345;
+		is_int(config_parse_duration(durations[i].s, &v),
+		    durations[i].rv, "duration '%s'", durations[i].s);
+		if (durations[i].rv == 0)
+			is_int((long long)v, (long long)durations[i].v,
+			    "duration '%s' value", durations[i].s);
+	}
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		ok(config_parse_bool(yes[i], &b) == 0 && b == 1, "bool '%s'",
+		    yes[i]);
+	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		ok(config_parse_bool(no[i], &b) == 0 && b == 0, "bool '%s'",
+		    no[i]);
+	is_int(config_parse_bool("2", &b), -1, "bool '2' refused");
+	is_int(config_parse_bool("", &b), -1, "bool '' refused");
+}
+
+static void
+test_env(void)
+{
+	struct config cf;
+	char *envp[16];
+	int rv;
+
+	/* file < env; untouched keys keep the file's value. */
+	envp[0] = "PATH=/bin";
+	envp[1] = "REGISTRY_HTTP_ADDR=:7000";
+	envp[2] = "REGISTRY_STORAGE_DELETE_ENABLED=true";
+	envp[3] = "REGISTRY_LOG_ACCESSLOG_DISABLED=true";
+	envp[4] = "REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_AGE=24h";
+	envp[5] = "REGISTRY_HTTP_DRAINTIMEOUT=10s";
+	envp[6] = "REGISTRY_HTTP_HEADERS_Access-Control-Allow-Origin="
+	          "[\"https://a.example\", 'https://b.example']";
+	envp[7] = "REGISTRY_HTTP_HEADERS_X-Content-Type-Options=[nosniff2]";
+	envp[8] = "REGISTRY_HTTP_HEADERS_X-Plain=plain value";
+	envp[9] = "REGISTRY_HTTP_HEADERS_X-Frame-Options=";
+	envp[10] = "REGISTRY_STORAGE=filesystem";
+	envp[11] = "REGISTRY_PORT_5000_TCP=tcp://10.0.0.1:5000";
+	envp[12] = "REGISTRY_HTTP_SECRET=hunter2";
+	envp[13] = "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=/data";
+	envp[14] = NULL;
+	rv = load(&cf,
+	    "[http]\naddr = :6000\nidle_timeout = 7\n"
+	    "[log]\nlevel = error\n[headers]\nX-Frame-Options = DENY\n",
+	    envp);
+	is_int(rv, 0, "env overlay loads");
+	is_str(captured, "", "env overlay: no messages");
+	is_str(cf.cf_addr, ":7000", "env beats file");
+	is_int(cf.cf_idle_timeout, 7, "file value kept without env");
+	is_int(cf.cf_log_level, LOG_LVL_ERROR, "file level kept");
+	is_int(cf.cf_delete_enabled, 1, "REGISTRY_STORAGE_DELETE_ENABLED");
+	is_int(cf.cf_access_log, 0, "ACCESSLOG_DISABLED=true: no access log");
+	is_int(cf.cf_upload_purge_age, 86400, "registry:2 purge age alias");
+	is_int(cf.cf_drain_timeout, 10, "registry:2 draintimeout alias");
+	is_str(cf.cf_secret, "hunter2", "secret from env");
+	is_str(cf.cf_root, "/data", "root from env");
+	is_str(header(&cf, "Access-Control-Allow-Origin"),
+	    "https://a.example, https://b.example", "YAML list header");
+	is_str(header(&cf, "X-Content-Type-Options"), "nosniff2",
+	    "env overrides default header");
+	is_str(header(&cf, "X-Plain"), "plain value", "plain header value");
+	ok(header(&cf, "X-Frame-Options") == NULL, "empty env removes header");
+	is_int(cf.cf_nheaders, 3, "three headers");
+	config_free(&cf);
+
+	/* Env values use the same validators, named by the variable. */
+	expect_env("REGISTRY_LOG_LEVEL=loud", -1,
+	    "REGISTRY_LOG_LEVEL: expected error|warn|info|debug");
+	expect_env("REGISTRY_HTTP_ADDR=5000", -1,
+	    "REGISTRY_HTTP_ADDR: expected [host]:port, such as :5000, "
+	    "127.0.0.1:5000 or [::1]:5000");
+	expect_env("REGISTRY_LOG_ACCESSLOG_DISABLED=perhaps", -1,
+	    "REGISTRY_LOG_ACCESSLOG_DISABLED: expected "
+	    "true|false|yes|no|on|off|1|0");
+	expect_env("REGISTRY_HTTP_HEADERS_X-A=[\"open]", -1,
+	    "REGISTRY_HTTP_HEADERS_X-A: invalid value: unterminated quote or "
+	    "longer than 1024 bytes");
+	expect_env("REGISTRY_HTTP_HEADERS_Bad Name=[x]", -1,
+	    "REGISTRY_HTTP_HEADERS_Bad Name: invalid header name");
+	expect_env("REGISTRY_HTTP_HEADERS_X-A=a\rb", -1,
+	    "REGISTRY_HTTP_HEADERS_X-A: invalid value for header X-A: "
+	    "control characters or longer than 1024 bytes");
+
+	/* Settings that would change what the registry is stop the load. */
+	expect_env("REGISTRY_PROXY_REMOTEURL=https://registry-1.docker.io", -1,
+	    "REGISTRY_PROXY_REMOTEURL: pull-through proxy is not supported "
+	    "by registryd; refusing to start");
+	expect_env("REGISTRY_AUTH=htpasswd", -1,
+	    "REGISTRY_AUTH: authentication is not supported yet by this "
+	    "build; refusing to serve an unprotected registry");
+	expect_env("REGISTRY_AUTH_HTPASSWD_PATH=/auth/htpasswd", -1,
+	    "REGISTRY_AUTH_HTPASSWD_PATH: authentication is not supported "
+	    "yet by this build; refusing to serve an unprotected registry");
+	expect_env("REGISTRY_HTTP_TLS_CERTIFICATE=/certs/c.pem", -1,
+	    "REGISTRY_HTTP_TLS_CERTIFICATE: TLS is not supported yet by this "
+	    "build; refusing to serve a plain HTTP registry");
+	expect_env("REGISTRY_STORAGE=s3", -1,
+	    "REGISTRY_STORAGE: only the filesystem storage driver is "
+	    "supported by registryd; refusing to start");
+	expect_env("REGISTRY_STORAGE_S3_BUCKET=b", -1,
+	    "REGISTRY_STORAGE_S3_BUCKET: the s3 storage driver is not "
+	    "supported by registryd; refusing to start");
+	expect_env("REGISTRY_HTTP_PREFIX=/reg/", -1,
+	    "REGISTRY_HTTP_PREFIX: a URL prefix is not supported by "
+	    "registryd; refusing to start");
+	expect_env("REGISTRY_HTTP_PREFIX=/", 0, "");
+	expect_env("REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED=true", -1,
+	    "REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED: read-only mode "
+	    "is not supported by registryd; refusing to start a writable "
+	    "registry");
+	expect_env("REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED=no", 0, "");
+
+	/* Harmless and unknown names: silence or a warning, never failure. */
+	expect_env("REGISTRY_FOO=1", 0,
+	    "REGISTRY_FOO: warning: unknown setting, ignored");
+	expect_env("REGISTRY_LOG_FORMATTER=json", 0,
+	    "REGISTRY_LOG_FORMATTER: warning: registryd writes plain text "
+	    "log lines; ignored");
+	expect_env("REGISTRY_LOG_FORMATTER=text", 0, "");
+	expect_env("REGISTRY_VERSION=0.1", 0, "");
+	expect_env("REGISTRY_SERVICE_HOST=10.0.0.1", 0, "");
+	expect_env("REGISTRY_STORAGE_REDIRECT_DISABLE=true", 0, "");
+	expect_env("REGISTRY_STORAGE_CACHE_BLOBDESCRIPTOR=inmemory", 0, "");
+	expect_env("REGISTRY_NOTIFICATIONS_ENDPOINTS=x", 0,
+	    "REGISTRY_NOTIFICATIONS_ENDPOINTS: warning: notifications are "
+	    "not supported by registryd; no events will be sent");
+	expect_env("REGISTRYD_X=1", 0, "");
+	expect_env("NOT_REGISTRY_AUTH=1", 0, "");
+
+	/* A warning next to an error: both shown, the load fails. */
+	envp[0] = "REGISTRY_FOO=1";
+	envp[1] = "REGISTRY_PROXY_REMOTEURL=x";
+	envp[2] = NULL;
+	rv = capture_load(&cf, NULL, 0, envp);
+	is_int(rv, -1, "warning plus refusal fails");
+	is_str(captured,
+	    "REGISTRY_FOO: warning: unknown setting, ignored\n"
+	    "REGISTRY_PROXY_REMOTEURL: pull-through proxy is not supported by "
+	    "registryd; refusing to start\n",
+	    "both messages");
+	config_free(&cf);
+}
+
+static void
+test_dump(void)
+{
+	struct config cf, cf2;
+	char *envp[3];
+	FILE *fp;
+	size_t n;
+	int saved, fd, rv;
+
+	envp[0] = "REGISTRY_HTTP_SECRET=hunter2";
+	envp[1] = "REGISTRY_HTTP_HEADERS_X-Quoted= spaced ";
+	envp[2] = NULL;
+	rv = load(&cf, "[storage]\ndelete_enabled = on\n", envp);
+	is_int(rv, 0, "load for dump");
+
+	fflush(stdout);
+	if ((saved = dup(1)) == -1 ||
+	    (fd = open("dump.conf", O_RDWR | O_CREAT | O_TRUNC, 0600)) == -1 ||
+	    dup2(fd, 1) == -1) {
+		perror("dump");
+		exit(2);
+	}
+	close(fd);
+	config_dump(&cf);
+	fflush(stdout);
+	if (dup2(saved, 1) == -1) {
+		perror("restore");
+		exit(2);
+	}
+	close(saved);
+	if ((fp = fopen("dump.conf", "r")) == NULL) {
+		perror("dump.conf");
+		exit(2);
+	}
+	n = fread(captured, 1, sizeof(captured) - 1, fp);
+	captured[n] = '\0';
+	fclose(fp);
+
+	ok(strstr(captured, "\n[http]\n") != NULL, "dump has [http]");
+	ok(strstr(captured, "\naddr = :5000\n") != NULL, "dump addr");
+	ok(strstr(captured, "\nsecret = (set)\n") != NULL, "secret hidden");
+	ok(strstr(captured, "hunter2") == NULL, "secret value not shown");
+	ok(strstr(captured, "\ndelete_enabled = true\n") != NULL, "dump bool");
+	ok(strstr(captured, "\nlevel = info\n") != NULL, "dump level");
+	ok(strstr(captured, "\nupload_purge_age = 604800\n") != NULL,
+	    "dump duration as seconds");
+	ok(strstr(captured, "\nX-Quoted = \" spaced \"\n") != NULL,
+	    "dump quotes blanks");
+	ok(strstr(captured, "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY") !=
+	        NULL,
+	    "dump names env variables");
+
+	/* The dump reads back to the same configuration (bar the secret). */
+	rv = capture_load(&cf2, "dump.conf", 1, NULL);
+	is_int(rv, 0, "dump loads back");
+	is_str(captured, "", "dump loads back silently");
+	is_str(cf2.cf_addr, cf.cf_addr, "round trip addr");
+	is_int(cf2.cf_delete_enabled, 1, "round trip bool");
+	is_int(cf2.cf_upload_purge_age, cf.cf_upload_purge_age,
+	    "round trip duration");
+	is_str(header(&cf2, "X-Quoted"), " spaced ", "round trip header");
+	is_int(cf2.cf_nheaders, cf.cf_nheaders, "round trip header count");
+	config_free(&cf2);
+	config_free(&cf);
+}
+
+int
+main(void)
+{
+	char dir[] = "/tmp/registryd-config-XXXXXX";
+	char cmd[PATH_MAX];
+
+	if (mkdtemp(dir) == NULL || chdir(dir) == -1) {
+		perror("mkdtemp");
+		return 2;
+	}
+	test_defaults();
+	test_full_file();
+	test_errors();
+	test_addr();
+	test_values();
+	test_env();
+	test_dump();
+	if (chdir("/") == 0) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+		if (system(cmd) != 0)
+			printf("# could not remove %s\n", dir);
+	}
+	return done_testing();
+}
