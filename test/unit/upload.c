@@ -1,0 +1,235 @@
+/*
+ * Unit tests for upload.c: sessions over a real store in a throw-away
+ * directory (create, write, verify, commit, cancel, reopen after a
+ * restart, digest mismatch, expiry).
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../src/upload.c"
+#include "tap.h"
+
+static char root[PATH_MAX];
+
+static const char *
+slurp(const char *rel)
+{
+	static char buf[4096];
+	char path[PATH_MAX * 2];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/docker/registry/v2/%s", root, rel);
+	if ((fd = open(path, O_RDONLY)) == -1)
+		return NULL;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return NULL;
+	buf[n] = '\0';
+	return buf;
+}
+
+static int
+exists(const char *rel)
+{
+	char path[PATH_MAX * 2];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/docker/registry/v2/%s", root, rel);
+	return lstat(path, &st) == 0;
+}
+
+static int
+table_len(void)
+{
+	struct upload *u;
+	int n = 0;
+
+	TAILQ_FOREACH (u, &upload_table, u_entry)
+		n++;
+	return n;
+}
+
+static void
+test_commit(void)
+{
+	char d[DIGEST_BUFSZ], path[PATH_MAX], uuid[UUID_LEN + 1];
+	struct upload *u;
+
+	digest_buf("hello world", 11, d);
+	u = upload_create("demo/app");
+	ok(u != NULL, "upload create");
+	if (u == NULL)
+		return;
+	is_int(strlen(upload_uuid(u)), UUID_LEN, "uuid length");
+	is_str(upload_name(u), "demo/app", "name");
+	snprintf(uuid, sizeof(uuid), "%s", upload_uuid(u));
+	snprintf(path, sizeof(path), "repositories/demo/app/_uploads/%s/data",
+	    uuid);
+	ok(exists(path), "data file at the layout path");
+	ok(upload_find("demo/app", uuid) == u, "find by uuid and name");
+	ok(upload_find("demo/other", uuid) == NULL && errno == ENOENT,
+	    "uuid of another repository not found");
+	ok(upload_acquire(u) == 0, "acquire");
+	ok(upload_acquire(u) == -1 && errno == EBUSY, "acquire twice: EBUSY");
+	ok(upload_write(u, "hello ", 6) == 0 &&
+	        upload_write(u, "world", 5) == 0,
+	    "write");
+	is_int(upload_offset(u), 11, "offset");
+	is_int(upload_verify(u, d), 1, "verify match");
+	digest_buf("hello", 5, path);
+	is_int(upload_verify(u, path), 0, "verify mismatch");
+	is_int(upload_commit_work(u, d), 0, "commit");
+	ok(upload_write(u, "x", 1) == -1 && errno == EBADF,
+	    "no write after commit");
+	upload_release(u);
+	upload_close(u, 0);
+	is_int(table_len(), 0, "closed");
+	snprintf(path, sizeof(path), "blobs/sha256/%.2s/%s/data", digest_hex(d),
+	    digest_hex(d));
+	is_str(slurp(path), "hello world", "blob bytes");
+	snprintf(path, sizeof(path),
+	    "repositories/demo/app/_layers/sha256/%s"
+	    "/link",
+	    digest_hex(d));
+	is_str(slurp(path), d, "layer link, no newline");
+	snprintf(path, sizeof(path), "repositories/demo/app/_uploads/%s", uuid);
+	ok(!exists(path), "upload directory gone");
+}
+
+static void
+test_cancel(void)
+{
+	char path[PATH_MAX], uuid[UUID_LEN + 1];
+	struct upload *u;
+
+	u = upload_create("demo/app");
+	ok(u != NULL && upload_write(u, "abc", 3) == 0, "create + write");
+	if (u == NULL)
+		return;
+	snprintf(uuid, sizeof(uuid), "%s", upload_uuid(u));
+	snprintf(path, sizeof(path), "repositories/demo/app/_uploads/%s", uuid);
+	upload_close(u, 1);
+	ok(!exists(path), "cancel removes the directory");
+	ok(upload_find("demo/app", uuid) == NULL && errno == ENOENT,
+	    "cancelled upload is unknown");
+}
+
+static void
+test_restart(void)
+{
+	char d[DIGEST_BUFSZ], bad[DIGEST_BUFSZ], path[PATH_MAX];
+	char uuid[UUID_LEN + 1];
+	struct upload *u;
+
+	digest_buf("resumed blob", 12, d);
+	digest_buf("something else", 14, bad);
+	u = upload_create("demo/r");
+	ok(u != NULL && upload_write(u, "resumed ", 8) == 0, "first part");
+	if (u == NULL)
+		return;
+	snprintf(uuid, sizeof(uuid), "%s", upload_uuid(u));
+
+	/* A restart: the table is gone, the data stays. */
+	upload_shutdown();
+	is_int(table_len(), 0, "shutdown empties the table");
+	u = upload_find("demo/r", uuid);
+	ok(u != NULL, "reopened after restart");
+	if (u == NULL)
+		return;
+	is_int(upload_offset(u), 8, "offset from the stored size");
+	ok(upload_write(u, "blob", 4) == 0, "second part");
+	is_int(upload_verify(u, d), -1, "running hash unknown");
+	is_int(upload_commit_work(u, bad), -2, "rehash mismatch: -2");
+	snprintf(path, sizeof(path), "repositories/demo/r/_uploads/%s", uuid);
+	ok(exists(path), "mismatch keeps the upload");
+	is_int(upload_commit_work(u, d), 0, "commit with rehash");
+	upload_close(u, 0);
+	snprintf(path, sizeof(path), "blobs/sha256/%.2s/%s/data", digest_hex(d),
+	    digest_hex(d));
+	is_str(slurp(path), "resumed blob", "resumed blob bytes");
+}
+
+static void
+test_mismatch(void)
+{
+	char bad[DIGEST_BUFSZ], path[PATH_MAX];
+	struct upload *u;
+
+	digest_buf("not it", 6, bad);
+	u = upload_create("demo/m");
+	ok(u != NULL && upload_write(u, "data", 4) == 0, "write");
+	if (u == NULL)
+		return;
+	is_int(upload_commit_work(u, bad), -2, "running hash mismatch: -2");
+	snprintf(path, sizeof(path), "blobs/sha256/%.2s/%s/data",
+	    digest_hex(bad), digest_hex(bad));
+	ok(!exists(path), "no blob on mismatch");
+	upload_close(u, 1);
+}
+
+static void
+test_expire(void)
+{
+	struct upload *a, *b;
+	char uuid[UUID_LEN + 1];
+
+	a = upload_create("demo/e");
+	b = upload_create("demo/e");
+	ok(a != NULL && b != NULL, "two sessions");
+	if (a == NULL || b == NULL)
+		return;
+	snprintf(uuid, sizeof(uuid), "%s", upload_uuid(a));
+	ok(upload_acquire(b) == 0, "hold one");
+	a->u_last_used -= 100;
+	b->u_last_used -= 100;
+	upload_expire(50);
+	is_int(table_len(), 1, "idle free session expired, held one kept");
+	ok(TAILQ_FIRST(&upload_table) == b, "the held one remains");
+	a = upload_find("demo/e", uuid);
+	ok(a != NULL && upload_offset(a) == 0, "expired session reopens");
+	upload_release(b);
+	upload_close(a, 1);
+	upload_close(b, 1);
+	upload_close(NULL, 0);
+	ok(upload_find("demo/e", "../../etc") == NULL, "bad uuid not found");
+	ok(upload_create("") == NULL, "bad name refused");
+}
+
+int
+main(void)
+{
+	char err[256], cmd[PATH_MAX + 16];
+	struct store *s;
+
+	snprintf(root, sizeof(root), "%s/upload-test.XXXXXX",
+	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (mkdtemp(root) == NULL) {
+		perror("mkdtemp");
+		return 1;
+	}
+	if ((s = store_open(root, err, sizeof(err))) == NULL) {
+		printf("# store_open: %s\n", err);
+		return 1;
+	}
+	upload_init(s);
+	test_commit();
+	test_cancel();
+	test_restart();
+	test_mismatch();
+	test_expire();
+	upload_shutdown();
+	store_close(s);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	if (system(cmd) != 0)
+		printf("# could not remove %s\n", root);
+	return done_testing();
+}
