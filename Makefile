@@ -6,14 +6,18 @@ BUILD	?= build
 CC	?= cc
 CFLAGS	?= -O2 -g
 WERROR	?= -Werror
-CFLAGS	+= -std=c11 -D_GNU_SOURCE -Iinclude
-CFLAGS	+= -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes \
+# CFLAGS is the user's (optimisation, debug); what the code needs is added
+# in ALL_CFLAGS, so "make CFLAGS=-O0" keeps it. SANITIZE is for test-asan.
+ALL_CFLAGS = $(CFLAGS) $(SANITIZE) -std=c11 -D_GNU_SOURCE -Iinclude
+ALL_CFLAGS += -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wmissing-declarations -Wshadow -Wpointer-arith -Wsign-compare \
 	   -Wformat=2 -Wvla -Wnull-dereference -fno-common \
 	   -fstack-protector-strong -D_FORTIFY_SOURCE=2 $(WERROR)
 PKGS	 = libevent_openssl libevent_pthreads libevent openssl libcrypt jansson
-CFLAGS	+= $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS	+= $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lhttp_parser -lpthread
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+ALL_CFLAGS += $(PKG_CFLAGS)
+LDLIBS	+= $(PKG_LIBS) -lhttp_parser -lpthread
 
 SRCS	 = $(wildcard src/*.c)
 OBJS	 = $(SRCS:src/%.c=$(BUILD)/obj/%.o)
@@ -25,17 +29,17 @@ UNITS	 = $(patsubst test/unit/%.c,$(BUILD)/test/%.t,$(wildcard test/unit/*.c))
 all: $(BUILD)/registryd
 
 $(BUILD)/registryd: $(OBJS)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/obj
-	$(CC) $(CFLAGS) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # A unit test may #include the module's .c to reach its statics; it links
 # against every other module, unless TEST_LINK_<module> names a smaller set
 # (the HTTP test supplies its own stand-ins for the server and registry).
 TEST_LINK_http = $(BUILD)/obj/util.o $(BUILD)/obj/log.o
 $(BUILD)/test/%.t: test/unit/%.c test/unit/tap.h $(LIBOBJS) | $(BUILD)/test
-	$(CC) $(CFLAGS) -Wno-missing-prototypes -Wno-missing-declarations \
+	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Wno-missing-declarations \
 	    -o $@ $< $(or $(TEST_LINK_$*),$(filter-out \
 	    $(BUILD)/obj/$*.o,$(LIBOBJS))) $(LDLIBS)
 
@@ -56,8 +60,8 @@ test: deps
 # The same suite on an ASan+UBSan build in its own build directory.
 test-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan CC=$${ASAN_CC:-gcc} \
-	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" \
-	    all unit
+	    CFLAGS="-O1 -g" SANITIZE="-fsanitize=address,undefined \
+	    -fno-omit-frame-pointer -fno-sanitize-recover=all" all unit
 	REGISTRYD=build-asan/registryd ASAN_OPTIONS=detect_leaks=1 \
 	    prove -e '' $(patsubst $(BUILD)/%,build-asan/%,$(UNITS)) test/integ/t*.sh
 
@@ -80,7 +84,7 @@ install: all
 check-headers:
 	@for h in include/*.h; do \
 	    echo "#include \"$${h#include/}\"" | \
-	    $(CC) $(CFLAGS) -x c -fsyntax-only - || exit 1; done
+	    $(CC) $(ALL_CFLAGS) -x c -fsyntax-only - || exit 1; done
 
 format-check:
 	clang-format --dry-run --Werror src/*.c include/*.h

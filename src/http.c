@@ -102,6 +102,7 @@ static int	http_on_headers_complete(http_parser *);
 static int	http_on_body(http_parser *, const char *, size_t);
 static int	http_on_message_complete(http_parser *);
 static int	http_finish_headers(struct request *);
+static int	http_header_join(struct request *, int, int);
 static void	http_bad_request(struct conn *, int, const char *);
 static void	http_write_head(struct request *, int, const char *, uint64_t,
 		    int);
@@ -306,6 +307,32 @@ http_on_header_value(http_parser *p, const char *at, size_t len)
 }
 
 /*
+ * Append "value i, value j" to the arena and make it header i's value;
+ * header j is dropped. The values are copied out first: appending may
+ * move the arena.
+ */
+static int
+http_header_join(struct request *r, int i, int j)
+{
+	char *joined;
+	size_t off = r->r_buflen;
+	int rc;
+
+	if (asprintf(&joined, "%s, %s", r->r_buf + r->r_hvalue[i],
+	    r->r_buf + r->r_hvalue[j]) == -1) {
+		r->r_err = 500;
+		return -1;
+	}
+	rc = http_buf_append(r, joined, strlen(joined) + 1);
+	free(joined);
+	if (rc == -1)
+		return -1;
+	r->r_hvalue[i] = (uint32_t)off;
+	r->r_hname[j] = HTTP_NO_OFFSET;
+	return 0;
+}
+
+/*
  * Terminate the last string, split path and query, join repeated headers
  * (RFC 9110 5.3: a list-valued header may be split over several lines;
  * Docker sends one Accept line per media type).
@@ -339,23 +366,15 @@ http_finish_headers(struct request *r)
 		r->r_query = (uint32_t)(q + 1 - r->r_buf);
 	}
 	for (i = 0; i < r->r_nheaders; i++) {
+		if (r->r_hname[i] == HTTP_NO_OFFSET)
+			continue;	/* merged into an earlier line */
 		for (j = i + 1; j < r->r_nheaders; j++) {
-			size_t off, la, lb;
-
 			if (r->r_hname[j] == HTTP_NO_OFFSET ||
 			    strcasecmp(r->r_buf + r->r_hname[i],
 			    r->r_buf + r->r_hname[j]) != 0)
 				continue;
-			la = strlen(r->r_buf + r->r_hvalue[i]);
-			lb = strlen(r->r_buf + r->r_hvalue[j]);
-			off = r->r_buflen;
-			if (http_buf_append(r, r->r_buf + r->r_hvalue[i],
-			    la) == -1 || http_buf_append(r, ", ", 2) == -1 ||
-			    http_buf_append(r, r->r_buf + r->r_hvalue[j],
-			    lb) == -1 || http_buf_terminate(r) == -1)
+			if (http_header_join(r, i, j) == -1)
 				return -1;
-			r->r_hvalue[i] = (uint32_t)off;
-			r->r_hname[j] = HTTP_NO_OFFSET;
 		}
 	}
 	return 0;

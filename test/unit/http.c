@@ -198,6 +198,14 @@ main(void)
 		{ "repeated headers are joined",
 		    "GET /accept HTTP/1.1\r\nAccept: a/b\r\nAccept: c/d\r\n\r\n",
 		    { "a/b, c/d" }, 1, 0 },
+		{ "three repeated headers, long enough to move the arena",
+		    "GET /accept HTTP/1.1\r\nAccept: application/vnd.oci.image."
+		    "index.v1+json\r\nHost: h\r\nAccept: application/vnd.oci."
+		    "image.manifest.v1+json\r\nAccept: application/vnd.docker."
+		    "distribution.manifest.v2+json\r\n\r\n",
+		    { "index.v1+json, application/vnd.oci.image.manifest.v1+"
+		    "json, application/vnd.docker.distribution.manifest.v2+"
+		    "json" }, 1, 0 },
 		{ "Content-Length with Transfer-Encoding is refused",
 		    "PUT /sink HTTP/1.1\r\nContent-Length: 3\r\n"
 		    "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",

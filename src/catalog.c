@@ -1,0 +1,336 @@
+/*
+ * catalog.c: the repository index behind /v2/_catalog.
+ *
+ * A sorted array of repository names (catalog order, store_repo_cmp), so a
+ * page is a binary search and a copy of pointers. Walking the tree is slow
+ * on a big root, so it runs on the worker pool: once synchronously at
+ * start (before serving, so the first answer is not empty), then every
+ * refresh seconds, which picks up repositories that another process
+ * sharing the root created. Pushes through this process add their
+ * repository at once with catalog_add.
+ *
+ * Ownership: cat.names and every string in it belong to this module. A
+ * refresh job owns the list its walk returns until pj_done swaps it in;
+ * names added while a walk runs are remembered in cat.added and merged
+ * into the fresh list, since the walk may have passed them already. One
+ * job is in flight at most. If catalog_shutdown runs while a job is out,
+ * the job is orphaned and frees itself in pj_done (pool_stop runs it).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "catalog.h"
+#include "log.h"
+#include "pool.h"
+#include "store.h"
+
+/* A refresh walk on the pool. Owned by itself once orphaned. */
+struct catalog_job {
+	struct pool_job cj_pool;
+	struct store *cj_store;
+	char **cj_names; /* the walk's result, owned */
+	size_t cj_n;
+	int cj_result;
+	int cj_errno;
+	int cj_orphan; /* catalog shut down: free in pj_done */
+};
+
+/* A sorted, duplicate-free array of malloc'd names. */
+struct catalog_list {
+	char **cl_names;
+	size_t cl_n;
+	size_t cl_cap;
+};
+
+static struct {
+	struct store *store;
+	int refresh;               /* seconds; <= 0: never */
+	struct catalog_list index; /* what catalog_page serves */
+	struct catalog_list added; /* catalog_add during a walk */
+	struct event *timer;
+	struct catalog_job *job; /* in flight, or NULL */
+	int running;
+} cat;
+
+static size_t catalog_search(const struct catalog_list *, const char *);
+static int catalog_insert(struct catalog_list *, const char *);
+static void catalog_list_free(struct catalog_list *);
+static int catalog_list_adopt(struct catalog_list *, char **, size_t);
+static int catalog_sort_cmp(const void *, const void *);
+static void catalog_timer_cb(evutil_socket_t, short, void *);
+static void catalog_work(struct pool_job *);
+static void catalog_done(struct pool_job *);
+
+/*
+ * catalog_init: build the index with one walk of the tree, synchronously
+ * (this runs at start, before the server accepts), and schedule a
+ * refresh on the pool every refresh seconds (none when refresh <= 0).
+ * A failed first walk is logged and leaves the index empty until the
+ * next refresh. Returns 0, or -1 when the timer cannot be set up.
+ */
+int
+catalog_init(struct event_base *base, struct store *store, int refresh)
+{
+	struct timeval tv;
+	char **names = NULL;
+	size_t n = 0;
+
+	memset(&cat, 0, sizeof(cat));
+	cat.store = store;
+	cat.refresh = refresh;
+	if (store_repo_list(store, &names, &n) == -1)
+		log_warn("%s: listing repositories", __func__);
+	else if (catalog_list_adopt(&cat.index, names, n) == -1)
+		log_warnx("%s: out of memory", __func__);
+	if (refresh > 0) {
+		tv.tv_sec = refresh;
+		tv.tv_usec = 0;
+		cat.timer =
+		    event_new(base, -1, EV_PERSIST, catalog_timer_cb, NULL);
+		if (cat.timer == NULL || event_add(cat.timer, &tv) == -1) {
+			log_warnx("%s: cannot start the refresh timer",
+			    __func__);
+			if (cat.timer != NULL)
+				event_free(cat.timer);
+			cat.timer = NULL;
+			catalog_list_free(&cat.index);
+			return -1;
+		}
+	}
+	cat.running = 1;
+	return 0;
+}
+
+/*
+ * catalog_shutdown: stop refreshing and free the index. A walk still in
+ * flight is orphaned: its pj_done frees it without touching the index.
+ */
+void
+catalog_shutdown(void)
+{
+	if (!cat.running)
+		return;
+	cat.running = 0;
+	if (cat.timer != NULL)
+		event_free(cat.timer);
+	cat.timer = NULL;
+	if (cat.job != NULL)
+		cat.job->cj_orphan = 1;
+	cat.job = NULL;
+	catalog_list_free(&cat.index);
+	catalog_list_free(&cat.added);
+}
+
+/*
+ * catalog_add: note that name now has a manifest. Inserted at once; while
+ * a walk is in flight it is remembered too, so that swapping in the
+ * walk's list cannot lose it. Allocation failures only delay the name
+ * until the next refresh.
+ */
+void
+catalog_add(const char *name)
+{
+	if (!cat.running)
+		return;
+	if (catalog_insert(&cat.index, name) == -1)
+		log_warnx("%s: out of memory", __func__);
+	if (cat.job != NULL && catalog_insert(&cat.added, name) == -1)
+		log_warnx("%s: out of memory", __func__);
+}
+
+/*
+ * catalog_page: up to n names strictly after last (NULL: from the
+ * start), in catalog order, into out. The pointers stay valid until the
+ * next return to the event loop. *more is 1 when names follow the page.
+ */
+size_t
+catalog_page(const char *last, size_t n, const char **out, int *more)
+{
+	size_t start = 0, k, i;
+
+	*more = 0;
+	if (last != NULL) {
+		start = catalog_search(&cat.index, last);
+		if (start < cat.index.cl_n &&
+		    store_repo_cmp(cat.index.cl_names[start], last) == 0)
+			start++;
+	}
+	if (start >= cat.index.cl_n)
+		return 0;
+	k = cat.index.cl_n - start < n ? cat.index.cl_n - start : n;
+	for (i = 0; i < k; i++)
+		out[i] = cat.index.cl_names[start + i];
+	*more = start + k < cat.index.cl_n;
+	return k;
+}
+
+/* The index of the first name not less than name (lower bound). */
+static size_t
+catalog_search(const struct catalog_list *l, const char *name)
+{
+	size_t lo = 0, hi = l->cl_n, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (store_repo_cmp(l->cl_names[mid], name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/*
+ * Insert a copy of name in order unless present; the array grows
+ * geometrically. 0, or -1 on allocation failure (list unchanged).
+ */
+static int
+catalog_insert(struct catalog_list *l, const char *name)
+{
+	size_t pos, ncap;
+	char **nn, *copy;
+
+	pos = catalog_search(l, name);
+	if (pos < l->cl_n && store_repo_cmp(l->cl_names[pos], name) == 0)
+		return 0;
+	if (l->cl_n == l->cl_cap) {
+		ncap = l->cl_cap > 0 ? l->cl_cap * 2 : 64;
+		if ((nn = reallocarray(l->cl_names, ncap, sizeof(*nn))) == NULL)
+			return -1;
+		l->cl_names = nn;
+		l->cl_cap = ncap;
+	}
+	if ((copy = strdup(name)) == NULL)
+		return -1;
+	memmove(&l->cl_names[pos + 1], &l->cl_names[pos],
+	    (l->cl_n - pos) * sizeof(*l->cl_names));
+	l->cl_names[pos] = copy;
+	l->cl_n++;
+	return 0;
+}
+
+static void
+catalog_list_free(struct catalog_list *l)
+{
+	store_list_free(l->cl_names, l->cl_n);
+	memset(l, 0, sizeof(*l));
+}
+
+static int
+catalog_sort_cmp(const void *a, const void *b)
+{
+	return store_repo_cmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * Make the list from store_repo_list's result l (taking ownership of it
+ * in every case): sorted, without duplicates. The store sorts already;
+ * checking is cheap and keeps binary search correct whatever it returns.
+ * 0, or -1 on allocation failure (l freed, *dst untouched).
+ */
+static int
+catalog_list_adopt(struct catalog_list *dst, char **l, size_t n)
+{
+	size_t i, j;
+
+	if (l == NULL && n > 0)
+		return -1;
+	for (i = 1; i < n; i++)
+		if (store_repo_cmp(l[i - 1], l[i]) >= 0)
+			break;
+	if (i < n) {
+		qsort(l, n, sizeof(*l), catalog_sort_cmp);
+		for (i = j = 0; i < n; i++) {
+			if (j > 0 && store_repo_cmp(l[j - 1], l[i]) == 0)
+				free(l[i]);
+			else
+				l[j++] = l[i];
+		}
+		n = j;
+	}
+	catalog_list_free(dst);
+	dst->cl_names = l;
+	dst->cl_n = dst->cl_cap = n;
+	return 0;
+}
+
+/* Every refresh seconds: start a walk unless one is still running. */
+static void
+catalog_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct catalog_job *job;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (!cat.running || cat.job != NULL)
+		return;
+	if ((job = calloc(1, sizeof(*job))) == NULL) {
+		log_warnx("%s: out of memory", __func__);
+		return;
+	}
+	job->cj_pool.pj_work = catalog_work;
+	job->cj_pool.pj_done = catalog_done;
+	job->cj_store = cat.store;
+	cat.job = job;
+	catalog_list_free(&cat.added);
+	pool_submit(&job->cj_pool);
+}
+
+/* On a worker: walk the tree into the job's own list. */
+static void
+catalog_work(struct pool_job *pj)
+{
+	struct catalog_job *job = (struct catalog_job *)pj;
+
+	job->cj_result =
+	    store_repo_list(job->cj_store, &job->cj_names, &job->cj_n);
+	job->cj_errno = errno;
+}
+
+/*
+ * On the loop: swap the walk's list in, plus the names catalog_add saw
+ * meanwhile. A failed walk keeps the old index.
+ */
+static void
+catalog_done(struct pool_job *pj)
+{
+	struct catalog_job *job = (struct catalog_job *)pj;
+	struct catalog_list fresh;
+	size_t i;
+
+	if (job->cj_orphan || !cat.running) {
+		if (job->cj_result == 0)
+			store_list_free(job->cj_names, job->cj_n);
+		free(job);
+		return;
+	}
+	cat.job = NULL;
+	if (job->cj_result == -1) {
+		errno = job->cj_errno;
+		log_warn("%s: listing repositories", __func__);
+	} else {
+		memset(&fresh, 0, sizeof(fresh));
+		if (catalog_list_adopt(&fresh, job->cj_names, job->cj_n) == -1)
+			log_warnx("%s: out of memory", __func__);
+		else {
+			for (i = 0; i < cat.added.cl_n; i++)
+				if (catalog_insert(&fresh,
+				        cat.added.cl_names[i]) == -1)
+					break;
+			if (i < cat.added.cl_n) {
+				/* Keep the old index rather than lose names. */
+				log_warnx("%s: out of memory", __func__);
+				catalog_list_free(&fresh);
+			} else {
+				catalog_list_free(&cat.index);
+				cat.index = fresh;
+			}
+		}
+	}
+	catalog_list_free(&cat.added);
+	free(job);
+}
