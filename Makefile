@@ -24,7 +24,7 @@ OBJS	 = $(SRCS:src/%.c=$(BUILD)/obj/%.o)
 LIBOBJS	 = $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 UNITS	 = $(patsubst test/unit/%.c,$(BUILD)/test/%.t,$(wildcard test/unit/*.c))
 
-.PHONY: all deps test unit integ test-asan run install check-headers format-check clean
+.PHONY: all deps deps-build test unit integ test-asan run install check-headers format-check clean
 
 all: $(BUILD)/registryd
 
@@ -46,9 +46,13 @@ $(BUILD)/test/%.t: test/unit/%.c test/unit/tap.h $(LIBOBJS) | $(BUILD)/test
 $(BUILD)/obj $(BUILD)/test:
 	mkdir -p $@
 
-# Installs what building and testing need, when missing (Debian).
+# Installs what building (deps-build) or testing (deps) needs, when
+# missing (Debian).
 deps:
-	@scripts/install-deps.sh
+	@scripts/install-deps.sh test
+
+deps-build:
+	@scripts/install-deps.sh build
 
 unit: $(UNITS)
 
@@ -66,7 +70,7 @@ test-asan: deps
 	    prove -e '' $(patsubst $(BUILD)/%,build-asan/%,$(UNITS)) test/integ/t*.sh
 
 # Serve on :5000 with ./data as the storage root.
-run: deps
+run: deps-build
 	@$(MAKE) --no-print-directory all
 	REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=$${REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY:-./data} \
 	    $(BUILD)/registryd serve -c $${CONFIG:-etc/registryd.conf}
