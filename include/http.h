@@ -74,6 +74,14 @@ void	http_set_cleanup(struct request *, http_cleanup_cb);
  */
 void	http_body_sink(struct request *, http_body_cb, http_end_cb);
 
+/*
+ * http_hold: from reg_dispatch, keep the request's body unread until
+ * http_release (credentials checked on the worker pool meanwhile).
+ * http_release: the handler has replied or set a body sink: go on.
+ */
+void	http_hold(struct request *);
+void	http_release(struct request *);
+
 /* ---- the reply ---- */
 
 /* 1 once a reply has been started. */

@@ -16,6 +16,8 @@ struct request;
 #define CONN_F_CLOSE_AFTER_REPLY 0x02	/* close once the output drained */
 #define CONN_F_PAUSED		0x04	/* parser paused at a message end */
 #define CONN_F_LINGER		0x08	/* write side shut, discarding input */
+#define CONN_F_TLS		0x10	/* bufferevent_openssl: no sendfile */
+#define CONN_F_PLAIN_ON_TLS	0x20	/* plain HTTP on a TLS port: 400 */
 
 /*
  * One client connection. Owned by the server's connection list and freed
@@ -25,7 +27,8 @@ struct conn {
 	TAILQ_ENTRY(conn)	 c_entry;
 	unsigned int		 c_id;
 	int			 c_fd;
-	struct bufferevent	*c_bev;		/* owns c_fd */
+	struct bufferevent	*c_bev;		/* owns c_fd once set */
+	struct event		*c_peek;	/* TLS port: waiting for byte 1 */
 	struct event		*c_hdr_timer;	/* absolute header deadline */
 	http_parser		 c_parser;
 	struct request		*c_req;		/* request being parsed/served */

@@ -48,6 +48,7 @@
 #define REQ_F_CONTINUE_SENT	0x08	/* "100 Continue" written */
 #define REQ_F_IN_VALUE		0x10	/* last header callback was a value */
 #define REQ_F_ENDED		0x20	/* end_cb has run */
+#define REQ_F_HELD		0x40	/* parser held after dispatch */
 
 /*
  * One request. Owned by its conn (c_req); all its strings live in r_buf,
@@ -84,6 +85,11 @@ struct request {
 	int			 r_status;
 	uint64_t		 r_bytes_out;
 	char			 r_digest[DIGEST_MAX_LEN + 1];
+
+	/* A file body sent by bounded reads (TLS: no sendfile). */
+	int			 r_file_fd;	/* -1 when none */
+	uint64_t		 r_file_off;
+	uint64_t		 r_file_left;
 };
 
 static const struct config *http_cfg;
@@ -112,6 +118,8 @@ static void	http_maybe_resume(struct conn *);
 static void	http_parse_input(struct conn *);
 static int	http_finish_request(struct conn *);
 static void	http_early_close_check(struct request *);
+static void	http_after_dispatch(struct request *);
+static void	http_file_refill(struct request *);
 
 static const http_parser_settings http_settings = {
 	.on_message_begin = http_on_message_begin,
@@ -153,6 +161,7 @@ http_request_new(struct conn *c)
 	r->r_content_length = -1;
 	r->r_start_ms = util_now_ms();
 	r->r_path = r->r_query = HTTP_NO_OFFSET;
+	r->r_file_fd = -1;
 	if ((r->r_headers = evbuffer_new()) == NULL) {
 		free(r);
 		return NULL;
@@ -168,6 +177,8 @@ http_request_free(struct request *r)
 		return;
 	if (r->r_cleanup_cb != NULL)
 		r->r_cleanup_cb(r);
+	if (r->r_file_fd != -1)
+		close(r->r_file_fd);
 	evbuffer_free(r->r_headers);
 	free(r->r_buf);
 	free(r);
@@ -380,12 +391,33 @@ http_finish_headers(struct request *r)
 	return 0;
 }
 
+/*
+ * Once the handler has had its say: a body nobody sinks is discarded.
+ * When the client asked whether to send the body and was answered with a
+ * final status, it may send it or not, so the framing of what follows is
+ * unknown; likewise a body too large to read and throw away: close after
+ * the reply.
+ */
+static void
+http_after_dispatch(struct request *r)
+{
+	struct conn *c = r->r_conn;
+	const char *expect;
+
+	if (!http_has_body(r) || r->r_body_cb != NULL)
+		return;
+	r->r_flags |= REQ_F_DISCARD;
+	expect = http_header(r, "Expect");
+	if ((expect != NULL && strcasecmp(expect, "100-continue") == 0) ||
+	    r->r_chunked || r->r_content_length > HTTP_DISCARD_MAX)
+		c->c_flags |= CONN_F_CLOSE_AFTER_REPLY;
+}
+
 static int
 http_on_headers_complete(http_parser *p)
 {
 	struct conn *c = p->data;
 	struct request *r = c->c_req;
-	const char *expect;
 
 	conn_header_deadline(c, 0);
 	if (http_finish_headers(r) == -1)
@@ -425,21 +457,14 @@ http_on_headers_complete(http_parser *p)
 
 	log_debug("%s: conn %u: %s %s", __func__, c->c_id,
 	    http_method_str(p->method), http_path(r));
-	reg_dispatch(r);
-
-	if (http_has_body(r) && r->r_body_cb == NULL) {
-		r->r_flags |= REQ_F_DISCARD;
-		/*
-		 * The client asked whether to send the body and was answered
-		 * with a final status: it may send it or not, so the framing
-		 * of what follows is unknown. Likewise for a body too large
-		 * to read and throw away. Close after the reply.
-		 */
-		expect = http_header(r, "Expect");
-		if ((expect != NULL && strcasecmp(expect, "100-continue") == 0) ||
-		    r->r_chunked || r->r_content_length > HTTP_DISCARD_MAX)
-			c->c_flags |= CONN_F_CLOSE_AFTER_REPLY;
-	}
+	if (c->c_flags & CONN_F_PLAIN_ON_TLS) {
+		c->c_flags |= CONN_F_CLOSE_AFTER_REPLY;
+		http_error(r, 400, "BAD_REQUEST",
+		    "plain HTTP sent to an HTTPS port: use https://");
+	} else
+		reg_dispatch(r);
+	if (!(r->r_flags & REQ_F_HELD))
+		http_after_dispatch(r);
 	/*
 	 * Never return 1 here: on the server side it sets F_SKIPBODY and the
 	 * body would be parsed as the next request.
@@ -580,6 +605,10 @@ http_conn_read(struct conn *c)
 	}
 	for (;;) {
 		http_parse_input(c);
+		if (c->c_req != NULL && (c->c_req->r_flags & REQ_F_HELD)) {
+			bufferevent_disable(c->c_bev, EV_READ);
+			return;
+		}
 		if (!(c->c_flags & CONN_F_PAUSED) ||
 		    (c->c_flags & CONN_F_CLOSE))
 			return;
@@ -603,7 +632,7 @@ http_finish_request(struct conn *c)
 	struct evbuffer *out = bufferevent_get_output(c->c_bev);
 
 	if (r == NULL || !(r->r_flags & REQ_F_REPLIED) ||
-	    !(r->r_flags & REQ_F_COMPLETE))
+	    !(r->r_flags & REQ_F_COMPLETE) || r->r_file_left > 0)
 		return 0;
 	if (c->c_flags & CONN_F_CLOSE_AFTER_REPLY) {
 		if (evbuffer_get_length(out) > 0)
@@ -649,7 +678,90 @@ http_maybe_resume(struct conn *c)
 void
 http_conn_drained(struct conn *c)
 {
+	if (c->c_req != NULL && c->c_req->r_file_left > 0)
+		http_file_refill(c->c_req);
 	http_maybe_resume(c);
+}
+
+/*
+ * Top up the output with the next segments of a file body, so that at
+ * most about HTTP_FILE_SEGMENT of it is in memory whatever its size:
+ * libevent 2.1 would read a whole evbuffer_add_file segment into memory
+ * when the bufferevent cannot sendfile (TLS). On a read error the body is
+ * cut short and the connection closed: the client sees a short read, not
+ * wrong bytes.
+ */
+static void
+http_file_refill(struct request *r)
+{
+	struct evbuffer *out = bufferevent_get_output(r->r_conn->c_bev);
+	struct evbuffer_iovec v;
+	size_t want;
+	ssize_t n;
+
+	while (r->r_file_left > 0 &&
+	    evbuffer_get_length(out) < HTTP_FILE_SEGMENT) {
+		want = r->r_file_left < HTTP_FILE_SEGMENT ?
+		    (size_t)r->r_file_left : HTTP_FILE_SEGMENT;
+		if (evbuffer_reserve_space(out, (ev_ssize_t)want, &v, 1) < 1)
+			goto fail;
+		if (v.iov_len > want)
+			v.iov_len = want;
+		n = pread(r->r_file_fd, v.iov_base, v.iov_len,
+		    (off_t)r->r_file_off);
+		if (n <= 0) {
+			log_warn("%s: conn %u: read of %s", __func__,
+			    r->r_conn->c_id, http_path(r));
+			goto fail;
+		}
+		v.iov_len = (size_t)n;
+		if (evbuffer_commit_space(out, &v, 1) == -1)
+			goto fail;
+		r->r_file_off += (uint64_t)n;
+		r->r_file_left -= (uint64_t)n;
+	}
+	if (r->r_file_left == 0) {
+		close(r->r_file_fd);
+		r->r_file_fd = -1;
+	}
+	return;
+fail:
+	r->r_file_left = 0;
+	close(r->r_file_fd);
+	r->r_file_fd = -1;
+	r->r_conn->c_flags |= CONN_F_CLOSE;
+}
+
+/*
+ * http_hold: called from reg_dispatch, stop parsing this request (its
+ * body) until http_release, e.g. while credentials are checked on the
+ * worker pool. The connection stops reading meanwhile.
+ */
+void
+http_hold(struct request *r)
+{
+	r->r_flags |= REQ_F_HELD;
+	http_parser_pause(&r->r_conn->c_parser, 1);
+}
+
+/*
+ * http_release: go on with a held request: the handler has replied or
+ * installed its body sink. Parses what is buffered.
+ */
+void
+http_release(struct request *r)
+{
+	struct conn *c = r->r_conn;
+
+	if (!(r->r_flags & REQ_F_HELD))
+		return;
+	r->r_flags &= ~REQ_F_HELD;
+	http_after_dispatch(r);
+	http_parser_pause(&c->c_parser, 0);
+	if (http_parsing == c)
+		return;	/* released from within dispatch: parsing goes on */
+	bufferevent_enable(c->c_bev, EV_READ);
+	http_conn_read(c);
 }
 
 /* ----------------------------------------------------------------------
@@ -923,7 +1035,12 @@ http_reply_file(struct request *r, int status, const char *content_type,
 	http_write_head(r, status, content_type, length, 1);
 	if (r->r_method == HTTP_M_HEAD || length == 0)
 		close(fd);
-	else if (evbuffer_add_file(out, fd, (ev_off_t)offset,
+	else if (r->r_conn->c_flags & CONN_F_TLS) {
+		r->r_file_fd = fd;
+		r->r_file_off = offset;
+		r->r_file_left = length;
+		http_file_refill(r);
+	} else if (evbuffer_add_file(out, fd, (ev_off_t)offset,
 	    (ev_off_t)length) == -1) {
 		/* Headers are out; the client sees a short body. */
 		log_warnx("%s: conn %u: evbuffer_add_file failed", __func__,

@@ -23,6 +23,7 @@
 #include "registry.h"
 #include "server.h"
 #include "store.h"
+#include "tls.h"
 
 #ifndef REGISTRYD_VERSION
 #define REGISTRYD_VERSION	"0.1.0"
@@ -56,7 +57,8 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 		server_shutdown();
 		break;
 	case SIGHUP:
-		log_info("SIGHUP: nothing to reload in this build");
+		log_info("SIGHUP: reloading TLS certificate and key");
+		tls_reload();
 		break;
 	}
 }
@@ -73,6 +75,10 @@ main_serve(struct config *cfg)
 	int i, rc = 1;
 
 	signal(SIGPIPE, SIG_IGN);
+	if (tls_init(cfg, err, sizeof(err)) == -1) {
+		log_warnx("TLS: %s", err);
+		return 1;
+	}
 	if ((store = store_open(cfg->cf_root, err, sizeof(err))) == NULL) {
 		log_warnx("storage %s: %s", cfg->cf_root, err);
 		return 1;
@@ -93,7 +99,8 @@ main_serve(struct config *cfg)
 		goto done;
 	if (server_start(base, cfg) == -1)
 		goto done;
-	log_info("registryd %s serving %s", REGISTRYD_VERSION, cfg->cf_root);
+	log_info("registryd %s serving %s over %s", REGISTRYD_VERSION,
+	    cfg->cf_root, tls_enabled() ? "HTTPS" : "HTTP");
 	event_base_dispatch(base);
 	log_info("stopped");
 	rc = 0;
@@ -107,6 +114,7 @@ done:
 			event_free(sigs[i]);
 	event_base_free(base);
 	store_close(store);
+	tls_shutdown();
 	return rc;
 }
 

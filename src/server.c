@@ -28,6 +28,7 @@
 #include "http.h"
 #include "log.h"
 #include "server.h"
+#include "tls.h"
 #include "util.h"
 
 #define SERVER_MAX_LISTENERS	8
@@ -59,6 +60,8 @@ static int	server_listen(const char *, const char *, int);
 static void	server_listeners_enable(int);
 static void	server_drain_cb(evutil_socket_t, short, void *);
 static void	server_raise_nofile(void);
+static int	conn_setup(struct conn *, struct bufferevent *);
+static void	conn_peek_cb(evutil_socket_t, short, void *);
 static void	conn_read_cb(struct bufferevent *, void *);
 static void	conn_write_cb(struct bufferevent *, void *);
 static void	conn_event_cb(struct bufferevent *, short, void *);
@@ -248,28 +251,36 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		util_strlcpy(c->c_peer, "?", sizeof(c->c_peer));
 	/* Small responses must not wait for Nagle. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-
-	c->c_bev = bufferevent_socket_new(srv.base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (c->c_bev == NULL) {
+	c->c_hdr_timer = evtimer_new(srv.base, conn_hdr_timeout_cb, c);
+	if (c->c_hdr_timer == NULL) {
 		close(fd);
 		free(c);
 		return;
 	}
-	/* From here on the bufferevent owns fd (O6). */
-	c->c_hdr_timer = evtimer_new(srv.base, conn_hdr_timeout_cb, c);
-	if (c->c_hdr_timer == NULL) {
-		bufferevent_free(c->c_bev);
+	if (tls_enabled()) {
+		/*
+		 * Look at the first byte before OpenSSL does: a plain HTTP
+		 * request on the TLS port gets a readable 400 instead of a
+		 * handshake failure the client reports as a hang or garbage.
+		 */
+		struct timeval tv = { srv.cfg->cf_header_timeout, 0 };
+
+		c->c_peek = event_new(srv.base, fd, EV_READ, conn_peek_cb, c);
+		if (c->c_peek == NULL || event_add(c->c_peek, &tv) == -1) {
+			if (c->c_peek != NULL)
+				event_free(c->c_peek);
+			event_free(c->c_hdr_timer);
+			close(fd);
+			free(c);
+			return;
+		}
+	} else if (conn_setup(c, bufferevent_socket_new(srv.base, fd,
+	    BEV_OPT_CLOSE_ON_FREE)) == -1) {
+		event_free(c->c_hdr_timer);
+		close(fd);
 		free(c);
 		return;
 	}
-	bufferevent_setcb(c->c_bev, conn_read_cb, conn_write_cb,
-	    conn_event_cb, c);
-	bufferevent_setwatermark(c->c_bev, EV_WRITE, SERVER_WRITE_LOW, 0);
-	bufferevent_set_max_single_read(c->c_bev, SERVER_READ_MAX);
-	http_conn_start(c);
-	conn_read_timeout(c, srv.cfg->cf_idle_timeout);
-	bufferevent_enable(c->c_bev, EV_READ | EV_WRITE);
-
 	TAILQ_INSERT_TAIL(&srv.conns, c, c_entry);
 	if (++srv.nconns >= srv.max_conns) {
 		log_warnx("%d connections: not accepting more for now",
@@ -282,6 +293,64 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 /* ----------------------------------------------------------------------
  * Connections
  */
+
+/*
+ * Give the connection its bufferevent (which owns c_fd from now on) and
+ * start reading requests. -1 when bev is NULL.
+ */
+static int
+conn_setup(struct conn *c, struct bufferevent *bev)
+{
+	if ((c->c_bev = bev) == NULL)
+		return -1;
+	bufferevent_setcb(c->c_bev, conn_read_cb, conn_write_cb,
+	    conn_event_cb, c);
+	bufferevent_setwatermark(c->c_bev, EV_WRITE, SERVER_WRITE_LOW, 0);
+	bufferevent_set_max_single_read(c->c_bev, SERVER_READ_MAX);
+	http_conn_start(c);
+	conn_read_timeout(c, srv.cfg->cf_idle_timeout);
+	bufferevent_enable(c->c_bev, EV_READ | EV_WRITE);
+	return 0;
+}
+
+/*
+ * The first byte of a connection on a TLS listener: 0x16 starts a TLS
+ * handshake record; anything else is answered as plain HTTP with a 400.
+ */
+static void
+conn_peek_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct bufferevent *bev;
+	unsigned char b;
+	ssize_t n;
+
+	event_free(c->c_peek);
+	c->c_peek = NULL;
+	if (what & EV_TIMEOUT) {
+		conn_close(c, "no data");
+		return;
+	}
+	n = recv(fd, &b, 1, MSG_PEEK);
+	if (n <= 0) {
+		conn_close(c, n == 0 ? "eof" : "recv failed");
+		return;
+	}
+	if (b == 0x16) {
+		c->c_flags |= CONN_F_TLS;
+		if ((bev = tls_bufferevent(srv.base, fd)) == NULL) {
+			c->c_fd = -1;	/* see tls_bufferevent */
+			conn_close(c, "TLS setup failed");
+			return;
+		}
+	} else {
+		c->c_flags |= CONN_F_PLAIN_ON_TLS;
+		bev = bufferevent_socket_new(srv.base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
+	}
+	if (conn_setup(c, bev) == -1)
+		conn_close(c, "bufferevent failed");
+}
 
 /* conn_read_timeout: inactivity timeout for reads; writes keep theirs. */
 void
@@ -322,7 +391,12 @@ conn_close(struct conn *c, const char *reason)
 	http_conn_free(c);
 	evtimer_del(c->c_hdr_timer);
 	event_free(c->c_hdr_timer);
-	bufferevent_free(c->c_bev);
+	if (c->c_peek != NULL)
+		event_free(c->c_peek);
+	if (c->c_bev != NULL)
+		bufferevent_free(c->c_bev);	/* closes c_fd, frees the SSL */
+	else if (c->c_fd != -1)
+		close(c->c_fd);
 	TAILQ_REMOVE(&srv.conns, c, c_entry);
 	free(c);
 	srv.nconns--;
@@ -380,6 +454,8 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
 
+	if ((what & BEV_EVENT_EOF) && (c->c_flags & CONN_F_TLS))
+		tls_log_errors(bev, c->c_peer);
 	if (what & BEV_EVENT_EOF) {
 		if (c->c_req == NULL && !(c->c_flags & CONN_F_LINGER) &&
 		    evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
@@ -398,9 +474,12 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 			conn_close(c, "body timeout");
 		else
 			conn_close(c, "idle timeout");
-	} else if (what & BEV_EVENT_ERROR)
+	} else if (what & BEV_EVENT_ERROR) {
+		if (c->c_flags & CONN_F_TLS)
+			tls_log_errors(bev, c->c_peer);
 		conn_close(c, evutil_socket_error_to_string(
 		    EVUTIL_SOCKET_ERROR()));
+	}
 }
 
 static void
@@ -453,7 +532,7 @@ server_shutdown(void)
 	log_info("shutting down: %d connections to finish", srv.nconns);
 	for (c = TAILQ_FIRST(&srv.conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, c_entry);
-		if (http_conn_idle(c))
+		if (c->c_bev == NULL || http_conn_idle(c))
 			conn_close(c, "shutdown");
 		else
 			c->c_flags |= CONN_F_CLOSE_AFTER_REPLY;
