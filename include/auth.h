@@ -72,4 +72,11 @@ int	auth_retry_after(const char *addr);
 int	auth_hash_password(const char *password, int cost, char *out,
 	    size_t outsz);
 
+/*
+ * auth_passwd_main: `registryd passwd [-C cost] USER`: print "USER:HASH"
+ * (bcrypt) for a password read from stdin, or prompted for twice without
+ * echo on a terminal. argv[0] is "passwd". Returns the exit status.
+ */
+int	auth_passwd_main(int argc, char *argv[]);
+
 #endif /* REGISTRYD_AUTH_H */

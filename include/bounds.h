@@ -34,6 +34,21 @@
 /* Upload writeback (upload.c): start writeback every this many bytes. */
 #define UPLOAD_WRITEBACK_BYTES	(8 * 1024 * 1024)
 
+/* Basic auth (auth.c). */
+#define AUTH_LINE_MAX     1024              /* bytes per htpasswd line */
+#define AUTH_FILE_MAX     (4 * 1024 * 1024) /* bytes per htpasswd file */
+#define AUTH_USERS_MAX    10000             /* users per file */
+#define AUTH_HASH_MAX     256               /* bytes of one hash */
+#define AUTH_B64_MAX      1024              /* base64 bytes after "Basic " */
+#define AUTH_CACHE_MAX    1024              /* cached credentials */
+#define AUTH_LIMIT_MAX    4096              /* addresses with failures */
+#define AUTH_ADDR_MAX     64                /* bytes of a client address */
+#define AUTH_WINDOW       60                /* seconds of the failure window */
+#define AUTH_PENDING_MAX  256               /* checks in flight, all clients */
+#define AUTH_DEFAULT_COST 10                /* bcrypt cost of passwd, dummy */
+#define AUTH_KEY_LEN      32                /* HMAC key and digest bytes */
+#define AUTH_PASS_MAX     4096              /* passwd: bytes of a password */
+
 /* Worker pool (pool.c). */
 #define POOL_THREADS		2
 

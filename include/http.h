@@ -60,6 +60,10 @@ const char *http_header(const struct request *, const char *name);
 int	http_has_body(const struct request *);
 /* Content-Length, or -1 when absent (chunked or no body). */
 int64_t	http_content_length(const struct request *);
+/* The peer's IP address (the proxy's, behind a proxy). */
+const char *http_peer_addr(const struct request *);
+/* The authenticated user, for the access log ("" when anonymous). */
+void	http_set_user(struct request *, const char *);
 /* A connection id for debug lines. */
 unsigned int http_conn_id(const struct request *);
 

@@ -34,6 +34,7 @@ struct conn {
 	struct request		*c_req;		/* request being parsed/served */
 	int			 c_flags;	/* CONN_F_* */
 	char			 c_peer[64];	/* "addr:port" for logs */
+	char			 c_addr[48];	/* peer IP address alone */
 };
 
 /*

@@ -13,6 +13,9 @@
  * would change what the registry is (a proxy, another storage driver, an
  * unprotected registry where the user asked for authentication or TLS).
  *
+ * A few checks span keys (certificate needs key, REGISTRY_AUTH=htpasswd
+ * needs a file); config_check runs them after the file and the overlay.
+ *
  * This runs before log_init (the level is one of the settings), so
  * problems go straight to stderr as "file:line: message" or
  * "REGISTRY_X: message", which is also what check-config shows.
@@ -30,6 +33,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/tls1.h>
+
 #include "bounds.h"
 #include "config.h"
 #include "log.h"
@@ -42,6 +47,8 @@
 #define CONFIG_HDR_VALUE_MAX 1024          /* response header value */
 #define CONFIG_ERR_MAX       256           /* one error message */
 #define CONFIG_HOST_MAX      253           /* DNS name in addr= */
+#define CONFIG_REALM_MAX     128           /* realm= */
+#define CONFIG_LIST_ITEMS    64            /* items of a comma list */
 
 #define CONFIG_ENV_PREFIX  "REGISTRY_"
 #define CONFIG_ENV_HEADERS "REGISTRY_HTTP_HEADERS_"
@@ -56,10 +63,16 @@ enum config_type {
 	CONFIG_T_BOOL,     /* int 0/1: true|false|yes|no|on|off|1|0 */
 	CONFIG_T_DURATION, /* int seconds: "90", "90s", "5m", "1h30m" */
 	CONFIG_T_LOGLEVEL, /* int LOG_LVL_*: error|warn|info|debug */
+	CONFIG_T_TLSVER,   /* int TLS1_x_VERSION: tls1.2|tls1.3 */
+	CONFIG_T_CLIENT,   /* int CONFIG_CLIENT_*: require|verify */
 };
 
 #define CONFIG_F_SECRET     0x01 /* config_dump hides the value */
 #define CONFIG_F_ENV_INVERT 0x02 /* env bool means the opposite */
+#define CONFIG_F_LIST       0x04 /* comma list; env may be a YAML list */
+#define CONFIG_F_ENV_ONE    0x08 /* env may be a YAML list of one item */
+#define CONFIG_F_ENV_ONLY   0x10 /* no INI key: environment only */
+#define CONFIG_F_CIPHERS    0x20 /* env: Go cipher suite names mapped */
 
 /* A validator for a string value: 0, or -1 with a message in err. */
 typedef int (*config_validate_fn)(const char *, char *, size_t);
@@ -127,8 +140,69 @@ static const struct {
     {"warning", LOG_LVL_WARN},
 };
 
+/* [tls] minimum_version names, registry:2's spelling. */
+static const struct {
+	const char *tv_name;
+	int tv_version;
+} config_tls_versions[] = {
+    {"tls1.2", TLS1_2_VERSION},
+    {"tls1.3", TLS1_3_VERSION},
+};
+
+/* [tls] client_auth names. */
+static const struct {
+	const char *ca_name;
+	int ca_mode;
+} config_client_modes[] = {
+    {"require", CONFIG_CLIENT_REQUIRE},
+    {"verify", CONFIG_CLIENT_VERIFY},
+};
+
+/*
+ * registry:2 (Go crypto/tls) cipher suite names and their OpenSSL names,
+ * for REGISTRY_HTTP_TLS_CIPHERSUITES. The TLS 1.3 suites are not
+ * configurable in Go either and OpenSSL always offers them: skipped.
+ */
+static const struct {
+	const char *cs_go;
+	const char *cs_openssl; /* NULL: TLS 1.3, skipped */
+} config_go_ciphers[] = {
+    {"TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256",
+        "ECDHE-ECDSA-AES128-GCM-SHA256"},
+    {"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "ECDHE-RSA-AES128-GCM-SHA256"},
+    {"TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384",
+        "ECDHE-ECDSA-AES256-GCM-SHA384"},
+    {"TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384", "ECDHE-RSA-AES256-GCM-SHA384"},
+    {"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256",
+        "ECDHE-ECDSA-CHACHA20-POLY1305"},
+    {"TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305", "ECDHE-ECDSA-CHACHA20-POLY1305"},
+    {"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256",
+        "ECDHE-RSA-CHACHA20-POLY1305"},
+    {"TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305", "ECDHE-RSA-CHACHA20-POLY1305"},
+    {"TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA", "ECDHE-ECDSA-AES128-SHA"},
+    {"TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA", "ECDHE-RSA-AES128-SHA"},
+    {"TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA", "ECDHE-ECDSA-AES256-SHA"},
+    {"TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA", "ECDHE-RSA-AES256-SHA"},
+    {"TLS_RSA_WITH_AES_128_GCM_SHA256", "AES128-GCM-SHA256"},
+    {"TLS_RSA_WITH_AES_256_GCM_SHA384", "AES256-GCM-SHA384"},
+    {"TLS_AES_128_GCM_SHA256", NULL},
+    {"TLS_AES_256_GCM_SHA384", NULL},
+    {"TLS_CHACHA20_POLY1305_SHA256", NULL},
+};
+
+#define CONFIG_DEFAULT_CIPHERS                                                 \
+	"ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"           \
+	"ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"           \
+	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
+
 static int config_validate_addr(const char *, char *, size_t);
 static int config_validate_path(const char *, char *, size_t);
+static int config_validate_optpath(const char *, char *, size_t);
+static int config_validate_proxies(const char *, char *, size_t);
+static int config_validate_origins(const char *, char *, size_t);
+static int config_validate_ciphers(const char *, char *, size_t);
+static int config_validate_realm(const char *, char *, size_t);
+static int config_validate_user(const char *, char *, size_t);
 
 #define CF(f) offsetof(struct config, f)
 
@@ -164,6 +238,53 @@ static const struct config_key config_keys[] = {
         "REGISTRY_HTTP_DRAINTIMEOUT", CONFIG_T_DURATION, CF(cf_drain_timeout),
         "30", 0, 3600, NULL, 0,
         "seconds to finish in-flight requests at shutdown"},
+    {"http", "trust_proxy", "REGISTRY_HTTP_TRUSTPROXY", NULL, CONFIG_T_STRING,
+        CF(cf_trust_proxy), "", 0, 0, config_validate_proxies, CONFIG_F_LIST,
+        "proxy addresses whose X-Forwarded-* headers are believed"},
+    {"http", "cors_origins", "REGISTRY_HTTP_CORSORIGINS", NULL, CONFIG_T_STRING,
+        CF(cf_cors_origins), "", 0, 0, config_validate_origins, CONFIG_F_LIST,
+        "origins allowed by CORS, comma list, or *; empty: no CORS"},
+    {"tls", "certificate", "REGISTRY_HTTP_TLS_CERTIFICATE", NULL,
+        CONFIG_T_STRING, CF(cf_tls_cert), "", 0, 0, config_validate_optpath, 0,
+        "PEM certificate chain; set with key to serve HTTPS"},
+    {"tls", "key", "REGISTRY_HTTP_TLS_KEY", NULL, CONFIG_T_STRING,
+        CF(cf_tls_key), "", 0, 0, config_validate_optpath, 0,
+        "PEM private key of the certificate"},
+    {"tls", "client_ca", "REGISTRY_HTTP_TLS_CLIENTCAS", NULL, CONFIG_T_STRING,
+        CF(cf_tls_client_ca), "", 0, 0, config_validate_optpath,
+        CONFIG_F_ENV_ONE,
+        "PEM CA certificates for client certificates; empty: none"},
+    {"tls", "client_auth", "REGISTRY_HTTP_TLS_CLIENTAUTH", NULL,
+        CONFIG_T_CLIENT, CF(cf_tls_client_auth), "require", 0, 0, NULL, 0,
+        "with client_ca: require or verify (if given) a client certificate"},
+    {"tls", "minimum_version", "REGISTRY_HTTP_TLS_MINIMUMTLS", NULL,
+        CONFIG_T_TLSVER, CF(cf_tls_min_version), "tls1.2", 0, 0, NULL, 0,
+        "oldest TLS version accepted: tls1.2 or tls1.3"},
+    {"tls", "ciphers", "REGISTRY_HTTP_TLS_CIPHERSUITES", NULL, CONFIG_T_STRING,
+        CF(cf_tls_ciphers), CONFIG_DEFAULT_CIPHERS, 0, 0,
+        config_validate_ciphers, CONFIG_F_CIPHERS,
+        "TLS 1.2 cipher list, OpenSSL syntax"},
+    {"auth", "htpasswd", "REGISTRY_AUTH_HTPASSWD_PATH", NULL, CONFIG_T_STRING,
+        CF(cf_htpasswd), "", 0, 0, config_validate_optpath, 0,
+        "htpasswd file (bcrypt); set to require Basic auth"},
+    {"auth", "realm", "REGISTRY_AUTH_HTPASSWD_REALM", NULL, CONFIG_T_STRING,
+        CF(cf_realm), "registryd", 0, 0, config_validate_realm, 0,
+        "realm in the WWW-Authenticate challenge"},
+    {"auth", "anonymous_pull", "REGISTRY_AUTH_ANONYMOUSPULL", NULL,
+        CONFIG_T_BOOL, CF(cf_anonymous_pull), "false", 0, 0, NULL, 0,
+        "let requests without credentials pull; push needs a user"},
+    {"auth", "cache_ttl", "REGISTRY_AUTH_CACHE_TTL", NULL, CONFIG_T_DURATION,
+        CF(cf_auth_cache_ttl), "300", 0, 86400, NULL, 0,
+        "seconds verified credentials are cached; 0: no cache"},
+    {"auth", "fail_limit", "REGISTRY_AUTH_FAILLIMIT", NULL, CONFIG_T_INT,
+        CF(cf_auth_fail_limit), "10", 0, 100000, NULL, 0,
+        "failed logins per minute per client address; 0: no limit"},
+    {"auth", "username", "REGISTRY_USERNAME", NULL, CONFIG_T_STRING,
+        CF(cf_username), "", 0, 0, config_validate_user, CONFIG_F_ENV_ONLY,
+        "user of a missing htpasswd file to create"},
+    {"auth", "password", "REGISTRY_PASSWORD", NULL, CONFIG_T_STRING,
+        CF(cf_password), "", 0, 0, NULL, CONFIG_F_ENV_ONLY | CONFIG_F_SECRET,
+        "password of that user"},
     {"storage", "rootdirectory", "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY",
         NULL, CONFIG_T_STRING, CF(cf_root), "/var/lib/registry", 0, 0,
         config_validate_path, 0, "storage root, registry:2 filesystem layout"},
@@ -210,12 +331,20 @@ static const struct config_env_rule config_env_rules[] = {
     {"REGISTRY_PROXY_", 1, NULL, CONFIG_ENV_REFUSE,
         "pull-through proxy is not supported by registryd; "
         "refusing to start"},
-    {"REGISTRY_AUTH", 1, NULL, CONFIG_ENV_REFUSE,
-        "authentication is not supported yet by this build; "
+    {"REGISTRY_AUTH", 0, "htpasswd", CONFIG_ENV_REFUSE,
+        "only htpasswd authentication is supported by registryd; "
         "refusing to serve an unprotected registry"},
-    {"REGISTRY_HTTP_TLS_", 1, NULL, CONFIG_ENV_REFUSE,
-        "TLS is not supported yet by this build; "
+    {"REGISTRY_AUTH_HTPASSWD_", 1, NULL, CONFIG_ENV_WARN,
+        "unknown htpasswd setting, ignored"},
+    {"REGISTRY_AUTH_", 1, NULL, CONFIG_ENV_REFUSE,
+        "only htpasswd authentication is supported by registryd; "
+        "refusing to serve an unprotected registry"},
+    {"REGISTRY_HTTP_TLS_LETSENCRYPT_", 1, NULL, CONFIG_ENV_REFUSE,
+        "Let's Encrypt is not supported by registryd: get the certificate "
+        "with an ACME client and set certificate= and key=; "
         "refusing to serve a plain HTTP registry"},
+    {"REGISTRY_HTTP_TLS_", 1, NULL, CONFIG_ENV_WARN,
+        "unknown TLS setting, ignored"},
     {"REGISTRY_STORAGE", 0, "filesystem", CONFIG_ENV_REFUSE,
         "only the filesystem storage driver is supported by registryd; "
         "refusing to start"},
@@ -305,6 +434,7 @@ struct config_parse {
 	int cp_errors;
 	const char *cp_section; /* current section, or NULL */
 	int cp_bad_section;     /* keys follow a rejected [section] */
+	int cp_auth_htpasswd;   /* REGISTRY_AUTH=htpasswd was given */
 	unsigned char cp_seen[CONFIG_NKEYS];           /* key set in file */
 	unsigned char cp_hdr_seen[CONFIG_MAX_HEADERS]; /* header in file */
 };
@@ -327,7 +457,10 @@ static int
 config_header_set(struct config *, const char *, const char *, char *, size_t);
 static int config_header_name_is_valid(const char *);
 static int config_header_value_is_valid(const char *);
-static int config_env_list_value(const char *, char *, size_t);
+static int config_env_list_value(const char *, char *, size_t, int *);
+static int config_list_normalize(const char *, char *, size_t);
+static int config_go_ciphers_map(const char *, char *, size_t);
+static void config_check(struct config_parse *);
 static void config_env(struct config_parse *, char **);
 static void config_env_one(struct config_parse *, const char *, const char *);
 static void config_headers_compact(struct config *);
@@ -464,6 +597,7 @@ config_set(struct config *cf, const struct config_key *k, const char *value,
     int from_env, char *err, size_t errlen)
 {
 	char *base = (char *)cf + k->ck_offset;
+	char list[CONFIG_VALUE_MAX + 1];
 	char **sp;
 	char *copy;
 	uint64_t n;
@@ -478,6 +612,17 @@ config_set(struct config *cf, const struct config_key *k, const char *value,
 	}
 	switch (k->ck_type) {
 	case CONFIG_T_STRING:
+		/* Lists are stored as "a,b,c", blanks around items dropped. */
+		if (k->ck_flags & CONFIG_F_LIST) {
+			if (config_list_normalize(value, list, sizeof(list)) ==
+			    -1) {
+				snprintf(err, errlen,
+				    "empty item or more than %d items",
+				    CONFIG_LIST_ITEMS);
+				return -1;
+			}
+			value = list;
+		}
 		if (k->ck_validate != NULL &&
 		    k->ck_validate(value, err, errlen) == -1)
 			return -1;
@@ -534,6 +679,38 @@ config_set(struct config *cf, const struct config_key *k, const char *value,
 		}
 		snprintf(err, errlen, "expected error|warn|info|debug");
 		return -1;
+	case CONFIG_T_TLSVER:
+		for (i = 0; i < sizeof(config_tls_versions) /
+		         sizeof(config_tls_versions[0]);
+		     i++) {
+			if (strcasecmp(value, config_tls_versions[i].tv_name) ==
+			    0) {
+				*ip = config_tls_versions[i].tv_version;
+				return 0;
+			}
+		}
+		if (strcasecmp(value, "tls1.0") == 0 ||
+		    strcasecmp(value, "tls1.1") == 0) {
+			snprintf(err, errlen,
+			    "%.16s is obsolete and insecure (RFC 8996); "
+			    "expected tls1.2 or tls1.3",
+			    value);
+			return -1;
+		}
+		snprintf(err, errlen, "expected tls1.2 or tls1.3");
+		return -1;
+	case CONFIG_T_CLIENT:
+		for (i = 0; i < sizeof(config_client_modes) /
+		         sizeof(config_client_modes[0]);
+		     i++) {
+			if (strcasecmp(value, config_client_modes[i].ca_name) ==
+			    0) {
+				*ip = config_client_modes[i].ca_mode;
+				return 0;
+			}
+		}
+		snprintf(err, errlen, "expected require or verify");
+		return -1;
 	}
 	snprintf(err, errlen, "internal error: bad key type");
 	return -1;
@@ -589,6 +766,167 @@ bad:
 	snprintf(err, errlen,
 	    "expected [host]:port, such as :5000, "
 	    "127.0.0.1:5000 or [::1]:5000");
+	return -1;
+}
+
+/* An optional path (certificate=, htpasswd=): empty, or fits PATH_MAX. */
+static int
+config_validate_optpath(const char *s, char *err, size_t errlen)
+{
+	if (*s == '\0')
+		return 0;
+	return config_validate_path(s, err, errlen);
+}
+
+/*
+ * A normalized comma list (config_list_normalize): call fn on each item.
+ * Returns 0, or the first -1 of fn.
+ */
+static int
+config_list_each(const char *s, int (*fn)(const char *, char *, size_t),
+    char *err, size_t errlen)
+{
+	char item[CONFIG_VALUE_MAX + 1];
+	const char *p = s, *c;
+	size_t len;
+
+	while (*p != '\0') {
+		if ((c = strchr(p, ',')) == NULL)
+			c = p + strlen(p);
+		len = (size_t)(c - p);
+		memcpy(item, p, len);
+		item[len] = '\0';
+		if (fn(item, err, errlen) == -1)
+			return -1;
+		p = *c == ',' ? c + 1 : c;
+	}
+	return 0;
+}
+
+/* One trust_proxy item: an IPv4 or IPv6 address. */
+static int
+config_validate_proxy(const char *s, char *err, size_t errlen)
+{
+	unsigned char a[sizeof(struct in6_addr)];
+
+	if (inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1)
+		return 0;
+	snprintf(err, errlen, "'%.64s' is not an IP address", s);
+	return -1;
+}
+
+/*
+ * trust_proxy: IP addresses, no names (resolving them would block) and
+ * no networks, so that the list says exactly who is believed.
+ */
+static int
+config_validate_proxies(const char *s, char *err, size_t errlen)
+{
+	return config_list_each(s, config_validate_proxy, err, errlen);
+}
+
+/*
+ * One cors_origins item: an origin as browsers send it (RFC 6454),
+ * "http://host" or "https://host:port", no path, no trailing slash.
+ */
+static int
+config_validate_origin(const char *s, char *err, size_t errlen)
+{
+	const char *p;
+
+	if (strncmp(s, "https://", 8) == 0)
+		p = s + 8;
+	else if (strncmp(s, "http://", 7) == 0)
+		p = s + 7;
+	else
+		goto bad;
+	if (*p == '\0')
+		goto bad;
+	for (; *p != '\0'; p++) {
+		if (!isalnum((unsigned char)*p) && strchr(".-_:[]", *p) == NULL)
+			goto bad;
+	}
+	return 0;
+bad:
+	snprintf(err, errlen,
+	    "'%.64s' is not an origin such as https://ui.example.com or *", s);
+	return -1;
+}
+
+/* cors_origins: "*" alone, or a list of origins. */
+static int
+config_validate_origins(const char *s, char *err, size_t errlen)
+{
+	if (strcmp(s, "*") == 0)
+		return 0;
+	return config_list_each(s, config_validate_origin, err, errlen);
+}
+
+/*
+ * ciphers: OpenSSL cipher list syntax. Only the characters are checked
+ * here; the TLS module hands it to SSL_CTX_set_cipher_list, which knows
+ * the names.
+ */
+static int
+config_validate_ciphers(const char *s, char *err, size_t errlen)
+{
+	const char *p;
+
+	if (*s == '\0') {
+		snprintf(err, errlen, "must not be empty");
+		return -1;
+	}
+	for (p = s; *p != '\0'; p++) {
+		if (!isalnum((unsigned char)*p) &&
+		    strchr(":+-!@=_,.", *p) == NULL) {
+			snprintf(err, errlen,
+			    "expected an OpenSSL cipher list such as "
+			    "ECDHE+AESGCM:ECDHE+CHACHA20");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * realm: goes into WWW-Authenticate as a quoted-string, so printable
+ * ASCII without '"' and '\\'.
+ */
+static int
+config_validate_realm(const char *s, char *err, size_t errlen)
+{
+	const char *p;
+
+	if (*s == '\0' || strlen(s) > CONFIG_REALM_MAX)
+		goto bad;
+	for (p = s; *p != '\0'; p++)
+		if (*p < 0x20 || *p > 0x7e || *p == '"' || *p == '\\')
+			goto bad;
+	return 0;
+bad:
+	snprintf(err, errlen,
+	    "expected 1 to %d printable characters without quotes or "
+	    "backslashes",
+	    CONFIG_REALM_MAX);
+	return -1;
+}
+
+/* REGISTRY_USERNAME: what an htpasswd line can hold. */
+static int
+config_validate_user(const char *s, char *err, size_t errlen)
+{
+	const char *p;
+
+	if (strlen(s) >= 128)
+		goto bad;
+	for (p = s; *p != '\0'; p++)
+		if (*p == ':' || (unsigned char)*p < 0x20 || *p == 0x7f)
+			goto bad;
+	return 0;
+bad:
+	snprintf(err, errlen,
+	    "a user name is at most 127 bytes, without ':' or control "
+	    "characters");
 	return -1;
 }
 
@@ -883,6 +1221,7 @@ config_parse_line(struct config_parse *cp, char *line)
 
 	for (i = 0; i < CONFIG_NKEYS; i++) {
 		if (config_keys[i].ck_section == cp->cp_section &&
+		    !(config_keys[i].ck_flags & CONFIG_F_ENV_ONLY) &&
 		    strcmp(config_keys[i].ck_key, key) == 0) {
 			k = &config_keys[i];
 			break;
@@ -1001,16 +1340,20 @@ config_read_file(struct config_parse *cp, const char *path, int required)
  * registry:2 header values are YAML lists: REGISTRY_HTTP_HEADERS_X=[a],
  * or ["a", "b"]. Strip the brackets and quotes and join the items with
  * ", ", which HTTP treats as repeated headers. A value without brackets
- * is taken as it is. Returns 0, or -1 when out is too small or a quote
- * is not closed.
+ * is taken as it is. *nitems (may be NULL) gets the number of items, 1
+ * without brackets. Returns 0, or -1 when out is too small or a quote is
+ * not closed.
  */
 static int
-config_env_list_value(const char *s, char *out, size_t outsz)
+config_env_list_value(const char *s, char *out, size_t outsz, int *nitems)
 {
 	const char *p, *end;
 	size_t o = 0, len;
+	int n = 0;
 	char q;
 
+	if (nitems != NULL)
+		*nitems = 1;
 	len = strlen(s);
 	if (len < 2 || s[0] != '[' || s[len - 1] != ']')
 		return util_strlcpy(out, s, outsz) >= outsz ? -1 : 0;
@@ -1022,6 +1365,7 @@ config_env_list_value(const char *s, char *out, size_t outsz)
 			p++;
 		if (p == end)
 			break;
+		n++;
 		if (o > 0) {
 			if (o + 2 >= outsz)
 				return -1;
@@ -1051,6 +1395,101 @@ config_env_list_value(const char *s, char *out, size_t outsz)
 		out[o] = '\0';
 	}
 	out[o] = '\0';
+	if (nitems != NULL)
+		*nitems = n;
+	return 0;
+}
+
+/*
+ * A comma list "a, b ,c" as "a,b,c" in out. An empty string is an empty
+ * list. Returns 0, or -1 for an empty item, more than CONFIG_LIST_ITEMS
+ * items or when out is too small.
+ */
+static int
+config_list_normalize(const char *s, char *out, size_t outsz)
+{
+	const char *p = s, *b, *e;
+	size_t o = 0;
+	int n = 0;
+
+	out[0] = '\0';
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '\0')
+		return 0;
+	for (;;) {
+		for (b = p; *b == ' ' || *b == '\t'; b++)
+			;
+		for (e = b; *e != ',' && *e != '\0'; e++)
+			;
+		p = e;
+		while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		if (e == b || ++n > CONFIG_LIST_ITEMS)
+			return -1;
+		if (o + (size_t)(e - b) + 2 > outsz)
+			return -1;
+		if (o > 0)
+			out[o++] = ',';
+		memcpy(out + o, b, (size_t)(e - b));
+		o += (size_t)(e - b);
+		out[o] = '\0';
+		if (*p == '\0')
+			return 0;
+		p++;
+	}
+}
+
+/*
+ * REGISTRY_HTTP_TLS_CIPHERSUITES: registry:2 takes Go names in a YAML
+ * list ("[TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, ...]"); map them to an
+ * OpenSSL list. A value that is not a list of TLS_* names is taken as an
+ * OpenSSL list already. Returns 0, or -1 with the unknown name in out.
+ */
+static int
+config_go_ciphers_map(const char *s, char *out, size_t outsz)
+{
+	char items[CONFIG_VALUE_MAX + 1], norm[CONFIG_VALUE_MAX + 1];
+	const char *p, *c;
+	char name[128];
+	size_t len, i, o = 0;
+
+	if (config_env_list_value(s, items, sizeof(items), NULL) == -1 ||
+	    config_list_normalize(items, norm, sizeof(norm)) == -1 ||
+	    strncmp(norm, "TLS_", 4) != 0)
+		return util_strlcpy(out, s, outsz) >= outsz ? -1 : 0;
+	out[0] = '\0';
+	for (p = norm; *p != '\0'; p = *c == ',' ? c + 1 : c) {
+		if ((c = strchr(p, ',')) == NULL)
+			c = p + strlen(p);
+		len = (size_t)(c - p);
+		if (len >= sizeof(name))
+			len = sizeof(name) - 1;
+		memcpy(name, p, len);
+		name[len] = '\0';
+		for (i = 0; i <
+		     sizeof(config_go_ciphers) / sizeof(config_go_ciphers[0]);
+		     i++)
+			if (strcmp(name, config_go_ciphers[i].cs_go) == 0)
+				break;
+		if (i ==
+		    sizeof(config_go_ciphers) / sizeof(config_go_ciphers[0])) {
+			(void)util_strlcpy(out, name, outsz);
+			return -1;
+		}
+		if (config_go_ciphers[i].cs_openssl == NULL)
+			continue;
+		len = strlen(config_go_ciphers[i].cs_openssl);
+		if (o + len + 2 > outsz)
+			return -1;
+		if (o > 0)
+			out[o++] = ':';
+		memcpy(out + o, config_go_ciphers[i].cs_openssl, len + 1);
+		o += len;
+	}
+	/* Only TLS 1.3 suites: keep the default TLS 1.2 list. */
+	if (o == 0)
+		(void)util_strlcpy(out, CONFIG_DEFAULT_CIPHERS, outsz);
 	return 0;
 }
 
@@ -1058,16 +1497,52 @@ static void
 config_env_one(struct config_parse *cp, const char *name, const char *value)
 {
 	char err[CONFIG_ERR_MAX], hval[CONFIG_HDR_VALUE_MAX + 1];
+	char list[CONFIG_VALUE_MAX + 1];
 	const struct config_env_rule *r;
+	const struct config_key *k;
 	size_t i, nlen;
-	int a, b;
+	int a, b, n;
 
 	for (i = 0; i < CONFIG_NKEYS; i++) {
-		if (strcmp(name, config_keys[i].ck_env) == 0 ||
-		    (config_keys[i].ck_env_alias != NULL &&
-		        strcmp(name, config_keys[i].ck_env_alias) == 0)) {
-			if (config_set(cp->cp_cf, &config_keys[i], value, 1,
-			        err, sizeof(err)) == -1) {
+		k = &config_keys[i];
+		if (strcmp(name, k->ck_env) == 0 ||
+		    (k->ck_env_alias != NULL &&
+		        strcmp(name, k->ck_env_alias) == 0)) {
+			/* registry:2 writes lists in YAML: "[a, b]". */
+			if ((k->ck_flags &
+			        (CONFIG_F_LIST | CONFIG_F_ENV_ONE)) &&
+			    strlen(value) <= CONFIG_VALUE_MAX) {
+				if (config_env_list_value(value, list,
+				        sizeof(list), &n) == -1) {
+					config_report(name, 0,
+					    "invalid value: unterminated "
+					    "quote");
+					cp->cp_errors++;
+					return;
+				}
+				if ((k->ck_flags & CONFIG_F_ENV_ONE) && n > 1) {
+					config_report(name, 0,
+					    "only one file is supported; "
+					    "concatenate the PEM files into "
+					    "one");
+					cp->cp_errors++;
+					return;
+				}
+				value = list;
+			} else if ((k->ck_flags & CONFIG_F_CIPHERS) &&
+			    strlen(value) <= CONFIG_VALUE_MAX) {
+				if (config_go_ciphers_map(value, list,
+				        sizeof(list)) == -1) {
+					config_report(name, 0,
+					    "unknown cipher suite '%.64s'",
+					    list);
+					cp->cp_errors++;
+					return;
+				}
+				value = list;
+			}
+			if (config_set(cp->cp_cf, k, value, 1, err,
+			        sizeof(err)) == -1) {
 				config_report(name, 0, "%s", err);
 				cp->cp_errors++;
 			}
@@ -1078,7 +1553,8 @@ config_env_one(struct config_parse *cp, const char *name, const char *value)
 	nlen = strlen(CONFIG_ENV_HEADERS);
 	if (strncmp(name, CONFIG_ENV_HEADERS, nlen) == 0 &&
 	    name[nlen] != '\0') {
-		if (config_env_list_value(value, hval, sizeof(hval)) == -1) {
+		if (config_env_list_value(value, hval, sizeof(hval), NULL) ==
+		    -1) {
 			config_report(name, 0,
 			    "invalid value: unterminated "
 			    "quote or longer than %d bytes",
@@ -1094,6 +1570,17 @@ config_env_one(struct config_parse *cp, const char *name, const char *value)
 		return;
 	}
 
+	/*
+	 * REGISTRY_AUTH=htpasswd is registry:2's switch; the path is what
+	 * turns auth on here, and config_check insists that one is given.
+	 * An empty value is no auth section at all.
+	 */
+	if (strcmp(name, "REGISTRY_AUTH") == 0 &&
+	    (strcasecmp(value, "htpasswd") == 0 || *value == '\0')) {
+		if (*value != '\0')
+			cp->cp_auth_htpasswd = 1;
+		return;
+	}
 	for (i = 0; i < sizeof(config_env_rules) / sizeof(config_env_rules[0]);
 	     i++) {
 		r = &config_env_rules[i];
@@ -1153,6 +1640,45 @@ config_env(struct config_parse *cp, char **envp)
 	}
 }
 
+/* ---- checks across keys ---- */
+
+/*
+ * What no single key can check. Reported as "FILE: [section] message"
+ * (or "environment: ..." without a file), since the keys may come from
+ * the file, the environment, or both.
+ */
+static void
+config_check(struct config_parse *cp)
+{
+	struct config *cf = cp->cp_cf;
+	const char *where = cp->cp_file != NULL ? cp->cp_file : "environment";
+
+	if ((*cf->cf_tls_cert == '\0') != (*cf->cf_tls_key == '\0')) {
+		config_report(where, 0,
+		    "[tls] certificate and key go together");
+		cp->cp_errors++;
+	}
+	if (*cf->cf_tls_client_ca != '\0' && *cf->cf_tls_cert == '\0') {
+		config_report(where, 0,
+		    "[tls] client_ca needs certificate and key");
+		cp->cp_errors++;
+	}
+	/* No CA, no client certificates, whatever client_auth says. */
+	if (*cf->cf_tls_client_ca == '\0')
+		cf->cf_tls_client_auth = CONFIG_CLIENT_NONE;
+	if (cp->cp_auth_htpasswd && *cf->cf_htpasswd == '\0') {
+		config_report("REGISTRY_AUTH", 0,
+		    "htpasswd needs REGISTRY_AUTH_HTPASSWD_PATH; "
+		    "refusing to serve an unprotected registry");
+		cp->cp_errors++;
+	}
+	if ((*cf->cf_username == '\0') != (*cf->cf_password == '\0')) {
+		config_report(where, 0,
+		    "REGISTRY_USERNAME and REGISTRY_PASSWORD go together");
+		cp->cp_errors++;
+	}
+}
+
 /* ---- interface ---- */
 
 /*
@@ -1178,6 +1704,7 @@ config_load(struct config *cf, const char *path, int required, char **envp)
 		(void)config_read_file(&cp, path, required);
 	config_env(&cp, envp);
 	config_headers_compact(cf);
+	config_check(&cp);
 	return cp.cp_errors > 0 ? -1 : 0;
 }
 
@@ -1198,6 +1725,9 @@ config_free(struct config *cf)
 			char **sp = (char **)(void *)((char *)cf +
 			    config_keys[i].ck_offset);
 
+			if (*sp != NULL &&
+			    (config_keys[i].ck_flags & CONFIG_F_SECRET))
+				explicit_bzero(*sp, strlen(*sp));
 			free(*sp);
 			*sp = NULL;
 		}
@@ -1207,6 +1737,29 @@ config_free(struct config *cf)
 		free(cf->cf_headers[h].ch_value);
 	}
 	memset(cf, 0, sizeof(*cf));
+}
+
+/* The name of an int of an enumerated type, for config_dump. */
+static const char *
+config_enum_name(enum config_type type, int v)
+{
+	size_t i;
+
+	if (type == CONFIG_T_TLSVER) {
+		for (i = 0; i < sizeof(config_tls_versions) /
+		         sizeof(config_tls_versions[0]);
+		     i++)
+			if (config_tls_versions[i].tv_version == v)
+				return config_tls_versions[i].tv_name;
+		return "tls1.2";
+	}
+	for (i = 0;
+	     i < sizeof(config_client_modes) / sizeof(config_client_modes[0]);
+	     i++)
+		if (config_client_modes[i].ca_mode == v)
+			return config_client_modes[i].ca_name;
+	/* CONFIG_CLIENT_NONE: no client_ca; require is what it would be. */
+	return "require";
 }
 
 /* The first name of level in config_levels. */
@@ -1272,7 +1825,11 @@ config_dump(const struct config *cf)
 		}
 		printf("# %s (%s%s)\n", k->ck_desc, k->ck_env,
 		    (k->ck_flags & CONFIG_F_ENV_INVERT) ? ", inverted" : "");
-		printf("%s =", k->ck_key);
+		/* No INI key: shown as a comment, so the dump reads back. */
+		if (k->ck_flags & CONFIG_F_ENV_ONLY)
+			printf("# %s =", k->ck_env);
+		else
+			printf("%s =", k->ck_key);
 		switch (k->ck_type) {
 		case CONFIG_T_STRING:
 			v = *(char *const *)(const void *)base;
@@ -1293,6 +1850,11 @@ config_dump(const struct config *cf)
 		case CONFIG_T_LOGLEVEL:
 			n = *(const int *)(const void *)base;
 			printf(" %s", config_level_name(n));
+			break;
+		case CONFIG_T_TLSVER:
+		case CONFIG_T_CLIENT:
+			n = *(const int *)(const void *)base;
+			printf(" %s", config_enum_name(k->ck_type, n));
 			break;
 		}
 		putchar('\n');

@@ -85,6 +85,7 @@ struct request {
 	int			 r_status;
 	uint64_t		 r_bytes_out;
 	char			 r_digest[DIGEST_MAX_LEN + 1];
+	char			 r_user[64];	/* for the access line */
 
 	/* A file body sent by bounded reads (TLS: no sendfile). */
 	int			 r_file_fd;	/* -1 when none */
@@ -823,6 +824,20 @@ http_content_length(const struct request *r)
 	return r->r_content_length;
 }
 
+/* http_peer_addr: the IP address of the connection's peer. */
+const char *
+http_peer_addr(const struct request *r)
+{
+	return r->r_conn->c_addr;
+}
+
+/* http_set_user: the user name for the access line. */
+void
+http_set_user(struct request *r, const char *user)
+{
+	util_strlcpy(r->r_user, user, sizeof(r->r_user));
+}
+
 /* http_conn_id: the connection's number, for debug lines. */
 unsigned int
 http_conn_id(const struct request *r)
@@ -972,10 +987,11 @@ http_write_head(struct request *r, int status, const char *content_type,
 	evbuffer_add(out, "\r\n", 2);
 	r->r_bytes_out = length;
 
-	log_access("%s %s %s %d %llu %llums %s", c->c_peer,
+	log_access("%s %s %s %d %llu %llums %s %s", c->c_peer,
 	    http_method_name(r), http_path(r), status,
 	    (unsigned long long)length,
 	    (unsigned long long)(util_now_ms() - r->r_start_ms),
+	    r->r_user[0] ? r->r_user : "-",
 	    r->r_digest[0] ? r->r_digest : "-");
 }
 

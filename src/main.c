@@ -1,7 +1,7 @@
 /*
  * registryd: a private Docker/OCI container registry.
  *
- * Subcommands: serve (the default), check-config, version. main loads the
+ * Subcommands: serve (the default), check-config, passwd, version. main loads the
  * configuration, opens the storage, starts the worker pool, the registry
  * and the listeners on one event loop, and tears them down in reverse
  * order after a graceful shutdown (SIGTERM, SIGINT).
@@ -16,6 +16,7 @@
 #include <event2/event.h>
 #include <openssl/opensslv.h>
 
+#include "auth.h"
 #include "bounds.h"
 #include "config.h"
 #include "log.h"
@@ -41,6 +42,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: registryd [serve] [-c file]\n"
 	    "       registryd check-config [-c file]\n"
+	    "       registryd passwd [-C cost] user\n"
 	    "       registryd version\n");
 	exit(2);
 }
@@ -59,6 +61,7 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 	case SIGHUP:
 		log_info("SIGHUP: reloading TLS certificate and key");
 		tls_reload();
+		auth_reload();
 		break;
 	}
 }
@@ -77,6 +80,10 @@ main_serve(struct config *cfg)
 	signal(SIGPIPE, SIG_IGN);
 	if (tls_init(cfg, err, sizeof(err)) == -1) {
 		log_warnx("TLS: %s", err);
+		return 1;
+	}
+	if (auth_init(cfg, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
 		return 1;
 	}
 	if ((store = store_open(cfg->cf_root, err, sizeof(err))) == NULL) {
@@ -109,6 +116,7 @@ done:
 	/* Jobs still running finish; their owners see no request. */
 	pool_stop();
 	reg_shutdown();
+	auth_shutdown();
 	for (i = 0; i < 3; i++)
 		if (sigs[i] != NULL)
 			event_free(sigs[i]);
@@ -125,6 +133,8 @@ main(int argc, char *argv[])
 	const char *cmd = "serve", *path = CONFIG_DEFAULT_PATH;
 	int ch, required = 0, rc;
 
+	if (argc > 1 && strcmp(argv[1], "passwd") == 0)
+		return auth_passwd_main(argc - 1, argv + 1);
 	if (argc > 1 && argv[1][0] != '-') {
 		cmd = argv[1];
 		argc--;

@@ -17,6 +17,10 @@
  * itself in pj_done; it points back at its request only through rj_req,
  * which the request's cleanup clears when the client goes away first.
  */
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
@@ -31,6 +35,7 @@
 #include <event2/event.h>
 #include <jansson.h>
 
+#include "auth.h"
 #include "bounds.h"
 #include "catalog.h"
 #include "config.h"
@@ -57,6 +62,8 @@
 #define REG_MT_SCHEMA1        REG_MT_SCHEMA1_BASE "+json"
 #define REG_MT_SCHEMA1_SIGNED REG_MT_SCHEMA1_BASE "+prettyjws"
 
+typedef void (*reg_handler)(struct request *, const struct route_match *);
+
 /* Per-request handler state (http_set_ctx); freed by reg_cleanup_cb. */
 struct reg_ctx {
 	struct route_match rc_match; /* copy of the routed path */
@@ -72,6 +79,9 @@ struct reg_ctx {
 	size_t rc_len;
 	size_t rc_cap;
 	struct reg_job *rc_job; /* job that will reply, or NULL */
+	/* A credential check on the pool, and the handler to run after. */
+	struct auth_pending *rc_auth;
+	reg_handler rc_handler;
 };
 
 enum reg_job_kind {
@@ -110,7 +120,6 @@ struct reg_purge {
 	int rp_busy; /* submitted, pj_done not run */
 };
 
-typedef void (*reg_handler)(struct request *, const struct route_match *);
 
 struct reg_route {
 	enum route_id rr_route;
@@ -130,6 +139,14 @@ static struct reg_ctx *
 reg_ctx_new(struct request *, const struct route_match *);
 static void reg_cleanup_cb(struct request *);
 static void reg_method_not_allowed(struct request *, enum route_id);
+static int reg_list_has(const char *, const char *);
+static void reg_client_addr(struct request *, char *, size_t);
+static int reg_cors(struct request *);
+static void reg_challenge(struct request *);
+static void reg_limited(struct request *, const char *);
+static int reg_access(struct request *, const struct route_match *,
+    reg_handler);
+static void reg_auth_done(void *, enum auth_result, const char *);
 static void reg_storage_error(struct request *, int, const char *);
 static void reg_reply_json(struct request *, int, const char *, json_t *);
 static int reg_json_set(json_t *, const char *, json_t *);
@@ -319,6 +336,8 @@ reg_dispatch(struct request *req)
 	const char *path = http_path(req);
 	size_t i;
 
+	if (reg_cors(req))
+		return;
 	memset(&m, 0, sizeof(m));
 	switch (route_match(path, strlen(path), &m)) {
 	case 0:
@@ -348,11 +367,189 @@ reg_dispatch(struct request *req)
 	for (i = 0; i < sizeof(reg_routes) / sizeof(reg_routes[0]); i++) {
 		if (reg_routes[i].rr_route == m.rm_id &&
 		    reg_routes[i].rr_method == meth) {
-			reg_routes[i].rr_handler(req, &m);
+			if (reg_access(req, &m, reg_routes[i].rr_handler))
+				reg_routes[i].rr_handler(req, &m);
 			return;
 		}
 	}
 	reg_method_not_allowed(req, m.rm_id);
+}
+
+/* ----------------------------------------------------------------------
+ * Access: CORS, the client's address, Basic auth
+ */
+
+/* 1 when s is an element of the comma-separated list (spaces ignored). */
+static int
+reg_list_has(const char *list, const char *s)
+{
+	size_t n = strlen(s), len;
+	const char *p = list, *end;
+
+	while (*p != '\0') {
+		while (*p == ' ' || *p == ',')
+			p++;
+		end = p + strcspn(p, ",");
+		len = (size_t)(end - p);
+		while (len > 0 && p[len - 1] == ' ')
+			len--;
+		if (len > 0 && len == n && strncmp(p, s, n) == 0)
+			return 1;
+		p = end;
+	}
+	return 0;
+}
+
+/*
+ * The client's address for rate limiting and logs: the peer, or, when the
+ * peer is a proxy listed in trust_proxy, the last X-Forwarded-For hop (the
+ * one that proxy saw; earlier hops are the client's word).
+ */
+static void
+reg_client_addr(struct request *req, char *out, size_t outsz)
+{
+	const char *peer = http_peer_addr(req), *xff, *p;
+	unsigned char bin[sizeof(struct in6_addr)];
+	char hop[INET6_ADDRSTRLEN];
+	size_t len;
+
+	util_strlcpy(out, peer, outsz);
+	if (reg_cfg->cf_trust_proxy == NULL ||
+	    !reg_list_has(reg_cfg->cf_trust_proxy, peer) ||
+	    (xff = http_header(req, "X-Forwarded-For")) == NULL)
+		return;
+	p = strrchr(xff, ',');
+	p = p != NULL ? p + 1 : xff;
+	p += strspn(p, " ");
+	len = strcspn(p, " ");
+	if (len == 0 || len >= sizeof(hop))
+		return;
+	memcpy(hop, p, len);
+	hop[len] = '\0';
+	if (inet_pton(AF_INET, hop, bin) == 1 ||
+	    inet_pton(AF_INET6, hop, bin) == 1)
+		util_strlcpy(out, hop, outsz);
+}
+
+/*
+ * CORS for a browser UI on another origin (cors_origins): the allowed
+ * origin is echoed with credentials allowed, and the headers registry
+ * clients read are exposed. A preflight is answered here, before auth:
+ * browsers send it without credentials. Returns 1 when it replied.
+ */
+static int
+reg_cors(struct request *req)
+{
+	const char *origin = http_header(req, "Origin");
+	const char *list = reg_cfg->cf_cors_origins;
+
+	if (list == NULL || list[0] == '\0' || origin == NULL ||
+	    strlen(origin) > 256 ||
+	    (!reg_list_has(list, "*") && !reg_list_has(list, origin)))
+		return 0;
+	http_add_header(req, "Access-Control-Allow-Origin", "%s", origin);
+	http_add_header(req, "Access-Control-Allow-Credentials", "true");
+	http_add_header(req, "Vary", "Origin");
+	http_add_header(req, "Access-Control-Expose-Headers",
+	    "Docker-Content-Digest, Docker-Upload-UUID, Location, Range, "
+	    "Content-Range, Link, OCI-Subject, OCI-Filters-Applied, "
+	    "WWW-Authenticate");
+	if (http_method(req) != HTTP_M_OPTIONS)
+		return 0;
+	http_add_header(req, "Access-Control-Allow-Methods",
+	    "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+	http_add_header(req, "Access-Control-Allow-Headers",
+	    "Authorization, Accept, Content-Type, Content-Range, Range, "
+	    "Docker-Content-Digest");
+	http_add_header(req, "Access-Control-Max-Age", "600");
+	http_reply(req, 204, NULL, NULL, 0);
+	return 1;
+}
+
+/* 401 with the Basic challenge (OCI UNAUTHORIZED body). */
+static void
+reg_challenge(struct request *req)
+{
+	http_add_header(req, "WWW-Authenticate", "Basic realm=\"%s\"",
+	    reg_cfg->cf_realm != NULL ? reg_cfg->cf_realm : "registryd");
+	http_error(req, 401, "UNAUTHORIZED", NULL);
+}
+
+/* 429 for an address that failed too often. */
+static void
+reg_limited(struct request *req, const char *addr)
+{
+	http_add_header(req, "Retry-After", "%d", auth_retry_after(addr));
+	http_error(req, 429, "TOOMANYREQUESTS",
+	    "too many failed logins: retry later");
+}
+
+/*
+ * Decide whether the request may run handler h. Returns 1 to run it now;
+ * 0 when a reply was made (401, 429) or the check went to the pool, in
+ * which case the request is held and reg_auth_done runs h later.
+ * With anonymous_pull, reads pass without credentials, but GET /v2/ still
+ * challenges: docker login would otherwise report success for any
+ * password and never send credentials on push.
+ */
+static int
+reg_access(struct request *req, const struct route_match *m, reg_handler h)
+{
+	const char *authz = http_header(req, "Authorization");
+	enum http_method_id meth = http_method(req);
+	struct auth_pending *pending = NULL;
+	struct reg_ctx *ctx;
+	char addr[INET6_ADDRSTRLEN], user[AUTH_USER_MAX];
+
+	if (!auth_enabled())
+		return 1;
+	if (authz == NULL && reg_cfg->cf_anonymous_pull &&
+	    (meth == HTTP_M_GET || meth == HTTP_M_HEAD) &&
+	    m->rm_id != ROUTE_BASE)
+		return 1;
+	reg_client_addr(req, addr, sizeof(addr));
+	switch (auth_check(authz, addr, user, reg_auth_done, req, &pending)) {
+	case AUTH_OK:
+		http_set_user(req, user);
+		return 1;
+	case AUTH_PENDING:
+		if ((ctx = reg_ctx_new(req, m)) == NULL) {
+			auth_cancel(pending);
+			http_error(req, 500, "UNKNOWN", "out of memory");
+			return 0;
+		}
+		ctx->rc_auth = pending;
+		ctx->rc_handler = h;
+		http_hold(req);
+		return 0;
+	case AUTH_LIMITED:
+		reg_limited(req, addr);
+		return 0;
+	case AUTH_FAIL:
+	default:
+		reg_challenge(req);
+		return 0;
+	}
+}
+
+/* The pool has checked the credentials of a held request. */
+static void
+reg_auth_done(void *arg, enum auth_result res, const char *user)
+{
+	struct request *req = arg;
+	struct reg_ctx *ctx = http_ctx(req);
+	char addr[INET6_ADDRSTRLEN];
+
+	ctx->rc_auth = NULL;
+	if (res == AUTH_OK) {
+		http_set_user(req, user);
+		ctx->rc_handler(req, &ctx->rc_match);
+	} else if (res == AUTH_LIMITED) {
+		reg_client_addr(req, addr, sizeof(addr));
+		reg_limited(req, addr);
+	} else
+		reg_challenge(req);
+	http_release(req);
 }
 
 /* 405 with the methods the route does have (RFC 9110, 15.5.6). */
@@ -402,6 +599,9 @@ reg_ctx_new(struct request *req, const struct route_match *m)
 {
 	struct reg_ctx *ctx;
 
+	/* The auth check may have made it already (reg_access). */
+	if ((ctx = http_ctx(req)) != NULL)
+		return ctx;
 	if ((ctx = calloc(1, sizeof(*ctx))) == NULL)
 		return NULL;
 	ctx->rc_match = *m;
@@ -424,6 +624,8 @@ reg_cleanup_cb(struct request *req)
 		return;
 	if (ctx->rc_job != NULL)
 		ctx->rc_job->rj_req = NULL;
+	if (ctx->rc_auth != NULL)
+		auth_cancel(ctx->rc_auth);
 	if (ctx->rc_upload != NULL && reg_running)
 		upload_release(ctx->rc_upload);
 	free(ctx->rc_buf);

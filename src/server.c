@@ -245,10 +245,13 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	c->c_id = ++srv.next_id;
 	c->c_fd = fd;
 	if (getnameinfo(sa, (socklen_t)salen, host, sizeof(host), port,
-	    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) == 0)
+	    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
 		snprintf(c->c_peer, sizeof(c->c_peer), "%s:%s", host, port);
-	else
+		util_strlcpy(c->c_addr, host, sizeof(c->c_addr));
+	} else {
 		util_strlcpy(c->c_peer, "?", sizeof(c->c_peer));
+		util_strlcpy(c->c_addr, "?", sizeof(c->c_addr));
+	}
 	/* Small responses must not wait for Nagle. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	c->c_hdr_timer = evtimer_new(srv.base, conn_hdr_timeout_cb, c);

@@ -250,8 +250,8 @@ test_errors(void)
 	    CONF ":2: unknown key 'adr' in [http]");
 	expect_error("[log]\n\nlevel = loud\n",
 	    CONF ":3: level: expected error|warn|info|debug");
-	expect_error("[tls]\ncertificate = x\n",
-	    CONF ":1: unknown section [tls]");
+	expect_error("[proxy]\nremoteurl = x\n",
+	    CONF ":1: unknown section [proxy]");
 	expect_error("[http\n", CONF ":1: expected [section]");
 	expect_error("[http] x\n", CONF ":1: expected [section]");
 	expect_error("[http]\naddr\n", CONF ":2: expected key = value");
@@ -505,14 +505,11 @@ test_env(void)
 	    "REGISTRY_PROXY_REMOTEURL: pull-through proxy is not supported "
 	    "by registryd; refusing to start");
 	expect_env("REGISTRY_AUTH=htpasswd", -1,
-	    "REGISTRY_AUTH: authentication is not supported yet by this "
-	    "build; refusing to serve an unprotected registry");
-	expect_env("REGISTRY_AUTH_HTPASSWD_PATH=/auth/htpasswd", -1,
-	    "REGISTRY_AUTH_HTPASSWD_PATH: authentication is not supported "
-	    "yet by this build; refusing to serve an unprotected registry");
+	    "REGISTRY_AUTH: htpasswd needs REGISTRY_AUTH_HTPASSWD_PATH; "
+	    "refusing to serve an unprotected registry");
+	expect_env("REGISTRY_AUTH_HTPASSWD_PATH=/auth/htpasswd", 0, "");
 	expect_env("REGISTRY_HTTP_TLS_CERTIFICATE=/certs/c.pem", -1,
-	    "REGISTRY_HTTP_TLS_CERTIFICATE: TLS is not supported yet by this "
-	    "build; refusing to serve a plain HTTP registry");
+	    "environment: [tls] certificate and key go together");
 	expect_env("REGISTRY_STORAGE=s3", -1,
 	    "REGISTRY_STORAGE: only the filesystem storage driver is "
 	    "supported by registryd; refusing to start");
@@ -560,18 +557,260 @@ test_env(void)
 	config_free(&cf);
 }
 
+/* Load text (may be NULL: no file) with the NULL-terminated envp. */
+static int
+load_env(struct config *cf, const char *text, char **envp)
+{
+	if (text == NULL)
+		return capture_load(cf, NULL, 0, envp);
+	return load(cf, text, envp);
+}
+
+static void
+test_tls_auth(void)
+{
+	struct config cf;
+	char *envp[16];
+	int rv;
+
+	/* Defaults. */
+	rv = capture_load(&cf, NULL, 0, NULL);
+	is_int(rv, 0, "defaults load");
+	is_str(cf.cf_trust_proxy, "", "default trust_proxy");
+	is_str(cf.cf_cors_origins, "", "default cors_origins");
+	is_str(cf.cf_tls_cert, "", "default certificate: no TLS");
+	is_str(cf.cf_tls_key, "", "default key");
+	is_str(cf.cf_tls_client_ca, "", "default client_ca");
+	is_int(cf.cf_tls_client_auth, CONFIG_CLIENT_NONE,
+	    "no client_ca: no client certificates");
+	is_int(cf.cf_tls_min_version, TLS1_2_VERSION, "default tls1.2");
+	is_str(cf.cf_tls_ciphers, CONFIG_DEFAULT_CIPHERS, "default ciphers");
+	ok(strstr(cf.cf_tls_ciphers, "ECDHE-RSA-CHACHA20-POLY1305") != NULL,
+	    "default ciphers: ECDHE and AEAD");
+	is_str(cf.cf_htpasswd, "", "default htpasswd: no auth");
+	is_str(cf.cf_realm, "registryd", "default realm");
+	is_int(cf.cf_anonymous_pull, 0, "default anonymous_pull");
+	is_int(cf.cf_auth_cache_ttl, 300, "default cache_ttl");
+	is_int(cf.cf_auth_fail_limit, 10, "default fail_limit");
+	is_str(cf.cf_username, "", "default username");
+	is_str(cf.cf_password, "", "default password");
+	config_free(&cf);
+
+	/* Every key in the file. */
+	rv = load(&cf,
+	    "[http]\n"
+	    "trust_proxy = 10.0.0.1 , ::1,192.168.1.2\n"
+	    "cors_origins = https://ui.example.com, http://localhost:8080\n"
+	    "[tls]\n"
+	    "certificate = /etc/registryd/chain.pem\n"
+	    "key = /etc/registryd/key.pem\n"
+	    "client_ca = /etc/registryd/ca.pem\n"
+	    "client_auth = verify\n"
+	    "minimum_version = tls1.3\n"
+	    "ciphers = ECDHE+AESGCM:!aNULL\n"
+	    "[auth]\n"
+	    "htpasswd = /etc/registryd/htpasswd\n"
+	    "realm = My Registry\n"
+	    "anonymous_pull = true\n"
+	    "cache_ttl = 5m\n"
+	    "fail_limit = 0\n",
+	    NULL);
+	is_int(rv, 0, "tls and auth keys load");
+	is_str(captured, "", "no messages");
+	is_str(cf.cf_trust_proxy, "10.0.0.1,::1,192.168.1.2",
+	    "trust_proxy stored as a plain comma list");
+	is_str(cf.cf_cors_origins, "https://ui.example.com,http://localhost:8080",
+	    "cors_origins");
+	is_str(cf.cf_tls_cert, "/etc/registryd/chain.pem", "certificate");
+	is_str(cf.cf_tls_key, "/etc/registryd/key.pem", "key");
+	is_str(cf.cf_tls_client_ca, "/etc/registryd/ca.pem", "client_ca");
+	is_int(cf.cf_tls_client_auth, CONFIG_CLIENT_VERIFY, "client_auth");
+	is_int(cf.cf_tls_min_version, TLS1_3_VERSION, "minimum_version");
+	is_str(cf.cf_tls_ciphers, "ECDHE+AESGCM:!aNULL", "ciphers");
+	is_str(cf.cf_htpasswd, "/etc/registryd/htpasswd", "htpasswd");
+	is_str(cf.cf_realm, "My Registry", "realm");
+	is_int(cf.cf_anonymous_pull, 1, "anonymous_pull");
+	is_int(cf.cf_auth_cache_ttl, 300, "cache_ttl 5m");
+	is_int(cf.cf_auth_fail_limit, 0, "fail_limit 0");
+	config_free(&cf);
+
+	rv = load(&cf,
+	    "[tls]\ncertificate = c.pem\nkey = k.pem\nclient_ca = ca.pem\n"
+	    "[http]\ncors_origins = *\n",
+	    NULL);
+	is_int(rv, 0, "client_ca alone");
+	is_int(cf.cf_tls_client_auth, CONFIG_CLIENT_REQUIRE,
+	    "client_ca without client_auth: require");
+	is_str(cf.cf_cors_origins, "*", "cors_origins *");
+	config_free(&cf);
+
+	expect_error("[http]\ntrust_proxy = 10.0.0.1, proxy.example.com\n",
+	    CONF ":2: trust_proxy: 'proxy.example.com' is not an IP address");
+	expect_error("[http]\ntrust_proxy = 10.0.0.0/8\n",
+	    CONF ":2: trust_proxy: '10.0.0.0/8' is not an IP address");
+	expect_error("[http]\ntrust_proxy = 10.0.0.1,,10.0.0.2\n",
+	    CONF ":2: trust_proxy: empty item or more than 64 items");
+	expect_error("[http]\ncors_origins = ui.example.com\n",
+	    CONF ":2: cors_origins: 'ui.example.com' is not an origin such as "
+	         "https://ui.example.com or *");
+	expect_error("[http]\ncors_origins = https://ui.example.com/\n",
+	    CONF ":2: cors_origins: 'https://ui.example.com/' is not an origin "
+	         "such as https://ui.example.com or *");
+	expect_error("[http]\ncors_origins = https://a.example, *\n",
+	    CONF ":2: cors_origins: '*' is not an origin such as "
+	         "https://ui.example.com or *");
+	expect_error("[tls]\nminimum_version = tls1.1\n",
+	    CONF ":2: minimum_version: tls1.1 is obsolete and insecure "
+	         "(RFC 8996); expected tls1.2 or tls1.3");
+	expect_error("[tls]\nminimum_version = tls1.0\n",
+	    CONF ":2: minimum_version: tls1.0 is obsolete and insecure "
+	         "(RFC 8996); expected tls1.2 or tls1.3");
+	expect_error("[tls]\nminimum_version = ssl3\n",
+	    CONF ":2: minimum_version: expected tls1.2 or tls1.3");
+	expect_error("[tls]\nclient_auth = maybe\n",
+	    CONF ":2: client_auth: expected require or verify");
+	expect_error("[tls]\nciphers =\n", CONF ":2: ciphers: must not be empty");
+	expect_error("[tls]\nciphers = AES;rm\n",
+	    CONF ":2: ciphers: expected an OpenSSL cipher list such as "
+	         "ECDHE+AESGCM:ECDHE+CHACHA20");
+	expect_error("[tls]\ncertificate = c.pem\n",
+	    CONF ": [tls] certificate and key go together");
+	expect_error("[tls]\nkey = k.pem\n",
+	    CONF ": [tls] certificate and key go together");
+	expect_error("[tls]\nclient_ca = ca.pem\n",
+	    CONF ": [tls] client_ca needs certificate and key");
+	expect_error("[auth]\nrealm = a\"b\n",
+	    CONF ":2: realm: expected 1 to 128 printable characters without "
+	         "quotes or backslashes");
+	expect_error("[auth]\nrealm =\n",
+	    CONF ":2: realm: expected 1 to 128 printable characters without "
+	         "quotes or backslashes");
+	expect_error("[auth]\nfail_limit = -1\n",
+	    CONF ":2: fail_limit: expected a number from 0 to 100000");
+	expect_error("[auth]\ncache_ttl = 2d\n",
+	    CONF ":2: cache_ttl: expected seconds from 0 to 86400, or a "
+	         "duration such as 90s, 5m, 1h");
+	expect_error("[auth]\nusername = ci\n",
+	    CONF ":2: unknown key 'username' in [auth]");
+	expect_error("[auth]\npassword = x\n",
+	    CONF ":2: unknown key 'password' in [auth]");
+
+	/* registry:2's environment, as compose files write it. */
+	envp[0] = "REGISTRY_AUTH=htpasswd";
+	envp[1] = "REGISTRY_AUTH_HTPASSWD_PATH=/auth/htpasswd";
+	envp[2] = "REGISTRY_AUTH_HTPASSWD_REALM=Registry Realm";
+	envp[3] = "REGISTRY_HTTP_TLS_CERTIFICATE=/certs/domain.crt";
+	envp[4] = "REGISTRY_HTTP_TLS_KEY=/certs/domain.key";
+	envp[5] = "REGISTRY_HTTP_TLS_CLIENTCAS=[/certs/ca.pem]";
+	envp[6] = "REGISTRY_HTTP_TLS_MINIMUMTLS=tls1.3";
+	envp[7] = "REGISTRY_HTTP_TLS_CIPHERSUITES=[TLS_ECDHE_RSA_WITH_AES_128_"
+		  "GCM_SHA256, TLS_AES_128_GCM_SHA256, "
+		  "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305]";
+	envp[8] = "REGISTRY_USERNAME=ci";
+	envp[9] = "REGISTRY_PASSWORD=hunter2";
+	envp[10] = "REGISTRY_AUTH_ANONYMOUSPULL=true";
+	envp[11] = "REGISTRY_AUTH_CACHE_TTL=1m";
+	envp[12] = "REGISTRY_AUTH_FAILLIMIT=5";
+	envp[13] = "REGISTRY_HTTP_TRUSTPROXY=[10.0.0.1, \"10.0.0.2\"]";
+	envp[14] = "REGISTRY_HTTP_CORSORIGINS=https://ui.example.com";
+	envp[15] = NULL;
+	rv = load_env(&cf, "[auth]\nrealm = file realm\n", envp);
+	is_int(rv, 0, "registry:2 environment loads");
+	is_str(captured, "", "silently");
+	is_str(cf.cf_htpasswd, "/auth/htpasswd", "REGISTRY_AUTH_HTPASSWD_PATH");
+	is_str(cf.cf_realm, "Registry Realm", "env realm beats the file");
+	is_str(cf.cf_tls_cert, "/certs/domain.crt", "TLS certificate");
+	is_str(cf.cf_tls_key, "/certs/domain.key", "TLS key");
+	is_str(cf.cf_tls_client_ca, "/certs/ca.pem", "YAML list of one CA");
+	is_int(cf.cf_tls_client_auth, CONFIG_CLIENT_REQUIRE,
+	    "client CA: require");
+	is_int(cf.cf_tls_min_version, TLS1_3_VERSION, "MINIMUMTLS");
+	is_str(cf.cf_tls_ciphers,
+	    "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-CHACHA20-POLY1305",
+	    "Go cipher names mapped, TLS 1.3 ones skipped");
+	is_str(cf.cf_username, "ci", "REGISTRY_USERNAME");
+	is_str(cf.cf_password, "hunter2", "REGISTRY_PASSWORD");
+	is_int(cf.cf_anonymous_pull, 1, "REGISTRY_AUTH_ANONYMOUSPULL");
+	is_int(cf.cf_auth_cache_ttl, 60, "REGISTRY_AUTH_CACHE_TTL");
+	is_int(cf.cf_auth_fail_limit, 5, "REGISTRY_AUTH_FAILLIMIT");
+	is_str(cf.cf_trust_proxy, "10.0.0.1,10.0.0.2", "YAML list of proxies");
+	is_str(cf.cf_cors_origins, "https://ui.example.com", "CORS origin");
+	config_free(&cf);
+
+	expect_env("REGISTRY_AUTH=token", -1,
+	    "REGISTRY_AUTH: only htpasswd authentication is supported by "
+	    "registryd; refusing to serve an unprotected registry");
+	expect_env("REGISTRY_AUTH=silly", -1,
+	    "REGISTRY_AUTH: only htpasswd authentication is supported by "
+	    "registryd; refusing to serve an unprotected registry");
+	expect_env("REGISTRY_AUTH=", 0, "");
+	expect_env("REGISTRY_AUTH_TOKEN_REALM=https://auth.example.com/token",
+	    -1,
+	    "REGISTRY_AUTH_TOKEN_REALM: only htpasswd authentication is "
+	    "supported by registryd; refusing to serve an unprotected "
+	    "registry");
+	expect_env("REGISTRY_AUTH_SILLY_REALM=x", -1,
+	    "REGISTRY_AUTH_SILLY_REALM: only htpasswd authentication is "
+	    "supported by registryd; refusing to serve an unprotected "
+	    "registry");
+	expect_env("REGISTRY_HTTP_TLS_LETSENCRYPT_EMAIL=a@example.com", -1,
+	    "REGISTRY_HTTP_TLS_LETSENCRYPT_EMAIL: Let's Encrypt is not "
+	    "supported by registryd: get the certificate with an ACME client "
+	    "and set certificate= and key=; refusing to serve a plain HTTP "
+	    "registry");
+	expect_env("REGISTRY_HTTP_TLS_MINIMUMTLS=tls1.1", -1,
+	    "REGISTRY_HTTP_TLS_MINIMUMTLS: tls1.1 is obsolete and insecure "
+	    "(RFC 8996); expected tls1.2 or tls1.3");
+	expect_env("REGISTRY_HTTP_TLS_CIPHERSUITES=[TLS_BOGUS_SUITE]", -1,
+	    "REGISTRY_HTTP_TLS_CIPHERSUITES: unknown cipher suite "
+	    "'TLS_BOGUS_SUITE'");
+	expect_env("REGISTRY_HTTP_TRUSTPROXY=[10.0.0.1, proxy]", -1,
+	    "REGISTRY_HTTP_TRUSTPROXY: 'proxy' is not an IP address");
+	expect_env("REGISTRY_USERNAME=ci", -1,
+	    "environment: REGISTRY_USERNAME and REGISTRY_PASSWORD go "
+	    "together");
+	expect_env("REGISTRY_USERNAME=c:i", -1,
+	    "REGISTRY_USERNAME: a user name is at most 127 bytes, without ':' "
+	    "or control characters");
+
+	envp[0] = "REGISTRY_HTTP_TLS_CERTIFICATE=/c";
+	envp[1] = "REGISTRY_HTTP_TLS_KEY=/k";
+	envp[2] = "REGISTRY_HTTP_TLS_CLIENTCAS=[/a.pem, /b.pem]";
+	envp[3] = NULL;
+	rv = load_env(&cf, NULL, envp);
+	ok(rv == -1 &&
+	        strcmp(captured,
+	            "REGISTRY_HTTP_TLS_CLIENTCAS: only one file is "
+	            "supported; concatenate the PEM files into one\n") == 0,
+	    "two client CA files refused");
+	config_free(&cf);
+
+	/* OpenSSL syntax in the environment passes through. */
+	envp[0] = "REGISTRY_HTTP_TLS_CIPHERSUITES=ECDHE+AESGCM";
+	envp[1] = NULL;
+	rv = load_env(&cf, NULL, envp);
+	ok(rv == 0 && strcmp(cf.cf_tls_ciphers, "ECDHE+AESGCM") == 0,
+	    "OpenSSL cipher list from the environment");
+	config_free(&cf);
+}
+
 static void
 test_dump(void)
 {
 	struct config cf, cf2;
-	char *envp[3];
+	char *envp[8];
 	FILE *fp;
 	size_t n;
 	int saved, fd, rv;
 
 	envp[0] = "REGISTRY_HTTP_SECRET=hunter2";
 	envp[1] = "REGISTRY_HTTP_HEADERS_X-Quoted= spaced ";
-	envp[2] = NULL;
+	envp[2] = "REGISTRY_USERNAME=ci";
+	envp[3] = "REGISTRY_PASSWORD=pa55word";
+	envp[4] = "REGISTRY_HTTP_TLS_CERTIFICATE=/c.pem";
+	envp[5] = "REGISTRY_HTTP_TLS_KEY=/k.pem";
+	envp[6] = "REGISTRY_HTTP_TRUSTPROXY=10.0.0.1, 10.0.0.2";
+	envp[7] = NULL;
 	rv = load(&cf, "[storage]\ndelete_enabled = on\n", envp);
 	is_int(rv, 0, "load for dump");
 
@@ -611,6 +850,21 @@ test_dump(void)
 	ok(strstr(captured, "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY") !=
 	        NULL,
 	    "dump names env variables");
+	ok(strstr(captured, "\n[tls]\n") != NULL, "dump has [tls]");
+	ok(strstr(captured, "\n[auth]\n") != NULL, "dump has [auth]");
+	ok(strstr(captured, "\nminimum_version = tls1.2\n") != NULL,
+	    "dump minimum_version");
+	ok(strstr(captured, "\nclient_auth = require\n") != NULL,
+	    "dump client_auth");
+	ok(strstr(captured, "\ncertificate = /c.pem\n") != NULL,
+	    "dump certificate");
+	ok(strstr(captured, "\ntrust_proxy = 10.0.0.1,10.0.0.2\n") != NULL,
+	    "dump trust_proxy");
+	ok(strstr(captured, "\n# REGISTRY_USERNAME = ci\n") != NULL,
+	    "username shown as a comment");
+	ok(strstr(captured, "\n# REGISTRY_PASSWORD = (set)\n") != NULL,
+	    "password hidden");
+	ok(strstr(captured, "pa55word") == NULL, "password value not shown");
 
 	/* The dump reads back to the same configuration (bar the secret). */
 	rv = capture_load(&cf2, "dump.conf", 1, NULL);
@@ -622,6 +876,12 @@ test_dump(void)
 	    "round trip duration");
 	is_str(header(&cf2, "X-Quoted"), " spaced ", "round trip header");
 	is_int(cf2.cf_nheaders, cf.cf_nheaders, "round trip header count");
+	is_str(cf2.cf_tls_cert, "/c.pem", "round trip certificate");
+	is_str(cf2.cf_trust_proxy, cf.cf_trust_proxy, "round trip trust_proxy");
+	is_int(cf2.cf_tls_min_version, cf.cf_tls_min_version,
+	    "round trip minimum_version");
+	is_str(cf2.cf_tls_ciphers, cf.cf_tls_ciphers, "round trip ciphers");
+	is_str(cf2.cf_password, "", "password does not round trip");
 	config_free(&cf2);
 	config_free(&cf);
 }
@@ -642,6 +902,7 @@ main(void)
 	test_addr();
 	test_values();
 	test_env();
+	test_tls_auth();
 	test_dump();
 	if (chdir("/") == 0) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
