@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# Layout compatibility with registry:2 (Debian's docker-registry), both ways:
+# a tree written by docker-registry is served by registryd, a tree written
+# by registryd is served by docker-registry, and the same image pushed to
+# each gives the same files with the same bytes.
+. "$(dirname "$0")/../lib/test-lib.sh"
+
+REF_PID=
+REF_PORT=$(free_port)
+
+# start_reference ROOT: docker-registry on 127.0.0.1:$REF_PORT.
+start_reference() {
+	cat >"$TRASH/reference.yml" <<-EOF
+	version: 0.1
+	log:
+	  level: info
+	storage:
+	  filesystem:
+	    rootdirectory: $1
+	  delete:
+	    enabled: true
+	http:
+	  addr: 127.0.0.1:$REF_PORT
+	EOF
+	docker-registry serve "$TRASH/reference.yml" \
+	    >>"$TRASH/reference.log" 2>&1 </dev/null &
+	REF_PID=$!
+	local i
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$REF_PID" 2>/dev/null || {
+			echo "docker-registry exited"; tail -n 20 "$TRASH/reference.log"
+			REF_PID=; return 1; }
+		registryd_is_up "http://127.0.0.1:$REF_PORT" && return 0
+		sleep 0.1
+	done
+	echo "docker-registry did not answer within 10 s"
+	stop_reference
+	return 1
+}
+
+stop_reference() {
+	local i
+	[ -n "$REF_PID" ] || return 0
+	kill -TERM "$REF_PID" 2>/dev/null
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$REF_PID" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$REF_PID" 2>/dev/null
+	wait "$REF_PID" 2>/dev/null
+	REF_PID=
+	return 0
+}
+test_atexit stop_reference
+
+# tree_shape ROOT: every file under ROOT (relative) with the sha256 of its
+# content; upload leftovers and temporary files are not part of the shape.
+tree_shape() {
+	(cd "$1" && find . -type f ! -path "*/_uploads/*" -print0 |
+	    LC_ALL=C sort -z | xargs -0 -r sha256sum | awk '{ print $2, $1 }')
+}
+
+test_expect_success DOCKER_REGISTRY,SKOPEO,BUSYBOX 'setup: an OCI layout' '
+	make_oci_layout "$TRASH/src" v1 &&
+	M=$LAYOUT_MANIFEST
+'
+
+test_expect_success DOCKER_REGISTRY,SKOPEO,BUSYBOX 'push into docker-registry' '
+	start_reference "$TRASH/ref-root" &&
+	reg_skopeo copy --dest-tls-verify=false --preserve-digests \
+	    "oci:$TRASH/src:v1" "docker://127.0.0.1:$REF_PORT/compat/img:v1" &&
+	stop_reference &&
+	tree_shape "$TRASH/ref-root" >shape.ref &&
+	test -s shape.ref
+'
+
+test_expect_success DOCKER_REGISTRY,SKOPEO,BUSYBOX,CURL 'registryd serves the tree docker-registry wrote' '
+	ROOT=$TRASH/ref-root &&
+	rm -f "$CONF" && write_config &&
+	start_registryd &&
+	reg_curl GET /v2/_catalog &&
+	expect_status 200 &&
+	jq_body ".repositories == [\"compat/img\"]" &&
+	reg_curl GET /v2/compat/img/tags/list &&
+	jq_body ".tags == [\"v1\"]" &&
+	reg_curl GET /v2/compat/img/manifests/v1 -H "Accept: $MT_OCI_MANIFEST" &&
+	expect_status 200 &&
+	expect_header Content-Type "$MT_OCI_MANIFEST" &&
+	expect_header Docker-Content-Digest "$M" &&
+	reg_skopeo copy --src-tls-verify=false \
+	    "docker://127.0.0.1:$PORT/compat/img:v1" "oci:$TRASH/out-from-ref:v1" &&
+	same_blobs "$TRASH/src" "$TRASH/out-from-ref" &&
+	same_blobs "$TRASH/out-from-ref" "$TRASH/src"
+'
+
+test_expect_success DOCKER_REGISTRY,SKOPEO,BUSYBOX 'registryd adds a tag to that tree; docker-registry reads it' '
+	reg_skopeo copy --src-tls-verify=false --dest-tls-verify=false \
+	    "docker://127.0.0.1:$PORT/compat/img:v1" "docker://127.0.0.1:$PORT/compat/img:v2" &&
+	stop_registryd &&
+	start_reference "$TRASH/ref-root" &&
+	reg_skopeo list-tags --tls-verify=false "docker://127.0.0.1:$REF_PORT/compat/img" >tags.json &&
+	jq -e ".Tags | sort == [\"v1\", \"v2\"]" tags.json &&
+	stop_reference
+'
+
+test_expect_success DOCKER_REGISTRY,SKOPEO,BUSYBOX 'push into registryd' '
+	ROOT=$TRASH/rd-root &&
+	rm -f "$CONF" && write_config &&
+	start_registryd &&
+	reg_skopeo copy --dest-tls-verify=false --preserve-digests \
+	    "oci:$TRASH/src:v1" "docker://127.0.0.1:$PORT/compat/img:v1" &&
+	stop_registryd &&
+	tree_shape "$TRASH/rd-root" >shape.rd &&
+	test -s shape.rd
+'
+
+test_expect_success DOCKER_REGISTRY,SKOPEO,BUSYBOX,CURL 'docker-registry serves the tree registryd wrote' '
+	start_reference "$TRASH/rd-root" &&
+	reg_curl GET "http://127.0.0.1:$REF_PORT/v2/_catalog" &&
+	jq_body ".repositories == [\"compat/img\"]" &&
+	reg_curl GET "http://127.0.0.1:$REF_PORT/v2/compat/img/manifests/v1" \
+	    -H "Accept: $MT_OCI_MANIFEST" &&
+	expect_status 200 &&
+	expect_header Docker-Content-Digest "$M" &&
+	reg_skopeo copy --src-tls-verify=false \
+	    "docker://127.0.0.1:$REF_PORT/compat/img:v1" "oci:$TRASH/out-from-rd:v1" &&
+	same_blobs "$TRASH/src" "$TRASH/out-from-rd" &&
+	same_blobs "$TRASH/out-from-rd" "$TRASH/src" &&
+	stop_reference
+'
+
+test_expect_success DOCKER_REGISTRY,SKOPEO,BUSYBOX 'the same image gives the same files with the same bytes' '
+	diff -u shape.ref shape.rd
+'
+
+test_expect_success DOCKER_REGISTRY,SKOPEO,BUSYBOX 'the shape is the distribution layout' '
+	h=${M#sha256:} &&
+	grep -q "^./docker/registry/v2/blobs/sha256/${h:0:2}/$h/data " shape.rd &&
+	grep -q "^./docker/registry/v2/repositories/compat/img/_manifests/tags/v1/current/link " shape.rd &&
+	grep -q "^./docker/registry/v2/repositories/compat/img/_manifests/tags/v1/index/sha256/$h/link " shape.rd &&
+	grep -q "^./docker/registry/v2/repositories/compat/img/_manifests/revisions/sha256/$h/link " shape.rd &&
+	test "$(grep -c "/_layers/sha256/[0-9a-f]*/link " shape.rd)" = 3 &&
+	test "$(grep -c "/blobs/sha256/../[0-9a-f]*/data " shape.rd)" = 4
+'
+
+test_expect_success DOCKER_REGISTRY,SKOPEO,BUSYBOX,CURL,REGISTRYD 'a shared root: what docker-registry writes appears in registryd'"'"'s catalog' '
+	ROOT=$TRASH/shared-root &&
+	rm -f "$CONF" && write_config &&
+	start_registryd REGISTRY_STORAGE_CATALOG_REFRESH=1 &&
+	reg_curl GET /v2/_catalog &&
+	expect_status 200 &&
+	jq_body "(.repositories // []) == []" &&
+	start_reference "$TRASH/shared-root" &&
+	reg_skopeo copy --dest-tls-verify=false --preserve-digests \
+	    "oci:$TRASH/src:v1" "docker://127.0.0.1:$REF_PORT/shared/img:v1" &&
+	reg_curl GET /v2/shared/img/manifests/v1 -H "Accept: $MT_OCI_MANIFEST" &&
+	expect_status 200 &&
+	expect_header Docker-Content-Digest "$M" &&
+	catalog_has() {
+		reg_curl GET /v2/_catalog >/dev/null &&
+		jq -e ".repositories == [\"shared/img\"]" "$TRASH/body" >/dev/null
+	} &&
+	WAIT_SECONDS=5 wait_for catalog_has &&
+	stop_reference &&
+	stop_registryd
+'
+
+test_done
