@@ -64,6 +64,7 @@ int64_t	http_content_length(const struct request *);
 const char *http_peer_addr(const struct request *);
 /* The authenticated user, for the access log ("" when anonymous). */
 void	http_set_user(struct request *, const char *);
+const char *http_user(const struct request *);
 /* A connection id for debug lines. */
 unsigned int http_conn_id(const struct request *);
 

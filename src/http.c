@@ -838,6 +838,13 @@ http_set_user(struct request *r, const char *user)
 	util_strlcpy(r->r_user, user, sizeof(r->r_user));
 }
 
+/* http_user: the authenticated user, "" when anonymous. */
+const char *
+http_user(const struct request *r)
+{
+	return r->r_user;
+}
+
 /* http_conn_id: the connection's number, for debug lines. */
 unsigned int
 http_conn_id(const struct request *r)

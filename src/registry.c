@@ -34,6 +34,10 @@
 
 #include <event2/event.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include "auth.h"
 #include "bounds.h"
@@ -63,6 +67,9 @@
 #define REG_MT_SCHEMA1_SIGNED REG_MT_SCHEMA1_BASE "+prettyjws"
 
 typedef void (*reg_handler)(struct request *, const struct route_match *);
+
+/* Hex characters of an upload location's _state (128 bits). */
+#define REG_STATE_LEN 32
 
 /* Per-request handler state (http_set_ctx); freed by reg_cleanup_cb. */
 struct reg_ctx {
@@ -159,6 +166,9 @@ static void reg_name_or_manifest_unknown(struct request *, const char *);
 static void reg_served_type(const char *, size_t, char *, size_t);
 static void reg_strip_params(const char *, char *, size_t);
 static void reg_upload_headers(struct request *, struct upload *);
+static void reg_upload_state(struct request *, const char *, const char *,
+    char[REG_STATE_LEN + 1]);
+static int reg_upload_state_ok(struct request *, const struct route_match *);
 static struct upload *
 reg_upload_take(struct request *, const struct route_match *);
 static int reg_upload_body_cb(struct request *, const char *, size_t);
@@ -216,6 +226,9 @@ static struct event *reg_expire_ev;
  * touch the upload table or the catalog, which are gone by then.
  */
 static int reg_running;
+/* Key of the upload _state HMAC: REGISTRY_HTTP_SECRET, else random. */
+static unsigned char reg_secret[64];
+static size_t reg_secret_len;
 static struct reg_purge reg_purge;
 
 /* ----------------------------------------------------------------------
@@ -235,6 +248,23 @@ reg_init(struct event_base *base, const struct config *cfg, struct store *store)
 
 	reg_cfg = cfg;
 	reg_store = store;
+	if (cfg->cf_secret != NULL && cfg->cf_secret[0] != '\0') {
+		reg_secret_len = strlen(cfg->cf_secret);
+		if (reg_secret_len > sizeof(reg_secret))
+			reg_secret_len = sizeof(reg_secret);
+		memcpy(reg_secret, cfg->cf_secret, reg_secret_len);
+	} else {
+		if (RAND_bytes(reg_secret, 32) != 1) {
+			log_warnx("%s: RAND_bytes failed", __func__);
+			return -1;
+		}
+		reg_secret_len = 32;
+		if (auth_enabled())
+			log_warnx("no http secret set: upload locations are "
+			    "valid for this process only (set "
+			    "REGISTRY_HTTP_SECRET when several instances "
+			    "share the storage)");
+	}
 	upload_init(store);
 	if (catalog_init(base, store, cfg->cf_catalog_refresh) == -1) {
 		log_warnx("%s: catalog_init failed", __func__);
@@ -1541,11 +1571,59 @@ static void
 reg_upload_headers(struct request *req, struct upload *u)
 {
 	uint64_t off = upload_offset(u);
+	char state[REG_STATE_LEN + 1];
 
-	http_add_header(req, "Location", "/v2/%s/blobs/uploads/%s",
-	    upload_name(u), upload_uuid(u));
+	if (auth_enabled()) {
+		reg_upload_state(req, upload_name(u), upload_uuid(u), state);
+		http_add_header(req, "Location",
+		    "/v2/%s/blobs/uploads/%s?_state=%s", upload_name(u),
+		    upload_uuid(u), state);
+	} else
+		http_add_header(req, "Location", "/v2/%s/blobs/uploads/%s",
+		    upload_name(u), upload_uuid(u));
 	http_add_header(req, "Range", "0-%" PRIu64, off > 0 ? off - 1 : 0);
 	http_add_header(req, "Docker-Upload-UUID", "%s", upload_uuid(u));
+}
+
+/*
+ * The _state of an upload location: HMAC-SHA256 under the HTTP secret of
+ * the repository, the uuid and the user, in hex (truncated to 128 bits).
+ * With auth on, every upload request must carry it, so an upload started
+ * by one user cannot be continued by another, and instances sharing
+ * REGISTRY_HTTP_SECRET accept each other's locations.
+ */
+static void
+reg_upload_state(struct request *req, const char *name, const char *uuid,
+    char out[REG_STATE_LEN + 1])
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int maclen = 0;
+	char msg[NAME_MAX_LEN + UUID_LEN + AUTH_USER_MAX + 3];
+	int n, i;
+
+	n = snprintf(msg, sizeof(msg), "%s\n%s\n%s", name, uuid,
+	    http_user(req));
+	if (n < 0 || (size_t)n >= sizeof(msg))
+		n = (int)sizeof(msg) - 1;
+	HMAC(EVP_sha256(), reg_secret, (int)reg_secret_len,
+	    (const unsigned char *)msg, (size_t)n, mac, &maclen);
+	for (i = 0; i < REG_STATE_LEN / 2; i++)
+		snprintf(out + 2 * i, 3, "%02x", mac[i]);
+	out[REG_STATE_LEN] = '\0';
+}
+
+/* 1 when the request carries the right _state for its upload. */
+static int
+reg_upload_state_ok(struct request *req, const struct route_match *m)
+{
+	char want[REG_STATE_LEN + 1], got[REG_STATE_LEN + 1];
+
+	if (!auth_enabled())
+		return 1;
+	if (util_query_get(http_query(req), "_state", got, sizeof(got)) != 1)
+		return 0;
+	reg_upload_state(req, m->rm_name, m->rm_ref, want);
+	return CRYPTO_memcmp(want, got, REG_STATE_LEN) == 0;
 }
 
 /*
@@ -1559,6 +1637,11 @@ reg_upload_take(struct request *req, const struct route_match *m)
 	struct upload *u;
 	int err;
 
+	/* Another user's upload is as unknown as one that never was. */
+	if (!reg_upload_state_ok(req, m)) {
+		http_error(req, 404, "BLOB_UPLOAD_UNKNOWN", NULL);
+		return NULL;
+	}
 	if ((u = upload_find(m->rm_name, m->rm_ref)) == NULL) {
 		err = errno;
 		if (err == ENOENT)
@@ -1671,6 +1754,10 @@ reg_upload_get(struct request *req, const struct route_match *m)
 	struct upload *u;
 	int err;
 
+	if (!reg_upload_state_ok(req, m)) {
+		http_error(req, 404, "BLOB_UPLOAD_UNKNOWN", NULL);
+		return;
+	}
 	if ((u = upload_find(m->rm_name, m->rm_ref)) == NULL) {
 		err = errno;
 		if (err == ENOENT)
