@@ -56,10 +56,14 @@ deps-build:
 
 unit: $(UNITS)
 
-# Unit tests, then integration tests against the real binary, in one TAP run.
+# A short run of every fuzz target (a crash fails the test), then unit
+# tests, the fuzz regression inputs and the integration tests against the
+# real binary, in one TAP run.
+TEST_FUZZ_SECONDS ?= 5
 test: deps
 	@$(MAKE) --no-print-directory all unit
-	prove -e '' $(UNITS) test/integ/t*.sh
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
+	prove -e '' $(UNITS) test/fuzz/run-regress.sh test/integ/t*.sh
 
 # The same suite on an ASan+UBSan build in its own build directory.
 test-asan: deps
@@ -93,5 +97,7 @@ check-headers:
 format-check:
 	clang-format --dry-run --Werror src/*.c include/*.h
 
+include test/fuzz/fuzz.mk
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

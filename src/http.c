@@ -450,8 +450,14 @@ http_on_headers_complete(http_parser *p)
 		break;
 	}
 	r->r_chunked = (p->flags & F_CHUNKED) != 0;
-	if (!r->r_chunked && (p->flags & F_CONTENTLENGTH))
+	if (!r->r_chunked && (p->flags & F_CONTENTLENGTH)) {
+		/* http-parser takes up to 2^64-2; we count in int64_t. */
+		if (p->content_length > INT64_MAX) {
+			r->r_err = 413;
+			return -1;
+		}
 		r->r_content_length = (int64_t)p->content_length;
+	}
 	if (!http_should_keep_alive(p))
 		c->c_flags |= CONN_F_CLOSE_AFTER_REPLY;
 	conn_read_timeout(c, http_cfg->cf_body_timeout);
@@ -479,7 +485,9 @@ http_on_body(http_parser *p, const char *at, size_t len)
 	struct conn *c = p->data;
 	struct request *r = c->c_req;
 
-	if (r->r_flags & REQ_F_DISCARD) {
+	if ((r->r_flags & REQ_F_DISCARD) || r->r_body_cb == NULL) {
+		/* A body nobody asked for (held, or no sink): throw away. */
+		r->r_flags |= REQ_F_DISCARD;
 		r->r_discarded += len;
 		if (r->r_discarded > HTTP_DISCARD_MAX) {
 			c->c_flags |= CONN_F_CLOSE_AFTER_REPLY;
@@ -537,7 +545,8 @@ http_bad_request(struct conn *c, int status, const char *why)
 		return;
 	r->r_flags |= REQ_F_COMPLETE | REQ_F_DISCARD;
 	http_error(r, status, status == 431 ? "HEADER_TOO_LARGE" :
-	    status == 414 ? "URI_TOO_LONG" : "BAD_REQUEST", "%s", why);
+	    status == 414 ? "URI_TOO_LONG" : status == 413 ? "SIZE_INVALID" :
+	    "BAD_REQUEST", "%s", why);
 }
 
 /*

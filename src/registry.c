@@ -164,6 +164,7 @@ static int reg_content_range(struct request *, struct reg_ctx *);
 static int reg_page_args(struct request *, size_t *, char *, size_t, int *);
 static void reg_name_or_manifest_unknown(struct request *, const char *);
 static void reg_served_type(const char *, size_t, char *, size_t);
+static int reg_header_safe(const char *);
 static void reg_strip_params(const char *, char *, size_t);
 static void reg_upload_headers(struct request *, struct upload *);
 static void reg_upload_state(struct request *, const char *, const char *,
@@ -881,26 +882,38 @@ reg_name_or_manifest_unknown(struct request *req, const char *name)
  * a mediaType field made of header-safe characters is used as it is, else
  * octet-stream.
  */
+/* 1 when s is only visible ASCII: safe as a header value. */
+static int
+reg_header_safe(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if (*s <= ' ' || *s > '~')
+			return 0;
+	return 1;
+}
+
 static void
 reg_served_type(const char *buf, size_t len, char *out, size_t outsz)
 {
 	json_t *root, *v;
 	const char *s;
-	size_t i;
 
-	if (manifest_media_type(buf, len, out, outsz) == 0)
+	/*
+	 * Stored bytes may come from another writer sharing the root: never
+	 * let them put CR, LF or other controls into a header.
+	 */
+	if (manifest_media_type(buf, len, out, outsz) == 0) {
+		if (!reg_header_safe(out))
+			util_strlcpy(out, REG_CT_OCTET, outsz);
 		return;
+	}
 	util_strlcpy(out, REG_CT_OCTET, outsz);
 	if ((root = json_loadb(buf, len, 0, NULL)) == NULL)
 		return;
 	if ((v = json_object_get(root, "mediaType")) != NULL &&
 	    (s = json_string_value(v)) != NULL && s[0] != '\0' &&
 	    strlen(s) < outsz) {
-		/* Never let stored bytes inject a header (CR, LF, ...). */
-		for (i = 0; s[i] != '\0'; i++)
-			if (s[i] <= ' ' || s[i] > '~')
-				break;
-		if (s[i] == '\0')
+		if (reg_header_safe(s))
 			util_strlcpy(out, s, outsz);
 	} else if (json_integer_value(json_object_get(root, "schemaVersion")) ==
 	    1)

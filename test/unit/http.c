@@ -218,6 +218,10 @@ main(void)
 		    "PATCH /sink HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
 		    "zz\r\nabc\r\n0\r\n\r\n",
 		    { "400 Bad Request" }, 1, 1 },
+		{ "Content-Length of 2^63 is refused, not wrapped",
+		    "PUT /early HTTP/1.1\r\nContent-Length: "
+		    "9223372036854775808\r\n\r\nx",
+		    { "413 Payload Too Large", "SIZE_INVALID" }, 1, 1 },
 		{ "HTTP/1.0 closes after the reply",
 		    "GET /a HTTP/1.0\r\n\r\n", { "200 OK" }, 1, 1 },
 	};
