@@ -18,17 +18,17 @@ struct config;
  * client address.
  */
 
-#define AUTH_USER_MAX	128
+#define AUTH_USER_MAX 128
 
 enum auth_result {
-	AUTH_OK,	/* credentials valid; user filled in */
-	AUTH_FAIL,	/* none, malformed, unknown user or wrong password */
-	AUTH_LIMITED,	/* too many failures from this address: 429 */
-	AUTH_PENDING,	/* being checked on the pool; done() follows */
+	AUTH_OK,      /* credentials valid; user filled in */
+	AUTH_FAIL,    /* none, malformed, unknown user or wrong password */
+	AUTH_LIMITED, /* too many failures from this address: 429 */
+	AUTH_PENDING, /* being checked on the pool; done() follows */
 };
 
 /* Called on the event loop with the decision of a pending check. */
-typedef void	(*auth_done_cb)(void *arg, enum auth_result, const char *user);
+typedef void (*auth_done_cb)(void *arg, enum auth_result, const char *user);
 
 struct auth_pending;
 
@@ -38,15 +38,15 @@ struct auth_pending;
  * Returns 0, or -1 with a message for the operator in err ("file:line:
  * unsupported hash, use htpasswd -B"). cfg must outlive the module.
  */
-int	auth_init(const struct config *, char *err, size_t errlen);
+int auth_init(const struct config *, char *err, size_t errlen);
 /* auth_enabled: 1 when an htpasswd file is configured. */
-int	auth_enabled(void);
+int auth_enabled(void);
 /*
  * auth_reload: re-read the htpasswd file (SIGHUP) and flush the cache;
  * on any error keep the old users and log why. 0 or -1.
  */
-int	auth_reload(void);
-void	auth_shutdown(void);
+int auth_reload(void);
+void auth_shutdown(void);
 
 /*
  * auth_check: decide on an Authorization header value (NULL when absent)
@@ -57,26 +57,24 @@ void	auth_shutdown(void);
  * first (the request went away).
  */
 enum auth_result auth_check(const char *authorization, const char *addr,
-	    char *user, auth_done_cb done, void *arg,
-	    struct auth_pending **pending);
+    char *user, auth_done_cb done, void *arg, struct auth_pending **pending);
 /* auth_cancel: done will not be called for this check. */
-void	auth_cancel(struct auth_pending *);
+void auth_cancel(struct auth_pending *);
 
 /* auth_retry_after: seconds a limited address should wait (Retry-After). */
-int	auth_retry_after(const char *addr);
+int auth_retry_after(const char *addr);
 
 /*
  * auth_hash_password: a bcrypt htpasswd hash of password with cost into
  * out ("$2y$10$..."). 0 or -1. Used by `registryd passwd`.
  */
-int	auth_hash_password(const char *password, int cost, char *out,
-	    size_t outsz);
+int auth_hash_password(const char *password, int cost, char *out, size_t outsz);
 
 /*
  * auth_passwd_main: `registryd passwd [-C cost] USER`: print "USER:HASH"
  * (bcrypt) for a password read from stdin, or prompted for twice without
  * echo on a terminal. argv[0] is "passwd". Returns the exit status.
  */
-int	auth_passwd_main(int argc, char *argv[]);
+int auth_passwd_main(int argc, char *argv[]);
 
 #endif /* REGISTRYD_AUTH_H */

@@ -13,15 +13,15 @@ struct store;
  * root appear within that time. Pushes through this process add their
  * repository at once (catalog_add). It is a cache: a refresh replaces it.
  */
-int	catalog_init(struct event_base *, struct store *, int refresh);
-void	catalog_shutdown(void);
+int catalog_init(struct event_base *, struct store *, int refresh);
+void catalog_shutdown(void);
 /* catalog_add: note a repository that now has a manifest. */
-void	catalog_add(const char *name);
+void catalog_add(const char *name);
 /*
  * catalog_page: up to n names strictly after last (NULL: from the start)
  * in catalog order. Returns pointers into the index, valid until the next
  * return to the event loop; *more is 1 when names follow the page.
  */
-size_t	catalog_page(const char *last, size_t n, const char **out, int *more);
+size_t catalog_page(const char *last, size_t n, const char **out, int *more);
 
 #endif /* REGISTRYD_CATALOG_H */

@@ -3,18 +3,18 @@
 
 #include <stddef.h>
 
-#define CONFIG_DEFAULT_PATH	"/etc/registryd/registryd.conf"
-#define CONFIG_MAX_HEADERS	32
+#define CONFIG_DEFAULT_PATH "/etc/registryd/registryd.conf"
+#define CONFIG_MAX_HEADERS  32
 
 /* [tls] client_auth= */
-#define CONFIG_CLIENT_NONE	0	/* no client certificates */
-#define CONFIG_CLIENT_VERIFY	1	/* verify one if given */
-#define CONFIG_CLIENT_REQUIRE	2	/* require one */
+#define CONFIG_CLIENT_NONE    0 /* no client certificates */
+#define CONFIG_CLIENT_VERIFY  1 /* verify one if given */
+#define CONFIG_CLIENT_REQUIRE 2 /* require one */
 
 /* One extra response header from [headers] or REGISTRY_HTTP_HEADERS_*. */
 struct config_header {
-	char	*ch_name;
-	char	*ch_value;
+	char *ch_name;
+	char *ch_value;
 };
 
 /*
@@ -25,42 +25,42 @@ struct config_header {
  */
 struct config {
 	/* [http] */
-	char		*cf_addr;		/* addr= / REGISTRY_HTTP_ADDR, ":5000" */
-	char		*cf_secret;		/* secret= / REGISTRY_HTTP_SECRET */
-	int		 cf_max_connections;	/* max_connections= */
-	int		 cf_header_timeout;	/* header_timeout= seconds, absolute */
-	int		 cf_body_timeout;	/* body_timeout= seconds idle */
-	int		 cf_write_timeout;	/* write_timeout= seconds idle */
-	int		 cf_idle_timeout;	/* idle_timeout= keep-alive seconds */
-	int		 cf_drain_timeout;	/* drain_timeout= seconds at shutdown */
-	char		*cf_trust_proxy;	/* trust_proxy= addresses, comma list */
-	char		*cf_cors_origins;	/* cors_origins= origins, comma list */
+	char *cf_addr;          /* addr= / REGISTRY_HTTP_ADDR, ":5000" */
+	char *cf_secret;        /* secret= / REGISTRY_HTTP_SECRET */
+	int cf_max_connections; /* max_connections= */
+	int cf_header_timeout;  /* header_timeout= seconds, absolute */
+	int cf_body_timeout;    /* body_timeout= seconds idle */
+	int cf_write_timeout;   /* write_timeout= seconds idle */
+	int cf_idle_timeout;    /* idle_timeout= keep-alive seconds */
+	int cf_drain_timeout;   /* drain_timeout= seconds at shutdown */
+	char *cf_trust_proxy;   /* trust_proxy= addresses, comma list */
+	char *cf_cors_origins;  /* cors_origins= origins, comma list */
 	/* [tls]: TLS is on when cf_tls_cert is set */
-	char		*cf_tls_cert;		/* certificate= (full chain, PEM) */
-	char		*cf_tls_key;		/* key= */
-	char		*cf_tls_client_ca;	/* client_ca= */
-	int		 cf_tls_client_auth;	/* client_auth= CONFIG_CLIENT_* */
-	int		 cf_tls_min_version;	/* minimum_version= TLS1_x_VERSION */
-	char		*cf_tls_ciphers;	/* ciphers= TLS 1.2 cipher list */
+	char *cf_tls_cert;      /* certificate= (full chain, PEM) */
+	char *cf_tls_key;       /* key= */
+	char *cf_tls_client_ca; /* client_ca= */
+	int cf_tls_client_auth; /* client_auth= CONFIG_CLIENT_* */
+	int cf_tls_min_version; /* minimum_version= TLS1_x_VERSION */
+	char *cf_tls_ciphers;   /* ciphers= TLS 1.2 cipher list */
 	/* [auth]: Basic auth is on when cf_htpasswd is set */
-	char		*cf_htpasswd;		/* htpasswd= */
-	char		*cf_realm;		/* realm= */
-	int		 cf_anonymous_pull;	/* anonymous_pull= */
-	int		 cf_auth_cache_ttl;	/* cache_ttl= seconds */
-	int		 cf_auth_fail_limit;	/* fail_limit= failures per minute */
-	char		*cf_username;		/* REGISTRY_USERNAME (env only) */
-	char		*cf_password;		/* REGISTRY_PASSWORD (env only) */
+	char *cf_htpasswd;      /* htpasswd= */
+	char *cf_realm;         /* realm= */
+	int cf_anonymous_pull;  /* anonymous_pull= */
+	int cf_auth_cache_ttl;  /* cache_ttl= seconds */
+	int cf_auth_fail_limit; /* fail_limit= failures per minute */
+	char *cf_username;      /* REGISTRY_USERNAME (env only) */
+	char *cf_password;      /* REGISTRY_PASSWORD (env only) */
 	/* [storage] */
-	char		*cf_root;		/* rootdirectory= */
-	int		 cf_delete_enabled;	/* delete_enabled= */
-	int		 cf_catalog_refresh;	/* catalog_refresh= seconds */
-	int		 cf_upload_purge_age;	/* upload_purge_age= seconds */
+	char *cf_root;           /* rootdirectory= */
+	int cf_delete_enabled;   /* delete_enabled= */
+	int cf_catalog_refresh;  /* catalog_refresh= seconds */
+	int cf_upload_purge_age; /* upload_purge_age= seconds */
 	/* [log] */
-	int		 cf_log_level;		/* level= LOG_LVL_* */
-	int		 cf_access_log;		/* access_log= */
+	int cf_log_level;  /* level= LOG_LVL_* */
+	int cf_access_log; /* access_log= */
 	/* [headers] */
 	struct config_header cf_headers[CONFIG_MAX_HEADERS];
-	int		 cf_nheaders;
+	int cf_nheaders;
 };
 
 /*
@@ -71,11 +71,10 @@ struct config {
  * such as unknown REGISTRY_* names, do not fail). On -1 the caller still
  * calls config_free.
  */
-int	config_load(struct config *, const char *path, int required,
-	    char **envp);
-void	config_free(struct config *);
+int config_load(struct config *, const char *path, int required, char **envp);
+void config_free(struct config *);
 
 /* config_dump: print the effective configuration as INI to stdout. */
-void	config_dump(const struct config *);
+void config_dump(const struct config *);
 
 #endif /* REGISTRYD_CONFIG_H */

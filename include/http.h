@@ -37,11 +37,11 @@ enum http_method_id {
 };
 
 /* Called with each decoded body chunk: 0 to go on, -1 after replying. */
-typedef int	(*http_body_cb)(struct request *, const char *, size_t);
+typedef int (*http_body_cb)(struct request *, const char *, size_t);
 /* Called once the whole body arrived (not called after body_cb's -1). */
-typedef void	(*http_end_cb)(struct request *);
+typedef void (*http_end_cb)(struct request *);
 /* Called when the request is freed, replied or not. */
-typedef void	(*http_cleanup_cb)(struct request *);
+typedef void (*http_cleanup_cb)(struct request *);
 
 /* ---- what the request says ---- */
 
@@ -57,63 +57,63 @@ const char *http_query(const struct request *);
  */
 const char *http_header(const struct request *, const char *name);
 /* 1 when the request has a body (Content-Length > 0 or chunked). */
-int	http_has_body(const struct request *);
+int http_has_body(const struct request *);
 /* Content-Length, or -1 when absent (chunked or no body). */
-int64_t	http_content_length(const struct request *);
+int64_t http_content_length(const struct request *);
 /* The peer's IP address (the proxy's, behind a proxy). */
 const char *http_peer_addr(const struct request *);
 /* The authenticated user, for the access log ("" when anonymous). */
-void	http_set_user(struct request *, const char *);
+void http_set_user(struct request *, const char *);
 const char *http_user(const struct request *);
 /* A connection id for debug lines. */
 unsigned int http_conn_id(const struct request *);
 
 /* One pointer of handler state; the handler owns what it points to. */
-void	http_set_ctx(struct request *, void *);
-void	*http_ctx(const struct request *);
-void	http_set_cleanup(struct request *, http_cleanup_cb);
+void http_set_ctx(struct request *, void *);
+void *http_ctx(const struct request *);
+void http_set_cleanup(struct request *, http_cleanup_cb);
 
 /*
  * http_body_sink: accept the body. Sends "100 Continue" when the client
  * asked for it. Must be called from reg_dispatch.
  */
-void	http_body_sink(struct request *, http_body_cb, http_end_cb);
+void http_body_sink(struct request *, http_body_cb, http_end_cb);
 
 /*
  * http_hold: from reg_dispatch, keep the request's body unread until
  * http_release (credentials checked on the worker pool meanwhile).
  * http_release: the handler has replied or set a body sink: go on.
  */
-void	http_hold(struct request *);
-void	http_release(struct request *);
+void http_hold(struct request *);
+void http_release(struct request *);
 
 /* ---- the reply ---- */
 
 /* 1 once a reply has been started. */
-int	http_replied(const struct request *);
+int http_replied(const struct request *);
 
 /*
  * http_add_header: add a response header before the reply is sent.
  * Content-Length, Date, Docker-Distribution-Api-Version and [headers]
  * are added by the reply itself.
  */
-void	http_add_header(struct request *, const char *name,
-	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void http_add_header(struct request *, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /*
  * http_reply: send status with body (copied; may be NULL/0). A HEAD
  * request gets the headers, including the Content-Length of body, and no
  * body. content_type may be NULL.
  */
-void	http_reply(struct request *, int status, const char *content_type,
-	    const void *body, size_t len);
+void http_reply(struct request *, int status, const char *content_type,
+    const void *body, size_t len);
 
 /*
  * http_reply_file: send length bytes of fd from offset (sendfile on plain
  * TCP, bounded reads otherwise). Takes ownership of fd in every case.
  */
-void	http_reply_file(struct request *, int status, const char *content_type,
-	    int fd, uint64_t offset, uint64_t length);
+void http_reply_file(struct request *, int status, const char *content_type,
+    int fd, uint64_t offset, uint64_t length);
 
 /*
  * http_error: the OCI error body {"errors":[{"code","message","detail"}]}
@@ -121,11 +121,11 @@ void	http_reply_file(struct request *, int status, const char *content_type,
  * sent as a string; it must not echo raw request bytes. For 5xx the detail
  * goes to the log only.
  */
-void	http_error(struct request *, int status, const char *code,
-	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void http_error(struct request *, int status, const char *code, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
 
 /* Set the digest shown in the access log line. */
-void	http_log_digest(struct request *, const char *digest);
+void http_log_digest(struct request *, const char *digest);
 
 /* ---- the connection side, used by server.c ---- */
 
@@ -133,22 +133,22 @@ struct config;
 struct conn;
 
 /* http_init: keep the [headers] and timeouts of cfg (owned by main). */
-void	http_init(const struct config *);
+void http_init(const struct config *);
 /* http_conn_start: set up the parser of a new connection. */
-void	http_conn_start(struct conn *);
+void http_conn_start(struct conn *);
 /*
  * http_conn_read: parse what the connection's input holds, dispatching
  * requests and streaming bodies. May set CONN_F_* flags; never frees c.
  */
-void	http_conn_read(struct conn *);
+void http_conn_read(struct conn *);
 /*
  * http_conn_drained: the output fell below the low watermark: finish the
  * response, resume the parser on buffered input. May set CONN_F_* flags.
  */
-void	http_conn_drained(struct conn *);
+void http_conn_drained(struct conn *);
 /* http_conn_idle: 1 when no request is in flight and nothing is queued. */
-int	http_conn_idle(struct conn *);
+int http_conn_idle(struct conn *);
 /* http_conn_free: free the request in flight (its cleanup runs). */
-void	http_conn_free(struct conn *);
+void http_conn_free(struct conn *);
 
 #endif /* REGISTRYD_HTTP_H */

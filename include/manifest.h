@@ -6,31 +6,31 @@
 #include "digest.h"
 
 /* Media types registryd stores and serves. */
-#define MT_DOCKER_MANIFEST \
+#define MT_DOCKER_MANIFEST                                                     \
 	"application/vnd.docker.distribution.manifest.v2+json"
-#define MT_DOCKER_LIST \
+#define MT_DOCKER_LIST                                                         \
 	"application/vnd.docker.distribution.manifest.list.v2+json"
-#define MT_OCI_MANIFEST	"application/vnd.oci.image.manifest.v1+json"
-#define MT_OCI_INDEX	"application/vnd.oci.image.index.v1+json"
+#define MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define MT_OCI_INDEX    "application/vnd.oci.image.index.v1+json"
 
-#define MANIFEST_MT_MAX	256	/* longest media type we keep */
+#define MANIFEST_MT_MAX 256 /* longest media type we keep */
 
 /* What a descriptor in a manifest is to its manifest. */
 enum manifest_ref_kind {
-	MANIFEST_REF_CONFIG,	/* image config blob */
-	MANIFEST_REF_LAYER,	/* layer blob */
-	MANIFEST_REF_CHILD,	/* manifest of an index / manifest list */
-	MANIFEST_REF_BLOB,	/* other blob descriptor (artifact "blobs") */
+	MANIFEST_REF_CONFIG, /* image config blob */
+	MANIFEST_REF_LAYER,  /* layer blob */
+	MANIFEST_REF_CHILD,  /* manifest of an index / manifest list */
+	MANIFEST_REF_BLOB,   /* other blob descriptor (artifact "blobs") */
 };
 
 struct manifest_ref {
-	enum manifest_ref_kind	mr_kind;
-	char			mr_digest[DIGEST_BUFSZ];
+	enum manifest_ref_kind mr_kind;
+	char mr_digest[DIGEST_BUFSZ];
 	/*
 	 * 0 when the spec says not to check existence: a descriptor with
 	 * "urls", or a non-distributable (foreign) layer media type.
 	 */
-	int			mr_check;
+	int mr_check;
 };
 
 /*
@@ -39,14 +39,14 @@ struct manifest_ref {
  * (NULL when absent), so referrers can copy it into descriptors.
  */
 struct manifest {
-	char			 m_media_type[MANIFEST_MT_MAX];
-	char			 m_artifact_type[MANIFEST_MT_MAX];
-	int			 m_is_index;	/* OCI index or manifest list */
-	int			 m_has_subject;
-	char			 m_subject[DIGEST_BUFSZ];
-	struct manifest_ref	*m_refs;
-	size_t			 m_nrefs;
-	char			*m_annotations;	/* JSON object text or NULL */
+	char m_media_type[MANIFEST_MT_MAX];
+	char m_artifact_type[MANIFEST_MT_MAX];
+	int m_is_index; /* OCI index or manifest list */
+	int m_has_subject;
+	char m_subject[DIGEST_BUFSZ];
+	struct manifest_ref *m_refs;
+	size_t m_nrefs;
+	char *m_annotations; /* JSON object text or NULL */
 };
 
 /*
@@ -59,23 +59,22 @@ struct manifest {
  * Content-Type, else OCI manifest or index by structure ("manifests" key).
  * artifactType is "artifactType", else (image manifests) config.mediaType.
  */
-int	manifest_parse(const char *buf, size_t len, const char *content_type,
-	    struct manifest *m, char *err, size_t errlen);
-void	manifest_free(struct manifest *);
+int manifest_parse(const char *buf, size_t len, const char *content_type,
+    struct manifest *m, char *err, size_t errlen);
+void manifest_free(struct manifest *);
 
 /*
  * manifest_media_type: the media type to serve stored bytes with, derived
  * from the bytes themselves as on PUT. Writes into out (MANIFEST_MT_MAX);
  * returns 0, or -1 when the bytes are not a manifest we understand.
  */
-int	manifest_media_type(const char *buf, size_t len, char *out,
-	    size_t outsz);
+int manifest_media_type(const char *buf, size_t len, char *out, size_t outsz);
 
 /*
  * manifest_accepts: 1 when the request's Accept header values admit
  * media_type. accept is the comma-joined Accept header or NULL; NULL, "",
  * "* / *" (no spaces) and "application/ *" admit anything.
  */
-int	manifest_accepts(const char *accept, const char *media_type);
+int manifest_accepts(const char *accept, const char *media_type);
 
 #endif /* REGISTRYD_MANIFEST_H */

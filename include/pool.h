@@ -14,18 +14,18 @@ struct event_base;
  * frees it.
  */
 struct pool_job {
-	void			(*pj_work)(struct pool_job *);
-	void			(*pj_done)(struct pool_job *);
-	TAILQ_ENTRY(pool_job)	pj_entry;
+	void (*pj_work)(struct pool_job *);
+	void (*pj_done)(struct pool_job *);
+	TAILQ_ENTRY(pool_job) pj_entry;
 };
 
 /* pool_start: nthreads workers reporting to base. 0, or -1. */
-int	pool_start(struct event_base *base, int nthreads);
+int pool_start(struct event_base *base, int nthreads);
 /* pool_submit: queue a job; pj_done will run on the loop later. */
-void	pool_submit(struct pool_job *);
+void pool_submit(struct pool_job *);
 /* pool_pending: jobs queued or running (shutdown waits for 0). */
-int	pool_pending(void);
+int pool_pending(void);
 /* pool_stop: finish queued jobs, join the workers. */
-void	pool_stop(void);
+void pool_stop(void);
 
 #endif /* REGISTRYD_POOL_H */

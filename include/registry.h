@@ -11,13 +11,13 @@ struct store;
  * (both owned by main and alive until reg_shutdown) and starts the catalog
  * index and the upload expiry timer on base.
  */
-int	reg_init(struct event_base *, const struct config *, struct store *);
-void	reg_shutdown(void);
+int reg_init(struct event_base *, const struct config *, struct store *);
+void reg_shutdown(void);
 
 /*
  * reg_dispatch: route a request whose headers are complete and start its
  * handler (see http.h for what a handler must do). Never closes the conn.
  */
-void	reg_dispatch(struct request *);
+void reg_dispatch(struct request *);
 
 #endif /* REGISTRYD_REGISTRY_H */

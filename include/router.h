@@ -11,34 +11,35 @@
  * accepts is safe to turn into a path under the storage root.
  */
 enum route_id {
-	ROUTE_BASE,		/* /v2/ */
-	ROUTE_CATALOG,		/* /v2/_catalog */
-	ROUTE_TAGS,		/* /v2/<name>/tags/list */
-	ROUTE_MANIFEST,		/* /v2/<name>/manifests/<tag|digest> */
-	ROUTE_BLOB,		/* /v2/<name>/blobs/<digest> */
-	ROUTE_UPLOADS,		/* /v2/<name>/blobs/uploads/ */
-	ROUTE_UPLOAD,		/* /v2/<name>/blobs/uploads/<uuid> */
-	ROUTE_REFERRERS,	/* /v2/<name>/referrers/<digest> */
+	ROUTE_BASE,      /* /v2/ */
+	ROUTE_CATALOG,   /* /v2/_catalog */
+	ROUTE_TAGS,      /* /v2/<name>/tags/list */
+	ROUTE_MANIFEST,  /* /v2/<name>/manifests/<tag|digest> */
+	ROUTE_BLOB,      /* /v2/<name>/blobs/<digest> */
+	ROUTE_UPLOADS,   /* /v2/<name>/blobs/uploads/ */
+	ROUTE_UPLOAD,    /* /v2/<name>/blobs/uploads/<uuid> */
+	ROUTE_REFERRERS, /* /v2/<name>/referrers/<digest> */
 };
 
 /* Why a path did not match (route_match's error result). */
 enum route_err {
-	ROUTE_ERR_NOT_FOUND = 1,	/* not a /v2/ endpoint: 404 NOT_FOUND */
-	ROUTE_ERR_NAME,		/* bad repository name: 400 NAME_INVALID */
-	ROUTE_ERR_TAG,		/* bad tag (manifests): 400 MANIFEST_INVALID / TAG_INVALID */
-	ROUTE_ERR_DIGEST,	/* bad digest: 400 DIGEST_INVALID */
-	ROUTE_ERR_UUID,		/* bad upload id: 404 BLOB_UPLOAD_UNKNOWN */
+	ROUTE_ERR_NOT_FOUND = 1, /* not a /v2/ endpoint: 404 NOT_FOUND */
+	ROUTE_ERR_NAME,          /* bad repository name: 400 NAME_INVALID */
+	ROUTE_ERR_TAG,           /* bad tag (manifests): 400 MANIFEST_INVALID /
+	                            TAG_INVALID */
+	ROUTE_ERR_DIGEST,        /* bad digest: 400 DIGEST_INVALID */
+	ROUTE_ERR_UUID,          /* bad upload id: 404 BLOB_UPLOAD_UNKNOWN */
 };
 
 struct route_match {
-	enum route_id	rm_id;
-	char		rm_name[NAME_MAX_LEN + 1];	/* repository */
+	enum route_id rm_id;
+	char rm_name[NAME_MAX_LEN + 1]; /* repository */
 	/*
 	 * Tag or digest (ROUTE_MANIFEST), digest (ROUTE_BLOB,
 	 * ROUTE_REFERRERS), uuid (ROUTE_UPLOAD); "" otherwise.
 	 */
-	char		rm_ref[TAG_MAX_LEN + DIGEST_MAX_LEN + 1];
-	int		rm_ref_is_digest;	/* rm_ref is a valid digest */
+	char rm_ref[TAG_MAX_LEN + DIGEST_MAX_LEN + 1];
+	int rm_ref_is_digest; /* rm_ref is a valid digest */
 };
 
 /*
@@ -46,18 +47,18 @@ struct route_match {
  * at the last "/manifests/", "/blobs/", "/tags/list" or "/referrers/", so a
  * name may contain those words as components.
  */
-int	route_match(const char *path, size_t len, struct route_match *m);
+int route_match(const char *path, size_t len, struct route_match *m);
 
 /*
  * OCI name grammar: [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/...)*, at most
  * NAME_MAX_LEN bytes. 1 valid, 0 not.
  */
-int	route_name_is_valid(const char *s, size_t len);
+int route_name_is_valid(const char *s, size_t len);
 
 /* Tag grammar [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}. 1 valid, 0 not. */
-int	route_tag_is_valid(const char *s, size_t len);
+int route_tag_is_valid(const char *s, size_t len);
 
 /* Upload uuid: 36 chars of lowercase hex and '-' in uuid shape. */
-int	route_uuid_is_valid(const char *s, size_t len);
+int route_uuid_is_valid(const char *s, size_t len);
 
 #endif /* REGISTRYD_ROUTER_H */

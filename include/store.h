@@ -27,8 +27,8 @@ struct store;
 
 /* Per-repository link kinds (distribution's link files). */
 enum store_link {
-	STORE_LINK_LAYER,	/* _layers/sha256/<hex>/link */
-	STORE_LINK_REVISION,	/* _manifests/revisions/sha256/<hex>/link */
+	STORE_LINK_LAYER,    /* _layers/sha256/<hex>/link */
+	STORE_LINK_REVISION, /* _manifests/revisions/sha256/<hex>/link */
 };
 
 /*
@@ -38,27 +38,27 @@ enum store_link {
  * result; store_close(NULL) is a no-op.
  */
 struct store *store_open(const char *root, char *err, size_t errlen);
-void	store_close(struct store *);
+void store_close(struct store *);
 const char *store_root(const struct store *);
 
 /* ---- blobs (global, content-addressed) ---- */
 
 /* store_blob_stat: 0 and *size when blobs/.../data exists. */
-int	store_blob_stat(struct store *, const char *digest, uint64_t *size);
+int store_blob_stat(struct store *, const char *digest, uint64_t *size);
 /* store_blob_open: read-only fd of the blob data (caller closes), *size. */
-int	store_blob_open(struct store *, const char *digest, uint64_t *size);
+int store_blob_open(struct store *, const char *digest, uint64_t *size);
 /*
  * store_blob_read: the whole blob into a malloc'd buffer (caller frees),
  * failing with EFBIG when it is larger than max.
  */
-int	store_blob_read(struct store *, const char *digest, size_t max,
-	    char **buf, size_t *len);
+int store_blob_read(struct store *, const char *digest, size_t max, char **buf,
+    size_t *len);
 /*
  * store_blob_write: store buf as blob digest (the caller has verified the
  * digest). Atomic and durable; succeeds at once when the blob exists.
  */
-int	store_blob_write(struct store *, const char *digest, const void *buf,
-	    size_t len);
+int store_blob_write(struct store *, const char *digest, const void *buf,
+    size_t len);
 
 /* ---- repository links ---- */
 
@@ -66,59 +66,58 @@ int	store_blob_write(struct store *, const char *digest, const void *buf,
  * store_link_exists: 1 when name has the link and the blob data it names
  * exists, 0 when not, -1 on an I/O error.
  */
-int	store_link_exists(struct store *, const char *name, enum store_link,
-	    const char *digest);
+int store_link_exists(struct store *, const char *name, enum store_link,
+    const char *digest);
 /* store_link_write: create the link (atomic, durable, idempotent). */
-int	store_link_write(struct store *, const char *name, enum store_link,
-	    const char *digest);
+int store_link_write(struct store *, const char *name, enum store_link,
+    const char *digest);
 /* store_link_delete: remove the link's directory; ENOENT when absent. */
-int	store_link_delete(struct store *, const char *name, enum store_link,
-	    const char *digest);
+int store_link_delete(struct store *, const char *name, enum store_link,
+    const char *digest);
 /*
  * store_link_list: the digests of every link of that kind in name, as a
  * malloc'd array of malloc'd strings (free with store_list_free). A repo
  * without any gives 0 and *n = 0.
  */
-int	store_link_list(struct store *, const char *name, enum store_link,
-	    char ***digests, size_t *n);
+int store_link_list(struct store *, const char *name, enum store_link,
+    char ***digests, size_t *n);
 
 /* ---- tags ---- */
 
 /* store_tag_get: the digest in tags/<tag>/current/link; ENOENT if none. */
-int	store_tag_get(struct store *, const char *name, const char *tag,
-	    char digest[DIGEST_BUFSZ]);
+int store_tag_get(struct store *, const char *name, const char *tag,
+    char digest[DIGEST_BUFSZ]);
 /* store_tag_set: write tags/<tag>/index/... then tags/<tag>/current/link. */
-int	store_tag_set(struct store *, const char *name, const char *tag,
-	    const char *digest);
+int store_tag_set(struct store *, const char *name, const char *tag,
+    const char *digest);
 /* store_tag_delete: remove tags/<tag> entirely; ENOENT when absent. */
-int	store_tag_delete(struct store *, const char *name, const char *tag);
+int store_tag_delete(struct store *, const char *name, const char *tag);
 /*
  * store_tag_list: tag names of name, sorted by strcmp, as a malloc'd array
  * (store_list_free). ENOENT when the repository does not exist (no
  * _manifests directory).
  */
-int	store_tag_list(struct store *, const char *name, char ***tags,
-	    size_t *n);
+int store_tag_list(struct store *, const char *name, char ***tags, size_t *n);
 
 /* ---- repositories ---- */
 
 /* store_repo_exists: 1 when repositories/<name>/_manifests exists. */
-int	store_repo_exists(struct store *, const char *name);
+int store_repo_exists(struct store *, const char *name);
 /*
  * store_repo_list: every repository (a directory under repositories/ that
  * holds _manifests; components starting with '_' are skipped), sorted as
  * distribution does ('/' before any other byte). Walks the whole tree:
  * call it off the event loop. Free with store_list_free.
  */
-int	store_repo_list(struct store *, char ***names, size_t *n);
+int store_repo_list(struct store *, char ***names, size_t *n);
 
-void	store_list_free(char **list, size_t n);
+void store_list_free(char **list, size_t n);
 
 /*
  * store_repo_cmp: the catalog order (distribution's lessPath: compare
  * component by component, so "a/b" sorts before "a-b"). strcmp-like.
  */
-int	store_repo_cmp(const char *a, const char *b);
+int store_repo_cmp(const char *a, const char *b);
 
 /* ---- uploads: repositories/<name>/_uploads/<uuid>/{data,startedat} ---- */
 
@@ -127,14 +126,13 @@ int	store_repo_cmp(const char *a, const char *b);
  * and an empty data file. Returns an fd open for appending to data (the
  * caller owns it), or -1.
  */
-int	store_upload_create(struct store *, const char *name,
-	    const char *uuid);
+int store_upload_create(struct store *, const char *name, const char *uuid);
 /*
  * store_upload_open: reopen an existing upload (e.g. after a restart):
  * fd open for appending, *size bytes so far. ENOENT when there is none.
  */
-int	store_upload_open(struct store *, const char *name, const char *uuid,
-	    uint64_t *size);
+int store_upload_open(struct store *, const char *name, const char *uuid,
+    uint64_t *size);
 /*
  * store_upload_append: write all of buf at the end of the upload data fd,
  * whose size before the write is offset. Starts writeback
@@ -142,29 +140,27 @@ int	store_upload_open(struct store *, const char *name, const char *uuid,
  * short. 0, or -1 with errno (ENOSPC, EIO); on -1 the data file is
  * truncated back to offset so no partial chunk is kept.
  */
-int	store_upload_append(int fd, uint64_t offset, const void *buf,
-	    size_t len);
+int store_upload_append(int fd, uint64_t offset, const void *buf, size_t len);
 /*
  * store_upload_commit: make the upload's data the blob digest: fsync the
  * data, rename it into blobs/ (or drop it when that blob exists already),
  * fsync the directories, write the layer link, remove the upload
  * directory. Does not close fd. Call it off the event loop.
  */
-int	store_upload_commit(struct store *, const char *name,
-	    const char *uuid, int fd, const char *digest);
+int store_upload_commit(struct store *, const char *name, const char *uuid,
+    int fd, const char *digest);
 /*
  * store_upload_hash: SHA-256 of the upload's data so far, for an upload
  * whose running hash was lost (reopened after a restart). Off the loop.
  */
-int	store_upload_hash(struct store *, const char *name, const char *uuid,
-	    char digest[DIGEST_BUFSZ]);
+int store_upload_hash(struct store *, const char *name, const char *uuid,
+    char digest[DIGEST_BUFSZ]);
 /* store_upload_remove: delete the upload directory (cancel, failure). */
-int	store_upload_remove(struct store *, const char *name,
-	    const char *uuid);
+int store_upload_remove(struct store *, const char *name, const char *uuid);
 /*
  * store_upload_purge: remove uploads whose startedat is older than
  * max_age seconds; returns how many were removed, or -1. Off the loop.
  */
-int	store_upload_purge(struct store *, time_t max_age);
+int store_upload_purge(struct store *, time_t max_age);
 
 #endif /* REGISTRYD_STORE_H */

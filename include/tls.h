@@ -17,15 +17,15 @@ struct event_base;
  * tls_init: build the context from cfg when [tls] certificate is set.
  * Returns 0 (also when TLS is off), or -1 with the reason in err.
  */
-int	tls_init(const struct config *, char *err, size_t errlen);
+int tls_init(const struct config *, char *err, size_t errlen);
 /* tls_enabled: 1 when the listeners speak TLS. */
-int	tls_enabled(void);
+int tls_enabled(void);
 /*
  * tls_reload: rebuild the context from the same files (SIGHUP). On any
  * error the old context stays in use and the reason is logged. 0 or -1.
  */
-int	tls_reload(void);
-void	tls_shutdown(void);
+int tls_reload(void);
+void tls_shutdown(void);
 
 /*
  * tls_bufferevent: a server-side bufferevent_openssl on fd, accepting.
@@ -40,6 +40,6 @@ struct bufferevent *tls_bufferevent(struct event_base *, int fd);
  * tls_log_errors: log (info) why a TLS connection failed, draining the
  * OpenSSL error queue of bev. peer names the client.
  */
-void	tls_log_errors(struct bufferevent *, const char *peer);
+void tls_log_errors(struct bufferevent *, const char *peer);
 
 #endif /* REGISTRYD_TLS_H */

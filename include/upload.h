@@ -20,9 +20,9 @@ struct store;
  */
 struct upload;
 
-void	upload_init(struct store *);
+void upload_init(struct store *);
 /* upload_shutdown: free every session (their data stays on disk). */
-void	upload_shutdown(void);
+void upload_shutdown(void);
 
 /*
  * upload_create: a new session for repository name: storage directory,
@@ -42,8 +42,8 @@ struct upload *upload_find(const char *name, const char *uuid);
  * upload_acquire: mark the session in use by one request. -1 (EBUSY) when
  * another request holds it. upload_release undoes it.
  */
-int	upload_acquire(struct upload *);
-void	upload_release(struct upload *);
+int upload_acquire(struct upload *);
+void upload_release(struct upload *);
 
 const char *upload_uuid(const struct upload *);
 const char *upload_name(const struct upload *);
@@ -53,14 +53,14 @@ uint64_t upload_offset(const struct upload *);
  * upload_write: append len bytes and feed them to the running hash.
  * 0, or -1 with errno (ENOSPC...); on -1 the offset is unchanged.
  */
-int	upload_write(struct upload *, const void *buf, size_t len);
+int upload_write(struct upload *, const void *buf, size_t len);
 
 /*
  * upload_verify: compare the running hash with digest. 1 match, 0
  * mismatch, -1 when the running hash is unknown (reopened session): then
  * upload_commit_work verifies by re-reading the data.
  */
-int	upload_verify(struct upload *, const char *digest);
+int upload_verify(struct upload *, const char *digest);
 
 /*
  * upload_commit_work: make the data blob digest in the storage (verify if
@@ -68,19 +68,19 @@ int	upload_verify(struct upload *, const char *digest);
  * storage and this session, which the caller holds. Returns 0, -1 with
  * errno, or -2 when the data does not match digest.
  */
-int	upload_commit_work(struct upload *, const char *digest);
+int upload_commit_work(struct upload *, const char *digest);
 
 /*
  * upload_close: remove the session from the table and free it. With
  * remove_data, delete its storage directory too (cancel, failed commit).
  * The session must not be acquired by anyone else.
  */
-void	upload_close(struct upload *, int remove_data);
+void upload_close(struct upload *, int remove_data);
 
 /*
  * upload_expire: close sessions idle for longer than idle seconds and not
  * acquired (their data stays until purged).
  */
-void	upload_expire(time_t idle);
+void upload_expire(time_t idle);
 
 #endif /* REGISTRYD_UPLOAD_H */

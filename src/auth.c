@@ -122,7 +122,6 @@ static struct {
 	unsigned int crypt_runs; /* jobs that ran crypt_rn */
 } auth;
 
-
 static uint64_t auth_now(void);
 static void auth_table_free(struct auth_table *);
 static int auth_user_cmp(const void *, const void *);

@@ -38,59 +38,59 @@
 #include "util.h"
 
 /* Parse more requests only while the output holds less than this. */
-#define HTTP_OUTPUT_LOW		(64 * 1024)
-#define HTTP_NO_OFFSET		UINT32_MAX
+#define HTTP_OUTPUT_LOW (64 * 1024)
+#define HTTP_NO_OFFSET  UINT32_MAX
 
 /* Per-request flags. */
-#define REQ_F_REPLIED		0x01	/* response queued (headers at least) */
-#define REQ_F_COMPLETE		0x02	/* whole request body received */
-#define REQ_F_DISCARD		0x04	/* body goes nowhere */
-#define REQ_F_CONTINUE_SENT	0x08	/* "100 Continue" written */
-#define REQ_F_IN_VALUE		0x10	/* last header callback was a value */
-#define REQ_F_ENDED		0x20	/* end_cb has run */
-#define REQ_F_HELD		0x40	/* parser held after dispatch */
+#define REQ_F_REPLIED       0x01 /* response queued (headers at least) */
+#define REQ_F_COMPLETE      0x02 /* whole request body received */
+#define REQ_F_DISCARD       0x04 /* body goes nowhere */
+#define REQ_F_CONTINUE_SENT 0x08 /* "100 Continue" written */
+#define REQ_F_IN_VALUE      0x10 /* last header callback was a value */
+#define REQ_F_ENDED         0x20 /* end_cb has run */
+#define REQ_F_HELD          0x40 /* parser held after dispatch */
 
 /*
  * One request. Owned by its conn (c_req); all its strings live in r_buf,
  * an arena addressed by offsets because it grows with realloc.
  */
 struct request {
-	struct conn		*r_conn;
-	enum http_method_id	 r_method;
-	int			 r_flags;	/* REQ_F_* */
-	uint64_t		 r_start_ms;
+	struct conn *r_conn;
+	enum http_method_id r_method;
+	int r_flags; /* REQ_F_* */
+	uint64_t r_start_ms;
 
-	char			*r_buf;		/* url, then header strings */
-	size_t			 r_buflen;
-	size_t			 r_bufsize;
-	size_t			 r_urllen;
-	uint32_t		 r_path;	/* offsets into r_buf */
-	uint32_t		 r_query;
-	uint32_t		 r_hname[HTTP_MAX_HEADERS];
-	uint32_t		 r_hvalue[HTTP_MAX_HEADERS];
-	int			 r_nheaders;
-	int			 r_err;		/* status to answer a bad request */
-	size_t			 r_hbytes;	/* header bytes so far */
+	char *r_buf; /* url, then header strings */
+	size_t r_buflen;
+	size_t r_bufsize;
+	size_t r_urllen;
+	uint32_t r_path; /* offsets into r_buf */
+	uint32_t r_query;
+	uint32_t r_hname[HTTP_MAX_HEADERS];
+	uint32_t r_hvalue[HTTP_MAX_HEADERS];
+	int r_nheaders;
+	int r_err;       /* status to answer a bad request */
+	size_t r_hbytes; /* header bytes so far */
 
-	int64_t			 r_content_length;	/* -1 none */
-	int			 r_chunked;
-	uint64_t		 r_discarded;
+	int64_t r_content_length; /* -1 none */
+	int r_chunked;
+	uint64_t r_discarded;
 
-	http_body_cb		 r_body_cb;
-	http_end_cb		 r_end_cb;
-	http_cleanup_cb		 r_cleanup_cb;
-	void			*r_ctx;		/* owned by the handler */
+	http_body_cb r_body_cb;
+	http_end_cb r_end_cb;
+	http_cleanup_cb r_cleanup_cb;
+	void *r_ctx; /* owned by the handler */
 
-	struct evbuffer		*r_headers;	/* response headers so far */
-	int			 r_status;
-	uint64_t		 r_bytes_out;
-	char			 r_digest[DIGEST_MAX_LEN + 1];
-	char			 r_user[64];	/* for the access line */
+	struct evbuffer *r_headers; /* response headers so far */
+	int r_status;
+	uint64_t r_bytes_out;
+	char r_digest[DIGEST_MAX_LEN + 1];
+	char r_user[64]; /* for the access line */
 
 	/* A file body sent by bounded reads (TLS: no sendfile). */
-	int			 r_file_fd;	/* -1 when none */
-	uint64_t		 r_file_off;
-	uint64_t		 r_file_left;
+	int r_file_fd; /* -1 when none */
+	uint64_t r_file_off;
+	uint64_t r_file_left;
 };
 
 static const struct config *http_cfg;
@@ -98,38 +98,37 @@ static const struct config *http_cfg;
 static struct conn *http_parsing;
 
 static struct request *http_request_new(struct conn *);
-static void	http_request_free(struct request *);
-static int	http_buf_append(struct request *, const char *, size_t);
-static int	http_buf_terminate(struct request *);
-static int	http_on_message_begin(http_parser *);
-static int	http_on_url(http_parser *, const char *, size_t);
-static int	http_on_header_field(http_parser *, const char *, size_t);
-static int	http_on_header_value(http_parser *, const char *, size_t);
-static int	http_on_headers_complete(http_parser *);
-static int	http_on_body(http_parser *, const char *, size_t);
-static int	http_on_message_complete(http_parser *);
-static int	http_finish_headers(struct request *);
-static int	http_header_join(struct request *, int, int);
-static void	http_bad_request(struct conn *, int, const char *);
-static void	http_write_head(struct request *, int, const char *, uint64_t,
-		    int);
+static void http_request_free(struct request *);
+static int http_buf_append(struct request *, const char *, size_t);
+static int http_buf_terminate(struct request *);
+static int http_on_message_begin(http_parser *);
+static int http_on_url(http_parser *, const char *, size_t);
+static int http_on_header_field(http_parser *, const char *, size_t);
+static int http_on_header_value(http_parser *, const char *, size_t);
+static int http_on_headers_complete(http_parser *);
+static int http_on_body(http_parser *, const char *, size_t);
+static int http_on_message_complete(http_parser *);
+static int http_finish_headers(struct request *);
+static int http_header_join(struct request *, int, int);
+static void http_bad_request(struct conn *, int, const char *);
+static void http_write_head(struct request *, int, const char *, uint64_t, int);
 static const char *http_reason(int);
 static const char *http_error_message(const char *);
-static void	http_maybe_resume(struct conn *);
-static void	http_parse_input(struct conn *);
-static int	http_finish_request(struct conn *);
-static void	http_early_close_check(struct request *);
-static void	http_after_dispatch(struct request *);
-static void	http_file_refill(struct request *);
+static void http_maybe_resume(struct conn *);
+static void http_parse_input(struct conn *);
+static int http_finish_request(struct conn *);
+static void http_early_close_check(struct request *);
+static void http_after_dispatch(struct request *);
+static void http_file_refill(struct request *);
 
 static const http_parser_settings http_settings = {
-	.on_message_begin = http_on_message_begin,
-	.on_url = http_on_url,
-	.on_header_field = http_on_header_field,
-	.on_header_value = http_on_header_value,
-	.on_headers_complete = http_on_headers_complete,
-	.on_body = http_on_body,
-	.on_message_complete = http_on_message_complete,
+    .on_message_begin = http_on_message_begin,
+    .on_url = http_on_url,
+    .on_header_field = http_on_header_field,
+    .on_header_value = http_on_header_value,
+    .on_headers_complete = http_on_headers_complete,
+    .on_body = http_on_body,
+    .on_message_complete = http_on_message_complete,
 };
 
 /* ----------------------------------------------------------------------
@@ -331,7 +330,7 @@ http_header_join(struct request *r, int i, int j)
 	int rc;
 
 	if (asprintf(&joined, "%s, %s", r->r_buf + r->r_hvalue[i],
-	    r->r_buf + r->r_hvalue[j]) == -1) {
+	        r->r_buf + r->r_hvalue[j]) == -1) {
 		r->r_err = 500;
 		return -1;
 	}
@@ -379,11 +378,11 @@ http_finish_headers(struct request *r)
 	}
 	for (i = 0; i < r->r_nheaders; i++) {
 		if (r->r_hname[i] == HTTP_NO_OFFSET)
-			continue;	/* merged into an earlier line */
+			continue; /* merged into an earlier line */
 		for (j = i + 1; j < r->r_nheaders; j++) {
 			if (r->r_hname[j] == HTTP_NO_OFFSET ||
 			    strcasecmp(r->r_buf + r->r_hname[i],
-			    r->r_buf + r->r_hname[j]) != 0)
+			        r->r_buf + r->r_hname[j]) != 0)
 				continue;
 			if (http_header_join(r, i, j) == -1)
 				return -1;
@@ -492,7 +491,7 @@ http_on_body(http_parser *p, const char *at, size_t len)
 		if (r->r_discarded > HTTP_DISCARD_MAX) {
 			c->c_flags |= CONN_F_CLOSE_AFTER_REPLY;
 			if (r->r_flags & REQ_F_REPLIED)
-				return -1;	/* stop; close after reply */
+				return -1; /* stop; close after reply */
 		}
 		return 0;
 	}
@@ -544,9 +543,12 @@ http_bad_request(struct conn *c, int status, const char *why)
 	if (r->r_flags & REQ_F_REPLIED)
 		return;
 	r->r_flags |= REQ_F_COMPLETE | REQ_F_DISCARD;
-	http_error(r, status, status == 431 ? "HEADER_TOO_LARGE" :
-	    status == 414 ? "URI_TOO_LONG" : status == 413 ? "SIZE_INVALID" :
-	    "BAD_REQUEST", "%s", why);
+	http_error(r, status,
+	    status == 431       ? "HEADER_TOO_LARGE"
+	        : status == 414 ? "URI_TOO_LONG"
+	        : status == 413 ? "SIZE_INVALID"
+	                        : "BAD_REQUEST",
+	    "%s", why);
 }
 
 /*
@@ -595,7 +597,7 @@ http_parse_input(struct conn *c)
 			break;
 		}
 		if (n < v.iov_len)
-			break;	/* should not happen without an error */
+			break; /* should not happen without an error */
 	}
 }
 
@@ -711,8 +713,9 @@ http_file_refill(struct request *r)
 
 	while (r->r_file_left > 0 &&
 	    evbuffer_get_length(out) < HTTP_FILE_SEGMENT) {
-		want = r->r_file_left < HTTP_FILE_SEGMENT ?
-		    (size_t)r->r_file_left : HTTP_FILE_SEGMENT;
+		want = r->r_file_left < HTTP_FILE_SEGMENT
+		    ? (size_t)r->r_file_left
+		    : HTTP_FILE_SEGMENT;
 		if (evbuffer_reserve_space(out, (ev_ssize_t)want, &v, 1) < 1)
 			goto fail;
 		if (v.iov_len > want)
@@ -769,7 +772,7 @@ http_release(struct request *r)
 	http_after_dispatch(r);
 	http_parser_pause(&c->c_parser, 0);
 	if (http_parsing == c)
-		return;	/* released from within dispatch: parsing goes on */
+		return; /* released from within dispatch: parsing goes on */
 	bufferevent_enable(c->c_bev, EV_READ);
 	http_conn_read(c);
 }
@@ -937,30 +940,54 @@ static const char *
 http_reason(int status)
 {
 	switch (status) {
-	case 100: return "Continue";
-	case 200: return "OK";
-	case 201: return "Created";
-	case 202: return "Accepted";
-	case 204: return "No Content";
-	case 206: return "Partial Content";
-	case 304: return "Not Modified";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 405: return "Method Not Allowed";
-	case 408: return "Request Timeout";
-	case 409: return "Conflict";
-	case 411: return "Length Required";
-	case 413: return "Payload Too Large";
-	case 414: return "URI Too Long";
-	case 416: return "Range Not Satisfiable";
-	case 429: return "Too Many Requests";
-	case 431: return "Request Header Fields Too Large";
-	case 500: return "Internal Server Error";
-	case 503: return "Service Unavailable";
-	case 507: return "Insufficient Storage";
-	default: return "Unknown";
+	case 100:
+		return "Continue";
+	case 200:
+		return "OK";
+	case 201:
+		return "Created";
+	case 202:
+		return "Accepted";
+	case 204:
+		return "No Content";
+	case 206:
+		return "Partial Content";
+	case 304:
+		return "Not Modified";
+	case 400:
+		return "Bad Request";
+	case 401:
+		return "Unauthorized";
+	case 403:
+		return "Forbidden";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 408:
+		return "Request Timeout";
+	case 409:
+		return "Conflict";
+	case 411:
+		return "Length Required";
+	case 413:
+		return "Payload Too Large";
+	case 414:
+		return "URI Too Long";
+	case 416:
+		return "Range Not Satisfiable";
+	case 429:
+		return "Too Many Requests";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	case 503:
+		return "Service Unavailable";
+	case 507:
+		return "Insufficient Storage";
+	default:
+		return "Unknown";
 	}
 }
 
@@ -1007,8 +1034,7 @@ http_write_head(struct request *r, int status, const char *content_type,
 	    http_method_name(r), http_path(r), status,
 	    (unsigned long long)length,
 	    (unsigned long long)(util_now_ms() - r->r_start_ms),
-	    r->r_user[0] ? r->r_user : "-",
-	    r->r_digest[0] ? r->r_digest : "-");
+	    r->r_user[0] ? r->r_user : "-", r->r_digest[0] ? r->r_digest : "-");
 }
 
 /*
@@ -1025,8 +1051,8 @@ http_early_close_check(struct request *r)
 		return;
 	expect = http_header(r, "Expect");
 	if ((expect != NULL && strcasecmp(expect, "100-continue") == 0 &&
-	    !(r->r_flags & REQ_F_CONTINUE_SENT)) || r->r_chunked ||
-	    r->r_content_length > HTTP_DISCARD_MAX)
+	        !(r->r_flags & REQ_F_CONTINUE_SENT)) ||
+	    r->r_chunked || r->r_content_length > HTTP_DISCARD_MAX)
 		c->c_flags |= CONN_F_CLOSE_AFTER_REPLY;
 }
 
@@ -1054,8 +1080,8 @@ http_reply(struct request *r, int status, const char *content_type,
  * closes fd when done; it owns fd from here on in every case.
  */
 void
-http_reply_file(struct request *r, int status, const char *content_type,
-    int fd, uint64_t offset, uint64_t length)
+http_reply_file(struct request *r, int status, const char *content_type, int fd,
+    uint64_t offset, uint64_t length)
 {
 	struct evbuffer *out = bufferevent_get_output(r->r_conn->c_bev);
 
@@ -1073,7 +1099,7 @@ http_reply_file(struct request *r, int status, const char *content_type,
 		r->r_file_left = length;
 		http_file_refill(r);
 	} else if (evbuffer_add_file(out, fd, (ev_off_t)offset,
-	    (ev_off_t)length) == -1) {
+	               (ev_off_t)length) == -1) {
 		/* Headers are out; the client sees a short body. */
 		log_warnx("%s: conn %u: evbuffer_add_file failed", __func__,
 		    r->r_conn->c_id);
@@ -1091,33 +1117,35 @@ http_error_message(const char *code)
 	static const struct {
 		const char *code, *message;
 	} table[] = {
-		{ "BLOB_UNKNOWN", "blob unknown to registry" },
-		{ "BLOB_UPLOAD_INVALID", "blob upload invalid" },
-		{ "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry" },
-		{ "DIGEST_INVALID",
-		    "provided digest did not match uploaded content" },
-		{ "MANIFEST_BLOB_UNKNOWN",
-		    "manifest references a manifest or blob unknown to "
-		    "registry" },
-		{ "MANIFEST_INVALID", "manifest invalid" },
-		{ "MANIFEST_UNKNOWN", "manifest unknown to registry" },
-		{ "NAME_INVALID", "invalid repository name" },
-		{ "NAME_UNKNOWN", "repository name not known to registry" },
-		{ "SIZE_INVALID", "provided length did not match content "
-		    "length" },
-		{ "TAG_INVALID", "manifest tag did not match URI" },
-		{ "UNAUTHORIZED", "authentication required" },
-		{ "DENIED", "requested access to the resource is denied" },
-		{ "UNSUPPORTED", "the operation is unsupported" },
-		{ "TOOMANYREQUESTS", "too many requests" },
-		{ "PAGINATION_NUMBER_INVALID", "invalid number of results "
-		    "requested" },
-		{ "RANGE_INVALID", "invalid content range" },
-		{ "NOT_FOUND", "not found" },
-		{ "BAD_REQUEST", "malformed request" },
-		{ "HEADER_TOO_LARGE", "request headers too large" },
-		{ "URI_TOO_LONG", "request URI too long" },
-		{ "UNAVAILABLE", "service unavailable" },
+	    {"BLOB_UNKNOWN", "blob unknown to registry"},
+	    {"BLOB_UPLOAD_INVALID", "blob upload invalid"},
+	    {"BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry"},
+	    {"DIGEST_INVALID",
+	        "provided digest did not match uploaded content"},
+	    {"MANIFEST_BLOB_UNKNOWN",
+	        "manifest references a manifest or blob unknown to "
+	        "registry"},
+	    {"MANIFEST_INVALID", "manifest invalid"},
+	    {"MANIFEST_UNKNOWN", "manifest unknown to registry"},
+	    {"NAME_INVALID", "invalid repository name"},
+	    {"NAME_UNKNOWN", "repository name not known to registry"},
+	    {"SIZE_INVALID",
+	        "provided length did not match content "
+	        "length"},
+	    {"TAG_INVALID", "manifest tag did not match URI"},
+	    {"UNAUTHORIZED", "authentication required"},
+	    {"DENIED", "requested access to the resource is denied"},
+	    {"UNSUPPORTED", "the operation is unsupported"},
+	    {"TOOMANYREQUESTS", "too many requests"},
+	    {"PAGINATION_NUMBER_INVALID",
+	        "invalid number of results "
+	        "requested"},
+	    {"RANGE_INVALID", "invalid content range"},
+	    {"NOT_FOUND", "not found"},
+	    {"BAD_REQUEST", "malformed request"},
+	    {"HEADER_TOO_LARGE", "request headers too large"},
+	    {"URI_TOO_LONG", "request URI too long"},
+	    {"UNAVAILABLE", "service unavailable"},
 	};
 	size_t i;
 
@@ -1148,8 +1176,8 @@ http_error(struct request *r, int status, const char *code, const char *fmt,
 		va_end(ap);
 	}
 	if (status >= 500) {
-		log_warnx("%s %s: %d %s: %s", http_method_name(r),
-		    http_path(r), status, code, detail);
+		log_warnx("%s %s: %d %s: %s", http_method_name(r), http_path(r),
+		    status, code, detail);
 		util_strlcpy(detail, "", sizeof(detail));
 	}
 	err = json_pack("{s:s, s:s}", "code", code, "message",

@@ -12,14 +12,14 @@
 
 #include "log.h"
 
-static int	log_lvl = LOG_LVL_INFO;
-static int	log_access_on = 1;
-static int	log_journal;
+static int log_lvl = LOG_LVL_INFO;
+static int log_access_on = 1;
+static int log_journal;
 
-static void	log_vline(const char *, const char *, int, const char *,
-		    va_list) __attribute__((format(printf, 4, 0)));
-static void	log_append(char *, size_t, size_t *, const char *, va_list);
-static void	log_appendf(char *, size_t, size_t *, const char *, ...);
+static void log_vline(const char *, const char *, int, const char *, va_list)
+    __attribute__((format(printf, 4, 0)));
+static void log_append(char *, size_t, size_t *, const char *, va_list);
+static void log_appendf(char *, size_t, size_t *, const char *, ...);
 
 /*
  * log_init: set the level and whether access lines are written. Safe to
@@ -44,7 +44,7 @@ log_level(void)
 int
 log_level_parse(const char *s)
 {
-	static const char *const names[] = { "error", "warn", "info", "debug" };
+	static const char *const names[] = {"error", "warn", "info", "debug"};
 	size_t i;
 
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -57,8 +57,7 @@ log_level_parse(const char *s)
 
 /* Append to a line buffer, truncating; *off never passes size - 2. */
 static void __attribute__((format(printf, 4, 0)))
-log_append(char *line, size_t size, size_t *off, const char *fmt,
-    va_list ap)
+log_append(char *line, size_t size, size_t *off, const char *fmt, va_list ap)
 {
 	int n;
 
@@ -105,21 +104,21 @@ log_vline(const char *prefix, const char *level, int errnum, const char *fmt,
 	log_appendf(line, sizeof(line), &off, "%s%s", prefix, level);
 	log_append(line, sizeof(line), &off, fmt, ap);
 	if (errnum >= 0)
-		log_appendf(line, sizeof(line), &off, ": %s",
-		    strerror(errnum));
+		log_appendf(line, sizeof(line), &off, ": %s", strerror(errnum));
 	line[off++] = '\n';
 	fwrite(line, 1, off, stderr);
 	fflush(stderr);
 }
 
-#define LOG_BODY(lvl, prefix, level, errnum) do {			\
-	va_list ap;							\
-	if (log_lvl < (lvl))						\
-		return;							\
-	va_start(ap, fmt);						\
-	log_vline(prefix, level, errnum, fmt, ap);			\
-	va_end(ap);							\
-} while (0)
+#define LOG_BODY(lvl, prefix, level, errnum)                                   \
+	do {                                                                   \
+		va_list ap;                                                    \
+		if (log_lvl < (lvl))                                           \
+			return;                                                \
+		va_start(ap, fmt);                                             \
+		log_vline(prefix, level, errnum, fmt, ap);                     \
+		va_end(ap);                                                    \
+	} while (0)
 
 /* log_warn: a warning with ": strerror(errno)" appended. */
 void

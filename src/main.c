@@ -1,8 +1,8 @@
 /*
  * registryd: a private Docker/OCI container registry.
  *
- * Subcommands: serve (the default), check-config, passwd, version. main loads the
- * configuration, opens the storage, starts the worker pool, the registry
+ * Subcommands: serve (the default), check-config, passwd, version. main loads
+ * the configuration, opens the storage, starts the worker pool, the registry
  * and the listeners on one event loop, and tears them down in reverse
  * order after a graceful shutdown (SIGTERM, SIGINT).
  */
@@ -27,14 +27,14 @@
 #include "tls.h"
 
 #ifndef REGISTRYD_VERSION
-#define REGISTRYD_VERSION	"0.1.0"
+#define REGISTRYD_VERSION "0.1.0"
 #endif
 
 extern char **environ;
 
-static void	usage(void) __attribute__((noreturn));
-static int	main_serve(struct config *);
-static void	main_signal_cb(evutil_socket_t, short, void *);
+static void usage(void) __attribute__((noreturn));
+static int main_serve(struct config *);
+static void main_signal_cb(evutil_socket_t, short, void *);
 
 static void
 usage(void)
@@ -72,7 +72,7 @@ main_serve(struct config *cfg)
 {
 	struct event_base *base;
 	struct event *sigs[3];
-	const int signums[3] = { SIGTERM, SIGINT, SIGHUP };
+	const int signums[3] = {SIGTERM, SIGINT, SIGHUP};
 	struct store *store;
 	char err[512];
 	int i, rc = 1;

@@ -23,25 +23,25 @@
 TAILQ_HEAD(pool_queue, pool_job);
 
 static struct {
-	pthread_mutex_t		 lock;
-	pthread_cond_t		 cond;
-	struct pool_queue	 todo;		/* waiting for a worker */
-	struct pool_queue	 done;		/* waiting for pj_done */
-	pthread_t		 threads[8];
-	int			 nthreads;
-	int			 stopping;
-	int			 pending;	/* submitted, pj_done not run */
-	int			 efd;		/* eventfd: done queue non-empty */
-	struct event		*ev;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct pool_queue todo; /* waiting for a worker */
+	struct pool_queue done; /* waiting for pj_done */
+	pthread_t threads[8];
+	int nthreads;
+	int stopping;
+	int pending; /* submitted, pj_done not run */
+	int efd;     /* eventfd: done queue non-empty */
+	struct event *ev;
 } pool = {
-	.lock = PTHREAD_MUTEX_INITIALIZER,
-	.cond = PTHREAD_COND_INITIALIZER,
-	.efd = -1,
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .cond = PTHREAD_COND_INITIALIZER,
+    .efd = -1,
 };
 
-static void	*pool_worker(void *);
-static void	 pool_done_cb(evutil_socket_t, short, void *);
-static void	 pool_run_done(void);
+static void *pool_worker(void *);
+static void pool_done_cb(evutil_socket_t, short, void *);
+static void pool_run_done(void);
 
 /* A worker: take a job, run it, queue it for the loop, wake the loop. */
 static void *
@@ -56,7 +56,7 @@ pool_worker(void *arg)
 		while (TAILQ_EMPTY(&pool.todo) && !pool.stopping)
 			pthread_cond_wait(&pool.cond, &pool.lock);
 		if ((job = TAILQ_FIRST(&pool.todo)) == NULL)
-			break;	/* stopping and nothing left */
+			break; /* stopping and nothing left */
 		TAILQ_REMOVE(&pool.todo, job, pj_entry);
 		pthread_mutex_unlock(&pool.lock);
 
@@ -120,15 +120,15 @@ pool_start(struct event_base *base, int nthreads)
 		log_warn("eventfd");
 		return -1;
 	}
-	pool.ev = event_new(base, pool.efd, EV_READ | EV_PERSIST, pool_done_cb,
-	    NULL);
+	pool.ev =
+	    event_new(base, pool.efd, EV_READ | EV_PERSIST, pool_done_cb, NULL);
 	if (pool.ev == NULL || event_add(pool.ev, NULL) == -1) {
 		log_warnx("%s: event_new failed", __func__);
 		return -1;
 	}
 	for (i = 0; i < nthreads; i++) {
-		if ((errno = pthread_create(&pool.threads[i], NULL,
-		    pool_worker, NULL)) != 0) {
+		if ((errno = pthread_create(&pool.threads[i], NULL, pool_worker,
+		         NULL)) != 0) {
 			log_warn("pthread_create");
 			break;
 		}

@@ -127,7 +127,6 @@ struct reg_purge {
 	int rp_busy; /* submitted, pj_done not run */
 };
 
-
 struct reg_route {
 	enum route_id rr_route;
 	enum http_method_id rr_method;
@@ -151,8 +150,8 @@ static void reg_client_addr(struct request *, char *, size_t);
 static int reg_cors(struct request *);
 static void reg_challenge(struct request *);
 static void reg_limited(struct request *, const char *);
-static int reg_access(struct request *, const struct route_match *,
-    reg_handler);
+static int
+reg_access(struct request *, const struct route_match *, reg_handler);
 static void reg_auth_done(void *, enum auth_result, const char *);
 static void reg_storage_error(struct request *, int, const char *);
 static void reg_reply_json(struct request *, int, const char *, json_t *);
@@ -262,9 +261,9 @@ reg_init(struct event_base *base, const struct config *cfg, struct store *store)
 		reg_secret_len = 32;
 		if (auth_enabled())
 			log_warnx("no http secret set: upload locations are "
-			    "valid for this process only (set "
-			    "REGISTRY_HTTP_SECRET when several instances "
-			    "share the storage)");
+			          "valid for this process only (set "
+			          "REGISTRY_HTTP_SECRET when several instances "
+			          "share the storage)");
 	}
 	upload_init(store);
 	if (catalog_init(base, store, cfg->cf_catalog_refresh) == -1) {

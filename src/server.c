@@ -31,43 +31,43 @@
 #include "tls.h"
 #include "util.h"
 
-#define SERVER_MAX_LISTENERS	8
+#define SERVER_MAX_LISTENERS 8
 /* Bytes read per read event: large enough for fast uploads, bounded. */
-#define SERVER_READ_MAX		HTTP_READ_MAX
+#define SERVER_READ_MAX      HTTP_READ_MAX
 /* Write callback (and next request) once the output is this low. */
-#define SERVER_WRITE_LOW	(64 * 1024)
+#define SERVER_WRITE_LOW     (64 * 1024)
 
 TAILQ_HEAD(conn_list, conn);
 
 static struct {
-	struct event_base	*base;
-	const struct config	*cfg;
-	struct evconnlistener	*listeners[SERVER_MAX_LISTENERS];
-	int			 nlisteners;
-	struct conn_list	 conns;
-	int			 nconns;
-	int			 max_conns;
-	int			 paused;	/* listeners off at the limit */
-	int			 stopping;
-	unsigned int		 next_id;
-	struct event		*drain_timer;
+	struct event_base *base;
+	const struct config *cfg;
+	struct evconnlistener *listeners[SERVER_MAX_LISTENERS];
+	int nlisteners;
+	struct conn_list conns;
+	int nconns;
+	int max_conns;
+	int paused; /* listeners off at the limit */
+	int stopping;
+	unsigned int next_id;
+	struct event *drain_timer;
 } srv;
 
-static void	server_accept_cb(struct evconnlistener *, evutil_socket_t,
-		    struct sockaddr *, int, void *);
-static void	server_accept_error_cb(struct evconnlistener *, void *);
-static int	server_listen(const char *, const char *, int);
-static void	server_listeners_enable(int);
-static void	server_drain_cb(evutil_socket_t, short, void *);
-static void	server_raise_nofile(void);
-static int	conn_setup(struct conn *, struct bufferevent *);
-static void	conn_peek_cb(evutil_socket_t, short, void *);
-static void	conn_read_cb(struct bufferevent *, void *);
-static void	conn_write_cb(struct bufferevent *, void *);
-static void	conn_event_cb(struct bufferevent *, short, void *);
-static void	conn_hdr_timeout_cb(evutil_socket_t, short, void *);
-static void	conn_close(struct conn *, const char *);
-static int	conn_flags_act(struct conn *);
+static void server_accept_cb(struct evconnlistener *, evutil_socket_t,
+    struct sockaddr *, int, void *);
+static void server_accept_error_cb(struct evconnlistener *, void *);
+static int server_listen(const char *, const char *, int);
+static void server_listeners_enable(int);
+static void server_drain_cb(evutil_socket_t, short, void *);
+static void server_raise_nofile(void);
+static int conn_setup(struct conn *, struct bufferevent *);
+static void conn_peek_cb(evutil_socket_t, short, void *);
+static void conn_read_cb(struct bufferevent *, void *);
+static void conn_write_cb(struct bufferevent *, void *);
+static void conn_event_cb(struct bufferevent *, short, void *);
+static void conn_hdr_timeout_cb(evutil_socket_t, short, void *);
+static void conn_close(struct conn *, const char *);
+static int conn_flags_act(struct conn *);
 
 /* ----------------------------------------------------------------------
  * Listening
@@ -115,11 +115,12 @@ server_listen(const char *host, const char *port, int backlog)
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		if (srv.nlisteners == SERVER_MAX_LISTENERS)
 			break;
-		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, name,
-		    sizeof(name), NULL, 0, NI_NUMERICHOST) != 0)
+		if (getnameinfo(ai->ai_addr, ai->ai_addrlen, name, sizeof(name),
+		        NULL, 0, NI_NUMERICHOST) != 0)
 			util_strlcpy(name, "?", sizeof(name));
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, ai->ai_protocol);
+		fd = socket(ai->ai_family,
+		    ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    ai->ai_protocol);
 		if (fd == -1) {
 			log_warn("socket %s", name);
 			continue;
@@ -162,8 +163,8 @@ server_start(struct event_base *base, const struct config *cfg)
 
 	srv.base = base;
 	srv.cfg = cfg;
-	srv.max_conns = cfg->cf_max_connections > 0 ?
-	    cfg->cf_max_connections : SERVER_MAX_CONNECTIONS;
+	srv.max_conns = cfg->cf_max_connections > 0 ? cfg->cf_max_connections
+	                                            : SERVER_MAX_CONNECTIONS;
 	TAILQ_INIT(&srv.conns);
 	server_raise_nofile();
 	http_init(cfg);
@@ -186,7 +187,7 @@ server_start(struct event_base *base, const struct config *cfg)
 		h = host + 1;
 	}
 	if (*h == '\0')
-		h = NULL;	/* ":5000": every IPv4 and IPv6 address */
+		h = NULL; /* ":5000": every IPv4 and IPv6 address */
 	if (server_listen(h, port, 1024) <= 0)
 		return -1;
 	if ((srv.drain_timer = evtimer_new(base, server_drain_cb, NULL)) ==
@@ -245,7 +246,7 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	c->c_id = ++srv.next_id;
 	c->c_fd = fd;
 	if (getnameinfo(sa, (socklen_t)salen, host, sizeof(host), port,
-	    sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
+	        sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
 		snprintf(c->c_peer, sizeof(c->c_peer), "%s:%s", host, port);
 		util_strlcpy(c->c_addr, host, sizeof(c->c_addr));
 	} else {
@@ -266,7 +267,7 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		 * request on the TLS port gets a readable 400 instead of a
 		 * handshake failure the client reports as a hang or garbage.
 		 */
-		struct timeval tv = { srv.cfg->cf_header_timeout, 0 };
+		struct timeval tv = {srv.cfg->cf_header_timeout, 0};
 
 		c->c_peek = event_new(srv.base, fd, EV_READ, conn_peek_cb, c);
 		if (c->c_peek == NULL || event_add(c->c_peek, &tv) == -1) {
@@ -277,8 +278,9 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 			free(c);
 			return;
 		}
-	} else if (conn_setup(c, bufferevent_socket_new(srv.base, fd,
-	    BEV_OPT_CLOSE_ON_FREE)) == -1) {
+	} else if (conn_setup(c,
+	               bufferevent_socket_new(srv.base, fd,
+	                   BEV_OPT_CLOSE_ON_FREE)) == -1) {
 		event_free(c->c_hdr_timer);
 		close(fd);
 		free(c);
@@ -306,8 +308,8 @@ conn_setup(struct conn *c, struct bufferevent *bev)
 {
 	if ((c->c_bev = bev) == NULL)
 		return -1;
-	bufferevent_setcb(c->c_bev, conn_read_cb, conn_write_cb,
-	    conn_event_cb, c);
+	bufferevent_setcb(c->c_bev, conn_read_cb, conn_write_cb, conn_event_cb,
+	    c);
 	bufferevent_setwatermark(c->c_bev, EV_WRITE, SERVER_WRITE_LOW, 0);
 	bufferevent_set_max_single_read(c->c_bev, SERVER_READ_MAX);
 	http_conn_start(c);
@@ -342,14 +344,14 @@ conn_peek_cb(evutil_socket_t fd, short what, void *arg)
 	if (b == 0x16) {
 		c->c_flags |= CONN_F_TLS;
 		if ((bev = tls_bufferevent(srv.base, fd)) == NULL) {
-			c->c_fd = -1;	/* see tls_bufferevent */
+			c->c_fd = -1; /* see tls_bufferevent */
 			conn_close(c, "TLS setup failed");
 			return;
 		}
 	} else {
 		c->c_flags |= CONN_F_PLAIN_ON_TLS;
-		bev = bufferevent_socket_new(srv.base, fd,
-		    BEV_OPT_CLOSE_ON_FREE);
+		bev =
+		    bufferevent_socket_new(srv.base, fd, BEV_OPT_CLOSE_ON_FREE);
 	}
 	if (conn_setup(c, bev) == -1)
 		conn_close(c, "bufferevent failed");
@@ -359,8 +361,8 @@ conn_peek_cb(evutil_socket_t fd, short what, void *arg)
 void
 conn_read_timeout(struct conn *c, int secs)
 {
-	struct timeval rtv = { secs, 0 };
-	struct timeval wtv = { srv.cfg->cf_write_timeout, 0 };
+	struct timeval rtv = {secs, 0};
+	struct timeval wtv = {srv.cfg->cf_write_timeout, 0};
 
 	bufferevent_set_timeouts(c->c_bev, &rtv, &wtv);
 }
@@ -373,7 +375,7 @@ conn_read_timeout(struct conn *c, int secs)
 void
 conn_header_deadline(struct conn *c, int on)
 {
-	struct timeval tv = { srv.cfg->cf_header_timeout, 0 };
+	struct timeval tv = {srv.cfg->cf_header_timeout, 0};
 
 	if (on) {
 		if (!evtimer_pending(c->c_hdr_timer, NULL))
@@ -397,7 +399,7 @@ conn_close(struct conn *c, const char *reason)
 	if (c->c_peek != NULL)
 		event_free(c->c_peek);
 	if (c->c_bev != NULL)
-		bufferevent_free(c->c_bev);	/* closes c_fd, frees the SSL */
+		bufferevent_free(c->c_bev); /* closes c_fd, frees the SSL */
 	else if (c->c_fd != -1)
 		close(c->c_fd);
 	TAILQ_REMOVE(&srv.conns, c, c_entry);
@@ -480,8 +482,8 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	} else if (what & BEV_EVENT_ERROR) {
 		if (c->c_flags & CONN_F_TLS)
 			tls_log_errors(bev, c->c_peer);
-		conn_close(c, evutil_socket_error_to_string(
-		    EVUTIL_SOCKET_ERROR()));
+		conn_close(c,
+		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 	}
 }
 
@@ -492,8 +494,8 @@ conn_hdr_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	log_info("%s: headers not complete within %d s, closing",
-	    c->c_peer, srv.cfg->cf_header_timeout);
+	log_info("%s: headers not complete within %d s, closing", c->c_peer,
+	    srv.cfg->cf_header_timeout);
 	conn_close(c, "header timeout");
 }
 
@@ -523,7 +525,7 @@ void
 server_shutdown(void)
 {
 	struct conn *c, *next;
-	struct timeval tv = { srv.cfg->cf_drain_timeout, 0 };
+	struct timeval tv = {srv.cfg->cf_drain_timeout, 0};
 	int i;
 
 	if (srv.stopping)

@@ -20,12 +20,12 @@
 static const unsigned char tls_sid_ctx[] = "registryd";
 
 static const struct config *tls_cfg;
-static SSL_CTX *tls_ctx;		/* current context; SSLs hold refs */
+static SSL_CTX *tls_ctx; /* current context; SSLs hold refs */
 
 static SSL_CTX *tls_ctx_new(char *, size_t);
-static int	tls_alpn_cb(SSL *, const unsigned char **, unsigned char *,
-		    const unsigned char *, unsigned int, void *);
-static void	tls_err(char *, size_t, const char *, const char *);
+static int tls_alpn_cb(SSL *, const unsigned char **, unsigned char *,
+    const unsigned char *, unsigned int, void *);
+static void tls_err(char *, size_t, const char *, const char *);
 
 /* Put "what file: first OpenSSL error" into err and clear the queue. */
 static void
@@ -56,7 +56,7 @@ tls_alpn_cb(SSL *ssl, const unsigned char **out, unsigned char *outlen,
 	(void)ssl;
 	(void)arg;
 	if (SSL_select_next_proto(&sel, outlen, h11, sizeof(h11) - 1, in,
-	    inlen) != OPENSSL_NPN_NEGOTIATED)
+	        inlen) != OPENSSL_NPN_NEGOTIATED)
 		return SSL_TLSEXT_ERR_NOACK;
 	*out = sel;
 	return SSL_TLSEXT_ERR_OK;
@@ -68,7 +68,7 @@ tls_ctx_new(char *err, size_t errlen)
 {
 	const struct config *cfg = tls_cfg;
 	SSL_CTX *ctx;
-	STACK_OF(X509_NAME) *cas;
+	STACK_OF(X509_NAME) * cas;
 	int mode;
 
 	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
@@ -77,11 +77,13 @@ tls_ctx_new(char *err, size_t errlen)
 	}
 	SSL_CTX_set_min_proto_version(ctx, cfg->cf_tls_min_version);
 	/* Server preference, no renegotiation, no compression. */
-	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE |
-	    SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+	SSL_CTX_set_options(ctx,
+	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION |
+	        SSL_OP_NO_COMPRESSION);
 	/* bufferevent_openssl may retry a write with a moved buffer. */
-	SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
-	    SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_RELEASE_BUFFERS);
+	SSL_CTX_set_mode(ctx,
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+	        SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_RELEASE_BUFFERS);
 	if (cfg->cf_tls_ciphers != NULL && cfg->cf_tls_ciphers[0] != '\0' &&
 	    SSL_CTX_set_cipher_list(ctx, cfg->cf_tls_ciphers) != 1) {
 		tls_err(err, errlen, "ciphers", cfg->cf_tls_ciphers);
@@ -92,7 +94,7 @@ tls_ctx_new(char *err, size_t errlen)
 		goto fail;
 	}
 	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->cf_tls_key,
-	    SSL_FILETYPE_PEM) != 1) {
+	        SSL_FILETYPE_PEM) != 1) {
 		tls_err(err, errlen, "key", cfg->cf_tls_key);
 		goto fail;
 	}
@@ -107,9 +109,11 @@ tls_ctx_new(char *err, size_t errlen)
 	SSL_CTX_set_alpn_select_cb(ctx, tls_alpn_cb, NULL);
 	if (cfg->cf_tls_client_ca != NULL && cfg->cf_tls_client_ca[0] != '\0') {
 		if (SSL_CTX_load_verify_locations(ctx, cfg->cf_tls_client_ca,
-		    NULL) != 1 || (cas = SSL_load_client_CA_file(
-		    cfg->cf_tls_client_ca)) == NULL) {
-			tls_err(err, errlen, "client_ca", cfg->cf_tls_client_ca);
+		        NULL) != 1 ||
+		    (cas = SSL_load_client_CA_file(cfg->cf_tls_client_ca)) ==
+		        NULL) {
+			tls_err(err, errlen, "client_ca",
+			    cfg->cf_tls_client_ca);
 			goto fail;
 		}
 		SSL_CTX_set_client_CA_list(ctx, cas);
@@ -154,7 +158,8 @@ tls_reload(void)
 		return 0;
 	if ((ctx = tls_ctx_new(err, sizeof(err))) == NULL) {
 		log_warnx("TLS reload failed, keeping the current certificate: "
-		    "%s", err);
+		          "%s",
+		    err);
 		return -1;
 	}
 	/* Connections accepted earlier hold their own reference. */
@@ -186,7 +191,7 @@ tls_bufferevent(struct event_base *base, int fd)
 	bev = bufferevent_openssl_socket_new(base, fd, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL)
-		return NULL;	/* libevent freed ssl (see tls.h on fd) */
+		return NULL; /* libevent freed ssl (see tls.h on fd) */
 	/*
 	 * Close without waiting for the client's close_notify: a client
 	 * that vanished must not keep the descriptor.
