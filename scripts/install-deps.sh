@@ -10,7 +10,7 @@ set -eu
 BUILD_PKGS="gcc make pkg-config libevent-dev libhttp-parser-dev libjansson-dev
 libssl-dev libcrypt-dev"
 TEST_PKGS="curl jq perl python3 skopeo docker.io docker-registry busybox-static
-openssl ca-certificates"
+openssl ca-certificates clang-format nginx"
 
 case "${1:-all}" in
 build)		want=$BUILD_PKGS ;;
