@@ -209,6 +209,9 @@ tls_log_errors(struct bufferevent *bev, const char *peer)
 	int n = 0;
 
 	while ((e = bufferevent_get_openssl_error(bev)) != 0) {
+		/* libevent queues errno values too: no library, no text. */
+		if (ERR_GET_LIB(e) == 0)
+			continue;
 		ERR_error_string_n(e, buf, sizeof(buf));
 		if (n++ < 3)
 			log_info("%s: TLS: %s", peer, buf);

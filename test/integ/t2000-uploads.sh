@@ -221,6 +221,26 @@ test_expect_success CURL 'a 20 MiB monolithic PUT with Content-Length' '
 	expect_header Content-Length 20971520
 '
 
+# /proc/PID/status field in KiB.
+proc_kib() {
+	awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"
+}
+
+test_expect_success CURL,REGISTRYD,NOT_ASAN 'a 128 MiB chunked PATCH does not grow the server'"'"'s memory' '
+	upload_start up/mem &&
+	rss0=$(proc_kib "$REG_PID" VmRSS) &&
+	head -c 134217728 /dev/zero |
+	reg_curl PATCH "$UPLOAD" -H "Transfer-Encoding: chunked" \
+	    -H "Content-Type: application/octet-stream" -T - &&
+	expect_status 202 &&
+	expect_header Range 0-134217727 &&
+	hwm=$(proc_kib "$REG_PID" VmHWM) &&
+	echo "VmRSS before $rss0 KiB, VmHWM after $hwm KiB" &&
+	test $((hwm - rss0)) -lt 16384 &&
+	reg_curl DELETE "$UPLOAD" &&
+	expect_status 204
+'
+
 test_expect_success CURL 'keep-alive: several requests reuse one connection' '
 	curl -sS -o /dev/null -o /dev/null -o /dev/null -o /dev/null \
 	    -w "%{http_code} %{num_connects}\n" \

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC1091,SC2016,SC2034  # test bodies are single-quoted, eval'd later
 # Layout compatibility with registry:2 (Debian's docker-registry), both ways:
 # a tree written by docker-registry is served by registryd, a tree written
 # by registryd is served by docker-registry, and the same image pushed to

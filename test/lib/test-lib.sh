@@ -97,6 +97,9 @@ prereq_check() {
 	BUSYBOX) [ -x /bin/busybox ] && file_is_static /bin/busybox ;;
 	# The server under test is registryd itself (not TEST_TARGET=reference).
 	REGISTRYD) [ "$TEST_TARGET" = registryd ] ;;
+	# Not a sanitizer build (make test-asan sets ASAN_OPTIONS): ASan's
+	# quarantine makes memory figures meaningless.
+	NOT_ASAN) [ -z "${ASAN_OPTIONS:-}" ] ;;
 	*)	echo "unknown prerequisite $1" >&2; return 1 ;;
 	esac
 }
@@ -111,7 +114,7 @@ file_is_static() {
 # (CI=true) their absence is a failure, never a skip.
 prereq_is_tool() {
 	case "$1" in
-	REGISTRYD) return 1 ;;
+	REGISTRYD | NOT_ASAN) return 1 ;;
 	*) return 0 ;;
 	esac
 }
@@ -143,9 +146,13 @@ test_expect_success() {
 	fi
 	out="$TRASH/.out.$test_count"
 	cd "$TRASH" || exit 1
+	local t0=${EPOCHREALTIME:-0}
 	eval "$body" >"$out" 2>&1 </dev/null
 	rc=$?
 	cd "$TRASH" || exit 1
+	# TEST_TIMES=1 prints how long each test took.
+	[ -n "${TEST_TIMES:-}" ] &&
+	    say "# $(awk -v a="$t0" -v b="${EPOCHREALTIME:-0}" 'BEGIN { printf "%.2f", b - a }') s"
 	if [ "$rc" = 0 ]; then
 		test_success=$((test_success + 1))
 		say "ok $test_count - $msg"
@@ -205,13 +212,18 @@ trap 'exit 129' HUP
 
 # ---------------------------------------------------------------- helpers
 
-# free_port: print a TCP port on 127.0.0.1 that nothing listens on now.
+# free_port: print a TCP port on 127.0.0.1 that nothing listens on now
+# (and that is not $PORT, the server's).
 free_port() {
-	python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()'
+	python3 -c 'import socket, sys
+while True:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    if str(p) != sys.argv[1]:
+        print(p)
+        break' "${PORT:-0}"
 }
 
 # sha256_of FILE: "sha256:<hex>"
@@ -332,7 +344,7 @@ start_registryd() {
 	[ -z "$REG_PID" ] || { echo "server already running" >&2; return 1; }
 	[ -e "$CONF" ] || write_config
 	mkdir -p "$ROOT"
-	echo "--- start $(date +%T) $*" >>"$TRASH/registryd.log"
+	echo "--- start $(date +%T) $(printf "%s\n" "$*" | sed -E "s/(PASSWORD=)[^ ]*/\1(hidden)/g")" >>"$TRASH/registryd.log"
 	if [ "$TEST_TARGET" = reference ]; then
 		env "$@" docker-registry serve "$CONF" \
 		    >>"$TRASH/registryd.log" 2>&1 </dev/null &
