@@ -465,7 +465,8 @@ http_on_headers_complete(http_parser *p)
 	    http_method_str(p->method), http_path(r));
 	if (c->c_flags & CONN_F_PLAIN_ON_TLS) {
 		c->c_flags |= CONN_F_CLOSE_AFTER_REPLY;
-		http_error(r, 400, "HTTPS_REQUIRED", NULL);
+		http_error(r, 400, "BAD_REQUEST",
+		    "plain HTTP sent to an HTTPS port: use https://");
 	} else
 		reg_dispatch(r);
 	if (!(r->r_flags & REQ_F_HELD))
