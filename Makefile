@@ -98,6 +98,8 @@ format-check:
 	clang-format --dry-run --Werror src/*.c include/*.h
 
 include test/fuzz/fuzz.mk
+include test/soak/soak.mk
+include bench/bench.mk
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -449,6 +449,15 @@ http_on_headers_complete(http_parser *p)
 		break;
 	}
 	r->r_chunked = (p->flags & F_CHUNKED) != 0;
+	/*
+	 * RFC 9112 6.3: a request whose last transfer coding is not chunked
+	 * cannot be framed. http-parser notices only when body bytes come,
+	 * after dispatch; refuse it before any handler runs.
+	 */
+	if (p->uses_transfer_encoding && !r->r_chunked) {
+		r->r_err = 400;
+		return -1;
+	}
 	if (!r->r_chunked && (p->flags & F_CONTENTLENGTH)) {
 		/* http-parser takes up to 2^64-2; we count in int64_t. */
 		if (p->content_length > INT64_MAX) {
@@ -792,6 +801,9 @@ http_method(const struct request *r)
 const char *
 http_method_name(const struct request *r)
 {
+	/* Before the request line is parsed there is no method to name. */
+	if (r->r_path == HTTP_NO_OFFSET && r->r_urllen == 0)
+		return "-";
 	return http_method_str(r->r_conn->c_parser.method);
 }
 

@@ -222,6 +222,10 @@ main(void)
 		    "PUT /early HTTP/1.1\r\nContent-Length: "
 		    "9223372036854775808\r\n\r\nx",
 		    { "413 Payload Too Large", "SIZE_INVALID" }, 1, 1 },
+		{ "a transfer coding other than chunked is refused",
+		    "PATCH /sink HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"
+		    "hello",
+		    { "400 Bad Request" }, 1, 1 },
 		{ "HTTP/1.0 closes after the reply",
 		    "GET /a HTTP/1.0\r\n\r\n", { "200 OK" }, 1, 1 },
 	};
