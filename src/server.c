@@ -6,6 +6,7 @@
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/queue.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -62,6 +63,7 @@ static void server_drain_cb(evutil_socket_t, short, void *);
 static void server_raise_nofile(void);
 static int conn_setup(struct conn *, struct bufferevent *);
 static void conn_peek_cb(evutil_socket_t, short, void *);
+static void conn_read_more(struct conn *);
 static void conn_read_cb(struct bufferevent *, void *);
 static void conn_write_cb(struct bufferevent *, void *);
 static void conn_event_cb(struct bufferevent *, short, void *);
@@ -426,12 +428,51 @@ conn_flags_act(struct conn *c)
 	return 0;
 }
 
+/*
+ * libevent 2.1's evbuffer_read reads at most 4096 bytes (EVBUFFER_MAX_READ)
+ * per call whatever max_single_read says: top the input up with one large
+ * readv on plain TCP. EOF and errors are left for libevent's next read.
+ */
+static void
+conn_read_more(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->c_bev);
+	struct evbuffer_iovec v[2];
+	size_t have = evbuffer_get_length(in), left;
+	ssize_t r;
+	int i, n, used;
+
+	if ((c->c_flags & CONN_F_TLS) || have >= HTTP_READ_MAX)
+		return;
+	/* bufferevent_socket freezes the end of its input; thaw it. */
+	(void)evbuffer_unfreeze(in, 0);
+	n = evbuffer_reserve_space(in, (ev_ssize_t)(HTTP_READ_MAX - have), v,
+	    2);
+	if (n <= 0)
+		goto done;
+	r = readv(c->c_fd, (struct iovec *)v, n);
+	if (r <= 0) {
+		(void)evbuffer_commit_space(in, v, 0);
+		goto done;
+	}
+	for (i = 0, used = 0, left = (size_t)r; i < n && left > 0; i++) {
+		if (v[i].iov_len > left)
+			v[i].iov_len = left;
+		left -= v[i].iov_len;
+		used++;
+	}
+	(void)evbuffer_commit_space(in, v, used);
+done:
+	(void)evbuffer_freeze(in, 0);
+}
+
 static void
 conn_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 
 	(void)bev;
+	conn_read_more(c);
 	http_conn_read(c);
 	conn_flags_act(c);
 }
