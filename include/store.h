@@ -142,6 +142,11 @@ int store_upload_open(struct store *, const char *name, const char *uuid,
  */
 int store_upload_append(int fd, uint64_t offset, const void *buf, size_t len);
 /*
+ * store_upload_truncate: cut the upload data fd back to size bytes (undo
+ * a failed request). 0, or -1 with errno.
+ */
+int store_upload_truncate(int fd, uint64_t size);
+/*
  * store_upload_commit: make the upload's data the blob digest: fsync the
  * data, rename it into blobs/ (or drop it when that blob exists already),
  * fsync the directories, write the layer link, remove the upload
@@ -162,5 +167,58 @@ int store_upload_remove(struct store *, const char *name, const char *uuid);
  * max_age seconds; returns how many were removed, or -1. Off the loop.
  */
 int store_upload_purge(struct store *, time_t max_age);
+
+/* ---- raw tree access (fsck) ---- */
+
+/*
+ * What fsck needs beyond the registry's view: every object of the tree,
+ * also the malformed ones the functions above skip. Paths are relative to
+ * the v2 directory ("blobs/sha256/ab/<hex>/data") and may not be absolute
+ * or contain "." or ".." components (EINVAL).
+ */
+
+/* Entry kinds reported by store_tree_walk. */
+enum store_entry {
+	STORE_ENTRY_FILE,  /* regular file */
+	STORE_ENTRY_DIR,   /* directory */
+	STORE_ENTRY_OTHER, /* symlink, FIFO, socket, device: never followed */
+};
+
+/*
+ * store_open_readonly: like store_open, but creates nothing and does not
+ * require write access (fsck on a read-only mount). NULL and err when
+ * root/docker/registry/v2 is not a readable directory.
+ */
+struct store *store_open_readonly(const char *root, char *err, size_t errlen);
+
+/*
+ * store_tree_walk: call cb for every entry below prefix (a directory such
+ * as "blobs" or "repositories"), depth first, the entries of a directory
+ * in strcmp order, with the entry's path, kind and size. cb returns 0 to
+ * go on (a directory is entered after its callback), 1 to skip the
+ * directory's contents, -1 to stop. Directories deeper than
+ * STORE_TREE_DEPTH levels below prefix are reported but not entered.
+ * Returns 0 (also when prefix does not exist), or -1 with errno on an I/O
+ * error or when cb stopped the walk. Slow on big trees: off the loop.
+ */
+#define STORE_TREE_DEPTH 160
+int store_tree_walk(struct store *, const char *prefix,
+    int (
+        *cb)(const char *path, enum store_entry kind, uint64_t size, void *arg),
+    void *arg);
+
+/*
+ * store_object_read: at most size - 1 bytes of the regular file path into
+ * buf, NUL-terminated, and their count in *len. EINVAL when path is not a
+ * regular file.
+ */
+int store_object_read(struct store *, const char *path, char *buf, size_t size,
+    size_t *len);
+
+/*
+ * store_object_open: a read-only fd of the regular file path (the caller
+ * closes it) and its size; -1 with errno (ENOENT, EINVAL: not a file).
+ */
+int store_object_open(struct store *, const char *path, uint64_t *size);
 
 #endif /* REGISTRYD_STORE_H */

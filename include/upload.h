@@ -51,9 +51,16 @@ uint64_t upload_offset(const struct upload *);
 
 /*
  * upload_write: append len bytes and feed them to the running hash.
- * 0, or -1 with errno (ENOSPC...); on -1 the offset is unchanged.
+ * 0, or -1 with errno (ENOSPC...); on -1 the upload is back at the offset
+ * it had when upload_acquire was called (the failed request left nothing).
  */
 int upload_write(struct upload *, const void *buf, size_t len);
+
+/*
+ * upload_rollback: drop the bytes written since upload_acquire (a request
+ * refused part-way, e.g. a chunk longer than its Content-Range).
+ */
+void upload_rollback(struct upload *);
 
 /*
  * upload_verify: compare the running hash with digest. 1 match, 0

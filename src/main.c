@@ -19,6 +19,7 @@
 #include "auth.h"
 #include "bounds.h"
 #include "config.h"
+#include "fsck.h"
 #include "log.h"
 #include "pool.h"
 #include "registry.h"
@@ -42,6 +43,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: registryd [serve] [-c file]\n"
 	    "       registryd check-config [-c file]\n"
+	    "       registryd fsck [-c file]\n"
 	    "       registryd passwd [-C cost] user\n"
 	    "       registryd version\n");
 	exit(2);
@@ -157,6 +159,41 @@ main(int argc, char *argv[])
 		printf("registryd %s (%s)\n", REGISTRYD_VERSION,
 		    OPENSSL_VERSION_TEXT);
 		return 0;
+	}
+	if (strcmp(cmd, "fsck") == 0) {
+		/*
+		 * registryd fsck: a read-only check of the storage tree.
+		 * Exit 0 when clean, 1 on problems or when it cannot run.
+		 */
+		struct fsck_result fres;
+		struct store *fstore;
+		char ferr[512];
+
+		log_init(LOG_LVL_INFO, 1);
+		if (config_load(&cfg, path, required, environ) == -1) {
+			config_free(&cfg);
+			return 1;
+		}
+		/* Findings go to stdout; the store's own warnings are noise. */
+		log_init(LOG_LVL_ERROR, 0);
+		fstore = store_open_readonly(cfg.cf_root, ferr, sizeof(ferr));
+		if (fstore == NULL) {
+			fprintf(stderr, "registryd: fsck: storage %s: %s\n",
+			    cfg.cf_root, ferr);
+			config_free(&cfg);
+			return 1;
+		}
+		rc = 1;
+		if (fsck_run(fstore, stdout, &fres) == -1)
+			fprintf(stderr, "registryd: fsck: %s\n",
+			    strerror(errno));
+		else if (fres.fr_problems == 0)
+			rc = 0;
+		store_close(fstore);
+		config_free(&cfg);
+		if (fflush(stdout) == EOF)
+			rc = 1;
+		return rc;
 	}
 	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check-config") != 0)
 		usage();

@@ -1828,6 +1828,8 @@ reg_upload_body_cb(struct request *req, const char *buf, size_t len)
 
 	if (ctx->rc_has_range &&
 	    (off > ctx->rc_range_end || len > ctx->rc_range_end - off + 1)) {
+		/* Keep nothing of a refused chunk. */
+		upload_rollback(u);
 		reg_upload_headers(req, u);
 		http_error(req, 416, "BLOB_UPLOAD_INVALID",
 		    "chunk longer than its Content-Range");

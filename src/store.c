@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,16 +50,28 @@
 /* Deepest tree store_rmtree removes (a tag dir is 5 levels deep). */
 #define STORE_RMTREE_DEPTH  16
 
-struct store {
-	int s_fd;              /* O_DIRECTORY fd of the v2 directory */
-	char s_root[PATH_MAX]; /* the root as configured */
-};
-
 /* A growing array of malloc'd strings, handed out as char ** + count. */
 struct store_list {
 	char **sl_v;
 	size_t sl_n;
 	size_t sl_cap;
+};
+
+struct store {
+	int s_fd;              /* O_DIRECTORY fd of the v2 directory */
+	char s_root[PATH_MAX]; /* the root as configured */
+	/*
+	 * The last tag list read, kept while its tags directory is unchanged
+	 * (same inode and mtime: adding or removing a tag changes both or
+	 * the latter), so paging through 10 000 tags reads the directory
+	 * once, not once per page. Guarded by s_tags_lock: store functions
+	 * may run on worker threads.
+	 */
+	pthread_mutex_t s_tags_lock;
+	char s_tags_name[NAME_MAX_LEN + 1];
+	ino_t s_tags_ino;
+	struct timespec s_tags_mtime;
+	struct store_list s_tags;
 };
 
 static int store_path(char *, size_t, const char *, ...)
@@ -84,6 +97,7 @@ static int store_readdir(DIR *, struct dirent **);
 static int store_entry_isdir(int, const struct dirent *);
 static int store_rmtree(int, const char *, int);
 static int store_list_add(struct store_list *, const char *);
+static int store_list_copy(const struct store_list *, struct store_list *);
 static void
 store_list_sort(struct store_list *, int (*)(const void *, const void *));
 static int store_strcmp_cb(const void *, const void *);
@@ -612,6 +626,7 @@ store_open(const char *root, char *err, size_t errlen)
 		return NULL;
 	}
 	s->s_fd = -1;
+	pthread_mutex_init(&s->s_tags_lock, NULL);
 	if (root == NULL || root[0] == '\0' ||
 	    util_strlcpy(s->s_root, root, sizeof(s->s_root)) >=
 	        sizeof(s->s_root) ||
@@ -647,6 +662,8 @@ store_close(struct store *s)
 		return;
 	if (s->s_fd != -1)
 		(void)close(s->s_fd);
+	store_list_free(s->s_tags.sl_v, s->s_tags.sl_n);
+	pthread_mutex_destroy(&s->s_tags_lock);
 	free(s);
 }
 
@@ -1056,19 +1073,39 @@ store_tag_list(struct store *s, const char *name, char ***tags, size_t *n)
 		errno = saved;
 		return -1;
 	}
+	if (fstat(fd, &st) == -1) {
+		saved = errno;
+		(void)close(fd);
+		errno = saved;
+		return -1;
+	}
+	pthread_mutex_lock(&s->s_tags_lock);
+	if (strcmp(s->s_tags_name, name) == 0 && s->s_tags_ino == st.st_ino &&
+	    s->s_tags_mtime.tv_sec == st.st_mtim.tv_sec &&
+	    s->s_tags_mtime.tv_nsec == st.st_mtim.tv_nsec) {
+		r = store_list_copy(&s->s_tags, &l);
+		pthread_mutex_unlock(&s->s_tags_lock);
+		(void)close(fd);
+		if (r == -1)
+			return -1;
+		*tags = l.sl_v;
+		*n = l.sl_n;
+		return 0;
+	}
+	pthread_mutex_unlock(&s->s_tags_lock);
 	if ((d = fdopendir(fd)) == NULL) {
 		saved = errno;
 		(void)close(fd);
 		errno = saved;
 		return -1;
 	}
+	/*
+	 * A tag is a directory under tags/, as registry:2 lists them (no
+	 * stat of current/link per tag: that made 10 000 tags slow).
+	 */
 	while ((r = store_readdir(d, &de)) == 1) {
 		if (!store_tag_ok(de->d_name) ||
-		    store_path(path, sizeof(path), "%s/current/link",
-		        de->d_name) == -1)
-			continue;
-		if (fstatat(dirfd(d), path, &st, 0) == -1 ||
-		    !S_ISREG(st.st_mode))
+		    (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
 			continue;
 		if (store_list_add(&l, de->d_name) == -1) {
 			r = -1;
@@ -1083,8 +1120,34 @@ store_tag_list(struct store *s, const char *name, char ***tags, size_t *n)
 		return -1;
 	}
 	store_list_sort(&l, store_strcmp_cb);
+	pthread_mutex_lock(&s->s_tags_lock);
+	store_list_free(s->s_tags.sl_v, s->s_tags.sl_n);
+	memset(&s->s_tags, 0, sizeof(s->s_tags));
+	s->s_tags_name[0] = '\0';
+	if (store_list_copy(&l, &s->s_tags) == 0) {
+		util_strlcpy(s->s_tags_name, name, sizeof(s->s_tags_name));
+		s->s_tags_ino = st.st_ino;
+		s->s_tags_mtime = st.st_mtim;
+	}
+	pthread_mutex_unlock(&s->s_tags_lock);
 	*tags = l.sl_v;
 	*n = l.sl_n;
+	return 0;
+}
+
+/* Copy a list (strings too) into an empty one. 0, or -1 (ENOMEM). */
+static int
+store_list_copy(const struct store_list *from, struct store_list *to)
+{
+	size_t i;
+
+	memset(to, 0, sizeof(*to));
+	for (i = 0; i < from->sl_n; i++)
+		if (store_list_add(to, from->sl_v[i]) == -1) {
+			store_list_free(to->sl_v, to->sl_n);
+			memset(to, 0, sizeof(*to));
+			return -1;
+		}
 	return 0;
 }
 
@@ -1387,6 +1450,26 @@ store_upload_append(int fd, uint64_t offset, const void *buf, size_t len)
 }
 
 /*
+ * store_upload_truncate: cut the upload data fd back to size bytes, so a
+ * failed request leaves nothing behind (upload_write). 0, or -1 with
+ * errno.
+ */
+int
+store_upload_truncate(int fd, uint64_t size)
+{
+	int r;
+
+	if (size > (uint64_t)INT64_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	do
+		r = ftruncate(fd, (off_t)size);
+	while (r == -1 && errno == EINTR);
+	return r;
+}
+
+/*
  * store_upload_commit: make the upload's data blob digest: fdatasync the
  * data, rename it to blobs/sha256/xx/<hex>/data (or leave the existing
  * blob alone: same digest, same bytes), fsync the blob directory, write
@@ -1621,4 +1704,217 @@ store_upload_purge(struct store *s, time_t max_age)
 	if (store_walk(fd, name, sizeof(name), 0, store_purge_cb, &sp) == -1)
 		return -1;
 	return sp.sp_removed;
+}
+
+/* ---- raw tree access (fsck) ---- */
+
+/* One level of a store_tree_walk: the sorted entries of a directory. */
+static int store_relpath_ok(const char *);
+static int store_tree_dir(struct store *, char *, size_t, int,
+    int (*)(const char *, enum store_entry, uint64_t, void *), void *);
+
+/*
+ * store_relpath_ok: path stays inside the v2 directory: relative, no
+ * empty, "." or ".." component.
+ */
+static int
+store_relpath_ok(const char *path)
+{
+	const char *p = path, *slash;
+	size_t len;
+
+	if (*p == '\0' || *p == '/')
+		return 0;
+	for (;;) {
+		slash = strchr(p, '/');
+		len = slash != NULL ? (size_t)(slash - p) : strlen(p);
+		if (len == 0 || (len == 1 && p[0] == '.') ||
+		    (len == 2 && p[0] == '.' && p[1] == '.'))
+			return 0;
+		if (slash == NULL)
+			return 1;
+		p = slash + 1;
+	}
+}
+
+/*
+ * store_open_readonly: open root/docker/registry/v2 for reading only:
+ * nothing is created and write access is not required. The caller owns
+ * the result (store_close), or NULL with a message in err.
+ */
+struct store *
+store_open_readonly(const char *root, char *err, size_t errlen)
+{
+	struct store *s;
+	char v2[PATH_MAX];
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->s_fd = -1;
+	pthread_mutex_init(&s->s_tags_lock, NULL);
+	if (root == NULL || root[0] == '\0' ||
+	    util_strlcpy(s->s_root, root, sizeof(s->s_root)) >=
+	        sizeof(s->s_root) ||
+	    store_path(v2, sizeof(v2), "%s/%s", root, STORE_V2) == -1) {
+		snprintf(err, errlen, "storage root: invalid or too long");
+		goto fail;
+	}
+	s->s_fd = open(v2, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->s_fd == -1) {
+		snprintf(err, errlen, "%s: %s", v2, strerror(errno));
+		goto fail;
+	}
+	return s;
+fail:
+	store_close(s);
+	return NULL;
+}
+
+/*
+ * store_tree_dir: report the entries of directory path (a buffer of size
+ * bytes, restored on return) in strcmp order and recurse into the
+ * subdirectories that cb lets us enter.
+ */
+static int
+store_tree_dir(struct store *s, char *path, size_t size, int depth,
+    int (*cb)(const char *, enum store_entry, uint64_t, void *), void *arg)
+{
+	struct store_list l = {NULL, 0, 0};
+	struct dirent *de;
+	struct stat st;
+	enum store_entry kind;
+	size_t len = strlen(path), i;
+	DIR *d;
+	int fd, r, rv = -1, saved;
+
+	fd = openat(s->s_fd, path,
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		return errno == ENOENT ? 0 : -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		saved = errno;
+		(void)close(fd);
+		errno = saved;
+		return -1;
+	}
+	while ((r = store_readdir(d, &de)) == 1) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (store_list_add(&l, de->d_name) == -1) {
+			r = -1;
+			break;
+		}
+	}
+	saved = errno;
+	(void)closedir(d);
+	if (r == -1) {
+		errno = saved;
+		goto done;
+	}
+	store_list_sort(&l, store_strcmp_cb);
+	for (i = 0; i < l.sl_n; i++) {
+		if (store_path(path + len, size - len, "/%s", l.sl_v[i]) == -1)
+			goto done;
+		if (fstatat(s->s_fd, path, &st, AT_SYMLINK_NOFOLLOW) == -1) {
+			if (errno == ENOENT) {
+				/* Removed meanwhile (a live registry). */
+				path[len] = '\0';
+				continue;
+			}
+			goto done;
+		}
+		if (S_ISREG(st.st_mode))
+			kind = STORE_ENTRY_FILE;
+		else if (S_ISDIR(st.st_mode))
+			kind = STORE_ENTRY_DIR;
+		else
+			kind = STORE_ENTRY_OTHER;
+		r = cb(path, kind, (uint64_t)st.st_size, arg);
+		if (r == -1)
+			goto done;
+		if (kind == STORE_ENTRY_DIR && r == 0 &&
+		    depth < STORE_TREE_DEPTH &&
+		    store_tree_dir(s, path, size, depth + 1, cb, arg) == -1)
+			goto done;
+		path[len] = '\0';
+	}
+	rv = 0;
+done:
+	saved = errno;
+	path[len] = '\0';
+	store_list_free(l.sl_v, l.sl_n);
+	errno = saved;
+	return rv;
+}
+
+/*
+ * store_tree_walk: every entry below prefix, depth first and sorted, to
+ * cb (see store.h). 0, or -1 with errno.
+ */
+int
+store_tree_walk(struct store *s, const char *prefix,
+    int (*cb)(const char *, enum store_entry, uint64_t, void *), void *arg)
+{
+	char path[PATH_MAX];
+
+	if (!store_relpath_ok(prefix)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (util_strlcpy(path, prefix, sizeof(path)) >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return store_tree_dir(s, path, sizeof(path), 0, cb, arg);
+}
+
+/* store_object_read: a small regular file below the v2 directory. */
+int
+store_object_read(struct store *s, const char *path, char *buf, size_t size,
+    size_t *len)
+{
+	if (!store_relpath_ok(path) || size == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (store_read_small(s->s_fd, path, buf, size, len) == -1) {
+		if (errno == ENOTDIR)
+			errno = ENOENT;
+		else if (errno == EISDIR)
+			errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+/* store_object_open: read-only fd of a regular file below v2, and *size. */
+int
+store_object_open(struct store *s, const char *path, uint64_t *size)
+{
+	struct stat st;
+	int fd;
+
+	if (!store_relpath_ok(path)) {
+		errno = EINVAL;
+		return -1;
+	}
+	fd = openat(s->s_fd, path,
+	    O_RDONLY | O_NONBLOCK | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1) {
+		if (errno == ENOTDIR)
+			errno = ENOENT;
+		else if (errno == ELOOP)
+			errno = EINVAL;
+		return -1;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		(void)close(fd);
+		errno = EINVAL;
+		return -1;
+	}
+	*size = (uint64_t)st.st_size;
+	return fd;
 }

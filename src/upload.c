@@ -25,8 +25,9 @@
 struct upload {
 	char u_uuid[UUID_LEN + 1];
 	char u_name[NAME_MAX_LEN + 1];
-	int u_fd;                  /* data, O_APPEND; owned */
-	uint64_t u_offset;         /* bytes in data */
+	int u_fd;          /* data, O_APPEND; owned */
+	uint64_t u_offset; /* bytes in data */
+	uint64_t u_mark;   /* u_offset when acquired (see upload_write) */
 	struct digest_ctx *u_hash; /* running SHA-256; owned */
 	int u_hash_valid;          /* 0 after a reopen */
 	int u_busy;                /* held by a request or job */
@@ -78,6 +79,7 @@ upload_new(const char *name, const char *uuid, int fd, uint64_t offset,
 	(void)util_strlcpy(u->u_name, name, sizeof(u->u_name));
 	u->u_fd = fd;
 	u->u_offset = offset;
+	u->u_mark = offset;
 	u->u_hash_valid = hash_valid;
 	u->u_last_used = upload_now();
 	TAILQ_INSERT_TAIL(&upload_table, u, u_entry);
@@ -188,6 +190,7 @@ upload_acquire(struct upload *u)
 		return -1;
 	}
 	u->u_busy = 1;
+	u->u_mark = u->u_offset;
 	u->u_last_used = upload_now();
 	return 0;
 }
@@ -224,11 +227,18 @@ upload_offset(const struct upload *u)
 /*
  * upload_write: append len bytes to the data and the running hash. The
  * hash is fed only after the write succeeded, so the two never disagree.
- * 0, or -1 with errno (ENOSPC, EIO, EFBIG); on -1 the offset is unchanged.
+ * 0, or -1 with errno (ENOSPC, EIO, EFBIG). On -1 the whole request that
+ * acquired the session is undone: the data is truncated back to the
+ * offset it had at upload_acquire, because a client whose PATCH or PUT
+ * failed does not know how much of it was kept, and on a full disk the
+ * kept part would hold the space a retry needs. The running hash is reset
+ * when that offset is 0, else marked unknown (the commit re-reads).
  */
 int
 upload_write(struct upload *u, const void *buf, size_t len)
 {
+	int saved;
+
 	/*
 	 * After a commit u_fd refers to the blob itself (the data file was
 	 * renamed into blobs/): one more byte would corrupt it.
@@ -239,12 +249,38 @@ upload_write(struct upload *u, const void *buf, size_t len)
 	}
 	if (len == 0)
 		return 0;
-	if (store_upload_append(u->u_fd, u->u_offset, buf, len) == -1)
+	if (store_upload_append(u->u_fd, u->u_offset, buf, len) == -1) {
+		saved = errno;
+		upload_rollback(u);
+		errno = saved;
 		return -1;
+	}
 	digest_ctx_update(u->u_hash, buf, len);
 	u->u_offset += len;
 	u->u_last_used = upload_now();
 	return 0;
+}
+
+/*
+ * upload_rollback: undo what the request holding the session wrote: the
+ * data goes back to its offset at upload_acquire; the running hash is
+ * reset when that is 0, else marked unknown (the commit re-reads).
+ */
+void
+upload_rollback(struct upload *u)
+{
+	if (u->u_fd == -1 || u->u_committed || u->u_mark >= u->u_offset)
+		return;
+	if (store_upload_truncate(u->u_fd, u->u_mark) == -1) {
+		log_warn("%s: %s: truncate", __func__, u->u_uuid);
+		return;
+	}
+	u->u_offset = u->u_mark;
+	if (u->u_offset == 0) {
+		digest_ctx_reset(u->u_hash);
+		u->u_hash_valid = 1;
+	} else
+		u->u_hash_valid = 0;
 }
 
 /*

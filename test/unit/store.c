@@ -52,6 +52,15 @@ exists(const char *rel)
 	return lstat(path, &st) == 0;
 }
 
+static int
+rmdir_r(const char *rel)
+{
+	char cmd[PATH_MAX * 3];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s/%s'", root, rel);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
 static void
 put(const char *rel, const char *content)
 {
@@ -275,15 +284,27 @@ test_tags(struct store *s)
 	    "app/_manifests/tags/v1/index/sha256/%s/link",
 	    digest_hex(d2));
 	is_str(slurp(path), d2, "index has the new digest");
-	/* A tag directory without current/link is not listed. */
-	put("docker/registry/v2/repositories/demo/app/_manifests/tags/broken/"
-	    "index/x",
-	    "");
 	ok(store_tag_list(s, "demo/app", &list, &n) == 0 && n == 2, "tag list");
 	if (n == 2) {
 		is_str(list[0], "latest", "tags sorted (0)");
 		is_str(list[1], "v1", "tags sorted (1)");
 	}
+	store_list_free(list, n);
+	/*
+	 * A tag is a directory under tags/, as registry:2 lists them; the
+	 * cached list must see the new one (the directory changed).
+	 */
+	put("docker/registry/v2/repositories/demo/app/_manifests/tags/broken/"
+	    "index/x",
+	    "");
+	ok(store_tag_list(s, "demo/app", &list, &n) == 0 && n == 3 &&
+	        strcmp(list[0], "broken") == 0,
+	    "tag list sees a new tag directory");
+	store_list_free(list, n);
+	ok(rmdir_r("docker/registry/v2/repositories/demo/app/_manifests/tags/"
+	           "broken") == 0 &&
+	        store_tag_list(s, "demo/app", &list, &n) == 0 && n == 2,
+	    "tag list sees a removed tag directory");
 	store_list_free(list, n);
 	ok(store_tag_delete(s, "demo/app", "v1") == 0 &&
 	        !exists("docker/registry/v2/repositories/demo/app/_manifests/"
