@@ -40,6 +40,7 @@ FUZZ_LINK_fuzz_digest	= $(call FUZZ_O,digest util)
 FUZZ_LINK_fuzz_manifest	= $(call FUZZ_O,manifest digest util)
 FUZZ_LINK_fuzz_config	= $(call FUZZ_O,config log util)
 FUZZ_LINK_fuzz_range	= $(filter-out $(BUILD)/obj/registry.o,$(LIBOBJS))
+FUZZ_LINK_fuzz_htpasswd	= $(filter-out $(BUILD)/obj/auth.o,$(LIBOBJS))
 
 .PHONY: fuzz fuzz-build fuzz-bins fuzz-deps fuzz-regress
 
