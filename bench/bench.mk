@@ -1,4 +1,4 @@
-# bench/bench.mk: `make bench` (~5 min) and `make bench-quick` (~1 min)
+# bench/bench.mk: `make bench` (~6 min) and `make bench-quick` (~1.5 min)
 # compare registryd with registry:2 (Debian's docker-registry) on loopback
 # in one run; see bench/README.md. Included from the top Makefile.
 #

@@ -10,6 +10,7 @@ unless --keep.
 """
 
 import argparse
+import base64
 import ctypes
 import hashlib
 import http.client
@@ -19,6 +20,7 @@ import re
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -92,18 +94,33 @@ def sha256_hex(b):
 # ------------------------------------------------------------ servers
 
 class Server:
-    """One registry under test: registryd or registry2."""
+    """One registry under test: registryd or registry2. tls = (cert, key)
+    serves HTTPS (clients verify with cert as the CA); auth = (htpasswd
+    path, user, password) turns Basic auth on. tag names the instance
+    (its own directory and root)."""
 
-    def __init__(self, kind, work, binary=None):
+    def __init__(self, kind, work, binary=None, tag=None, tls=None,
+                 auth=None):
         self.kind = kind
         self.binary = binary
-        self.dir = os.path.join(work, kind)
+        self.tls = tls
+        self.auth = auth
+        self.dir = os.path.join(work, kind + ("-" + tag if tag else ""))
         self.root = os.path.join(self.dir, "root")
         os.makedirs(self.root, exist_ok=True)
         self.port = None
         self.proc = None
         self.log = os.path.join(self.dir, "server.log")
         self.repos = set()  # repositories pushed to through the API
+        self.headers = {}
+        self.curl_args = []
+        if auth:
+            tok = base64.b64encode(("%s:%s" % (auth[1], auth[2])).encode())
+            self.headers["Authorization"] = "Basic " + tok.decode()
+            self.curl_args += ["-u", "%s:%s" % (auth[1], auth[2])]
+        if tls:
+            self.curl_args += ["--cacert", tls[0]]
+            self.ssl = ssl.create_default_context(cafile=tls[0])
 
     @property
     def addr(self):
@@ -111,7 +128,15 @@ class Server:
 
     @property
     def base(self):
-        return "http://" + self.addr
+        return ("https://" if self.tls else "http://") + self.addr
+
+    def connection(self, timeout=60):
+        if self.tls:
+            return http.client.HTTPSConnection("127.0.0.1", self.port,
+                                               timeout=timeout,
+                                               context=self.ssl)
+        return http.client.HTTPConnection("127.0.0.1", self.port,
+                                          timeout=timeout)
 
     def start(self):
         self.port = free_port()
@@ -121,6 +146,12 @@ class Server:
                 f.write("[http]\naddr = %s\n\n[storage]\nrootdirectory = %s\n"
                         "\n[log]\nlevel = warn\naccess_log = false\n"
                         % (self.addr, self.root))
+                if self.tls:
+                    f.write("\n[tls]\ncertificate = %s\nkey = %s\n"
+                            % self.tls)
+                if self.auth:
+                    f.write("\n[auth]\nhtpasswd = %s\nrealm = bench\n"
+                            % self.auth[0])
             argv = [self.binary, "serve", "-c", conf]
         else:
             conf = os.path.join(self.dir, "config.yml")
@@ -128,10 +159,16 @@ class Server:
                 f.write("version: 0.1\nlog:\n  level: warn\n  accesslog:\n"
                         "    disabled: true\nstorage:\n  filesystem:\n"
                         "    rootdirectory: %s\nhttp:\n  addr: %s\n"
-                        # 2.8 answers n > maxentries (default 1000) with
-                        # 400 PAGINATION_NUMBER_INVALID.
-                        "catalog:\n  maxentries: 100000\n"
                         % (self.root, self.addr))
+                if self.tls:
+                    f.write("  tls:\n    certificate: %s\n    key: %s\n"
+                            % self.tls)
+                # 2.8 answers n > maxentries (default 1000) with
+                # 400 PAGINATION_NUMBER_INVALID.
+                f.write("catalog:\n  maxentries: 100000\n")
+                if self.auth:
+                    f.write("auth:\n  htpasswd:\n    realm: bench\n"
+                            "    path: %s\n" % self.auth[0])
             argv = ["docker-registry", "serve", conf]
         env = {k: v for k, v in os.environ.items()
                if not k.startswith("REGISTRY_") and "proxy" not in k.lower()}
@@ -182,10 +219,10 @@ class Server:
                 timeout=60):
         own = conn is None
         if own:
-            conn = http.client.HTTPConnection("127.0.0.1", self.port,
-                                              timeout=timeout)
+            conn = self.connection(timeout)
         try:
-            conn.request(method, path, body=body, headers=headers or {})
+            conn.request(method, path, body=body,
+                         headers=dict(self.headers, **(headers or {})))
             r = conn.getresponse()
             data = r.read()
             return r.status, {k.lower(): v for k, v in r.getheaders()}, data
@@ -329,6 +366,7 @@ class Bench:
         self.limits = {}
         self.mem = {}       # (phase, kind) -> (peak rss KiB, peak anon KiB)
         self.catalog_extra = {}  # kind -> blob-only repos it listed
+        self.notes = []
 
     # -- bookkeeping
 
@@ -348,8 +386,13 @@ class Bench:
     def say(self, msg):
         print("bench: %s" % msg, file=sys.stderr, flush=True)
 
-    def rbc_run(self, *args, timeout=600):
-        r = run([self.rbc] + [str(x) for x in args], timeout=timeout)
+    def rbc_run(self, *args, timeout=600, srv=None):
+        env = None
+        if srv is not None and "Authorization" in srv.headers:
+            env = dict(os.environ,
+                       RBC_AUTHORIZATION=srv.headers["Authorization"])
+        r = run([self.rbc] + [str(x) for x in args], timeout=timeout,
+                env=env)
         out = r.stdout.strip()
         if r.returncode != 0 or not out.startswith("ok"):
             raise BenchError(out or r.stderr.strip() or "rbc failed")
@@ -461,48 +504,48 @@ http {
 
     # -- phase 1: uploads
 
-    def up_stream(self, srv, rep, src):
-        key1, key2 = "1a_stream_MBps", "1a_stream_cpu"
+    def up_stream(self, srv, rep, src, key="1a_stream", mem="1 uploads"):
+        key1, key2 = key + "_MBps", key + "_cpu"
         self.sync()
         try:
             with Sampler(srv) as s:
                 r = self.rbc_run("stream", srv.addr, "bench/up", src, 0,
-                                 self.a.blob_bytes, "%s-%d-stream" %
-                                 (srv.kind, rep), self.a.chunk)
+                                 self.a.blob_bytes, "%s-%s-stream" %
+                                 (srv.kind, rep), self.a.chunk, srv=srv)
             b = int(r["bytes"])
             self.put(key1, srv.kind, b / float(r["secs"]) / 1e6)
             self.put(key2, srv.kind, s.cpu * GiB / b)
-            self.note_mem("1 uploads", srv, s)
+            self.note_mem(mem, srv, s)
             srv.repos.add("bench/up")
             return r["digest"], b
         except (BenchError, subprocess.TimeoutExpired) as e:
             self.err(key1, srv.kind, e)
             return None, 0
 
-    def up_mono(self, srv, rep, src):
-        key1, key2 = "1b_mono_MBps", "1b_mono_cpu"
+    def up_mono(self, srv, rep, src, key="1b_mono", mem="1 uploads"):
+        key1, key2 = key + "_MBps", key + "_cpu"
         self.sync()
         try:
             with Sampler(srv) as s:
                 r = self.rbc_run("mono", srv.addr, "bench/up", src, 0,
-                                 self.a.blob_bytes, "%s-%d-mono" %
-                                 (srv.kind, rep))
+                                 self.a.blob_bytes, "%s-%s-mono" %
+                                 (srv.kind, rep), srv=srv)
             b = int(r["bytes"])
             self.put(key1, srv.kind, b / float(r["secs"]) / 1e6)
             self.put(key2, srv.kind, s.cpu * GiB / b)
-            self.note_mem("1 uploads", srv, s)
+            self.note_mem(mem, srv, s)
             srv.repos.add("bench/up")
         except (BenchError, subprocess.TimeoutExpired) as e:
             self.err(key1, srv.kind, e)
 
     # -- phase 2: downloads
 
-    def curl_download(self, url, size, par):
+    def curl_download(self, url, size, par, extra=()):
         """par parallel curl -o /dev/null; (aggregate MB/s, wall s)."""
         fmt = "%{http_code} %{size_download}"
         t0 = time.monotonic()
-        ps = [spawn(["curl", "-s", "-m", "300", "-o", "/dev/null", "-w", fmt,
-                     url], stdout=subprocess.PIPE, text=True)
+        ps = [spawn(["curl", "-s", "-m", "300", "-o", "/dev/null", "-w", fmt]
+                    + list(extra) + [url], stdout=subprocess.PIPE, text=True)
               for _ in range(par)]
         outs = []
         for p in ps:
@@ -518,7 +561,8 @@ http {
     def verify_blob(self, srv, digest, size):
         """Fetch once (untimed) and check the digest of what comes back."""
         url = "%s/v2/bench/up/blobs/%s" % (srv.base, digest)
-        p = spawn(["curl", "-sf", "-m", "300", url], stdout=subprocess.PIPE)
+        p = spawn(["curl", "-sf", "-m", "300"] + srv.curl_args + [url],
+                  stdout=subprocess.PIPE)
         h = hashlib.sha256()
         n = 0
         while True:
@@ -533,19 +577,21 @@ http {
             raise BenchError("GET blob: %d bytes, digest %s, want %s"
                              % (n, h.hexdigest()[:12], digest))
 
-    def download(self, srv, digest, size, verify):
+    def download(self, srv, digest, size, verify,
+                 cases=((1, "2a_dl1"), (4, "2b_dl4")), mem="2 downloads"):
         url = "%s/v2/bench/up/blobs/%s" % (srv.base, digest)
-        for par, key in ((1, "2a_dl1"), (4, "2b_dl4")):
+        for par, key in cases:
             try:
                 if digest is None:
                     raise BenchError("no blob (upload failed)")
                 if verify and par == 1:
                     self.verify_blob(srv, digest, size)
                 with Sampler(srv) as s:
-                    mbps, _ = self.curl_download(url, size, par)
+                    mbps, _ = self.curl_download(url, size, par,
+                                                 srv.curl_args)
                 self.put(key + "_MBps", srv.kind, mbps)
                 self.put(key + "_cpu", srv.kind, s.cpu * GiB / (par * size))
-                self.note_mem("2 downloads", srv, s)
+                self.note_mem(mem, srv, s)
             except (BenchError, subprocess.TimeoutExpired) as e:
                 self.err(key + "_MBps", srv.kind, e)
 
@@ -639,10 +685,15 @@ http {
            ("5c_tags", "GET", "/v2/bench/img/tags/list"),
            ("5d_base", "GET", "/v2/")]
 
-    def wrk(self, srv, key, method, path):
+    def wrk(self, srv, key, method, path, mem="5 wrk"):
         a = self.a
+        # registry:2 checks bcrypt (cost 10) on every request: with 64
+        # connections queued on 2 cores its latency runs into seconds.
         argv = ["wrk", "-t2", "-c64", "-d%ds" % a.wrk_secs, "--latency",
-                "--timeout", "5s", "-H", "Accept: " + MT_MANIFEST]
+                "--timeout", "30s" if srv.auth else "5s",
+                "-H", "Accept: " + MT_MANIFEST]
+        for k, v in srv.headers.items():
+            argv += ["-H", "%s: %s" % (k, v)]
         if method == "HEAD":
             lua = os.path.join(self.work, "head.lua")
             with open(lua, "w") as f:
@@ -672,7 +723,7 @@ http {
             self.put(key + "_p99", srv.kind, float(p99.group(1)) * unit)
             self.put(key + "_cpu_us", srv.kind,
                      s.cpu * 1e6 / max(1, int(n.group(1))))
-            self.note_mem("5 wrk", srv, s)
+            self.note_mem(mem, srv, s)
         except (BenchError, subprocess.TimeoutExpired) as e:
             self.err(key + "_rps", srv.kind, e)
 
@@ -681,7 +732,7 @@ http {
     def walk(self, srv, first, field):
         """Follow Link rel=next over one keep-alive connection; returns
         (items, pages, seconds)."""
-        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=120)
+        conn = srv.connection(120)
         items, pages, path = [], 0, first
         t0 = time.monotonic()
         try:
@@ -737,6 +788,197 @@ http {
                 self.note_mem("6 catalog/tags", srv, s)
             except (BenchError, subprocess.TimeoutExpired, ValueError) as e:
                 self.err(key + "_ms", srv.kind, e)
+
+    # -- phase 8: TLS and Basic auth
+
+    P8_TLS_KEYS = ("8a_tls_stream_MBps", "8b_tls_mono_MBps", "8c_tls_dl1_MBps")
+    P8_AUTH_KEYS = ("8d_auth_stream_MBps", "8e_auth_mono_MBps",
+                    "8f_auth_dl1_MBps", "8g_base_auth_rps")
+
+    def tls_auth_setup(self):
+        """A self-signed certificate for 127.0.0.1 (clients use it as the
+        CA) and an htpasswd file with one bcrypt cost-10 line from
+        `registryd passwd`, used by both servers."""
+        d = os.path.join(self.work, "p8")
+        os.makedirs(d, exist_ok=True)
+        cert, key = os.path.join(d, "cert.pem"), os.path.join(d, "key.pem")
+        r = run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                 "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
+                 "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+                 "-addext", "subjectAltName=IP:127.0.0.1"], timeout=60)
+        if r.returncode != 0:
+            raise BenchError("openssl req: " + r.stderr.strip()[-300:])
+        user = "bench"
+        pw = base64.urlsafe_b64encode(os.urandom(12)).decode()
+        r = run([self.a.registryd, "passwd", user], timeout=60,
+                input=pw + "\n")
+        line = r.stdout.strip()
+        if r.returncode != 0 or not re.match(
+                r"^bench:\$2[aby]\$10\$[./A-Za-z0-9]{53}$", line):
+            raise BenchError("registryd passwd: %r %s" % (
+                line, r.stderr.strip()[-200:]))
+        htp = os.path.join(d, "htpasswd")
+        fd = os.open(htp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(line + "\n")
+        return (cert, key), (htp, user, pw)
+
+    def tls_cipher(self, srv):
+        """Protocol and cipher that openssl s_client negotiates (a note)."""
+        try:
+            r = run(["openssl", "s_client", "-connect", srv.addr, "-CAfile",
+                     srv.tls[0], "-brief", "-verify_return_error"],
+                    timeout=10, input="")
+            m = re.search(r"Protocol version: (\S+)", r.stderr)
+            c = re.search(r"Ciphersuite: (\S+)", r.stderr)
+            if m and c:
+                return "%s %s" % (m.group(1), c.group(1))
+        except subprocess.TimeoutExpired:
+            pass
+        return "?"
+
+    def curl_upload(self, srv, repo, src, size, salt, stream):
+        """The phase 1 uploads with curl as the client (rbc speaks plain
+        HTTP only): POST; then either PATCH with Transfer-Encoding: chunked
+        and PUT ?digest=, or PUT ?digest= with a Content-Length body. The
+        body, salt + src[:size], is piped into curl by head(1). Returns
+        (digest, bytes, seconds from the POST to the 201)."""
+        saltb = (salt + "\n").encode()
+        h = hashlib.sha256(saltb)
+        with open(src, "rb") as f:
+            left = size
+            while left > 0:
+                b = f.read(min(left, 4 * MiB))
+                if not b:
+                    raise BenchError("source file too short")
+                h.update(b)
+                left -= len(b)
+        digest = "sha256:" + h.hexdigest()
+        n = len(saltb) + size
+
+        def path_of(loc):
+            return re.sub(r"^https?://[^/]+", "", loc)
+
+        def curl_body(method, url, extra):
+            feed = spawn(["sh", "-c", 'printf "%s\\n" "$1" && '
+                          'exec head -c "$2" -- "$3"', "sh", salt,
+                          str(size), src], stdout=subprocess.PIPE)
+            fmt = "%{http_code}\\n%header{location}\\n" \
+                  "%header{docker-content-digest}\\n"
+            c = spawn(["curl", "-s", "-m", "600", "-o", "/dev/null", "-w",
+                       fmt, "-X", method, "-T", "-", "-H",
+                       "Content-Type: application/octet-stream", "-H",
+                       "Expect:"] + extra + srv.curl_args + [url],
+                      stdin=feed.stdout, stdout=subprocess.PIPE, text=True)
+            feed.stdout.close()
+            out, _ = c.communicate(timeout=620)
+            feed.wait(30)
+            return (out.split("\n") + ["", "", ""])[:3]
+
+        t0 = time.monotonic()
+        st, hd, b = srv.request("POST", "/v2/%s/blobs/uploads/" % repo)
+        if st != 202 or "location" not in hd:
+            raise BenchError("POST uploads: %d %s" % (st, b[:200]))
+        loc = path_of(hd["location"])
+        sep = "&" if "?" in loc else "?"
+        if stream:
+            code, loc2, _ = curl_body("PATCH", srv.base + loc, [])
+            if code != "202":
+                raise BenchError("PATCH (curl): status %s" % code)
+            loc = path_of(loc2) if loc2 else loc
+            sep = "&" if "?" in loc else "?"
+            st, hd, b = srv.request("PUT", loc + sep + "digest=" + digest)
+            got = (str(st), hd.get("docker-content-digest", ""))
+        else:
+            code, _, dig = curl_body(
+                "PUT", srv.base + loc + sep + "digest=" + digest,
+                ["-H", "Content-Length: %d" % n, "-H", "Transfer-Encoding:"])
+            got = (code, dig)
+        secs = time.monotonic() - t0
+        if got != ("201", digest):
+            raise BenchError("PUT ?digest= (%s): %s %s, want 201 %s" % (
+                "after PATCH" if stream else "curl", got[0], got[1], digest))
+        srv.repos.add(repo)
+        return digest, n, secs
+
+    def tls_phase(self, srv, src):
+        size = self.a.blob_bytes
+        digest = None
+        for stream, key in ((True, "8a_tls_stream"), (False, "8b_tls_mono")):
+            self.sync()
+            try:
+                with Sampler(srv) as s:
+                    d, n, secs = self.curl_upload(
+                        srv, "bench/up", src, size, "%s-tls-%s" % (
+                            srv.kind, key), stream)
+                self.put(key + "_MBps", srv.kind, n / secs / 1e6)
+                self.put(key + "_cpu", srv.kind, s.cpu * GiB / n)
+                self.note_mem("8 TLS", srv, s)
+                if stream:
+                    digest, dsize = d, n
+            except (BenchError, OSError, subprocess.TimeoutExpired) as e:
+                self.err(key + "_MBps", srv.kind, e)
+        if digest is None:
+            self.err("8c_tls_dl1_MBps", srv.kind, "no blob (upload failed)")
+            return
+        self.download(srv, digest, dsize, True, ((1, "8c_tls_dl1"),),
+                      "8 TLS")
+
+    def auth_phase(self, srv, src):
+        digest, size = self.up_stream(srv, "auth", src, "8d_auth_stream",
+                                      "8 auth")
+        self.up_mono(srv, "auth", src, "8e_auth_mono", "8 auth")
+        if digest is None:
+            self.err("8f_auth_dl1_MBps", srv.kind, "no blob (upload failed)")
+        else:
+            self.download(srv, digest, size, True, ((1, "8f_auth_dl1"),),
+                          "8 auth")
+        # Without credentials the server must refuse.
+        st, _, _ = srv.request("GET", "/v2/", headers={"Authorization":
+                                                       "Basic Og=="})
+        if st != 401:
+            self.err("8g_base_auth_rps", srv.kind,
+                     "GET /v2/ with empty credentials: %d, want 401" % st)
+            return
+        self.say("%s: wrk GET /v2/ with Basic auth" % srv.kind)
+        self.wrk(srv, "8g_base_auth", "GET", "/v2/", "8 auth")
+
+    def phase8(self, src):
+        try:
+            tls, auth = self.tls_auth_setup()
+        except (BenchError, OSError, subprocess.TimeoutExpired) as e:
+            for k in self.P8_TLS_KEYS + self.P8_AUTH_KEYS:
+                for kind in ("registryd", "registry2"):
+                    self.err(k, kind, "setup: %s" % e)
+            return
+        for mode, keys, fn in (("tls", self.P8_TLS_KEYS, self.tls_phase),
+                               ("auth", self.P8_AUTH_KEYS, self.auth_phase)):
+            for kind, binary in (("registryd", self.a.registryd),
+                                 ("registry2", None)):
+                srv = Server(kind, self.work, binary, tag=mode,
+                             tls=tls if mode == "tls" else None,
+                             auth=auth if mode == "auth" else None)
+                self.say("%s: phase 8, %s" % (kind, "TLS" if mode == "tls"
+                                               else "Basic auth"))
+                try:
+                    srv.start()
+                    if mode == "tls":
+                        self.notes.append("TLS with curl/OpenSSL: %s %s" % (
+                            kind, self.tls_cipher(srv)))
+                    fn(srv, src)
+                    if not srv.alive():
+                        raise BenchError("server died, see %s" % srv.log)
+                except (BenchError, OSError,
+                        subprocess.TimeoutExpired) as e:
+                    for k in keys:
+                        if (k, kind) not in self.results:
+                            self.err(k, kind, e)
+                    if srv.proc is not None and not srv.alive():
+                        self.errors.append((mode, kind, "server died, see %s"
+                                            % srv.log))
+                finally:
+                    srv.stop()
+                    self.drop_blobs(srv, keep=None)
 
     # -- the run
 
@@ -810,7 +1052,6 @@ http {
         for srv in servers:
             self.say("%s: _catalog and tags/list" % srv.kind)
             self.catalog(srv, expected)
-        self.limits["loadavg_end"] = os.getloadavg()[0]
         for srv in servers:
             if srv.alive():
                 self.put("7_total_cpu", srv.kind,
@@ -819,6 +1060,10 @@ http {
                 self.err("7_total_cpu", srv.kind, "server died, see %s"
                          % srv.log)
             srv.stop()
+        # Phase 8: fresh instances of both servers, one at a time, with
+        # TLS and then with Basic auth.
+        self.phase8(src)
+        self.limits["loadavg_end"] = os.getloadavg()[0]
         self.report()
 
     # ------------------------------------------------------------ report
@@ -849,6 +1094,9 @@ http {
 
         def absle(x, text):
             return lambda rd, r2: (rd <= x, text)
+
+        def absge(x, text):
+            return lambda rd, r2: (rd >= x, text)
 
         def up_target(f):
             def t(rd, r2):
@@ -932,6 +1180,51 @@ http {
                      ("7_peak_rss:" + p, "   peak VmRSS MiB, %s" % p, "max",
                       None)]
         rows.append(("7_total_cpu", "7  server CPU-s, whole run", "min", None))
+        # Phase 8, and the rows derived from it and from 2a / 5d.
+        for kind in ("registryd", "registry2"):
+            tls, plain = (self.val("8c_tls_dl1_MBps", kind, "max"),
+                          self.val("2a_dl1_MBps", kind, "max"))
+            if tls is not None and plain:
+                self.put("8c_tls_dl1_frac", kind, tls / plain)
+            auth, noauth = (self.val("8g_base_auth_rps", kind, "max"),
+                            self.val("5d_base_rps", kind, "max"))
+            if auth is not None and noauth:
+                self.put("8h_base_auth_frac", kind, auth / noauth)
+            auth, noauth = (self.val("8g_base_auth_cpu_us", kind, "min"),
+                            self.val("5d_base_cpu_us", kind, "min"))
+            if auth is not None and noauth is not None:
+                self.put("8h_base_auth_cpu_us", kind, auth - noauth)
+        rows += [
+            ("8a_tls_stream_MBps", "8a TLS streamed upload %s MB/s (curl)" %
+             blob_s, "max", None),
+            ("8a_tls_stream_cpu", "   server CPU-s per GiB", "min", None),
+            ("8b_tls_mono_MBps", "8b TLS monolithic upload %s MB/s (curl)" %
+             blob_s, "max", None),
+            ("8b_tls_mono_cpu", "   server CPU-s per GiB", "min", None),
+            ("8c_tls_dl1_MBps", "8c TLS download %s x1 MB/s" % blob_s, "max",
+             None),
+            ("8c_tls_dl1_cpu", "   server CPU-s per GiB", "min", None),
+            ("8c_tls_dl1_frac", "   TLS / plain download (8c / 2a)", "max",
+             absge(0.6, ">=0.6")),
+            ("8d_auth_stream_MBps", "8d auth streamed upload %s MB/s" %
+             blob_s, "max", None),
+            ("8d_auth_stream_cpu", "   server CPU-s per GiB", "min", None),
+            ("8e_auth_mono_MBps", "8e auth monolithic upload %s MB/s" %
+             blob_s, "max", None),
+            ("8e_auth_mono_cpu", "   server CPU-s per GiB", "min", None),
+            ("8f_auth_dl1_MBps", "8f auth download %s x1 MB/s" % blob_s,
+             "max", None),
+            ("8f_auth_dl1_cpu", "   server CPU-s per GiB", "min", None),
+            ("8g_base_auth_rps", "8g wrk GET /v2/ with auth req/s", "max",
+             None),
+            ("8g_base_auth_p99", "   p99 ms", "min", None),
+            ("8g_base_auth_cpu_us", "   server CPU us per request", "min",
+             None),
+            ("8h_base_auth_frac", "8h GET /v2/ req/s, auth / no auth (5d)",
+             "max", None),
+            ("8h_base_auth_cpu_us", "   added CPU us per request (8g - 5d)",
+             "min", None),
+        ]
 
         out = []
         jrows = []
@@ -975,8 +1268,6 @@ http {
                                       for k in ("registryd", "registry2")}})
         out.append("ratio = registryd / registry:2 (higher is better for "
                    "MB/s, req/s, /s; lower for ms, CPU, MiB)")
-        out.append("8  TLS and Basic auth uploads/downloads        "
-                   "n/a: TLS/auth not implemented yet")
         out.append("-" * len(hdr))
         lim = [("sha256_MBps", "SHA-256 1 core, 16 KiB blocks MB/s"),
                ("dd_fdatasync_MBps", "dd %d MiB conv=fdatasync MB/s" %
@@ -997,6 +1288,8 @@ http {
             if extra:
                 out.append("note: %s lists repositories without manifests "
                            "in _catalog: %s" % (kind, " ".join(extra)))
+        for n in self.notes:
+            out.append("note: " + n)
         for key, kind, msg in self.errors:
             out.append("error: %s %s: %s" % (kind, key, msg))
         print("\n".join(out))
@@ -1004,7 +1297,7 @@ http {
              "reps": self.a.reps, "blob_bytes": self.a.blob_bytes,
              "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
              "limits": L, "targets_met": met, "targets_missed": missed,
-             "rows": jrows,
+             "rows": jrows, "notes": self.notes,
              "errors": [{"key": k, "server": s, "error": m}
                         for k, s, m in self.errors]}
         line = json.dumps(j, separators=(",", ":"))

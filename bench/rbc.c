@@ -17,6 +17,10 @@
  *	MODE "post": POST ?digest= with the body (single request);
  *	MODE "put": POST, then PUT ?digest= with the body.
  *
+ * With RBC_AUTHORIZATION set in the environment (e.g. "Basic dXNlcjpwdw=="),
+ * every request carries "Authorization: $RBC_AUTHORIZATION". Plain HTTP only
+ * (no TLS: bench.py uses curl for the TLS uploads).
+ *
  * Every command prints one line "ok key=value..." on success, or
  * "error: ..." and exits 1. Timings exclude computing the digests.
  * Every socket has a 120 s send and receive timeout: nothing waits forever.
@@ -63,6 +67,8 @@ struct rbc_resp {
 };
 
 static const char *rbc_addr;
+/* "Host: ADDR\r\n", plus "Authorization: ...\r\n" from the environment. */
+static char rbc_hdrs[512];
 static char rbc_host[64];
 static int rbc_port;
 
@@ -107,6 +113,26 @@ rbc_parse_addr(const char *addr)
 	    (ntohl(ia.s_addr) >> 24) != 127 || rbc_port <= 0 || rbc_port > 65535)
 		rbc_fail("only loopback IPv4 targets: %s", addr);
 	rbc_addr = addr;
+}
+
+/* Request headers every request carries: Host, and Authorization when
+ * RBC_AUTHORIZATION is set (e.g. "Basic dXNlcjpwdw=="). */
+static void
+rbc_set_hdrs(void)
+{
+	const char *auth = getenv("RBC_AUTHORIZATION");
+	int n;
+
+	if (auth != NULL && auth[0] != '\0') {
+		if (strpbrk(auth, "\r\n") != NULL)
+			rbc_fail("RBC_AUTHORIZATION: no CR or LF");
+		n = snprintf(rbc_hdrs, sizeof(rbc_hdrs),
+		    "Host: %s\r\nAuthorization: %s\r\n", rbc_addr, auth);
+	} else
+		n = snprintf(rbc_hdrs, sizeof(rbc_hdrs), "Host: %s\r\n",
+		    rbc_addr);
+	if (n < 0 || n >= (int)sizeof(rbc_hdrs))
+		rbc_fail("RBC_AUTHORIZATION too long");
 }
 
 static void
@@ -388,12 +414,12 @@ rbc_post(struct rbc_conn *c, const char *repo)
 {
 	static char path[4096];
 	struct rbc_resp r;
-	char req[1024];
+	char req[2048];
 	int n;
 
 	n = snprintf(req, sizeof(req),
-	    "POST /v2/%s/blobs/uploads/ HTTP/1.1\r\nHost: %s\r\n"
-	    "Content-Length: 0\r\n\r\n", repo, rbc_addr);
+	    "POST /v2/%s/blobs/uploads/ HTTP/1.1\r\n%s"
+	    "Content-Length: 0\r\n\r\n", repo, rbc_hdrs);
 	rbc_send(c, req, n, 0);
 	rbc_response(c, &r, 0);
 	rbc_expect(&r, 202, "POST uploads");
@@ -412,10 +438,10 @@ rbc_put_digest(struct rbc_conn *c, const char *path, const struct rbc_src *s,
 	int n;
 
 	n = snprintf(req, sizeof(req),
-	    "PUT %s%sdigest=%s HTTP/1.1\r\nHost: %s\r\n"
+	    "PUT %s%sdigest=%s HTTP/1.1\r\n%s"
 	    "Content-Type: application/octet-stream\r\n"
 	    "Content-Length: %zu\r\n\r\n", path,
-	    strchr(path, '?') ? "&" : "?", s->digest, rbc_addr,
+	    strchr(path, '?') ? "&" : "?", s->digest, rbc_hdrs,
 	    with_body ? s->saltlen + s->len : 0);
 	if (n >= (int)sizeof(req))
 		rbc_fail("upload path too long");
@@ -447,9 +473,9 @@ rbc_push_stream(const char *repo, struct rbc_src *s, size_t chunk)
 	rbc_connect(c);
 	path = rbc_post(c, repo);
 	n = snprintf(req, sizeof(req),
-	    "PATCH %s HTTP/1.1\r\nHost: %s\r\n"
+	    "PATCH %s HTTP/1.1\r\n%s"
 	    "Content-Type: application/octet-stream\r\n"
-	    "Transfer-Encoding: chunked\r\n\r\n", path, rbc_addr);
+	    "Transfer-Encoding: chunked\r\n\r\n", path, rbc_hdrs);
 	rbc_send(c, req, n, 1);
 	if (s->saltlen > 0) {
 		n = snprintf(hdr, sizeof(hdr), "%zx\r\n", s->saltlen);
@@ -620,16 +646,16 @@ cmd_small(char **av)
 		if (single)
 			n = snprintf(req, sizeof(req),
 			    "POST /v2/%s/blobs/uploads/?digest=%s HTTP/1.1\r\n"
-			    "Host: %s\r\nContent-Type: application/octet-stream"
+			    "%sContent-Type: application/octet-stream"
 			    "\r\nContent-Length: %zu\r\n\r\n", av[1], digest,
-			    rbc_addr, size);
+			    rbc_hdrs, size);
 		else {
 			path = rbc_post(c, av[1]);
 			n = snprintf(req, sizeof(req),
-			    "PUT %s%sdigest=%s HTTP/1.1\r\nHost: %s\r\n"
+			    "PUT %s%sdigest=%s HTTP/1.1\r\n%s"
 			    "Content-Type: application/octet-stream\r\n"
 			    "Content-Length: %zu\r\n\r\n", path,
-			    strchr(path, '?') ? "&" : "?", digest, rbc_addr,
+			    strchr(path, '?') ? "&" : "?", digest, rbc_hdrs,
 			    size);
 		}
 		rbc_send(c, req, n, 1);
@@ -670,6 +696,7 @@ main(int argc, char **argv)
 	if (argc < 3)
 		rbc_usage();
 	rbc_parse_addr(argv[2]);
+	rbc_set_hdrs();
 	if (strcmp(argv[1], "stream") == 0 && argc == 9)
 		return cmd_stream(argv + 2, 0);
 	if (strcmp(argv[1], "mono") == 0 && argc == 8)
