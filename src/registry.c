@@ -166,6 +166,10 @@ static void reg_served_type(const char *, size_t, char *, size_t);
 static int reg_header_safe(const char *);
 static void reg_strip_params(const char *, char *, size_t);
 static void reg_upload_headers(struct request *, struct upload *);
+static void reg_upload_feed(struct request *, const struct route_match *,
+    const char *, http_end_cb);
+static struct upload *
+reg_upload_lookup(struct request *, const struct route_match *);
 static void reg_upload_state(struct request *, const char *, const char *,
     char[REG_STATE_LEN + 1]);
 static int reg_upload_state_ok(struct request *, const struct route_match *);
@@ -1639,6 +1643,31 @@ reg_upload_state_ok(struct request *req, const struct route_match *m)
 }
 
 /*
+ * The session of the routed uuid, or NULL after answering 404
+ * BLOB_UPLOAD_UNKNOWN (also for another user's upload: it is as unknown
+ * as one that never was) or 500.
+ */
+static struct upload *
+reg_upload_lookup(struct request *req, const struct route_match *m)
+{
+	struct upload *u;
+
+	if (!reg_upload_state_ok(req, m)) {
+		http_error(req, 404, "BLOB_UPLOAD_UNKNOWN", NULL);
+		return NULL;
+	}
+	if ((u = upload_find(m->rm_name, m->rm_ref)) == NULL) {
+		if (errno == ENOENT)
+			http_error(req, 404, "BLOB_UPLOAD_UNKNOWN", NULL);
+		else
+			http_error(req, 500, "UNKNOWN", "upload_find: %s",
+			    strerror(errno));
+		return NULL;
+	}
+	return u;
+}
+
+/*
  * Find the session of the routed uuid and acquire it for this request.
  * NULL after answering: 404 BLOB_UPLOAD_UNKNOWN, or 416 while another
  * request holds it (a chunk out of order with respect to that one).
@@ -1647,22 +1676,9 @@ static struct upload *
 reg_upload_take(struct request *req, const struct route_match *m)
 {
 	struct upload *u;
-	int err;
 
-	/* Another user's upload is as unknown as one that never was. */
-	if (!reg_upload_state_ok(req, m)) {
-		http_error(req, 404, "BLOB_UPLOAD_UNKNOWN", NULL);
+	if ((u = reg_upload_lookup(req, m)) == NULL)
 		return NULL;
-	}
-	if ((u = upload_find(m->rm_name, m->rm_ref)) == NULL) {
-		err = errno;
-		if (err == ENOENT)
-			http_error(req, 404, "BLOB_UPLOAD_UNKNOWN", NULL);
-		else
-			http_error(req, 500, "UNKNOWN", "upload_find: %s",
-			    strerror(err));
-		return NULL;
-	}
 	if (upload_acquire(u) == -1) {
 		reg_upload_headers(req, u);
 		http_error(req, 416, "BLOB_UPLOAD_INVALID",
@@ -1764,32 +1780,21 @@ static void
 reg_upload_get(struct request *req, const struct route_match *m)
 {
 	struct upload *u;
-	int err;
 
-	if (!reg_upload_state_ok(req, m)) {
-		http_error(req, 404, "BLOB_UPLOAD_UNKNOWN", NULL);
+	if ((u = reg_upload_lookup(req, m)) == NULL)
 		return;
-	}
-	if ((u = upload_find(m->rm_name, m->rm_ref)) == NULL) {
-		err = errno;
-		if (err == ENOENT)
-			http_error(req, 404, "BLOB_UPLOAD_UNKNOWN", NULL);
-		else
-			http_error(req, 500, "UNKNOWN", "upload_find: %s",
-			    strerror(err));
-		return;
-	}
 	reg_upload_headers(req, u);
 	http_reply(req, 204, NULL, NULL, 0);
 }
 
 /*
- * PATCH /v2/<name>/blobs/uploads/<uuid> (end-5): append one chunk,
- * streamed, whatever its framing (Docker sends chunked encoding, with no
- * Content-Range: then the chunk goes at the current offset).
+ * Start a PATCH or the closing PUT: take the session, check the
+ * Content-Range, then stream the body (if any) into it; end runs when the
+ * body is in. digest is the PUT's ?digest= (NULL for PATCH).
  */
 static void
-reg_upload_patch(struct request *req, const struct route_match *m)
+reg_upload_feed(struct request *req, const struct route_match *m,
+    const char *digest, http_end_cb end)
 {
 	struct reg_ctx *ctx;
 	struct upload *u;
@@ -1802,6 +1807,8 @@ reg_upload_patch(struct request *req, const struct route_match *m)
 		return;
 	}
 	ctx->rc_upload = u;
+	if (digest != NULL)
+		util_strlcpy(ctx->rc_digest, digest, sizeof(ctx->rc_digest));
 	if (reg_content_range(req, ctx) == -1) {
 		reg_upload_headers(req, u);
 		http_error(req, 416, "BLOB_UPLOAD_INVALID",
@@ -1809,10 +1816,21 @@ reg_upload_patch(struct request *req, const struct route_match *m)
 		return;
 	}
 	if (!http_has_body(req)) {
-		reg_upload_patch_end(req);
+		end(req);
 		return;
 	}
-	http_body_sink(req, reg_upload_body_cb, reg_upload_patch_end);
+	http_body_sink(req, reg_upload_body_cb, end);
+}
+
+/*
+ * PATCH /v2/<name>/blobs/uploads/<uuid> (end-5): append one chunk,
+ * streamed, whatever its framing (Docker sends chunked encoding, with no
+ * Content-Range: then the chunk goes at the current offset).
+ */
+static void
+reg_upload_patch(struct request *req, const struct route_match *m)
+{
+	reg_upload_feed(req, m, NULL, reg_upload_patch_end);
 }
 
 /*
@@ -1860,8 +1878,6 @@ static void
 reg_upload_put(struct request *req, const struct route_match *m)
 {
 	char digest[DIGEST_BUFSZ];
-	struct reg_ctx *ctx;
-	struct upload *u;
 	int rc;
 
 	/* "The closing PUT request MUST include the <digest>". */
@@ -1872,26 +1888,7 @@ reg_upload_put(struct request *req, const struct route_match *m)
 		return;
 	}
 	http_log_digest(req, digest);
-	if ((u = reg_upload_take(req, m)) == NULL)
-		return;
-	if ((ctx = reg_ctx_new(req, m)) == NULL) {
-		upload_release(u);
-		http_error(req, 500, "UNKNOWN", "out of memory");
-		return;
-	}
-	ctx->rc_upload = u;
-	util_strlcpy(ctx->rc_digest, digest, sizeof(ctx->rc_digest));
-	if (reg_content_range(req, ctx) == -1) {
-		reg_upload_headers(req, u);
-		http_error(req, 416, "BLOB_UPLOAD_INVALID",
-		    "chunk out of order or Content-Range malformed");
-		return;
-	}
-	if (!http_has_body(req)) {
-		reg_upload_commit_start(req);
-		return;
-	}
-	http_body_sink(req, reg_upload_body_cb, reg_upload_commit_start);
+	reg_upload_feed(req, m, digest, reg_upload_commit_start);
 }
 
 /*

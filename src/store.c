@@ -98,6 +98,7 @@ static int store_entry_isdir(int, const struct dirent *);
 static int store_rmtree(int, const char *, int);
 static int store_list_add(struct store_list *, const char *);
 static int store_list_copy(const struct store_list *, struct store_list *);
+static struct store *store_open_mode(const char *, int, char *, size_t);
 static void
 store_list_sort(struct store_list *, int (*)(const void *, const void *));
 static int store_strcmp_cb(const void *, const void *);
@@ -618,6 +619,17 @@ store_list_free(char **list, size_t n)
 struct store *
 store_open(const char *root, char *err, size_t errlen)
 {
+	return store_open_mode(root, 1, err, errlen);
+}
+
+/*
+ * Open root/docker/registry/v2: with writable, create it when missing and
+ * require write access now rather than at the first push; without, create
+ * nothing and only read (fsck on a read-only mount).
+ */
+static struct store *
+store_open_mode(const char *root, int writable, char *err, size_t errlen)
+{
 	struct store *s;
 	char v2[PATH_MAX];
 
@@ -634,7 +646,7 @@ store_open(const char *root, char *err, size_t errlen)
 		snprintf(err, errlen, "storage root: invalid or too long");
 		goto fail;
 	}
-	if (store_mkdirs(AT_FDCWD, v2, 0) == -1) {
+	if (writable && store_mkdirs(AT_FDCWD, v2, 0) == -1) {
 		snprintf(err, errlen, "%s: %s", v2, strerror(errno));
 		goto fail;
 	}
@@ -643,8 +655,8 @@ store_open(const char *root, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", v2, strerror(errno));
 		goto fail;
 	}
-	/* Fail now, not at the first push, when the tree is read-only. */
-	if (faccessat(s->s_fd, ".", W_OK | X_OK, AT_EACCESS) == -1) {
+	if (writable &&
+	    faccessat(s->s_fd, ".", W_OK | X_OK, AT_EACCESS) == -1) {
 		snprintf(err, errlen, "%s: %s", v2, strerror(errno));
 		goto fail;
 	}
@@ -1745,31 +1757,7 @@ store_relpath_ok(const char *path)
 struct store *
 store_open_readonly(const char *root, char *err, size_t errlen)
 {
-	struct store *s;
-	char v2[PATH_MAX];
-
-	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	s->s_fd = -1;
-	pthread_mutex_init(&s->s_tags_lock, NULL);
-	if (root == NULL || root[0] == '\0' ||
-	    util_strlcpy(s->s_root, root, sizeof(s->s_root)) >=
-	        sizeof(s->s_root) ||
-	    store_path(v2, sizeof(v2), "%s/%s", root, STORE_V2) == -1) {
-		snprintf(err, errlen, "storage root: invalid or too long");
-		goto fail;
-	}
-	s->s_fd = open(v2, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (s->s_fd == -1) {
-		snprintf(err, errlen, "%s: %s", v2, strerror(errno));
-		goto fail;
-	}
-	return s;
-fail:
-	store_close(s);
-	return NULL;
+	return store_open_mode(root, 0, err, errlen);
 }
 
 /*
