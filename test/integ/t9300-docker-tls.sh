@@ -16,37 +16,7 @@ PA='alice-Docker.1'
 HT="$TRASH/htpasswd"
 CERTS_D=/etc/docker/certs.d/127.0.0.1:$PORT
 
-# dockerd gets its own data root (in the trash directory) and a short
-# exec root (unix socket paths are limited to 108 bytes); as in t9100.
-DOCKER_TMP=
-DOCKERD_PID=
-
-stop_dockerd() {
-	local i kids k
-	if [ -n "$DOCKERD_PID" ]; then
-		kids=$(pgrep -P "$DOCKERD_PID" 2>/dev/null)
-		kill -TERM "$DOCKERD_PID" 2>/dev/null
-		for ((i = 0; i < 200; i++)); do
-			kill -0 "$DOCKERD_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$DOCKERD_PID" 2>/dev/null
-		wait "$DOCKERD_PID" 2>/dev/null
-		for k in $kids; do
-			kill -0 "$k" 2>/dev/null || continue
-			kill -TERM "$k" 2>/dev/null
-			sleep 1
-			kill -KILL "$k" 2>/dev/null
-		done
-		DOCKERD_PID=
-	fi
-	awk '{ print $2 }' /proc/mounts |
-	    grep -E "^($TRASH|${DOCKER_TMP:-/nonexistent})/" | sort -r |
-	    while read -r m; do umount -l "$m" 2>/dev/null; done
-	[ -n "$DOCKER_TMP" ] && rm -rf "$DOCKER_TMP"
-	return 0
-}
-test_atexit stop_dockerd
+. "$TEST_DIRECTORY/lib/docker-lib.sh"
 
 # Remove the HOST:PORT directory, and its parents when this test made them.
 CERTS_D_MADE=
@@ -61,29 +31,6 @@ remove_certs_d() {
 }
 test_atexit remove_certs_d
 
-start_dockerd() {
-	DOCKER_TMP=$(mktemp -d /tmp/registryd-docker.XXXXXX) || return 1
-	export DOCKER_HOST="unix://$DOCKER_TMP/docker.sock"
-	export DOCKER_CONFIG="$TRASH/docker-config"
-	export DOCKER_BUILDKIT=0
-	mkdir -p "$DOCKER_CONFIG"
-	dockerd --data-root "$TRASH/docker" --exec-root "$DOCKER_TMP/exec" \
-	    --pidfile "$DOCKER_TMP/docker.pid" --host "$DOCKER_HOST" \
-	    --storage-driver vfs --iptables=false --ip6tables=false \
-	    --bridge=none --ip-masq=false --userland-proxy=false \
-	    >"$TRASH/dockerd.log" 2>&1 </dev/null &
-	DOCKERD_PID=$!
-	local i
-	for ((i = 0; i < 600; i++)); do
-		kill -0 "$DOCKERD_PID" 2>/dev/null || {
-			echo "dockerd exited"; tail -n 30 "$TRASH/dockerd.log"; return 1; }
-		timeout 5 docker version >/dev/null 2>&1 && return 0
-		sleep 0.1
-	done
-	echo "dockerd did not answer within 60 s"
-	tail -n 30 "$TRASH/dockerd.log"
-	return 1
-}
 
 IMG=
 test_expect_success REGISTRYD,DOCKER,BUSYBOX,CURL,OPENSSL 'setup: registryd on HTTPS with users, certs.d, dockerd' '
