@@ -14,17 +14,7 @@ test_expect_success DOCKER,BUSYBOX,CURL 'setup: registryd and dockerd' '
 '
 
 test_expect_success DOCKER,BUSYBOX 'docker build a FROM scratch image with a 20 MiB layer' '
-	mkdir ctx &&
-	cp /bin/busybox ctx/busybox &&
-	random_file ctx/data.bin 20971520 &&
-	sha256sum <ctx/data.bin | cut -d" " -f1 >want.sum &&
-	cat >ctx/Dockerfile <<-EOF &&
-	FROM scratch
-	COPY busybox /busybox
-	COPY data.bin /data.bin
-	CMD ["/busybox", "sha256sum", "/data.bin"]
-	EOF
-	timeout 180 docker build -q -t "$IMG:v1" ctx
+	build_test_image "$IMG:v1" 20971520
 '
 
 test_expect_success DOCKER,BUSYBOX,CURL 'docker push' '

@@ -55,17 +55,7 @@ $(auth_section "$HT")" &&
 '
 
 test_expect_success REGISTRYD,DOCKER,BUSYBOX 'docker build a small FROM scratch image' '
-	mkdir ctx &&
-	cp /bin/busybox ctx/busybox &&
-	random_file ctx/data.bin 200000 &&
-	sha256sum <ctx/data.bin | cut -d" " -f1 >want.sum &&
-	cat >ctx/Dockerfile <<-EOF &&
-	FROM scratch
-	COPY busybox /busybox
-	COPY data.bin /data.bin
-	CMD ["/busybox", "sha256sum", "/data.bin"]
-	EOF
-	timeout 120 docker build -q -t "$IMG:v1" ctx
+	build_test_image "$IMG:v1" 200000
 '
 
 test_expect_success REGISTRYD,DOCKER,BUSYBOX 'docker push before login: no basic auth credentials' '

@@ -62,3 +62,17 @@ start_dockerd() {
 	return 1
 }
 
+
+# build_test_image TAG BYTES: docker build a FROM scratch image holding
+# busybox and BYTES of random data, whose command prints the data's
+# sha256; the expected sum goes to want.sum.
+build_test_image() {
+	mkdir ctx &&
+	cp /bin/busybox ctx/busybox &&
+	random_file ctx/data.bin "$2" &&
+	sha256sum <ctx/data.bin | cut -d" " -f1 >want.sum &&
+	printf '%s\n' 'FROM scratch' 'COPY busybox /busybox' \
+	    'COPY data.bin /data.bin' \
+	    'CMD ["/busybox", "sha256sum", "/data.bin"]' >ctx/Dockerfile &&
+	timeout 180 docker build -q -t "$1" ctx
+}
