@@ -7,9 +7,9 @@
 struct store;
 
 /*
- * fsck: a read-only check of a storage tree (registryd fsck). It walks
- * blobs/ and repositories/ through the store's raw tree access and writes
- * one line per finding to out:
+ * fsck: a read-only check of a store (registryd fsck), on any driver. It
+ * goes through the store's walk (store_walk) and readers and writes one
+ * line per finding to out:
  *
  *   problem   "<what>: <why>"            the tree serves wrong or missing
  *                                        content (a blob whose bytes do not

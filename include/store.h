@@ -1,55 +1,111 @@
 #ifndef REGISTRYD_STORE_H
 #define REGISTRYD_STORE_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
 #include "digest.h"
+#include "pool.h"
 
 /*
- * The storage interface: the only module that knows where bytes live.
- * This is the filesystem driver, laid out exactly like distribution
- * (registry:2): <root>/docker/registry/v2/{blobs,repositories}/...
+ * The storage interface: everything the registry keeps goes through it,
+ * and only a driver knows where the bytes live. Two drivers today:
  *
- * Every function is synchronous and touches no event-loop state, so the
- * registry may call it on the loop (stat, small reads) or on a worker
- * thread (fsync-heavy commits). Functions return 0 / -1 with errno set
- * (ENOENT when the object does not exist) unless they say otherwise.
- * Names, tags, digests and uuids must have been validated by router.c.
+ *   filesystem  registry:2's tree, byte for byte (store_fs.h);
+ *   memory      a process-local map, for handler tests (store_mem.h).
  *
- * Writes that others may read are atomic: a temporary file next to the
- * target ("<path>.<random>.tmp"), fsync, rename, fsync of the directory.
- * Readers ignore stray temporary files.
+ * The model is distribution's: content-addressed blobs; per repository
+ * layer links, manifest revision links and tags; upload sessions that
+ * live in the store (so any instance sharing it can resume one); a walk
+ * over all of it for fsck and garbage collection.
+ *
+ * Contract, for every driver:
+ *  - Functions are synchronous and may block (disk, network). On the event
+ *    loop, call one directly only where the driver says it is cheap
+ *    (store_cheap) or through store_call, which runs it where the driver
+ *    chooses and completes on the loop.
+ *  - Functions return 0 / -1 with errno set unless they say otherwise:
+ *    ENOENT when the object does not exist, EINVAL for a malformed name,
+ *    tag, digest or uuid (callers validate them with router.c first),
+ *    ENOSPC / EIO / ENOMEM as they come.
+ *  - A store may be used from the loop and from worker threads at once; a
+ *    reader or writer handle by one thread at a time.
+ *  - Writes others may read are atomic and durable when they return: a
+ *    blob becomes visible only whole, a link only after what it names.
+ *  - Lists are malloc'd arrays of malloc'd strings the caller frees with
+ *    store_list_free.
  */
 
 struct store;
+struct store_reader;
+struct store_writer;
 
-/* Per-repository link kinds (distribution's link files). */
-enum store_link {
-	STORE_LINK_LAYER,    /* _layers/sha256/<hex>/link */
-	STORE_LINK_REVISION, /* _manifests/revisions/sha256/<hex>/link */
+/* store_close: release the store and what it caches; NULL is a no-op. */
+void store_close(struct store *);
+/* store_describe: "filesystem /srv/registry" for logs (owned by store). */
+const char *store_describe(const struct store *);
+
+/*
+ * Asynchronous calls. The caller fills sc_work (the synchronous store
+ * calls it needs, on whatever thread the driver chooses; it may touch
+ * only what the call owns) and sc_done (on the event loop afterwards),
+ * then store_call starts it. The call is embedded in its owner's struct
+ * and owned by it; the store never frees it. sc_done may run before
+ * store_call returns (a driver whose work is cheap runs both at once), so
+ * the caller must not touch its state after store_call without knowing
+ * that; or it may run much later (on the worker pool, over the network).
+ */
+enum store_call_kind {
+	STORE_CALL_LOOKUP,  /* stat, small reads: cheap on a local disk */
+	STORE_CALL_DURABLE, /* writes that end in fsync or a remote commit */
+	STORE_CALL_WALK,    /* a walk of the whole store: always slow */
+};
+
+struct store_call {
+	struct pool_job sc_job; /* private to store.c */
+	struct store *sc_store; /* private to store.c */
+	enum store_call_kind sc_kind;
+	void (*sc_work)(struct store_call *);
+	void (*sc_done)(struct store_call *);
 };
 
 /*
- * store_open: use root as the storage root, creating
- * root/docker/registry/v2 when missing. Returns NULL and fills err on
- * failure (missing permissions, not a directory). The caller owns the
- * result; store_close(NULL) is a no-op.
+ * store_call: run c->sc_work then, on the loop, c->sc_done, where the
+ * driver wants calls of c->sc_kind run (see above).
  */
-struct store *store_open(const char *root, char *err, size_t errlen);
-void store_close(struct store *);
-const char *store_root(const struct store *);
+void store_call(struct store *, struct store_call *);
+/*
+ * store_cheap: 1 when calls of kind complete without waiting on this
+ * store (the filesystem driver's lookups, everything in memory), so the
+ * loop may make them directly.
+ */
+int store_cheap(const struct store *, enum store_call_kind);
 
 /* ---- blobs (global, content-addressed) ---- */
 
-/* store_blob_stat: 0 and *size when blobs/.../data exists. */
+/* store_blob_stat: 0 and *size when the blob exists. */
 int store_blob_stat(struct store *, const char *digest, uint64_t *size);
-/* store_blob_open: read-only fd of the blob data (caller closes), *size. */
-int store_blob_open(struct store *, const char *digest, uint64_t *size);
 /*
- * store_blob_read: the whole blob into a malloc'd buffer (caller frees),
- * failing with EFBIG when it is larger than max.
+ * store_blob_open: a reader of the blob and its *size; the caller frees
+ * it with store_reader_close. NULL with errno (ENOENT) when missing.
+ */
+struct store_reader *
+store_blob_open(struct store *, const char *digest, uint64_t *size);
+/*
+ * store_reader_read: up to len bytes at offset off into buf. Returns the
+ * count (0 at the end), or -1 with errno. Blobs never change, so a short
+ * count before the size the open gave means the store was tampered with.
+ */
+ssize_t
+store_reader_read(struct store_reader *, void *buf, size_t len, uint64_t off);
+void store_reader_close(struct store_reader *);
+/*
+ * store_blob_read: the whole blob into a malloc'd buffer with one NUL
+ * byte appended (caller frees), failing with EFBIG when it is larger than
+ * max.
  */
 int store_blob_read(struct store *, const char *digest, size_t max, char **buf,
     size_t *len);
@@ -59,11 +115,22 @@ int store_blob_read(struct store *, const char *digest, size_t max, char **buf,
  */
 int store_blob_write(struct store *, const char *digest, const void *buf,
     size_t len);
+/*
+ * store_blob_delete: remove the blob's data (garbage collection: the
+ * caller made sure nothing links to it). ENOENT when absent.
+ */
+int store_blob_delete(struct store *, const char *digest);
 
 /* ---- repository links ---- */
 
+/* Per-repository link kinds (distribution's link files). */
+enum store_link {
+	STORE_LINK_LAYER,    /* a blob the repository may serve */
+	STORE_LINK_REVISION, /* a manifest of the repository */
+};
+
 /*
- * store_link_exists: 1 when name has the link and the blob data it names
+ * store_link_exists: 1 when name has the link and the blob it names
  * exists, 0 when not, -1 on an I/O error.
  */
 int store_link_exists(struct store *, const char *name, enum store_link,
@@ -71,43 +138,39 @@ int store_link_exists(struct store *, const char *name, enum store_link,
 /* store_link_write: create the link (atomic, durable, idempotent). */
 int store_link_write(struct store *, const char *name, enum store_link,
     const char *digest);
-/* store_link_delete: remove the link's directory; ENOENT when absent. */
+/* store_link_delete: remove the link; ENOENT when absent. */
 int store_link_delete(struct store *, const char *name, enum store_link,
     const char *digest);
 /*
- * store_link_list: the digests of every link of that kind in name, as a
- * malloc'd array of malloc'd strings (free with store_list_free). A repo
- * without any gives 0 and *n = 0.
+ * store_link_list: the digests of every link of that kind in name (a
+ * list). A repository without any gives 0 and *n = 0.
  */
 int store_link_list(struct store *, const char *name, enum store_link,
     char ***digests, size_t *n);
 
 /* ---- tags ---- */
 
-/* store_tag_get: the digest in tags/<tag>/current/link; ENOENT if none. */
+/* store_tag_get: the digest tag points to; ENOENT if none. */
 int store_tag_get(struct store *, const char *name, const char *tag,
     char digest[DIGEST_BUFSZ]);
-/* store_tag_set: write tags/<tag>/index/... then tags/<tag>/current/link. */
+/* store_tag_set: point tag at digest (atomic, durable). */
 int store_tag_set(struct store *, const char *name, const char *tag,
     const char *digest);
-/* store_tag_delete: remove tags/<tag> entirely; ENOENT when absent. */
+/* store_tag_delete: remove the tag entirely; ENOENT when absent. */
 int store_tag_delete(struct store *, const char *name, const char *tag);
 /*
- * store_tag_list: tag names of name, sorted by strcmp, as a malloc'd array
- * (store_list_free). ENOENT when the repository does not exist (no
- * _manifests directory).
+ * store_tag_list: tag names of name, sorted by strcmp (a list). ENOENT
+ * when the repository does not exist.
  */
 int store_tag_list(struct store *, const char *name, char ***tags, size_t *n);
 
 /* ---- repositories ---- */
 
-/* store_repo_exists: 1 when repositories/<name>/_manifests exists. */
+/* store_repo_exists: 1 when the repository has manifest storage, else 0. */
 int store_repo_exists(struct store *, const char *name);
 /*
- * store_repo_list: every repository (a directory under repositories/ that
- * holds _manifests; components starting with '_' are skipped), sorted as
- * distribution does ('/' before any other byte). Walks the whole tree:
- * call it off the event loop. Free with store_list_free.
+ * store_repo_list: every repository, sorted by store_repo_cmp (a list).
+ * Walks the whole store: a STORE_CALL_WALK.
  */
 int store_repo_list(struct store *, char ***names, size_t *n);
 
@@ -119,106 +182,117 @@ void store_list_free(char **list, size_t n);
  */
 int store_repo_cmp(const char *a, const char *b);
 
-/* ---- uploads: repositories/<name>/_uploads/<uuid>/{data,startedat} ---- */
+/* ---- uploads ---- */
 
 /*
- * store_upload_create: make the upload directory with its startedat file
- * and an empty data file. Returns an fd open for appending to data (the
- * caller owns it), or -1.
+ * An upload session's data lives in the store under its repository and
+ * uuid, with the time it started. A writer is the handle to one: it holds
+ * no descriptor or connection while idle (between store_writer_idle and
+ * the next append), so thousands of idle sessions cost only memory.
  */
-int store_upload_create(struct store *, const char *name, const char *uuid);
+
+/* store_upload_create: a new, empty session. NULL with errno. */
+struct store_writer *
+store_upload_create(struct store *, const char *name, const char *uuid);
 /*
- * store_upload_open: reopen an existing upload (e.g. after a restart):
- * fd open for appending, *size bytes so far. ENOENT when there is none.
+ * store_upload_resume: a writer for an existing session (after a restart,
+ * or one another instance started), positioned at its *size. NULL with
+ * ENOENT when there is none.
  */
-int store_upload_open(struct store *, const char *name, const char *uuid,
-    uint64_t *size);
+struct store_writer *store_upload_resume(struct store *, const char *name,
+    const char *uuid, uint64_t *size);
+/* store_writer_size: the bytes the session holds. */
+uint64_t store_writer_size(const struct store_writer *);
 /*
- * store_upload_append: write all of buf at the end of the upload data fd,
- * whose size before the write is offset. Starts writeback
- * (sync_file_range) every UPLOAD_WRITEBACK_BYTES so the final fsync is
- * short. 0, or -1 with errno (ENOSPC, EIO); on -1 the data file is
- * truncated back to offset so no partial chunk is kept.
+ * store_writer_append: add all of buf at the end. 0, or -1 with errno
+ * (ENOSPC, EIO) and nothing of buf kept.
  */
-int store_upload_append(int fd, uint64_t offset, const void *buf, size_t len);
+int store_writer_append(struct store_writer *, const void *buf, size_t len);
+/* store_writer_truncate: cut the data back to size bytes (undo). */
+int store_writer_truncate(struct store_writer *, uint64_t size);
 /*
- * store_upload_truncate: cut the upload data fd back to size bytes (undo
- * a failed request). 0, or -1 with errno.
+ * store_writer_idle: the request that wrote is over: release what the
+ * writer holds for writing (a descriptor). The next append reacquires it.
  */
-int store_upload_truncate(int fd, uint64_t size);
+void store_writer_idle(struct store_writer *);
 /*
- * store_upload_commit: make the upload's data the blob digest: fsync the
- * data, rename it into blobs/ (or drop it when that blob exists already),
- * fsync the directories, write the layer link, remove the upload
- * directory. Does not close fd. Call it off the event loop.
+ * store_writer_hash: SHA-256 of the data so far, for a session whose
+ * running hash was lost (resumed). Slow: a STORE_CALL_DURABLE.
  */
-int store_upload_commit(struct store *, const char *name, const char *uuid,
-    int fd, const char *digest);
+int store_writer_hash(struct store_writer *, char digest[DIGEST_BUFSZ]);
 /*
- * store_upload_hash: SHA-256 of the upload's data so far, for an upload
- * whose running hash was lost (reopened after a restart). Off the loop.
+ * store_writer_commit: make the data blob digest (already verified by the
+ * caller), durably, link it as a layer of the session's repository and
+ * remove the session. A STORE_CALL_DURABLE. The writer stays to be
+ * freed.
  */
-int store_upload_hash(struct store *, const char *name, const char *uuid,
-    char digest[DIGEST_BUFSZ]);
-/* store_upload_remove: delete the upload directory (cancel, failure). */
-int store_upload_remove(struct store *, const char *name, const char *uuid);
+int store_writer_commit(struct store_writer *, const char *digest);
+/* store_writer_abort: remove the session and its data (cancel, failure). */
+int store_writer_abort(struct store_writer *);
+/* store_writer_free: free the handle; the session stays. NULL: no-op. */
+void store_writer_free(struct store_writer *);
 /*
- * store_upload_purge: remove uploads whose startedat is older than
- * max_age seconds; returns how many were removed, or -1. Off the loop.
+ * store_upload_purge: remove sessions that started more than max_age
+ * seconds ago; how many were removed, or -1. A STORE_CALL_WALK.
  */
 int store_upload_purge(struct store *, time_t max_age);
 
-/* ---- raw tree access (fsck) ---- */
+/* ---- the walk (fsck, garbage collection) ---- */
 
 /*
- * What fsck needs beyond the registry's view: every object of the tree,
- * also the malformed ones the functions above skip. Paths are relative to
- * the v2 directory ("blobs/sha256/ab/<hex>/data") and may not be absolute
- * or contain "." or ".." components (EINVAL).
+ * Everything the store holds, as the registry sees it, plus what a
+ * driver finds that is not part of its layout. Strings are borrowed for
+ * the callback only.
  */
+enum store_item_kind {
+	STORE_ITEM_BLOB,      /* si_digest; si_size */
+	STORE_ITEM_REPO,      /* si_name */
+	STORE_ITEM_LINK,      /* si_name, si_link, si_digest; si_target */
+	STORE_ITEM_TAG,       /* si_name, si_tag; si_target: current */
+	STORE_ITEM_TAG_INDEX, /* si_name, si_tag, si_digest; si_target */
+	STORE_ITEM_UPLOAD,    /* si_name, si_uuid */
+	STORE_ITEM_ODD,       /* si_where, si_what, si_severity */
+};
 
-/* Entry kinds reported by store_tree_walk. */
-enum store_entry {
-	STORE_ENTRY_FILE,  /* regular file */
-	STORE_ENTRY_DIR,   /* directory */
-	STORE_ENTRY_OTHER, /* symlink, FIFO, socket, device: never followed */
+/* What the pointer of a link, tag or tag index entry holds. */
+enum store_target {
+	STORE_TARGET_OK,      /* si_target: the bytes, NUL-terminated */
+	STORE_TARGET_MISSING, /* no pointer (an interrupted write) */
+	STORE_TARGET_BAD,     /* unreadable or not a plain object: si_what */
+};
+
+/* How bad an odd finding is. */
+enum store_severity {
+	STORE_SEV_INFO,    /* what a crash leaves and readers ignore */
+	STORE_SEV_WARNING, /* foreign, harmless to clients */
+	STORE_SEV_PROBLEM, /* wrong or missing content */
+};
+
+struct store_item {
+	enum store_item_kind si_kind;
+	const char *si_name;   /* repository */
+	const char *si_tag;    /* tag */
+	const char *si_uuid;   /* upload session */
+	const char *si_digest; /* the blob or link the item is about */
+	enum store_link si_link;
+	uint64_t si_size; /* BLOB: bytes */
+	/* LINK, TAG, TAG_INDEX: what the pointer holds, unchecked. */
+	enum store_target si_target_state;
+	const char *si_target;
+	size_t si_target_len;
+	/* ODD, and BAD targets: where (driver terms) and what is wrong. */
+	const char *si_where;
+	const char *si_what;
+	enum store_severity si_severity;
 };
 
 /*
- * store_open_readonly: like store_open, but creates nothing and does not
- * require write access (fsck on a read-only mount). NULL and err when
- * root/docker/registry/v2 is not a readable directory.
+ * store_walk: call cb for every item: all blobs first, then each
+ * repository with its links, tags and uploads. cb returns 0 to go on, -1
+ * to stop the walk. Returns 0, or -1 with errno when the walk failed or
+ * cb stopped it. A STORE_CALL_WALK.
  */
-struct store *store_open_readonly(const char *root, char *err, size_t errlen);
-
-/*
- * store_tree_walk: call cb for every entry below prefix (a directory such
- * as "blobs" or "repositories"), depth first, the entries of a directory
- * in strcmp order, with the entry's path, kind and size. cb returns 0 to
- * go on (a directory is entered after its callback), 1 to skip the
- * directory's contents, -1 to stop. Directories deeper than
- * STORE_TREE_DEPTH levels below prefix are reported but not entered.
- * Returns 0 (also when prefix does not exist), or -1 with errno on an I/O
- * error or when cb stopped the walk. Slow on big trees: off the loop.
- */
-#define STORE_TREE_DEPTH 160
-int store_tree_walk(struct store *, const char *prefix,
-    int (
-        *cb)(const char *path, enum store_entry kind, uint64_t size, void *arg),
+int store_walk(struct store *, int (*cb)(const struct store_item *, void *arg),
     void *arg);
-
-/*
- * store_object_read: at most size - 1 bytes of the regular file path into
- * buf, NUL-terminated, and their count in *len. EINVAL when path is not a
- * regular file.
- */
-int store_object_read(struct store *, const char *path, char *buf, size_t size,
-    size_t *len);
-
-/*
- * store_object_open: a read-only fd of the regular file path (the caller
- * closes it) and its size; -1 with errno (ENOENT, EINVAL: not a file).
- */
-int store_object_open(struct store *, const char *path, uint64_t *size);
 
 #endif /* REGISTRYD_STORE_H */

@@ -2,19 +2,20 @@
  * catalog.c: the repository index behind /v2/_catalog.
  *
  * A sorted array of repository names (catalog order, store_repo_cmp), so a
- * page is a binary search and a copy of pointers. Walking the tree is slow
- * on a big root, so it runs on the worker pool: once synchronously at
+ * page is a binary search and a copy of pointers. Walking the store is
+ * slow on a big root, so it is a STORE_CALL_WALK (the filesystem driver
+ * runs it on the worker pool): once synchronously at
  * start (before serving, so the first answer is not empty), then every
  * refresh seconds, which picks up repositories that another process
  * sharing the root created. Pushes through this process add their
  * repository at once with catalog_add.
  *
  * Ownership: cat.names and every string in it belong to this module. A
- * refresh job owns the list its walk returns until pj_done swaps it in;
+ * refresh job owns the list its walk returns until sc_done swaps it in;
  * names added while a walk runs are remembered in cat.added and merged
  * into the fresh list, since the walk may have passed them already. One
  * job is in flight at most. If catalog_shutdown runs while a job is out,
- * the job is orphaned and frees itself in pj_done (pool_stop runs it).
+ * the job is orphaned and frees itself in sc_done (pool_stop runs it).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -24,18 +25,16 @@
 
 #include "catalog.h"
 #include "log.h"
-#include "pool.h"
 #include "store.h"
 
-/* A refresh walk on the pool. Owned by itself once orphaned. */
+/* A refresh walk. Owned by itself once orphaned. */
 struct catalog_job {
-	struct pool_job cj_pool;
-	struct store *cj_store;
-	char **cj_names; /* the walk's result, owned */
+	struct store_call cj_call; /* a STORE_CALL_WALK */
+	char **cj_names;           /* the walk's result, owned */
 	size_t cj_n;
 	int cj_result;
 	int cj_errno;
-	int cj_orphan; /* catalog shut down: free in pj_done */
+	int cj_orphan; /* catalog shut down: free in sc_done */
 };
 
 /* A sorted, duplicate-free array of malloc'd names. */
@@ -61,8 +60,8 @@ static void catalog_list_free(struct catalog_list *);
 static int catalog_list_adopt(struct catalog_list *, char **, size_t);
 static int catalog_sort_cmp(const void *, const void *);
 static void catalog_timer_cb(evutil_socket_t, short, void *);
-static void catalog_work(struct pool_job *);
-static void catalog_done(struct pool_job *);
+static void catalog_work(struct store_call *);
+static void catalog_done(struct store_call *);
 
 /*
  * catalog_init: build the index with one walk of the tree, synchronously
@@ -272,22 +271,21 @@ catalog_timer_cb(evutil_socket_t fd, short what, void *arg)
 		log_warnx("%s: out of memory", __func__);
 		return;
 	}
-	job->cj_pool.pj_work = catalog_work;
-	job->cj_pool.pj_done = catalog_done;
-	job->cj_store = cat.store;
+	job->cj_call.sc_kind = STORE_CALL_WALK;
+	job->cj_call.sc_work = catalog_work;
+	job->cj_call.sc_done = catalog_done;
 	cat.job = job;
 	catalog_list_free(&cat.added);
-	pool_submit(&job->cj_pool);
+	store_call(cat.store, &job->cj_call);
 }
 
 /* On a worker: walk the tree into the job's own list. */
 static void
-catalog_work(struct pool_job *pj)
+catalog_work(struct store_call *sc)
 {
-	struct catalog_job *job = (struct catalog_job *)pj;
+	struct catalog_job *job = (struct catalog_job *)sc;
 
-	job->cj_result =
-	    store_repo_list(job->cj_store, &job->cj_names, &job->cj_n);
+	job->cj_result = store_repo_list(cat.store, &job->cj_names, &job->cj_n);
 	job->cj_errno = errno;
 }
 
@@ -296,9 +294,9 @@ catalog_work(struct pool_job *pj)
  * meanwhile. A failed walk keeps the old index.
  */
 static void
-catalog_done(struct pool_job *pj)
+catalog_done(struct store_call *sc)
 {
-	struct catalog_job *job = (struct catalog_job *)pj;
+	struct catalog_job *job = (struct catalog_job *)sc;
 	struct catalog_list fresh;
 	size_t i;
 

@@ -25,6 +25,7 @@
 #include "registry.h"
 #include "server.h"
 #include "store.h"
+#include "store_fs.h"
 #include "tls.h"
 
 #ifndef REGISTRYD_VERSION
@@ -88,7 +89,8 @@ main_serve(struct config *cfg)
 		log_warnx("%s", err);
 		return 1;
 	}
-	if ((store = store_open(cfg->cf_root, err, sizeof(err))) == NULL) {
+	if ((store = store_fs_open(cfg->cf_root, 0, err, sizeof(err))) ==
+	    NULL) {
 		log_warnx("storage %s: %s", cfg->cf_root, err);
 		return 1;
 	}
@@ -176,7 +178,8 @@ main(int argc, char *argv[])
 		}
 		/* Findings go to stdout; the store's own warnings are noise. */
 		log_init(LOG_LVL_ERROR, 0);
-		fstore = store_open_readonly(cfg.cf_root, ferr, sizeof(ferr));
+		fstore = store_fs_open(cfg.cf_root, STORE_FS_READONLY, ferr,
+		    sizeof(ferr));
 		if (fstore == NULL) {
 			fprintf(stderr, "registryd: fsck: storage %s: %s\n",
 			    cfg.cf_root, ferr);

@@ -51,6 +51,7 @@
 #include "registry.h"
 #include "router.h"
 #include "store.h"
+#include "store_fs.h"
 #include "upload.h"
 #include "util.h"
 
@@ -1489,6 +1490,7 @@ static void
 reg_blob_get(struct request *req, const struct route_match *m)
 {
 	const char *digest = m->rm_ref, *inm, *range;
+	struct store_reader *rd;
 	uint64_t size, first = 0, len = 0;
 	int fd, rc;
 
@@ -1515,12 +1517,18 @@ reg_blob_get(struct request *req, const struct route_match *m)
 		http_reply(req, 304, NULL, NULL, 0);
 		return;
 	}
-	if ((fd = store_blob_open(reg_store, digest, &size)) == -1) {
+	if ((rd = store_blob_open(reg_store, digest, &size)) == NULL) {
 		if (errno == ENOENT)
 			http_error(req, 404, "BLOB_UNKNOWN", NULL);
 		else
 			http_error(req, 500, "UNKNOWN", "store_blob_open: %s",
 			    strerror(errno));
+		return;
+	}
+	fd = store_fs_reader_take_fd(rd);
+	store_reader_close(rd);
+	if (fd == -1) {
+		http_error(req, 500, "UNKNOWN", "blob reader without a file");
 		return;
 	}
 	http_add_header(req, "Accept-Ranges", "bytes");

@@ -1,9 +1,10 @@
 /*
  * upload.c: upload sessions. A session is the state that outlives the
- * PATCH requests feeding one blob: the storage fd, the offset and the
- * running SHA-256. Everything here runs on the event loop except
- * upload_commit_work, which the registry runs on a worker while it holds
- * the session (upload_acquire), so the table itself needs no lock.
+ * PATCH requests feeding one blob: the store's writer (which holds the
+ * data and its size), and the running SHA-256. Everything here runs on the
+ * event loop except upload_commit_work, which the registry runs on a worker
+ * while it holds the session (upload_acquire), so the table itself needs no
+ * lock.
  */
 
 #include <sys/queue.h>
@@ -12,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "bounds.h"
 #include "digest.h"
@@ -25,13 +25,12 @@
 struct upload {
 	char u_uuid[UUID_LEN + 1];
 	char u_name[NAME_MAX_LEN + 1];
-	int u_fd;          /* data, O_APPEND; owned */
-	uint64_t u_offset; /* bytes in data */
-	uint64_t u_mark;   /* u_offset when acquired (see upload_write) */
+	struct store_writer *u_writer; /* the data in the store; owned */
+	uint64_t u_mark; /* data size when acquired (see upload_write) */
 	struct digest_ctx *u_hash; /* running SHA-256; owned */
 	int u_hash_valid;          /* 0 after a reopen */
 	int u_busy;                /* held by a request or job */
-	int u_committed;           /* u_fd is the blob now: no more writes */
+	int u_committed;           /* the data is a blob now: no writes */
 	time_t u_last_used;        /* monotonic seconds */
 	TAILQ_ENTRY(upload) u_entry;
 };
@@ -48,7 +47,7 @@ static struct store *upload_store;
 
 static time_t upload_now(void);
 static struct upload *
-upload_new(const char *, const char *, int, uint64_t, int);
+upload_new(const char *, const char *, struct store_writer *, int);
 
 /* Seconds on the monotonic clock: idleness must not jump with the date. */
 static time_t
@@ -58,11 +57,11 @@ upload_now(void)
 }
 
 /*
- * upload_new: a session for an open data fd, inserted into the table. On
- * failure (NULL) the caller still owns fd.
+ * upload_new: a session for a store writer, inserted into the table. On
+ * failure (NULL) the caller still owns w.
  */
 static struct upload *
-upload_new(const char *name, const char *uuid, int fd, uint64_t offset,
+upload_new(const char *name, const char *uuid, struct store_writer *w,
     int hash_valid)
 {
 	struct upload *u;
@@ -77,9 +76,8 @@ upload_new(const char *name, const char *uuid, int fd, uint64_t offset,
 	/* Both lengths were checked by the callers. */
 	(void)util_strlcpy(u->u_uuid, uuid, sizeof(u->u_uuid));
 	(void)util_strlcpy(u->u_name, name, sizeof(u->u_name));
-	u->u_fd = fd;
-	u->u_offset = offset;
-	u->u_mark = offset;
+	u->u_writer = w;
+	u->u_mark = store_writer_size(w);
 	u->u_hash_valid = hash_valid;
 	u->u_last_used = upload_now();
 	TAILQ_INSERT_TAIL(&upload_table, u, u_entry);
@@ -115,8 +113,9 @@ struct upload *
 upload_create(const char *name)
 {
 	struct upload *u;
+	struct store_writer *w;
 	char uuid[UUID_LEN + 1];
-	int fd, saved;
+	int saved;
 
 	if (upload_store == NULL || name == NULL ||
 	    strnlen(name, NAME_MAX_LEN + 1) > NAME_MAX_LEN) {
@@ -125,12 +124,14 @@ upload_create(const char *name)
 	}
 	if (util_uuid(uuid) == -1)
 		return NULL;
-	if ((fd = store_upload_create(upload_store, name, uuid)) == -1)
+	if ((w = store_upload_create(upload_store, name, uuid)) == NULL)
 		return NULL;
-	if ((u = upload_new(name, uuid, fd, 0, 1)) == NULL) {
+	/* Nothing writes before the first PATCH: hold no descriptor. */
+	store_writer_idle(w);
+	if ((u = upload_new(name, uuid, w, 1)) == NULL) {
 		saved = errno;
-		(void)close(fd);
-		(void)store_upload_remove(upload_store, name, uuid);
+		(void)store_writer_abort(w);
+		store_writer_free(w);
 		errno = saved;
 		return NULL;
 	}
@@ -148,8 +149,9 @@ struct upload *
 upload_find(const char *name, const char *uuid)
 {
 	struct upload *u;
+	struct store_writer *w;
 	uint64_t size;
-	int fd, saved;
+	int saved;
 
 	if (upload_store == NULL || name == NULL || uuid == NULL ||
 	    strnlen(name, NAME_MAX_LEN + 1) > NAME_MAX_LEN ||
@@ -165,11 +167,12 @@ upload_find(const char *name, const char *uuid)
 		errno = ENOENT;
 		return NULL;
 	}
-	if ((fd = store_upload_open(upload_store, name, uuid, &size)) == -1)
+	w = store_upload_resume(upload_store, name, uuid, &size);
+	if (w == NULL)
 		return NULL;
-	if ((u = upload_new(name, uuid, fd, size, 0)) == NULL) {
+	if ((u = upload_new(name, uuid, w, 0)) == NULL) {
 		saved = errno;
-		(void)close(fd);
+		store_writer_free(w);
 		errno = saved;
 		return NULL;
 	}
@@ -190,15 +193,21 @@ upload_acquire(struct upload *u)
 		return -1;
 	}
 	u->u_busy = 1;
-	u->u_mark = u->u_offset;
+	u->u_mark = store_writer_size(u->u_writer);
 	u->u_last_used = upload_now();
 	return 0;
 }
 
-/* upload_release: undo upload_acquire; the idle clock restarts now. */
+/*
+ * upload_release: undo upload_acquire; the idle clock restarts now, and
+ * the writer lets go of what it held for writing (an idle session holds
+ * no descriptor).
+ */
 void
 upload_release(struct upload *u)
 {
+	if (!u->u_committed)
+		store_writer_idle(u->u_writer);
 	u->u_busy = 0;
 	u->u_last_used = upload_now();
 }
@@ -221,7 +230,7 @@ upload_name(const struct upload *u)
 uint64_t
 upload_offset(const struct upload *u)
 {
-	return u->u_offset;
+	return store_writer_size(u->u_writer);
 }
 
 /*
@@ -240,23 +249,22 @@ upload_write(struct upload *u, const void *buf, size_t len)
 	int saved;
 
 	/*
-	 * After a commit u_fd refers to the blob itself (the data file was
-	 * renamed into blobs/): one more byte would corrupt it.
+	 * After a commit the data is the blob itself (the filesystem driver
+	 * renamed it into blobs/): one more byte would corrupt it.
 	 */
-	if (u->u_fd == -1 || u->u_committed) {
+	if (u->u_committed) {
 		errno = EBADF;
 		return -1;
 	}
 	if (len == 0)
 		return 0;
-	if (store_upload_append(u->u_fd, u->u_offset, buf, len) == -1) {
+	if (store_writer_append(u->u_writer, buf, len) == -1) {
 		saved = errno;
 		upload_rollback(u);
 		errno = saved;
 		return -1;
 	}
 	digest_ctx_update(u->u_hash, buf, len);
-	u->u_offset += len;
 	u->u_last_used = upload_now();
 	return 0;
 }
@@ -269,14 +277,13 @@ upload_write(struct upload *u, const void *buf, size_t len)
 void
 upload_rollback(struct upload *u)
 {
-	if (u->u_fd == -1 || u->u_committed || u->u_mark >= u->u_offset)
+	if (u->u_committed || u->u_mark >= store_writer_size(u->u_writer))
 		return;
-	if (store_upload_truncate(u->u_fd, u->u_mark) == -1) {
+	if (store_writer_truncate(u->u_writer, u->u_mark) == -1) {
 		log_warn("%s: %s: truncate", __func__, u->u_uuid);
 		return;
 	}
-	u->u_offset = u->u_mark;
-	if (u->u_offset == 0) {
+	if (u->u_mark == 0) {
 		digest_ctx_reset(u->u_hash);
 		u->u_hash_valid = 1;
 	} else
@@ -300,7 +307,7 @@ upload_verify(struct upload *u, const char *digest)
 /*
  * upload_commit_work: make the data blob digest: verify it (from the
  * running hash, or by re-reading the data when that is unknown), then
- * store_upload_commit (fsync, rename, link, remove the upload directory).
+ * store_writer_commit (durable blob, layer link, session removed).
  * Runs on a worker thread and touches only the storage and u, which the
  * caller holds; the caller still closes the session afterwards. Returns
  * 0, -1 with errno, or -2 when the data does not match digest.
@@ -310,28 +317,26 @@ upload_commit_work(struct upload *u, const char *digest)
 {
 	char got[DIGEST_BUFSZ];
 
-	if (upload_store == NULL || u->u_fd == -1 || u->u_committed) {
+	if (u->u_committed) {
 		errno = EBADF;
 		return -1;
 	}
 	if (!u->u_hash_valid || digest_ctx_peek(u->u_hash, got) != 0) {
-		if (store_upload_hash(upload_store, u->u_name, u->u_uuid,
-		        got) == -1)
+		if (store_writer_hash(u->u_writer, got) == -1)
 			return -1;
 	}
 	if (strcmp(got, digest) != 0)
 		return -2;
-	if (store_upload_commit(upload_store, u->u_name, u->u_uuid, u->u_fd,
-	        digest) == -1)
+	if (store_writer_commit(u->u_writer, digest) == -1)
 		return -1;
 	u->u_committed = 1;
 	return 0;
 }
 
 /*
- * upload_close: remove the session from the table, close its fd and free
- * it; u is invalid afterwards. With remove_data its storage directory is
- * deleted too (cancel, failed commit). NULL is a no-op.
+ * upload_close: remove the session from the table, free its writer and
+ * free it; u is invalid afterwards. With remove_data its data is deleted
+ * from the store too (cancel, failed commit). NULL is a no-op.
  */
 void
 upload_close(struct upload *u, int remove_data)
@@ -339,13 +344,11 @@ upload_close(struct upload *u, int remove_data)
 	if (u == NULL)
 		return;
 	TAILQ_REMOVE(&upload_table, u, u_entry);
-	if (u->u_fd != -1 && close(u->u_fd) == -1)
-		log_warn("%s: close %s", __func__, u->u_uuid);
-	if (remove_data && upload_store != NULL &&
-	    store_upload_remove(upload_store, u->u_name, u->u_uuid) == -1 &&
+	if (remove_data && store_writer_abort(u->u_writer) == -1 &&
 	    errno != ENOENT)
 		log_warn("%s: remove %s/_uploads/%s", __func__, u->u_name,
 		    u->u_uuid);
+	store_writer_free(u->u_writer);
 	digest_ctx_free(u->u_hash);
 	free(u);
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../../src/fsck.c"
+#include "store_fs.h"
 #include "tap.h"
 
 static char root[PATH_MAX];
@@ -42,6 +43,15 @@ static int
 has(const char *needle)
 {
 	return strstr(out, needle) != NULL;
+}
+
+/* A walk callback that stops at the first item. */
+static int
+stop_cb(const struct store_item *it, void *arg)
+{
+	(void)it;
+	(void)arg;
+	return -1;
 }
 
 static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -114,8 +124,8 @@ main(void)
 		return 1;
 	}
 	snprintf(v2, sizeof(v2), "%s/docker/registry/v2", root);
-	st = store_open(root, err, sizeof(err));
-	ok(st != NULL, "store_open %s", root);
+	st = store_fs_open(root, 0, err, sizeof(err));
+	ok(st != NULL, "store_fs_open %s", root);
 	if (st == NULL)
 		return done_testing();
 
@@ -284,22 +294,18 @@ main(void)
 		struct store *ro;
 		char missing[PATH_MAX + 16];
 
-		ro = store_open_readonly(root, err, sizeof(err));
-		ok(ro != NULL, "store_open_readonly");
+		ro = store_fs_open(root, STORE_FS_READONLY, err, sizeof(err));
+		ok(ro != NULL, "store_fs_open read-only");
 		store_close(ro);
 		snprintf(missing, sizeof(missing), "%s/nothere", root);
-		ro = store_open_readonly(missing, err, sizeof(err));
+		ro = store_fs_open(missing, STORE_FS_READONLY, err,
+		    sizeof(err));
 		ok(ro == NULL && strstr(err, "nothere") != NULL,
-		    "store_open_readonly on a missing root: %s", err);
+		    "read-only store_fs_open on a missing root: %s", err);
 		ok(access(missing, F_OK) == -1, "nothing created");
 		store_close(ro);
 	}
-	ok(store_object_open(st, "../x", &(uint64_t){0}) == -1 &&
-	        errno == EINVAL,
-	    "store_object_open refuses ..");
-	ok(store_tree_walk(st, "/etc", fsck_blobs_cb, NULL) == -1 &&
-	        errno == EINVAL,
-	    "store_tree_walk refuses an absolute prefix");
+	ok(store_walk(st, stop_cb, NULL) == -1, "a callback stops the walk");
 
 	store_close(st);
 	sh("rm -rf '%s'", root);

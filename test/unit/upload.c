@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../../src/upload.c"
+#include "store_fs.h"
 #include "tap.h"
 
 static char root[PATH_MAX];
@@ -216,8 +217,8 @@ main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	if ((s = store_open(root, err, sizeof(err))) == NULL) {
-		printf("# store_open: %s\n", err);
+	if ((s = store_fs_open(root, 0, err, sizeof(err))) == NULL) {
+		printf("# store_fs_open: %s\n", err);
 		return 1;
 	}
 	upload_init(s);

@@ -1,5 +1,5 @@
 /*
- * Unit tests for store.c: the filesystem driver against a throw-away
+ * Unit tests for store_fs.c: the filesystem driver against a throw-away
  * directory, with every path checked against distribution's layout
  * (/work/shared/reference/distribution-layout.md).
  */
@@ -17,7 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../src/store.c"
+#include "../../src/store_fs.c"
 #include "tap.h"
 
 static char root[PATH_MAX];
@@ -130,8 +130,6 @@ test_blobs(struct store *s)
 	char d[DIGEST_BUFSZ], path[PATH_MAX], *buf = NULL;
 	uint64_t size = 0;
 	size_t len = 0;
-	int fd;
-
 	digest_buf("hello layer", 11, d);
 	ok(store_blob_stat(s, d, &size) == -1 && errno == ENOENT,
 	    "missing blob: ENOENT");
@@ -149,10 +147,29 @@ test_blobs(struct store *s)
 	ok(store_blob_read(s, d, 10, &buf, &len) == -1 && errno == EFBIG &&
 	        buf == NULL,
 	    "blob read over max: EFBIG");
-	fd = store_blob_open(s, d, &size);
-	ok(fd >= 0 && size == 11, "blob open");
-	if (fd >= 0)
-		close(fd);
+	{
+		struct store_reader *r;
+		char rb[16];
+		int fd;
+
+		r = store_blob_open(s, d, &size);
+		ok(r != NULL && size == 11, "blob open");
+		ok(r != NULL && store_reader_read(r, rb, sizeof(rb), 6) == 5 &&
+		        memcmp(rb, "layer", 5) == 0,
+		    "reader reads at an offset");
+		fd = r != NULL ? store_fs_reader_take_fd(r) : -1;
+		ok(fd >= 0 && pread(fd, rb, 5, 0) == 5 &&
+		        memcmp(rb, "hello", 5) == 0,
+		    "the reader hands over its file for sendfile");
+		if (fd >= 0)
+			close(fd);
+		store_reader_close(r);
+	}
+	ok(store_blob_delete(s, d) == 0 &&
+	        store_blob_stat(s, d, &size) == -1 && errno == ENOENT &&
+	        store_blob_delete(s, d) == -1 && errno == ENOENT,
+	    "blob delete");
+	ok(store_blob_write(s, d, "hello layer", 11) == 0, "blob written again");
 	/* Content-addressed: a second write must not touch the file. */
 	ok(store_blob_write(s, d, "XXXXXXXXXXX", 11) == 0, "rewrite ok");
 	is_str(slurp(path), "hello layer", "existing blob not rewritten");
@@ -352,18 +369,49 @@ test_repos(struct store *s)
 	store_list_free(list, n);
 }
 
+/* The size of the data file of upload uuid in name, or -1. */
+static long long
+data_size(const char *name, const char *uuid)
+{
+	char path[PATH_MAX * 2];
+	struct stat st;
+
+	snprintf(path, sizeof(path),
+	    "%s/docker/registry/v2/repositories/%s/_uploads/%s/data", root,
+	    name, uuid);
+	return stat(path, &st) == 0 ? (long long)st.st_size : -1;
+}
+
+/* The number of descriptors open in this process. */
+static int
+open_fds(void)
+{
+	char cmd[64], buf[32];
+	FILE *f;
+	int n = -1;
+
+	snprintf(cmd, sizeof(cmd), "ls /proc/%d/fd | wc -l", (int)getpid());
+	if ((f = popen(cmd, "r")) == NULL)
+		return -1;
+	if (fgets(buf, sizeof(buf), f) != NULL)
+		n = atoi(buf);
+	pclose(f);
+	return n;
+}
+
 static void
 test_uploads(struct store *s)
 {
 	char d[DIGEST_BUFSZ], got[DIGEST_BUFSZ], path[PATH_MAX];
 	const char *uuid = "0b3c6d0e-5f0a-4e7a-9a42-3e8f0e6b1c55";
 	const char *p;
+	struct store_writer *w, *w2;
 	uint64_t size = 0;
 	time_t t;
-	int fd, fd2;
+	int before;
 
-	fd = store_upload_create(s, "demo/up", uuid);
-	ok(fd >= 0, "upload create");
+	w = store_upload_create(s, "demo/up", uuid);
+	ok(w != NULL, "upload create");
 	snprintf(path, sizeof(path),
 	    "docker/registry/v2/repositories/demo/up/"
 	    "_uploads/%s/startedat",
@@ -372,21 +420,25 @@ test_uploads(struct store *s)
 	ok(p != NULL && strlen(p) == 20 && p[19] == 'Z' &&
 	        store_parse_rfc3339(p, &t) == 0 && labs(time(NULL) - t) < 5,
 	    "startedat is RFC3339 UTC without newline");
-	ok(store_upload_append(fd, 0, "hello ", 6) == 0 &&
-	        store_upload_append(fd, 6, "world", 5) == 0,
+	ok(store_writer_append(w, "hello ", 6) == 0 &&
+	        store_writer_append(w, "world", 5) == 0 &&
+	        store_writer_size(w) == 11,
 	    "append");
-	fd2 = store_upload_open(s, "demo/up", uuid, &size);
-	ok(fd2 >= 0 && size == 11, "reopen reports the size");
-	if (fd2 >= 0)
-		close(fd2);
-	ok(store_upload_open(s, "demo/other", uuid, &size) == -1 &&
+	before = open_fds();
+	store_writer_idle(w);
+	is_int(open_fds(), before - 1, "an idle writer holds no descriptor");
+	w2 = store_upload_resume(s, "demo/up", uuid, &size);
+	ok(w2 != NULL && size == 11, "resume reports the size");
+	is_int(open_fds(), before - 1, "a resumed writer starts idle");
+	store_writer_free(w2);
+	ok(store_upload_resume(s, "demo/other", uuid, &size) == NULL &&
 	        errno == ENOENT,
 	    "uuid of another repo: ENOENT");
-	ok(store_upload_hash(s, "demo/up", uuid, got) == 0, "upload hash");
+	ok(store_writer_hash(w, got) == 0, "upload hash");
 	digest_buf("hello world", 11, d);
 	is_str(got, d, "rehash matches");
-	ok(store_upload_commit(s, "demo/up", uuid, fd, d) == 0, "commit");
-	close(fd);
+	ok(store_writer_commit(w, d) == 0, "commit");
+	store_writer_free(w);
 	snprintf(path, sizeof(path),
 	    "docker/registry/v2/blobs/sha256/%.2s/%s/data", digest_hex(d),
 	    digest_hex(d));
@@ -403,25 +455,23 @@ test_uploads(struct store *s)
 	ok(!exists(path), "upload dir removed");
 
 	/* Same blob again: the existing data is kept, no error. */
-	fd = store_upload_create(s, "demo/up2", uuid);
-	ok(fd >= 0 && store_upload_append(fd, 0, "hello world", 11) == 0 &&
-	        store_upload_commit(s, "demo/up2", uuid, fd, d) == 0,
+	w = store_upload_create(s, "demo/up2", uuid);
+	ok(w != NULL && store_writer_append(w, "hello world", 11) == 0 &&
+	        store_writer_commit(w, d) == 0,
 	    "commit of an existing blob");
-	if (fd >= 0)
-		close(fd);
+	store_writer_free(w);
 	ok(store_link_exists(s, "demo/up2", STORE_LINK_LAYER, d) == 1,
 	    "second repo linked");
 
 	/* Cancel. */
-	fd = store_upload_create(s, "demo/up", uuid);
-	ok(fd >= 0, "create again");
-	if (fd >= 0)
-		close(fd);
-	ok(store_upload_remove(s, "demo/up", uuid) == 0 && !exists(path),
-	    "upload remove");
-	ok(store_upload_remove(s, "demo/up", uuid) == -1 && errno == ENOENT,
-	    "remove twice: ENOENT");
-	ok(store_upload_create(s, "demo/up", "../../x") == -1 &&
+	w = store_upload_create(s, "demo/up", uuid);
+	ok(w != NULL, "create again");
+	ok(w != NULL && store_writer_abort(w) == 0 && !exists(path),
+	    "upload abort");
+	ok(w != NULL && store_writer_abort(w) == -1 && errno == ENOENT,
+	    "abort twice: ENOENT");
+	store_writer_free(w);
+	ok(store_upload_create(s, "demo/up", "../../x") == NULL &&
 	        errno == EINVAL,
 	    "bad uuid refused");
 
@@ -431,21 +481,20 @@ test_uploads(struct store *s)
 	    "_uploads/%s/startedat",
 	    uuid);
 	put(path, "2026-11-23T06:31:38Z");
-	fd = store_upload_open(s, "demo/up", uuid, &size);
-	ok(fd >= 0 && size == 0, "reopen of a registry:2 upload without data");
-	if (fd >= 0)
-		close(fd);
-	(void)store_upload_remove(s, "demo/up", uuid);
+	w = store_upload_resume(s, "demo/up", uuid, &size);
+	ok(w != NULL && size == 0,
+	    "resume of a registry:2 upload without data");
+	ok(w != NULL && store_writer_abort(w) == 0, "abort it");
+	store_writer_free(w);
 
 	/*
 	 * A failing append (here RLIMIT_FSIZE: a short write, then EFBIG)
 	 * leaves the file at the old offset.
 	 */
-	fd = store_upload_create(s, "demo/up", uuid);
-	ok(fd >= 0 && store_upload_append(fd, 0, "abc", 3) == 0, "append 3");
-	if (fd >= 0) {
+	w = store_upload_create(s, "demo/up", uuid);
+	ok(w != NULL && store_writer_append(w, "abc", 3) == 0, "append 3");
+	if (w != NULL) {
 		struct rlimit old, lim;
-		struct stat st;
 		int r, e;
 
 		signal(SIGXFSZ, SIG_IGN);
@@ -453,46 +502,49 @@ test_uploads(struct store *s)
 		lim = old;
 		lim.rlim_cur = 5;
 		setrlimit(RLIMIT_FSIZE, &lim);
-		r = store_upload_append(fd, 3, "defghij", 7);
+		r = store_writer_append(w, "defghij", 7);
 		e = errno;
 		setrlimit(RLIMIT_FSIZE, &old);
 		ok(r == -1 && e == EFBIG, "failed append reports errno");
-		ok(fstat(fd, &st) == 0 && st.st_size == 3,
+		ok(data_size("demo/up", uuid) == 3 && store_writer_size(w) == 3,
 		    "partial chunk truncated away");
-		ok(store_upload_append(fd, 3, "def", 3) == 0 &&
-		        fstat(fd, &st) == 0 && st.st_size == 6,
+		ok(store_writer_append(w, "def", 3) == 0 &&
+		        data_size("demo/up", uuid) == 6,
 		    "append resumes");
-		close(fd);
+		ok(store_writer_truncate(w, 2) == 0 &&
+		        data_size("demo/up", uuid) == 2 &&
+		        store_writer_size(w) == 2,
+		    "truncate");
+		(void)store_writer_abort(w);
+		store_writer_free(w);
 	}
-	(void)store_upload_remove(s, "demo/up", uuid);
 }
 
 static void
 test_writeback(struct store *s)
 {
 	const char *uuid = "11111111-2222-4333-8444-555555555555";
+	struct store_writer *w;
 	char *buf;
 	size_t chunk = 3 * 1024 * 1024 + 7, total = 0;
 	uint64_t size;
-	int fd, i, good = 1;
+	int i, good = 1;
 
 	if ((buf = malloc(chunk)) == NULL)
 		abort();
 	memset(buf, 'x', chunk);
-	fd = store_upload_create(s, "demo/big", uuid);
-	for (i = 0; fd >= 0 && i < 7; i++) {
-		if (store_upload_append(fd, total, buf, chunk) == -1)
+	w = store_upload_create(s, "demo/big", uuid);
+	for (i = 0; w != NULL && i < 7; i++) {
+		if (store_writer_append(w, buf, chunk) == -1)
 			good = 0;
 		total += chunk;
 	}
-	ok(fd >= 0 && good, "appends across writeback windows");
-	if (fd >= 0)
-		close(fd);
-	fd = store_upload_open(s, "demo/big", uuid, &size);
-	ok(fd >= 0 && size == total, "size after 7 appends");
-	if (fd >= 0)
-		close(fd);
-	ok(store_upload_remove(s, "demo/big", uuid) == 0, "remove big");
+	ok(w != NULL && good, "appends across writeback windows");
+	store_writer_free(w);
+	w = store_upload_resume(s, "demo/big", uuid, &size);
+	ok(w != NULL && size == total, "size after 7 appends");
+	ok(w != NULL && store_writer_abort(w) == 0, "remove big");
+	store_writer_free(w);
 	free(buf);
 }
 
@@ -504,11 +556,7 @@ test_purge(struct store *s)
 	const char *nostart = "cccccccc-cccc-4ccc-8ccc-cccccccccccc";
 	char path[PATH_MAX * 2];
 	struct timeval tv[2];
-	int fd;
-
-	fd = store_upload_create(s, "p/q", young);
-	if (fd >= 0)
-		close(fd);
+	store_writer_free(store_upload_create(s, "p/q", young));
 	put("docker/registry/v2/repositories/p/q/_uploads/"
 	    "aaaaaaaa-aaaa-4aaa-8aaa-aaaaaaaaaaaa/startedat",
 	    "2001-01-01T00:00:00Z");
@@ -562,15 +610,17 @@ main(void)
 		abort();
 	close(fd0);
 	test_paths();
-	s = store_open(root, err, sizeof(err));
-	ok(s != NULL, "store_open: %s", s ? "ok" : err);
+	s = store_fs_open(root, 0, err, sizeof(err));
+	ok(s != NULL, "store_fs_open: %s", s ? "ok" : err);
 	if (s == NULL)
 		return done_testing();
 	ok(exists("docker/registry/v2"), "v2 directory created");
-	is_str(store_root(s), root, "store_root");
-	ok(store_open("/proc/nonexistent/x", err, sizeof(err)) == NULL &&
+	ok(strstr(store_describe(s), root) != NULL, "store_describe: %s",
+	    store_describe(s));
+	ok(store_fs_open("/proc/nonexistent/x", 0, err, sizeof(err)) ==
+	            NULL &&
 	        err[0] != '\0',
-	    "store_open failure message");
+	    "store_fs_open failure message");
 	/* Nothing must depend on the working directory. */
 	if (chdir("/") != 0)
 		abort();

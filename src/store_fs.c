@@ -1,0 +1,2300 @@
+/*
+ * store_fs.c: the filesystem storage driver (store_fs.h), the only code
+ * that knows paths.
+ *
+ * The tree is distribution's (registry:2) v2 layout, byte for byte, so a
+ * registry:2 volume is served as it is and the other way round:
+ *
+ *   <root>/docker/registry/v2/blobs/sha256/<hex[0:2]>/<hex>/data
+ *   repositories/<name>/_layers/sha256/<hex>/link
+ *   repositories/<name>/_manifests/revisions/sha256/<hex>/link
+ *   repositories/<name>/_manifests/tags/<tag>/current/link
+ *   repositories/<name>/_manifests/tags/<tag>/index/sha256/<hex>/link
+ *   repositories/<name>/_uploads/<uuid>/{data,startedat}
+ *
+ * struct store_fs keeps an O_DIRECTORY fd of <root>/docker/registry/v2 and
+ * every access goes through the *at() syscalls with relative paths, so
+ * nothing depends on the working directory. The struct is read-only after
+ * store_fs_open (but for the tag list cache, which has its lock), which is
+ * what lets the loop and the worker threads share it.
+ *
+ * Lookups (stat, reading a link or a manifest) are cheap enough for the
+ * loop; durable writes and walks go to the worker pool (store_fs_cheap).
+ */
+
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bounds.h"
+#include "digest.h"
+#include "log.h"
+#include "store.h"
+#include "store_driver.h"
+#include "store_fs.h"
+#include "util.h"
+
+#define STORE_V2            "docker/registry/v2"
+#define STORE_LINK_READ_MAX 128           /* longer links are garbage */
+#define STORE_HASH_CHUNK    (1024 * 1024) /* store_fs_writer_hash reads */
+#define STORE_STARTEDAT_MAX 64            /* startedat bytes read */
+/* A name of NAME_MAX_LEN bytes has at most this many components. */
+#define STORE_WALK_DEPTH    (NAME_MAX_LEN / 2 + 1)
+/* Deepest tree store_rmtree removes (a tag dir is 5 levels deep). */
+#define STORE_RMTREE_DEPTH  16
+
+struct store_fs {
+	struct store s_base;
+	int s_fd;              /* O_DIRECTORY fd of the v2 directory */
+	char s_root[PATH_MAX]; /* the root as configured */
+	/*
+	 * The last tag list read, kept while its tags directory is unchanged
+	 * (same inode and mtime: adding or removing a tag changes both or
+	 * the latter), so paging through 10 000 tags reads the directory
+	 * once, not once per page. Guarded by s_tags_lock: store functions
+	 * may run on worker threads.
+	 */
+	pthread_mutex_t s_tags_lock;
+	char s_tags_name[NAME_MAX_LEN + 1];
+	ino_t s_tags_ino;
+	struct timespec s_tags_mtime;
+	struct store_list s_tags;
+};
+
+/* A blob being read: its data file, open for the reader's lifetime. */
+struct store_fs_reader {
+	struct store_reader r_base;
+	int r_fd;
+};
+
+/*
+ * An upload session's handle. The data file is open only while a request
+ * writes (from the first append to store_writer_idle), never while idle.
+ */
+struct store_fs_writer {
+	struct store_writer w_base;
+	int w_fd; /* -1 while idle */
+	char w_name[NAME_MAX_LEN + 1];
+	char w_uuid[UUID_LEN + 1];
+};
+
+static int store_path(char *, size_t, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+static int store_dirname(const char *, char *, size_t);
+static int store_isdir(int, const char *);
+static int store_fsync_dir(int, const char *);
+static int store_mkdirs(int, const char *, int);
+static int store_write_all(int, const void *, size_t);
+static int
+store_write_atomic(struct store_fs *, const char *, const void *, size_t);
+static int store_read_small(int, const char *, char *, size_t, size_t *);
+static int store_link_read(struct store_fs *, const char *, char[DIGEST_BUFSZ]);
+static int store_blob_path(const char *, const char *, char *, size_t);
+static int store_link_path(const char *, enum store_link, const char *,
+    const char *, char *, size_t);
+static int store_upload_dir(const char *, const char *, char *, size_t);
+static int store_readdir(DIR *, struct dirent **);
+static int store_entry_isdir(int, const struct dirent *);
+static int store_rmtree(int, const char *, int);
+static int store_fs_dirwalk(int, char *, size_t, int,
+    int (*)(int, const char *, void *), void *);
+static int store_repo_list_cb(int, const char *, void *);
+static int store_parse_rfc3339(const char *, time_t *);
+static int store_purge_cb(int, const char *, void *);
+static int store_fs_writer_open(struct store_fs_writer *);
+static void store_fs_close(struct store *);
+static void store_fs_writer_idle(struct store_writer *);
+static int store_fs_link_write(struct store *, const char *, enum store_link,
+    const char *);
+
+static const struct store_ops store_fs_ops;
+
+/* ---- paths and validation ---- */
+
+/*
+ * store_path: snprintf into a path buffer; ENAMETOOLONG instead of a
+ * silently truncated path.
+ */
+static int
+store_path(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* store_dirname: the directory part of path, "." when there is none. */
+static int
+store_dirname(const char *path, char *out, size_t size)
+{
+	const char *slash;
+	size_t len;
+
+	if ((slash = strrchr(path, '/')) == NULL)
+		return store_path(out, size, ".");
+	len = (size_t)(slash - path);
+	if (len == 0)
+		return store_path(out, size, "/");
+	if (len >= size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(out, path, len);
+	out[len] = '\0';
+	return 0;
+}
+
+/*
+ * store_blob_path: "blobs/sha256/<hex[0:2]>/<hex>" + suffix ("" for the
+ * directory, "/data" for the bytes). Only blobs have the fan-out level.
+ */
+static int
+store_blob_path(const char *digest, const char *suffix, char *buf, size_t size)
+{
+	const char *hex = digest_hex(digest);
+
+	return store_path(buf, size, "blobs/sha256/%.2s/%s%s", hex, hex,
+	    suffix);
+}
+
+/*
+ * store_link_path: the directory of a link of that kind + suffix ("" for
+ * the directory, "/link" for the file). No fan-out level here.
+ */
+static int
+store_link_path(const char *name, enum store_link kind, const char *digest,
+    const char *suffix, char *buf, size_t size)
+{
+	const char *hex = digest_hex(digest);
+
+	switch (kind) {
+	case STORE_LINK_LAYER:
+		return store_path(buf, size,
+		    "repositories/%s/_layers/sha256/%s%s", name, hex, suffix);
+	case STORE_LINK_REVISION:
+		return store_path(buf, size,
+		    "repositories/%s/_manifests/revisions/sha256/%s%s", name,
+		    hex, suffix);
+	}
+	errno = EINVAL;
+	return -1;
+}
+
+static int
+store_upload_dir(const char *name, const char *uuid, char *buf, size_t size)
+{
+	return store_path(buf, size, "repositories/%s/_uploads/%s", name, uuid);
+}
+
+/* ---- small file helpers ---- */
+
+static int
+store_isdir(int dfd, const char *path)
+{
+	struct stat st;
+
+	return fstatat(dfd, path, &st, 0) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* store_fsync_dir: make the entries of directory path durable. */
+static int
+store_fsync_dir(int dfd, const char *path)
+{
+	int fd, saved;
+
+	fd = openat(dfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	if (fsync(fd) == -1) {
+		saved = errno;
+		(void)close(fd);
+		errno = saved;
+		return -1;
+	}
+	return close(fd);
+}
+
+/*
+ * store_mkdirs: mkdir -p path relative to dfd, directories 0777 (the umask
+ * applies, as in distribution). With durable, the parent of each directory
+ * created here is fsync'd so the new entry survives a crash; the caller
+ * still syncs the last directory after putting something in it.
+ */
+static int
+store_mkdirs(int dfd, const char *path, int durable)
+{
+	char buf[PATH_MAX], parent[PATH_MAX];
+	char *p, c;
+
+	if (util_strlcpy(buf, path, sizeof(buf)) >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	/* The common case: everything exists already. */
+	if (buf[0] == '\0' || store_isdir(dfd, buf))
+		return 0;
+	for (p = buf + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		c = *p;
+		*p = '\0';
+		if (mkdirat(dfd, buf, 0777) == 0) {
+			if (durable &&
+			    (store_dirname(buf, parent, sizeof(parent)) == -1 ||
+			        store_fsync_dir(dfd, parent) == -1))
+				return -1;
+		} else if (errno != EEXIST)
+			return -1;
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	if (!store_isdir(dfd, buf)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	return 0;
+}
+
+/* store_write_all: write(2) until done, riding out EINTR and short writes. */
+static int
+store_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (n == 0) {
+			errno = EIO;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * store_write_atomic: replace path with buf so that a reader sees the old
+ * or the new content, never a part: "<path>.<random hex>.tmp" in the same
+ * directory, fsync, rename, fsync of the directory (distribution 3.1's
+ * PutContent does the same; readers ignore *.tmp).
+ */
+static int
+store_write_atomic(struct store_fs *s, const char *path, const void *buf,
+    size_t len)
+{
+	char dir[PATH_MAX], tmp[PATH_MAX];
+	unsigned char rnd[8];
+	ssize_t got;
+	int fd, saved;
+
+	if (store_dirname(path, dir, sizeof(dir)) == -1 ||
+	    store_mkdirs(s->s_fd, dir, 1) == -1)
+		return -1;
+	do
+		got = getrandom(rnd, sizeof(rnd), 0);
+	while (got == -1 && errno == EINTR);
+	if (got != (ssize_t)sizeof(rnd)) {
+		if (got >= 0)
+			errno = EIO;
+		return -1;
+	}
+	if (store_path(tmp, sizeof(tmp),
+	        "%s.%02x%02x%02x%02x%02x%02x%02x%02x.tmp", path, rnd[0], rnd[1],
+	        rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]) == -1)
+		return -1;
+	fd =
+	    openat(s->s_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	if (fd == -1)
+		return -1;
+	if (store_write_all(fd, buf, len) == -1 || fsync(fd) == -1) {
+		saved = errno;
+		(void)close(fd);
+		goto fail;
+	}
+	if (close(fd) == -1) {
+		saved = errno;
+		goto fail;
+	}
+	if (renameat(s->s_fd, tmp, s->s_fd, path) == -1) {
+		saved = errno;
+		goto fail;
+	}
+	return store_fsync_dir(s->s_fd, dir);
+fail:
+	(void)unlinkat(s->s_fd, tmp, 0);
+	errno = saved;
+	return -1;
+}
+
+/*
+ * store_read_small: read at most size - 1 bytes of a small regular file
+ * (link, startedat) and NUL-terminate them. O_NONBLOCK keeps a FIFO planted
+ * in the tree from blocking the open; it has no effect on regular files.
+ */
+static int
+store_read_small(int dfd, const char *path, char *buf, size_t size, size_t *len)
+{
+	struct stat st;
+	size_t got = 0;
+	ssize_t n;
+	int fd, saved;
+
+	fd = openat(dfd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		goto fail;
+	}
+	while (got < size - 1) {
+		n = read(fd, buf + got, size - 1 - got);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	buf[got] = '\0';
+	*len = got;
+	return close(fd);
+fail:
+	saved = errno;
+	(void)close(fd);
+	errno = saved;
+	return -1;
+}
+
+/*
+ * store_link_read: the digest in a link file. The content must be exactly
+ * "sha256:<64 hex>" (distribution parses it with digest.Parse and tolerates
+ * nothing else); anything else is treated as absent (ENOENT) with a warning,
+ * so a corrupt tree degrades to "not found" instead of failing requests.
+ */
+static int
+store_link_read(struct store_fs *s, const char *path, char digest[DIGEST_BUFSZ])
+{
+	char buf[STORE_LINK_READ_MAX + 1];
+	size_t len;
+
+	if (store_read_small(s->s_fd, path, buf, sizeof(buf), &len) == -1) {
+		if (errno == EINVAL || errno == EISDIR) {
+			log_warnx("%s: %s: not a regular file", __func__, path);
+			errno = ENOENT;
+		}
+		return -1;
+	}
+	if (!digest_is_valid(buf, len)) {
+		log_warnx("%s: %s: invalid link content", __func__, path);
+		errno = ENOENT;
+		return -1;
+	}
+	memcpy(digest, buf, len);
+	digest[len] = '\0';
+	return 0;
+}
+
+/* ---- directory helpers ---- */
+
+/* store_readdir: 1 and *de for an entry, 0 at the end, -1 on error. */
+static int
+store_readdir(DIR *d, struct dirent **de)
+{
+	errno = 0;
+	if ((*de = readdir(d)) != NULL)
+		return 1;
+	return errno == 0 ? 0 : -1;
+}
+
+/* 1 when the entry is a directory itself (symlinks are not followed). */
+static int
+store_entry_isdir(int dfd, const struct dirent *de)
+{
+	struct stat st;
+
+	if (de->d_type != DT_UNKNOWN)
+		return de->d_type == DT_DIR;
+	if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+		return 0;
+	return S_ISDIR(st.st_mode);
+}
+
+/*
+ * store_rmtree: rm -rf path relative to dfd, without following symlinks
+ * (a symlink is removed, not what it points to). Entries that vanish
+ * meanwhile (another process removing the same tree) are not errors.
+ */
+static int
+store_rmtree(int dfd, const char *path, int depth)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd, r, rv = 0, saved = 0;
+
+	fd = openat(dfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1) {
+		if (errno == ENOTDIR || errno == ELOOP)
+			return unlinkat(dfd, path, 0);
+		return -1;
+	}
+	if (depth >= STORE_RMTREE_DEPTH) {
+		(void)close(fd);
+		errno = ELOOP;
+		return -1;
+	}
+	if ((d = fdopendir(fd)) == NULL) {
+		saved = errno;
+		(void)close(fd);
+		errno = saved;
+		return -1;
+	}
+	while ((r = store_readdir(d, &de)) == 1) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (store_entry_isdir(dirfd(d), de))
+			r = store_rmtree(dirfd(d), de->d_name, depth + 1);
+		else
+			r = unlinkat(dirfd(d), de->d_name, 0);
+		if (r == -1 && errno != ENOENT) {
+			saved = errno;
+			rv = -1;
+		}
+	}
+	if (r == -1) {
+		saved = errno;
+		rv = -1;
+	}
+	(void)closedir(d);
+	if (rv == 0 && unlinkat(dfd, path, AT_REMOVEDIR) == -1 &&
+	    errno != ENOENT) {
+		saved = errno;
+		rv = -1;
+	}
+	if (rv == -1)
+		errno = saved;
+	return rv;
+}
+
+/* ---- open / close ---- */
+
+/*
+ * store_fs_open: root/docker/registry/v2 as a store. Without
+ * STORE_FS_READONLY, create it when missing and require write access now
+ * rather than at the first push; with it, create nothing and only read
+ * (fsck on a read-only mount).
+ */
+struct store *
+store_fs_open(const char *root, int flags, char *err, size_t errlen)
+{
+	struct store_fs *s;
+	char v2[PATH_MAX];
+	int writable = !(flags & STORE_FS_READONLY);
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	s->s_base.s_ops = &store_fs_ops;
+	s->s_fd = -1;
+	pthread_mutex_init(&s->s_tags_lock, NULL);
+	if (root == NULL || root[0] == '\0' ||
+	    util_strlcpy(s->s_root, root, sizeof(s->s_root)) >=
+	        sizeof(s->s_root) ||
+	    store_path(v2, sizeof(v2), "%s/%s", root, STORE_V2) == -1) {
+		snprintf(err, errlen, "storage root: invalid or too long");
+		goto fail;
+	}
+	(void)snprintf(s->s_base.s_describe, sizeof(s->s_base.s_describe),
+	    "filesystem %s", root);
+	if (writable && store_mkdirs(AT_FDCWD, v2, 0) == -1) {
+		snprintf(err, errlen, "%s: %s", v2, strerror(errno));
+		goto fail;
+	}
+	s->s_fd = open(v2, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (s->s_fd == -1) {
+		snprintf(err, errlen, "%s: %s", v2, strerror(errno));
+		goto fail;
+	}
+	if (writable &&
+	    faccessat(s->s_fd, ".", W_OK | X_OK, AT_EACCESS) == -1) {
+		snprintf(err, errlen, "%s: %s", v2, strerror(errno));
+		goto fail;
+	}
+	return &s->s_base;
+fail:
+	store_fs_close(&s->s_base);
+	return NULL;
+}
+
+static void
+store_fs_close(struct store *st)
+{
+	struct store_fs *s = (struct store_fs *)st;
+
+	if (s->s_fd != -1)
+		(void)close(s->s_fd);
+	store_list_free(s->s_tags.sl_v, s->s_tags.sl_n);
+	pthread_mutex_destroy(&s->s_tags_lock);
+	free(s);
+}
+
+/*
+ * A stat or a link read on a local disk is as quick as the loop needs;
+ * fsync and whole-tree walks are not.
+ */
+static int
+store_fs_cheap(enum store_call_kind kind)
+{
+	return kind == STORE_CALL_LOOKUP;
+}
+
+/* ---- blobs ---- */
+
+/*
+ * store_fs_blob_stat: 0 and *size when blobs/sha256/xx/<hex>/data is a
+ * regular file; -1 with ENOENT when not.
+ */
+static int
+store_fs_blob_stat(struct store *st, const char *digest, uint64_t *size)
+{
+	struct store_fs *s = (struct store_fs *)st;
+	char path[PATH_MAX];
+	struct stat sb;
+
+	if (!store_digest_ok(digest)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (store_blob_path(digest, "/data", path, sizeof(path)) == -1)
+		return -1;
+	if (fstatat(s->s_fd, path, &sb, 0) == -1) {
+		if (errno == ENOTDIR)
+			errno = ENOENT;
+		return -1;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		log_warnx("%s: %s: not a regular file", __func__, path);
+		errno = ENOENT;
+		return -1;
+	}
+	*size = (uint64_t)sb.st_size;
+	return 0;
+}
+
+/*
+ * store_fs_blob_open: a reader holding the blob's data file open, and its
+ * size. NULL with ENOENT when the blob does not exist.
+ */
+static struct store_reader *
+store_fs_blob_open(struct store *st, const char *digest, uint64_t *size)
+{
+	struct store_fs *s = (struct store_fs *)st;
+	struct store_fs_reader *r;
+	char path[PATH_MAX];
+	struct stat sb;
+	int fd, saved;
+
+	if (!store_digest_ok(digest)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (store_blob_path(digest, "/data", path, sizeof(path)) == -1)
+		return NULL;
+	/* O_NONBLOCK only guards against a FIFO; regular files ignore it. */
+	fd =
+	    openat(s->s_fd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd == -1) {
+		if (errno == ENOTDIR)
+			errno = ENOENT;
+		return NULL;
+	}
+	if (fstat(fd, &sb) == -1)
+		goto fail;
+	if (!S_ISREG(sb.st_mode)) {
+		log_warnx("%s: %s: not a regular file", __func__, path);
+		errno = ENOENT;
+		goto fail;
+	}
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		goto fail;
+	r->r_base.sr_store = st;
+	r->r_fd = fd;
+	*size = (uint64_t)sb.st_size;
+	return &r->r_base;
+fail:
+	saved = errno;
+	(void)close(fd);
+	errno = saved;
+	return NULL;
+}
+
+static ssize_t
+store_fs_reader_read(struct store_reader *sr, void *buf, size_t len,
+    uint64_t off)
+{
+	struct store_fs_reader *r = (struct store_fs_reader *)sr;
+	ssize_t n;
+
+	if (off > (uint64_t)INT64_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	do
+		n = pread(r->r_fd, buf, len, (off_t)off);
+	while (n == -1 && errno == EINTR);
+	return n;
+}
+
+static void
+store_fs_reader_close(struct store_reader *sr)
+{
+	struct store_fs_reader *r = (struct store_fs_reader *)sr;
+
+	if (r->r_fd != -1)
+		(void)close(r->r_fd);
+	free(r);
+}
+
+/*
+ * store_fs_reader_take_fd: hand the reader's descriptor to the caller
+ * (who closes it), for sendfile. -1 when sr is another driver's reader.
+ */
+int
+store_fs_reader_take_fd(struct store_reader *sr)
+{
+	struct store_fs_reader *r = (struct store_fs_reader *)sr;
+	int fd;
+
+	if (sr->sr_store->s_ops != &store_fs_ops)
+		return -1;
+	fd = r->r_fd;
+	r->r_fd = -1;
+	return fd;
+}
+
+/*
+ * store_fs_blob_write: store buf as blob digest (already verified by the
+ * caller), atomically and durably. Blobs are content-addressed, so an
+ * existing one is never rewritten (distribution's moveBlob does the same).
+ */
+static int
+store_fs_blob_write(struct store *st, const char *digest, const void *buf,
+    size_t len)
+{
+	struct store_fs *s = (struct store_fs *)st;
+	char path[PATH_MAX];
+	uint64_t size;
+
+	if (store_fs_blob_stat(&s->s_base, digest, &size) == 0)
+		return 0;
+	if (errno != ENOENT)
+		return -1;
+	if (store_blob_path(digest, "/data", path, sizeof(path)) == -1)
+		return -1;
+	return store_write_atomic(s, path, buf, len);
+}
+
+/*
+ * store_fs_blob_delete: rm -rf the blob's directory (its data and any
+ * crash litter). ENOENT when absent.
+ */
+static int
+store_fs_blob_delete(struct store *st, const char *digest)
+{
+	struct store_fs *s = (struct store_fs *)st;
+	char path[PATH_MAX];
+
+	if (!store_digest_ok(digest)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (store_blob_path(digest, "", path, sizeof(path)) == -1)
+		return -1;
+	return store_rmtree(s->s_fd, path, 0);
+}
+
+/* ---- repository links ---- */
+
+/*
+ * store_link_exists: 1 when name has the link, it names digest, and the
+ * blob data exists (distribution's blob access check); 0 when not; -1 on
+ * an I/O error.
+ */
+static int
+store_fs_link_exists(struct store *st, const char *name, enum store_link kind,
+    const char *digest)
+{
+	struct store_fs *s = (struct store_fs *)st;
+	char path[PATH_MAX], got[DIGEST_BUFSZ];
+	uint64_t size;
+
+	if (!store_name_ok(name) || !store_digest_ok(digest)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (store_link_path(name, kind, digest, "/link", path, sizeof(path)) ==
+	    -1)
+		return -1;
+	if (store_link_read(s, path, got) == -1)
+		return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+	if (strcmp(got, digest) != 0) {
+		log_warnx("%s: %s: names %s", __func__, path, got);
+		return 0;
+	}
+	if (store_fs_blob_stat(&s->s_base, digest, &size) == -1)
+		return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+	return 1;
+}
+
+/*
+ * store_link_write: create the link (atomic, durable). Idempotent: a link
+ * that already holds digest is left alone, which saves the fsyncs.
+ */
+static int
+store_fs_link_write(struct store *st, const char *name, enum store_link kind,
+    const char *digest)
+{
+	struct store_fs *s = (struct store_fs *)st;
+	char path[PATH_MAX], got[DIGEST_BUFSZ];
+
+	if (!store_name_ok(name) || !store_digest_ok(digest)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (store_link_path(name, kind, digest, "/link", path, sizeof(path)) ==
+	    -1)
+		return -1;
+	if (store_link_read(s, path, got) == 0 && strcmp(got, digest) == 0)
+		return 0;
+	/* distribution writes []byte(dgst): no trailing newline. */
+	return store_write_atomic(s, path, digest, strlen(digest));
+}
+
+/* store_link_delete: remove the link's directory; ENOENT when absent. */
+static int
+store_fs_link_delete(struct store *st, const char *name, enum store_link kind,
+    const char *digest)
+{
+	struct store_fs *s = (struct store_fs *)st;
+	char path[PATH_MAX];
+
+	if (!store_name_ok(name) || !store_digest_ok(digest)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (store_link_path(name, kind, digest, "", path, sizeof(path)) == -1)
+		return -1;
+	return store_rmtree(s->s_fd, path, 0);
+}
+
+/*
+ * store_link_list: the digests of every valid link of that kind in name,
+ * sorted by strcmp, as a malloc'd array (store_list_free). Entries whose
+ * directory name is not a hex digest or whose link is missing or names
+ * something else are skipped.
+ */
+static int
+store_fs_link_list(struct store *st, const char *name, enum store_link kind,
+    char ***digests, size_t *n)
+{
+	struct store_fs *s = (struct store_fs *)st;
+	struct store_list l = {NULL, 0, 0};
+	struct dirent *de;
+	char dir[PATH_MAX], path[PATH_MAX], want[DIGEST_BUFSZ];
+	char got[DIGEST_BUFSZ];
+	DIR *d = NULL;
+	int fd, r, saved;
+
+	*digests = NULL;
+	*n = 0;
+	if (!store_name_ok(name)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (store_path(dir, sizeof(dir), "repositories/%s/%s", name,
+	        kind == STORE_LINK_LAYER ? "_layers/sha256"
+	                                 : "_manifests/revisions/sha256") == -1)
+		return -1;
+	fd = openat(s->s_fd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1)
+		return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		saved = errno;
+		(void)close(fd);
+		errno = saved;
+		return -1;
+	}
+	while ((r = store_readdir(d, &de)) == 1) {
+		if (store_path(want, sizeof(want), "sha256:%s", de->d_name) ==
+		        -1 ||
+		    !store_digest_ok(want))
+			continue;
+		if (store_path(path, sizeof(path), "%s/%s/link", dir,
+		        de->d_name) == -1)
+			continue;
+		if (store_link_read(s, path, got) == -1) {
+			if (errno == ENOENT || errno == ENOTDIR)
+				continue;
+			goto fail;
+		}
+		if (strcmp(got, want) != 0) {
+			log_warnx("%s: %s: names %s", __func__, path, got);
+			continue;
+		}
+		if (store_list_add(&l, got) == -1)
+			goto fail;
+	}
+	if (r == -1)
+		goto fail;
+	(void)closedir(d);
+	store_list_sort(&l, 0);
+	*digests = l.sl_v;
+	*n = l.sl_n;
+	return 0;
+fail:
+	saved = errno;
+	(void)closedir(d);
+	store_list_free(l.sl_v, l.sl_n);
+	errno = saved;
+	return -1;
+}
+
+/* ---- tags ---- */
+
+/* store_tag_get: the digest in tags/<tag>/current/link; ENOENT if none. */
+static int
+store_fs_tag_get(struct store *st, const char *name, const char *tag,
+    char digest[DIGEST_BUFSZ])
+{
+	struct store_fs *s = (struct store_fs *)st;
+	char path[PATH_MAX];
+
+	if (!store_name_ok(name) || !store_tag_ok(tag)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (store_path(path, sizeof(path),
+	        "repositories/%s/_manifests/tags/%s/current/link", name,
+	        tag) == -1)
+		return -1;
+	if (store_link_read(s, path, digest) == -1) {
+		if (errno == ENOTDIR)
+			errno = ENOENT;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * store_tag_set: point tag at digest the way distribution's tagStore.Tag
+ * does: first tags/<tag>/index/sha256/<hex>/link (the tag's history), then
+ * tags/<tag>/current/link, both atomic and durable.
+ */
+static int
+store_fs_tag_set(struct store *st, const char *name, const char *tag,
+    const char *digest)
+{
+	struct store_fs *s = (struct store_fs *)st;
+	char path[PATH_MAX], got[DIGEST_BUFSZ];
+
+	if (!store_name_ok(name) || !store_tag_ok(tag) ||
+	    !store_digest_ok(digest)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (store_path(path, sizeof(path),
+	        "repositories/%s/_manifests/tags/%s/index/sha256/%s/link", name,
+	        tag, digest_hex(digest)) == -1)
+		return -1;
+	if ((store_link_read(s, path, got) == -1 || strcmp(got, digest) != 0) &&
+	    store_write_atomic(s, path, digest, strlen(digest)) == -1)
+		return -1;
+	if (store_path(path, sizeof(path),
+	        "repositories/%s/_manifests/tags/%s/current/link", name,
+	        tag) == -1)
+		return -1;
+	return store_write_atomic(s, path, digest, strlen(digest));
+}
+
+/* store_tag_delete: rm -rf tags/<tag> (current and index); ENOENT if none. */
+static int
+store_fs_tag_delete(struct store *st, const char *name, const char *tag)
+{
+	struct store_fs *s = (struct store_fs *)st;
+	char path[PATH_MAX];
+
+	if (!store_name_ok(name) || !store_tag_ok(tag)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (store_path(path, sizeof(path), "repositories/%s/_manifests/tags/%s",
+	        name, tag) == -1)
+		return -1;
+	return store_rmtree(s->s_fd, path, 0);
+}
+
+/*
+ * store_tag_list: names of the directories under _manifests/tags that
+ * have a current/link, sorted by strcmp, as a malloc'd array
+ * (store_list_free). ENOENT when the repository has no _manifests.
+ */
+static int
+store_fs_tag_list(struct store *st, const char *name, char ***tags, size_t *n)
+{
+	struct store_fs *s = (struct store_fs *)st;
+	struct store_list l = {NULL, 0, 0};
+	struct dirent *de;
+	struct stat sb;
+	char path[PATH_MAX];
+	DIR *d;
+	int mfd, fd, r, saved;
+
+	*tags = NULL;
+	*n = 0;
+	if (!store_name_ok(name)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (store_path(path, sizeof(path), "repositories/%s/_manifests",
+	        name) == -1)
+		return -1;
+	mfd = openat(s->s_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mfd == -1) {
+		if (errno == ENOTDIR)
+			errno = ENOENT;
+		return -1;
+	}
+	fd = openat(mfd, "tags", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	saved = errno;
+	(void)close(mfd);
+	if (fd == -1) {
+		if (saved == ENOENT || saved == ENOTDIR)
+			return 0;
+		errno = saved;
+		return -1;
+	}
+	if (fstat(fd, &sb) == -1) {
+		saved = errno;
+		(void)close(fd);
+		errno = saved;
+		return -1;
+	}
+	pthread_mutex_lock(&s->s_tags_lock);
+	if (strcmp(s->s_tags_name, name) == 0 && s->s_tags_ino == sb.st_ino &&
+	    s->s_tags_mtime.tv_sec == sb.st_mtim.tv_sec &&
+	    s->s_tags_mtime.tv_nsec == sb.st_mtim.tv_nsec) {
+		r = store_list_copy(&s->s_tags, &l);
+		pthread_mutex_unlock(&s->s_tags_lock);
+		(void)close(fd);
+		if (r == -1)
+			return -1;
+		*tags = l.sl_v;
+		*n = l.sl_n;
+		return 0;
+	}
+	pthread_mutex_unlock(&s->s_tags_lock);
+	if ((d = fdopendir(fd)) == NULL) {
+		saved = errno;
+		(void)close(fd);
+		errno = saved;
+		return -1;
+	}
+	/*
+	 * A tag is a directory under tags/, as registry:2 lists them (no
+	 * stat of current/link per tag: that made 10 000 tags slow).
+	 */
+	while ((r = store_readdir(d, &de)) == 1) {
+		if (!store_tag_ok(de->d_name) ||
+		    (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
+			continue;
+		if (store_list_add(&l, de->d_name) == -1) {
+			r = -1;
+			break;
+		}
+	}
+	saved = errno;
+	(void)closedir(d);
+	if (r == -1) {
+		store_list_free(l.sl_v, l.sl_n);
+		errno = saved;
+		return -1;
+	}
+	store_list_sort(&l, 0);
+	pthread_mutex_lock(&s->s_tags_lock);
+	store_list_free(s->s_tags.sl_v, s->s_tags.sl_n);
+	memset(&s->s_tags, 0, sizeof(s->s_tags));
+	s->s_tags_name[0] = '\0';
+	if (store_list_copy(&l, &s->s_tags) == 0) {
+		util_strlcpy(s->s_tags_name, name, sizeof(s->s_tags_name));
+		s->s_tags_ino = sb.st_ino;
+		s->s_tags_mtime = sb.st_mtim;
+	}
+	pthread_mutex_unlock(&s->s_tags_lock);
+	*tags = l.sl_v;
+	*n = l.sl_n;
+	return 0;
+}
+
+/* ---- repositories ---- */
+
+/* store_repo_exists: 1 when repositories/<name>/_manifests is a directory. */
+static int
+store_fs_repo_exists(struct store *st, const char *name)
+{
+	struct store_fs *s = (struct store_fs *)st;
+	char path[PATH_MAX];
+
+	if (!store_name_ok(name) ||
+	    store_path(path, sizeof(path), "repositories/%s/_manifests",
+	        name) == -1)
+		return 0;
+	return store_isdir(s->s_fd, path);
+}
+
+/*
+ * store_fs_dirwalk: call cb for the directory fd (named name relative to
+ * repositories/, "" at the top, where cb is not called) and recurse into
+ * its subdirectories. Components starting with '_' (_layers, _manifests,
+ * _uploads) or '.' are never entered, nor are symlinks (O_NOFOLLOW), so
+ * the walk stays inside the tree; depth and name length are capped by the
+ * repository name grammar. Takes ownership of fd.
+ */
+static int
+store_fs_dirwalk(int fd, char *name, size_t size, int depth,
+    int (*cb)(int, const char *, void *), void *arg)
+{
+	struct dirent *de;
+	size_t len;
+	DIR *d;
+	int sub, r, saved;
+
+	if ((d = fdopendir(fd)) == NULL) {
+		saved = errno;
+		(void)close(fd);
+		errno = saved;
+		return -1;
+	}
+	if (name[0] != '\0' && cb(dirfd(d), name, arg) == -1)
+		goto fail;
+	len = strlen(name);
+	while ((r = store_readdir(d, &de)) == 1) {
+		if (de->d_name[0] == '.' || de->d_name[0] == '_' ||
+		    depth >= STORE_WALK_DEPTH ||
+		    !store_entry_isdir(dirfd(d), de))
+			continue;
+		if (store_path(name + len, size - len, "%s%s",
+		        len > 0 ? "/" : "", de->d_name) == -1) {
+			/* Longer than any repository name can be. */
+			name[len] = '\0';
+			continue;
+		}
+		sub = openat(dirfd(d), de->d_name,
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub == -1) {
+			name[len] = '\0';
+			/* Removed or replaced meanwhile: not an error. */
+			if (errno == ENOENT || errno == ENOTDIR ||
+			    errno == ELOOP)
+				continue;
+			goto fail;
+		}
+		r = store_fs_dirwalk(sub, name, size, depth + 1, cb, arg);
+		name[len] = '\0';
+		if (r == -1)
+			goto fail;
+	}
+	if (r == -1)
+		goto fail;
+	(void)closedir(d);
+	return 0;
+fail:
+	saved = errno;
+	(void)closedir(d);
+	errno = saved;
+	return -1;
+}
+
+static int
+store_repo_list_cb(int fd, const char *name, void *arg)
+{
+	struct stat st;
+
+	if (fstatat(fd, "_manifests", &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    !S_ISDIR(st.st_mode))
+		return 0;
+	return store_list_add(arg, name);
+}
+
+/*
+ * store_repo_list: every repository under repositories/ (a directory that
+ * holds _manifests; it may also be the parent of others), sorted with
+ * store_repo_cmp, as a malloc'd array (store_list_free). Walks the whole
+ * tree: call it off the event loop.
+ */
+static int
+store_fs_repo_list(struct store *st, char ***names, size_t *n)
+{
+	struct store_fs *s = (struct store_fs *)st;
+	struct store_list l = {NULL, 0, 0};
+	char name[NAME_MAX_LEN + 1];
+	int fd, saved;
+
+	*names = NULL;
+	*n = 0;
+	fd =
+	    openat(s->s_fd, "repositories", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1)
+		return errno == ENOENT ? 0 : -1;
+	name[0] = '\0';
+	if (store_fs_dirwalk(fd, name, sizeof(name), 0, store_repo_list_cb,
+	        &l) == -1) {
+		saved = errno;
+		store_list_free(l.sl_v, l.sl_n);
+		errno = saved;
+		return -1;
+	}
+	store_list_sort(&l, 1);
+	*names = l.sl_v;
+	*n = l.sl_n;
+	return 0;
+}
+
+/* ---- uploads ---- */
+
+static struct store_fs_writer *
+store_fs_writer_new(struct store *st, const char *name, const char *uuid)
+{
+	struct store_fs_writer *w;
+
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return NULL;
+	w->w_base.sw_store = st;
+	w->w_fd = -1;
+	(void)util_strlcpy(w->w_name, name, sizeof(w->w_name));
+	(void)util_strlcpy(w->w_uuid, uuid, sizeof(w->w_uuid));
+	return w;
+}
+
+/*
+ * store_fs_upload_create: make _uploads/<uuid> with startedat and an empty
+ * data file. startedat is not synced: it only matters for purging, and a
+ * lost one falls back to the directory's mtime.
+ */
+static struct store_writer *
+store_fs_upload_create(struct store *st, const char *name, const char *uuid)
+{
+	struct store_fs *s = (struct store_fs *)st;
+	struct store_fs_writer *w;
+	char dir[PATH_MAX], path[PATH_MAX], now[32];
+	int fd, saved;
+
+	if (!store_name_ok(name) || !store_uuid_ok(uuid)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (store_upload_dir(name, uuid, dir, sizeof(dir)) == -1 ||
+	    store_mkdirs(s->s_fd, dir, 0) == -1)
+		return NULL;
+	util_rfc3339(time(NULL), now, sizeof(now));
+	if (store_path(path, sizeof(path), "%s/startedat", dir) == -1)
+		goto fail;
+	fd = openat(s->s_fd, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0666);
+	if (fd == -1)
+		goto fail;
+	if (store_write_all(fd, now, strlen(now)) == -1) {
+		saved = errno;
+		(void)close(fd);
+		errno = saved;
+		goto fail;
+	}
+	if (close(fd) == -1)
+		goto fail;
+	if (store_path(path, sizeof(path), "%s/data", dir) == -1)
+		goto fail;
+	fd = openat(s->s_fd, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    0666);
+	if (fd == -1 || close(fd) == -1)
+		goto fail;
+	if ((w = store_fs_writer_new(st, name, uuid)) == NULL)
+		goto fail;
+	return &w->w_base;
+fail:
+	saved = errno;
+	(void)store_rmtree(s->s_fd, dir, 0);
+	errno = saved;
+	return NULL;
+}
+
+/*
+ * store_fs_upload_resume: a writer for an existing upload; *size is its
+ * length. registry:2 creates data only at the first PATCH, so an upload
+ * directory with a startedat but no data gets an empty one. ENOENT when
+ * unknown.
+ */
+static struct store_writer *
+store_fs_upload_resume(struct store *st, const char *name, const char *uuid,
+    uint64_t *size)
+{
+	struct store_fs_writer *w;
+	int saved;
+
+	if (!store_name_ok(name) || !store_uuid_ok(uuid)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if ((w = store_fs_writer_new(st, name, uuid)) == NULL)
+		return NULL;
+	if (store_fs_writer_open(w) == -1) {
+		saved = errno;
+		free(w);
+		errno = saved;
+		return NULL;
+	}
+	*size = w->w_base.sw_size;
+	store_fs_writer_idle(&w->w_base);
+	return &w->w_base;
+}
+
+/*
+ * store_fs_writer_open: open the session's data file for appending (when
+ * it is not open yet) and take its size as the writer's. ENOENT when the
+ * session is gone (cancelled, purged, committed by another instance).
+ */
+static int
+store_fs_writer_open(struct store_fs_writer *w)
+{
+	struct store_fs *s = (struct store_fs *)w->w_base.sw_store;
+	char dir[PATH_MAX], path[PATH_MAX];
+	struct stat sb;
+	int fd;
+
+	if (w->w_fd != -1)
+		return 0;
+	if (store_upload_dir(w->w_name, w->w_uuid, dir, sizeof(dir)) == -1 ||
+	    store_path(path, sizeof(path), "%s/data", dir) == -1)
+		return -1;
+	fd = openat(s->s_fd, path,
+	    O_WRONLY | O_APPEND | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd == -1 && errno == ENOENT) {
+		if (store_path(path, sizeof(path), "%s/startedat", dir) == -1)
+			return -1;
+		if (fstatat(s->s_fd, path, &sb, 0) == -1) {
+			if (errno == ENOTDIR)
+				errno = ENOENT;
+			return -1;
+		}
+		if (store_path(path, sizeof(path), "%s/data", dir) == -1)
+			return -1;
+		fd = openat(s->s_fd, path,
+		    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+	}
+	if (fd == -1) {
+		if (errno == ENOTDIR)
+			errno = ENOENT;
+		return -1;
+	}
+	if (fstat(fd, &sb) == -1)
+		goto fail;
+	if (!S_ISREG(sb.st_mode)) {
+		log_warnx("%s: %s: not a regular file", __func__, path);
+		errno = ENOENT;
+		goto fail;
+	}
+	/* Regular files ignore O_NONBLOCK; clear it all the same. */
+	if (fcntl(fd, F_SETFL, O_APPEND) == -1)
+		goto fail;
+	w->w_fd = fd;
+	w->w_base.sw_size = (uint64_t)sb.st_size;
+	return 0;
+fail:
+	(void)close(fd);
+	return -1;
+}
+
+/*
+ * store_fs_writer_append: write all of buf at the end of the data. Each
+ * time the data crosses an UPLOAD_WRITEBACK_BYTES boundary, writeback of
+ * the window just finished is started, and the window before it is
+ * waited for; so the dirty pages of an upload stay under two windows and
+ * the final fdatasync is short. On error the file is truncated back to
+ * where it was and -1 is returned with the write's errno.
+ */
+static int
+store_fs_writer_append(struct store_writer *sw, const void *buf, size_t len)
+{
+	struct store_fs_writer *w = (struct store_fs_writer *)sw;
+	const uint64_t win = UPLOAD_WRITEBACK_BYTES;
+	uint64_t offset, end, k;
+	int saved;
+
+	if (store_fs_writer_open(w) == -1)
+		return -1;
+	offset = sw->sw_size;
+	if (offset > (uint64_t)INT64_MAX ||
+	    len > (uint64_t)INT64_MAX - offset) {
+		errno = EFBIG;
+		return -1;
+	}
+	if (store_write_all(w->w_fd, buf, len) == -1) {
+		saved = errno;
+		if (ftruncate(w->w_fd, (off_t)offset) == -1)
+			log_warn("%s: ftruncate", __func__);
+		errno = saved;
+		return -1;
+	}
+	end = offset + len;
+	/*
+	 * Window k - 1 is [(k - 1) * win, k * win). Failures are ignored:
+	 * the writeback is a hint, and fdatasync at commit reports real
+	 * errors.
+	 */
+	for (k = offset / win + 1; k * win <= end; k++) {
+		if (k >= 2)
+			(void)sync_file_range(w->w_fd, (off_t)((k - 2) * win),
+			    (off_t)win, SYNC_FILE_RANGE_WAIT_BEFORE);
+		(void)sync_file_range(w->w_fd, (off_t)((k - 1) * win),
+		    (off_t)win, SYNC_FILE_RANGE_WRITE);
+	}
+	return 0;
+}
+
+/*
+ * store_fs_writer_truncate: cut the data back to size bytes, so a failed
+ * request leaves nothing behind. 0, or -1 with errno.
+ */
+static int
+store_fs_writer_truncate(struct store_writer *sw, uint64_t size)
+{
+	struct store_fs_writer *w = (struct store_fs_writer *)sw;
+	int r;
+
+	if (size > (uint64_t)INT64_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (store_fs_writer_open(w) == -1)
+		return -1;
+	do
+		r = ftruncate(w->w_fd, (off_t)size);
+	while (r == -1 && errno == EINTR);
+	return r;
+}
+
+static void
+store_fs_writer_idle(struct store_writer *sw)
+{
+	struct store_fs_writer *w = (struct store_fs_writer *)sw;
+
+	if (w->w_fd != -1) {
+		(void)close(w->w_fd);
+		w->w_fd = -1;
+	}
+}
+
+/*
+ * store_fs_writer_commit: make the upload's data blob digest: fdatasync
+ * the data, rename it to blobs/sha256/xx/<hex>/data (or leave the
+ * existing blob alone: same digest, same bytes), fsync the blob
+ * directory, write the layer link, remove the upload directory. Two
+ * commits of the same blob may race: rename(2) onto an existing file is
+ * atomic and both carry the same bytes.
+ */
+static int
+store_fs_writer_commit(struct store_writer *sw, const char *digest)
+{
+	struct store_fs_writer *w = (struct store_fs_writer *)sw;
+	struct store_fs *s = (struct store_fs *)sw->sw_store;
+	char updir[PATH_MAX], src[PATH_MAX], bdir[PATH_MAX], dst[PATH_MAX];
+	struct stat sb;
+	int r;
+
+	if (!store_digest_ok(digest)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (store_upload_dir(w->w_name, w->w_uuid, updir, sizeof(updir)) ==
+	        -1 ||
+	    store_path(src, sizeof(src), "%s/data", updir) == -1 ||
+	    store_blob_path(digest, "", bdir, sizeof(bdir)) == -1 ||
+	    store_path(dst, sizeof(dst), "%s/data", bdir) == -1)
+		return -1;
+	if (store_fs_writer_open(w) == -1)
+		return -1;
+	r = fdatasync(w->w_fd);
+	store_fs_writer_idle(sw);
+	if (r == -1)
+		return -1;
+	if (store_mkdirs(s->s_fd, bdir, 1) == -1)
+		return -1;
+	if (fstatat(s->s_fd, dst, &sb, 0) == -1 || !S_ISREG(sb.st_mode)) {
+		if (renameat(s->s_fd, src, s->s_fd, dst) == -1)
+			return -1;
+		if (store_fsync_dir(s->s_fd, bdir) == -1)
+			return -1;
+	}
+	if (store_fs_link_write(sw->sw_store, w->w_name, STORE_LINK_LAYER,
+	        digest) == -1)
+		return -1;
+	/* The blob is safe now; a leftover upload dir is only litter. */
+	if (store_rmtree(s->s_fd, updir, 0) == -1)
+		log_warn("%s: remove %s", __func__, updir);
+	return 0;
+}
+
+/*
+ * store_fs_writer_hash: SHA-256 of the upload's data, read in 1 MiB
+ * chunks, for a session whose running hash was lost.
+ */
+static int
+store_fs_writer_hash(struct store_writer *sw, char digest[DIGEST_BUFSZ])
+{
+	struct store_fs_writer *w = (struct store_fs_writer *)sw;
+	struct store_fs *s = (struct store_fs *)sw->sw_store;
+	struct digest_ctx *ctx = NULL;
+	char path[PATH_MAX];
+	char *buf = NULL;
+	ssize_t n;
+	int fd, rv = -1, saved;
+
+	if (store_path(path, sizeof(path), "repositories/%s/_uploads/%s/data",
+	        w->w_name, w->w_uuid) == -1)
+		return -1;
+	fd =
+	    openat(s->s_fd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd == -1)
+		return -1;
+	if ((buf = malloc(STORE_HASH_CHUNK)) == NULL ||
+	    (ctx = digest_ctx_new()) == NULL)
+		goto done;
+	for (;;) {
+		n = read(fd, buf, STORE_HASH_CHUNK);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			goto done;
+		}
+		if (n == 0)
+			break;
+		digest_ctx_update(ctx, buf, (size_t)n);
+	}
+	if (digest_ctx_peek(ctx, digest) == -1) {
+		errno = ENOMEM;
+		goto done;
+	}
+	rv = 0;
+done:
+	saved = errno;
+	digest_ctx_free(ctx);
+	free(buf);
+	(void)close(fd);
+	errno = saved;
+	return rv;
+}
+
+/* store_fs_writer_abort: rm -rf _uploads/<uuid>; ENOENT when absent. */
+static int
+store_fs_writer_abort(struct store_writer *sw)
+{
+	struct store_fs_writer *w = (struct store_fs_writer *)sw;
+	struct store_fs *s = (struct store_fs *)sw->sw_store;
+	char dir[PATH_MAX];
+
+	store_fs_writer_idle(sw);
+	if (store_upload_dir(w->w_name, w->w_uuid, dir, sizeof(dir)) == -1)
+		return -1;
+	return store_rmtree(s->s_fd, dir, 0);
+}
+
+static void
+store_fs_writer_free(struct store_writer *sw)
+{
+	store_fs_writer_idle(sw);
+	free(sw);
+}
+
+/*
+ * store_parse_rfc3339: "2006-01-02T15:04:05Z" as Go's time.RFC3339 writes
+ * it, also with fractional seconds or a numeric offset.
+ */
+static int
+store_parse_rfc3339(const char *str, time_t *out)
+{
+	struct tm tm;
+	const char *p;
+	long off = 0;
+	time_t t;
+
+	memset(&tm, 0, sizeof(tm));
+	if ((p = strptime(str, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL)
+		return -1;
+	if (*p == '.') {
+		for (p++; isdigit((unsigned char)*p); p++)
+			;
+	}
+	if (p[0] == 'Z' && p[1] == '\0')
+		off = 0;
+	else if ((p[0] == '+' || p[0] == '-') && isdigit((unsigned char)p[1]) &&
+	    isdigit((unsigned char)p[2]) && p[3] == ':' &&
+	    isdigit((unsigned char)p[4]) && isdigit((unsigned char)p[5]) &&
+	    p[6] == '\0') {
+		off = ((p[1] - '0') * 10 + (p[2] - '0')) * 3600L +
+		    ((p[4] - '0') * 10 + (p[5] - '0')) * 60L;
+		if (p[0] == '-')
+			off = -off;
+	} else
+		return -1;
+	tm.tm_isdst = 0;
+	if ((t = timegm(&tm)) == (time_t)-1)
+		return -1;
+	*out = t - off;
+	return 0;
+}
+
+/* State of one store_upload_purge run. */
+struct store_purge {
+	time_t sp_now;
+	time_t sp_max_age;
+	int sp_removed;
+};
+
+/* store_purge_cb: remove the expired uploads of one repository directory. */
+static int
+store_purge_cb(int fd, const char *name, void *arg)
+{
+	struct store_purge *sp = arg;
+	struct dirent *de;
+	struct stat st;
+	char path[PATH_MAX], buf[STORE_STARTEDAT_MAX];
+	size_t len;
+	time_t started;
+	DIR *d;
+	int ufd, r, saved;
+
+	ufd = openat(fd, "_uploads",
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (ufd == -1)
+		return 0;
+	if ((d = fdopendir(ufd)) == NULL) {
+		saved = errno;
+		(void)close(ufd);
+		errno = saved;
+		return -1;
+	}
+	while ((r = store_readdir(d, &de)) == 1) {
+		if (de->d_name[0] == '.' || !store_entry_isdir(dirfd(d), de))
+			continue;
+		if (store_path(path, sizeof(path), "%s/startedat",
+		        de->d_name) == -1)
+			continue;
+		if (store_read_small(dirfd(d), path, buf, sizeof(buf), &len) ==
+		        -1 ||
+		    store_parse_rfc3339(buf, &started) == -1) {
+			/* No usable startedat: the directory's age will do. */
+			if (fstatat(dirfd(d), de->d_name, &st,
+			        AT_SYMLINK_NOFOLLOW) == -1)
+				continue;
+			started = st.st_mtime;
+		}
+		if (sp->sp_now < started ||
+		    sp->sp_now - started <= sp->sp_max_age)
+			continue;
+		if (store_rmtree(dirfd(d), de->d_name, 0) == -1) {
+			log_warn("%s: %s/_uploads/%s", __func__, name,
+			    de->d_name);
+			continue;
+		}
+		log_info("purged upload %s/_uploads/%s", name, de->d_name);
+		sp->sp_removed++;
+	}
+	saved = errno;
+	(void)closedir(d);
+	errno = saved;
+	return r == -1 ? -1 : 0;
+}
+
+/*
+ * store_upload_purge: remove every upload (in any directory under
+ * repositories/, whether or not it has a manifest yet) whose startedat, or
+ * failing that its directory's mtime, is older than max_age seconds.
+ * Returns how many were removed, or -1. Runs on a worker thread.
+ */
+static int
+store_fs_upload_purge(struct store *st, time_t max_age)
+{
+	struct store_fs *s = (struct store_fs *)st;
+	struct store_purge sp;
+	char name[NAME_MAX_LEN + 1];
+	int fd;
+
+	sp.sp_now = time(NULL);
+	sp.sp_max_age = max_age < 0 ? 0 : max_age;
+	sp.sp_removed = 0;
+	fd =
+	    openat(s->s_fd, "repositories", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1)
+		return errno == ENOENT ? 0 : -1;
+	name[0] = '\0';
+	if (store_fs_dirwalk(fd, name, sizeof(name), 0, store_purge_cb, &sp) ==
+	    -1)
+		return -1;
+	return sp.sp_removed;
+}
+
+/* ---- the walk (fsck, garbage collection) ---- */
+
+/*
+ * The walk reads the tree as it is, also the parts the functions above
+ * skip, and reports what it finds as store items: the objects of the
+ * layout, and odd entries (crash litter, foreign files, malformed
+ * pieces) with where they are and how bad they are.
+ */
+
+/* Raw entry kinds of the sorted tree walk. */
+enum store_entry {
+	STORE_ENTRY_FILE,  /* regular file */
+	STORE_ENTRY_DIR,   /* directory */
+	STORE_ENTRY_OTHER, /* symlink, FIFO, socket, device: never followed */
+};
+
+/* Directories deeper than this below blobs/ or repositories/: not entered. */
+#define STORE_TREE_DEPTH 160
+
+/* What to do with an entry of a repository that matches a pattern. */
+enum store_fs_act {
+	STORE_ACT_ENTER,    /* a directory of the layout: go on */
+	STORE_ACT_REPO,     /* _manifests: a repository */
+	STORE_ACT_LAYER,    /* _layers/sha256/<hex>: its link */
+	STORE_ACT_REVISION, /* revisions/sha256/<hex>: its link */
+	STORE_ACT_TAG,      /* tags/<tag>: current/link */
+	STORE_ACT_INDEX,    /* tags/<tag>/index/sha256/<hex>: its link */
+	STORE_ACT_LINK,     /* a link file, read with its directory */
+	STORE_ACT_UPLOAD,   /* _uploads/<uuid>: not entered */
+};
+
+/*
+ * The layout below repositories/<name>/. "*H" is a 64-hex digest part,
+ * "*T" a tag, "*" anything; dir says whether the entry is a directory.
+ */
+struct store_fs_pattern {
+	const char *fp_path;
+	int fp_dir;
+	enum store_fs_act fp_act;
+};
+
+static const struct store_fs_pattern store_fs_patterns[] = {
+    {"_layers", 1, STORE_ACT_ENTER},
+    {"_layers/sha256", 1, STORE_ACT_ENTER},
+    {"_layers/sha256/*H", 1, STORE_ACT_LAYER},
+    {"_layers/sha256/*H/link", 0, STORE_ACT_LINK},
+    {"_manifests", 1, STORE_ACT_REPO},
+    {"_manifests/revisions", 1, STORE_ACT_ENTER},
+    {"_manifests/revisions/sha256", 1, STORE_ACT_ENTER},
+    {"_manifests/revisions/sha256/*H", 1, STORE_ACT_REVISION},
+    {"_manifests/revisions/sha256/*H/link", 0, STORE_ACT_LINK},
+    {"_manifests/tags", 1, STORE_ACT_ENTER},
+    {"_manifests/tags/*T", 1, STORE_ACT_TAG},
+    {"_manifests/tags/*T/current", 1, STORE_ACT_ENTER},
+    {"_manifests/tags/*T/current/link", 0, STORE_ACT_LINK},
+    {"_manifests/tags/*T/index", 1, STORE_ACT_ENTER},
+    {"_manifests/tags/*T/index/sha256", 1, STORE_ACT_ENTER},
+    {"_manifests/tags/*T/index/sha256/*H", 1, STORE_ACT_INDEX},
+    {"_manifests/tags/*T/index/sha256/*H/link", 0, STORE_ACT_LINK},
+    {"_uploads", 1, STORE_ACT_ENTER},
+    {"_uploads/*", 1, STORE_ACT_UPLOAD},
+};
+
+/* State of one store_fs_walk. */
+struct store_fs_walk {
+	struct store_fs *w_store;
+	int (*w_cb)(const struct store_item *, void *);
+	void *w_arg;
+	int w_stopped; /* w_cb returned -1 */
+};
+
+static int store_tree_dir(struct store_fs *, char *, size_t, int,
+    int (*)(const char *, enum store_entry, uint64_t, void *), void *);
+static int store_fs_item(struct store_fs_walk *, struct store_item *);
+static int store_fs_odd(struct store_fs_walk *, enum store_severity,
+    const char *, const char *, ...) __attribute__((format(printf, 4, 5)));
+static int store_fs_is_hex(const char *, size_t);
+static int store_fs_is_tag(const char *, size_t);
+static int store_fs_has_suffix(const char *, const char *);
+static const char *store_fs_base(const char *);
+static int store_fs_match(const char *, const char *);
+static int store_fs_target(struct store_fs_walk *, const char *,
+    struct store_item *, char *, size_t);
+static int store_fs_blobs_cb(const char *, enum store_entry, uint64_t, void *);
+static int store_fs_repos_cb(const char *, enum store_entry, uint64_t, void *);
+static int store_fs_repo_entry(struct store_fs_walk *, const char *,
+    const char *, const struct store_fs_pattern *, const char *);
+
+/*
+ * store_tree_dir: report the entries of directory path (a buffer of size
+ * bytes, restored on return) in strcmp order and recurse into the
+ * subdirectories that cb lets us enter (cb: 0 go on, 1 skip, -1 stop).
+ */
+static int
+store_tree_dir(struct store_fs *s, char *path, size_t size, int depth,
+    int (*cb)(const char *, enum store_entry, uint64_t, void *), void *arg)
+{
+	struct store_list l = {NULL, 0, 0};
+	struct dirent *de;
+	struct stat sb;
+	enum store_entry kind;
+	size_t len = strlen(path), i;
+	DIR *d;
+	int fd, r, rv = -1, saved;
+
+	fd = openat(s->s_fd, path,
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd == -1)
+		return errno == ENOENT ? 0 : -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		saved = errno;
+		(void)close(fd);
+		errno = saved;
+		return -1;
+	}
+	while ((r = store_readdir(d, &de)) == 1) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		if (store_list_add(&l, de->d_name) == -1) {
+			r = -1;
+			break;
+		}
+	}
+	saved = errno;
+	(void)closedir(d);
+	if (r == -1) {
+		errno = saved;
+		goto done;
+	}
+	store_list_sort(&l, 0);
+	for (i = 0; i < l.sl_n; i++) {
+		if (store_path(path + len, size - len, "/%s", l.sl_v[i]) == -1)
+			goto done;
+		if (fstatat(s->s_fd, path, &sb, AT_SYMLINK_NOFOLLOW) == -1) {
+			if (errno == ENOENT) {
+				/* Removed meanwhile (a live registry). */
+				path[len] = '\0';
+				continue;
+			}
+			goto done;
+		}
+		if (S_ISREG(sb.st_mode))
+			kind = STORE_ENTRY_FILE;
+		else if (S_ISDIR(sb.st_mode))
+			kind = STORE_ENTRY_DIR;
+		else
+			kind = STORE_ENTRY_OTHER;
+		r = cb(path, kind, (uint64_t)sb.st_size, arg);
+		if (r == -1)
+			goto done;
+		if (kind == STORE_ENTRY_DIR && r == 0 &&
+		    depth < STORE_TREE_DEPTH &&
+		    store_tree_dir(s, path, size, depth + 1, cb, arg) == -1)
+			goto done;
+		path[len] = '\0';
+	}
+	rv = 0;
+done:
+	saved = errno;
+	path[len] = '\0';
+	store_list_free(l.sl_v, l.sl_n);
+	errno = saved;
+	return rv;
+}
+
+/* Hand an item to the walker's callback: 0, or -1 when it stops. */
+static int
+store_fs_item(struct store_fs_walk *w, struct store_item *it)
+{
+	if (w->w_cb(it, w->w_arg) == -1) {
+		w->w_stopped = 1;
+		return -1;
+	}
+	return 0;
+}
+
+/* Report an odd entry: where it is and what is wrong (printf format). */
+static int
+store_fs_odd(struct store_fs_walk *w, enum store_severity sev,
+    const char *where, const char *fmt, ...)
+{
+	struct store_item it;
+	char what[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	memset(&it, 0, sizeof(it));
+	it.si_kind = STORE_ITEM_ODD;
+	it.si_where = where;
+	it.si_what = what;
+	it.si_severity = sev;
+	return store_fs_item(w, &it);
+}
+
+/* 1 when s[0..len) is exactly 64 lowercase hex digits. */
+static int
+store_fs_is_hex(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len != 64)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		        (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return 1;
+}
+
+/* 1 for a tag of the OCI grammar [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}. */
+static int
+store_fs_is_tag(const char *s, size_t len)
+{
+	size_t i;
+	char c;
+
+	if (len == 0 || len > TAG_MAX_LEN || s[0] == '.' || s[0] == '-')
+		return 0;
+	for (i = 0; i < len; i++) {
+		c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		        (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+		        c == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+static int
+store_fs_has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* The last component of path. */
+static const char *
+store_fs_base(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash != NULL ? slash + 1 : path;
+}
+
+/*
+ * store_fs_match: 1 when rel (below repositories/<name>/) matches
+ * pattern, component by component ("*H" hex digest part, "*T" tag, "*"
+ * any).
+ */
+static int
+store_fs_match(const char *pattern, const char *rel)
+{
+	const char *p = pattern, *r = rel, *pe, *re;
+	size_t plen, rlen;
+
+	for (;;) {
+		pe = strchr(p, '/');
+		re = strchr(r, '/');
+		plen = pe != NULL ? (size_t)(pe - p) : strlen(p);
+		rlen = re != NULL ? (size_t)(re - r) : strlen(r);
+		if (plen == 2 && memcmp(p, "*H", 2) == 0) {
+			if (!store_fs_is_hex(r, rlen))
+				return 0;
+		} else if (plen == 2 && memcmp(p, "*T", 2) == 0) {
+			if (!store_fs_is_tag(r, rlen))
+				return 0;
+		} else if (plen == 1 && p[0] == '*') {
+			if (rlen == 0)
+				return 0;
+		} else if (plen != rlen || memcmp(p, r, plen) != 0)
+			return 0;
+		if (pe == NULL || re == NULL)
+			return pe == NULL && re == NULL;
+		p = pe + 1;
+		r = re + 1;
+	}
+}
+
+/*
+ * store_fs_target: read dir/link into buf (size bytes) and describe it in
+ * it: OK with the bytes, MISSING, or BAD with what is wrong (in buf).
+ */
+static int
+store_fs_target(struct store_fs_walk *w, const char *dir, struct store_item *it,
+    char *buf, size_t size)
+{
+	char path[PATH_MAX];
+	size_t len;
+
+	it->si_target = NULL;
+	it->si_target_len = 0;
+	if (store_path(path, sizeof(path), "%s/link", dir) == -1) {
+		it->si_target_state = STORE_TARGET_BAD;
+		it->si_what = "path too long";
+		return 0;
+	}
+	if (store_read_small(w->w_store->s_fd, path, buf, size, &len) == 0) {
+		it->si_target_state = STORE_TARGET_OK;
+		it->si_target = buf;
+		it->si_target_len = len;
+		return 0;
+	}
+	if (errno == ENOENT || errno == ENOTDIR) {
+		it->si_target_state = STORE_TARGET_MISSING;
+		return 0;
+	}
+	it->si_target_state = STORE_TARGET_BAD;
+	if (errno == EINVAL || errno == EISDIR)
+		it->si_what = "link is not a regular file";
+	else {
+		(void)snprintf(buf, size, "read link: %s", strerror(errno));
+		it->si_what = buf;
+	}
+	return 0;
+}
+
+/*
+ * store_fs_blobs_cb: one entry under blobs/. The layout is
+ * blobs/sha256/<xx>/<hex>/data; registryd knows no other algorithm.
+ */
+static int
+store_fs_blobs_cb(const char *path, enum store_entry kind, uint64_t size,
+    void *arg)
+{
+	struct store_fs_walk *w = arg;
+	struct store_item it;
+	struct stat sb;
+	const char *p, *base = store_fs_base(path);
+	const char *comp[6];
+	char where[80], digest[DIGEST_BUFSZ], data[PATH_MAX];
+	size_t len[6], n = 0;
+
+	(void)size;
+	if (store_fs_has_suffix(base, ".tmp"))
+		return store_fs_odd(w, STORE_SEV_INFO, path,
+		           "stray temporary file") == -1
+		    ? -1
+		    : 1;
+	/* Split "blobs/a/b/c/d" (the walk never reports "blobs" itself). */
+	for (p = path; n < 6;) {
+		comp[n] = p;
+		if ((p = strchr(p, '/')) == NULL) {
+			len[n] = strlen(comp[n]);
+			n++;
+			break;
+		}
+		len[n] = (size_t)(p - comp[n]);
+		n++;
+		p++;
+	}
+	switch (n) {
+	case 2:
+		if (len[1] == 6 && memcmp(comp[1], "sha256", 6) == 0 &&
+		    kind == STORE_ENTRY_DIR)
+			return 0;
+		return store_fs_odd(w, STORE_SEV_WARNING, path,
+		           "unexpected entry (not checked)") == -1
+		    ? -1
+		    : 1;
+	case 3:
+		if (kind == STORE_ENTRY_DIR && len[2] == 2 &&
+		    isxdigit((unsigned char)comp[2][0]) &&
+		    isxdigit((unsigned char)comp[2][1]) &&
+		    !isupper((unsigned char)comp[2][0]) &&
+		    !isupper((unsigned char)comp[2][1]))
+			return 0;
+		return store_fs_odd(w, STORE_SEV_PROBLEM, path,
+		           "unexpected entry") == -1
+		    ? -1
+		    : 1;
+	case 4:
+		if (kind != STORE_ENTRY_DIR ||
+		    !store_fs_is_hex(comp[3], len[3]))
+			return store_fs_odd(w, STORE_SEV_PROBLEM, path,
+			           "unexpected entry") == -1
+			    ? -1
+			    : 1;
+		(void)snprintf(where, sizeof(where), "blob sha256:%s", comp[3]);
+		if (memcmp(comp[2], comp[3], 2) != 0)
+			return store_fs_odd(w, STORE_SEV_PROBLEM, where,
+			           "in fan-out directory %.2s, not %.2s",
+			           comp[2], comp[3]) == -1
+			    ? -1
+			    : 1;
+		if (store_path(data, sizeof(data), "%s/data", path) == -1)
+			return 1;
+		if (fstatat(w->w_store->s_fd, data, &sb, AT_SYMLINK_NOFOLLOW) ==
+		    -1) {
+			if (errno == ENOENT)
+				return store_fs_odd(w, STORE_SEV_INFO, where,
+				    "directory without data (interrupted "
+				    "write)");
+			return store_fs_odd(w, STORE_SEV_PROBLEM, where,
+			    "open: %s", strerror(errno));
+		}
+		if (!S_ISREG(sb.st_mode))
+			return store_fs_odd(w, STORE_SEV_PROBLEM, where,
+			    "data is not a regular file");
+		memset(&it, 0, sizeof(it));
+		(void)snprintf(digest, sizeof(digest), "sha256:%s", comp[3]);
+		it.si_kind = STORE_ITEM_BLOB;
+		it.si_digest = digest;
+		it.si_size = (uint64_t)sb.st_size;
+		return store_fs_item(w, &it);
+	case 5:
+		if (strcmp(comp[4], "data") != 0 &&
+		    store_fs_odd(w, STORE_SEV_WARNING, path,
+		        "unexpected entry") == -1)
+			return -1;
+		return 1;
+	default:
+		return store_fs_odd(w, STORE_SEV_WARNING, path,
+		           "unexpected entry") == -1
+		    ? -1
+		    : 1;
+	}
+}
+
+/*
+ * store_fs_repos_cb: one entry under repositories/. Components before
+ * the first one starting with '_' form the repository name; what follows
+ * must match the layout (store_fs_patterns).
+ */
+static int
+store_fs_repos_cb(const char *path, enum store_entry kind, uint64_t size,
+    void *arg)
+{
+	struct store_fs_walk *w = arg;
+	const char *rel, *base = store_fs_base(path);
+	char name[NAME_MAX_LEN + 1];
+	size_t i, nlen;
+	int r;
+
+	(void)size;
+	if (store_fs_has_suffix(base, ".tmp"))
+		return store_fs_odd(w, STORE_SEV_INFO, path,
+		           "stray temporary file") == -1
+		    ? -1
+		    : 1;
+	rel = path + strlen("repositories/");
+	/* Find "/_" starting a component after the name. */
+	for (i = 0; rel[i] != '\0'; i++)
+		if (rel[i] == '/' && rel[i + 1] == '_')
+			break;
+	if (rel[i] == '\0') {
+		/* Still inside a name: directories only, no hidden ones. */
+		if (kind == STORE_ENTRY_DIR && base[0] != '.' && base[0] != '_')
+			return 0;
+		return store_fs_odd(w, STORE_SEV_WARNING, path,
+		           "unexpected entry") == -1
+		    ? -1
+		    : 1;
+	}
+	nlen = i;
+	if (nlen > NAME_MAX_LEN)
+		return store_fs_odd(w, STORE_SEV_WARNING, path,
+		           "repository name too long") == -1
+		    ? -1
+		    : 1;
+	memcpy(name, rel, nlen);
+	name[nlen] = '\0';
+	rel += nlen + 1;
+	for (i = 0;
+	     i < sizeof(store_fs_patterns) / sizeof(store_fs_patterns[0]);
+	     i++) {
+		if (!store_fs_match(store_fs_patterns[i].fp_path, rel))
+			continue;
+		if ((kind == STORE_ENTRY_DIR) != store_fs_patterns[i].fp_dir)
+			return store_fs_odd(w, STORE_SEV_PROBLEM, path, "is %s",
+			           store_fs_patterns[i].fp_dir
+			               ? "not a directory"
+			               : "not a regular file") == -1
+			    ? -1
+			    : 1;
+		r = store_fs_repo_entry(w, path, name, &store_fs_patterns[i],
+		    base);
+		if (r == -1)
+			return -1;
+		return store_fs_patterns[i].fp_act == STORE_ACT_UPLOAD ? 1 : 0;
+	}
+	return store_fs_odd(w, STORE_SEV_WARNING, path, "unexpected entry") ==
+	        -1
+	    ? -1
+	    : 1;
+}
+
+/* store_fs_repo_entry: report an entry of repository name that matched. */
+static int
+store_fs_repo_entry(struct store_fs_walk *w, const char *path, const char *name,
+    const struct store_fs_pattern *fp, const char *base)
+{
+	struct store_item it;
+	char digest[DIGEST_BUFSZ], tag[TAG_MAX_LEN + 1], cur[PATH_MAX];
+	char buf[STORE_LINK_READ_MAX + 2];
+	const char *t, *te;
+
+	memset(&it, 0, sizeof(it));
+	it.si_name = name;
+	switch (fp->fp_act) {
+	case STORE_ACT_ENTER:
+	case STORE_ACT_LINK:
+		return 0;
+	case STORE_ACT_REPO:
+		it.si_kind = STORE_ITEM_REPO;
+		return store_fs_item(w, &it);
+	case STORE_ACT_UPLOAD:
+		it.si_kind = STORE_ITEM_UPLOAD;
+		it.si_uuid = base;
+		return store_fs_item(w, &it);
+	case STORE_ACT_LAYER:
+	case STORE_ACT_REVISION:
+		it.si_kind = STORE_ITEM_LINK;
+		it.si_link = fp->fp_act == STORE_ACT_LAYER
+		    ? STORE_LINK_LAYER
+		    : STORE_LINK_REVISION;
+		(void)snprintf(digest, sizeof(digest), "sha256:%s", base);
+		it.si_digest = digest;
+		(void)store_fs_target(w, path, &it, buf, sizeof(buf));
+		return store_fs_item(w, &it);
+	case STORE_ACT_INDEX:
+		/* ".../_manifests/tags/<tag>/index/sha256/<hex>" */
+		if ((t = strstr(path, "/_manifests/tags/")) == NULL)
+			return 0;
+		t += strlen("/_manifests/tags/");
+		if ((te = strchr(t, '/')) == NULL ||
+		    (size_t)(te - t) >= sizeof(tag))
+			return 0;
+		memcpy(tag, t, (size_t)(te - t));
+		tag[te - t] = '\0';
+		it.si_kind = STORE_ITEM_TAG_INDEX;
+		it.si_tag = tag;
+		(void)snprintf(digest, sizeof(digest), "sha256:%s", base);
+		it.si_digest = digest;
+		(void)store_fs_target(w, path, &it, buf, sizeof(buf));
+		return store_fs_item(w, &it);
+	case STORE_ACT_TAG:
+		it.si_kind = STORE_ITEM_TAG;
+		it.si_tag = base;
+		if (store_path(cur, sizeof(cur), "%s/current", path) == -1)
+			return 0;
+		(void)store_fs_target(w, cur, &it, buf, sizeof(buf));
+		return store_fs_item(w, &it);
+	}
+	return 0;
+}
+
+/*
+ * store_fs_walk: blobs/ then repositories/, each in strcmp order, as
+ * store items (see store.h).
+ */
+static int
+store_fs_walk(struct store *st, int (*cb)(const struct store_item *, void *),
+    void *arg)
+{
+	struct store_fs_walk w;
+	char path[PATH_MAX];
+	int saved;
+
+	w.w_store = (struct store_fs *)st;
+	w.w_cb = cb;
+	w.w_arg = arg;
+	w.w_stopped = 0;
+	(void)util_strlcpy(path, "blobs", sizeof(path));
+	if (store_tree_dir(w.w_store, path, sizeof(path), 0, store_fs_blobs_cb,
+	        &w) == -1) {
+		if (w.w_stopped)
+			return -1;
+		saved = errno;
+		if (store_fs_odd(&w, STORE_SEV_PROBLEM, "blobs", "walk: %s",
+		        strerror(saved)) == -1)
+			return -1;
+	}
+	(void)util_strlcpy(path, "repositories", sizeof(path));
+	if (store_tree_dir(w.w_store, path, sizeof(path), 0, store_fs_repos_cb,
+	        &w) == -1) {
+		if (w.w_stopped)
+			return -1;
+		saved = errno;
+		if (store_fs_odd(&w, STORE_SEV_PROBLEM, "repositories",
+		        "walk: %s", strerror(saved)) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* ---- the driver ---- */
+
+static const struct store_ops store_fs_ops = {
+    .so_name = "filesystem",
+    .so_close = store_fs_close,
+    .so_cheap = store_fs_cheap,
+    .so_blob_stat = store_fs_blob_stat,
+    .so_blob_open = store_fs_blob_open,
+    .so_reader_read = store_fs_reader_read,
+    .so_reader_close = store_fs_reader_close,
+    .so_blob_write = store_fs_blob_write,
+    .so_blob_delete = store_fs_blob_delete,
+    .so_link_exists = store_fs_link_exists,
+    .so_link_write = store_fs_link_write,
+    .so_link_delete = store_fs_link_delete,
+    .so_link_list = store_fs_link_list,
+    .so_tag_get = store_fs_tag_get,
+    .so_tag_set = store_fs_tag_set,
+    .so_tag_delete = store_fs_tag_delete,
+    .so_tag_list = store_fs_tag_list,
+    .so_repo_exists = store_fs_repo_exists,
+    .so_repo_list = store_fs_repo_list,
+    .so_upload_create = store_fs_upload_create,
+    .so_upload_resume = store_fs_upload_resume,
+    .so_writer_append = store_fs_writer_append,
+    .so_writer_truncate = store_fs_writer_truncate,
+    .so_writer_idle = store_fs_writer_idle,
+    .so_writer_hash = store_fs_writer_hash,
+    .so_writer_commit = store_fs_writer_commit,
+    .so_writer_abort = store_fs_writer_abort,
+    .so_writer_free = store_fs_writer_free,
+    .so_upload_purge = store_fs_upload_purge,
+    .so_walk = store_fs_walk,
+};
