@@ -43,7 +43,10 @@ struct store;
 struct store_reader;
 struct store_writer;
 
-/* store_close: release the store and what it caches; NULL is a no-op. */
+/*
+ * store_close: release the store and what it caches; NULL is a no-op.
+ * Every reader and writer of the store must have been freed before.
+ */
 void store_close(struct store *);
 /* store_describe: "filesystem /srv/registry" for logs (owned by store). */
 const char *store_describe(const struct store *);
@@ -189,9 +192,15 @@ int store_repo_cmp(const char *a, const char *b);
  * uuid, with the time it started. A writer is the handle to one: it holds
  * no descriptor or connection while idle (between store_writer_idle and
  * the next append), so thousands of idle sessions cost only memory.
+ * A session removed through another handle or instance (cancel, commit,
+ * purge) makes this writer's calls fail with ENOENT, at the latest at
+ * commit.
  */
 
-/* store_upload_create: a new, empty session. NULL with errno. */
+/*
+ * store_upload_create: a new, empty session. NULL with errno: EEXIST
+ * when a session has that uuid already (it is left alone).
+ */
 struct store_writer *
 store_upload_create(struct store *, const char *name, const char *uuid);
 /*
@@ -208,7 +217,10 @@ uint64_t store_writer_size(const struct store_writer *);
  * (ENOSPC, EIO) and nothing of buf kept.
  */
 int store_writer_append(struct store_writer *, const void *buf, size_t len);
-/* store_writer_truncate: cut the data back to size bytes (undo). */
+/*
+ * store_writer_truncate: cut the data back to size bytes (undo); EINVAL
+ * when size is more than the data holds.
+ */
 int store_writer_truncate(struct store_writer *, uint64_t size);
 /*
  * store_writer_idle: the request that wrote is over: release what the
@@ -233,7 +245,8 @@ int store_writer_abort(struct store_writer *);
 void store_writer_free(struct store_writer *);
 /*
  * store_upload_purge: remove sessions that started more than max_age
- * seconds ago; how many were removed, or -1. A STORE_CALL_WALK.
+ * seconds ago (a whole second more: age 0 spares one started this
+ * second); how many were removed, or -1. A STORE_CALL_WALK.
  */
 int store_upload_purge(struct store *, time_t max_age);
 
@@ -287,10 +300,12 @@ struct store_item {
 };
 
 /*
- * store_walk: call cb for every item: all blobs first, then each
- * repository with its links, tags and uploads. cb returns 0 to go on, -1
- * to stop the walk. Returns 0, or -1 with errno when the walk failed or
- * cb stopped it. A STORE_CALL_WALK.
+ * store_walk: call cb for every item: all blobs first, then the
+ * repositories, each with its links, tags and uploads in the driver's
+ * order (a repository's REPO item need not come before its links; one
+ * with only layers or uploads has none). cb returns 0 to go on, -1 to
+ * stop the walk. Returns 0, or -1 with errno when the walk failed or
+ * (ECANCELED) cb stopped it. A STORE_CALL_WALK.
  */
 int store_walk(struct store *, int (*cb)(const struct store_item *, void *arg),
     void *arg);

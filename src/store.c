@@ -298,6 +298,10 @@ store_writer_append(struct store_writer *w, const void *buf, size_t len)
 int
 store_writer_truncate(struct store_writer *w, uint64_t size)
 {
+	if (size > w->sw_size) {
+		errno = EINVAL;
+		return -1;
+	}
 	if (w->sw_store->s_ops->so_writer_truncate(w, size) == -1)
 		return -1;
 	w->sw_size = size;

@@ -1234,6 +1234,8 @@ store_fs_upload_create(struct store *st, const char *name, const char *uuid)
 		goto fail;
 	fd = openat(s->s_fd, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 	    0666);
+	if (fd == -1 && errno == EEXIST)
+		return NULL; /* another session's: leave it alone */
 	if (fd == -1)
 		goto fail;
 	if (store_write_all(fd, now, strlen(now)) == -1) {
@@ -1847,6 +1849,7 @@ store_fs_item(struct store_fs_walk *w, struct store_item *it)
 {
 	if (w->w_cb(it, w->w_arg) == -1) {
 		w->w_stopped = 1;
+		errno = ECANCELED;
 		return -1;
 	}
 	return 0;
