@@ -9,8 +9,9 @@
  * request in flight on a connection; it is owned by the connection and
  * freed when the response is done or the connection closes.
  *
- * The registry sees a request once its headers are complete
- * (reg_dispatch). It must then do exactly one of:
+ * The HTTP layer does not know the registry: the dispatcher given to
+ * http_init sees each request once its headers are complete. It must then
+ * do exactly one of:
  *  - reply at once (http_reply, http_reply_file, http_error): any body the
  *    client still sends is discarded, or the connection closed after the
  *    reply when the body is large;
@@ -75,12 +76,12 @@ void http_set_cleanup(struct request *, http_cleanup_cb);
 
 /*
  * http_body_sink: accept the body. Sends "100 Continue" when the client
- * asked for it. Must be called from reg_dispatch.
+ * asked for it. Must be called from the dispatcher.
  */
 void http_body_sink(struct request *, http_body_cb, http_end_cb);
 
 /*
- * http_hold: from reg_dispatch, keep the request's body unread until
+ * http_hold: from the dispatcher, keep the request's body unread until
  * http_release (credentials checked on the worker pool meanwhile).
  * http_release: the handler has replied or set a body sink: go on.
  */
@@ -132,8 +133,17 @@ void http_log_digest(struct request *, const char *digest);
 struct config;
 struct conn;
 
-/* http_init: keep the [headers] and timeouts of cfg (owned by main). */
-void http_init(const struct config *);
+/*
+ * The dispatcher: called once per request, when its headers are complete,
+ * with the contract at the top of this file.
+ */
+typedef void (*http_dispatch_cb)(struct request *);
+
+/*
+ * http_init: keep the [headers] and timeouts of cfg (owned by main, alive
+ * while serving) and the dispatcher every request goes to.
+ */
+void http_init(const struct config *, http_dispatch_cb);
 /* http_conn_start: set up the parser of a new connection. */
 void http_conn_start(struct conn *);
 /*

@@ -39,10 +39,13 @@ struct conn {
 
 /*
  * server_start: listen on cfg->cf_addr (":port" means every IPv4 and IPv6
- * address) and accept connections on base. Raises RLIMIT_NOFILE to its
- * hard limit. 0, or -1 with a logged reason.
+ * address) and accept connections on base; each request goes to dispatch
+ * (http.h says what a dispatcher must do) once its headers are complete.
+ * cfg is owned by main and must outlive the server. Raises RLIMIT_NOFILE
+ * to its hard limit. 0, or -1 with a logged reason.
  */
-int server_start(struct event_base *, const struct config *);
+int server_start(struct event_base *, const struct config *,
+    void (*dispatch)(struct request *));
 /*
  * server_shutdown: stop accepting, close idle connections, let requests in
  * flight finish for up to drain_timeout seconds, then leave the loop.

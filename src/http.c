@@ -1,8 +1,8 @@
 /*
  * The HTTP/1.1 request layer: http-parser does the framing, this file
- * keeps one struct request per request in flight, hands it to the registry
- * once its headers are complete, streams the body into the handler's sink
- * and writes the response.
+ * keeps one struct request per request in flight, hands it to the
+ * dispatcher it was given once its headers are complete, streams the body
+ * into the handler's sink and writes the response.
  *
  * The parser is paused at the end of every message, so pipelined requests
  * wait in the input buffer and responses go out in order. When a response
@@ -33,7 +33,6 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
-#include "registry.h"
 #include "server.h"
 #include "util.h"
 
@@ -94,6 +93,7 @@ struct request {
 };
 
 static const struct config *http_cfg;
+static http_dispatch_cb http_dispatch;
 /* The connection whose parser is running: replies must not re-enter it. */
 static struct conn *http_parsing;
 
@@ -135,11 +135,15 @@ static const http_parser_settings http_settings = {
  * Setup
  */
 
-/* http_init: keep cfg (owned by main, alive while serving). */
+/*
+ * http_init: keep cfg (owned by main, alive while serving) and the
+ * dispatcher.
+ */
 void
-http_init(const struct config *cfg)
+http_init(const struct config *cfg, http_dispatch_cb dispatch)
 {
 	http_cfg = cfg;
+	http_dispatch = dispatch;
 }
 
 /* http_conn_start: a fresh parser for a new connection. */
@@ -477,7 +481,7 @@ http_on_headers_complete(http_parser *p)
 		http_error(r, 400, "BAD_REQUEST",
 		    "plain HTTP sent to an HTTPS port: use https://");
 	} else
-		reg_dispatch(r);
+		http_dispatch(r);
 	if (!(r->r_flags & REQ_F_HELD))
 		http_after_dispatch(r);
 	/*
@@ -755,7 +759,7 @@ fail:
 }
 
 /*
- * http_hold: called from reg_dispatch, stop parsing this request (its
+ * http_hold: called from the dispatcher, stop parsing this request (its
  * body) until http_release, e.g. while credentials are checked on the
  * worker pool. The connection stops reading meanwhile.
  */

@@ -158,7 +158,8 @@ server_listen(const char *host, const char *port, int backlog)
  * (every address). Returns 0, or -1 when nothing could be bound.
  */
 int
-server_start(struct event_base *base, const struct config *cfg)
+server_start(struct event_base *base, const struct config *cfg,
+    void (*dispatch)(struct request *))
 {
 	char host[256], *port;
 	const char *h;
@@ -169,7 +170,7 @@ server_start(struct event_base *base, const struct config *cfg)
 	                                            : SERVER_MAX_CONNECTIONS;
 	TAILQ_INIT(&srv.conns);
 	server_raise_nofile();
-	http_init(cfg);
+	http_init(cfg, dispatch);
 
 	if (util_strlcpy(host, cfg->cf_addr, sizeof(host)) >= sizeof(host) ||
 	    (port = strrchr(host, ':')) == NULL) {

@@ -1,9 +1,10 @@
 /*
  * fuzz_http: the HTTP request layer (http.c) driven in-process, as in
  * test/unit/http.c: the input goes through a bufferevent pair into
- * http_conn_read in chunks whose sizes the input chooses, and a stand-in
- * reg_dispatch exercises the handler API (headers, query, body sinks,
- * early replies, file replies, asynchronous replies, errors).
+ * http_conn_read in chunks whose sizes the input chooses, and the
+ * dispatcher given to http_init, fuzz_dispatch, exercises the handler API
+ * (headers, query, body sinks, early replies, file replies, asynchronous
+ * replies, errors).
  *
  * Input format (see README.md):
  *   byte 0        bits 0-2: number of extra split points k (0..7)
@@ -121,7 +122,7 @@ fuzz_log_access(const char *fmt, ...)
 	    fuzz_conn->c_req->r_method == HTTP_M_HEAD;
 }
 
-/* ---- the stand-in registry ---- */
+/* ---- the dispatcher, a stand-in for the registry ---- */
 
 static void
 fuzz_cleanup_cb(struct request *r)
@@ -215,8 +216,8 @@ fuzz_read_request(struct request *r)
 	(void)http_method(r);
 }
 
-void
-reg_dispatch(struct request *r)
+static void
+fuzz_dispatch(struct request *r)
 {
 	const char *path = http_path(r);
 	struct fuzz_ctx *fc;
@@ -415,7 +416,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_base = event_base_new();
 	fuzz_cfg.cf_body_timeout = fuzz_cfg.cf_idle_timeout = 60;
 	fuzz_cfg.cf_write_timeout = fuzz_cfg.cf_header_timeout = 60;
-	http_init(&fuzz_cfg);
+	http_init(&fuzz_cfg, fuzz_dispatch);
 	log_init(LOG_LVL_ERROR, 0);
 	fuzz_memfd = memfd_create("fuzz_http", 0);
 	if (fuzz_memfd != -1 &&

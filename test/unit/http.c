@@ -1,9 +1,10 @@
 /*
  * Unit tests of the HTTP request layer: every fixture is fed to a
  * connection through a bufferevent pair at every possible split point,
- * and the responses must come out the same whatever the split.
- * reg_dispatch and the conn timer hooks are stand-ins defined here, so
- * this test links http.c with util.c and log.c only.
+ * and the responses must come out the same whatever the split. The
+ * dispatcher is test_dispatch, given to http_init; the conn timer hooks
+ * are stand-ins defined here, so this test links http.c with util.c and
+ * log.c only.
  */
 #include "../../src/http.c"
 
@@ -11,7 +12,7 @@
 
 #include "tap.h"
 
-/* ---- stand-ins for server.c and registry.c ---- */
+/* ---- stand-ins for server.c, and the dispatcher ---- */
 
 static int test_dispatched;
 static char test_body[4096];
@@ -51,8 +52,8 @@ test_end_cb(struct request *r)
 	http_reply(r, 201, "text/plain", msg, strlen(msg));
 }
 
-void
-reg_dispatch(struct request *r)
+static void
+test_dispatch(struct request *r)
 {
 	const char *a;
 
@@ -237,7 +238,7 @@ main(void)
 	base = event_base_new();
 	cfg.cf_body_timeout = cfg.cf_idle_timeout = 60;
 	cfg.cf_write_timeout = cfg.cf_header_timeout = 60;
-	http_init(&cfg);
+	http_init(&cfg, test_dispatch);
 	log_init(LOG_LVL_ERROR, 0);
 
 	for (i = 0; i < sizeof(fx) / sizeof(fx[0]); i++) {
