@@ -71,23 +71,9 @@ static struct request *fuzz_async[FUZZ_MAX_ASYNC];
 static int fuzz_nasync;
 static int fuzz_live_ctx;	/* contexts allocated minus freed */
 static int fuzz_memfd = -1;
-static struct conn *fuzz_conn;	/* the connection under test */
+static struct http_conn *fuzz_conn;	/* the connection under test */
 
-/* ---- stand-ins for server.c and log.c ---- */
-
-void
-conn_header_deadline(struct conn *c, int on)
-{
-	(void)c;
-	(void)on;
-}
-
-void
-conn_read_timeout(struct conn *c, int secs)
-{
-	(void)c;
-	(void)secs;
-}
+/* ---- a stand-in for log.c's access line ---- */
 
 void
 fuzz_log_access(const char *fmt, ...)
@@ -115,11 +101,11 @@ fuzz_log_access(const char *fmt, ...)
 	va_end(ap);
 	/*
 	 * One request is in flight at a time, so the one being answered is
-	 * c_req; its r_method (not the parser's) decides whether a body
+	 * hc_req; its r_method (not the parser's) decides whether a body
 	 * follows.
 	 */
-	h->fh_head = fuzz_conn != NULL && fuzz_conn->c_req != NULL &&
-	    fuzz_conn->c_req->r_method == HTTP_M_HEAD;
+	h->fh_head = fuzz_conn != NULL && fuzz_conn->hc_req != NULL &&
+	    fuzz_conn->hc_req->r_method == HTTP_M_HEAD;
 }
 
 /* ---- the dispatcher, a stand-in for the registry ---- */
@@ -432,7 +418,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct bufferevent *pair[2];
 	struct evbuffer *in;
-	struct conn c;
+	struct http_conn *hc;
 	size_t k, i, off, chunk;
 	char *out;
 	size_t n;
@@ -448,14 +434,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_nheads = 0;
 	fuzz_heads_known = 1;
 	fuzz_nasync = 0;
-	memset(&c, 0, sizeof(c));
-	c.c_fd = -1;
 	if (bufferevent_pair_new(fuzz_base, 0, pair) == -1)
 		return 0;
-	c.c_bev = pair[0];
-	fuzz_conn = &c;
-	http_conn_start(&c);
-	bufferevent_setcb(pair[0], fuzz_read_cb, fuzz_write_cb, NULL, &c);
+	if ((hc = http_conn_new(pair[0], 1, "127.0.0.1:1", "127.0.0.1",
+	    0)) == NULL)
+		abort();
+	fuzz_conn = hc;
+	bufferevent_setcb(pair[0], fuzz_read_cb, fuzz_write_cb, NULL, hc);
 	bufferevent_enable(pair[0], EV_READ | EV_WRITE);
 	bufferevent_enable(pair[1], EV_READ | EV_WRITE);
 
@@ -469,7 +454,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_spin();
 		if (async_between)
 			fuzz_reply_async();
-		if (c.c_flags & CONN_F_CLOSE)
+		if (http_conn_state(hc) == HTTP_CONN_CLOSE)
 			break;
 	}
 	fuzz_reply_async();
@@ -484,7 +469,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_check_output(out, n);
 	free(out);
 
-	http_conn_free(&c);
+	http_conn_free(hc);
 	bufferevent_free(pair[0]);
 	bufferevent_free(pair[1]);
 	fuzz_spin();
