@@ -36,7 +36,8 @@ $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/obj
 
 # A unit test may #include the module's .c to reach its statics; it links
 # against every other module, unless TEST_LINK_<module> names a smaller set
-# (the HTTP test supplies its own stand-ins for the server and registry).
+# (the HTTP layer needs only util and log: the test gives it a dispatcher
+# of its own and drives it through a bufferevent pair, no server).
 TEST_LINK_http = $(BUILD)/obj/util.o $(BUILD)/obj/log.o
 $(BUILD)/test/%.t: test/unit/%.c test/unit/tap.h $(LIBOBJS) | $(BUILD)/test
 	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Wno-missing-declarations \

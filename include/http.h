@@ -6,11 +6,14 @@
 
 /*
  * The HTTP/1.1 request layer over http-parser. One struct request per
- * request in flight on a connection; it is owned by the connection and
- * freed when the response is done or the connection closes.
+ * request in flight on a connection; it is owned by the connection's
+ * struct http_conn and freed when the response is done or the connection
+ * closes.
  *
- * The registry sees a request once its headers are complete
- * (reg_dispatch). It must then do exactly one of:
+ * The HTTP layer knows neither the server nor the registry: the server
+ * gives it a bufferevent per connection (http_conn_new), and the
+ * dispatcher given to http_init sees each request once its headers are
+ * complete. The dispatcher must then do exactly one of:
  *  - reply at once (http_reply, http_reply_file, http_error): any body the
  *    client still sends is discarded, or the connection closed after the
  *    reply when the body is large;
@@ -75,12 +78,12 @@ void http_set_cleanup(struct request *, http_cleanup_cb);
 
 /*
  * http_body_sink: accept the body. Sends "100 Continue" when the client
- * asked for it. Must be called from reg_dispatch.
+ * asked for it. Must be called from the dispatcher.
  */
 void http_body_sink(struct request *, http_body_cb, http_end_cb);
 
 /*
- * http_hold: from reg_dispatch, keep the request's body unread until
+ * http_hold: from the dispatcher, keep the request's body unread until
  * http_release (credentials checked on the worker pool meanwhile).
  * http_release: the handler has replied or set a body sink: go on.
  */
@@ -129,26 +132,87 @@ void http_log_digest(struct request *, const char *digest);
 
 /* ---- the connection side, used by server.c ---- */
 
+struct bufferevent;
 struct config;
-struct conn;
+struct http_conn;
 
-/* http_init: keep the [headers] and timeouts of cfg (owned by main). */
-void http_init(const struct config *);
-/* http_conn_start: set up the parser of a new connection. */
-void http_conn_start(struct conn *);
 /*
- * http_conn_read: parse what the connection's input holds, dispatching
- * requests and streaming bodies. May set CONN_F_* flags; never frees c.
+ * The dispatcher: called once per request, when its headers are complete,
+ * with the contract at the top of this file.
  */
-void http_conn_read(struct conn *);
+typedef void (*http_dispatch_cb)(struct request *);
+
+/* What the server knows of a connection's transport (http_conn_new). */
+#define HTTP_CONN_F_TLS          0x01 /* bufferevent_openssl: no sendfile */
+#define HTTP_CONN_F_PLAIN_ON_TLS 0x02 /* plain HTTP on a TLS port: 400 */
+
+/*
+ * What the server is to do with a connection (http_conn_state). The
+ * states are ordered: a connection only moves up, never back to open.
+ */
+enum http_conn_state {
+	/* Keep it: reading or replying. */
+	HTTP_CONN_OPEN,
+	/* Close once nothing is in flight and the output has drained. */
+	HTTP_CONN_CLOSE_AFTER_REPLY,
+	/*
+	 * The last reply is out and the write side shut: discard input until
+	 * EOF or the short read timeout, then close.
+	 */
+	HTTP_CONN_LINGER,
+	/* Close now. */
+	HTTP_CONN_CLOSE,
+};
+
+/*
+ * http_init: keep the [headers] and timeouts of cfg (owned by main, alive
+ * while serving) and the dispatcher every request goes to.
+ */
+void http_init(const struct config *, http_dispatch_cb);
+/*
+ * http_conn_new: the HTTP side of a new connection on bev. The caller
+ * keeps owning bev and must call http_conn_free before it frees bev; the
+ * HTTP layer reads and writes it, enables and disables reading, sets its
+ * timeouts and may shut down its write side for a lingering close, but
+ * never sets its callbacks and never frees it. id, peer ("addr:port",
+ * for logs) and addr (the peer's IP address, http_peer_addr) are copied.
+ * flags are HTTP_CONN_F_*. The header deadline, which has a timer of its
+ * own, is reported as a deferred BEV_EVENT_READING | BEV_EVENT_TIMEOUT on
+ * bev with the state set to HTTP_CONN_CLOSE, so that the server frees the
+ * connection from its own event callback. NULL when out of memory.
+ */
+struct http_conn *http_conn_new(struct bufferevent *bev, unsigned int id,
+    const char *peer, const char *addr, int flags);
+/*
+ * http_conn_free: free the request in flight (its cleanup runs), the
+ * timer and hc; not the bufferevent. NULL is a no-op.
+ */
+void http_conn_free(struct http_conn *);
+/*
+ * http_conn_read: parse what the bufferevent's input holds, dispatching
+ * requests and streaming bodies. May change the state; never frees hc.
+ */
+void http_conn_read(struct http_conn *);
 /*
  * http_conn_drained: the output fell below the low watermark: finish the
- * response, resume the parser on buffered input. May set CONN_F_* flags.
+ * response, resume the parser on buffered input. May change the state;
+ * never frees hc.
  */
-void http_conn_drained(struct conn *);
-/* http_conn_idle: 1 when no request is in flight and nothing is queued. */
-int http_conn_idle(struct conn *);
-/* http_conn_free: free the request in flight (its cleanup runs). */
-void http_conn_free(struct conn *);
+void http_conn_drained(struct http_conn *);
+/*
+ * http_conn_state: what the server is to do with the connection. The
+ * server reads it at the top of its bufferevent callbacks, after calling
+ * into the HTTP layer; a change made outside them (a reply from a pool
+ * job) takes effect at the next one.
+ */
+enum http_conn_state http_conn_state(const struct http_conn *);
+/* http_conn_busy: 1 while a request is in flight (parsed or replied). */
+int http_conn_busy(const struct http_conn *);
+/*
+ * http_conn_close_after_reply: the server wants the connection closed
+ * once the request in flight, if any, has its reply written (shutdown,
+ * the peer's EOF). The reply says "Connection: close".
+ */
+void http_conn_close_after_reply(struct http_conn *);
 
 #endif /* REGISTRYD_HTTP_H */

@@ -1,8 +1,15 @@
 /*
  * The HTTP/1.1 request layer: http-parser does the framing, this file
- * keeps one struct request per request in flight, hands it to the registry
- * once its headers are complete, streams the body into the handler's sink
- * and writes the response.
+ * keeps one struct request per request in flight, hands it to the
+ * dispatcher it was given once its headers are complete, streams the body
+ * into the handler's sink and writes the response.
+ *
+ * It knows neither the server nor the registry. Per connection it owns a
+ * struct http_conn: the parser, the request in flight, the header
+ * deadline timer and the read timeouts of the bufferevent the server
+ * lent it. It tells the server what to do with the connection only
+ * through hc_state (http_conn_state), which the server reads at the top
+ * of its own callbacks; it never frees the connection (STYLE O2, O3).
  *
  * The parser is paused at the end of every message, so pipelined requests
  * wait in the input buffer and responses go out in order. When a response
@@ -33,8 +40,6 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
-#include "registry.h"
-#include "server.h"
 #include "util.h"
 
 /* Parse more requests only while the output holds less than this. */
@@ -51,11 +56,29 @@
 #define REQ_F_HELD          0x40 /* parser held after dispatch */
 
 /*
- * One request. Owned by its conn (c_req); all its strings live in r_buf,
- * an arena addressed by offsets because it grows with realloc.
+ * The HTTP side of one connection. Owned by its creator (the server's
+ * connection), which frees it with http_conn_free before it frees hc_bev:
+ * the bufferevent is the creator's, lent to us.
+ */
+struct http_conn {
+	struct bufferevent *hc_bev;    /* the server's; never freed here */
+	struct event *hc_hdr_timer;    /* absolute header deadline */
+	http_parser hc_parser;         /* hc_parser.data is hc */
+	struct request *hc_req;        /* request being parsed/served */
+	enum http_conn_state hc_state; /* only raised: http_conn_set_state */
+	int hc_flags;                  /* HTTP_CONN_F_*, from the server */
+	int hc_paused;                 /* parser paused at a message end */
+	unsigned int hc_id;
+	char hc_peer[64]; /* "addr:port" for logs */
+	char hc_addr[48]; /* peer IP address alone */
+};
+
+/*
+ * One request. Owned by its connection (hc_req); all its strings live in
+ * r_buf, an arena addressed by offsets because it grows with realloc.
  */
 struct request {
-	struct conn *r_conn;
+	struct http_conn *r_hc;
 	enum http_method_id r_method;
 	int r_flags; /* REQ_F_* */
 	uint64_t r_start_ms;
@@ -94,11 +117,17 @@ struct request {
 };
 
 static const struct config *http_cfg;
+static http_dispatch_cb http_dispatch;
 /* The connection whose parser is running: replies must not re-enter it. */
-static struct conn *http_parsing;
+static struct http_conn *http_parsing;
 
-static struct request *http_request_new(struct conn *);
+static void http_conn_set_state(struct http_conn *, enum http_conn_state);
+static void http_read_timeout(struct http_conn *, int);
+static void http_header_deadline(struct http_conn *, int);
+static void http_header_timeout_cb(evutil_socket_t, short, void *);
+static struct request *http_request_new(struct http_conn *);
 static void http_request_free(struct request *);
+static void http_conn_free_request(struct http_conn *);
 static int http_buf_append(struct request *, const char *, size_t);
 static int http_buf_terminate(struct request *);
 static int http_on_message_begin(http_parser *);
@@ -110,13 +139,13 @@ static int http_on_body(http_parser *, const char *, size_t);
 static int http_on_message_complete(http_parser *);
 static int http_finish_headers(struct request *);
 static int http_header_join(struct request *, int, int);
-static void http_bad_request(struct conn *, int, const char *);
+static void http_bad_request(struct http_conn *, int, const char *);
 static void http_write_head(struct request *, int, const char *, uint64_t, int);
 static const char *http_reason(int);
 static const char *http_error_message(const char *);
-static void http_maybe_resume(struct conn *);
-static void http_parse_input(struct conn *);
-static int http_finish_request(struct conn *);
+static void http_maybe_resume(struct http_conn *);
+static void http_parse_input(struct http_conn *);
+static int http_finish_request(struct http_conn *);
 static void http_early_close_check(struct request *);
 static void http_after_dispatch(struct request *);
 static void http_file_refill(struct request *);
@@ -135,29 +164,135 @@ static const http_parser_settings http_settings = {
  * Setup
  */
 
-/* http_init: keep cfg (owned by main, alive while serving). */
+/*
+ * http_init: keep cfg (owned by main, alive while serving) and the
+ * dispatcher.
+ */
 void
-http_init(const struct config *cfg)
+http_init(const struct config *cfg, http_dispatch_cb dispatch)
 {
 	http_cfg = cfg;
+	http_dispatch = dispatch;
 }
 
-/* http_conn_start: a fresh parser for a new connection. */
-void
-http_conn_start(struct conn *c)
+/*
+ * http_conn_new: a fresh parser for a new connection on bev (lent by the
+ * server, see http.h), reading with the idle timeout. NULL when out of
+ * memory; bev is left as it was.
+ */
+struct http_conn *
+http_conn_new(struct bufferevent *bev, unsigned int id, const char *peer,
+    const char *addr, int flags)
 {
-	http_parser_init(&c->c_parser, HTTP_REQUEST);
-	c->c_parser.data = c;
+	struct http_conn *hc;
+
+	if ((hc = calloc(1, sizeof(*hc))) == NULL)
+		return NULL;
+	hc->hc_hdr_timer =
+	    evtimer_new(bufferevent_get_base(bev), http_header_timeout_cb, hc);
+	if (hc->hc_hdr_timer == NULL) {
+		free(hc);
+		return NULL;
+	}
+	hc->hc_bev = bev;
+	hc->hc_id = id;
+	hc->hc_flags = flags;
+	util_strlcpy(hc->hc_peer, peer, sizeof(hc->hc_peer));
+	util_strlcpy(hc->hc_addr, addr, sizeof(hc->hc_addr));
+	http_parser_init(&hc->hc_parser, HTTP_REQUEST);
+	hc->hc_parser.data = hc;
+	http_read_timeout(hc, http_cfg->cf_idle_timeout);
+	return hc;
+}
+
+/* The state only rises: nothing takes back a decision to close. */
+static void
+http_conn_set_state(struct http_conn *hc, enum http_conn_state st)
+{
+	if (st > hc->hc_state)
+		hc->hc_state = st;
+}
+
+/* http_conn_state: what the server is to do with the connection. */
+enum http_conn_state
+http_conn_state(const struct http_conn *hc)
+{
+	return hc->hc_state;
+}
+
+/* http_conn_busy: a request is in flight. */
+int
+http_conn_busy(const struct http_conn *hc)
+{
+	return hc->hc_req != NULL;
+}
+
+/* http_conn_close_after_reply: close once the reply in flight is out. */
+void
+http_conn_close_after_reply(struct http_conn *hc)
+{
+	http_conn_set_state(hc, HTTP_CONN_CLOSE_AFTER_REPLY);
+}
+
+/*
+ * The read inactivity timeout, in seconds: idle between requests, body
+ * while one streams in, short while lingering. Writes keep theirs.
+ */
+static void
+http_read_timeout(struct http_conn *hc, int secs)
+{
+	struct timeval rtv = {secs, 0};
+	struct timeval wtv = {http_cfg->cf_write_timeout, 0};
+
+	bufferevent_set_timeouts(hc->hc_bev, &rtv, &wtv);
+}
+
+/*
+ * Arm (on) or disarm the header deadline. It is absolute from the first
+ * byte of a request, so a client sending one byte at a time cannot hold
+ * the connection, which an inactivity timeout would let it do.
+ */
+static void
+http_header_deadline(struct http_conn *hc, int on)
+{
+	struct timeval tv = {http_cfg->cf_header_timeout, 0};
+
+	if (on) {
+		if (!evtimer_pending(hc->hc_hdr_timer, NULL))
+			evtimer_add(hc->hc_hdr_timer, &tv);
+	} else
+		evtimer_del(hc->hc_hdr_timer);
+}
+
+/*
+ * The header deadline passed. Only the server frees a connection, from
+ * the top of its own callbacks (STYLE O2, O3): report a read timeout on
+ * the bufferevent, deferred so that the server's event callback runs from
+ * the loop and not below this one. Until then the state keeps the parser
+ * from running.
+ */
+static void
+http_header_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_conn *hc = arg;
+
+	(void)fd;
+	(void)what;
+	log_info("%s: headers not complete within %d s, closing", hc->hc_peer,
+	    http_cfg->cf_header_timeout);
+	http_conn_set_state(hc, HTTP_CONN_CLOSE);
+	bufferevent_trigger_event(hc->hc_bev,
+	    BEV_EVENT_READING | BEV_EVENT_TIMEOUT, BEV_TRIG_DEFER_CALLBACKS);
 }
 
 static struct request *
-http_request_new(struct conn *c)
+http_request_new(struct http_conn *hc)
 {
 	struct request *r;
 
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return NULL;
-	r->r_conn = c;
+	r->r_hc = hc;
 	r->r_content_length = -1;
 	r->r_start_ms = util_now_ms();
 	r->r_path = r->r_query = HTTP_NO_OFFSET;
@@ -184,20 +319,26 @@ http_request_free(struct request *r)
 	free(r);
 }
 
-/* http_conn_free: free the request in flight, if any. */
-void
-http_conn_free(struct conn *c)
+/* Free the request in flight, if any; the connection stays. */
+static void
+http_conn_free_request(struct http_conn *hc)
 {
-	http_request_free(c->c_req);
-	c->c_req = NULL;
+	http_request_free(hc->hc_req);
+	hc->hc_req = NULL;
 }
 
-/* http_conn_idle: nothing in flight and nothing left to write. */
-int
-http_conn_idle(struct conn *c)
+/*
+ * http_conn_free: the request in flight (its cleanup runs first), the
+ * header timer, hc. The bufferevent is the server's.
+ */
+void
+http_conn_free(struct http_conn *hc)
 {
-	return c->c_req == NULL &&
-	    evbuffer_get_length(bufferevent_get_output(c->c_bev)) == 0;
+	if (hc == NULL)
+		return;
+	http_conn_free_request(hc);
+	event_free(hc->hc_hdr_timer);
+	free(hc);
 }
 
 /* ----------------------------------------------------------------------
@@ -247,19 +388,19 @@ http_buf_terminate(struct request *r)
 static int
 http_on_message_begin(http_parser *p)
 {
-	struct conn *c = p->data;
+	struct http_conn *hc = p->data;
 
-	if (c->c_req == NULL && (c->c_req = http_request_new(c)) == NULL)
+	if (hc->hc_req == NULL && (hc->hc_req = http_request_new(hc)) == NULL)
 		return -1;
-	conn_header_deadline(c, 1);
+	http_header_deadline(hc, 1);
 	return 0;
 }
 
 static int
 http_on_url(http_parser *p, const char *at, size_t len)
 {
-	struct conn *c = p->data;
-	struct request *r = c->c_req;
+	struct http_conn *hc = p->data;
+	struct request *r = hc->hc_req;
 
 	if (r->r_urllen + len > HTTP_MAX_URL) {
 		r->r_err = 414;
@@ -272,8 +413,8 @@ http_on_url(http_parser *p, const char *at, size_t len)
 static int
 http_on_header_field(http_parser *p, const char *at, size_t len)
 {
-	struct conn *c = p->data;
-	struct request *r = c->c_req;
+	struct http_conn *hc = p->data;
+	struct request *r = hc->hc_req;
 
 	if (r->r_nheaders == 0 || (r->r_flags & REQ_F_IN_VALUE)) {
 		/* A new header begins: close the url or the last value. */
@@ -298,8 +439,8 @@ http_on_header_field(http_parser *p, const char *at, size_t len)
 static int
 http_on_header_value(http_parser *p, const char *at, size_t len)
 {
-	struct conn *c = p->data;
-	struct request *r = c->c_req;
+	struct http_conn *hc = p->data;
+	struct request *r = hc->hc_req;
 	int i = r->r_nheaders - 1;
 
 	if (i < 0)
@@ -401,7 +542,7 @@ http_finish_headers(struct request *r)
 static void
 http_after_dispatch(struct request *r)
 {
-	struct conn *c = r->r_conn;
+	struct http_conn *hc = r->r_hc;
 	const char *expect;
 
 	if (!http_has_body(r) || r->r_body_cb != NULL)
@@ -410,16 +551,16 @@ http_after_dispatch(struct request *r)
 	expect = http_header(r, "Expect");
 	if ((expect != NULL && strcasecmp(expect, "100-continue") == 0) ||
 	    r->r_chunked || r->r_content_length > HTTP_DISCARD_MAX)
-		c->c_flags |= CONN_F_CLOSE_AFTER_REPLY;
+		http_conn_set_state(hc, HTTP_CONN_CLOSE_AFTER_REPLY);
 }
 
 static int
 http_on_headers_complete(http_parser *p)
 {
-	struct conn *c = p->data;
-	struct request *r = c->c_req;
+	struct http_conn *hc = p->data;
+	struct request *r = hc->hc_req;
 
-	conn_header_deadline(c, 0);
+	http_header_deadline(hc, 0);
 	if (http_finish_headers(r) == -1)
 		return -1;
 	switch (p->method) {
@@ -467,17 +608,17 @@ http_on_headers_complete(http_parser *p)
 		r->r_content_length = (int64_t)p->content_length;
 	}
 	if (!http_should_keep_alive(p))
-		c->c_flags |= CONN_F_CLOSE_AFTER_REPLY;
-	conn_read_timeout(c, http_cfg->cf_body_timeout);
+		http_conn_set_state(hc, HTTP_CONN_CLOSE_AFTER_REPLY);
+	http_read_timeout(hc, http_cfg->cf_body_timeout);
 
-	log_debug("%s: conn %u: %s %s", __func__, c->c_id,
+	log_debug("%s: conn %u: %s %s", __func__, hc->hc_id,
 	    http_method_str(p->method), http_path(r));
-	if (c->c_flags & CONN_F_PLAIN_ON_TLS) {
-		c->c_flags |= CONN_F_CLOSE_AFTER_REPLY;
+	if (hc->hc_flags & HTTP_CONN_F_PLAIN_ON_TLS) {
+		http_conn_set_state(hc, HTTP_CONN_CLOSE_AFTER_REPLY);
 		http_error(r, 400, "BAD_REQUEST",
 		    "plain HTTP sent to an HTTPS port: use https://");
 	} else
-		reg_dispatch(r);
+		http_dispatch(r);
 	if (!(r->r_flags & REQ_F_HELD))
 		http_after_dispatch(r);
 	/*
@@ -490,15 +631,15 @@ http_on_headers_complete(http_parser *p)
 static int
 http_on_body(http_parser *p, const char *at, size_t len)
 {
-	struct conn *c = p->data;
-	struct request *r = c->c_req;
+	struct http_conn *hc = p->data;
+	struct request *r = hc->hc_req;
 
 	if ((r->r_flags & REQ_F_DISCARD) || r->r_body_cb == NULL) {
 		/* A body nobody asked for (held, or no sink): throw away. */
 		r->r_flags |= REQ_F_DISCARD;
 		r->r_discarded += len;
 		if (r->r_discarded > HTTP_DISCARD_MAX) {
-			c->c_flags |= CONN_F_CLOSE_AFTER_REPLY;
+			http_conn_set_state(hc, HTTP_CONN_CLOSE_AFTER_REPLY);
 			if (r->r_flags & REQ_F_REPLIED)
 				return -1; /* stop; close after reply */
 		}
@@ -516,11 +657,11 @@ http_on_body(http_parser *p, const char *at, size_t len)
 static int
 http_on_message_complete(http_parser *p)
 {
-	struct conn *c = p->data;
-	struct request *r = c->c_req;
+	struct http_conn *hc = p->data;
+	struct request *r = hc->hc_req;
 
 	r->r_flags |= REQ_F_COMPLETE;
-	c->c_flags |= CONN_F_PAUSED;
+	hc->hc_paused = 1;
 	http_parser_pause(p, 1);
 	if (!(r->r_flags & REQ_F_DISCARD) && r->r_end_cb != NULL &&
 	    !(r->r_flags & REQ_F_REPLIED)) {
@@ -539,14 +680,14 @@ http_on_message_complete(http_parser *p)
  * the HTTP status; nothing of the request is echoed.
  */
 static void
-http_bad_request(struct conn *c, int status, const char *why)
+http_bad_request(struct http_conn *hc, int status, const char *why)
 {
-	struct request *r = c->c_req;
+	struct request *r = hc->hc_req;
 
-	log_debug("%s: conn %u: %d %s", __func__, c->c_id, status, why);
-	c->c_flags |= CONN_F_CLOSE_AFTER_REPLY;
-	if (r == NULL && (r = c->c_req = http_request_new(c)) == NULL) {
-		c->c_flags |= CONN_F_CLOSE;
+	log_debug("%s: conn %u: %d %s", __func__, hc->hc_id, status, why);
+	http_conn_set_state(hc, HTTP_CONN_CLOSE_AFTER_REPLY);
+	if (r == NULL && (r = hc->hc_req = http_request_new(hc)) == NULL) {
+		http_conn_set_state(hc, HTTP_CONN_CLOSE);
 		return;
 	}
 	if (r->r_flags & REQ_F_REPLIED)
@@ -566,42 +707,43 @@ http_bad_request(struct conn *c, int status, const char *why)
  * so a pipelined request stays buffered.
  */
 static void
-http_parse_input(struct conn *c)
+http_parse_input(struct http_conn *hc)
 {
-	struct evbuffer *in = bufferevent_get_input(c->c_bev);
+	struct evbuffer *in = bufferevent_get_input(hc->hc_bev);
 	struct evbuffer_iovec v;
 	size_t n;
 	enum http_errno err;
 
-	while (!(c->c_flags & (CONN_F_PAUSED | CONN_F_CLOSE)) &&
+	while (!hc->hc_paused && hc->hc_state != HTTP_CONN_CLOSE &&
 	    evbuffer_get_length(in) > 0) {
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			break;
-		http_parsing = c;
-		n = http_parser_execute(&c->c_parser, &http_settings,
+		http_parsing = hc;
+		n = http_parser_execute(&hc->hc_parser, &http_settings,
 		    v.iov_base, v.iov_len);
 		http_parsing = NULL;
 		evbuffer_drain(in, n);
-		err = HTTP_PARSER_ERRNO(&c->c_parser);
+		err = HTTP_PARSER_ERRNO(&hc->hc_parser);
 		if (err == HPE_PAUSED)
 			break;
 		if (err != HPE_OK) {
 			int status = 400;
 
-			if (c->c_req != NULL && c->c_req->r_err != 0)
-				status = c->c_req->r_err;
+			if (hc->hc_req != NULL && hc->hc_req->r_err != 0)
+				status = hc->hc_req->r_err;
 			else if (err == HPE_HEADER_OVERFLOW)
 				status = 431;
-			if (c->c_req != NULL &&
-			    (c->c_req->r_flags & REQ_F_REPLIED) &&
-			    (c->c_req->r_flags & REQ_F_DISCARD)) {
+			if (hc->hc_req != NULL &&
+			    (hc->hc_req->r_flags & REQ_F_REPLIED) &&
+			    (hc->hc_req->r_flags & REQ_F_DISCARD)) {
 				/* Stopped discarding: the reply is out. */
-				c->c_req->r_flags |= REQ_F_COMPLETE;
-				c->c_flags |= CONN_F_CLOSE_AFTER_REPLY;
+				hc->hc_req->r_flags |= REQ_F_COMPLETE;
+				http_conn_set_state(hc,
+				    HTTP_CONN_CLOSE_AFTER_REPLY);
 			} else
-				http_bad_request(c, status,
+				http_bad_request(hc, status,
 				    http_errno_description(err));
-			c->c_flags |= CONN_F_PAUSED;
+			hc->hc_paused = 1;
 			evbuffer_drain(in, evbuffer_get_length(in));
 			break;
 		}
@@ -616,25 +758,24 @@ http_parse_input(struct conn *c)
  * pipelined bytes wait in the kernel.
  */
 void
-http_conn_read(struct conn *c)
+http_conn_read(struct http_conn *hc)
 {
-	if (c->c_flags & CONN_F_LINGER) {
-		struct evbuffer *in = bufferevent_get_input(c->c_bev);
+	if (hc->hc_state == HTTP_CONN_LINGER) {
+		struct evbuffer *in = bufferevent_get_input(hc->hc_bev);
 
 		evbuffer_drain(in, evbuffer_get_length(in));
 		return;
 	}
 	for (;;) {
-		http_parse_input(c);
-		if (c->c_req != NULL && (c->c_req->r_flags & REQ_F_HELD)) {
-			bufferevent_disable(c->c_bev, EV_READ);
+		http_parse_input(hc);
+		if (hc->hc_req != NULL && (hc->hc_req->r_flags & REQ_F_HELD)) {
+			bufferevent_disable(hc->hc_bev, EV_READ);
 			return;
 		}
-		if (!(c->c_flags & CONN_F_PAUSED) ||
-		    (c->c_flags & CONN_F_CLOSE))
+		if (!hc->hc_paused || hc->hc_state == HTTP_CONN_CLOSE)
 			return;
-		if (!http_finish_request(c)) {
-			bufferevent_disable(c->c_bev, EV_READ);
+		if (!http_finish_request(hc)) {
+			bufferevent_disable(hc->hc_bev, EV_READ);
 			return;
 		}
 		/* Next request: its bytes may already be buffered. */
@@ -647,15 +788,15 @@ http_conn_read(struct conn *c)
  * start closing it). Returns 1 when the parser may go on.
  */
 static int
-http_finish_request(struct conn *c)
+http_finish_request(struct http_conn *hc)
 {
-	struct request *r = c->c_req;
-	struct evbuffer *out = bufferevent_get_output(c->c_bev);
+	struct request *r = hc->hc_req;
+	struct evbuffer *out = bufferevent_get_output(hc->hc_bev);
 
 	if (r == NULL || !(r->r_flags & REQ_F_REPLIED) ||
 	    !(r->r_flags & REQ_F_COMPLETE) || r->r_file_left > 0)
 		return 0;
-	if (c->c_flags & CONN_F_CLOSE_AFTER_REPLY) {
+	if (hc->hc_state >= HTTP_CONN_CLOSE_AFTER_REPLY) {
 		if (evbuffer_get_length(out) > 0)
 			return 0;
 		/*
@@ -663,21 +804,21 @@ http_finish_request(struct conn *c)
 		 * reply, then discard what it still sends until EOF or the
 		 * read timeout, instead of resetting the connection.
 		 */
-		http_conn_free(c);
-		c->c_flags &= ~CONN_F_PAUSED;
-		c->c_flags |= CONN_F_LINGER;
-		shutdown(c->c_fd, SHUT_WR);
-		conn_read_timeout(c, 2);
-		bufferevent_enable(c->c_bev, EV_READ);
+		http_conn_free_request(hc);
+		hc->hc_paused = 0;
+		http_conn_set_state(hc, HTTP_CONN_LINGER);
+		shutdown(bufferevent_getfd(hc->hc_bev), SHUT_WR);
+		http_read_timeout(hc, 2);
+		bufferevent_enable(hc->hc_bev, EV_READ);
 		return 0;
 	}
 	if (evbuffer_get_length(out) > HTTP_OUTPUT_LOW)
 		return 0;
-	http_conn_free(c);
-	c->c_flags &= ~CONN_F_PAUSED;
-	http_parser_pause(&c->c_parser, 0);
-	conn_read_timeout(c, http_cfg->cf_idle_timeout);
-	bufferevent_enable(c->c_bev, EV_READ);
+	http_conn_free_request(hc);
+	hc->hc_paused = 0;
+	http_parser_pause(&hc->hc_parser, 0);
+	http_read_timeout(hc, http_cfg->cf_idle_timeout);
+	bufferevent_enable(hc->hc_bev, EV_READ);
 	return 1;
 }
 
@@ -687,21 +828,21 @@ http_finish_request(struct conn *c)
  * request and go on with buffered input.
  */
 static void
-http_maybe_resume(struct conn *c)
+http_maybe_resume(struct http_conn *hc)
 {
-	if (http_parsing == c || !(c->c_flags & CONN_F_PAUSED))
+	if (http_parsing == hc || !hc->hc_paused)
 		return;
-	if (http_finish_request(c))
-		http_conn_read(c);
+	if (http_finish_request(hc))
+		http_conn_read(hc);
 }
 
 /* http_conn_drained: the output is below the low watermark. */
 void
-http_conn_drained(struct conn *c)
+http_conn_drained(struct http_conn *hc)
 {
-	if (c->c_req != NULL && c->c_req->r_file_left > 0)
-		http_file_refill(c->c_req);
-	http_maybe_resume(c);
+	if (hc->hc_req != NULL && hc->hc_req->r_file_left > 0)
+		http_file_refill(hc->hc_req);
+	http_maybe_resume(hc);
 }
 
 /*
@@ -715,7 +856,7 @@ http_conn_drained(struct conn *c)
 static void
 http_file_refill(struct request *r)
 {
-	struct evbuffer *out = bufferevent_get_output(r->r_conn->c_bev);
+	struct evbuffer *out = bufferevent_get_output(r->r_hc->hc_bev);
 	struct evbuffer_iovec v;
 	size_t want;
 	ssize_t n;
@@ -733,7 +874,7 @@ http_file_refill(struct request *r)
 		    (off_t)r->r_file_off);
 		if (n <= 0) {
 			log_warn("%s: conn %u: read of %s", __func__,
-			    r->r_conn->c_id, http_path(r));
+			    r->r_hc->hc_id, http_path(r));
 			goto fail;
 		}
 		v.iov_len = (size_t)n;
@@ -751,11 +892,11 @@ fail:
 	r->r_file_left = 0;
 	close(r->r_file_fd);
 	r->r_file_fd = -1;
-	r->r_conn->c_flags |= CONN_F_CLOSE;
+	http_conn_set_state(r->r_hc, HTTP_CONN_CLOSE);
 }
 
 /*
- * http_hold: called from reg_dispatch, stop parsing this request (its
+ * http_hold: called from the dispatcher, stop parsing this request (its
  * body) until http_release, e.g. while credentials are checked on the
  * worker pool. The connection stops reading meanwhile.
  */
@@ -763,7 +904,7 @@ void
 http_hold(struct request *r)
 {
 	r->r_flags |= REQ_F_HELD;
-	http_parser_pause(&r->r_conn->c_parser, 1);
+	http_parser_pause(&r->r_hc->hc_parser, 1);
 }
 
 /*
@@ -773,17 +914,17 @@ http_hold(struct request *r)
 void
 http_release(struct request *r)
 {
-	struct conn *c = r->r_conn;
+	struct http_conn *hc = r->r_hc;
 
 	if (!(r->r_flags & REQ_F_HELD))
 		return;
 	r->r_flags &= ~REQ_F_HELD;
 	http_after_dispatch(r);
-	http_parser_pause(&c->c_parser, 0);
-	if (http_parsing == c)
+	http_parser_pause(&hc->hc_parser, 0);
+	if (http_parsing == hc)
 		return; /* released from within dispatch: parsing goes on */
-	bufferevent_enable(c->c_bev, EV_READ);
-	http_conn_read(c);
+	bufferevent_enable(hc->hc_bev, EV_READ);
+	http_conn_read(hc);
 }
 
 /* ----------------------------------------------------------------------
@@ -804,7 +945,7 @@ http_method_name(const struct request *r)
 	/* Before the request line is parsed there is no method to name. */
 	if (r->r_path == HTTP_NO_OFFSET && r->r_urllen == 0)
 		return "-";
-	return http_method_str(r->r_conn->c_parser.method);
+	return http_method_str(r->r_hc->hc_parser.method);
 }
 
 /* http_path: the path, without the query. */
@@ -852,7 +993,7 @@ http_content_length(const struct request *r)
 const char *
 http_peer_addr(const struct request *r)
 {
-	return r->r_conn->c_addr;
+	return r->r_hc->hc_addr;
 }
 
 /* http_set_user: the user name for the access line. */
@@ -873,7 +1014,7 @@ http_user(const struct request *r)
 unsigned int
 http_conn_id(const struct request *r)
 {
-	return r->r_conn->c_id;
+	return r->r_hc->hc_id;
 }
 
 /* http_set_ctx: one pointer of handler state. */
@@ -919,7 +1060,7 @@ http_body_sink(struct request *r, http_body_cb body, http_end_cb end)
 	if (expect != NULL && strcasecmp(expect, "100-continue") == 0 &&
 	    !(r->r_flags & REQ_F_CONTINUE_SENT) && http_has_body(r)) {
 		r->r_flags |= REQ_F_CONTINUE_SENT;
-		bufferevent_write(r->r_conn->c_bev,
+		bufferevent_write(r->r_hc->hc_bev,
 		    "HTTP/1.1 100 Continue\r\n\r\n", 25);
 	}
 }
@@ -1011,8 +1152,8 @@ static void
 http_write_head(struct request *r, int status, const char *content_type,
     uint64_t length, int has_length)
 {
-	struct conn *c = r->r_conn;
-	struct evbuffer *out = bufferevent_get_output(c->c_bev);
+	struct http_conn *hc = r->r_hc;
+	struct evbuffer *out = bufferevent_get_output(hc->hc_bev);
 	char date[64];
 	struct tm tm;
 	time_t now = time(NULL);
@@ -1036,13 +1177,13 @@ http_write_head(struct request *r, int status, const char *content_type,
 	if (has_length)
 		evbuffer_add_printf(out, "Content-Length: %llu\r\n",
 		    (unsigned long long)length);
-	if (c->c_flags & CONN_F_CLOSE_AFTER_REPLY)
+	if (hc->hc_state >= HTTP_CONN_CLOSE_AFTER_REPLY)
 		evbuffer_add_printf(out, "Connection: close\r\n");
 	evbuffer_add_buffer(out, r->r_headers);
 	evbuffer_add(out, "\r\n", 2);
 	r->r_bytes_out = length;
 
-	log_access("%s %s %s %d %llu %llums %s %s", c->c_peer,
+	log_access("%s %s %s %d %llu %llums %s %s", hc->hc_peer,
 	    http_method_name(r), http_path(r), status,
 	    (unsigned long long)length,
 	    (unsigned long long)(util_now_ms() - r->r_start_ms),
@@ -1056,7 +1197,7 @@ http_write_head(struct request *r, int status, const char *content_type,
 static void
 http_early_close_check(struct request *r)
 {
-	struct conn *c = r->r_conn;
+	struct http_conn *hc = r->r_hc;
 	const char *expect;
 
 	if ((r->r_flags & REQ_F_COMPLETE) || !http_has_body(r))
@@ -1065,7 +1206,7 @@ http_early_close_check(struct request *r)
 	if ((expect != NULL && strcasecmp(expect, "100-continue") == 0 &&
 	        !(r->r_flags & REQ_F_CONTINUE_SENT)) ||
 	    r->r_chunked || r->r_content_length > HTTP_DISCARD_MAX)
-		c->c_flags |= CONN_F_CLOSE_AFTER_REPLY;
+		http_conn_set_state(hc, HTTP_CONN_CLOSE_AFTER_REPLY);
 }
 
 /* http_reply: a complete response with an in-memory body (copied). */
@@ -1073,7 +1214,7 @@ void
 http_reply(struct request *r, int status, const char *content_type,
     const void *body, size_t len)
 {
-	struct evbuffer *out = bufferevent_get_output(r->r_conn->c_bev);
+	struct evbuffer *out = bufferevent_get_output(r->r_hc->hc_bev);
 	int no_body = status == 204 || status == 304;
 
 	if (r->r_flags & REQ_F_REPLIED)
@@ -1083,7 +1224,7 @@ http_reply(struct request *r, int status, const char *content_type,
 	if (r->r_method != HTTP_M_HEAD && !no_body && len > 0)
 		evbuffer_add(out, body, len);
 	if (r->r_flags & REQ_F_COMPLETE)
-		http_maybe_resume(r->r_conn);
+		http_maybe_resume(r->r_hc);
 }
 
 /*
@@ -1095,7 +1236,7 @@ void
 http_reply_file(struct request *r, int status, const char *content_type, int fd,
     uint64_t offset, uint64_t length)
 {
-	struct evbuffer *out = bufferevent_get_output(r->r_conn->c_bev);
+	struct evbuffer *out = bufferevent_get_output(r->r_hc->hc_bev);
 
 	if (r->r_flags & REQ_F_REPLIED) {
 		close(fd);
@@ -1105,7 +1246,7 @@ http_reply_file(struct request *r, int status, const char *content_type, int fd,
 	http_write_head(r, status, content_type, length, 1);
 	if (r->r_method == HTTP_M_HEAD || length == 0)
 		close(fd);
-	else if (r->r_conn->c_flags & CONN_F_TLS) {
+	else if (r->r_hc->hc_flags & HTTP_CONN_F_TLS) {
 		r->r_file_fd = fd;
 		r->r_file_off = offset;
 		r->r_file_left = length;
@@ -1114,12 +1255,12 @@ http_reply_file(struct request *r, int status, const char *content_type, int fd,
 	               (ev_off_t)length) == -1) {
 		/* Headers are out; the client sees a short body. */
 		log_warnx("%s: conn %u: evbuffer_add_file failed", __func__,
-		    r->r_conn->c_id);
+		    r->r_hc->hc_id);
 		close(fd);
-		r->r_conn->c_flags |= CONN_F_CLOSE_AFTER_REPLY;
+		http_conn_set_state(r->r_hc, HTTP_CONN_CLOSE_AFTER_REPLY);
 	}
 	if (r->r_flags & REQ_F_COMPLETE)
-		http_maybe_resume(r->r_conn);
+		http_maybe_resume(r->r_hc);
 }
 
 /* The spec's message for an error code (OCI distribution-spec, errors). */

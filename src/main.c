@@ -108,7 +108,7 @@ main_serve(struct config *cfg)
 		goto done;
 	if (reg_init(base, cfg, store) == -1)
 		goto done;
-	if (server_start(base, cfg) == -1)
+	if (server_start(base, cfg, reg_dispatch) == -1)
 		goto done;
 	log_info("registryd %s serving %s over %s", REGISTRYD_VERSION,
 	    cfg->cf_root, tls_enabled() ? "HTTPS" : "HTTP");

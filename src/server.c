@@ -1,8 +1,11 @@
 /*
- * Listening sockets, accepted connections and their lifecycle: timeouts,
- * the connection limit and graceful shutdown. A connection is freed in
- * exactly one place, conn_close, and only from the top of its own event
- * callbacks (STYLE O2, O3).
+ * Listening sockets, accepted connections and their lifecycle: the
+ * connection limit, the TLS sniffing of the first byte and graceful
+ * shutdown. The HTTP side of a connection (parser, request in flight,
+ * header deadline, read timeouts) is http.c's struct http_conn; what it
+ * wants done with the connection comes back through http_conn_state. A
+ * connection is freed in exactly one place, conn_close, and only from the
+ * top of its own event callbacks (STYLE O2, O3).
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -38,6 +41,26 @@
 /* Write callback (and next request) once the output is this low. */
 #define SERVER_WRITE_LOW     (64 * 1024)
 
+/* Connection flags: what the server knows of the transport. */
+#define CONN_F_TLS          0x01 /* bufferevent_openssl: no sendfile */
+#define CONN_F_PLAIN_ON_TLS 0x02 /* plain HTTP on a TLS port: 400 */
+
+/*
+ * One client connection. Owned by the server's connection list and freed
+ * only by conn_close (O2), which frees c_http before c_bev.
+ */
+struct conn {
+	TAILQ_ENTRY(conn) c_entry;
+	unsigned int c_id;
+	int c_fd;
+	struct bufferevent *c_bev; /* owns c_fd once set */
+	struct event *c_peek;      /* TLS port: waiting for byte 1 */
+	struct http_conn *c_http;  /* parser and request in flight */
+	int c_flags;               /* CONN_F_* */
+	char c_peer[64];           /* "addr:port" for logs */
+	char c_addr[48];           /* peer IP address alone */
+};
+
 TAILQ_HEAD(conn_list, conn);
 
 static struct {
@@ -67,9 +90,9 @@ static void conn_read_more(struct conn *);
 static void conn_read_cb(struct bufferevent *, void *);
 static void conn_write_cb(struct bufferevent *, void *);
 static void conn_event_cb(struct bufferevent *, short, void *);
-static void conn_hdr_timeout_cb(evutil_socket_t, short, void *);
+static int conn_idle(struct conn *);
 static void conn_close(struct conn *, const char *);
-static int conn_flags_act(struct conn *);
+static int conn_state_act(struct conn *);
 
 /* ----------------------------------------------------------------------
  * Listening
@@ -158,7 +181,8 @@ server_listen(const char *host, const char *port, int backlog)
  * (every address). Returns 0, or -1 when nothing could be bound.
  */
 int
-server_start(struct event_base *base, const struct config *cfg)
+server_start(struct event_base *base, const struct config *cfg,
+    void (*dispatch)(struct request *))
 {
 	char host[256], *port;
 	const char *h;
@@ -169,7 +193,7 @@ server_start(struct event_base *base, const struct config *cfg)
 	                                            : SERVER_MAX_CONNECTIONS;
 	TAILQ_INIT(&srv.conns);
 	server_raise_nofile();
-	http_init(cfg);
+	http_init(cfg, dispatch);
 
 	if (util_strlcpy(host, cfg->cf_addr, sizeof(host)) >= sizeof(host) ||
 	    (port = strrchr(host, ':')) == NULL) {
@@ -257,12 +281,10 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	}
 	/* Small responses must not wait for Nagle. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	c->c_hdr_timer = evtimer_new(srv.base, conn_hdr_timeout_cb, c);
-	if (c->c_hdr_timer == NULL) {
-		close(fd);
-		free(c);
-		return;
-	}
+	/* Listed from here on, so that conn_close undoes what follows. */
+	TAILQ_INSERT_TAIL(&srv.conns, c, c_entry);
+	srv.nconns++;
+	log_debug("%s: conn %u: from %s", __func__, c->c_id, c->c_peer);
 	if (tls_enabled()) {
 		/*
 		 * Look at the first byte before OpenSSL does: a plain HTTP
@@ -273,28 +295,20 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 
 		c->c_peek = event_new(srv.base, fd, EV_READ, conn_peek_cb, c);
 		if (c->c_peek == NULL || event_add(c->c_peek, &tv) == -1) {
-			if (c->c_peek != NULL)
-				event_free(c->c_peek);
-			event_free(c->c_hdr_timer);
-			close(fd);
-			free(c);
+			conn_close(c, "peek event failed");
 			return;
 		}
 	} else if (conn_setup(c,
 	               bufferevent_socket_new(srv.base, fd,
 	                   BEV_OPT_CLOSE_ON_FREE)) == -1) {
-		event_free(c->c_hdr_timer);
-		close(fd);
-		free(c);
+		conn_close(c, "setup failed");
 		return;
 	}
-	TAILQ_INSERT_TAIL(&srv.conns, c, c_entry);
-	if (++srv.nconns >= srv.max_conns) {
+	if (srv.nconns >= srv.max_conns) {
 		log_warnx("%d connections: not accepting more for now",
 		    srv.nconns);
 		server_listeners_enable(0);
 	}
-	log_debug("%s: conn %u: from %s", __func__, c->c_id, c->c_peer);
 }
 
 /* ----------------------------------------------------------------------
@@ -303,19 +317,28 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 
 /*
  * Give the connection its bufferevent (which owns c_fd from now on) and
- * start reading requests. -1 when bev is NULL.
+ * its HTTP side, and start reading requests. -1 when bev is NULL or the
+ * HTTP side could not be made; the caller then closes the connection,
+ * which frees bev if it was set.
  */
 static int
 conn_setup(struct conn *c, struct bufferevent *bev)
 {
+	int flags = 0;
+
 	if ((c->c_bev = bev) == NULL)
+		return -1;
+	if (c->c_flags & CONN_F_TLS)
+		flags |= HTTP_CONN_F_TLS;
+	if (c->c_flags & CONN_F_PLAIN_ON_TLS)
+		flags |= HTTP_CONN_F_PLAIN_ON_TLS;
+	c->c_http = http_conn_new(bev, c->c_id, c->c_peer, c->c_addr, flags);
+	if (c->c_http == NULL)
 		return -1;
 	bufferevent_setcb(c->c_bev, conn_read_cb, conn_write_cb, conn_event_cb,
 	    c);
 	bufferevent_setwatermark(c->c_bev, EV_WRITE, SERVER_WRITE_LOW, 0);
 	bufferevent_set_max_single_read(c->c_bev, SERVER_READ_MAX);
-	http_conn_start(c);
-	conn_read_timeout(c, srv.cfg->cf_idle_timeout);
 	bufferevent_enable(c->c_bev, EV_READ | EV_WRITE);
 	return 0;
 }
@@ -356,34 +379,15 @@ conn_peek_cb(evutil_socket_t fd, short what, void *arg)
 		    bufferevent_socket_new(srv.base, fd, BEV_OPT_CLOSE_ON_FREE);
 	}
 	if (conn_setup(c, bev) == -1)
-		conn_close(c, "bufferevent failed");
+		conn_close(c, "setup failed");
 }
 
-/* conn_read_timeout: inactivity timeout for reads; writes keep theirs. */
-void
-conn_read_timeout(struct conn *c, int secs)
+/* No request in flight and nothing left to write. */
+static int
+conn_idle(struct conn *c)
 {
-	struct timeval rtv = {secs, 0};
-	struct timeval wtv = {srv.cfg->cf_write_timeout, 0};
-
-	bufferevent_set_timeouts(c->c_bev, &rtv, &wtv);
-}
-
-/*
- * conn_header_deadline: the header timeout is absolute from the first
- * byte of a request, so a client sending one byte at a time cannot hold
- * the connection.
- */
-void
-conn_header_deadline(struct conn *c, int on)
-{
-	struct timeval tv = {srv.cfg->cf_header_timeout, 0};
-
-	if (on) {
-		if (!evtimer_pending(c->c_hdr_timer, NULL))
-			evtimer_add(c->c_hdr_timer, &tv);
-	} else
-		evtimer_del(c->c_hdr_timer);
+	return !http_conn_busy(c->c_http) &&
+	    evbuffer_get_length(bufferevent_get_output(c->c_bev)) == 0;
 }
 
 /*
@@ -395,9 +399,7 @@ static void
 conn_close(struct conn *c, const char *reason)
 {
 	log_debug("%s: conn %u: %s", __func__, c->c_id, reason);
-	http_conn_free(c);
-	evtimer_del(c->c_hdr_timer);
-	event_free(c->c_hdr_timer);
+	http_conn_free(c->c_http);
 	if (c->c_peek != NULL)
 		event_free(c->c_peek);
 	if (c->c_bev != NULL)
@@ -415,13 +417,13 @@ conn_close(struct conn *c, const char *reason)
 }
 
 /*
- * Act on the flags handlers and the HTTP layer set below us. Returns 1
- * when the connection was closed.
+ * Act on what the HTTP layer (for itself or for a handler) decided below
+ * us. Returns 1 when the connection was closed.
  */
 static int
-conn_flags_act(struct conn *c)
+conn_state_act(struct conn *c)
 {
-	if (c->c_flags & CONN_F_CLOSE) {
+	if (http_conn_state(c->c_http) == HTTP_CONN_CLOSE) {
 		conn_close(c, "closed by handler");
 		return 1;
 	}
@@ -473,8 +475,8 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 
 	(void)bev;
 	conn_read_more(c);
-	http_conn_read(c);
-	conn_flags_act(c);
+	http_conn_read(c->c_http);
+	conn_state_act(c);
 }
 
 static void
@@ -482,16 +484,18 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 
-	http_conn_drained(c);
-	if (conn_flags_act(c))
+	(void)bev;
+	http_conn_drained(c->c_http);
+	if (conn_state_act(c))
 		return;
 	/*
 	 * A connection that must close once its last reply is out, with no
-	 * request left (EOF seen, or shutting down while idle).
+	 * request left (EOF seen, or shutting down while a reply was still
+	 * being written). One with a request in flight lingers instead once
+	 * that is answered (http.c).
 	 */
-	if ((c->c_flags & CONN_F_CLOSE_AFTER_REPLY) && c->c_req == NULL &&
-	    !(c->c_flags & CONN_F_LINGER) &&
-	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+	if (http_conn_state(c->c_http) == HTTP_CONN_CLOSE_AFTER_REPLY &&
+	    conn_idle(c))
 		conn_close(c, "done");
 }
 
@@ -499,24 +503,28 @@ static void
 conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
+	enum http_conn_state st = http_conn_state(c->c_http);
 
 	if ((what & BEV_EVENT_EOF) && (c->c_flags & CONN_F_TLS))
 		tls_log_errors(bev, c->c_peer);
 	if (what & BEV_EVENT_EOF) {
-		if (c->c_req == NULL && !(c->c_flags & CONN_F_LINGER) &&
+		if (!http_conn_busy(c->c_http) && st < HTTP_CONN_LINGER &&
 		    evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
 			/* Half-closed client: finish writing, then close. */
-			c->c_flags |= CONN_F_CLOSE_AFTER_REPLY;
+			http_conn_close_after_reply(c->c_http);
 			bufferevent_disable(bev, EV_READ);
 			return;
 		}
 		conn_close(c, "eof");
 	} else if (what & BEV_EVENT_TIMEOUT) {
-		if (c->c_flags & CONN_F_LINGER)
+		if (st == HTTP_CONN_LINGER)
 			conn_close(c, "linger done");
 		else if (what & BEV_EVENT_WRITING)
 			conn_close(c, "write timeout");
-		else if (c->c_req != NULL)
+		else if (st == HTTP_CONN_CLOSE)
+			/* Reported by http.c: the header deadline passed. */
+			conn_close(c, "header timeout");
+		else if (http_conn_busy(c->c_http))
 			conn_close(c, "body timeout");
 		else
 			conn_close(c, "idle timeout");
@@ -526,18 +534,6 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		conn_close(c,
 		    evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 	}
-}
-
-static void
-conn_hdr_timeout_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct conn *c = arg;
-
-	(void)fd;
-	(void)what;
-	log_info("%s: headers not complete within %d s, closing", c->c_peer,
-	    srv.cfg->cf_header_timeout);
-	conn_close(c, "header timeout");
 }
 
 /* ----------------------------------------------------------------------
@@ -578,10 +574,10 @@ server_shutdown(void)
 	log_info("shutting down: %d connections to finish", srv.nconns);
 	for (c = TAILQ_FIRST(&srv.conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, c_entry);
-		if (c->c_bev == NULL || http_conn_idle(c))
+		if (c->c_http == NULL || conn_idle(c))
 			conn_close(c, "shutdown");
 		else
-			c->c_flags |= CONN_F_CLOSE_AFTER_REPLY;
+			http_conn_close_after_reply(c->c_http);
 	}
 	if (srv.nconns == 0)
 		event_base_loopexit(srv.base, NULL);

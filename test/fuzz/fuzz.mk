@@ -31,7 +31,7 @@ FUZZ_MAKEFILES	 = -f Makefile -f test/fuzz/fuzz.mk
 # Each target links the modules it tests and what they call, so that
 # work in progress elsewhere in src/ does not stop it from building; one
 # without FUZZ_LINK_<target> links every module. fuzz_http, like the HTTP
-# unit test, brings its own stand-ins for server.c and registry.c;
+# unit test, gives http.c a dispatcher of its own and needs no server;
 # fuzz_range #includes registry.c and needs every other module.
 FUZZ_O = $(patsubst %,$(BUILD)/obj/%.o,$(1))
 FUZZ_LINK_fuzz_http	= $(call FUZZ_O,util log)

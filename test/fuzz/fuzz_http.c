@@ -1,9 +1,10 @@
 /*
  * fuzz_http: the HTTP request layer (http.c) driven in-process, as in
  * test/unit/http.c: the input goes through a bufferevent pair into
- * http_conn_read in chunks whose sizes the input chooses, and a stand-in
- * reg_dispatch exercises the handler API (headers, query, body sinks,
- * early replies, file replies, asynchronous replies, errors).
+ * http_conn_read in chunks whose sizes the input chooses, and the
+ * dispatcher given to http_init, fuzz_dispatch, exercises the handler API
+ * (headers, query, body sinks, early replies, file replies, asynchronous
+ * replies, errors).
  *
  * Input format (see README.md):
  *   byte 0        bits 0-2: number of extra split points k (0..7)
@@ -70,23 +71,9 @@ static struct request *fuzz_async[FUZZ_MAX_ASYNC];
 static int fuzz_nasync;
 static int fuzz_live_ctx;	/* contexts allocated minus freed */
 static int fuzz_memfd = -1;
-static struct conn *fuzz_conn;	/* the connection under test */
+static struct http_conn *fuzz_conn;	/* the connection under test */
 
-/* ---- stand-ins for server.c and log.c ---- */
-
-void
-conn_header_deadline(struct conn *c, int on)
-{
-	(void)c;
-	(void)on;
-}
-
-void
-conn_read_timeout(struct conn *c, int secs)
-{
-	(void)c;
-	(void)secs;
-}
+/* ---- a stand-in for log.c's access line ---- */
 
 void
 fuzz_log_access(const char *fmt, ...)
@@ -114,14 +101,14 @@ fuzz_log_access(const char *fmt, ...)
 	va_end(ap);
 	/*
 	 * One request is in flight at a time, so the one being answered is
-	 * c_req; its r_method (not the parser's) decides whether a body
+	 * hc_req; its r_method (not the parser's) decides whether a body
 	 * follows.
 	 */
-	h->fh_head = fuzz_conn != NULL && fuzz_conn->c_req != NULL &&
-	    fuzz_conn->c_req->r_method == HTTP_M_HEAD;
+	h->fh_head = fuzz_conn != NULL && fuzz_conn->hc_req != NULL &&
+	    fuzz_conn->hc_req->r_method == HTTP_M_HEAD;
 }
 
-/* ---- the stand-in registry ---- */
+/* ---- the dispatcher, a stand-in for the registry ---- */
 
 static void
 fuzz_cleanup_cb(struct request *r)
@@ -215,8 +202,8 @@ fuzz_read_request(struct request *r)
 	(void)http_method(r);
 }
 
-void
-reg_dispatch(struct request *r)
+static void
+fuzz_dispatch(struct request *r)
 {
 	const char *path = http_path(r);
 	struct fuzz_ctx *fc;
@@ -415,7 +402,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_base = event_base_new();
 	fuzz_cfg.cf_body_timeout = fuzz_cfg.cf_idle_timeout = 60;
 	fuzz_cfg.cf_write_timeout = fuzz_cfg.cf_header_timeout = 60;
-	http_init(&fuzz_cfg);
+	http_init(&fuzz_cfg, fuzz_dispatch);
 	log_init(LOG_LVL_ERROR, 0);
 	fuzz_memfd = memfd_create("fuzz_http", 0);
 	if (fuzz_memfd != -1 &&
@@ -431,7 +418,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct bufferevent *pair[2];
 	struct evbuffer *in;
-	struct conn c;
+	struct http_conn *hc;
 	size_t k, i, off, chunk;
 	char *out;
 	size_t n;
@@ -447,14 +434,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_nheads = 0;
 	fuzz_heads_known = 1;
 	fuzz_nasync = 0;
-	memset(&c, 0, sizeof(c));
-	c.c_fd = -1;
 	if (bufferevent_pair_new(fuzz_base, 0, pair) == -1)
 		return 0;
-	c.c_bev = pair[0];
-	fuzz_conn = &c;
-	http_conn_start(&c);
-	bufferevent_setcb(pair[0], fuzz_read_cb, fuzz_write_cb, NULL, &c);
+	if ((hc = http_conn_new(pair[0], 1, "127.0.0.1:1", "127.0.0.1",
+	    0)) == NULL)
+		abort();
+	fuzz_conn = hc;
+	bufferevent_setcb(pair[0], fuzz_read_cb, fuzz_write_cb, NULL, hc);
 	bufferevent_enable(pair[0], EV_READ | EV_WRITE);
 	bufferevent_enable(pair[1], EV_READ | EV_WRITE);
 
@@ -468,7 +454,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_spin();
 		if (async_between)
 			fuzz_reply_async();
-		if (c.c_flags & CONN_F_CLOSE)
+		if (http_conn_state(hc) == HTTP_CONN_CLOSE)
 			break;
 	}
 	fuzz_reply_async();
@@ -483,7 +469,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_check_output(out, n);
 	free(out);
 
-	http_conn_free(&c);
+	http_conn_free(hc);
 	bufferevent_free(pair[0]);
 	bufferevent_free(pair[1]);
 	fuzz_spin();

@@ -1,9 +1,9 @@
 /*
  * Unit tests of the HTTP request layer: every fixture is fed to a
  * connection through a bufferevent pair at every possible split point,
- * and the responses must come out the same whatever the split.
- * reg_dispatch and the conn timer hooks are stand-ins defined here, so
- * this test links http.c with util.c and log.c only.
+ * and the responses must come out the same whatever the split. The
+ * dispatcher is test_dispatch, given to http_init, so this test links
+ * http.c with util.c and log.c only.
  */
 #include "../../src/http.c"
 
@@ -11,25 +11,11 @@
 
 #include "tap.h"
 
-/* ---- stand-ins for server.c and registry.c ---- */
+/* ---- the dispatcher ---- */
 
 static int test_dispatched;
 static char test_body[4096];
 static size_t test_bodylen;
-
-void
-conn_header_deadline(struct conn *c, int on)
-{
-	(void)c;
-	(void)on;
-}
-
-void
-conn_read_timeout(struct conn *c, int secs)
-{
-	(void)c;
-	(void)secs;
-}
 
 static int
 test_body_cb(struct request *r, const char *p, size_t len)
@@ -51,8 +37,8 @@ test_end_cb(struct request *r)
 	http_reply(r, 201, "text/plain", msg, strlen(msg));
 }
 
-void
-reg_dispatch(struct request *r)
+static void
+test_dispatch(struct request *r)
 {
 	const char *a;
 
@@ -102,24 +88,26 @@ test_spin(void)
 
 /*
  * Feed in[0..len) in two writes split at split, return what the server
- * wrote back (malloc'd, NUL-terminated) and the conn flags.
+ * wrote back (malloc'd, NUL-terminated) and the connection's state.
  */
 static char *
-test_run(const char *in, size_t len, size_t split, int *flags)
+test_run(const char *in, size_t len, size_t split, enum http_conn_state *st)
 {
 	struct bufferevent *pair[2];
-	struct conn c;
+	struct http_conn *hc;
 	struct evbuffer *out;
 	char *resp;
 	size_t n;
 
-	memset(&c, 0, sizeof(c));
 	if (bufferevent_pair_new(base, 0, pair) == -1)
 		return NULL;
-	c.c_bev = pair[0];
-	c.c_fd = -1;
-	http_conn_start(&c);
-	bufferevent_setcb(pair[0], test_read_cb, test_write_cb, NULL, &c);
+	if ((hc = http_conn_new(pair[0], 1, "127.0.0.1:1", "127.0.0.1",
+	    0)) == NULL) {
+		bufferevent_free(pair[0]);
+		bufferevent_free(pair[1]);
+		return NULL;
+	}
+	bufferevent_setcb(pair[0], test_read_cb, test_write_cb, NULL, hc);
 	bufferevent_enable(pair[0], EV_READ | EV_WRITE);
 	bufferevent_enable(pair[1], EV_READ | EV_WRITE);
 	bufferevent_write(pair[1], in, split);
@@ -131,8 +119,8 @@ test_run(const char *in, size_t len, size_t split, int *flags)
 	resp = malloc(n + 1);
 	evbuffer_remove(out, resp, n);
 	resp[n] = '\0';
-	*flags = c.c_flags;
-	http_conn_free(&c);
+	*st = http_conn_state(hc);
+	http_conn_free(hc);
 	bufferevent_free(pair[0]);
 	bufferevent_free(pair[1]);
 	return resp;
@@ -156,7 +144,7 @@ struct fixture {
 	const char	*in;
 	const char	*want[4];	/* substrings in order of the response */
 	int		 count;		/* expected number of "HTTP/1.1 " */
-	int		 close;		/* expect CONN_F_CLOSE_AFTER_REPLY */
+	int		 close;		/* expect a state other than open */
 };
 
 int
@@ -232,19 +220,20 @@ main(void)
 	const char *const *w;
 	char *resp, *p;
 	size_t i, len, split, step;
-	int flags, good;
+	enum http_conn_state st;
+	int good;
 
 	base = event_base_new();
 	cfg.cf_body_timeout = cfg.cf_idle_timeout = 60;
 	cfg.cf_write_timeout = cfg.cf_header_timeout = 60;
-	http_init(&cfg);
+	http_init(&cfg, test_dispatch);
 	log_init(LOG_LVL_ERROR, 0);
 
 	for (i = 0; i < sizeof(fx) / sizeof(fx[0]); i++) {
 		len = strlen(fx[i].in);
 		good = 1;
 		for (split = 0; split <= len && good; split++) {
-			resp = test_run(fx[i].in, len, split, &flags);
+			resp = test_run(fx[i].in, len, split, &st);
 			if (resp == NULL) {
 				good = 0;
 				break;
@@ -263,12 +252,10 @@ main(void)
 				printf("# split %zu: %d responses\n", split,
 				    test_count(resp, "HTTP/1."));
 			}
-			if (good && fx[i].close !=
-			    !!(flags & (CONN_F_CLOSE_AFTER_REPLY |
-			    CONN_F_LINGER))) {
+			if (good && fx[i].close != (st != HTTP_CONN_OPEN)) {
 				good = 0;
-				printf("# split %zu: close flag %d\n", split,
-				    flags);
+				printf("# split %zu: state %d\n", split,
+				    (int)st);
 			}
 			free(resp);
 		}
@@ -279,15 +266,15 @@ main(void)
 	len = (size_t)snprintf(big, sizeof(big), "GET /a HTTP/1.1\r\nX: ");
 	memset(big + len, 'a', HTTP_MAX_HEADER_BYTES);
 	memcpy(big + len + HTTP_MAX_HEADER_BYTES, "\r\n\r\n", 5);
-	resp = test_run(big, strlen(big), 10, &flags);
-	ok(resp && strstr(resp, "431 ") && (flags & CONN_F_CLOSE_AFTER_REPLY),
+	resp = test_run(big, strlen(big), 10, &st);
+	ok(resp && strstr(resp, "431 ") && st >= HTTP_CONN_CLOSE_AFTER_REPLY,
 	    "oversized headers: 431 and close");
 	free(resp);
 
 	len = (size_t)snprintf(longurl, sizeof(longurl), "GET /");
 	memset(longurl + len, 'u', HTTP_MAX_URL);
 	memcpy(longurl + len + HTTP_MAX_URL, " HTTP/1.1\r\n\r\n", 14);
-	resp = test_run(longurl, strlen(longurl), 7, &flags);
+	resp = test_run(longurl, strlen(longurl), 7, &st);
 	ok(resp && strstr(resp, "414 "), "long URL: 414");
 	free(resp);
 
@@ -297,12 +284,12 @@ main(void)
 		step += (size_t)snprintf(big + step, sizeof(big) - step,
 		    "H%zu: v\r\n", i);
 	snprintf(big + step, sizeof(big) - step, "\r\n");
-	resp = test_run(big, strlen(big), 0, &flags);
+	resp = test_run(big, strlen(big), 0, &st);
 	ok(resp && strstr(resp, "431 "), "too many headers: 431");
 	free(resp);
 
 	/* An error body is the OCI shape. */
-	resp = test_run("GET /early HTTP/1.1\r\n\r\n", 23, 0, &flags);
+	resp = test_run("GET /early HTTP/1.1\r\n\r\n", 23, 0, &st);
 	ok(resp && strstr(resp, "{\"errors\":[{\"code\":\"BLOB_UNKNOWN\","
 	    "\"message\":"), "error body is {\"errors\":[...]}");
 	free(resp);
