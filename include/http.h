@@ -1,6 +1,8 @@
 #ifndef REGISTRYD_HTTP_H
 #define REGISTRYD_HTTP_H
 
+#include <sys/types.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -117,6 +119,24 @@ void http_reply(struct request *, int status, const char *content_type,
  */
 void http_reply_file(struct request *, int status, const char *content_type,
     int fd, uint64_t offset, uint64_t length);
+
+/*
+ * A body the HTTP layer pulls as the client takes it: hs_read fills buf
+ * with up to len bytes at off (the count, 0 or -1 with errno cut the
+ * body short and close the connection); hs_free releases arg once, when
+ * the body is out or the request is gone. Both run on the loop.
+ */
+struct http_source {
+	ssize_t (*hs_read)(void *arg, void *buf, size_t len, uint64_t off);
+	void (*hs_free)(void *arg);
+};
+
+/*
+ * http_reply_source: send length bytes of src from offset, in bounded
+ * segments as the output drains. Takes ownership of arg in every case.
+ */
+void http_reply_source(struct request *, int status, const char *content_type,
+    const struct http_source *src, void *arg, uint64_t offset, uint64_t length);
 
 /*
  * http_error: the OCI error body {"errors":[{"code","message","detail"}]}

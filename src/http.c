@@ -110,10 +110,16 @@ struct request {
 	char r_digest[DIGEST_MAX_LEN + 1];
 	char r_user[64]; /* for the access line */
 
-	/* A file body sent by bounded reads (TLS: no sendfile). */
-	int r_file_fd; /* -1 when none */
-	uint64_t r_file_off;
-	uint64_t r_file_left;
+	/*
+	 * A body pulled in bounded segments as the output drains (a store
+	 * reader, or a file over TLS, where there is no sendfile). r_src_arg
+	 * is owned: released with r_src.hs_free once the body is out or the
+	 * request is freed.
+	 */
+	struct http_source r_src;
+	void *r_src_arg;
+	uint64_t r_src_off;
+	uint64_t r_src_left;
 };
 
 static const struct config *http_cfg;
@@ -148,7 +154,10 @@ static void http_parse_input(struct http_conn *);
 static int http_finish_request(struct http_conn *);
 static void http_early_close_check(struct request *);
 static void http_after_dispatch(struct request *);
-static void http_file_refill(struct request *);
+static void http_source_refill(struct request *);
+static void http_source_release(struct request *);
+static ssize_t http_fd_read(void *, void *, size_t, uint64_t);
+static void http_fd_free(void *);
 
 static const http_parser_settings http_settings = {
     .on_message_begin = http_on_message_begin,
@@ -296,7 +305,6 @@ http_request_new(struct http_conn *hc)
 	r->r_content_length = -1;
 	r->r_start_ms = util_now_ms();
 	r->r_path = r->r_query = HTTP_NO_OFFSET;
-	r->r_file_fd = -1;
 	if ((r->r_headers = evbuffer_new()) == NULL) {
 		free(r);
 		return NULL;
@@ -312,8 +320,7 @@ http_request_free(struct request *r)
 		return;
 	if (r->r_cleanup_cb != NULL)
 		r->r_cleanup_cb(r);
-	if (r->r_file_fd != -1)
-		close(r->r_file_fd);
+	http_source_release(r);
 	evbuffer_free(r->r_headers);
 	free(r->r_buf);
 	free(r);
@@ -794,7 +801,7 @@ http_finish_request(struct http_conn *hc)
 	struct evbuffer *out = bufferevent_get_output(hc->hc_bev);
 
 	if (r == NULL || !(r->r_flags & REQ_F_REPLIED) ||
-	    !(r->r_flags & REQ_F_COMPLETE) || r->r_file_left > 0)
+	    !(r->r_flags & REQ_F_COMPLETE) || r->r_src_left > 0)
 		return 0;
 	if (hc->hc_state >= HTTP_CONN_CLOSE_AFTER_REPLY) {
 		if (evbuffer_get_length(out) > 0)
@@ -840,38 +847,37 @@ http_maybe_resume(struct http_conn *hc)
 void
 http_conn_drained(struct http_conn *hc)
 {
-	if (hc->hc_req != NULL && hc->hc_req->r_file_left > 0)
-		http_file_refill(hc->hc_req);
+	if (hc->hc_req != NULL && hc->hc_req->r_src_left > 0)
+		http_source_refill(hc->hc_req);
 	http_maybe_resume(hc);
 }
 
 /*
- * Top up the output with the next segments of a file body, so that at
- * most about HTTP_FILE_SEGMENT of it is in memory whatever its size:
- * libevent 2.1 would read a whole evbuffer_add_file segment into memory
- * when the bufferevent cannot sendfile (TLS). On a read error the body is
- * cut short and the connection closed: the client sees a short read, not
+ * Top up the output with the next segments of a pulled body, so that at
+ * most about HTTP_FILE_SEGMENT of it is in memory whatever its size
+ * (libevent 2.1 would read a whole evbuffer_add_file segment into memory
+ * when the bufferevent cannot sendfile). On a read error the body is cut
+ * short and the connection closed: the client sees a short read, not
  * wrong bytes.
  */
 static void
-http_file_refill(struct request *r)
+http_source_refill(struct request *r)
 {
 	struct evbuffer *out = bufferevent_get_output(r->r_hc->hc_bev);
 	struct evbuffer_iovec v;
 	size_t want;
 	ssize_t n;
 
-	while (r->r_file_left > 0 &&
-	    evbuffer_get_length(out) < HTTP_FILE_SEGMENT) {
-		want = r->r_file_left < HTTP_FILE_SEGMENT
-		    ? (size_t)r->r_file_left
-		    : HTTP_FILE_SEGMENT;
+	while (
+	    r->r_src_left > 0 && evbuffer_get_length(out) < HTTP_FILE_SEGMENT) {
+		want = r->r_src_left < HTTP_FILE_SEGMENT ? (size_t)r->r_src_left
+		                                         : HTTP_FILE_SEGMENT;
 		if (evbuffer_reserve_space(out, (ev_ssize_t)want, &v, 1) < 1)
 			goto fail;
 		if (v.iov_len > want)
 			v.iov_len = want;
-		n = pread(r->r_file_fd, v.iov_base, v.iov_len,
-		    (off_t)r->r_file_off);
+		n = r->r_src.hs_read(r->r_src_arg, v.iov_base, v.iov_len,
+		    r->r_src_off);
 		if (n <= 0) {
 			log_warn("%s: conn %u: read of %s", __func__,
 			    r->r_hc->hc_id, http_path(r));
@@ -880,19 +886,44 @@ http_file_refill(struct request *r)
 		v.iov_len = (size_t)n;
 		if (evbuffer_commit_space(out, &v, 1) == -1)
 			goto fail;
-		r->r_file_off += (uint64_t)n;
-		r->r_file_left -= (uint64_t)n;
+		r->r_src_off += (uint64_t)n;
+		r->r_src_left -= (uint64_t)n;
 	}
-	if (r->r_file_left == 0) {
-		close(r->r_file_fd);
-		r->r_file_fd = -1;
-	}
+	if (r->r_src_left == 0)
+		http_source_release(r);
 	return;
 fail:
-	r->r_file_left = 0;
-	close(r->r_file_fd);
-	r->r_file_fd = -1;
+	http_source_release(r);
 	http_conn_set_state(r->r_hc, HTTP_CONN_CLOSE);
+}
+
+/* Release the request's body source, if any. */
+static void
+http_source_release(struct request *r)
+{
+	r->r_src_left = 0;
+	if (r->r_src.hs_free != NULL)
+		r->r_src.hs_free(r->r_src_arg);
+	memset(&r->r_src, 0, sizeof(r->r_src));
+	r->r_src_arg = NULL;
+}
+
+/* A file as a body source (TLS): the descriptor rides in the pointer. */
+static ssize_t
+http_fd_read(void *arg, void *buf, size_t len, uint64_t off)
+{
+	ssize_t n;
+
+	do
+		n = pread((int)(intptr_t)arg, buf, len, (off_t)off);
+	while (n == -1 && errno == EINTR);
+	return n;
+}
+
+static void
+http_fd_free(void *arg)
+{
+	(void)close((int)(intptr_t)arg);
 }
 
 /*
@@ -1230,14 +1261,22 @@ http_reply(struct request *r, int status, const char *content_type,
 /*
  * http_reply_file: a response whose body is length bytes of fd from
  * offset. evbuffer_add_file sends it with sendfile(2) on plain TCP and
- * closes fd when done; it owns fd from here on in every case.
+ * closes fd when done; over TLS it is pulled like any source. It owns fd
+ * from here on in every case.
  */
 void
 http_reply_file(struct request *r, int status, const char *content_type, int fd,
     uint64_t offset, uint64_t length)
 {
+	static const struct http_source fd_source = {http_fd_read,
+	    http_fd_free};
 	struct evbuffer *out = bufferevent_get_output(r->r_hc->hc_bev);
 
+	if (r->r_hc->hc_flags & HTTP_CONN_F_TLS) {
+		http_reply_source(r, status, content_type, &fd_source,
+		    (void *)(intptr_t)fd, offset, length);
+		return;
+	}
 	if (r->r_flags & REQ_F_REPLIED) {
 		close(fd);
 		return;
@@ -1246,19 +1285,41 @@ http_reply_file(struct request *r, int status, const char *content_type, int fd,
 	http_write_head(r, status, content_type, length, 1);
 	if (r->r_method == HTTP_M_HEAD || length == 0)
 		close(fd);
-	else if (r->r_hc->hc_flags & HTTP_CONN_F_TLS) {
-		r->r_file_fd = fd;
-		r->r_file_off = offset;
-		r->r_file_left = length;
-		http_file_refill(r);
-	} else if (evbuffer_add_file(out, fd, (ev_off_t)offset,
-	               (ev_off_t)length) == -1) {
+	else if (evbuffer_add_file(out, fd, (ev_off_t)offset,
+	             (ev_off_t)length) == -1) {
 		/* Headers are out; the client sees a short body. */
 		log_warnx("%s: conn %u: evbuffer_add_file failed", __func__,
 		    r->r_hc->hc_id);
 		close(fd);
 		http_conn_set_state(r->r_hc, HTTP_CONN_CLOSE_AFTER_REPLY);
 	}
+	if (r->r_flags & REQ_F_COMPLETE)
+		http_maybe_resume(r->r_hc);
+}
+
+/*
+ * http_reply_source: a response whose body is length bytes pulled from
+ * src at offset, HTTP_FILE_SEGMENT at a time as the output drains. It
+ * owns arg from here on in every case (src->hs_free releases it).
+ */
+void
+http_reply_source(struct request *r, int status, const char *content_type,
+    const struct http_source *src, void *arg, uint64_t offset, uint64_t length)
+{
+	if (r->r_flags & REQ_F_REPLIED) {
+		src->hs_free(arg);
+		return;
+	}
+	http_early_close_check(r);
+	http_write_head(r, status, content_type, length, 1);
+	r->r_src = *src;
+	r->r_src_arg = arg;
+	r->r_src_off = offset;
+	r->r_src_left = r->r_method == HTTP_M_HEAD ? 0 : length;
+	if (r->r_src_left > 0)
+		http_source_refill(r);
+	else
+		http_source_release(r);
 	if (r->r_flags & REQ_F_COMPLETE)
 		http_maybe_resume(r->r_hc);
 }
