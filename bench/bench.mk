@@ -17,6 +17,7 @@ BENCH_CFLAGS	?= -O2 -g
 .PHONY: bench bench-quick bench-profile bench-tools
 
 bench-tools:
+	@scripts/install-deps.sh build
 	@bench/install-deps.sh
 	@$(MAKE) --no-print-directory BUILD=$(BENCH_BUILD) CFLAGS="$(BENCH_CFLAGS)" all
 	@mkdir -p $(BENCH_BUILD)
