@@ -39,6 +39,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "api_parse.h"
 #include "auth.h"
 #include "bounds.h"
 #include "catalog.h"
@@ -54,17 +55,12 @@
 #include "upload.h"
 #include "util.h"
 
-#define REG_EXPIRE_INTERVAL   60       /* seconds between upload sweeps */
-#define REG_UPLOAD_IDLE       3600     /* close sessions idle this long */
-#define REG_BLOB_MAX_AGE      31536000 /* blobs never change: a year */
-#define REG_QUERY_MAX         512      /* longest n= / last= value kept */
-#define REG_ALLOW_MAX         64       /* "GET, HEAD, PUT, ..." */
-#define REG_CT_JSON           "application/json"
-#define REG_CT_OCTET          "application/octet-stream"
-/* Legacy Docker image manifests, schema 1, as registry:2 serves them. */
-#define REG_MT_SCHEMA1_BASE   "application/vnd.docker.distribution.manifest.v1"
-#define REG_MT_SCHEMA1        REG_MT_SCHEMA1_BASE "+json"
-#define REG_MT_SCHEMA1_SIGNED REG_MT_SCHEMA1_BASE "+prettyjws"
+#define REG_EXPIRE_INTERVAL 60       /* seconds between upload sweeps */
+#define REG_UPLOAD_IDLE     3600     /* close sessions idle this long */
+#define REG_BLOB_MAX_AGE    31536000 /* blobs never change: a year */
+#define REG_QUERY_MAX       512      /* longest n= / last= value kept */
+#define REG_ALLOW_MAX       64       /* "GET, HEAD, PUT, ..." */
+#define REG_CT_JSON         "application/json"
 
 typedef void (*reg_handler)(struct request *, const struct route_match *);
 
@@ -157,14 +153,9 @@ static void reg_storage_error(struct request *, int, const char *);
 static void reg_reply_json(struct request *, int, const char *, json_t *);
 static int reg_json_set(json_t *, const char *, json_t *);
 static int reg_json_append(json_t *, json_t *);
-static int reg_etag_matches(const char *, const char *);
-static int reg_range_parse(const char *, uint64_t, uint64_t *, uint64_t *);
 static int reg_content_range(struct request *, struct reg_ctx *);
 static int reg_page_args(struct request *, size_t *, char *, size_t, int *);
 static void reg_name_or_manifest_unknown(struct request *, const char *);
-static void reg_served_type(const char *, size_t, char *, size_t);
-static int reg_header_safe(const char *);
-static void reg_strip_params(const char *, char *, size_t);
 static void reg_upload_headers(struct request *, struct upload *);
 static void reg_upload_feed(struct request *, const struct route_match *,
     const char *, http_end_cb);
@@ -719,149 +710,45 @@ reg_json_append(json_t *arr, json_t *val)
 }
 
 /*
- * 1 when an If-None-Match header names the entity tag of digest: "*", the
- * quoted digest (our ETag), or a weak W/"..." form of it (RFC 9110 13.1.2
- * uses the weak comparison for If-None-Match).
- */
-static int
-reg_etag_matches(const char *inm, const char *digest)
-{
-	const char *p;
-	size_t dlen = strlen(digest);
-
-	if (strcmp(inm, "*") == 0)
-		return 1;
-	for (p = inm; (p = strstr(p, digest)) != NULL; p += dlen) {
-		if (p > inm && p[-1] == '"' && p[dlen] == '"')
-			return 1;
-	}
-	return 0;
-}
-
-/*
- * Parse a Range header against a blob of size bytes (RFC 9110 14.1.2):
- * "bytes=a-b", "bytes=a-" or "bytes=-n". Returns 1 with *first and *len for a
- * satisfiable range, -1 when it is well formed but unsatisfiable (416),
- * 0 when the header is to be ignored: malformed, another unit, or several
- * ranges (a server may ignore Range, RFC 9110 14.2; sending the whole blob
- * is simpler than multipart/byteranges and every client copes).
- */
-static int
-reg_range_parse(const char *h, uint64_t size, uint64_t *first, uint64_t *len)
-{
-	const char *spec, *dash, *end;
-	uint64_t a, b;
-
-	if (strncasecmp(h, "bytes=", 6) != 0)
-		return 0;
-	spec = h + 6;
-	if (strchr(spec, ',') != NULL)
-		return 0;
-	if ((dash = strchr(spec, '-')) == NULL)
-		return 0;
-	end = dash + 1 + strlen(dash + 1);
-	if (dash == spec) {
-		/* Suffix range: the last b bytes. */
-		if (util_strtou64(dash + 1, (size_t)(end - dash - 1),
-		        UINT64_MAX, &b) == -1)
-			return 0;
-		if (b == 0 || size == 0)
-			return -1;
-		if (b > size)
-			b = size;
-		*first = size - b;
-		*len = b;
-		return 1;
-	}
-	if (util_strtou64(spec, (size_t)(dash - spec), UINT64_MAX, &a) == -1)
-		return 0;
-	if (dash[1] == '\0')
-		b = UINT64_MAX;
-	else if (util_strtou64(dash + 1, (size_t)(end - dash - 1), UINT64_MAX,
-	             &b) == -1 ||
-	    b < a)
-		return 0;
-	if (a >= size)
-		return -1;
-	if (b >= size)
-		b = size - 1;
-	*first = a;
-	*len = b - a + 1;
-	return 1;
-}
-
-/*
  * Check the Content-Range of a PATCH or closing PUT against the upload
- * the request holds. The spec's form is "<start>-<end>", inclusive
- * (OCI distribution-spec, "Pushing a blob in chunks"); "bytes a-b",
- * "bytes=a-b" and a trailing "/<total>" are accepted too. A request
- * without a body has nothing to place, so its Content-Range is ignored.
- * Returns 0 (ctx->rc_has_range set when a range was given) or -1 when the
- * chunk is out of order or malformed: the caller answers 416.
+ * the request holds (api_parse_content_range). A request without a body
+ * has nothing to place, so its Content-Range is ignored. Returns 0
+ * (ctx->rc_has_range set when a range was given) or -1 when the chunk is
+ * out of order or malformed: the caller answers 416.
  */
 static int
 reg_content_range(struct request *req, struct reg_ctx *ctx)
 {
-	const char *h, *p, *dash, *end;
-	uint64_t a, b;
-	int64_t cl;
+	const char *h;
+	uint64_t end;
 
 	ctx->rc_has_range = 0;
 	if ((h = http_header(req, "Content-Range")) == NULL ||
 	    !http_has_body(req))
 		return 0;
-	p = h;
-	if (strncasecmp(p, "bytes", 5) == 0 && (p[5] == ' ' || p[5] == '='))
-		p += 6;
-	if ((dash = strchr(p, '-')) == NULL)
-		return -1;
-	if ((end = strchr(dash, '/')) == NULL)
-		end = dash + strlen(dash);
-	if (util_strtou64(p, (size_t)(dash - p), UINT64_MAX, &a) == -1 ||
-	    util_strtou64(dash + 1, (size_t)(end - dash - 1), UINT64_MAX, &b) ==
-	        -1)
-		return -1;
-	/* Chunks must come in order (416, "Pushing a blob in chunks"). */
-	if (b < a || a != upload_offset(ctx->rc_upload))
-		return -1;
-	cl = http_content_length(req);
-	if (cl >= 0 && (uint64_t)cl != b - a + 1)
+	if (api_parse_content_range(h, upload_offset(ctx->rc_upload),
+	        http_content_length(req), &end) == -1)
 		return -1;
 	ctx->rc_has_range = 1;
-	ctx->rc_range_end = b;
+	ctx->rc_range_end = end;
 	return 0;
 }
 
 /*
- * The n= and last= query parameters of tags/list and _catalog (OCI
- * distribution-spec, "Listing Tags"). *limit is n clamped to
- * LIST_MAX_ENTRIES, or LIST_MAX_ENTRIES without n: then a Link header
- * still leads to the rest. Returns 0, or -1 after answering 400.
+ * The n= and last= query parameters of tags/list and _catalog
+ * (api_parse_page). Returns 0, or -1 after answering 400.
  */
 static int
 reg_page_args(struct request *req, size_t *limit, char *last, size_t lastsz,
     int *has_last)
 {
-	char nbuf[32];
-	uint64_t n;
-	int rc;
+	const char *errstr = NULL;
 
-	rc = util_query_get(http_query(req), "n", nbuf, sizeof(nbuf));
-	if (rc == -1 ||
-	    (rc == 1 &&
-	        util_strtou64(nbuf, strlen(nbuf), UINT64_MAX, &n) == -1)) {
-		http_error(req, 400, "PAGINATION_NUMBER_INVALID",
-		    "n must be a non-negative integer");
+	if (api_parse_page(http_query(req), limit, last, lastsz, has_last,
+	        &errstr) == -1) {
+		http_error(req, 400, "PAGINATION_NUMBER_INVALID", "%s", errstr);
 		return -1;
 	}
-	*limit = rc == 1 && n < LIST_MAX_ENTRIES ? (size_t)n : LIST_MAX_ENTRIES;
-	rc = util_query_get(http_query(req), "last", last, lastsz);
-	if (rc == -1) {
-		http_error(req, 400, "PAGINATION_NUMBER_INVALID",
-		    "malformed last parameter");
-		return -1;
-	}
-	*has_last = rc == 1;
 	return 0;
 }
 
@@ -876,79 +763,6 @@ reg_name_or_manifest_unknown(struct request *req, const char *name)
 		http_error(req, 404, "MANIFEST_UNKNOWN", NULL);
 	else
 		http_error(req, 404, "NAME_UNKNOWN", NULL);
-}
-
-/*
- * The Content-Type to serve stored manifest bytes with. manifest.c knows
- * the current types; a tree written by registry:2 may also hold schema 1
- * manifests or types we do not parse. A GET never fails because of this:
- * a mediaType field made of header-safe characters is used as it is, else
- * octet-stream.
- */
-/* 1 when s is only visible ASCII: safe as a header value. */
-static int
-reg_header_safe(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if (*s <= ' ' || *s > '~')
-			return 0;
-	return 1;
-}
-
-static void
-reg_served_type(const char *buf, size_t len, char *out, size_t outsz)
-{
-	json_t *root, *v;
-	const char *s;
-
-	/*
-	 * Stored bytes may come from another writer sharing the root: never
-	 * let them put CR, LF or other controls into a header.
-	 */
-	if (manifest_media_type(buf, len, out, outsz) == 0) {
-		if (!reg_header_safe(out))
-			util_strlcpy(out, REG_CT_OCTET, outsz);
-		return;
-	}
-	util_strlcpy(out, REG_CT_OCTET, outsz);
-	if ((root = json_loadb(buf, len, 0, NULL)) == NULL)
-		return;
-	if ((v = json_object_get(root, "mediaType")) != NULL &&
-	    (s = json_string_value(v)) != NULL && s[0] != '\0' &&
-	    strlen(s) < outsz) {
-		if (reg_header_safe(s))
-			util_strlcpy(out, s, outsz);
-	} else if (json_integer_value(json_object_get(root, "schemaVersion")) ==
-	    1)
-		util_strlcpy(out,
-		    json_object_get(root, "signatures") != NULL
-		        ? REG_MT_SCHEMA1_SIGNED
-		        : REG_MT_SCHEMA1,
-		    outsz);
-	json_decref(root);
-}
-
-/*
- * The media type of a Content-Type header without parameters: "The
- * registry SHOULD ignore parameters on the Content-Type header" (OCI
- * distribution-spec, "Pushing Manifests"). out is "" when it does not fit.
- */
-static void
-reg_strip_params(const char *ct, char *out, size_t outsz)
-{
-	size_t b = 0, e;
-
-	while (ct[b] == ' ' || ct[b] == '\t')
-		b++;
-	e = b + strcspn(ct + b, ";");
-	while (e > b && (ct[e - 1] == ' ' || ct[e - 1] == '\t'))
-		e--;
-	if (e - b >= outsz) {
-		out[0] = '\0';
-		return;
-	}
-	memcpy(out, ct + b, e - b);
-	out[e - b] = '\0';
 }
 
 /* ----------------------------------------------------------------------
@@ -1242,7 +1056,7 @@ reg_manifest_get(struct request *req, const struct route_match *m)
 	http_add_header(req, "Docker-Content-Digest", "%s", digest);
 	http_add_header(req, "ETag", "\"%s\"", digest);
 	if ((inm = http_header(req, "If-None-Match")) != NULL &&
-	    reg_etag_matches(inm, digest)) {
+	    api_parse_etag_matches(inm, digest)) {
 		http_reply(req, 304, NULL, NULL, 0);
 		return;
 	}
@@ -1256,7 +1070,7 @@ reg_manifest_get(struct request *req, const struct route_match *m)
 			    strerror(errno));
 		return;
 	}
-	reg_served_type(buf, len, type, sizeof(type));
+	api_parse_served_type(buf, len, type, sizeof(type));
 
 	/*
 	 * A client that cannot handle the type gets 404, as registry:2 does
@@ -1365,7 +1179,7 @@ reg_manifest_end(struct request *req)
 		return;
 	}
 	if ((ct = http_header(req, "Content-Type")) != NULL) {
-		reg_strip_params(ct, ctbuf, sizeof(ctbuf));
+		api_parse_media_type(ct, ctbuf, sizeof(ctbuf));
 		ct = ctbuf[0] != '\0' ? ctbuf : NULL;
 	}
 	memset(&mf, 0, sizeof(mf));
@@ -1511,7 +1325,7 @@ reg_blob_get(struct request *req, const struct route_match *m)
 	http_add_header(req, "ETag", "\"%s\"", digest);
 	http_add_header(req, "Cache-Control", "max-age=%d", REG_BLOB_MAX_AGE);
 	if ((inm = http_header(req, "If-None-Match")) != NULL &&
-	    reg_etag_matches(inm, digest)) {
+	    api_parse_etag_matches(inm, digest)) {
 		http_reply(req, 304, NULL, NULL, 0);
 		return;
 	}
@@ -1528,12 +1342,12 @@ reg_blob_get(struct request *req, const struct route_match *m)
 	/* Range applies to GET only (RFC 9110 14.2). */
 	range = http_header(req, "Range");
 	if (range != NULL && http_method(req) == HTTP_M_GET) {
-		switch (reg_range_parse(range, size, &first, &len)) {
+		switch (api_parse_range(range, size, &first, &len)) {
 		case 1:
 			http_add_header(req, "Content-Range",
 			    "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, first,
 			    first + len - 1, size);
-			http_reply_file(req, 206, REG_CT_OCTET, fd, first, len);
+			http_reply_file(req, 206, API_CT_OCTET, fd, first, len);
 			return;
 		case -1:
 			close(fd);
@@ -1546,7 +1360,7 @@ reg_blob_get(struct request *req, const struct route_match *m)
 			break;
 		}
 	}
-	http_reply_file(req, 200, REG_CT_OCTET, fd, 0, size);
+	http_reply_file(req, 200, API_CT_OCTET, fd, 0, size);
 }
 
 /*
