@@ -31,15 +31,14 @@ FUZZ_MAKEFILES	 = -f Makefile -f test/fuzz/fuzz.mk
 # Each target links the modules it tests and what they call, so that
 # work in progress elsewhere in src/ does not stop it from building; one
 # without FUZZ_LINK_<target> links every module. fuzz_http, like the HTTP
-# unit test, gives http.c a dispatcher of its own and needs no server;
-# fuzz_range #includes registry.c and needs every other module.
+# unit test, gives http.c a dispatcher of its own and needs no server.
 FUZZ_O = $(patsubst %,$(BUILD)/obj/%.o,$(1))
 FUZZ_LINK_fuzz_http	= $(call FUZZ_O,util log)
 FUZZ_LINK_fuzz_router	= $(call FUZZ_O,router digest util)
 FUZZ_LINK_fuzz_digest	= $(call FUZZ_O,digest util)
 FUZZ_LINK_fuzz_manifest	= $(call FUZZ_O,manifest digest util)
 FUZZ_LINK_fuzz_config	= $(call FUZZ_O,config log util)
-FUZZ_LINK_fuzz_range	= $(filter-out $(BUILD)/obj/registry.o,$(LIBOBJS))
+FUZZ_LINK_fuzz_range	= $(call FUZZ_O,api_parse manifest digest util)
 FUZZ_LINK_fuzz_htpasswd	= $(filter-out $(BUILD)/obj/auth.o,$(LIBOBJS))
 
 .PHONY: fuzz fuzz-build fuzz-bins fuzz-deps fuzz-regress

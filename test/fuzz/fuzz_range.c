@@ -1,47 +1,29 @@
 /*
- * fuzz_range: the Range and Content-Range parsers of registry.c
- * (reg_range_parse, reg_content_range), which are static; this file
- * includes registry.c and redirects the few http.c and upload.c calls
- * they make to stand-ins with the preprocessor, so no request or upload
- * has to exist. The other pure helpers of registry.c that read client
- * or stored bytes ride along: reg_etag_matches (If-None-Match),
- * reg_page_args (n=, last=), reg_strip_params (Content-Type) and
- * reg_served_type (stored manifest bytes). util_strtou64 is checked
- * against a reference.
- *
- * XXX reg_range_parse and the parsing half of reg_content_range are pure
- * and would be better in util.c (util_range_parse / util_content_range),
- * where they could be fuzzed without these redirections.
+ * fuzz_range: the pure parsers of api_parse.c that read client or stored
+ * bytes: api_parse_range (Range), api_parse_content_range (Content-Range
+ * of an upload chunk), api_parse_etag_matches (If-None-Match),
+ * api_parse_page (n=, last=), api_parse_media_type (Content-Type
+ * parameters) and api_parse_served_type (stored manifest bytes). They
+ * take plain values, so no request or upload has to exist.
+ * util_strtou64 is checked against a reference.
  *
  * Input format (see README.md):
  *   bytes 0-7    blob size for Range (little endian)
  *   bytes 8-15   upload offset for Content-Range
  *   bytes 16-23  Content-Length (signed; < 0 means none/chunked)
- *   byte  24     bit 0: chunked (Content-Length then reads -1); without
- *                it the request has a body when Content-Length > 0, as
- *                http_has_body says
+ *   byte  24     bit 0: chunked (Content-Length then reads -1)
  *   the rest     the header value (up to the first NUL), then after that
- *                NUL, the bytes handed to reg_served_type
+ *                NUL, the bytes handed to api_parse_served_type
  */
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define http_header		fuzz_http_header
-#define http_has_body		fuzz_http_has_body
-#define http_content_length	fuzz_http_content_length
-#define http_query		fuzz_http_query
-#define http_error		fuzz_http_error
-#define upload_offset		fuzz_upload_offset
-#include "../../src/registry.c"
-#undef http_header
-#undef http_has_body
-#undef http_content_length
-#undef http_query
-#undef http_error
-#undef upload_offset
+#include "api_parse.h"
+#include "bounds.h"
+#include "manifest.h"
+#include "util.h"
 
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
@@ -52,63 +34,6 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 		abort();						\
 	}								\
 } while (0)
-
-static const char *fuzz_value;		/* the header under test */
-static int fuzz_body;
-static int64_t fuzz_cl;
-static uint64_t fuzz_offset;
-static int fuzz_errors;
-
-/* ---- stand-ins (reached through the #defines above) ---- */
-
-const char *
-fuzz_http_header(const struct request *r, const char *name)
-{
-	(void)r;
-	if (strcasecmp(name, "Content-Range") == 0 ||
-	    strcasecmp(name, "Range") == 0)
-		return fuzz_value;
-	return NULL;
-}
-
-int
-fuzz_http_has_body(const struct request *r)
-{
-	(void)r;
-	return fuzz_body;
-}
-
-int64_t
-fuzz_http_content_length(const struct request *r)
-{
-	(void)r;
-	return fuzz_cl;
-}
-
-const char *
-fuzz_http_query(const struct request *r)
-{
-	(void)r;
-	return fuzz_value;
-}
-
-void
-fuzz_http_error(struct request *r, int status, const char *code,
-    const char *fmt, ...)
-{
-	(void)r;
-	(void)code;
-	(void)fmt;
-	FUZZ_CHECK(status == 400);
-	fuzz_errors++;
-}
-
-uint64_t
-fuzz_upload_offset(const struct upload *u)
-{
-	(void)u;
-	return fuzz_offset;
-}
 
 /* ---- reference ---- */
 
@@ -153,8 +78,9 @@ fuzz_header_safe(const char *s)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct reg_ctx ctx;
-	uint64_t bsize, first = 0, len = 0, a, b, max;
+	const char *errstr;
+	uint64_t bsize, offset, first = 0, len = 0, end, a, b, max;
+	int64_t cl;
 	char *h, out[MANIFEST_MT_MAX], last[NAME_MAX_LEN + 1];
 	size_t hlen, limit;
 	int rc, rc2, has_last;
@@ -162,11 +88,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 25)
 		return 0;
 	bsize = fuzz_u64(data);
-	fuzz_offset = fuzz_u64(data + 8);
-	fuzz_cl = (int64_t)fuzz_u64(data + 16);
+	offset = fuzz_u64(data + 8);
+	cl = (int64_t)fuzz_u64(data + 16);
 	if (data[24] & 1)
-		fuzz_cl = -1;
-	fuzz_body = (data[24] & 1) || fuzz_cl > 0;
+		cl = -1;
 	data += 25;
 	size -= 25;
 	hlen = strnlen((const char *)data, size);
@@ -174,32 +99,30 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(h, data, hlen);
 	h[hlen] = '\0';
-	fuzz_value = h;
 
 	/* Range: a satisfiable range lies inside the blob. */
-	rc = reg_range_parse(h, bsize, &first, &len);
+	rc = api_parse_range(h, bsize, &first, &len);
 	FUZZ_CHECK(rc >= -1 && rc <= 1);
 	if (rc == 1) {
 		FUZZ_CHECK(len > 0 && first < bsize && len <= bsize);
 		FUZZ_CHECK(first <= bsize - len);
 	}
-	/* Content-Range: accepted only in order and matching the length. */
-	memset(&ctx, 0, sizeof(ctx));
-	ctx.rc_upload = (struct upload *)&ctx;	/* never dereferenced */
-	rc = reg_content_range(NULL, &ctx);
+	/*
+	 * Content-Range: accepted only in order and matching the length.
+	 * The upload handlers ask only for a request with a body; every
+	 * input is tried here.
+	 */
+	end = 0;
+	rc = api_parse_content_range(h, offset, cl, &end);
 	FUZZ_CHECK(rc == 0 || rc == -1);
-	if (rc == 0 && ctx.rc_has_range) {
-		FUZZ_CHECK(fuzz_body);
-		FUZZ_CHECK(ctx.rc_range_end >= fuzz_offset);
-		if (fuzz_cl >= 0)
-			FUZZ_CHECK((uint64_t)fuzz_cl - 1 ==
-			    ctx.rc_range_end - fuzz_offset);
+	if (rc == 0) {
+		FUZZ_CHECK(end >= offset);
+		if (cl >= 0)
+			FUZZ_CHECK((uint64_t)cl - 1 == end - offset);
 	}
-	if (!fuzz_body)
-		FUZZ_CHECK(rc == 0 && !ctx.rc_has_range);
 
 	/* util_strtou64 against the reference, with a max from the input. */
-	max = fuzz_offset;
+	max = offset;
 	a = b = 0;
 	rc = util_strtou64(h, hlen, max, &a);
 	rc2 = fuzz_ref_strtou64(h, hlen, max, &b);
@@ -211,20 +134,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(rc == rc2 && (rc != 0 || a == b));
 
 	/* If-None-Match against a fixed digest. */
-	(void)reg_etag_matches(h,
+	(void)api_parse_etag_matches(h,
 	    "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 
 	/* n= and last= */
-	fuzz_errors = 0;
+	errstr = NULL;
 	limit = 0;
-	rc = reg_page_args(NULL, &limit, last, sizeof(last), &has_last);
-	FUZZ_CHECK(rc == 0 || (rc == -1 && fuzz_errors == 1));
+	rc = api_parse_page(h, &limit, last, sizeof(last), &has_last, &errstr);
+	FUZZ_CHECK(rc == 0 || (rc == -1 && errstr != NULL));
 	if (rc == 0)
 		FUZZ_CHECK(limit <= LIST_MAX_ENTRIES &&
 		    strlen(last) < sizeof(last));
 
 	/* Content-Type parameters. */
-	reg_strip_params(h, out, sizeof(out));
+	api_parse_media_type(h, out, sizeof(out));
 	FUZZ_CHECK(strlen(out) < sizeof(out) && strchr(out, ';') == NULL);
 
 	/*
@@ -232,7 +155,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 * be safe to put in a header whatever the bytes are.
 	 */
 	if (hlen < size) {
-		reg_served_type((const char *)data + hlen + 1,
+		api_parse_served_type((const char *)data + hlen + 1,
 		    size - hlen - 1, out, sizeof(out));
 		FUZZ_CHECK(out[0] != '\0');
 		fuzz_header_safe(out);

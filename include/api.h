@@ -1,0 +1,156 @@
+#ifndef REGISTRYD_API_H
+#define REGISTRYD_API_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "digest.h"
+#include "router.h"
+#include "store.h"
+
+/*
+ * What the endpoint handlers (api_*.c, access.c) share, and the handlers
+ * registry.c's route table points at. Internal to those files and
+ * registry.c; main.c uses registry.h.
+ */
+
+struct auth_pending;
+struct config;
+struct event_base;
+struct json_t;
+struct request;
+struct store;
+struct upload;
+
+/* A handler of one (route, method); see http.h for what it must do. */
+typedef void (*api_handler)(struct request *, const struct route_match *);
+
+/*
+ * The head of every storage job of a handler (a blob read in
+ * api_blobs.c, a commit or mount in api_uploads.c, a manifest in
+ * api_manifests.c): a store_call whose work runs where the driver wants
+ * it and whose done answers on the loop. The job is owned by itself and
+ * frees itself in its sc_done; it reaches its request only through
+ * aj_req, which the request's cleanup clears when the client goes away
+ * first.
+ */
+struct api_job {
+	struct store_call aj_call; /* first: sc_work and sc_done get this */
+	struct request *aj_req;    /* NULL once the request is gone */
+};
+
+/*
+ * Per-request handler state (http_set_ctx), made by api_ctx_new and freed
+ * with the request, replied or not.
+ */
+struct api_ctx {
+	struct route_match ac_match; /* copy of the routed path */
+	/*
+	 * The upload this request holds acquired, or NULL. Released by the
+	 * cleanup, unless a job took it over (then NULL here).
+	 */
+	struct upload *ac_upload;
+	char ac_digest[DIGEST_BUFSZ]; /* ?digest= */
+	int ac_has_range;             /* Content-Range was given */
+	uint64_t ac_range_end;        /* its last byte index */
+	char *ac_buf;                 /* manifest body, owned */
+	size_t ac_len;
+	size_t ac_cap;
+	struct api_job *ac_job; /* job that will reply, or NULL */
+	/* A credential check on the pool, and the handler to run after. */
+	struct auth_pending *ac_auth;
+	api_handler ac_handler;
+};
+
+/* ---- state shared by the handlers (api.c) ---- */
+
+/*
+ * api_start: the handlers may run: keep cfg and store (owned by main).
+ * api_stop: they may not; jobs finishing and requests freed after it must
+ * not touch the upload table or the catalog, which are gone then
+ * (api_running says 0).
+ */
+void api_start(const struct config *, struct store *);
+void api_stop(void);
+int api_running(void);
+const struct config *api_config(void);
+struct store *api_store(void);
+
+/*
+ * api_ctx_new: the request's handler state, allocated on first use (the
+ * auth check may have made it already) with m copied in; it is freed when
+ * the request is. NULL on allocation failure (nothing installed).
+ */
+struct api_ctx *api_ctx_new(struct request *, const struct route_match *m);
+
+/*
+ * api_job_init: set up job (the head of a zeroed job) to run work, a
+ * store call of kind, then done on the loop for req, which has ctx; the
+ * request's cleanup will detach the job if the request goes first.
+ * api_job_start: run it (store_call). done may have run, and freed the
+ * job, before this returns: do not touch the job afterwards.
+ * api_job_detach: in done, the request the job is for, or NULL when it
+ * is gone; either way the job is no longer the request's.
+ */
+void api_job_init(struct api_job *, struct request *, struct api_ctx *,
+    enum store_call_kind, void (*work)(struct store_call *),
+    void (*done)(struct store_call *));
+void api_job_start(struct api_job *);
+struct request *api_job_detach(struct api_job *);
+
+/* ---- replies (api.c) ---- */
+
+/*
+ * api_storage_error: answer a failed storage operation what, err being
+ * the errno: 507 when the disk is full, else 500.
+ */
+void api_storage_error(struct request *, int err, const char *what);
+/*
+ * api_reply_json: serialise root (consumed, may be NULL) and send it with
+ * status and type; 500 when that fails.
+ */
+void api_reply_json(struct request *, int status, const char *type,
+    struct json_t *root);
+/* json_object_set_new / json_array_append_new that fail on NULL. 0, -1. */
+int api_json_set(struct json_t *obj, const char *key, struct json_t *val);
+int api_json_append(struct json_t *arr, struct json_t *val);
+/* api_name_or_manifest_unknown: 404 NAME_UNKNOWN or MANIFEST_UNKNOWN. */
+void api_name_or_manifest_unknown(struct request *, const char *name);
+
+/* ---- handlers (see registry.c's route table) ---- */
+
+/* api_listings.c: /v2/, _catalog, tags/list */
+void api_listing_base_get(struct request *, const struct route_match *);
+void api_listing_catalog_get(struct request *, const struct route_match *);
+void api_listing_tags_get(struct request *, const struct route_match *);
+
+/* api_blobs.c: /v2/<name>/blobs/<digest> */
+void api_blob_get(struct request *, const struct route_match *);
+void api_blob_delete(struct request *, const struct route_match *);
+
+/* api_uploads.c: /v2/<name>/blobs/uploads/[<uuid>] */
+void api_upload_post(struct request *, const struct route_match *);
+void api_upload_get(struct request *, const struct route_match *);
+void api_upload_patch(struct request *, const struct route_match *);
+void api_upload_put(struct request *, const struct route_match *);
+void api_upload_delete(struct request *, const struct route_match *);
+/*
+ * api_upload_timer_start: close idle upload sessions once a minute, on
+ * base. 0, or -1. api_upload_timer_stop: stop that.
+ */
+int api_upload_timer_start(struct event_base *);
+void api_upload_timer_stop(void);
+/*
+ * api_upload_purge_start: start one sweep of upload sessions older than
+ * age seconds, a STORE_CALL_WALK (none when age <= 0, or while the last
+ * one runs). The pool must be running; store must outlive the sweep.
+ */
+void api_upload_purge_start(struct store *, int age);
+
+/* api_manifests.c: /v2/<name>/manifests/<ref>, /v2/<name>/referrers/<d> */
+void api_manifest_get(struct request *, const struct route_match *);
+void api_manifest_put(struct request *, const struct route_match *);
+void api_manifest_delete(struct request *, const struct route_match *);
+void api_manifest_referrers_get(struct request *, const struct route_match *);
+
+#endif /* REGISTRYD_API_H */

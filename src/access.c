@@ -1,0 +1,304 @@
+/*
+ * access.c: who may do what on the /v2/ endpoints. It owns CORS (the
+ * headers for allowed origins and the preflight answer), the client's
+ * address (X-Forwarded-For from trusted proxies only), the Basic auth glue
+ * around auth.c (a decision now, or a check on the pool that holds the
+ * request until it is done), the 401 challenge and the 429 of rate
+ * limiting, and the signed _state that ties an upload location to its
+ * repository, uuid and user.
+ *
+ * registry.c calls access_cors before routing and access_check before
+ * running a handler; api_uploads.c signs and checks upload locations.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <arpa/inet.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include "access.h"
+#include "api.h"
+#include "auth.h"
+#include "bounds.h"
+#include "config.h"
+#include "http.h"
+#include "log.h"
+#include "router.h"
+#include "util.h"
+
+static int list_has(const char *, const char *);
+static void client_addr(struct request *, char *, size_t);
+static void challenge(struct request *);
+static void limited(struct request *, const char *);
+static void auth_done(void *, enum auth_result, const char *);
+
+/* Key of the upload _state HMAC: REGISTRY_HTTP_SECRET, else random. */
+static unsigned char access_secret[64];
+static size_t access_secret_len;
+
+/*
+ * access_init: take the _state key from cfg's http secret, or make a
+ * random one for this process. Returns 0, or -1 with a logged reason.
+ */
+int
+access_init(const struct config *cfg)
+{
+	if (cfg->cf_secret != NULL && cfg->cf_secret[0] != '\0') {
+		access_secret_len = strlen(cfg->cf_secret);
+		if (access_secret_len > sizeof(access_secret))
+			access_secret_len = sizeof(access_secret);
+		memcpy(access_secret, cfg->cf_secret, access_secret_len);
+	} else {
+		if (RAND_bytes(access_secret, 32) != 1) {
+			log_warnx("%s: RAND_bytes failed", __func__);
+			return -1;
+		}
+		access_secret_len = 32;
+		if (auth_enabled())
+			log_warnx("no http secret set: upload locations are "
+			          "valid for this process only (set "
+			          "REGISTRY_HTTP_SECRET when several instances "
+			          "share the storage)");
+	}
+	return 0;
+}
+
+/* ----------------------------------------------------------------------
+ * CORS and the client's address
+ */
+
+/* 1 when s is an element of the comma-separated list (spaces ignored). */
+static int
+list_has(const char *list, const char *s)
+{
+	size_t n = strlen(s), len;
+	const char *p = list, *end;
+
+	while (*p != '\0') {
+		while (*p == ' ' || *p == ',')
+			p++;
+		end = p + strcspn(p, ",");
+		len = (size_t)(end - p);
+		while (len > 0 && p[len - 1] == ' ')
+			len--;
+		if (len > 0 && len == n && strncmp(p, s, n) == 0)
+			return 1;
+		p = end;
+	}
+	return 0;
+}
+
+/*
+ * The client's address for rate limiting and logs: the peer, or, when the
+ * peer is a proxy listed in trust_proxy, the last X-Forwarded-For hop (the
+ * one that proxy saw; earlier hops are the client's word).
+ */
+static void
+client_addr(struct request *req, char *out, size_t outsz)
+{
+	const struct config *cfg = api_config();
+	const char *peer = http_peer_addr(req), *xff, *p;
+	unsigned char bin[sizeof(struct in6_addr)];
+	char hop[INET6_ADDRSTRLEN];
+	size_t len;
+
+	util_strlcpy(out, peer, outsz);
+	if (cfg->cf_trust_proxy == NULL ||
+	    !list_has(cfg->cf_trust_proxy, peer) ||
+	    (xff = http_header(req, "X-Forwarded-For")) == NULL)
+		return;
+	p = strrchr(xff, ',');
+	p = p != NULL ? p + 1 : xff;
+	p += strspn(p, " ");
+	len = strcspn(p, " ");
+	if (len == 0 || len >= sizeof(hop))
+		return;
+	memcpy(hop, p, len);
+	hop[len] = '\0';
+	if (inet_pton(AF_INET, hop, bin) == 1 ||
+	    inet_pton(AF_INET6, hop, bin) == 1)
+		util_strlcpy(out, hop, outsz);
+}
+
+/*
+ * access_cors: CORS for a browser UI on another origin (cors_origins): the
+ * allowed origin is echoed with credentials allowed, and the headers
+ * registry clients read are exposed. A preflight is answered here, before
+ * auth: browsers send it without credentials. Returns 1 when it replied.
+ */
+int
+access_cors(struct request *req)
+{
+	const char *origin = http_header(req, "Origin");
+	const char *list = api_config()->cf_cors_origins;
+
+	if (list == NULL || list[0] == '\0' || origin == NULL ||
+	    strlen(origin) > 256 ||
+	    (!list_has(list, "*") && !list_has(list, origin)))
+		return 0;
+	http_add_header(req, "Access-Control-Allow-Origin", "%s", origin);
+	http_add_header(req, "Access-Control-Allow-Credentials", "true");
+	http_add_header(req, "Vary", "Origin");
+	http_add_header(req, "Access-Control-Expose-Headers",
+	    "Docker-Content-Digest, Docker-Upload-UUID, Location, Range, "
+	    "Content-Range, Link, OCI-Subject, OCI-Filters-Applied, "
+	    "WWW-Authenticate");
+	if (http_method(req) != HTTP_M_OPTIONS)
+		return 0;
+	http_add_header(req, "Access-Control-Allow-Methods",
+	    "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS");
+	http_add_header(req, "Access-Control-Allow-Headers",
+	    "Authorization, Accept, Content-Type, Content-Range, Range, "
+	    "Docker-Content-Digest");
+	http_add_header(req, "Access-Control-Max-Age", "600");
+	http_reply(req, 204, NULL, NULL, 0);
+	return 1;
+}
+
+/* ----------------------------------------------------------------------
+ * Basic auth
+ */
+
+/* 401 with the Basic challenge (OCI UNAUTHORIZED body). */
+static void
+challenge(struct request *req)
+{
+	const struct config *cfg = api_config();
+
+	http_add_header(req, "WWW-Authenticate", "Basic realm=\"%s\"",
+	    cfg->cf_realm != NULL ? cfg->cf_realm : "registryd");
+	http_error(req, 401, "UNAUTHORIZED", NULL);
+}
+
+/* 429 for an address that failed too often. */
+static void
+limited(struct request *req, const char *addr)
+{
+	http_add_header(req, "Retry-After", "%d", auth_retry_after(addr));
+	http_error(req, 429, "TOOMANYREQUESTS",
+	    "too many failed logins: retry later");
+}
+
+/*
+ * access_check: decide whether the request may run handler h. Returns 1
+ * to run it now; 0 when a reply was made (401, 429) or the check went to
+ * the pool, in which case the request is held and auth_done runs h later.
+ * With anonymous_pull, reads pass without credentials, but GET /v2/ still
+ * challenges: docker login would otherwise report success for any
+ * password and never send credentials on push.
+ */
+int
+access_check(struct request *req, const struct route_match *m, api_handler h)
+{
+	const char *authz = http_header(req, "Authorization");
+	enum http_method_id meth = http_method(req);
+	struct auth_pending *pending = NULL;
+	struct api_ctx *ctx;
+	char addr[INET6_ADDRSTRLEN], user[AUTH_USER_MAX];
+
+	if (!auth_enabled())
+		return 1;
+	if (authz == NULL && api_config()->cf_anonymous_pull &&
+	    (meth == HTTP_M_GET || meth == HTTP_M_HEAD) &&
+	    m->rm_id != ROUTE_BASE)
+		return 1;
+	client_addr(req, addr, sizeof(addr));
+	switch (auth_check(authz, addr, user, auth_done, req, &pending)) {
+	case AUTH_OK:
+		http_set_user(req, user);
+		return 1;
+	case AUTH_PENDING:
+		if ((ctx = api_ctx_new(req, m)) == NULL) {
+			auth_cancel(pending);
+			http_error(req, 500, "UNKNOWN", "out of memory");
+			return 0;
+		}
+		ctx->ac_auth = pending;
+		ctx->ac_handler = h;
+		http_hold(req);
+		return 0;
+	case AUTH_LIMITED:
+		limited(req, addr);
+		return 0;
+	case AUTH_FAIL:
+	default:
+		challenge(req);
+		return 0;
+	}
+}
+
+/* The pool has checked the credentials of a held request. */
+static void
+auth_done(void *arg, enum auth_result res, const char *user)
+{
+	struct request *req = arg;
+	struct api_ctx *ctx = http_ctx(req);
+	char addr[INET6_ADDRSTRLEN];
+
+	ctx->ac_auth = NULL;
+	if (res == AUTH_OK) {
+		http_set_user(req, user);
+		ctx->ac_handler(req, &ctx->ac_match);
+	} else if (res == AUTH_LIMITED) {
+		client_addr(req, addr, sizeof(addr));
+		limited(req, addr);
+	} else
+		challenge(req);
+	http_release(req);
+}
+
+/* ----------------------------------------------------------------------
+ * Signed upload state
+ */
+
+/*
+ * access_upload_state: the _state of an upload location: HMAC-SHA256
+ * under the HTTP secret of the repository, the uuid and the user, in hex
+ * (truncated to 128 bits). With auth on, every upload request must carry
+ * it, so an upload started by one user cannot be continued by another,
+ * and instances sharing REGISTRY_HTTP_SECRET accept each other's
+ * locations.
+ */
+void
+access_upload_state(struct request *req, const char *name, const char *uuid,
+    char out[ACCESS_STATE_LEN + 1])
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int maclen = 0;
+	char msg[NAME_MAX_LEN + UUID_LEN + AUTH_USER_MAX + 3];
+	int n, i;
+
+	n = snprintf(msg, sizeof(msg), "%s\n%s\n%s", name, uuid,
+	    http_user(req));
+	if (n < 0 || (size_t)n >= sizeof(msg))
+		n = (int)sizeof(msg) - 1;
+	HMAC(EVP_sha256(), access_secret, (int)access_secret_len,
+	    (const unsigned char *)msg, (size_t)n, mac, &maclen);
+	for (i = 0; i < ACCESS_STATE_LEN / 2; i++)
+		snprintf(out + 2 * i, 3, "%02x", mac[i]);
+	out[ACCESS_STATE_LEN] = '\0';
+}
+
+/*
+ * access_upload_state_ok: 1 when the request carries the right _state for
+ * its upload.
+ */
+int
+access_upload_state_ok(struct request *req, const struct route_match *m)
+{
+	char want[ACCESS_STATE_LEN + 1], got[ACCESS_STATE_LEN + 1];
+
+	if (!auth_enabled())
+		return 1;
+	if (util_query_get(http_query(req), "_state", got, sizeof(got)) != 1)
+		return 0;
+	access_upload_state(req, m->rm_name, m->rm_ref, want);
+	return CRYPTO_memcmp(want, got, ACCESS_STATE_LEN) == 0;
+}

@@ -1,0 +1,224 @@
+/*
+ * api_blobs.c: GET, HEAD and DELETE of /v2/<name>/blobs/<digest> (OCI
+ * distribution-spec end-2 and end-10). It owns what a blob read answers:
+ * the repository link check, the ETag and If-None-Match (304), the
+ * single byte ranges of a resumable pull (206, 416) and serving the bytes
+ * from the store's reader (sendfile when the driver hands over a file);
+ * and the unlinking of a layer. Uploads that create
+ * blobs are api_uploads.c.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "api_parse.h"
+#include "bounds.h"
+#include "config.h"
+#include "http.h"
+#include "router.h"
+#include "store.h"
+#include "store_fs.h"
+#include "util.h"
+
+#define API_BLOB_MAX_AGE 31536000 /* blobs never change: a year */
+
+/*
+ * A blob read: the lookups (is it linked here, open it) are a store call,
+ * the answer comes from job_done on the loop. Owned by itself; the
+ * reader is the job's until the reply takes it.
+ */
+struct api_blob_read {
+	struct api_job br_job; /* first: the call and request link */
+	char br_name[NAME_MAX_LEN + 1];
+	char br_digest[DIGEST_BUFSZ];
+	int br_not_modified; /* If-None-Match names the digest: no open */
+	int br_linked;       /* 1, 0, or -1 (br_errno) */
+	struct store_reader *br_reader; /* NULL: see br_errno */
+	uint64_t br_size;
+	int br_errno;
+};
+
+static void read_work(struct store_call *);
+static void read_done(struct store_call *);
+static void
+reply_blob(struct request *, int, struct store_reader *, uint64_t, uint64_t);
+static ssize_t reader_read(void *, void *, size_t, uint64_t);
+static void reader_free(void *);
+
+/*
+ * api_blob_get: GET/HEAD /v2/<name>/blobs/<digest> (end-2). The blob must
+ * be linked in this repository: as a layer, or as a manifest revision,
+ * since registry:2 serves manifests by digest through /blobs/ too. Served
+ * from the store's reader (sendfile when the driver has a file), with
+ * single byte ranges (resumable pull).
+ */
+void
+api_blob_get(struct request *req, const struct route_match *m)
+{
+	struct api_blob_read *br;
+	struct api_ctx *ctx;
+	const char *inm;
+
+	http_log_digest(req, m->rm_ref);
+	if ((ctx = api_ctx_new(req, m)) == NULL ||
+	    (br = calloc(1, sizeof(*br))) == NULL) {
+		http_error(req, 500, "UNKNOWN", "out of memory");
+		return;
+	}
+	api_job_init(&br->br_job, req, ctx, STORE_CALL_LOOKUP, read_work,
+	    read_done);
+	util_strlcpy(br->br_name, m->rm_name, sizeof(br->br_name));
+	util_strlcpy(br->br_digest, m->rm_ref, sizeof(br->br_digest));
+	br->br_not_modified =
+	    (inm = http_header(req, "If-None-Match")) != NULL &&
+	    api_parse_etag_matches(inm, m->rm_ref);
+	api_job_start(&br->br_job);
+}
+
+/* Wherever the store runs it: only the job's own fields and the store. */
+static void
+read_work(struct store_call *sc)
+{
+	struct api_blob_read *br = (struct api_blob_read *)sc;
+	struct store *st = api_store();
+
+	br->br_linked =
+	    store_link_exists(st, br->br_name, STORE_LINK_LAYER, br->br_digest);
+	if (br->br_linked == 0)
+		br->br_linked = store_link_exists(st, br->br_name,
+		    STORE_LINK_REVISION, br->br_digest);
+	br->br_errno = errno;
+	if (br->br_linked != 1 || br->br_not_modified)
+		return;
+	br->br_reader = store_blob_open(st, br->br_digest, &br->br_size);
+	br->br_errno = errno;
+}
+
+/* On the loop: answer, if the client is still there. */
+static void
+read_done(struct store_call *sc)
+{
+	struct api_blob_read *br = (struct api_blob_read *)sc;
+	struct request *req = api_job_detach(&br->br_job);
+	struct store_reader *rd = br->br_reader;
+	const char *range;
+	uint64_t first = 0, len = 0;
+
+	br->br_reader = NULL;
+	if (req == NULL) {
+		store_reader_close(rd);
+		goto done;
+	}
+	if (br->br_linked == -1) {
+		http_error(req, 500, "UNKNOWN", "store_link_exists: %s",
+		    strerror(br->br_errno));
+		goto done;
+	}
+	if (br->br_linked == 0) {
+		http_error(req, 404, "BLOB_UNKNOWN", NULL);
+		goto done;
+	}
+	http_add_header(req, "Docker-Content-Digest", "%s", br->br_digest);
+	http_add_header(req, "ETag", "\"%s\"", br->br_digest);
+	http_add_header(req, "Cache-Control", "max-age=%d", API_BLOB_MAX_AGE);
+	if (br->br_not_modified) {
+		http_reply(req, 304, NULL, NULL, 0);
+		goto done;
+	}
+	if (rd == NULL) {
+		if (br->br_errno == ENOENT)
+			http_error(req, 404, "BLOB_UNKNOWN", NULL);
+		else
+			http_error(req, 500, "UNKNOWN", "store_blob_open: %s",
+			    strerror(br->br_errno));
+		goto done;
+	}
+	http_add_header(req, "Accept-Ranges", "bytes");
+
+	/* Range applies to GET only (RFC 9110 14.2). */
+	range = http_header(req, "Range");
+	if (range != NULL && http_method(req) == HTTP_M_GET) {
+		switch (api_parse_range(range, br->br_size, &first, &len)) {
+		case 1:
+			http_add_header(req, "Content-Range",
+			    "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, first,
+			    first + len - 1, br->br_size);
+			reply_blob(req, 206, rd, first, len);
+			goto done;
+		case -1:
+			store_reader_close(rd);
+			http_add_header(req, "Content-Range",
+			    "bytes */%" PRIu64, br->br_size);
+			http_error(req, 416, "RANGE_INVALID",
+			    "range not satisfiable");
+			goto done;
+		default:
+			break;
+		}
+	}
+	reply_blob(req, 200, rd, 0, br->br_size);
+done:
+	free(br);
+}
+
+/*
+ * Send len bytes of the blob from first, taking over rd: from the file
+ * with sendfile when the driver has one (the filesystem driver), else
+ * pulled from the reader as the client takes it.
+ */
+static void
+reply_blob(struct request *req, int status, struct store_reader *rd,
+    uint64_t first, uint64_t len)
+{
+	static const struct http_source reader_source = {reader_read,
+	    reader_free};
+	int fd;
+
+	if ((fd = store_fs_reader_take_fd(rd)) != -1) {
+		store_reader_close(rd);
+		http_reply_file(req, status, API_CT_OCTET, fd, first, len);
+		return;
+	}
+	http_reply_source(req, status, API_CT_OCTET, &reader_source, rd, first,
+	    len);
+}
+
+static ssize_t
+reader_read(void *arg, void *buf, size_t len, uint64_t off)
+{
+	return store_reader_read(arg, buf, len, off);
+}
+
+static void
+reader_free(void *arg)
+{
+	store_reader_close(arg);
+}
+
+/*
+ * api_blob_delete: DELETE /v2/<name>/blobs/<digest> (end-10): unlink the
+ * layer from this repository; the data stays until garbage-collect. One
+ * rmdir, on the loop.
+ */
+void
+api_blob_delete(struct request *req, const struct route_match *m)
+{
+	http_log_digest(req, m->rm_ref);
+	if (!api_config()->cf_delete_enabled) {
+		http_error(req, 405, "UNSUPPORTED", "deletion is disabled");
+		return;
+	}
+	if (store_link_delete(api_store(), m->rm_name, STORE_LINK_LAYER,
+	        m->rm_ref) == -1) {
+		if (errno == ENOENT)
+			http_error(req, 404, "BLOB_UNKNOWN", NULL);
+		else
+			http_error(req, 500, "UNKNOWN", "store_link_delete: %s",
+			    strerror(errno));
+		return;
+	}
+	http_reply(req, 202, NULL, NULL, 0);
+}
