@@ -86,8 +86,11 @@ void http_body_sink(struct request *, http_body_cb, http_end_cb);
 
 /*
  * http_hold: from the dispatcher, keep the request's body unread until
- * http_release (credentials checked on the worker pool meanwhile).
- * http_release: the handler has replied or set a body sink: go on.
+ * http_release (credentials checked on the worker pool meanwhile, a
+ * storage lookup). Holds nest: each hold needs its release.
+ * http_release: the handler has replied or set a body sink: go on. A
+ * held request is not freed, even once replied to, so a holder may reply
+ * and then release; the request may be gone after the release.
  */
 void http_hold(struct request *);
 void http_release(struct request *);

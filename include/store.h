@@ -214,7 +214,11 @@ struct store_writer *store_upload_resume(struct store *, const char *name,
 uint64_t store_writer_size(const struct store_writer *);
 /*
  * store_writer_append: add all of buf at the end. 0, or -1 with errno
- * (ENOSPC, EIO) and nothing of buf kept.
+ * (ENOSPC, EIO) and nothing of buf kept. The registry calls it (and
+ * store_writer_truncate) on the event loop with each chunk of a request
+ * body, so it must not wait: the filesystem driver writes to the page
+ * cache; a network driver keeps a part in memory and sends it from a
+ * store call.
  */
 int store_writer_append(struct store_writer *, const void *buf, size_t len);
 /*

@@ -7,36 +7,39 @@
 
 #include "digest.h"
 
-struct store;
-
 /*
  * Upload sessions. An upload outlives the requests that feed it: it sits
  * in the upload table keyed by uuid (owner: upload.c), and a request only
  * borrows it between upload_acquire and upload_release. Memory per upload
  * is fixed (a SHA-256 state and a few names) whatever the blob size.
  *
- * Everything here runs on the event loop except upload_commit_work, which
- * the registry runs on the worker pool while the upload is acquired.
+ * Everything here runs on the event loop except upload_commit_work and
+ * upload_abort_work, which the registry runs in a store call's work while
+ * the upload is acquired. Appends (upload_write) run on the loop with
+ * each chunk of a request body: the store's writer must not wait there
+ * (store.h).
  */
+struct store_writer;
 struct upload;
 
-void upload_init(struct store *);
-/* upload_shutdown: free every session (their data stays on disk). */
+/*
+ * upload_adopt: a session for writer w (from store_upload_create, fresh,
+ * or store_upload_resume) of upload uuid in repository name, in the
+ * table, which owns it and w from then on. A resumed session's running
+ * hash is unknown and recomputed at commit. NULL with errno (the caller
+ * still owns w).
+ */
+struct upload *upload_adopt(const char *name, const char *uuid,
+    struct store_writer *w, int fresh);
+/* upload_shutdown: free every session (their data stays in the store). */
 void upload_shutdown(void);
 
 /*
- * upload_create: a new session for repository name: storage directory,
- * uuid, empty running hash. NULL with errno on failure.
+ * upload_lookup: the session uuid of name in the table; NULL (errno
+ * ENOENT) when the table does not have it, also when the uuid is
+ * another repository's.
  */
-struct upload *upload_create(const char *name);
-
-/*
- * upload_find: the session uuid of name. When the table does not have it
- * but the storage does (a restart, another instance sharing the root), the
- * session is reopened at the stored size; its hash is then recomputed at
- * commit. NULL (errno ENOENT) when unknown.
- */
-struct upload *upload_find(const char *name, const char *uuid);
+struct upload *upload_lookup(const char *name, const char *uuid);
 
 /*
  * upload_acquire: mark the session in use by one request. -1 (EBUSY) when
@@ -78,11 +81,19 @@ int upload_verify(struct upload *, const char *digest);
 int upload_commit_work(struct upload *, const char *digest);
 
 /*
- * upload_close: remove the session from the table and free it. With
- * remove_data, delete its storage directory too (cancel, failed commit).
- * The session must not be acquired by anyone else.
+ * upload_abort_work: remove the session's data from the store (cancel,
+ * mismatch, failed commit); no writes after it. Like upload_commit_work
+ * it may wait on the store: run it in a store call's work, holding the
+ * session. 0, or -1 with errno.
  */
-void upload_close(struct upload *, int remove_data);
+int upload_abort_work(struct upload *);
+
+/*
+ * upload_close: remove the session from the table and free it; its data
+ * stays in the store unless upload_abort_work removed it. The session
+ * must not be acquired by anyone else.
+ */
+void upload_close(struct upload *);
 
 /*
  * upload_expire: close sessions idle for longer than idle seconds and not

@@ -38,18 +38,46 @@
 #define API_UPLOAD_IDLE            3600 /* close sessions idle this long */
 
 /*
- * A blob commit (the last bytes of an upload are in) or a mount (a layer
- * link to a blob the store has), a durable store call. Heap-allocated,
- * owned by itself: job_done frees it. The work touches only the job's own
- * fields, the store and (commit) the upload, which the job holds acquired.
+ * What an upload job does: its work (a store call) and its answer.
+ * Heap-allocated, owned by itself: job_done frees it. The work touches
+ * only the job's own fields, the store and the upload the job holds
+ * acquired (taken over from the request).
  */
+enum api_upload_op {
+	UPLOAD_OP_COMMIT,   /* verify if needed, make it a blob: 201 */
+	UPLOAD_OP_MISMATCH, /* the running digest differs: abort, 400 */
+	UPLOAD_OP_CANCEL,   /* DELETE of a session: abort, 204 */
+	UPLOAD_OP_MOUNT,    /* link a blob the store has: 201, else a session */
+};
+
 struct api_upload_job {
-	struct api_job uj_job;    /* first: the call and request link */
-	struct upload *uj_upload; /* commit: acquired, job's own; else NULL */
+	struct api_job uj_job; /* first: the call and request link */
+	enum api_upload_op uj_op;
+	struct upload *uj_upload; /* acquired, the job's own; or NULL */
 	char uj_name[NAME_MAX_LEN + 1];
 	char uj_digest[DIGEST_BUFSZ];
-	int uj_result; /* 0, -1 (uj_errno), -2 */
+	int uj_result; /* 0, -1 (uj_errno), -2 mismatch, -3 not mountable */
 	int uj_errno;
+};
+
+/*
+ * Finding a session's storage: a new session, or one only the store has
+ * (after a restart, or started by another instance sharing the store).
+ * A store call (it creates or opens files, or asks over the network),
+ * after which next continues the handler with the session in the table.
+ * The request is held meanwhile, so its body waits for its sink.
+ */
+typedef void (*api_session_next)(struct request *, struct upload *);
+
+struct api_session_job {
+	struct api_job sj_job; /* first: the call and request link */
+	int sj_create;         /* 1 create, 0 resume */
+	char sj_name[NAME_MAX_LEN + 1];
+	char sj_uuid[UUID_LEN + 1];
+	struct store_writer *sj_writer; /* the job's until adopted */
+	uint64_t sj_size;
+	int sj_errno;
+	api_session_next sj_next;
 };
 
 /* The start-up sweep of stale upload directories (store_upload_purge). */
@@ -63,20 +91,28 @@ struct api_upload_purge {
 };
 
 static void session_headers(struct request *, struct upload *);
-static struct upload *
-session_lookup(struct request *, const struct route_match *);
-static struct upload *
-session_take(struct request *, const struct route_match *);
-static int content_range(struct request *, struct api_ctx *);
 static void
-feed(struct request *, const struct route_match *, const char *, http_end_cb);
+session_find(struct request *, const struct route_match *, api_session_next);
+static void session_start(struct request *, const struct route_match *, int,
+    const char *, api_session_next);
+static void session_work(struct store_call *);
+static void session_done(struct store_call *);
+static int session_acquire(struct request *, struct upload *);
+static int content_range(struct request *, struct api_ctx *);
+static void post_session(struct request *, const struct route_match *);
+static void post_new(struct request *, struct upload *);
+static void post_monolithic(struct request *, struct upload *);
+static void get_next(struct request *, struct upload *);
+static void patch_next(struct request *, struct upload *);
+static void put_next(struct request *, struct upload *);
+static void delete_next(struct request *, struct upload *);
+static void feed(struct request *, struct upload *, http_end_cb);
 static int body_cb(struct request *, const char *, size_t);
 static void patch_end(struct request *);
 static void commit_start(struct request *);
-static struct api_upload_job *job_new(struct request *, struct api_ctx *,
-    void (*)(struct store_call *), const char *, const char *);
-static void commit_work(struct store_call *);
-static void mount_work(struct store_call *);
+static int job_start(struct request *, struct api_ctx *, enum api_upload_op,
+    struct upload *, const char *, const char *);
+static void job_work(struct store_call *);
 static void job_done(struct store_call *);
 static void expire_cb(evutil_socket_t, short, void *);
 static void purge_work(struct store_call *);
@@ -113,49 +149,129 @@ session_headers(struct request *req, struct upload *u)
 }
 
 /*
- * The session of the routed uuid, or NULL after answering 404
- * BLOB_UPLOAD_UNKNOWN (also for another user's upload: it is as unknown
- * as one that never was) or 500.
+ * Continue with next and the session of the routed uuid: from the table
+ * at once, or resumed from the store by a store call. Answers 404
+ * BLOB_UPLOAD_UNKNOWN itself (also for another user's upload: it is as
+ * unknown as one that never was, and for a uuid of another repository).
  */
-static struct upload *
-session_lookup(struct request *req, const struct route_match *m)
+static void
+session_find(struct request *req, const struct route_match *m,
+    api_session_next next)
 {
 	struct upload *u;
 
 	if (!access_upload_state_ok(req, m)) {
 		http_error(req, 404, "BLOB_UPLOAD_UNKNOWN", NULL);
-		return NULL;
+		return;
 	}
-	if ((u = upload_find(m->rm_name, m->rm_ref)) == NULL) {
-		if (errno == ENOENT)
-			http_error(req, 404, "BLOB_UPLOAD_UNKNOWN", NULL);
-		else
-			http_error(req, 500, "UNKNOWN", "upload_find: %s",
-			    strerror(errno));
-		return NULL;
+	if (api_ctx_new(req, m) == NULL) {
+		http_error(req, 500, "UNKNOWN", "out of memory");
+		return;
 	}
-	return u;
+	if ((u = upload_lookup(m->rm_name, m->rm_ref)) != NULL) {
+		next(req, u);
+		return;
+	}
+	session_start(req, m, 0, m->rm_ref, next);
 }
 
 /*
- * Find the session of the routed uuid and acquire it for this request.
- * NULL after answering: 404 BLOB_UPLOAD_UNKNOWN, or 416 while another
- * request holds it (a chunk out of order with respect to that one).
+ * Create (create) or resume session uuid of the routed repository in the
+ * store, then next. The request is held until session_done.
  */
-static struct upload *
-session_take(struct request *req, const struct route_match *m)
+static void
+session_start(struct request *req, const struct route_match *m, int create,
+    const char *uuid, api_session_next next)
 {
-	struct upload *u;
+	struct api_session_job *sj;
+	struct api_ctx *ctx;
 
-	if ((u = session_lookup(req, m)) == NULL)
-		return NULL;
+	if ((ctx = api_ctx_new(req, m)) == NULL ||
+	    (sj = calloc(1, sizeof(*sj))) == NULL) {
+		http_error(req, 500, "UNKNOWN", "out of memory");
+		return;
+	}
+	api_job_init(&sj->sj_job, req, ctx, STORE_CALL_LOOKUP, session_work,
+	    session_done);
+	sj->sj_create = create;
+	util_strlcpy(sj->sj_name, m->rm_name, sizeof(sj->sj_name));
+	util_strlcpy(sj->sj_uuid, uuid, sizeof(sj->sj_uuid));
+	sj->sj_next = next;
+	http_hold(req);
+	api_job_start(&sj->sj_job);
+}
+
+/* Wherever the store runs it: only the job's fields and the store. */
+static void
+session_work(struct store_call *sc)
+{
+	struct api_session_job *sj = (struct api_session_job *)sc;
+
+	if (sj->sj_create) {
+		sj->sj_writer =
+		    store_upload_create(api_store(), sj->sj_name, sj->sj_uuid);
+		/* Nothing writes before the first PATCH: hold nothing. */
+		if (sj->sj_writer != NULL)
+			store_writer_idle(sj->sj_writer);
+	} else
+		sj->sj_writer = store_upload_resume(api_store(), sj->sj_name,
+		    sj->sj_uuid, &sj->sj_size);
+	sj->sj_errno = errno;
+}
+
+/*
+ * On the loop: put the session in the table (even when the client went
+ * away: it expires like any idle one), then continue the handler.
+ */
+static void
+session_done(struct store_call *sc)
+{
+	struct api_session_job *sj = (struct api_session_job *)sc;
+	struct request *req = api_job_detach(&sj->sj_job);
+	struct upload *u = NULL;
+
+	if (sj->sj_writer != NULL && api_running()) {
+		/* Another request may have resumed it meanwhile. */
+		if ((u = upload_lookup(sj->sj_name, sj->sj_uuid)) == NULL &&
+		    (u = upload_adopt(sj->sj_name, sj->sj_uuid, sj->sj_writer,
+		         sj->sj_create)) != NULL)
+			sj->sj_writer = NULL;
+		sj->sj_errno = errno;
+	}
+	store_writer_free(sj->sj_writer);
+	if (req == NULL)
+		goto done;
+	if (u != NULL)
+		sj->sj_next(req, u);
+	else if (!sj->sj_create && sj->sj_errno == ENOENT)
+		http_error(req, 404, "BLOB_UPLOAD_UNKNOWN", NULL);
+	else
+		api_storage_error(req, sj->sj_errno,
+		    sj->sj_create ? "creating the upload"
+		                  : "resuming the upload");
+	http_release(req);
+done:
+	free(sj);
+}
+
+/*
+ * Acquire u for this request (which has its api_ctx) as its
+ * ctx->ac_upload. -1 after answering 416 while another request holds it
+ * (a chunk out of order with respect to that one).
+ */
+static int
+session_acquire(struct request *req, struct upload *u)
+{
+	struct api_ctx *ctx = http_ctx(req);
+
 	if (upload_acquire(u) == -1) {
 		session_headers(req, u);
 		http_error(req, 416, "BLOB_UPLOAD_INVALID",
 		    "upload in use by another request");
-		return NULL;
+		return -1;
 	}
-	return u;
+	ctx->ac_upload = u;
+	return 0;
 }
 
 /*
@@ -196,13 +312,9 @@ void
 api_upload_post(struct request *req, const struct route_match *m)
 {
 	char mount[DIGEST_BUFSZ], from[NAME_MAX_LEN + 1];
-	char digest[DIGEST_BUFSZ];
 	const char *query = http_query(req);
 	struct api_ctx *ctx;
-	struct api_upload_job *job;
-	struct upload *u;
-	uint64_t size;
-	int rc, has_digest;
+	int rc;
 
 	rc = util_query_get(query, "mount", mount, sizeof(mount));
 	if (rc == -1 || (rc == 1 && !digest_is_valid(mount, strlen(mount)))) {
@@ -223,47 +335,59 @@ api_upload_post(struct request *req, const struct route_match *m)
 		    route_name_is_valid(from, strlen(from)))
 			log_debug("%s: conn %u: mount %s from %s", __func__,
 			    http_conn_id(req), mount, from);
-		if (store_blob_stat(api_store(), mount, &size) == 0) {
-			if ((ctx = api_ctx_new(req, m)) == NULL ||
-			    (job = job_new(req, ctx, mount_work, m->rm_name,
-			         mount)) == NULL) {
-				http_error(req, 500, "UNKNOWN",
-				    "out of memory");
-				return;
-			}
-			api_job_start(&job->uj_job);
-			return;
-		}
-		/* Not mountable: "it SHOULD return a 202". */
+		/* Not mountable: job_done goes on with post_session. */
+		if ((ctx = api_ctx_new(req, m)) == NULL ||
+		    job_start(req, ctx, UPLOAD_OP_MOUNT, NULL, m->rm_name,
+		        mount) == -1)
+			http_error(req, 500, "UNKNOWN", "out of memory");
+		return;
 	}
+	post_session(req, m);
+}
 
-	rc = util_query_get(query, "digest", digest, sizeof(digest));
+/*
+ * POST without a mount (or one not mountable): a new session, for a
+ * monolithic upload when ?digest= is given.
+ */
+static void
+post_session(struct request *req, const struct route_match *m)
+{
+	char digest[DIGEST_BUFSZ], uuid[UUID_LEN + 1];
+	struct api_ctx *ctx;
+	int rc;
+
+	rc = util_query_get(http_query(req), "digest", digest, sizeof(digest));
 	if (rc == -1 || (rc == 1 && !digest_is_valid(digest, strlen(digest)))) {
 		http_error(req, 400, "DIGEST_INVALID", "invalid digest");
 		return;
 	}
-	has_digest = rc == 1;
-
-	if ((u = upload_create(m->rm_name)) == NULL) {
-		api_storage_error(req, errno, "upload_create");
-		return;
-	}
-	if (!has_digest) {
-		/* registry:2 ignores a body here; http.c discards it. */
-		session_headers(req, u);
-		http_reply(req, 202, NULL, NULL, 0);
-		return;
-	}
-
-	/* A fresh session: nobody else can hold it. */
-	http_log_digest(req, digest);
-	if (upload_acquire(u) == -1 || (ctx = api_ctx_new(req, m)) == NULL) {
-		upload_close(u, 1);
+	if (util_uuid(uuid) == -1 || (ctx = api_ctx_new(req, m)) == NULL) {
 		http_error(req, 500, "UNKNOWN", "cannot start the upload");
 		return;
 	}
-	ctx->ac_upload = u;
-	util_strlcpy(ctx->ac_digest, digest, sizeof(ctx->ac_digest));
+	if (rc == 1) {
+		http_log_digest(req, digest);
+		util_strlcpy(ctx->ac_digest, digest, sizeof(ctx->ac_digest));
+	}
+	session_start(req, m, 1, uuid, rc == 1 ? post_monolithic : post_new);
+}
+
+/* POST without ?digest=: 202 with the new session's state. */
+static void
+post_new(struct request *req, struct upload *u)
+{
+	/* registry:2 ignores a body here; http.c discards it. */
+	session_headers(req, u);
+	http_reply(req, 202, NULL, NULL, 0);
+}
+
+/* POST ?digest=: the body is the whole blob; commit when it is in. */
+static void
+post_monolithic(struct request *req, struct upload *u)
+{
+	/* A fresh session: nobody else can hold it. */
+	if (session_acquire(req, u) == -1)
+		return;
 	if (!http_has_body(req)) {
 		/* Content-Length 0: the blob is the empty blob. */
 		commit_start(req);
@@ -279,36 +403,29 @@ api_upload_post(struct request *req, const struct route_match *m)
 void
 api_upload_get(struct request *req, const struct route_match *m)
 {
-	struct upload *u;
+	session_find(req, m, get_next);
+}
 
-	if ((u = session_lookup(req, m)) == NULL)
-		return;
+static void
+get_next(struct request *req, struct upload *u)
+{
 	session_headers(req, u);
 	http_reply(req, 204, NULL, NULL, 0);
 }
 
 /*
- * Start a PATCH or the closing PUT: take the session, check the
- * Content-Range, then stream the body (if any) into it; end runs when the
- * body is in. digest is the PUT's ?digest= (NULL for PATCH).
+ * Start a PATCH or the closing PUT on session u: take it, check the
+ * Content-Range, then stream the body (if any) into it; end runs when
+ * the body is in.
  */
 static void
-feed(struct request *req, const struct route_match *m, const char *digest,
-    http_end_cb end)
+feed(struct request *req, struct upload *u, http_end_cb end)
 {
 	struct api_ctx *ctx;
-	struct upload *u;
 
-	if ((u = session_take(req, m)) == NULL)
+	if (session_acquire(req, u) == -1)
 		return;
-	if ((ctx = api_ctx_new(req, m)) == NULL) {
-		upload_release(u);
-		http_error(req, 500, "UNKNOWN", "out of memory");
-		return;
-	}
-	ctx->ac_upload = u;
-	if (digest != NULL)
-		util_strlcpy(ctx->ac_digest, digest, sizeof(ctx->ac_digest));
+	ctx = http_ctx(req);
 	if (content_range(req, ctx) == -1) {
 		session_headers(req, u);
 		http_error(req, 416, "BLOB_UPLOAD_INVALID",
@@ -331,7 +448,13 @@ feed(struct request *req, const struct route_match *m, const char *digest,
 void
 api_upload_patch(struct request *req, const struct route_match *m)
 {
-	feed(req, m, NULL, patch_end);
+	session_find(req, m, patch_next);
+}
+
+static void
+patch_next(struct request *req, struct upload *u)
+{
+	feed(req, u, patch_end);
 }
 
 /*
@@ -379,6 +502,7 @@ void
 api_upload_put(struct request *req, const struct route_match *m)
 {
 	char digest[DIGEST_BUFSZ];
+	struct api_ctx *ctx;
 	int rc;
 
 	/* "The closing PUT request MUST include the <digest>". */
@@ -389,37 +513,42 @@ api_upload_put(struct request *req, const struct route_match *m)
 		return;
 	}
 	http_log_digest(req, digest);
-	feed(req, m, digest, commit_start);
+	if ((ctx = api_ctx_new(req, m)) == NULL) {
+		http_error(req, 500, "UNKNOWN", "out of memory");
+		return;
+	}
+	util_strlcpy(ctx->ac_digest, digest, sizeof(ctx->ac_digest));
+	session_find(req, m, put_next);
+}
+
+static void
+put_next(struct request *req, struct upload *u)
+{
+	feed(req, u, commit_start);
 }
 
 /*
  * All bytes are in: check the running digest, then commit (a durable
- * store call: fsync and rename). A mismatch cancels the upload at once: 400
- * DIGEST_INVALID. The job takes over the acquired upload, so the request's
- * cleanup leaves it alone if the client goes away meanwhile.
+ * store call: fsync and rename). A mismatch cancels the upload: 400
+ * DIGEST_INVALID, as registry:2 does; the client starts over. The job
+ * takes over the acquired upload, so the request's cleanup leaves it
+ * alone if the client goes away meanwhile.
  */
 static void
 commit_start(struct request *req)
 {
 	struct api_ctx *ctx = http_ctx(req);
 	struct upload *u = ctx->ac_upload;
-	struct api_upload_job *job;
+	enum api_upload_op op = UPLOAD_OP_COMMIT;
 
-	if (upload_verify(u, ctx->ac_digest) == 0) {
-		ctx->ac_upload = NULL;
-		upload_release(u);
-		upload_close(u, 1);
-		http_error(req, 400, "DIGEST_INVALID", NULL);
-		return;
-	}
-	if ((job = job_new(req, ctx, commit_work, ctx->ac_match.rm_name,
-	         ctx->ac_digest)) == NULL) {
-		http_error(req, 500, "UNKNOWN", "out of memory");
-		return;
-	}
-	job->uj_upload = u;
+	if (upload_verify(u, ctx->ac_digest) == 0)
+		op = UPLOAD_OP_MISMATCH;
 	ctx->ac_upload = NULL;
-	api_job_start(&job->uj_job);
+	if (job_start(req, ctx, op, u, ctx->ac_match.rm_name, ctx->ac_digest) ==
+	    -1) {
+		upload_release(u);
+		http_error(req, 500, "UNKNOWN", "out of memory");
+	}
 }
 
 /*
@@ -429,57 +558,92 @@ commit_start(struct request *req)
 void
 api_upload_delete(struct request *req, const struct route_match *m)
 {
-	struct upload *u;
+	session_find(req, m, delete_next);
+}
 
-	if ((u = session_take(req, m)) == NULL)
+static void
+delete_next(struct request *req, struct upload *u)
+{
+	struct api_ctx *ctx;
+
+	if (session_acquire(req, u) == -1)
 		return;
-	upload_release(u);
-	upload_close(u, 1);
-	http_reply(req, 204, NULL, NULL, 0);
+	ctx = http_ctx(req);
+	ctx->ac_upload = NULL;
+	if (job_start(req, ctx, UPLOAD_OP_CANCEL, u, upload_name(u), "") ==
+	    -1) {
+		upload_release(u);
+		http_error(req, 500, "UNKNOWN", "out of memory");
+	}
 }
 
 /* ----------------------------------------------------------------------
- * Pool job: blob commit, mount
+ * Upload jobs: commit, mismatch, cancel, mount
  */
 
 /*
- * A job running work for req, which must have ctx, on blob digest of
- * repository name. NULL on allocation failure.
+ * Start job op for req, which has ctx, on blob digest of repository
+ * name, taking over u (acquired, or NULL for a mount). -1 on allocation
+ * failure (the caller still holds u).
  */
-static struct api_upload_job *
-job_new(struct request *req, struct api_ctx *ctx,
-    void (*work)(struct store_call *), const char *name, const char *digest)
+static int
+job_start(struct request *req, struct api_ctx *ctx, enum api_upload_op op,
+    struct upload *u, const char *name, const char *digest)
 {
 	struct api_upload_job *job;
 
 	if ((job = calloc(1, sizeof(*job))) == NULL)
-		return NULL;
-	api_job_init(&job->uj_job, req, ctx, STORE_CALL_DURABLE, work,
-	    job_done);
+		return -1;
+	api_job_init(&job->uj_job, req, ctx,
+	    op == UPLOAD_OP_COMMIT || op == UPLOAD_OP_MOUNT ? STORE_CALL_DURABLE
+	                                                    : STORE_CALL_LOOKUP,
+	    job_work, job_done);
+	job->uj_op = op;
+	job->uj_upload = u;
 	util_strlcpy(job->uj_name, name, sizeof(job->uj_name));
 	util_strlcpy(job->uj_digest, digest, sizeof(job->uj_digest));
-	return job;
+	api_job_start(&job->uj_job);
+	return 0;
 }
 
-/* On a worker thread: verify if needed, fsync, rename, link. */
+/*
+ * Wherever the store runs it: only the job's fields, the store and the
+ * upload the job holds. A commit that fails removes the upload's data:
+ * the client starts over, as after a mismatch.
+ */
 static void
-commit_work(struct store_call *sc)
+job_work(struct store_call *sc)
 {
 	struct api_upload_job *job = (struct api_upload_job *)sc;
+	uint64_t size;
 
-	job->uj_result = upload_commit_work(job->uj_upload, job->uj_digest);
-	job->uj_errno = errno;
-}
-
-/* On a worker thread: the layer link of a cross-repository mount. */
-static void
-mount_work(struct store_call *sc)
-{
-	struct api_upload_job *job = (struct api_upload_job *)sc;
-
-	job->uj_result = store_link_write(api_store(), job->uj_name,
-	    STORE_LINK_LAYER, job->uj_digest);
-	job->uj_errno = errno;
+	switch (job->uj_op) {
+	case UPLOAD_OP_COMMIT:
+		job->uj_result =
+		    upload_commit_work(job->uj_upload, job->uj_digest);
+		job->uj_errno = errno;
+		if (job->uj_result != 0)
+			(void)upload_abort_work(job->uj_upload);
+		break;
+	case UPLOAD_OP_MISMATCH:
+		(void)upload_abort_work(job->uj_upload);
+		job->uj_result = -2;
+		break;
+	case UPLOAD_OP_CANCEL:
+		if (upload_abort_work(job->uj_upload) == -1 && errno != ENOENT)
+			log_warn("%s: remove %s/_uploads/%s", __func__,
+			    job->uj_name, upload_uuid(job->uj_upload));
+		job->uj_result = 0;
+		break;
+	case UPLOAD_OP_MOUNT:
+		if (store_blob_stat(api_store(), job->uj_digest, &size) == -1)
+			job->uj_result = -3;
+		else
+			job->uj_result = store_link_write(api_store(),
+			    job->uj_name, STORE_LINK_LAYER, job->uj_digest);
+		job->uj_errno = errno;
+		break;
+	}
 }
 
 /*
@@ -491,6 +655,7 @@ job_done(struct store_call *sc)
 {
 	struct api_upload_job *job = (struct api_upload_job *)sc;
 	struct request *req = api_job_detach(&job->uj_job);
+	struct api_ctx *ctx;
 
 	if (!api_running()) {
 		/* After reg_shutdown the upload table is gone. */
@@ -498,29 +663,31 @@ job_done(struct store_call *sc)
 		return;
 	}
 	if (job->uj_upload != NULL) {
-		/*
-		 * On success the store moved the data into blobs/ and removed
-		 * the upload directory: closing only frees the session. On
-		 * failure the upload is cancelled, as registry:2 does after a
-		 * digest mismatch; the client starts over.
-		 */
+		/* Committed or aborted: the session is done with. */
 		upload_release(job->uj_upload);
-		upload_close(job->uj_upload, job->uj_result != 0);
+		upload_close(job->uj_upload);
 		job->uj_upload = NULL;
 	}
-	if (req != NULL) {
-		if (job->uj_result == -2)
-			http_error(req, 400, "DIGEST_INVALID", NULL);
-		else if (job->uj_result == -1)
-			api_storage_error(req, job->uj_errno, "storing");
-		else {
-			http_add_header(req, "Location", "/v2/%s/blobs/%s",
-			    job->uj_name, job->uj_digest);
-			http_add_header(req, "Docker-Content-Digest", "%s",
-			    job->uj_digest);
-			http_reply(req, 201, NULL, NULL, 0);
-		}
+	if (req == NULL)
+		goto done;
+	if (job->uj_result == -3) {
+		/* Not mountable: "it SHOULD return a 202" with a session. */
+		ctx = http_ctx(req);
+		post_session(req, &ctx->ac_match);
+	} else if (job->uj_result == -2)
+		http_error(req, 400, "DIGEST_INVALID", NULL);
+	else if (job->uj_result == -1)
+		api_storage_error(req, job->uj_errno, "storing");
+	else if (job->uj_op == UPLOAD_OP_CANCEL)
+		http_reply(req, 204, NULL, NULL, 0);
+	else {
+		http_add_header(req, "Location", "/v2/%s/blobs/%s",
+		    job->uj_name, job->uj_digest);
+		http_add_header(req, "Docker-Content-Digest", "%s",
+		    job->uj_digest);
+		http_reply(req, 201, NULL, NULL, 0);
 	}
+done:
 	free(job);
 }
 

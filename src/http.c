@@ -81,6 +81,7 @@ struct request {
 	struct http_conn *r_hc;
 	enum http_method_id r_method;
 	int r_flags; /* REQ_F_* */
+	int r_holds; /* http_hold calls not yet released */
 	uint64_t r_start_ms;
 
 	char *r_buf; /* url, then header strings */
@@ -801,7 +802,8 @@ http_finish_request(struct http_conn *hc)
 	struct evbuffer *out = bufferevent_get_output(hc->hc_bev);
 
 	if (r == NULL || !(r->r_flags & REQ_F_REPLIED) ||
-	    !(r->r_flags & REQ_F_COMPLETE) || r->r_src_left > 0)
+	    !(r->r_flags & REQ_F_COMPLETE) || (r->r_flags & REQ_F_HELD) ||
+	    r->r_src_left > 0)
 		return 0;
 	if (hc->hc_state >= HTTP_CONN_CLOSE_AFTER_REPLY) {
 		if (evbuffer_get_length(out) > 0)
@@ -929,28 +931,40 @@ http_fd_free(void *arg)
 /*
  * http_hold: called from the dispatcher, stop parsing this request (its
  * body) until http_release, e.g. while credentials are checked on the
- * worker pool. The connection stops reading meanwhile.
+ * worker pool. The connection stops reading meanwhile. Holds nest (a
+ * credential check, then a storage lookup): the last release goes on.
  */
 void
 http_hold(struct request *r)
 {
+	r->r_holds++;
 	r->r_flags |= REQ_F_HELD;
 	http_parser_pause(&r->r_hc->hc_parser, 1);
 }
 
 /*
  * http_release: go on with a held request: the handler has replied or
- * installed its body sink. Parses what is buffered.
+ * installed its body sink. Parses what is buffered. A held request is
+ * never freed, replied or not, so the holder may release it after its
+ * reply; r may be gone after this returns.
  */
 void
 http_release(struct request *r)
 {
 	struct http_conn *hc = r->r_hc;
 
-	if (!(r->r_flags & REQ_F_HELD))
+	if (!(r->r_flags & REQ_F_HELD) || --r->r_holds > 0)
 		return;
 	r->r_flags &= ~REQ_F_HELD;
 	http_after_dispatch(r);
+	if (hc->hc_paused) {
+		/*
+		 * The whole request was in before the hold (a storage job
+		 * after the body): finish it now if it was replied to.
+		 */
+		http_maybe_resume(hc);
+		return;
+	}
 	http_parser_pause(&hc->hc_parser, 0);
 	if (http_parsing == hc)
 		return; /* released from within dispatch: parsing goes on */

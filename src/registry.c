@@ -74,7 +74,6 @@ reg_init(struct event_base *base, const struct config *cfg, struct store *store)
 {
 	if (access_init(cfg) == -1)
 		return -1;
-	upload_init(store);
 	if (catalog_init(base, store, cfg->cf_catalog_refresh) == -1) {
 		log_warnx("%s: catalog_init failed", __func__);
 		upload_shutdown();

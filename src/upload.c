@@ -2,9 +2,12 @@
  * upload.c: upload sessions. A session is the state that outlives the
  * PATCH requests feeding one blob: the store's writer (which holds the
  * data and its size), and the running SHA-256. Everything here runs on the
- * event loop except upload_commit_work, which the registry runs on a worker
- * while it holds the session (upload_acquire), so the table itself needs no
- * lock.
+ * event loop except upload_commit_work and upload_abort_work, which the
+ * registry runs in a store call's work while it holds the session
+ * (upload_acquire), so the table itself needs no lock. Creating and
+ * resuming a session's storage are store calls of the registry's
+ * (store_upload_create, store_upload_resume); upload_adopt then puts the
+ * writer in the table.
  */
 
 #include <sys/queue.h>
@@ -30,7 +33,7 @@ struct upload {
 	struct digest_ctx *u_hash; /* running SHA-256; owned */
 	int u_hash_valid;          /* 0 after a reopen */
 	int u_busy;                /* held by a request or job */
-	int u_committed;           /* the data is a blob now: no writes */
+	int u_committed;           /* committed or aborted: no writes */
 	time_t u_last_used;        /* monotonic seconds */
 	TAILQ_ENTRY(upload) u_entry;
 };
@@ -39,15 +42,12 @@ struct upload {
  * The upload table is a plain list on purpose: a registry has a handful of
  * uploads in flight (one per layer being pushed, and idle ones expire), so
  * a linear search by uuid costs less than keeping a hash table and the
- * code stays obvious. Revisit if profiles ever show upload_find.
+ * code stays obvious. Revisit if profiles ever show upload_lookup.
  */
 static TAILQ_HEAD(upload_list, upload) upload_table = TAILQ_HEAD_INITIALIZER(
     upload_table);
-static struct store *upload_store;
 
 static time_t upload_now(void);
-static struct upload *
-upload_new(const char *, const char *, struct store_writer *, int);
 
 /* Seconds on the monotonic clock: idleness must not jump with the date. */
 static time_t
@@ -57,15 +57,23 @@ upload_now(void)
 }
 
 /*
- * upload_new: a session for a store writer, inserted into the table. On
- * failure (NULL) the caller still owns w.
+ * upload_adopt: a session for writer w of upload uuid in repository name,
+ * inserted into the table, which owns it and w from here on. fresh says
+ * the session is new (empty, its running hash valid from byte 0); a
+ * resumed one's hash is unknown and recomputed at commit. NULL with errno
+ * on failure (the caller still owns w).
  */
-static struct upload *
-upload_new(const char *name, const char *uuid, struct store_writer *w,
-    int hash_valid)
+struct upload *
+upload_adopt(const char *name, const char *uuid, struct store_writer *w,
+    int fresh)
 {
 	struct upload *u;
 
+	if (strnlen(name, NAME_MAX_LEN + 1) > NAME_MAX_LEN ||
+	    strnlen(uuid, UUID_LEN + 1) > UUID_LEN) {
+		errno = EINVAL;
+		return NULL;
+	}
 	if ((u = calloc(1, sizeof(*u))) == NULL)
 		return NULL;
 	if ((u->u_hash = digest_ctx_new()) == NULL) {
@@ -73,27 +81,19 @@ upload_new(const char *name, const char *uuid, struct store_writer *w,
 		errno = ENOMEM;
 		return NULL;
 	}
-	/* Both lengths were checked by the callers. */
 	(void)util_strlcpy(u->u_uuid, uuid, sizeof(u->u_uuid));
 	(void)util_strlcpy(u->u_name, name, sizeof(u->u_name));
 	u->u_writer = w;
 	u->u_mark = store_writer_size(w);
-	u->u_hash_valid = hash_valid;
+	u->u_hash_valid = fresh;
 	u->u_last_used = upload_now();
 	TAILQ_INSERT_TAIL(&upload_table, u, u_entry);
 	return u;
 }
 
-/* upload_init: use store for every session; the caller keeps owning it. */
-void
-upload_init(struct store *s)
-{
-	upload_store = s;
-}
-
 /*
- * upload_shutdown: close every session; their data stays on disk, so a
- * restarted process reopens them through upload_find.
+ * upload_shutdown: close every session; their data stays in the store,
+ * so a restarted process resumes them.
  */
 void
 upload_shutdown(void)
@@ -101,84 +101,30 @@ upload_shutdown(void)
 	struct upload *u;
 
 	while ((u = TAILQ_FIRST(&upload_table)) != NULL)
-		upload_close(u, 0);
+		upload_close(u);
 }
 
 /*
- * upload_create: a new session for repository name, with its storage
- * directory, a fresh uuid and an empty running hash. The table owns the
- * result. NULL with errno on failure.
+ * upload_lookup: the session uuid of repository name in the table. A
+ * uuid that belongs to another repository is not found. NULL with ENOENT
+ * when the table does not have it (the store may: a restart, another
+ * instance sharing it; the caller resumes it with store_upload_resume
+ * and upload_adopt).
  */
 struct upload *
-upload_create(const char *name)
+upload_lookup(const char *name, const char *uuid)
 {
 	struct upload *u;
-	struct store_writer *w;
-	char uuid[UUID_LEN + 1];
-	int saved;
 
-	if (upload_store == NULL || name == NULL ||
-	    strnlen(name, NAME_MAX_LEN + 1) > NAME_MAX_LEN) {
-		errno = EINVAL;
-		return NULL;
-	}
-	if (util_uuid(uuid) == -1)
-		return NULL;
-	if ((w = store_upload_create(upload_store, name, uuid)) == NULL)
-		return NULL;
-	/* Nothing writes before the first PATCH: hold no descriptor. */
-	store_writer_idle(w);
-	if ((u = upload_new(name, uuid, w, 1)) == NULL) {
-		saved = errno;
-		(void)store_writer_abort(w);
-		store_writer_free(w);
-		errno = saved;
-		return NULL;
-	}
-	return u;
-}
-
-/*
- * upload_find: the session uuid of repository name. A uuid that belongs
- * to another repository is not found. When only the storage has it (a
- * restart, or another instance sharing the root), the session is reopened
- * at the stored size with its running hash marked unknown. The table owns
- * the result; NULL with errno (ENOENT when unknown).
- */
-struct upload *
-upload_find(const char *name, const char *uuid)
-{
-	struct upload *u;
-	struct store_writer *w;
-	uint64_t size;
-	int saved;
-
-	if (upload_store == NULL || name == NULL || uuid == NULL ||
-	    strnlen(name, NAME_MAX_LEN + 1) > NAME_MAX_LEN ||
-	    strnlen(uuid, UUID_LEN + 1) > UUID_LEN) {
-		errno = ENOENT;
-		return NULL;
-	}
 	TAILQ_FOREACH (u, &upload_table, u_entry) {
 		if (strcmp(u->u_uuid, uuid) != 0)
 			continue;
 		if (strcmp(u->u_name, name) == 0)
 			return u;
-		errno = ENOENT;
-		return NULL;
+		break;
 	}
-	w = store_upload_resume(upload_store, name, uuid, &size);
-	if (w == NULL)
-		return NULL;
-	if ((u = upload_new(name, uuid, w, 0)) == NULL) {
-		saved = errno;
-		store_writer_free(w);
-		errno = saved;
-		return NULL;
-	}
-	log_debug("%s: reopened %s/%s at %llu", __func__, name, uuid,
-	    (unsigned long long)size);
-	return u;
+	errno = ENOENT;
+	return NULL;
 }
 
 /*
@@ -334,20 +280,30 @@ upload_commit_work(struct upload *u, const char *digest)
 }
 
 /*
- * upload_close: remove the session from the table, free its writer and
- * free it; u is invalid afterwards. With remove_data its data is deleted
- * from the store too (cancel, failed commit). NULL is a no-op.
+ * upload_abort_work: remove the session's data from the store (cancel, a
+ * digest mismatch, a failed commit). It may wait on the store: like
+ * upload_commit_work, it runs in a store call's work while the caller
+ * holds the session, which takes no more writes afterwards. 0, or -1
+ * with errno (ENOENT: already gone).
+ */
+int
+upload_abort_work(struct upload *u)
+{
+	u->u_committed = 1;
+	return store_writer_abort(u->u_writer);
+}
+
+/*
+ * upload_close: remove the session from the table and free it with its
+ * writer; u is invalid afterwards. The data stays in the store (see
+ * upload_abort_work). NULL is a no-op.
  */
 void
-upload_close(struct upload *u, int remove_data)
+upload_close(struct upload *u)
 {
 	if (u == NULL)
 		return;
 	TAILQ_REMOVE(&upload_table, u, u_entry);
-	if (remove_data && store_writer_abort(u->u_writer) == -1 &&
-	    errno != ENOENT)
-		log_warn("%s: remove %s/_uploads/%s", __func__, u->u_name,
-		    u->u_uuid);
 	store_writer_free(u->u_writer);
 	digest_ctx_free(u->u_hash);
 	free(u);
@@ -356,7 +312,7 @@ upload_close(struct upload *u, int remove_data)
 /*
  * upload_expire: close the sessions nobody holds that have been idle for
  * longer than idle seconds. Their data stays, so a client coming back
- * later reopens them; store_upload_purge removes truly abandoned ones.
+ * later resumes them; store_upload_purge removes truly abandoned ones.
  */
 void
 upload_expire(time_t idle)
@@ -369,6 +325,6 @@ upload_expire(time_t idle)
 		if (u->u_busy || now - u->u_last_used <= idle)
 			continue;
 		log_debug("%s: %s/%s idle", __func__, u->u_name, u->u_uuid);
-		upload_close(u, 0);
+		upload_close(u);
 	}
 }

@@ -316,6 +316,12 @@ test_chunked_upload(void)
 	is_int(r.status, 416, "a chunk out of order: 416");
 	resp_free(&r);
 
+	api_req(&r, NULL, 0, "GET %s HTTP/1.1\r\nHost: t\r\n", loc);
+	ok(r.status == 204 &&
+	        strcmp(hdr(&r, "Range", v, sizeof(v)), "0-5") == 0,
+	    "GET of the session: 204, Range 0-5");
+	resp_free(&r);
+
 	digest_buf("hello world", 11, d);
 	api_req(&r, "world", 5,
 	    "PUT %s%sdigest=%s HTTP/1.1\r\nHost: t\r\n"
@@ -325,6 +331,35 @@ test_chunked_upload(void)
 	resp_free(&r);
 	ok(store_blob_stat(st, d, &size) == 0 && size == 11,
 	    "the blob holds both chunks");
+	api_req(&r, NULL, 0, "GET %s HTTP/1.1\r\nHost: t\r\n", loc);
+	ok(r.status == 404 && oci_error(&r, "BLOB_UPLOAD_UNKNOWN"),
+	    "the committed session is gone: 404 BLOB_UPLOAD_UNKNOWN");
+	resp_free(&r);
+
+	/* Cancel a session. */
+	api_req(&r, NULL, 0,
+	    "POST /v2/lib/chunked/blobs/uploads/ HTTP/1.1\r\nHost: t\r\n");
+	hdr(&r, "Location", loc, sizeof(loc));
+	resp_free(&r);
+	api_req(&r, NULL, 0, "DELETE %s HTTP/1.1\r\nHost: t\r\n", loc);
+	is_int(r.status, 204, "DELETE of a session: 204");
+	resp_free(&r);
+	api_req(&r, "x", 1,
+	    "PATCH %s HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n", loc);
+	ok(r.status == 404 && oci_error(&r, "BLOB_UPLOAD_UNKNOWN"),
+	    "PATCH of a cancelled session: 404 BLOB_UPLOAD_UNKNOWN");
+	resp_free(&r);
+
+	/* A mount of a blob the store does not have starts a session. */
+	api_req(&r, NULL, 0,
+	    "POST /v2/lib/chunked/blobs/uploads/?mount=sha256:"
+	    "00000000000000000000000000000000000000000000000000000000000000"
+	    "00&from=lib/app HTTP/1.1\r\nHost: t\r\n");
+	ok(r.status == 202 &&
+	        strncmp(hdr(&r, "Location", loc, sizeof(loc)),
+	            "/v2/lib/chunked/blobs/uploads/", 30) == 0,
+	    "mount of a missing blob: 202 with a session");
+	resp_free(&r);
 }
 
 static void

@@ -59,6 +59,52 @@ table_len(void)
 	return n;
 }
 
+static struct store *st;
+
+/* A new session of name, as api_uploads.c makes one: NULL on failure. */
+static struct upload *
+create(const char *name)
+{
+	struct store_writer *w;
+	struct upload *u;
+	char uuid[UUID_LEN + 1];
+
+	if (util_uuid(uuid) == -1 ||
+	    (w = store_upload_create(st, name, uuid)) == NULL)
+		return NULL;
+	store_writer_idle(w);
+	if ((u = upload_adopt(name, uuid, w, 1)) == NULL)
+		store_writer_free(w);
+	return u;
+}
+
+/* The session uuid of name: from the table, or resumed from the store. */
+static struct upload *
+find(const char *name, const char *uuid)
+{
+	struct store_writer *w;
+	struct upload *u;
+	uint64_t size;
+
+	if ((u = upload_lookup(name, uuid)) != NULL)
+		return u;
+	if ((w = store_upload_resume(st, name, uuid, &size)) == NULL)
+		return NULL;
+	if ((u = upload_adopt(name, uuid, w, 0)) == NULL)
+		store_writer_free(w);
+	return u;
+}
+
+/* Cancel: remove the data, then the session. */
+static void
+cancel(struct upload *u)
+{
+	if (u == NULL)
+		return;
+	(void)upload_abort_work(u);
+	upload_close(u);
+}
+
 static void
 test_commit(void)
 {
@@ -66,7 +112,7 @@ test_commit(void)
 	struct upload *u;
 
 	digest_buf("hello world", 11, d);
-	u = upload_create("demo/app");
+	u = create("demo/app");
 	ok(u != NULL, "upload create");
 	if (u == NULL)
 		return;
@@ -76,8 +122,8 @@ test_commit(void)
 	snprintf(path, sizeof(path), "repositories/demo/app/_uploads/%s/data",
 	    uuid);
 	ok(exists(path), "data file at the layout path");
-	ok(upload_find("demo/app", uuid) == u, "find by uuid and name");
-	ok(upload_find("demo/other", uuid) == NULL && errno == ENOENT,
+	ok(find("demo/app", uuid) == u, "find by uuid and name");
+	ok(find("demo/other", uuid) == NULL && errno == ENOENT,
 	    "uuid of another repository not found");
 	ok(upload_acquire(u) == 0, "acquire");
 	ok(upload_acquire(u) == -1 && errno == EBUSY, "acquire twice: EBUSY");
@@ -92,7 +138,7 @@ test_commit(void)
 	ok(upload_write(u, "x", 1) == -1 && errno == EBADF,
 	    "no write after commit");
 	upload_release(u);
-	upload_close(u, 0);
+	upload_close(u);
 	is_int(table_len(), 0, "closed");
 	snprintf(path, sizeof(path), "blobs/sha256/%.2s/%s/data", digest_hex(d),
 	    digest_hex(d));
@@ -112,15 +158,15 @@ test_cancel(void)
 	char path[PATH_MAX], uuid[UUID_LEN + 1];
 	struct upload *u;
 
-	u = upload_create("demo/app");
+	u = create("demo/app");
 	ok(u != NULL && upload_write(u, "abc", 3) == 0, "create + write");
 	if (u == NULL)
 		return;
 	snprintf(uuid, sizeof(uuid), "%s", upload_uuid(u));
 	snprintf(path, sizeof(path), "repositories/demo/app/_uploads/%s", uuid);
-	upload_close(u, 1);
+	cancel(u);
 	ok(!exists(path), "cancel removes the directory");
-	ok(upload_find("demo/app", uuid) == NULL && errno == ENOENT,
+	ok(find("demo/app", uuid) == NULL && errno == ENOENT,
 	    "cancelled upload is unknown");
 }
 
@@ -133,7 +179,7 @@ test_restart(void)
 
 	digest_buf("resumed blob", 12, d);
 	digest_buf("something else", 14, bad);
-	u = upload_create("demo/r");
+	u = create("demo/r");
 	ok(u != NULL && upload_write(u, "resumed ", 8) == 0, "first part");
 	if (u == NULL)
 		return;
@@ -142,7 +188,7 @@ test_restart(void)
 	/* A restart: the table is gone, the data stays. */
 	upload_shutdown();
 	is_int(table_len(), 0, "shutdown empties the table");
-	u = upload_find("demo/r", uuid);
+	u = find("demo/r", uuid);
 	ok(u != NULL, "reopened after restart");
 	if (u == NULL)
 		return;
@@ -153,7 +199,7 @@ test_restart(void)
 	snprintf(path, sizeof(path), "repositories/demo/r/_uploads/%s", uuid);
 	ok(exists(path), "mismatch keeps the upload");
 	is_int(upload_commit_work(u, d), 0, "commit with rehash");
-	upload_close(u, 0);
+	upload_close(u);
 	snprintf(path, sizeof(path), "blobs/sha256/%.2s/%s/data", digest_hex(d),
 	    digest_hex(d));
 	is_str(slurp(path), "resumed blob", "resumed blob bytes");
@@ -166,7 +212,7 @@ test_mismatch(void)
 	struct upload *u;
 
 	digest_buf("not it", 6, bad);
-	u = upload_create("demo/m");
+	u = create("demo/m");
 	ok(u != NULL && upload_write(u, "data", 4) == 0, "write");
 	if (u == NULL)
 		return;
@@ -174,7 +220,7 @@ test_mismatch(void)
 	snprintf(path, sizeof(path), "blobs/sha256/%.2s/%s/data",
 	    digest_hex(bad), digest_hex(bad));
 	ok(!exists(path), "no blob on mismatch");
-	upload_close(u, 1);
+	cancel(u);
 }
 
 static void
@@ -183,8 +229,8 @@ test_expire(void)
 	struct upload *a, *b;
 	char uuid[UUID_LEN + 1];
 
-	a = upload_create("demo/e");
-	b = upload_create("demo/e");
+	a = create("demo/e");
+	b = create("demo/e");
 	ok(a != NULL && b != NULL, "two sessions");
 	if (a == NULL || b == NULL)
 		return;
@@ -195,21 +241,20 @@ test_expire(void)
 	upload_expire(50);
 	is_int(table_len(), 1, "idle free session expired, held one kept");
 	ok(TAILQ_FIRST(&upload_table) == b, "the held one remains");
-	a = upload_find("demo/e", uuid);
+	a = find("demo/e", uuid);
 	ok(a != NULL && upload_offset(a) == 0, "expired session reopens");
 	upload_release(b);
-	upload_close(a, 1);
-	upload_close(b, 1);
-	upload_close(NULL, 0);
-	ok(upload_find("demo/e", "../../etc") == NULL, "bad uuid not found");
-	ok(upload_create("") == NULL, "bad name refused");
+	cancel(a);
+	cancel(b);
+	upload_close(NULL);
+	ok(find("demo/e", "../../etc") == NULL, "bad uuid not found");
+	ok(create("") == NULL, "bad name refused");
 }
 
 int
 main(void)
 {
 	char err[256], cmd[PATH_MAX + 16];
-	struct store *s;
 
 	snprintf(root, sizeof(root), "%s/upload-test.XXXXXX",
 	    getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -217,18 +262,17 @@ main(void)
 		perror("mkdtemp");
 		return 1;
 	}
-	if ((s = store_fs_open(root, 0, err, sizeof(err))) == NULL) {
+	if ((st = store_fs_open(root, 0, err, sizeof(err))) == NULL) {
 		printf("# store_fs_open: %s\n", err);
 		return 1;
 	}
-	upload_init(s);
 	test_commit();
 	test_cancel();
 	test_restart();
 	test_mismatch();
 	test_expire();
 	upload_shutdown();
-	store_close(s);
+	store_close(st);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
 	if (system(cmd) != 0)
 		printf("# could not remove %s\n", root);
