@@ -135,17 +135,14 @@ void api_upload_patch(struct request *, const struct route_match *);
 void api_upload_put(struct request *, const struct route_match *);
 void api_upload_delete(struct request *, const struct route_match *);
 /*
- * api_upload_timer_start: close idle upload sessions once a minute, on
- * base. 0, or -1. api_upload_timer_stop: stop that.
+ * api_upload_timer_start: on base, close idle upload sessions once a
+ * minute and, as cfg says (upload_purge*), purge stale ones from store at
+ * once and every interval (STORE_CALL_WALKs: the pool must be running,
+ * store must outlive them). 0, or -1. api_upload_timer_stop: stop that.
  */
-int api_upload_timer_start(struct event_base *);
+int api_upload_timer_start(struct event_base *, const struct config *,
+    struct store *);
 void api_upload_timer_stop(void);
-/*
- * api_upload_purge_start: start one sweep of upload sessions older than
- * age seconds, a STORE_CALL_WALK (none when age <= 0, or while the last
- * one runs). The pool must be running; store must outlive the sweep.
- */
-void api_upload_purge_start(struct store *, int age);
 
 /* api_manifests.c: /v2/<name>/manifests/<ref>, /v2/<name>/referrers/<d> */
 void api_manifest_get(struct request *, const struct route_match *);

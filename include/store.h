@@ -250,9 +250,10 @@ void store_writer_free(struct store_writer *);
 /*
  * store_upload_purge: remove sessions that started more than max_age
  * seconds ago (a whole second more: age 0 spares one started this
- * second); how many were removed, or -1. A STORE_CALL_WALK.
+ * second); how many were removed, or -1. With dryrun, remove nothing and
+ * count (and log) what would go. A STORE_CALL_WALK.
  */
-int store_upload_purge(struct store *, time_t max_age);
+int store_upload_purge(struct store *, time_t max_age, int dryrun);
 
 /* ---- the walk (fsck, garbage collection) ---- */
 

@@ -69,7 +69,7 @@ struct store_ops {
 	int (*so_writer_commit)(struct store_writer *, const char *);
 	int (*so_writer_abort)(struct store_writer *);
 	void (*so_writer_free)(struct store_writer *);
-	int (*so_upload_purge)(struct store *, time_t);
+	int (*so_upload_purge)(struct store *, time_t, int);
 
 	int (*so_walk)(struct store *,
 	    int (*)(const struct store_item *, void *), void *);

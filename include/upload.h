@@ -101,4 +101,10 @@ void upload_close(struct upload *);
  */
 void upload_expire(time_t idle);
 
+/*
+ * upload_purged: after a store purge of sessions started more than
+ * max_age seconds ago, close the ones the table has that nobody holds.
+ */
+void upload_purged(time_t max_age);
+
 #endif /* REGISTRYD_UPLOAD_H */

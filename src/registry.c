@@ -79,14 +79,14 @@ reg_init(struct event_base *base, const struct config *cfg, struct store *store)
 		upload_shutdown();
 		return -1;
 	}
-	if (api_upload_timer_start(base) == -1) {
-		log_warnx("%s: cannot start the upload expiry timer", __func__);
+	api_start(cfg, store);
+	if (api_upload_timer_start(base, cfg, store) == -1) {
+		log_warnx("%s: cannot start the upload timers", __func__);
+		api_stop();
 		catalog_shutdown();
 		upload_shutdown();
 		return -1;
 	}
-	api_start(cfg, store);
-	api_upload_purge_start(store, cfg->cf_upload_purge_age);
 	return 0;
 }
 

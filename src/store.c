@@ -340,9 +340,9 @@ store_writer_free(struct store_writer *w)
 }
 
 int
-store_upload_purge(struct store *s, time_t max_age)
+store_upload_purge(struct store *s, time_t max_age, int dryrun)
 {
-	return s->s_ops->so_upload_purge(s, max_age);
+	return s->s_ops->so_upload_purge(s, max_age, dryrun);
 }
 
 /* ---- the walk ---- */

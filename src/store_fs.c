@@ -1591,6 +1591,7 @@ store_parse_rfc3339(const char *str, time_t *out)
 struct store_purge {
 	time_t sp_now;
 	time_t sp_max_age;
+	int sp_dryrun; /* count and log, remove nothing */
 	int sp_removed;
 };
 
@@ -1635,6 +1636,12 @@ store_purge_cb(int fd, const char *name, void *arg)
 		if (sp->sp_now < started ||
 		    sp->sp_now - started <= sp->sp_max_age)
 			continue;
+		if (sp->sp_dryrun) {
+			log_info("would purge upload %s/_uploads/%s (dry run)",
+			    name, de->d_name);
+			sp->sp_removed++;
+			continue;
+		}
 		if (store_rmtree(dirfd(d), de->d_name, 0) == -1) {
 			log_warn("%s: %s/_uploads/%s", __func__, name,
 			    de->d_name);
@@ -1652,11 +1659,11 @@ store_purge_cb(int fd, const char *name, void *arg)
 /*
  * store_upload_purge: remove every upload (in any directory under
  * repositories/, whether or not it has a manifest yet) whose startedat, or
- * failing that its directory's mtime, is older than max_age seconds.
- * Returns how many were removed, or -1. Runs on a worker thread.
+ * failing that its directory's mtime, is older than max_age seconds
+ * (only counted with dryrun). Returns how many, or -1.
  */
 static int
-store_fs_upload_purge(struct store *st, time_t max_age)
+store_fs_upload_purge(struct store *st, time_t max_age, int dryrun)
 {
 	struct store_fs *s = (struct store_fs *)st;
 	struct store_purge sp;
@@ -1665,6 +1672,7 @@ store_fs_upload_purge(struct store *st, time_t max_age)
 
 	sp.sp_now = time(NULL);
 	sp.sp_max_age = max_age < 0 ? 0 : max_age;
+	sp.sp_dryrun = dryrun;
 	sp.sp_removed = 0;
 	fd =
 	    openat(s->s_fd, "repositories", O_RDONLY | O_DIRECTORY | O_CLOEXEC);

@@ -181,7 +181,7 @@ static int store_mem_writer_hash(struct store_writer *, char[DIGEST_BUFSZ]);
 static int store_mem_writer_commit(struct store_writer *, const char *);
 static int store_mem_writer_abort(struct store_writer *);
 static void store_mem_writer_free(struct store_writer *);
-static int store_mem_upload_purge(struct store *, time_t);
+static int store_mem_upload_purge(struct store *, time_t, int);
 static int store_mem_walk(struct store *,
     int (*)(const struct store_item *, void *), void *);
 
@@ -1240,10 +1240,10 @@ store_mem_writer_free(struct store_writer *sw)
  * store_mem_upload_purge: remove the sessions started more than max_age
  * seconds ago (with the filesystem driver's arithmetic: a session is
  * purged when now - started > max_age, so max_age 0 spares one started
- * this second). Returns how many.
+ * this second), or with dryrun only count them. Returns how many.
  */
 static int
-store_mem_upload_purge(struct store *st, time_t max_age)
+store_mem_upload_purge(struct store *st, time_t max_age, int dryrun)
 {
 	struct store_mem *s = (struct store_mem *)st;
 	struct store_mem_repo *r;
@@ -1262,9 +1262,13 @@ store_mem_upload_purge(struct store *st, time_t max_age)
 				up = &u->mu_next;
 				continue;
 			}
+			removed++;
+			if (dryrun) {
+				up = &u->mu_next;
+				continue;
+			}
 			*up = u->mu_next;
 			store_mem_upload_free(u);
-			removed++;
 		}
 	}
 	pthread_mutex_unlock(&s->s_lock);

@@ -35,6 +35,7 @@ struct upload {
 	int u_busy;                /* held by a request or job */
 	int u_committed;           /* committed or aborted: no writes */
 	time_t u_last_used;        /* monotonic seconds */
+	time_t u_started;          /* wall clock, at adopt (see purge) */
 	TAILQ_ENTRY(upload) u_entry;
 };
 
@@ -87,6 +88,7 @@ upload_adopt(const char *name, const char *uuid, struct store_writer *w,
 	u->u_mark = store_writer_size(w);
 	u->u_hash_valid = fresh;
 	u->u_last_used = upload_now();
+	u->u_started = time(NULL);
 	TAILQ_INSERT_TAIL(&upload_table, u, u_entry);
 	return u;
 }
@@ -325,6 +327,29 @@ upload_expire(time_t idle)
 		if (u->u_busy || now - u->u_last_used <= idle)
 			continue;
 		log_debug("%s: %s/%s idle", __func__, u->u_name, u->u_uuid);
+		upload_close(u);
+	}
+}
+
+/*
+ * upload_purged: a purge removed from the store the sessions started more
+ * than max_age seconds ago; close those the table still has and nobody
+ * holds, so they are as unknown here as in the store. A resumed session
+ * counts as started when it was resumed, so it may stay a little longer;
+ * its next write then fails with ENOENT.
+ */
+void
+upload_purged(time_t max_age)
+{
+	struct upload *u, *next;
+	time_t now = time(NULL);
+
+	for (u = TAILQ_FIRST(&upload_table); u != NULL; u = next) {
+		next = TAILQ_NEXT(u, u_entry);
+		if (u->u_busy || now < u->u_started ||
+		    now - u->u_started <= max_age)
+			continue;
+		log_debug("%s: %s/%s purged", __func__, u->u_name, u->u_uuid);
 		upload_close(u);
 	}
 }

@@ -287,8 +287,11 @@ test_errors(void)
 	    CONF ":2: delete_enabled: expected true|false|yes|no|on|off|1|0");
 	expect_error("[storage]\nrootdirectory =\n",
 	    CONF ":2: rootdirectory: must not be empty");
-	expect_error("[storage]\nupload_purge_age = 59\n",
-	    CONF ":2: upload_purge_age: expected seconds from 60 to "
+	expect_error("[storage]\nupload_purge_age = 0\n",
+	    CONF ":2: upload_purge_age: expected seconds from 1 to "
+	         "31536000, or a duration such as 90s, 5m, 1h");
+	expect_error("[storage]\nupload_purge_interval = 0\n",
+	    CONF ":2: upload_purge_interval: expected seconds from 1 to "
 	         "31536000, or a duration such as 90s, 5m, 1h");
 
 	/* A NUL byte and an overlong line, each reported, then go on. */
@@ -457,7 +460,8 @@ test_env(void)
 	envp[11] = "REGISTRY_PORT_5000_TCP=tcp://10.0.0.1:5000";
 	envp[12] = "REGISTRY_HTTP_SECRET=hunter2";
 	envp[13] = "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=/data";
-	envp[14] = NULL;
+	envp[14] = "REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_INTERVAL=1h";
+	envp[15] = NULL;
 	rv = load(&cf,
 	    "[http]\naddr = :6000\nidle_timeout = 7\n"
 	    "[log]\nlevel = error\n[headers]\nX-Frame-Options = DENY\n",
@@ -470,6 +474,10 @@ test_env(void)
 	is_int(cf.cf_delete_enabled, 1, "REGISTRY_STORAGE_DELETE_ENABLED");
 	is_int(cf.cf_access_log, 0, "ACCESSLOG_DISABLED=true: no access log");
 	is_int(cf.cf_upload_purge_age, 86400, "registry:2 purge age alias");
+	is_int(cf.cf_upload_purge_interval, 3600,
+	    "registry:2 purge interval alias");
+	is_int(cf.cf_upload_purge, 1, "purging on by default");
+	is_int(cf.cf_upload_purge_dryrun, 0, "no dry run by default");
 	is_int(cf.cf_drain_timeout, 10, "registry:2 draintimeout alias");
 	is_str(cf.cf_secret, "hunter2", "secret from env");
 	is_str(cf.cf_root, "/data", "root from env");
@@ -525,6 +533,11 @@ test_env(void)
 	    "is not supported by registryd; refusing to start a writable "
 	    "registry");
 	expect_env("REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED=no", 0, "");
+	/* registry:2's uploadpurging is honoured, not warned about. */
+	expect_env("REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_ENABLED=false", 0,
+	    "");
+	expect_env("REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_DRYRUN=true", 0,
+	    "");
 
 	/* Harmless and unknown names: silence or a warning, never failure. */
 	expect_env("REGISTRY_FOO=1", 0,

@@ -643,7 +643,7 @@ contract_uploads(struct store *s, const char *drv)
 	w = store_upload_create(s, NAME, UUID3);
 	ok(w != NULL, "%s: a session to purge", drv);
 	store_writer_free(w);
-	ok(store_upload_purge(s, 3600) == 0,
+	ok(store_upload_purge(s, 3600, 0) == 0,
 	    "%s: upload_purge of an hour: nothing", drv);
 	ok((w = store_upload_resume(s, NAME, UUID3, &size)) != NULL,
 	    "%s: the session is kept", drv);
@@ -651,7 +651,12 @@ contract_uploads(struct store *s, const char *drv)
 	/* Sessions started this second are younger than 0 seconds. */
 	sleep(1);
 	/* UUID3 here and UUID4 of contract_repos. */
-	is_int(store_upload_purge(s, 0), 2, "%s: upload_purge of 0 s", drv);
+	is_int(store_upload_purge(s, 0, 1), 2, "%s: a dry run counts two",
+	    drv);
+	ok((w = store_upload_resume(s, NAME, UUID3, &size)) != NULL,
+	    "%s: and keeps them", drv);
+	store_writer_free(w);
+	is_int(store_upload_purge(s, 0, 0), 2, "%s: upload_purge of 0 s", drv);
 	ok(store_upload_resume(s, NAME, UUID3, &size) == NULL &&
 	        errno == ENOENT,
 	    "%s: the session is purged", drv);

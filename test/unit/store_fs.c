@@ -570,7 +570,7 @@ test_purge(struct store *s)
 	tv[0].tv_sec = tv[1].tv_sec = time(NULL) - 7200;
 	tv[0].tv_usec = tv[1].tv_usec = 0;
 	ok(utimes(path, tv) == 0, "old mtime set");
-	is_int(store_upload_purge(s, 3600), 2, "purge removed two");
+	is_int(store_upload_purge(s, 3600, 0), 2, "purge removed two");
 	snprintf(path, sizeof(path),
 	    "docker/registry/v2/repositories/p/q/"
 	    "_uploads/%s",
