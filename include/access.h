@@ -38,6 +38,19 @@ int access_check(struct request *, const struct route_match *m,
     void (*handler)(struct request *, const struct route_match *));
 
 /*
+ * access_client_addr: the client's address, into out: the peer, or the
+ * last X-Forwarded-For hop when the peer is a trusted proxy.
+ */
+void access_client_addr(struct request *, char *out, size_t outsz);
+
+/*
+ * access_upload_allowed: 1 when the client may start another upload
+ * session (upload_sessions_max, upload_sessions_per_client); else 0
+ * after answering 429 TOOMANYREQUESTS.
+ */
+int access_upload_allowed(struct request *);
+
+/*
  * access_upload_state: the _state of the location of upload uuid of
  * repository name for the request's user, into out.
  * access_upload_state_ok: 1 when the request routed to m carries the

@@ -51,13 +51,15 @@ struct config {
 	char *cf_username;      /* REGISTRY_USERNAME (env only) */
 	char *cf_password;      /* REGISTRY_PASSWORD (env only) */
 	/* [storage] */
-	char *cf_root;                /* rootdirectory= */
-	int cf_delete_enabled;        /* delete_enabled= */
-	int cf_catalog_refresh;       /* catalog_refresh= seconds */
-	int cf_upload_purge;          /* upload_purge= */
-	int cf_upload_purge_age;      /* upload_purge_age= seconds */
-	int cf_upload_purge_interval; /* upload_purge_interval= seconds */
-	int cf_upload_purge_dryrun;   /* upload_purge_dryrun= */
+	char *cf_root;                     /* rootdirectory= */
+	int cf_delete_enabled;             /* delete_enabled= */
+	int cf_catalog_refresh;            /* catalog_refresh= seconds */
+	int cf_upload_sessions_max;        /* upload_sessions_max= */
+	int cf_upload_sessions_per_client; /* upload_sessions_per_client= */
+	int cf_upload_purge;               /* upload_purge= */
+	int cf_upload_purge_age;           /* upload_purge_age= seconds */
+	int cf_upload_purge_interval;      /* upload_purge_interval= seconds */
+	int cf_upload_purge_dryrun;        /* upload_purge_dryrun= */
 	/* [log] */
 	int cf_log_level;  /* level= LOG_LVL_* */
 	int cf_access_log; /* access_log= */

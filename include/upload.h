@@ -22,15 +22,19 @@
 struct store_writer;
 struct upload;
 
+/* Bytes kept of a session's client address (an IPv6 text address fits). */
+#define UPLOAD_CLIENT_MAX 48
+
 /*
  * upload_adopt: a session for writer w (from store_upload_create, fresh,
- * or store_upload_resume) of upload uuid in repository name, in the
+ * or store_upload_resume) of upload uuid in repository name, for client
+ * address client (truncated to UPLOAD_CLIENT_MAX - 1 bytes), in the
  * table, which owns it and w from then on. A resumed session's running
  * hash is unknown and recomputed at commit. NULL with errno (the caller
  * still owns w).
  */
 struct upload *upload_adopt(const char *name, const char *uuid,
-    struct store_writer *w, int fresh);
+    const char *client, struct store_writer *w, int fresh);
 /* upload_shutdown: free every session (their data stays in the store). */
 void upload_shutdown(void);
 
@@ -106,5 +110,11 @@ void upload_expire(time_t idle);
  * max_age seconds ago, close the ones the table has that nobody holds.
  */
 void upload_purged(time_t max_age);
+
+/*
+ * upload_count: how many sessions the table holds, and how many of them
+ * client address client started.
+ */
+void upload_count(const char *client, size_t *total, size_t *of_client);
 
 #endif /* REGISTRYD_UPLOAD_H */

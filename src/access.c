@@ -31,6 +31,7 @@
 #include "http.h"
 #include "log.h"
 #include "router.h"
+#include "upload.h"
 #include "util.h"
 
 static int list_has(const char *, const char *);
@@ -125,6 +126,46 @@ client_addr(struct request *req, char *out, size_t outsz)
 	if (inet_pton(AF_INET, hop, bin) == 1 ||
 	    inet_pton(AF_INET6, hop, bin) == 1)
 		util_strlcpy(out, hop, outsz);
+}
+
+/*
+ * access_client_addr: the client's address as rate limits and caps see it
+ * (client_addr).
+ */
+void
+access_client_addr(struct request *req, char *out, size_t outsz)
+{
+	client_addr(req, out, outsz);
+}
+
+/*
+ * access_upload_allowed: may this client start one more upload session?
+ * No when the registry holds upload_sessions_max sessions, or the client
+ * address upload_sessions_per_client: a client (or many) opening
+ * sessions and never finishing them would otherwise grow the table and
+ * the store without bound. Answers 429 TOOMANYREQUESTS then, and returns
+ * 0; else 1. A session ends with its commit or cancel, or when it has
+ * been idle for an hour; so the 429 says to retry later.
+ */
+int
+access_upload_allowed(struct request *req)
+{
+	const struct config *cfg = api_config();
+	char addr[INET6_ADDRSTRLEN];
+	size_t total, mine;
+
+	client_addr(req, addr, sizeof(addr));
+	upload_count(addr, &total, &mine);
+	if (total < (size_t)cfg->cf_upload_sessions_max &&
+	    mine < (size_t)cfg->cf_upload_sessions_per_client)
+		return 1;
+	log_info("%s: %s: %zu of %d upload sessions (%zu of %d for it)",
+	    __func__, addr, total, cfg->cf_upload_sessions_max, mine,
+	    cfg->cf_upload_sessions_per_client);
+	http_add_header(req, "Retry-After", "%d", 60);
+	http_error(req, 429, "TOOMANYREQUESTS",
+	    "too many upload sessions open: finish or cancel some");
+	return 0;
 }
 
 /*

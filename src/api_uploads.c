@@ -75,6 +75,7 @@ struct api_session_job {
 	int sj_create;         /* 1 create, 0 resume */
 	char sj_name[NAME_MAX_LEN + 1];
 	char sj_uuid[UUID_LEN + 1];
+	char sj_client[UPLOAD_CLIENT_MAX];
 	struct store_writer *sj_writer; /* the job's until adopted */
 	uint64_t sj_size;
 	int sj_errno;
@@ -204,6 +205,7 @@ session_start(struct request *req, const struct route_match *m, int create,
 	sj->sj_create = create;
 	util_strlcpy(sj->sj_name, m->rm_name, sizeof(sj->sj_name));
 	util_strlcpy(sj->sj_uuid, uuid, sizeof(sj->sj_uuid));
+	access_client_addr(req, sj->sj_client, sizeof(sj->sj_client));
 	sj->sj_next = next;
 	http_hold(req);
 	api_job_start(&sj->sj_job);
@@ -241,8 +243,8 @@ session_done(struct store_call *sc)
 	if (sj->sj_writer != NULL && api_running()) {
 		/* Another request may have resumed it meanwhile. */
 		if ((u = upload_lookup(sj->sj_name, sj->sj_uuid)) == NULL &&
-		    (u = upload_adopt(sj->sj_name, sj->sj_uuid, sj->sj_writer,
-		         sj->sj_create)) != NULL)
+		    (u = upload_adopt(sj->sj_name, sj->sj_uuid, sj->sj_client,
+		         sj->sj_writer, sj->sj_create)) != NULL)
 			sj->sj_writer = NULL;
 		sj->sj_errno = errno;
 	}
@@ -369,6 +371,8 @@ post_session(struct request *req, const struct route_match *m)
 		http_error(req, 400, "DIGEST_INVALID", "invalid digest");
 		return;
 	}
+	if (!access_upload_allowed(req))
+		return;
 	if (util_uuid(uuid) == -1 || (ctx = api_ctx_new(req, m)) == NULL) {
 		http_error(req, 500, "UNKNOWN", "cannot start the upload");
 		return;

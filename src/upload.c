@@ -28,7 +28,8 @@
 struct upload {
 	char u_uuid[UUID_LEN + 1];
 	char u_name[NAME_MAX_LEN + 1];
-	struct store_writer *u_writer; /* the data in the store; owned */
+	char u_client[UPLOAD_CLIENT_MAX]; /* address that started it */
+	struct store_writer *u_writer;    /* the data in the store; owned */
 	uint64_t u_mark; /* data size when acquired (see upload_write) */
 	struct digest_ctx *u_hash; /* running SHA-256; owned */
 	int u_hash_valid;          /* 0 after a reopen */
@@ -59,14 +60,14 @@ upload_now(void)
 
 /*
  * upload_adopt: a session for writer w of upload uuid in repository name,
- * inserted into the table, which owns it and w from here on. fresh says
- * the session is new (empty, its running hash valid from byte 0); a
- * resumed one's hash is unknown and recomputed at commit. NULL with errno
- * on failure (the caller still owns w).
+ * started (or resumed) by client address client, inserted into the table, which
+ * owns it and w from here on. fresh says the session is new (empty, its running
+ * hash valid from byte 0); a resumed one's hash is unknown and recomputed at
+ * commit. NULL with errno on failure (the caller still owns w).
  */
 struct upload *
-upload_adopt(const char *name, const char *uuid, struct store_writer *w,
-    int fresh)
+upload_adopt(const char *name, const char *uuid, const char *client,
+    struct store_writer *w, int fresh)
 {
 	struct upload *u;
 
@@ -84,6 +85,7 @@ upload_adopt(const char *name, const char *uuid, struct store_writer *w,
 	}
 	(void)util_strlcpy(u->u_uuid, uuid, sizeof(u->u_uuid));
 	(void)util_strlcpy(u->u_name, name, sizeof(u->u_name));
+	(void)util_strlcpy(u->u_client, client, sizeof(u->u_client));
 	u->u_writer = w;
 	u->u_mark = store_writer_size(w);
 	u->u_hash_valid = fresh;
@@ -351,5 +353,22 @@ upload_purged(time_t max_age)
 			continue;
 		log_debug("%s: %s/%s purged", __func__, u->u_name, u->u_uuid);
 		upload_close(u);
+	}
+}
+
+/*
+ * upload_count: the sessions in the table, and those of them client
+ * started (for the caps on open sessions).
+ */
+void
+upload_count(const char *client, size_t *total, size_t *of_client)
+{
+	struct upload *u;
+
+	*total = *of_client = 0;
+	TAILQ_FOREACH (u, &upload_table, u_entry) {
+		(*total)++;
+		if (strcmp(u->u_client, client) == 0)
+			(*of_client)++;
 	}
 }

@@ -148,6 +148,9 @@ test_defaults(void)
 	is_int(cf.cf_delete_enabled, 0, "default delete_enabled");
 	is_int(cf.cf_catalog_refresh, 10, "default catalog_refresh");
 	is_int(cf.cf_upload_purge_age, 604800, "default upload_purge_age");
+	is_int(cf.cf_upload_sessions_max, 10000, "default upload_sessions_max");
+	is_int(cf.cf_upload_sessions_per_client, 500,
+	    "default upload_sessions_per_client");
 	is_int(cf.cf_log_level, LOG_LVL_INFO, "default level");
 	is_int(cf.cf_access_log, 1, "default access_log");
 	is_int(cf.cf_nheaders, 1, "one default header");
@@ -290,6 +293,9 @@ test_errors(void)
 	expect_error("[storage]\nupload_purge_age = 0\n",
 	    CONF ":2: upload_purge_age: expected seconds from 1 to "
 	         "31536000, or a duration such as 90s, 5m, 1h");
+	expect_error("[storage]\nupload_sessions_per_client = 0\n",
+	    CONF ":2: upload_sessions_per_client: expected a number from 1 to "
+	         "1000000");
 	expect_error("[storage]\nupload_purge_interval = 0\n",
 	    CONF ":2: upload_purge_interval: expected seconds from 1 to "
 	         "31536000, or a duration such as 90s, 5m, 1h");

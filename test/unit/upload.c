@@ -73,7 +73,7 @@ create(const char *name)
 	    (w = store_upload_create(st, name, uuid)) == NULL)
 		return NULL;
 	store_writer_idle(w);
-	if ((u = upload_adopt(name, uuid, w, 1)) == NULL)
+	if ((u = upload_adopt(name, uuid, "127.0.0.1", w, 1)) == NULL)
 		store_writer_free(w);
 	return u;
 }
@@ -90,7 +90,7 @@ find(const char *name, const char *uuid)
 		return u;
 	if ((w = store_upload_resume(st, name, uuid, &size)) == NULL)
 		return NULL;
-	if ((u = upload_adopt(name, uuid, w, 0)) == NULL)
+	if ((u = upload_adopt(name, uuid, "127.0.0.1", w, 0)) == NULL)
 		store_writer_free(w);
 	return u;
 }

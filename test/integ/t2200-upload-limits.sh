@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC1091,SC2016,SC2034  # test bodies are single-quoted, eval'd later
+# Caps on open upload sessions, per client address and in total
+# (upload_sessions_per_client, upload_sessions_max): beyond them POST gets
+# 429 TOOMANYREQUESTS with the OCI body; other clients keep pushing and
+# pulling; a finished or cancelled session frees its slot; a flood of
+# POSTs leaves the server's descriptors and memory flat.
+. "$(dirname "$0")/../lib/test-lib.sh"
+
+# fds and rss_kib of the server process.
+fds() { ls "/proc/$REG_PID/fd" | wc -l; }
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$REG_PID/status"; }
+
+test_expect_success CURL,REGISTRYD 'setup: 5 sessions per client, 8 in all' '
+	start_registryd REGISTRY_STORAGE_UPLOAD_SESSIONS_PERCLIENT=5 \
+	    REGISTRY_STORAGE_UPLOAD_SESSIONS_MAX=8
+'
+
+test_expect_success CURL,REGISTRYD 'one client gets 5 sessions, then 429 TOOMANYREQUESTS' '
+	for i in 1 2 3 4 5; do
+		reg_curl POST /v2/lim/a/blobs/uploads/ &&
+		expect_status 202 || return 1
+		echo "$(url "$(header Location)")" >>sessions
+	done &&
+	reg_curl POST /v2/lim/a/blobs/uploads/ &&
+	expect_status 429 &&
+	expect_error_code TOOMANYREQUESTS &&
+	test -n "$(header Retry-After)"
+'
+
+test_expect_success CURL,REGISTRYD 'another client address still pushes and pulls' '
+	printf "layer from b" >b.bin &&
+	DB=$(sha256_of b.bin) &&
+	reg_curl POST "/v2/lim/b/blobs/uploads/?digest=$DB" \
+	    --interface 127.0.0.2 --data-binary @b.bin &&
+	expect_status 201 &&
+	reg_curl GET "/v2/lim/b/blobs/$DB" --interface 127.0.0.2 &&
+	expect_status 200 &&
+	cmp "$TRASH/body" b.bin &&
+	reg_curl POST /v2/lim/b/blobs/uploads/ --interface 127.0.0.2 &&
+	expect_status 202
+'
+
+test_expect_success CURL,REGISTRYD 'a cancelled session frees its slot' '
+	reg_curl DELETE "$(head -n 1 sessions)" &&
+	expect_status 204 &&
+	reg_curl POST /v2/lim/a/blobs/uploads/ &&
+	expect_status 202
+'
+
+test_expect_success CURL,REGISTRYD 'the total cap holds for every client' '
+	reg_curl POST /v2/lim/b/blobs/uploads/ --interface 127.0.0.2 &&
+	expect_status 202 &&
+	reg_curl POST /v2/lim/b/blobs/uploads/ --interface 127.0.0.2 &&
+	expect_status 202 &&
+	reg_curl POST /v2/lim/c/blobs/uploads/ --interface 127.0.0.3 &&
+	expect_status 429 &&
+	expect_error_code TOOMANYREQUESTS
+'
+
+test_expect_success CURL,REGISTRYD '2000 POSTs from one client leave descriptors and memory flat' '
+	F0=$(fds) && R0=$(rss_kib) &&
+	for i in $(seq 2000); do
+		printf "url = \"%s\"\noutput = \"/dev/null\"\n" \
+		    "$BASE/v2/lim/a/blobs/uploads/"
+	done >flood.cfg &&
+	curl -sS -X POST -K flood.cfg -w "%{http_code}\n" >codes &&
+	test "$(grep -c "^429$" codes)" = 2000 &&
+	F1=$(fds) && R1=$(rss_kib) &&
+	echo "fds $F0 -> $F1, rss $R0 -> $R1 KiB" &&
+	test "$F1" -le "$((F0 + 2))" &&
+	test "$R1" -le "$((R0 + 4096))" &&
+	test "$(ls "$ROOT/docker/registry/v2/repositories/lim/a/_uploads" | wc -l)" = 5
+'
+
+test_done
