@@ -97,6 +97,15 @@ void api_job_init(struct api_job *, struct request *, struct api_ctx *,
     void (*done)(struct store_call *));
 void api_job_start(struct api_job *);
 struct request *api_job_detach(struct api_job *);
+/*
+ * api_job_new: api_ctx_new for req and m, then a zeroed job of size bytes
+ * (a struct headed by its struct api_job) set up by api_job_init; the
+ * caller fills in its fields and calls api_job_start. The job is owned as
+ * api_job_init says. NULL after answering 500 when memory is short.
+ */
+void *api_job_new(struct request *, const struct route_match *m, size_t size,
+    enum store_call_kind, void (*work)(struct store_call *),
+    void (*done)(struct store_call *));
 
 /* ---- replies (api.c) ---- */
 

@@ -166,6 +166,28 @@ api_job_detach(struct api_job *job)
 	return req;
 }
 
+/*
+ * api_job_new: the request's state, then a zeroed job of size bytes for
+ * it. The job is set up only once both allocations succeeded, so a
+ * failure leaves no job for the request's cleanup to detach.
+ */
+void *
+api_job_new(struct request *req, const struct route_match *m, size_t size,
+    enum store_call_kind kind, void (*work)(struct store_call *),
+    void (*done)(struct store_call *))
+{
+	struct api_ctx *ctx;
+	struct api_job *job;
+
+	if ((ctx = api_ctx_new(req, m)) == NULL ||
+	    (job = calloc(1, size)) == NULL) {
+		http_error(req, 500, "UNKNOWN", "out of memory");
+		return NULL;
+	}
+	api_job_init(job, req, ctx, kind, work, done);
+	return job;
+}
+
 /* ----------------------------------------------------------------------
  * Replies
  */
