@@ -123,8 +123,12 @@ void api_reply_json(struct request *, int status, const char *type,
 /* json_object_set_new / json_array_append_new that fail on NULL. 0, -1. */
 int api_json_set(struct json_t *obj, const char *key, struct json_t *val);
 int api_json_append(struct json_t *arr, struct json_t *val);
-/* api_name_or_manifest_unknown: 404 NAME_UNKNOWN or MANIFEST_UNKNOWN. */
-void api_name_or_manifest_unknown(struct request *, const char *name);
+/*
+ * api_name_or_manifest_unknown: 404 NAME_UNKNOWN when repo_exists is 0,
+ * else MANIFEST_UNKNOWN. repo_exists is store_repo_exists(...) == 1 as
+ * the job's work found it, right after the lookup that failed.
+ */
+void api_name_or_manifest_unknown(struct request *, int repo_exists);
 
 /* ---- handlers (see registry.c's route table) ---- */
 

@@ -248,12 +248,13 @@ api_json_append(json_t *arr, json_t *val)
 /*
  * api_name_or_manifest_unknown: 404 for a manifest that is not there:
  * NAME_UNKNOWN when the repository does not exist at all,
- * MANIFEST_UNKNOWN otherwise (as registry:2).
+ * MANIFEST_UNKNOWN otherwise (as registry:2). The job's work asked the
+ * store (store_repo_exists), so that the loop never waits on it.
  */
 void
-api_name_or_manifest_unknown(struct request *req, const char *name)
+api_name_or_manifest_unknown(struct request *req, int repo_exists)
 {
-	if (store_repo_exists(api_st, name) == 1)
+	if (repo_exists)
 		http_error(req, 404, "MANIFEST_UNKNOWN", NULL);
 	else
 		http_error(req, 404, "NAME_UNKNOWN", NULL);
