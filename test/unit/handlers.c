@@ -7,6 +7,7 @@
  * store holds afterwards.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,33 +92,28 @@ api_parse(struct evbuffer *buf, int head_only, struct resp *r)
 	return 1;
 }
 
+/* A client on a bufferevent pair: the server reads cl_pair[0]. */
+struct client {
+	struct bufferevent *cl_pair[2];
+	struct http_conn *cl_hc;
+};
+
 /*
- * Send the request head (printf format, "\r\n" line ends, without the
- * blank line) and body, run the loop until the whole response is back.
- * The connection is new for every request.
+ * Connect a new client and send head (complete but for the blank line)
+ * and body.
  */
-static void api_req(struct resp *, const void *, size_t, const char *, ...)
-    __attribute__((format(printf, 4, 5)));
-
 static void
-api_req(struct resp *r, const void *body, size_t bodylen, const char *fmt, ...)
+client_send(struct client *cl, const char *head, const void *body,
+    size_t bodylen)
 {
-	struct bufferevent *pair[2];
-	struct http_conn *hc;
-	char head[4096];
-	va_list ap;
-	int i, done = 0;
+	struct bufferevent **pair = cl->cl_pair;
 
-	memset(r, 0, sizeof(*r));
-	va_start(ap, fmt);
-	vsnprintf(head, sizeof(head), fmt, ap);
-	va_end(ap);
 	if (bufferevent_pair_new(base, 0, pair) == -1)
 		abort();
-	if ((hc = http_conn_new(pair[0], 1, "127.0.0.1:1", "127.0.0.1", 0)) ==
-	    NULL)
+	if ((cl->cl_hc = http_conn_new(pair[0], 1, "127.0.0.1:1", "127.0.0.1",
+	         0)) == NULL)
 		abort();
-	bufferevent_setcb(pair[0], api_read_cb, api_write_cb, NULL, hc);
+	bufferevent_setcb(pair[0], api_read_cb, api_write_cb, NULL, cl->cl_hc);
 	bufferevent_enable(pair[0], EV_READ | EV_WRITE);
 	bufferevent_enable(pair[1], EV_READ | EV_WRITE);
 	bufferevent_write(pair[1], head, strlen(head));
@@ -132,10 +128,42 @@ api_req(struct resp *r, const void *body, size_t bodylen, const char *fmt, ...)
 		bufferevent_write(pair[1], "\r\n", 2);
 	if (bodylen > 0)
 		bufferevent_write(pair[1], body, bodylen);
+}
+
+/* The server side closes (freeing the request), then the client. */
+static void
+client_close(struct client *cl)
+{
+	http_conn_free(cl->cl_hc);
+	bufferevent_free(cl->cl_pair[0]);
+	bufferevent_free(cl->cl_pair[1]);
+}
+
+/*
+ * Send the request head (printf format, "\r\n" line ends, without the
+ * blank line) and body, run the loop until the whole response is back.
+ * The connection is new for every request.
+ */
+static void api_req(struct resp *, const void *, size_t, const char *, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+api_req(struct resp *r, const void *body, size_t bodylen, const char *fmt, ...)
+{
+	struct client cl;
+	char head[4096];
+	va_list ap;
+	int i, done = 0;
+
+	memset(r, 0, sizeof(*r));
+	va_start(ap, fmt);
+	vsnprintf(head, sizeof(head), fmt, ap);
+	va_end(ap);
+	client_send(&cl, head, body, bodylen);
 	/* Jobs on the worker pool complete through the loop: spin a while. */
 	for (i = 0; i < 20000 && !done; i++) {
 		event_base_loop(base, EVLOOP_NONBLOCK);
-		done = api_parse(bufferevent_get_input(pair[1]),
+		done = api_parse(bufferevent_get_input(cl.cl_pair[1]),
 		    strncmp(head, "HEAD ", 5) == 0, r);
 		if (!done && i > 100)
 			usleep(100);
@@ -144,9 +172,102 @@ api_req(struct resp *r, const void *body, size_t bodylen, const char *fmt, ...)
 		r->status = -1;
 		r->body = calloc(1, 1);
 	}
-	http_conn_free(hc);
-	bufferevent_free(pair[0]);
-	bufferevent_free(pair[1]);
+	client_close(&cl);
+}
+
+/*
+ * Run the loop until the worker pool has nothing in flight (deferred
+ * store calls done); 1 when it got there.
+ */
+static int
+pool_idle(void)
+{
+	int i;
+
+	for (i = 0; i < 20000 && pool_pending() > 0; i++) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		if (pool_pending() > 0)
+			usleep(100);
+	}
+	return pool_pending() == 0;
+}
+
+/*
+ * The gate: a pool job that holds the pool's only worker until opened,
+ * so that a store call deferred behind it stays in flight as long as a
+ * test needs.
+ */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int open;
+	struct pool_job job;
+} gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 1, {0}};
+
+static void
+gate_work(struct pool_job *pj)
+{
+	(void)pj;
+	pthread_mutex_lock(&gate.lock);
+	while (!gate.open)
+		pthread_cond_wait(&gate.cond, &gate.lock);
+	pthread_mutex_unlock(&gate.lock);
+}
+
+static void
+gate_done(struct pool_job *pj)
+{
+	(void)pj;
+}
+
+static void
+gate_set(int open)
+{
+	pthread_mutex_lock(&gate.lock);
+	gate.open = open;
+	pthread_cond_signal(&gate.cond);
+	pthread_mutex_unlock(&gate.lock);
+}
+
+/*
+ * Send a request like api_req, with the store's calls deferred
+ * (store_mem_defer), and close the connection while its storage job
+ * waits behind the gate: the job's done must find the request gone and
+ * only clean up. Then let the job finish. 1 when the job was caught in
+ * flight, unanswered.
+ */
+static int api_gone(const void *, size_t, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+api_gone(const void *body, size_t bodylen, const char *fmt, ...)
+{
+	struct client cl;
+	char head[4096];
+	va_list ap;
+	int i, caught;
+
+	if (!pool_idle())
+		return 0;
+	va_start(ap, fmt);
+	vsnprintf(head, sizeof(head), fmt, ap);
+	va_end(ap);
+	gate_set(0);
+	gate.job.pj_work = gate_work;
+	gate.job.pj_done = gate_done;
+	pool_submit(&gate.job);
+	client_send(&cl, head, body, bodylen);
+	for (i = 0; i < 20000 && pool_pending() < 2; i++) {
+		if (evbuffer_get_length(bufferevent_get_input(cl.cl_pair[1])) >
+		    0)
+			break;
+		event_base_loop(base, EVLOOP_NONBLOCK);
+	}
+	caught = pool_pending() == 2 &&
+	    evbuffer_get_length(bufferevent_get_input(cl.cl_pair[1])) == 0;
+	client_close(&cl);
+	gate_set(1);
+	return pool_idle() && caught;
 }
 
 static void
@@ -910,6 +1031,101 @@ test_tags_pages(void)
 	resp_free(&r);
 }
 
+/*
+ * With every store call deferred: clients that leave while their job is
+ * on the pool. The jobs still do their storage work (and a push its
+ * catalog entry) and free what they hold, which ASan checks.
+ */
+static void
+test_gone(void)
+{
+	struct resp r;
+	char cfgd[DIGEST_BUFSZ], layer[DIGEST_BUFSZ], d[DIGEST_BUFSZ];
+	char md[DIGEST_BUFSZ], bad[DIGEST_BUFSZ], man[1024];
+
+	ok(push_blob("lib/gone",
+	       "{\"architecture\":\"amd64\",\"os\":\"linux\"}", cfgd) &&
+	        push_blob("lib/gone", "layer bytes", layer) &&
+	        push_blob("lib/gone", "gone layer", d),
+	    "blobs pushed");
+
+	snprintf(man, sizeof(man),
+	    "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{"
+	    "\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
+	    "\"digest\":\"%s\",\"size\":37},\"layers\":[]}",
+	    MT_OCI_MANIFEST,
+	    "sha256:0000000000000000000000000000000000000000"
+	    "000000000000000000000000");
+	digest_buf(man, strlen(man), bad);
+	ok(api_gone(man, strlen(man),
+	       "PUT /v2/lib/gone/manifests/bad HTTP/1.1\r\nHost: t\r\n"
+	       "Content-Type: %s\r\nContent-Length: %zu\r\n",
+	       MT_OCI_MANIFEST, strlen(man)),
+	    "a manifest PUT its job refuses: the client leaves first");
+	ok(store_link_exists(st, "lib/gone", STORE_LINK_REVISION, bad) == 0,
+	    "nothing was stored");
+
+	image_manifest(man, sizeof(man), cfgd, layer);
+	digest_buf(man, strlen(man), md);
+	ok(api_gone(man, strlen(man),
+	       "PUT /v2/lib/gone/manifests/v1 HTTP/1.1\r\nHost: t\r\n"
+	       "Content-Type: %s\r\nContent-Length: %zu\r\n",
+	       MT_OCI_MANIFEST, strlen(man)),
+	    "manifest PUT: the client leaves before the job is done");
+	is_int(store_link_exists(st, "lib/gone", STORE_LINK_REVISION, md), 1,
+	    "the manifest was stored all the same");
+	api_req(&r, NULL, 0, "GET /v2/_catalog HTTP/1.1\r\nHost: t\r\n");
+	ok(r.status == 200 && strstr(r.body, "\"lib/gone\"") != NULL,
+	    "and the catalog lists its repository");
+	resp_free(&r);
+
+	ok(api_gone(NULL, 0,
+	       "GET /v2/lib/gone/manifests/v1 HTTP/1.1\r\nHost: t\r\n"),
+	    "manifest GET");
+	ok(api_gone(NULL, 0,
+	       "GET /v2/lib/gone/manifests/v1 HTTP/1.1\r\nHost: t\r\n"
+	       "If-None-Match: \"%s\"\r\n",
+	       md),
+	    "manifest GET with If-None-Match");
+	ok(api_gone(NULL, 0,
+	       "GET /v2/lib/gone/manifests/nope HTTP/1.1\r\nHost: t\r\n"),
+	    "manifest GET of a missing tag");
+	ok(api_gone(NULL, 0,
+	       "GET /v2/lib/gone/referrers/%s HTTP/1.1\r\nHost: t\r\n", md),
+	    "referrers");
+	ok(api_gone(NULL, 0,
+	       "GET /v2/lib/gone/tags/list HTTP/1.1\r\nHost: t\r\n"),
+	    "tags/list");
+	ok(api_gone(NULL, 0,
+	       "GET /v2/lib/gone/blobs/%s HTTP/1.1\r\nHost: t\r\n", layer),
+	    "blob GET");
+	ok(api_gone(NULL, 0,
+	       "DELETE /v2/lib/gone/blobs/%s HTTP/1.1\r\nHost: t\r\n", d),
+	    "blob DELETE");
+	is_int(store_link_exists(st, "lib/gone", STORE_LINK_LAYER, d), 0,
+	    "the layer was unlinked all the same");
+	ok(api_gone(NULL, 0,
+	       "DELETE /v2/lib/gone/manifests/%s HTTP/1.1\r\nHost: t\r\n", md),
+	    "manifest DELETE by digest");
+	is_int(store_link_exists(st, "lib/gone", STORE_LINK_REVISION, md), 0,
+	    "the revision was unlinked all the same");
+}
+
+/* Every handler test, against st. */
+static void
+test_all(void)
+{
+	test_base();
+	test_blobs();
+	test_chunked_upload();
+	test_manifests();
+	test_manifest_reads();
+	test_manifest_refs();
+	test_referrers();
+	test_deletes();
+	test_tags_pages();
+}
+
 int
 main(void)
 {
@@ -925,15 +1141,23 @@ main(void)
 	ok(reg_init(base, &cfg, st) == 0, "reg_init on the memory driver");
 	http_init(&cfg, reg_dispatch);
 
-	test_base();
-	test_blobs();
-	test_chunked_upload();
-	test_manifests();
-	test_manifest_reads();
-	test_manifest_refs();
-	test_referrers();
-	test_deletes();
-	test_tags_pages();
+	test_all();
+
+	/*
+	 * Again on a new store whose every call is deferred to the worker
+	 * pool, as a driver that waits on the network would: no handler
+	 * may count on its job finishing inside store_call.
+	 */
+	ok(pool_idle(), "no job left in flight");
+	reg_shutdown();
+	store_close(st);
+	store_mem_defer(1);
+	if ((st = store_mem_open()) == NULL)
+		return 1;
+	ok(reg_init(base, &cfg, st) == 0,
+	    "reg_init on a memory store whose calls are all deferred");
+	test_all();
+	test_gone();
 
 	pool_stop();
 	reg_shutdown();
