@@ -97,6 +97,15 @@ void api_job_init(struct api_job *, struct request *, struct api_ctx *,
     void (*done)(struct store_call *));
 void api_job_start(struct api_job *);
 struct request *api_job_detach(struct api_job *);
+/*
+ * api_job_new: api_ctx_new for req and m, then a zeroed job of size bytes
+ * (a struct headed by its struct api_job) set up by api_job_init; the
+ * caller fills in its fields and calls api_job_start. The job is owned as
+ * api_job_init says. NULL after answering 500 when memory is short.
+ */
+void *api_job_new(struct request *, const struct route_match *m, size_t size,
+    enum store_call_kind, void (*work)(struct store_call *),
+    void (*done)(struct store_call *));
 
 /* ---- replies (api.c) ---- */
 
@@ -114,8 +123,12 @@ void api_reply_json(struct request *, int status, const char *type,
 /* json_object_set_new / json_array_append_new that fail on NULL. 0, -1. */
 int api_json_set(struct json_t *obj, const char *key, struct json_t *val);
 int api_json_append(struct json_t *arr, struct json_t *val);
-/* api_name_or_manifest_unknown: 404 NAME_UNKNOWN or MANIFEST_UNKNOWN. */
-void api_name_or_manifest_unknown(struct request *, const char *name);
+/*
+ * api_name_or_manifest_unknown: 404 NAME_UNKNOWN when repo_exists is 0,
+ * else MANIFEST_UNKNOWN. repo_exists is store_repo_exists(...) == 1 as
+ * the job's work found it, right after the lookup that failed.
+ */
+void api_name_or_manifest_unknown(struct request *, int repo_exists);
 
 /* ---- handlers (see registry.c's route table) ---- */
 

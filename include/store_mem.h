@@ -8,7 +8,8 @@ struct store;
  * process only, gone at store_close. It has the semantics of the
  * filesystem driver (store.h) without a disk, for handler and contract
  * tests; every call is cheap (store_cheap is 1 for every kind), so
- * store_call completes before it returns.
+ * store_call completes before it returns, unless store_mem_defer says
+ * otherwise.
  */
 
 /*
@@ -16,5 +17,15 @@ struct store;
  * with store_close. NULL with errno ENOMEM.
  */
 struct store *store_mem_open(void);
+/*
+ * store_mem_defer: with on = 1, store_cheap says 0 for every kind from
+ * now on, so store_call runs the work on the worker pool and the done
+ * later on the loop, as a driver that waits on the network would: tests
+ * use it to check that no handler counts on its job finishing inside
+ * store_call, and what happens when the client leaves first. It applies
+ * to every memory store of the process; change it only while no call is
+ * in flight.
+ */
+void store_mem_defer(int on);
 
 #endif /* REGISTRYD_STORE_MEM_H */

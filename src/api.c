@@ -166,6 +166,28 @@ api_job_detach(struct api_job *job)
 	return req;
 }
 
+/*
+ * api_job_new: the request's state, then a zeroed job of size bytes for
+ * it. The job is set up only once both allocations succeeded, so a
+ * failure leaves no job for the request's cleanup to detach.
+ */
+void *
+api_job_new(struct request *req, const struct route_match *m, size_t size,
+    enum store_call_kind kind, void (*work)(struct store_call *),
+    void (*done)(struct store_call *))
+{
+	struct api_ctx *ctx;
+	struct api_job *job;
+
+	if ((ctx = api_ctx_new(req, m)) == NULL ||
+	    (job = calloc(1, size)) == NULL) {
+		http_error(req, 500, "UNKNOWN", "out of memory");
+		return NULL;
+	}
+	api_job_init(job, req, ctx, kind, work, done);
+	return job;
+}
+
 /* ----------------------------------------------------------------------
  * Replies
  */
@@ -226,12 +248,13 @@ api_json_append(json_t *arr, json_t *val)
 /*
  * api_name_or_manifest_unknown: 404 for a manifest that is not there:
  * NAME_UNKNOWN when the repository does not exist at all,
- * MANIFEST_UNKNOWN otherwise (as registry:2).
+ * MANIFEST_UNKNOWN otherwise (as registry:2). The job's work asked the
+ * store (store_repo_exists), so that the loop never waits on it.
  */
 void
-api_name_or_manifest_unknown(struct request *req, const char *name)
+api_name_or_manifest_unknown(struct request *req, int repo_exists)
 {
-	if (store_repo_exists(api_st, name) == 1)
+	if (repo_exists)
 		http_error(req, 404, "MANIFEST_UNKNOWN", NULL);
 	else
 		http_error(req, 404, "NAME_UNKNOWN", NULL);

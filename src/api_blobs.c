@@ -41,8 +41,22 @@ struct api_blob_read {
 	int br_errno;
 };
 
+/*
+ * A layer unlink (DELETE): one store call; delete_done answers. Owned by
+ * itself.
+ */
+struct api_blob_delete {
+	struct api_job bd_job; /* first: the call and request link */
+	char bd_name[NAME_MAX_LEN + 1];
+	char bd_digest[DIGEST_BUFSZ];
+	int bd_result; /* store_link_delete's: 0, -1 (bd_errno) */
+	int bd_errno;
+};
+
 static void read_work(struct store_call *);
 static void read_done(struct store_call *);
+static void delete_work(struct store_call *);
+static void delete_done(struct store_call *);
 static void
 reply_blob(struct request *, int, struct store_reader *, uint64_t, uint64_t);
 static ssize_t reader_read(void *, void *, size_t, uint64_t);
@@ -59,17 +73,12 @@ void
 api_blob_get(struct request *req, const struct route_match *m)
 {
 	struct api_blob_read *br;
-	struct api_ctx *ctx;
 	const char *inm;
 
 	http_log_digest(req, m->rm_ref);
-	if ((ctx = api_ctx_new(req, m)) == NULL ||
-	    (br = calloc(1, sizeof(*br))) == NULL) {
-		http_error(req, 500, "UNKNOWN", "out of memory");
+	if ((br = api_job_new(req, m, sizeof(*br), STORE_CALL_LOOKUP, read_work,
+	         read_done)) == NULL)
 		return;
-	}
-	api_job_init(&br->br_job, req, ctx, STORE_CALL_LOOKUP, read_work,
-	    read_done);
 	util_strlcpy(br->br_name, m->rm_name, sizeof(br->br_name));
 	util_strlcpy(br->br_digest, m->rm_ref, sizeof(br->br_digest));
 	br->br_not_modified =
@@ -201,24 +210,57 @@ reader_free(void *arg)
 /*
  * api_blob_delete: DELETE /v2/<name>/blobs/<digest> (end-10): unlink the
  * layer from this repository; the data stays until garbage-collect. One
- * rmdir, on the loop.
+ * store call of kind LOOKUP: on a local disk it is a single rmdir without
+ * fsync (losing it in a crash only brings back what the client asked to
+ * remove), as cheap as the lookups.
  */
 void
 api_blob_delete(struct request *req, const struct route_match *m)
 {
+	struct api_blob_delete *bd;
+
 	http_log_digest(req, m->rm_ref);
 	if (!api_config()->cf_delete_enabled) {
 		http_error(req, 405, "UNSUPPORTED", "deletion is disabled");
 		return;
 	}
-	if (store_link_delete(api_store(), m->rm_name, STORE_LINK_LAYER,
-	        m->rm_ref) == -1) {
-		if (errno == ENOENT)
+	if ((bd = api_job_new(req, m, sizeof(*bd), STORE_CALL_LOOKUP,
+	         delete_work, delete_done)) == NULL)
+		return;
+	util_strlcpy(bd->bd_name, m->rm_name, sizeof(bd->bd_name));
+	util_strlcpy(bd->bd_digest, m->rm_ref, sizeof(bd->bd_digest));
+	api_job_start(&bd->bd_job);
+}
+
+/* Wherever the store runs it: only the job's own fields and the store. */
+static void
+delete_work(struct store_call *sc)
+{
+	struct api_blob_delete *bd = (struct api_blob_delete *)sc;
+
+	bd->bd_result = store_link_delete(api_store(), bd->bd_name,
+	    STORE_LINK_LAYER, bd->bd_digest);
+	bd->bd_errno = errno;
+}
+
+/* On the loop: answer, if the client is still there. */
+static void
+delete_done(struct store_call *sc)
+{
+	struct api_blob_delete *bd = (struct api_blob_delete *)sc;
+	struct request *req = api_job_detach(&bd->bd_job);
+
+	if (req == NULL)
+		goto done;
+	if (bd->bd_result == -1) {
+		if (bd->bd_errno == ENOENT)
 			http_error(req, 404, "BLOB_UNKNOWN", NULL);
 		else
 			http_error(req, 500, "UNKNOWN", "store_link_delete: %s",
-			    strerror(errno));
-		return;
+			    strerror(bd->bd_errno));
+		goto done;
 	}
 	http_reply(req, 202, NULL, NULL, 0);
+done:
+	free(bd);
 }

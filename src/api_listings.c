@@ -14,15 +14,36 @@
 
 #include "api.h"
 #include "api_parse.h"
+#include "bounds.h"
 #include "catalog.h"
 #include "http.h"
 #include "router.h"
 #include "store.h"
+#include "util.h"
 
 #define API_CT_JSON   "application/json"
 #define API_QUERY_MAX 512 /* longest n= / last= value kept */
 
+/*
+ * A tags/list: the store's list is one store call, the page is cut from
+ * it by tags_done on the loop. Owned by itself; tags_done frees it and
+ * the list.
+ */
+struct api_tags_list {
+	struct api_job tl_job; /* first: the call and request link */
+	char tl_name[NAME_MAX_LEN + 1];
+	char tl_last[API_QUERY_MAX]; /* last=, when tl_has_last */
+	int tl_has_last;
+	size_t tl_limit; /* n= */
+	char **tl_tags;  /* store_tag_list's, owned */
+	size_t tl_ntags;
+	int tl_result; /* store_tag_list's: 0, -1 (tl_errno) */
+	int tl_errno;
+};
+
 static int page_args(struct request *, size_t *, char *, size_t, int *);
+static void tags_work(struct store_call *);
+static void tags_done(struct store_call *);
 
 /*
  * The n= and last= query parameters (api_parse_page). Returns 0, or -1
@@ -97,34 +118,68 @@ fail:
 /*
  * api_listing_tags_get: GET /v2/<name>/tags/list (end-8a/8b): tags in
  * lexical order after last, at most n, Link rel="next" when more remain.
- * n=0 gives an empty list and no Link, as the spec requires.
+ * n=0 gives an empty list and no Link, as the spec requires. The
+ * parameters are checked first (400), then the store lists the tags.
  */
 void
 api_listing_tags_get(struct request *req, const struct route_match *m)
 {
+	struct api_tags_list *tl;
 	char last[API_QUERY_MAX];
-	char **tags = NULL;
-	json_t *root = NULL, *arr = NULL;
-	size_t ntags = 0, limit, start = 0, k, i;
+	size_t limit;
 	int has_last;
 
 	if (page_args(req, &limit, last, sizeof(last), &has_last) == -1)
 		return;
-	if (store_tag_list(api_store(), m->rm_name, &tags, &ntags) == -1) {
-		if (errno == ENOENT)
+	if ((tl = api_job_new(req, m, sizeof(*tl), STORE_CALL_LOOKUP, tags_work,
+	         tags_done)) == NULL)
+		return;
+	util_strlcpy(tl->tl_name, m->rm_name, sizeof(tl->tl_name));
+	tl->tl_has_last = has_last;
+	if (has_last)
+		util_strlcpy(tl->tl_last, last, sizeof(tl->tl_last));
+	tl->tl_limit = limit;
+	api_job_start(&tl->tl_job);
+}
+
+/* Wherever the store runs it: only the job's own fields and the store. */
+static void
+tags_work(struct store_call *sc)
+{
+	struct api_tags_list *tl = (struct api_tags_list *)sc;
+
+	tl->tl_result = store_tag_list(api_store(), tl->tl_name, &tl->tl_tags,
+	    &tl->tl_ntags);
+	tl->tl_errno = errno;
+}
+
+/* On the loop: cut the page and answer, if the client is still there. */
+static void
+tags_done(struct store_call *sc)
+{
+	struct api_tags_list *tl = (struct api_tags_list *)sc;
+	struct request *req = api_job_detach(&tl->tl_job);
+	char **tags = tl->tl_tags;
+	json_t *root = NULL, *arr = NULL;
+	size_t ntags = tl->tl_ntags, limit = tl->tl_limit, start = 0, k, i;
+
+	if (req == NULL)
+		goto done;
+	if (tl->tl_result == -1) {
+		if (tl->tl_errno == ENOENT)
 			http_error(req, 404, "NAME_UNKNOWN", NULL);
 		else
 			http_error(req, 500, "UNKNOWN", "store_tag_list: %s",
-			    strerror(errno));
-		return;
+			    strerror(tl->tl_errno));
+		goto done;
 	}
 	/* store_tag_list sorts by strcmp, which is the order of last. */
-	if (has_last)
-		while (start < ntags && strcmp(tags[start], last) <= 0)
+	if (tl->tl_has_last)
+		while (start < ntags && strcmp(tags[start], tl->tl_last) <= 0)
 			start++;
 	k = ntags - start < limit ? ntags - start : limit;
 	if ((root = json_object()) == NULL ||
-	    api_json_set(root, "name", json_string(m->rm_name)) == -1 ||
+	    api_json_set(root, "name", json_string(tl->tl_name)) == -1 ||
 	    api_json_set(root, "tags", arr = json_array()) == -1)
 		goto fail;
 	for (i = start; i < start + k; i++)
@@ -133,12 +188,13 @@ api_listing_tags_get(struct request *req, const struct route_match *m)
 	if (start + k < ntags && k > 0)
 		http_add_header(req, "Link",
 		    "</v2/%s/tags/list?n=%zu&last=%s>; rel=\"next\"",
-		    m->rm_name, limit, tags[start + k - 1]);
-	store_list_free(tags, ntags);
+		    tl->tl_name, limit, tags[start + k - 1]);
 	api_reply_json(req, 200, API_CT_JSON, root);
-	return;
+	goto done;
 fail:
-	store_list_free(tags, ntags);
 	json_decref(root);
 	http_error(req, 500, "UNKNOWN", "out of memory");
+done:
+	store_list_free(tags, ntags);
+	free(tl);
 }

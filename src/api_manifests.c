@@ -4,9 +4,15 @@
  * (end-12a/12b). It owns reading a manifest by tag or digest (the served
  * Content-Type, schema 1 included, comes from api_parse_served_type;
  * Accept; ETag), buffering, validating and storing a pushed one (the
- * storage job that writes the blob, the revision link and the tag), deleting
- * tags and revisions, and listing the referrers of a subject, with the
- * referrers tag schema fallback (sha256-<hex>).
+ * storage job that checks its references, then writes the blob, the
+ * revision link and the tag), deleting tags and revisions, and listing
+ * the referrers of a subject, with the referrers tag schema fallback
+ * (sha256-<hex>).
+ *
+ * Every handler's storage work is one store call (struct api_job): its
+ * work function makes the store calls on the job's own copies, wherever
+ * the driver runs it; its done function answers on the loop. Nothing
+ * here calls the store from the loop.
  *
  * Manifest parsing and media types are manifest.c's; the storage layout
  * is the store's.
@@ -32,32 +38,116 @@
 #include "store.h"
 #include "util.h"
 
+/* Where a manifest read stopped (get_work); get_done answers by it. */
+enum get_result {
+	GET_FOUND,        /* mg_buf holds the bytes */
+	GET_NOT_MODIFIED, /* If-None-Match names the digest: nothing read */
+	GET_UNKNOWN,      /* no such tag, or no revision link */
+	GET_TAG_FAILED,   /* store_tag_get: mg_errno */
+	GET_LINK_FAILED,  /* store_link_exists: mg_errno */
+	GET_READ_FAILED,  /* store_blob_read: mg_errno */
+};
+
 /*
- * A manifest to store, a durable store call: blob, revision link, tag.
- * Heap-allocated, owned by itself: job_done frees it. The work touches
- * only the job's own fields and the store.
+ * A manifest read (GET, HEAD): resolving the tag, the revision link check
+ * and reading the bytes are one store call; get_done picks the served
+ * type, applies Accept and answers on the loop. Owned by itself: get_done
+ * frees it and what it holds.
+ */
+struct api_manifest_get {
+	struct api_job mg_job; /* first: the call and request link */
+	char mg_name[NAME_MAX_LEN + 1];
+	char mg_tag[TAG_MAX_LEN + 1]; /* "" when by digest */
+	char mg_digest[DIGEST_BUFSZ]; /* given, or once the tag names it */
+	char *mg_inm;                 /* If-None-Match, owned, or NULL */
+	enum get_result mg_result;
+	int mg_repo_exists; /* GET_UNKNOWN: store_repo_exists said 1 */
+	char *mg_buf;       /* GET_FOUND: the manifest, owned */
+	size_t mg_len;
+	int mg_errno;
+};
+
+/* How a manifest push ended (put_work); put_done answers by it. */
+enum put_result {
+	PUT_STORED,       /* blob, revision link and tag written */
+	PUT_REF_UNKNOWN,  /* reference mj_missing is not in the repository */
+	PUT_REF_FAILED,   /* store_link_exists: mj_errno; nothing written */
+	PUT_STORE_FAILED, /* a write: mj_errno */
+};
+
+/*
+ * A manifest to store, a durable store call: the reference checks, then
+ * blob, revision link, tag. Heap-allocated, owned by itself: put_done
+ * frees it. The work touches only the job's own fields and the store.
  */
 struct api_manifest_job {
 	struct api_job mj_job; /* first: the call and request link */
 	char mj_name[NAME_MAX_LEN + 1];
 	char mj_tag[TAG_MAX_LEN + 1]; /* "" if none */
 	char mj_digest[DIGEST_BUFSZ];
-	char mj_subject[DIGEST_BUFSZ]; /* "" if none */
-	char *mj_buf;                  /* the bytes, owned */
+	struct manifest mj_mf; /* the parsed manifest, owned */
+	char *mj_buf;          /* the bytes, owned */
 	size_t mj_len;
-	int mj_result; /* 0, -1 (mj_errno) */
+	enum put_result mj_result;
+	size_t mj_missing; /* PUT_REF_UNKNOWN: index in mj_mf.m_refs */
 	int mj_errno;
 };
 
+/*
+ * A manifest delete: the tag, or the revision link and the tags naming
+ * it, in one store call; delete_done answers. Owned by itself.
+ */
+struct api_manifest_delete {
+	struct api_job md_job; /* first: the call and request link */
+	char md_name[NAME_MAX_LEN + 1];
+	char md_tag[TAG_MAX_LEN + 1]; /* "" when by digest */
+	char md_digest[DIGEST_BUFSZ]; /* "" when by tag */
+	int md_result; /* of the tag or link delete: 0, -1 (md_errno) */
+	int md_errno;
+	int md_repo_exists; /* ENOENT: store_repo_exists said 1 */
+};
+
+/* How a referrers scan ended (referrers_work). */
+enum referrers_result {
+	REFERRERS_FOUND,       /* rf_list holds the descriptors */
+	REFERRERS_LIST_FAILED, /* store_link_list: rf_errno */
+	REFERRERS_NOMEM,       /* building the list failed */
+};
+
+/*
+ * A referrers query: listing the revisions, reading them and the
+ * referrers tag are one store call that also builds the descriptor list
+ * (jansson objects are plain heap data); referrers_done wraps it in the
+ * index and answers. Owned by itself, and rf_list with it.
+ */
+struct api_referrers {
+	struct api_job rf_job; /* first: the call and request link */
+	char rf_name[NAME_MAX_LEN + 1];
+	char rf_subject[DIGEST_BUFSZ];
+	char rf_filter[MANIFEST_MT_MAX]; /* artifactType=, "" when none */
+	enum referrers_result rf_result;
+	json_t *rf_list; /* REFERRERS_FOUND: the descriptors, owned */
+	int rf_errno;
+};
+
+static void get_work(struct store_call *);
+static void get_done(struct store_call *);
+static void get_free(struct api_manifest_get *);
 static int body_cb(struct request *, const char *, size_t);
 static void body_end(struct request *);
-static void job_work(struct store_call *);
-static void job_done(struct store_call *);
-static void job_free(struct api_manifest_job *);
+static enum store_link ref_link(const struct manifest_ref *);
+static void put_work(struct store_call *);
+static void put_done(struct store_call *);
+static void put_free(struct api_manifest_job *);
+static void delete_work(struct store_call *);
+static void delete_untag(struct store *, const char *, const char *);
+static void delete_done(struct store_call *);
 static int
 referrer_add(json_t *, json_t *, const char *, const char *, const char *);
 static void
 referrers_tag(json_t *, json_t *, const char *, const char *, const char *);
+static void referrers_work(struct store_call *);
+static void referrers_done(struct store_call *);
 
 /* ----------------------------------------------------------------------
  * Manifests
@@ -65,66 +155,135 @@ referrers_tag(json_t *, json_t *, const char *, const char *, const char *);
 
 /*
  * api_manifest_get: GET/HEAD /v2/<name>/manifests/<reference> (end-3).
- * Manifests are small (MANIFEST_MAX_BYTES) and read per request;
- * http_reply copies them.
+ * Manifests are small (MANIFEST_MAX_BYTES) and read per request, in one
+ * store call; http_reply copies them.
  */
 void
 api_manifest_get(struct request *req, const struct route_match *m)
 {
-	char digest[DIGEST_BUFSZ], type[MANIFEST_MT_MAX];
-	const char *inm, *accept;
-	char *buf = NULL;
-	size_t len = 0;
-	int rc;
+	struct api_manifest_get *mg;
+	const char *inm;
+	char *inm_copy = NULL;
 
-	if (m->rm_ref_is_digest)
-		util_strlcpy(digest, m->rm_ref, sizeof(digest));
-	else if (store_tag_get(api_store(), m->rm_name, m->rm_ref, digest) ==
-	    -1) {
-		if (errno == ENOENT)
-			api_name_or_manifest_unknown(req, m->rm_name);
-		else
-			http_error(req, 500, "UNKNOWN", "store_tag_get: %s",
-			    strerror(errno));
+	/* The tag's digest is known only in get_work: take the header. */
+	if ((inm = http_header(req, "If-None-Match")) != NULL &&
+	    (inm_copy = strdup(inm)) == NULL) {
+		http_error(req, 500, "UNKNOWN", "out of memory");
 		return;
 	}
-	http_log_digest(req, digest);
+	if ((mg = api_job_new(req, m, sizeof(*mg), STORE_CALL_LOOKUP, get_work,
+	         get_done)) == NULL) {
+		free(inm_copy);
+		return;
+	}
+	mg->mg_inm = inm_copy;
+	util_strlcpy(mg->mg_name, m->rm_name, sizeof(mg->mg_name));
+	if (m->rm_ref_is_digest)
+		util_strlcpy(mg->mg_digest, m->rm_ref, sizeof(mg->mg_digest));
+	else
+		util_strlcpy(mg->mg_tag, m->rm_ref, sizeof(mg->mg_tag));
+	api_job_start(&mg->mg_job);
+}
+
+/*
+ * Wherever the store runs it: only the job's own fields and the store.
+ * The tag, the revision link, If-None-Match, then the bytes; whether the
+ * repository exists only when the manifest does not (NAME_UNKNOWN or
+ * MANIFEST_UNKNOWN).
+ */
+static void
+get_work(struct store_call *sc)
+{
+	struct api_manifest_get *mg = (struct api_manifest_get *)sc;
+	struct store *st = api_store();
+	char digest[DIGEST_BUFSZ];
+	int rc;
+
+	if (mg->mg_tag[0] != '\0') {
+		if (store_tag_get(st, mg->mg_name, mg->mg_tag, digest) == -1) {
+			mg->mg_errno = errno;
+			mg->mg_result =
+			    errno == ENOENT ? GET_UNKNOWN : GET_TAG_FAILED;
+			goto done;
+		}
+		util_strlcpy(mg->mg_digest, digest, sizeof(mg->mg_digest));
+	}
 
 	/*
 	 * A tag counts only while its revision link exists: deleting a
 	 * manifest by digest leaves the blob, and perhaps a tag written by
 	 * another process, behind.
 	 */
-	rc = store_link_exists(api_store(), m->rm_name, STORE_LINK_REVISION,
-	    digest);
-	if (rc == -1) {
+	rc = store_link_exists(st, mg->mg_name, STORE_LINK_REVISION,
+	    mg->mg_digest);
+	if (rc != 1) {
+		mg->mg_errno = errno;
+		mg->mg_result = rc == 0 ? GET_UNKNOWN : GET_LINK_FAILED;
+		goto done;
+	}
+	if (mg->mg_inm != NULL &&
+	    api_parse_etag_matches(mg->mg_inm, mg->mg_digest)) {
+		mg->mg_result = GET_NOT_MODIFIED;
+		goto done;
+	}
+	if (store_blob_read(st, mg->mg_digest, MANIFEST_MAX_BYTES, &mg->mg_buf,
+	        &mg->mg_len) == -1) {
+		mg->mg_errno = errno;
+		mg->mg_result = GET_READ_FAILED;
+		goto done;
+	}
+	mg->mg_result = GET_FOUND;
+done:
+	if (mg->mg_result == GET_UNKNOWN)
+		mg->mg_repo_exists = store_repo_exists(st, mg->mg_name) == 1;
+}
+
+/* On the loop: answer, if the client is still there. */
+static void
+get_done(struct store_call *sc)
+{
+	struct api_manifest_get *mg = (struct api_manifest_get *)sc;
+	struct request *req = api_job_detach(&mg->mg_job);
+	char type[MANIFEST_MT_MAX];
+	const char *accept;
+
+	if (req == NULL)
+		goto done;
+	if (mg->mg_digest[0] != '\0')
+		http_log_digest(req, mg->mg_digest);
+	switch (mg->mg_result) {
+	case GET_UNKNOWN:
+		api_name_or_manifest_unknown(req, mg->mg_repo_exists);
+		goto done;
+	case GET_TAG_FAILED:
+		http_error(req, 500, "UNKNOWN", "store_tag_get: %s",
+		    strerror(mg->mg_errno));
+		goto done;
+	case GET_LINK_FAILED:
 		http_error(req, 500, "UNKNOWN", "store_link_exists: %s",
-		    strerror(errno));
-		return;
-	}
-	if (rc == 0) {
-		api_name_or_manifest_unknown(req, m->rm_name);
-		return;
+		    strerror(mg->mg_errno));
+		goto done;
+	case GET_FOUND:
+	case GET_NOT_MODIFIED:
+	case GET_READ_FAILED:
+		break;
 	}
 
-	http_add_header(req, "Docker-Content-Digest", "%s", digest);
-	http_add_header(req, "ETag", "\"%s\"", digest);
-	if ((inm = http_header(req, "If-None-Match")) != NULL &&
-	    api_parse_etag_matches(inm, digest)) {
+	http_add_header(req, "Docker-Content-Digest", "%s", mg->mg_digest);
+	http_add_header(req, "ETag", "\"%s\"", mg->mg_digest);
+	if (mg->mg_result == GET_NOT_MODIFIED) {
 		http_reply(req, 304, NULL, NULL, 0);
-		return;
+		goto done;
 	}
-
-	if (store_blob_read(api_store(), digest, MANIFEST_MAX_BYTES, &buf,
-	        &len) == -1) {
-		if (errno == ENOENT)
+	if (mg->mg_result == GET_READ_FAILED) {
+		if (mg->mg_errno == ENOENT)
 			http_error(req, 404, "MANIFEST_UNKNOWN", NULL);
 		else
 			http_error(req, 500, "UNKNOWN", "store_blob_read: %s",
-			    strerror(errno));
-		return;
+			    strerror(mg->mg_errno));
+		goto done;
 	}
-	api_parse_served_type(buf, len, type, sizeof(type));
+	api_parse_served_type(mg->mg_buf, mg->mg_len, type, sizeof(type));
 
 	/*
 	 * A client that cannot handle the type gets 404, as registry:2 does
@@ -132,13 +291,21 @@ api_manifest_get(struct request *req, const struct route_match *m)
 	 */
 	accept = http_header(req, "Accept");
 	if (accept != NULL && !manifest_accepts(accept, type)) {
-		free(buf);
 		http_error(req, 404, "MANIFEST_UNKNOWN",
 		    "manifest media type %s not in Accept", type);
-		return;
+		goto done;
 	}
-	http_reply(req, 200, type, buf, len);
-	free(buf);
+	http_reply(req, 200, type, mg->mg_buf, mg->mg_len);
+done:
+	get_free(mg);
+}
+
+static void
+get_free(struct api_manifest_get *mg)
+{
+	free(mg->mg_inm);
+	free(mg->mg_buf);
+	free(mg);
 }
 
 /*
@@ -208,9 +375,8 @@ body_cb(struct request *req, const char *buf, size_t len)
 
 /*
  * The whole manifest is here: check its digest against a digest
- * reference, parse it, require every referenced blob and child manifest
- * to exist in this repository ("Pushing Manifests": MANIFEST_BLOB_UNKNOWN;
- * the subject need not exist), then store it (a durable store call).
+ * reference and parse it on the loop (no storage involved), then hand it
+ * to a durable store call that checks its references and stores it.
  */
 static void
 body_end(struct request *req)
@@ -221,9 +387,6 @@ body_end(struct request *req)
 	const char *ct, *body = ctx->ac_buf != NULL ? ctx->ac_buf : "";
 	struct manifest mf;
 	struct api_manifest_job *job;
-	enum store_link kind;
-	size_t i;
-	int rc;
 
 	digest_buf(body, ctx->ac_len, digest);
 	http_log_digest(req, digest);
@@ -242,135 +405,65 @@ body_end(struct request *req)
 		http_error(req, 400, "MANIFEST_INVALID", "%s", err);
 		return;
 	}
-	for (i = 0; i < mf.m_nrefs; i++) {
-		if (!mf.m_refs[i].mr_check)
-			continue;
-		kind = mf.m_refs[i].mr_kind == MANIFEST_REF_CHILD
-		    ? STORE_LINK_REVISION
-		    : STORE_LINK_LAYER;
-		rc = store_link_exists(api_store(), m->rm_name, kind,
-		    mf.m_refs[i].mr_digest);
-		if (rc == -1) {
-			http_error(req, 500, "UNKNOWN", "store_link_exists: %s",
-			    strerror(errno));
-			goto done;
-		}
-		if (rc == 0) {
-			http_error(req, 400, "MANIFEST_BLOB_UNKNOWN",
-			    "%s %s unknown to repository",
-			    kind == STORE_LINK_REVISION ? "manifest" : "blob",
-			    mf.m_refs[i].mr_digest);
-			goto done;
-		}
-	}
 
-	if ((job = calloc(1, sizeof(*job))) == NULL) {
-		http_error(req, 500, "UNKNOWN", "out of memory");
-		goto done;
+	if ((job = api_job_new(req, m, sizeof(*job), STORE_CALL_DURABLE,
+	         put_work, put_done)) == NULL) {
+		manifest_free(&mf);
+		return;
 	}
-	api_job_init(&job->mj_job, req, ctx, STORE_CALL_DURABLE, job_work,
-	    job_done);
 	util_strlcpy(job->mj_name, m->rm_name, sizeof(job->mj_name));
 	util_strlcpy(job->mj_digest, digest, sizeof(job->mj_digest));
 	if (!m->rm_ref_is_digest)
 		util_strlcpy(job->mj_tag, m->rm_ref, sizeof(job->mj_tag));
-	if (mf.m_has_subject)
-		util_strlcpy(job->mj_subject, mf.m_subject,
-		    sizeof(job->mj_subject));
-	/* The job owns the bytes from here on. */
+	/* The job owns the parsed manifest and the bytes from here on. */
+	job->mj_mf = mf;
 	job->mj_buf = ctx->ac_buf;
 	job->mj_len = ctx->ac_len;
 	ctx->ac_buf = NULL;
 	ctx->ac_len = ctx->ac_cap = 0;
 	api_job_start(&job->mj_job);
-done:
-	manifest_free(&mf);
+}
+
+/* The link a reference must have in the repository. */
+static enum store_link
+ref_link(const struct manifest_ref *r)
+{
+	return r->mr_kind == MANIFEST_REF_CHILD ? STORE_LINK_REVISION
+	                                        : STORE_LINK_LAYER;
 }
 
 /*
- * api_manifest_delete: DELETE /v2/<name>/manifests/<reference> (end-9). A
- * tag reference deletes the tag; a digest deletes the revision link and
- * every tag that points at it ("Deleting Manifests": any tag pointing to
- * that digest will return 404). Blobs stay for garbage-collect. These are
- * a few unlink/rmdir calls, done on the loop: no fsync is needed, as
- * losing a delete in a crash only brings back what the client asked to
- * remove.
- */
-void
-api_manifest_delete(struct request *req, const struct route_match *m)
-{
-	char cur[DIGEST_BUFSZ];
-	char **tags = NULL;
-	size_t ntags = 0, i;
-
-	if (!api_config()->cf_delete_enabled) {
-		http_error(req, 405, "UNSUPPORTED", "deletion is disabled");
-		return;
-	}
-	if (!m->rm_ref_is_digest) {
-		if (store_tag_delete(api_store(), m->rm_name, m->rm_ref) ==
-		    -1) {
-			if (errno == ENOENT)
-				api_name_or_manifest_unknown(req, m->rm_name);
-			else
-				http_error(req, 500, "UNKNOWN",
-				    "store_tag_delete: %s", strerror(errno));
-			return;
-		}
-		http_reply(req, 202, NULL, NULL, 0);
-		return;
-	}
-
-	http_log_digest(req, m->rm_ref);
-	if (store_link_delete(api_store(), m->rm_name, STORE_LINK_REVISION,
-	        m->rm_ref) == -1) {
-		if (errno == ENOENT)
-			api_name_or_manifest_unknown(req, m->rm_name);
-		else
-			http_error(req, 500, "UNKNOWN", "store_link_delete: %s",
-			    strerror(errno));
-		return;
-	}
-	if (store_tag_list(api_store(), m->rm_name, &tags, &ntags) == 0) {
-		for (i = 0; i < ntags; i++) {
-			if (store_tag_get(api_store(), m->rm_name, tags[i],
-			        cur) == 0 &&
-			    strcmp(cur, m->rm_ref) == 0 &&
-			    store_tag_delete(api_store(), m->rm_name,
-			        tags[i]) == -1 &&
-			    errno != ENOENT)
-				log_warn("%s: untag %s:%s", __func__,
-				    m->rm_name, tags[i]);
-		}
-		store_list_free(tags, ntags);
-	} else if (errno != ENOENT)
-		log_warn("%s: store_tag_list %s", __func__, m->rm_name);
-	http_reply(req, 202, NULL, NULL, 0);
-}
-
-/* ----------------------------------------------------------------------
- * Pool job: manifest store
- */
-
-static void
-job_free(struct api_manifest_job *job)
-{
-	free(job->mj_buf);
-	free(job);
-}
-
-/*
- * On a worker thread: only the job and the store. The blob first, then
- * the revision link, then the tag: a reader never follows a link to
- * missing data.
+ * On a worker thread: only the job and the store. Every referenced blob
+ * and child manifest must be linked in this repository ("Pushing
+ * Manifests": MANIFEST_BLOB_UNKNOWN; the subject need not exist), and
+ * nothing is written unless all are. Then the blob, the revision link,
+ * then the tag: a reader never follows a link to missing data.
  */
 static void
-job_work(struct store_call *sc)
+put_work(struct store_call *sc)
 {
 	struct api_manifest_job *job = (struct api_manifest_job *)sc;
 	struct store *st = api_store();
+	const struct manifest_ref *r;
+	size_t i;
+	int rc;
 
-	job->mj_result = 0;
+	for (i = 0; i < job->mj_mf.m_nrefs; i++) {
+		r = &job->mj_mf.m_refs[i];
+		if (!r->mr_check)
+			continue;
+		rc = store_link_exists(st, job->mj_name, ref_link(r),
+		    r->mr_digest);
+		if (rc != 1) {
+			job->mj_errno = errno;
+			job->mj_result =
+			    rc == 0 ? PUT_REF_UNKNOWN : PUT_REF_FAILED;
+			job->mj_missing = i;
+			return;
+		}
+	}
+
+	job->mj_result = PUT_STORED;
 	if (store_blob_write(st, job->mj_digest, job->mj_buf, job->mj_len) ==
 	        -1 ||
 	    store_link_write(st, job->mj_name, STORE_LINK_REVISION,
@@ -378,7 +471,7 @@ job_work(struct store_call *sc)
 	    (job->mj_tag[0] != '\0' &&
 	        store_tag_set(st, job->mj_name, job->mj_tag, job->mj_digest) ==
 	            -1))
-		job->mj_result = -1;
+		job->mj_result = PUT_STORE_FAILED;
 	job->mj_errno = errno;
 }
 
@@ -387,37 +480,167 @@ job_work(struct store_call *sc)
  * there, then answer it if it is.
  */
 static void
-job_done(struct store_call *sc)
+put_done(struct store_call *sc)
 {
 	struct api_manifest_job *job = (struct api_manifest_job *)sc;
 	struct request *req = api_job_detach(&job->mj_job);
+	const struct manifest_ref *r;
 
 	if (!api_running()) {
 		/* After reg_shutdown the catalog is gone. */
-		job_free(job);
+		put_free(job);
 		return;
 	}
-	if (job->mj_result == 0)
+	if (job->mj_result == PUT_STORED)
 		catalog_add(job->mj_name);
-	if (req != NULL) {
-		if (job->mj_result == -1)
-			api_storage_error(req, job->mj_errno, "storing");
-		else {
-			http_add_header(req, "Location", "/v2/%s/manifests/%s",
-			    job->mj_name, job->mj_digest);
-			http_add_header(req, "Docker-Content-Digest", "%s",
-			    job->mj_digest);
-			/*
-			 * OCI distribution-spec, "Pushing Manifests with
-			 * Subject": this registry processes subjects.
-			 */
-			if (job->mj_subject[0] != '\0')
-				http_add_header(req, "OCI-Subject", "%s",
-				    job->mj_subject);
-			http_reply(req, 201, NULL, NULL, 0);
-		}
+	if (req == NULL) {
+		put_free(job);
+		return;
 	}
-	job_free(job);
+	switch (job->mj_result) {
+	case PUT_REF_UNKNOWN:
+		r = &job->mj_mf.m_refs[job->mj_missing];
+		http_error(req, 400, "MANIFEST_BLOB_UNKNOWN",
+		    "%s %s unknown to repository",
+		    ref_link(r) == STORE_LINK_REVISION ? "manifest" : "blob",
+		    r->mr_digest);
+		break;
+	case PUT_REF_FAILED:
+		http_error(req, 500, "UNKNOWN", "store_link_exists: %s",
+		    strerror(job->mj_errno));
+		break;
+	case PUT_STORE_FAILED:
+		api_storage_error(req, job->mj_errno, "storing");
+		break;
+	case PUT_STORED:
+		http_add_header(req, "Location", "/v2/%s/manifests/%s",
+		    job->mj_name, job->mj_digest);
+		http_add_header(req, "Docker-Content-Digest", "%s",
+		    job->mj_digest);
+		/*
+		 * OCI distribution-spec, "Pushing Manifests with Subject":
+		 * this registry processes subjects.
+		 */
+		if (job->mj_mf.m_has_subject)
+			http_add_header(req, "OCI-Subject", "%s",
+			    job->mj_mf.m_subject);
+		http_reply(req, 201, NULL, NULL, 0);
+		break;
+	}
+	put_free(job);
+}
+
+static void
+put_free(struct api_manifest_job *job)
+{
+	manifest_free(&job->mj_mf);
+	free(job->mj_buf);
+	free(job);
+}
+
+/*
+ * api_manifest_delete: DELETE /v2/<name>/manifests/<reference> (end-9). A
+ * tag reference deletes the tag; a digest deletes the revision link and
+ * every tag that points at it ("Deleting Manifests": any tag pointing to
+ * that digest will return 404). Blobs stay for garbage-collect. These are
+ * a few unlink/rmdir calls in one store call of kind LOOKUP: no fsync is
+ * needed, as losing a delete in a crash only brings back what the client
+ * asked to remove, so on a local disk they cost what lookups do.
+ */
+void
+api_manifest_delete(struct request *req, const struct route_match *m)
+{
+	struct api_manifest_delete *md;
+
+	if (!api_config()->cf_delete_enabled) {
+		http_error(req, 405, "UNSUPPORTED", "deletion is disabled");
+		return;
+	}
+	if (m->rm_ref_is_digest)
+		http_log_digest(req, m->rm_ref);
+	if ((md = api_job_new(req, m, sizeof(*md), STORE_CALL_LOOKUP,
+	         delete_work, delete_done)) == NULL)
+		return;
+	util_strlcpy(md->md_name, m->rm_name, sizeof(md->md_name));
+	if (m->rm_ref_is_digest)
+		util_strlcpy(md->md_digest, m->rm_ref, sizeof(md->md_digest));
+	else
+		util_strlcpy(md->md_tag, m->rm_ref, sizeof(md->md_tag));
+	api_job_start(&md->md_job);
+}
+
+/* Wherever the store runs it: only the job's own fields and the store. */
+static void
+delete_work(struct store_call *sc)
+{
+	struct api_manifest_delete *md = (struct api_manifest_delete *)sc;
+	struct store *st = api_store();
+
+	if (md->md_tag[0] != '\0')
+		md->md_result = store_tag_delete(st, md->md_name, md->md_tag);
+	else
+		md->md_result = store_link_delete(st, md->md_name,
+		    STORE_LINK_REVISION, md->md_digest);
+	md->md_errno = errno;
+	if (md->md_result == -1) {
+		if (md->md_errno == ENOENT)
+			md->md_repo_exists =
+			    store_repo_exists(st, md->md_name) == 1;
+		return;
+	}
+	if (md->md_tag[0] == '\0')
+		delete_untag(st, md->md_name, md->md_digest);
+}
+
+/*
+ * Remove every tag of name that points at digest. Best effort: the
+ * revision is gone already, and a tag left behind answers 404 anyway
+ * (get_work checks the revision link), so failures are only logged.
+ */
+static void
+delete_untag(struct store *st, const char *name, const char *digest)
+{
+	char cur[DIGEST_BUFSZ];
+	char **tags = NULL;
+	size_t ntags = 0, i;
+
+	if (store_tag_list(st, name, &tags, &ntags) == -1) {
+		if (errno != ENOENT)
+			log_warn("%s: store_tag_list %s", __func__, name);
+		return;
+	}
+	for (i = 0; i < ntags; i++) {
+		if (store_tag_get(st, name, tags[i], cur) == 0 &&
+		    strcmp(cur, digest) == 0 &&
+		    store_tag_delete(st, name, tags[i]) == -1 &&
+		    errno != ENOENT)
+			log_warn("%s: untag %s:%s", __func__, name, tags[i]);
+	}
+	store_list_free(tags, ntags);
+}
+
+/* On the loop: answer, if the client is still there. */
+static void
+delete_done(struct store_call *sc)
+{
+	struct api_manifest_delete *md = (struct api_manifest_delete *)sc;
+	struct request *req = api_job_detach(&md->md_job);
+
+	if (req == NULL)
+		goto done;
+	if (md->md_result == -1) {
+		if (md->md_errno == ENOENT)
+			api_name_or_manifest_unknown(req, md->md_repo_exists);
+		else
+			http_error(req, 500, "UNKNOWN", "%s: %s",
+			    md->md_tag[0] != '\0' ? "store_tag_delete"
+			                          : "store_link_delete",
+			    strerror(md->md_errno));
+		goto done;
+	}
+	http_reply(req, 202, NULL, NULL, 0);
+done:
+	free(md);
 }
 
 /* ----------------------------------------------------------------------
@@ -425,10 +648,10 @@ job_done(struct store_call *sc)
  */
 
 /*
- * Add the descriptor of revision digest to list when its manifest
- * has subject as its subject and passes the artifactType filter (NULL:
- * none). seen collects the digests listed so far. 0, or -1 on allocation
- * failure; unreadable or invalid manifests are skipped.
+ * In referrers_work: add the descriptor of revision digest to list when
+ * its manifest has subject as its subject and passes the artifactType
+ * filter (NULL: none). seen collects the digests listed so far. 0, or -1
+ * on allocation failure; unreadable or invalid manifests are skipped.
  */
 static int
 referrer_add(json_t *list, json_t *seen, const char *digest,
@@ -494,8 +717,8 @@ done:
 }
 
 /*
- * Add the descriptors of the referrers tag schema index
- * (<alg>-<hex>, "Referrers Tag Schema") that the scan did not find:
+ * In referrers_work: add the descriptors of the referrers tag schema
+ * index (<alg>-<hex>, "Referrers Tag Schema") that the scan did not find:
  * "Registries MUST include preexisting image manifests that are listed in
  * an image index tagged with the referrers tag schema". Copied as they
  * are, deduplicated by digest.
@@ -548,19 +771,17 @@ referrers_tag(json_t *list, json_t *seen, const char *name, const char *subject,
  * repository has no referrers.
  *
  * There is no referrers index yet: the revisions of the repository
- * (at most REFERRERS_MAX) are read on the loop, each bounded by
- * MANIFEST_MAX_BYTES and skipped early when the subject digest does not
- * occur in its bytes. Fine for the repositories this registry is for;
- * an index kept at push time is the next step.
+ * (at most REFERRERS_MAX) are read in one store call of kind LOOKUP,
+ * each bounded by MANIFEST_MAX_BYTES and skipped early when the subject
+ * digest does not occur in its bytes. Fine for the repositories this
+ * registry is for; an index kept at push time is the next step.
  */
 void
 api_manifest_referrers_get(struct request *req, const struct route_match *m)
 {
+	struct api_referrers *rf;
 	char filter[MANIFEST_MT_MAX];
-	char **revs = NULL;
-	size_t nrevs = 0, i;
-	json_t *root = NULL, *list = NULL, *seen = NULL;
-	const char *fp = NULL;
+	size_t i;
 	int rc;
 
 	http_log_digest(req, m->rm_ref);
@@ -571,7 +792,7 @@ api_manifest_referrers_get(struct request *req, const struct route_match *m)
 		    "malformed artifactType parameter");
 		return;
 	}
-	if (rc == 1 && filter[0] != '\0') {
+	if (rc == 1) {
 		/*
 		 * Query decoding turns '+' into a space, but media types
 		 * have no spaces and often a '+' ("+json") that a client
@@ -580,42 +801,86 @@ api_manifest_referrers_get(struct request *req, const struct route_match *m)
 		for (i = 0; filter[i] != '\0'; i++)
 			if (filter[i] == ' ')
 				filter[i] = '+';
-		fp = filter;
-	}
+	} else
+		filter[0] = '\0';
 
-	if (store_link_list(api_store(), m->rm_name, STORE_LINK_REVISION, &revs,
-	        &nrevs) == -1) {
+	if ((rf = api_job_new(req, m, sizeof(*rf), STORE_CALL_LOOKUP,
+	         referrers_work, referrers_done)) == NULL)
+		return;
+	util_strlcpy(rf->rf_name, m->rm_name, sizeof(rf->rf_name));
+	util_strlcpy(rf->rf_subject, m->rm_ref, sizeof(rf->rf_subject));
+	util_strlcpy(rf->rf_filter, filter, sizeof(rf->rf_filter));
+	api_job_start(&rf->rf_job);
+}
+
+/*
+ * Wherever the store runs it: only the job's own fields and the store.
+ * The descriptors of the revisions whose subject it is, then those of
+ * the referrers tag the scan did not find.
+ */
+static void
+referrers_work(struct store_call *sc)
+{
+	struct api_referrers *rf = (struct api_referrers *)sc;
+	const char *fp = rf->rf_filter[0] != '\0' ? rf->rf_filter : NULL;
+	char **revs = NULL;
+	size_t nrevs = 0, i;
+	json_t *list = NULL, *seen = NULL;
+
+	if (store_link_list(api_store(), rf->rf_name, STORE_LINK_REVISION,
+	        &revs, &nrevs) == -1) {
 		if (errno != ENOENT) {
-			http_error(req, 500, "UNKNOWN", "store_link_list: %s",
-			    strerror(errno));
+			rf->rf_errno = errno;
+			rf->rf_result = REFERRERS_LIST_FAILED;
 			return;
 		}
 		revs = NULL;
 		nrevs = 0;
 	}
+	rf->rf_result = REFERRERS_NOMEM;
 	if ((list = json_array()) == NULL || (seen = json_object()) == NULL)
-		goto fail;
+		goto done;
 	for (i = 0; i < nrevs && i < REFERRERS_MAX; i++)
-		if (referrer_add(list, seen, revs[i], m->rm_ref, fp) == -1)
-			goto fail;
-	referrers_tag(list, seen, m->rm_name, m->rm_ref, fp);
+		if (referrer_add(list, seen, revs[i], rf->rf_subject, fp) == -1)
+			goto done;
+	referrers_tag(list, seen, rf->rf_name, rf->rf_subject, fp);
+	rf->rf_list = list;
+	list = NULL;
+	rf->rf_result = REFERRERS_FOUND;
+done:
+	json_decref(list);
+	json_decref(seen);
+	store_list_free(revs, nrevs);
+}
 
-	if ((root = json_object()) == NULL ||
+/* On the loop: the image index around the list, if the client is there. */
+static void
+referrers_done(struct store_call *sc)
+{
+	struct api_referrers *rf = (struct api_referrers *)sc;
+	struct request *req = api_job_detach(&rf->rf_job);
+	json_t *root = NULL;
+
+	if (req == NULL)
+		goto done;
+	if (rf->rf_result == REFERRERS_LIST_FAILED) {
+		http_error(req, 500, "UNKNOWN", "store_link_list: %s",
+		    strerror(rf->rf_errno));
+		goto done;
+	}
+	if (rf->rf_result != REFERRERS_FOUND ||
+	    (root = json_object()) == NULL ||
 	    api_json_set(root, "schemaVersion", json_integer(2)) == -1 ||
 	    api_json_set(root, "mediaType", json_string(MT_OCI_INDEX)) == -1 ||
-	    json_object_set(root, "manifests", list) == -1)
-		goto fail;
-	json_decref(list);
-	json_decref(seen);
-	store_list_free(revs, nrevs);
-	if (fp != NULL)
+	    json_object_set(root, "manifests", rf->rf_list) == -1) {
+		json_decref(root);
+		http_error(req, 500, "UNKNOWN", "out of memory");
+		goto done;
+	}
+	if (rf->rf_filter[0] != '\0')
 		http_add_header(req, "OCI-Filters-Applied", "artifactType");
 	api_reply_json(req, 200, MT_OCI_INDEX, root);
-	return;
-fail:
-	json_decref(root);
-	json_decref(list);
-	json_decref(seen);
-	store_list_free(revs, nrevs);
-	http_error(req, 500, "UNKNOWN", "out of memory");
+done:
+	json_decref(rf->rf_list);
+	free(rf);
 }

@@ -209,6 +209,12 @@ static struct store_mem_snap *store_mem_snap_add(struct store_mem_snaps *,
 static int
 store_mem_snap_repo(struct store_mem_snaps *, const struct store_mem_repo *);
 
+/*
+ * 1: store_mem_cheap says no, so store_call defers every call to the pool
+ * as a remote driver would (store_mem_defer). Read on the loop only.
+ */
+static int store_mem_deferred;
+
 static const struct store_ops store_mem_ops = {
     .so_name = "memory",
     .so_close = store_mem_close,
@@ -443,12 +449,26 @@ store_mem_close(struct store *st)
 	free(s);
 }
 
-/* Nothing in memory waits: every kind may run on the loop. */
+/*
+ * Nothing in memory waits: every kind may run on the loop, unless a test
+ * asked for the calls to be deferred (store_mem_defer).
+ */
 static int
 store_mem_cheap(enum store_call_kind kind)
 {
 	(void)kind;
-	return 1;
+	return !store_mem_deferred;
+}
+
+/*
+ * store_mem_defer: make store_call run work on the worker pool from now
+ * on, when on is 1. Process-wide, because so_cheap has no store to hold
+ * the setting; set it while no call is in flight.
+ */
+void
+store_mem_defer(int on)
+{
+	store_mem_deferred = on;
 }
 
 /* ---- blobs ---- */

@@ -7,6 +7,7 @@
  * store holds afterwards.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "digest.h"
 #include "http.h"
 #include "log.h"
+#include "manifest.h"
 #include "pool.h"
 #include "registry.h"
 #include "store.h"
@@ -90,33 +92,28 @@ api_parse(struct evbuffer *buf, int head_only, struct resp *r)
 	return 1;
 }
 
+/* A client on a bufferevent pair: the server reads cl_pair[0]. */
+struct client {
+	struct bufferevent *cl_pair[2];
+	struct http_conn *cl_hc;
+};
+
 /*
- * Send the request head (printf format, "\r\n" line ends, without the
- * blank line) and body, run the loop until the whole response is back.
- * The connection is new for every request.
+ * Connect a new client and send head (complete but for the blank line)
+ * and body.
  */
-static void api_req(struct resp *, const void *, size_t, const char *, ...)
-    __attribute__((format(printf, 4, 5)));
-
 static void
-api_req(struct resp *r, const void *body, size_t bodylen, const char *fmt, ...)
+client_send(struct client *cl, const char *head, const void *body,
+    size_t bodylen)
 {
-	struct bufferevent *pair[2];
-	struct http_conn *hc;
-	char head[4096];
-	va_list ap;
-	int i, done = 0;
+	struct bufferevent **pair = cl->cl_pair;
 
-	memset(r, 0, sizeof(*r));
-	va_start(ap, fmt);
-	vsnprintf(head, sizeof(head), fmt, ap);
-	va_end(ap);
 	if (bufferevent_pair_new(base, 0, pair) == -1)
 		abort();
-	if ((hc = http_conn_new(pair[0], 1, "127.0.0.1:1", "127.0.0.1", 0)) ==
-	    NULL)
+	if ((cl->cl_hc = http_conn_new(pair[0], 1, "127.0.0.1:1", "127.0.0.1",
+	         0)) == NULL)
 		abort();
-	bufferevent_setcb(pair[0], api_read_cb, api_write_cb, NULL, hc);
+	bufferevent_setcb(pair[0], api_read_cb, api_write_cb, NULL, cl->cl_hc);
 	bufferevent_enable(pair[0], EV_READ | EV_WRITE);
 	bufferevent_enable(pair[1], EV_READ | EV_WRITE);
 	bufferevent_write(pair[1], head, strlen(head));
@@ -131,10 +128,42 @@ api_req(struct resp *r, const void *body, size_t bodylen, const char *fmt, ...)
 		bufferevent_write(pair[1], "\r\n", 2);
 	if (bodylen > 0)
 		bufferevent_write(pair[1], body, bodylen);
+}
+
+/* The server side closes (freeing the request), then the client. */
+static void
+client_close(struct client *cl)
+{
+	http_conn_free(cl->cl_hc);
+	bufferevent_free(cl->cl_pair[0]);
+	bufferevent_free(cl->cl_pair[1]);
+}
+
+/*
+ * Send the request head (printf format, "\r\n" line ends, without the
+ * blank line) and body, run the loop until the whole response is back.
+ * The connection is new for every request.
+ */
+static void api_req(struct resp *, const void *, size_t, const char *, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void
+api_req(struct resp *r, const void *body, size_t bodylen, const char *fmt, ...)
+{
+	struct client cl;
+	char head[4096];
+	va_list ap;
+	int i, done = 0;
+
+	memset(r, 0, sizeof(*r));
+	va_start(ap, fmt);
+	vsnprintf(head, sizeof(head), fmt, ap);
+	va_end(ap);
+	client_send(&cl, head, body, bodylen);
 	/* Jobs on the worker pool complete through the loop: spin a while. */
 	for (i = 0; i < 20000 && !done; i++) {
 		event_base_loop(base, EVLOOP_NONBLOCK);
-		done = api_parse(bufferevent_get_input(pair[1]),
+		done = api_parse(bufferevent_get_input(cl.cl_pair[1]),
 		    strncmp(head, "HEAD ", 5) == 0, r);
 		if (!done && i > 100)
 			usleep(100);
@@ -143,9 +172,102 @@ api_req(struct resp *r, const void *body, size_t bodylen, const char *fmt, ...)
 		r->status = -1;
 		r->body = calloc(1, 1);
 	}
-	http_conn_free(hc);
-	bufferevent_free(pair[0]);
-	bufferevent_free(pair[1]);
+	client_close(&cl);
+}
+
+/*
+ * Run the loop until the worker pool has nothing in flight (deferred
+ * store calls done); 1 when it got there.
+ */
+static int
+pool_idle(void)
+{
+	int i;
+
+	for (i = 0; i < 20000 && pool_pending() > 0; i++) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		if (pool_pending() > 0)
+			usleep(100);
+	}
+	return pool_pending() == 0;
+}
+
+/*
+ * The gate: a pool job that holds the pool's only worker until opened,
+ * so that a store call deferred behind it stays in flight as long as a
+ * test needs.
+ */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int open;
+	struct pool_job job;
+} gate = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 1, {0}};
+
+static void
+gate_work(struct pool_job *pj)
+{
+	(void)pj;
+	pthread_mutex_lock(&gate.lock);
+	while (!gate.open)
+		pthread_cond_wait(&gate.cond, &gate.lock);
+	pthread_mutex_unlock(&gate.lock);
+}
+
+static void
+gate_done(struct pool_job *pj)
+{
+	(void)pj;
+}
+
+static void
+gate_set(int open)
+{
+	pthread_mutex_lock(&gate.lock);
+	gate.open = open;
+	pthread_cond_signal(&gate.cond);
+	pthread_mutex_unlock(&gate.lock);
+}
+
+/*
+ * Send a request like api_req, with the store's calls deferred
+ * (store_mem_defer), and close the connection while its storage job
+ * waits behind the gate: the job's done must find the request gone and
+ * only clean up. Then let the job finish. 1 when the job was caught in
+ * flight, unanswered.
+ */
+static int api_gone(const void *, size_t, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+api_gone(const void *body, size_t bodylen, const char *fmt, ...)
+{
+	struct client cl;
+	char head[4096];
+	va_list ap;
+	int i, caught;
+
+	if (!pool_idle())
+		return 0;
+	va_start(ap, fmt);
+	vsnprintf(head, sizeof(head), fmt, ap);
+	va_end(ap);
+	gate_set(0);
+	gate.job.pj_work = gate_work;
+	gate.job.pj_done = gate_done;
+	pool_submit(&gate.job);
+	client_send(&cl, head, body, bodylen);
+	for (i = 0; i < 20000 && pool_pending() < 2; i++) {
+		if (evbuffer_get_length(bufferevent_get_input(cl.cl_pair[1])) >
+		    0)
+			break;
+		event_base_loop(base, EVLOOP_NONBLOCK);
+	}
+	caught = pool_pending() == 2 &&
+	    evbuffer_get_length(bufferevent_get_input(cl.cl_pair[1])) == 0;
+	client_close(&cl);
+	gate_set(1);
+	return pool_idle() && caught;
 }
 
 static void
@@ -452,6 +574,593 @@ test_manifests(void)
 	resp_free(&r);
 }
 
+/*
+ * PUT body (type mt) as manifest ref of repo: the status, with the
+ * response in *r (the caller frees it) and the body's digest.
+ */
+static int
+push_manifest(const char *repo, const char *ref, const char *mt,
+    const char *body, char digest[DIGEST_BUFSZ], struct resp *r)
+{
+	digest_buf(body, strlen(body), digest);
+	api_req(r, body, strlen(body),
+	    "PUT /v2/%s/manifests/%s HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: %s\r\nContent-Length: %zu\r\n",
+	    repo, ref, mt, strlen(body));
+	return r->status;
+}
+
+/*
+ * An OCI image manifest of config cfgd (37 bytes) and one layer (11
+ * bytes) into buf.
+ */
+static void
+image_manifest(char *buf, size_t bufsz, const char *cfgd, const char *layer)
+{
+	snprintf(buf, bufsz,
+	    "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{"
+	    "\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
+	    "\"digest\":\"%s\",\"size\":37},\"layers\":[{\"mediaType\":"
+	    "\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"%s\","
+	    "\"size\":11}]}",
+	    MT_OCI_MANIFEST, cfgd, layer);
+}
+
+/*
+ * Manifest reads: by digest, If-None-Match, Accept, and which 404 a
+ * missing manifest gets (MANIFEST_UNKNOWN in a repository that exists,
+ * NAME_UNKNOWN otherwise), for GET and HEAD alike.
+ */
+static void
+test_manifest_reads(void)
+{
+	struct resp r, h;
+	char cfgd[DIGEST_BUFSZ], layer[DIGEST_BUFSZ], md[DIGEST_BUFSZ];
+	char man[1024], v[256], etag[DIGEST_BUFSZ + 2];
+
+	ok(push_blob("lib/read",
+	       "{\"architecture\":\"amd64\",\"os\":\"linux\"}", cfgd) &&
+	        push_blob("lib/read", "layer bytes", layer),
+	    "config and layer pushed");
+	image_manifest(man, sizeof(man), cfgd, layer);
+	is_int(push_manifest("lib/read", "v1", MT_OCI_MANIFEST, man, md, &r),
+	    201, "manifest PUT: 201");
+	resp_free(&r);
+
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/read/manifests/%s HTTP/1.1\r\nHost: t\r\n", md);
+	ok(r.status == 200 && r.bodylen == strlen(man) &&
+	        memcmp(r.body, man, r.bodylen) == 0,
+	    "manifest GET by digest: the exact bytes");
+	is_str(hdr(&r, "Content-Type", v, sizeof(v)), MT_OCI_MANIFEST,
+	    "served with its media type");
+	is_str(hdr(&r, "Docker-Content-Digest", v, sizeof(v)), md,
+	    "Docker-Content-Digest");
+	snprintf(etag, sizeof(etag), "\"%s\"", md);
+	is_str(hdr(&r, "ETag", v, sizeof(v)), etag, "ETag is the digest");
+	resp_free(&r);
+
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/read/manifests/v1 HTTP/1.1\r\nHost: t\r\n"
+	    "If-None-Match: %s\r\n",
+	    etag);
+	ok(r.status == 304 && r.bodylen == 0,
+	    "GET by tag with If-None-Match naming its digest: 304");
+	is_str(hdr(&r, "ETag", v, sizeof(v)), etag, "with the ETag");
+	resp_free(&r);
+
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/read/manifests/v1 HTTP/1.1\r\nHost: t\r\n"
+	    "If-None-Match: \"sha256:%064d\"\r\n",
+	    0);
+	is_int(r.status, 200, "another ETag: 200");
+	resp_free(&r);
+
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/read/manifests/v1 HTTP/1.1\r\nHost: t\r\n"
+	    "Accept: %s\r\n",
+	    MT_DOCKER_MANIFEST);
+	ok(r.status == 404 && oci_error(&r, "MANIFEST_UNKNOWN"),
+	    "a type the client does not accept: 404 MANIFEST_UNKNOWN");
+	is_str(hdr(&r, "Docker-Content-Digest", v, sizeof(v)), md,
+	    "after the digest headers");
+	resp_free(&r);
+
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/read/manifests/nope HTTP/1.1\r\nHost: t\r\n");
+	ok(r.status == 404 && oci_error(&r, "MANIFEST_UNKNOWN"),
+	    "GET of a missing tag: 404 MANIFEST_UNKNOWN");
+	api_req(&h, NULL, 0,
+	    "HEAD /v2/lib/read/manifests/nope HTTP/1.1\r\nHost: t\r\n");
+	ok(h.status == 404 &&
+	        strcmp(hdr(&h, "Content-Length", v, sizeof(v)), "") != 0 &&
+	        strtoul(v, NULL, 10) == r.bodylen,
+	    "HEAD of a missing tag: the same 404 without the body");
+	resp_free(&h);
+	resp_free(&r);
+
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/nowhere/manifests/v1 HTTP/1.1\r\nHost: t\r\n");
+	ok(r.status == 404 && oci_error(&r, "NAME_UNKNOWN"),
+	    "GET in an unknown repository: 404 NAME_UNKNOWN");
+	api_req(&h, NULL, 0,
+	    "HEAD /v2/lib/nowhere/manifests/v1 HTTP/1.1\r\nHost: t\r\n");
+	ok(h.status == 404 &&
+	        strcmp(hdr(&h, "Content-Length", v, sizeof(v)), "") != 0 &&
+	        strtoul(v, NULL, 10) == r.bodylen,
+	    "HEAD in an unknown repository: the same 404 (NAME_UNKNOWN)");
+	resp_free(&h);
+	resp_free(&r);
+
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/read/manifests/sha256:%064d HTTP/1.1\r\nHost: t\r\n",
+	    0);
+	ok(r.status == 404 && oci_error(&r, "MANIFEST_UNKNOWN"),
+	    "GET of an unknown digest: 404 MANIFEST_UNKNOWN");
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/read/manifests/%s HTTP/1.1\r\nHost: t\r\n", layer);
+	ok(r.status == 404 && oci_error(&r, "MANIFEST_UNKNOWN"),
+	    "GET of a layer's digest as a manifest: 404 MANIFEST_UNKNOWN");
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/nowhere/manifests/%s HTTP/1.1\r\nHost: t\r\n", md);
+	ok(r.status == 404 && oci_error(&r, "NAME_UNKNOWN"),
+	    "GET by digest in an unknown repository: 404 NAME_UNKNOWN");
+	resp_free(&r);
+}
+
+/*
+ * Pushes that reference what the repository lacks are refused before
+ * anything is written; an index naming its children is accepted once
+ * they are there.
+ */
+static void
+test_manifest_refs(void)
+{
+	struct resp r;
+	char cfgd[DIGEST_BUFSZ], layer[DIGEST_BUFSZ], md[DIGEST_BUFSZ];
+	char idx[DIGEST_BUFSZ], man[1024], index[1024], want[256];
+	uint64_t size;
+
+	ok(push_blob("lib/refs",
+	       "{\"architecture\":\"amd64\",\"os\":\"linux\"}", cfgd) &&
+	        push_blob("lib/refs", "layer bytes", layer),
+	    "config and layer pushed");
+	image_manifest(man, sizeof(man), cfgd, layer);
+	digest_buf(man, strlen(man), md);
+	snprintf(index, sizeof(index),
+	    "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"manifests\":[{"
+	    "\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu}]}",
+	    MT_OCI_INDEX, MT_OCI_MANIFEST, md, strlen(man));
+
+	is_int(push_manifest("lib/refs", "multi", MT_OCI_INDEX, index, idx, &r),
+	    400, "an index whose child is not pushed yet: 400");
+	snprintf(want, sizeof(want), "manifest %s unknown to repository", md);
+	ok(oci_error(&r, "MANIFEST_BLOB_UNKNOWN") &&
+	        strstr(r.body, want) != NULL,
+	    "MANIFEST_BLOB_UNKNOWN names the child: %s", r.body);
+	resp_free(&r);
+	ok(store_link_exists(st, "lib/refs", STORE_LINK_REVISION, idx) == 0 &&
+	        store_blob_stat(st, idx, &size) == -1,
+	    "and nothing of the index was written");
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/refs/manifests/multi HTTP/1.1\r\nHost: t\r\n");
+	ok(r.status == 404 && oci_error(&r, "NAME_UNKNOWN"),
+	    "nor the tag, nor the repository: %s", r.body);
+	resp_free(&r);
+
+	is_int(push_manifest("lib/refs", "v1", MT_OCI_MANIFEST, man, md, &r),
+	    201, "the child: 201");
+	resp_free(&r);
+	is_int(push_manifest("lib/refs", "multi", MT_OCI_INDEX, index, idx, &r),
+	    201, "then the index: 201");
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/refs/manifests/multi HTTP/1.1\r\nHost: t\r\n");
+	ok(r.status == 200 && r.bodylen == strlen(index),
+	    "the index by tag: 200");
+	is_str(hdr(&r, "Content-Type", want, sizeof(want)), MT_OCI_INDEX,
+	    "served as an OCI index");
+	resp_free(&r);
+}
+
+/*
+ * GET /v2/<name>/referrers/<digest>: the manifests whose subject is the
+ * digest, the artifactType filter, and the referrers tag schema index.
+ */
+static void
+test_referrers(void)
+{
+	struct resp r;
+	char cfgd[DIGEST_BUFSZ], layer[DIGEST_BUFSZ], empty[DIGEST_BUFSZ];
+	char md[DIGEST_BUFSZ], sig[DIGEST_BUFSZ], other[DIGEST_BUFSZ];
+	char tagd[DIGEST_BUFSZ], tag[80], sigman[2048], man[1024];
+	char index[1024], want[512], v[256];
+
+	ok(push_blob("lib/ref", "{\"architecture\":\"amd64\",\"os\":\"linux\"}",
+	       cfgd) &&
+	        push_blob("lib/ref", "layer bytes", layer) &&
+	        push_blob("lib/ref", "{}", empty),
+	    "config, layer and the empty blob pushed");
+	image_manifest(man, sizeof(man), cfgd, layer);
+	is_int(push_manifest("lib/ref", "v1", MT_OCI_MANIFEST, man, md, &r),
+	    201, "the subject: 201");
+	resp_free(&r);
+
+	snprintf(sigman, sizeof(sigman),
+	    "{\"schemaVersion\":2,\"mediaType\":\"%s\","
+	    "\"artifactType\":\"application/vnd.example.sig\",\"config\":{"
+	    "\"mediaType\":\"application/vnd.oci.empty.v1+json\","
+	    "\"digest\":\"%s\",\"size\":2},\"layers\":[{\"mediaType\":"
+	    "\"application/vnd.oci.empty.v1+json\",\"digest\":\"%s\","
+	    "\"size\":2}],\"subject\":{\"mediaType\":\"%s\",\"digest\":"
+	    "\"%s\",\"size\":%zu},\"annotations\":{\"org.example\":\"yes\"}}",
+	    MT_OCI_MANIFEST, empty, empty, MT_OCI_MANIFEST, md, strlen(man));
+	is_int(push_manifest("lib/ref", "sig", MT_OCI_MANIFEST, sigman, sig,
+	           &r),
+	    201, "an artifact with a subject: 201");
+	is_str(hdr(&r, "OCI-Subject", v, sizeof(v)), md,
+	    "OCI-Subject names the subject");
+	resp_free(&r);
+
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/ref/referrers/%s HTTP/1.1\r\nHost: t\r\n", md);
+	is_int(r.status, 200, "referrers: 200");
+	is_str(hdr(&r, "Content-Type", v, sizeof(v)), MT_OCI_INDEX,
+	    "an OCI index");
+	snprintf(want, sizeof(want),
+	    "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"manifests\":[{"
+	    "\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu,"
+	    "\"artifactType\":\"application/vnd.example.sig\","
+	    "\"annotations\":{\"org.example\":\"yes\"}}]}",
+	    MT_OCI_INDEX, MT_OCI_MANIFEST, sig, strlen(sigman));
+	is_str(r.body, want, "the artifact's descriptor, nothing else");
+	is_str(hdr(&r, "OCI-Filters-Applied", v, sizeof(v)), "",
+	    "no filter applied");
+	resp_free(&r);
+
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/ref/referrers/%s?artifactType=application/"
+	    "vnd.example.sig HTTP/1.1\r\nHost: t\r\n",
+	    md);
+	ok(r.status == 200 && strstr(r.body, sig) != NULL,
+	    "a matching artifactType filter keeps it");
+	is_str(hdr(&r, "OCI-Filters-Applied", v, sizeof(v)), "artifactType",
+	    "OCI-Filters-Applied");
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/ref/referrers/%s?artifactType=text/plain "
+	    "HTTP/1.1\r\nHost: t\r\n",
+	    md);
+	ok(r.status == 200 && strstr(r.body, "\"manifests\":[]") != NULL,
+	    "another artifactType: an empty list: %s", r.body);
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/ref/referrers/%s?artifactType=%%zz "
+	    "HTTP/1.1\r\nHost: t\r\n",
+	    md);
+	ok(r.status == 400 && oci_error(&r, "UNSUPPORTED"),
+	    "a malformed artifactType: 400 UNSUPPORTED");
+	resp_free(&r);
+
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/ref/referrers/%s HTTP/1.1\r\nHost: t\r\n", sig);
+	ok(r.status == 200 && strstr(r.body, "\"manifests\":[]") != NULL,
+	    "a digest nothing refers to: an empty list");
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/noref/referrers/%s HTTP/1.1\r\nHost: t\r\n", md);
+	ok(r.status == 200 && strstr(r.body, "\"manifests\":[]") != NULL,
+	    "an unknown repository: 200 and an empty list, never 404");
+	resp_free(&r);
+
+	/*
+	 * The referrers tag schema: an index tagged sha256-<hex> of the
+	 * subject lists a manifest the scan cannot find (it has no
+	 * subject), and the artifact again, which is listed once.
+	 */
+	snprintf(man, sizeof(man),
+	    "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{"
+	    "\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
+	    "\"digest\":\"%s\",\"size\":37},\"layers\":[]}",
+	    MT_OCI_MANIFEST, cfgd);
+	is_int(push_manifest("lib/ref", "old", MT_OCI_MANIFEST, man, other, &r),
+	    201, "an old-style referrer without subject: 201");
+	resp_free(&r);
+	snprintf(index, sizeof(index),
+	    "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"manifests\":[{"
+	    "\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu,"
+	    "\"artifactType\":\"application/vnd.example.old\"},{"
+	    "\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu}]}",
+	    MT_OCI_INDEX, MT_OCI_MANIFEST, other, strlen(man), MT_OCI_MANIFEST,
+	    sig, strlen(sigman));
+	snprintf(tag, sizeof(tag), "sha256-%s", md + 7);
+	is_int(push_manifest("lib/ref", tag, MT_OCI_INDEX, index, tagd, &r),
+	    201, "the referrers tag index: 201");
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/ref/referrers/%s HTTP/1.1\r\nHost: t\r\n", md);
+	ok(r.status == 200 && strstr(r.body, other) != NULL &&
+	        strstr(r.body, "application/vnd.example.old") != NULL,
+	    "the tag's descriptor is added");
+	ok(strstr(r.body, sig) != NULL &&
+	        strstr(strstr(r.body, sig) + 1, sig) == NULL,
+	    "the artifact is listed once");
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/ref/referrers/%s?artifactType=application/"
+	    "vnd.example.old HTTP/1.1\r\nHost: t\r\n",
+	    md);
+	ok(r.status == 200 && strstr(r.body, other) != NULL &&
+	        strstr(r.body, sig) == NULL,
+	    "the filter applies to the tag's descriptors too");
+	resp_free(&r);
+}
+
+/* DELETE of a blob and of a manifest by tag (delete is enabled here). */
+static void
+test_deletes(void)
+{
+	struct resp r;
+	char d[DIGEST_BUFSZ], cfgd[DIGEST_BUFSZ], layer[DIGEST_BUFSZ];
+	char md[DIGEST_BUFSZ], man[1024];
+	uint64_t size;
+
+	ok(push_blob("lib/del", "doomed layer", d), "a blob pushed");
+	api_req(&r, NULL, 0,
+	    "DELETE /v2/lib/del/blobs/%s HTTP/1.1\r\nHost: t\r\n", d);
+	ok(r.status == 202 && r.bodylen == 0, "blob DELETE: 202");
+	resp_free(&r);
+	is_int(store_link_exists(st, "lib/del", STORE_LINK_LAYER, d), 0,
+	    "the layer link is gone");
+	ok(store_blob_stat(st, d, &size) == 0,
+	    "the data stays for garbage-collect");
+	api_req(&r, NULL, 0, "GET /v2/lib/del/blobs/%s HTTP/1.1\r\nHost: t\r\n",
+	    d);
+	ok(r.status == 404 && oci_error(&r, "BLOB_UNKNOWN"),
+	    "the blob is no longer served: 404 BLOB_UNKNOWN");
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "DELETE /v2/lib/del/blobs/%s HTTP/1.1\r\nHost: t\r\n", d);
+	ok(r.status == 404 && oci_error(&r, "BLOB_UNKNOWN"),
+	    "deleting it again: 404 BLOB_UNKNOWN");
+	resp_free(&r);
+
+	ok(push_blob("lib/del", "{\"architecture\":\"amd64\",\"os\":\"linux\"}",
+	       cfgd) &&
+	        push_blob("lib/del", "layer bytes", layer),
+	    "config and layer pushed");
+	image_manifest(man, sizeof(man), cfgd, layer);
+	ok(push_manifest("lib/del", "a", MT_OCI_MANIFEST, man, md, &r) == 201,
+	    "tag a");
+	resp_free(&r);
+	ok(push_manifest("lib/del", "b", MT_OCI_MANIFEST, man, md, &r) == 201,
+	    "tag b of the same manifest");
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "DELETE /v2/lib/del/manifests/a HTTP/1.1\r\nHost: t\r\n");
+	is_int(r.status, 202, "manifest DELETE by tag: 202");
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/del/manifests/a HTTP/1.1\r\nHost: t\r\n");
+	ok(r.status == 404 && oci_error(&r, "MANIFEST_UNKNOWN"),
+	    "the tag is gone: 404 MANIFEST_UNKNOWN");
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/del/manifests/b HTTP/1.1\r\nHost: t\r\n");
+	is_int(r.status, 200, "the other tag stays");
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "DELETE /v2/lib/del/manifests/a HTTP/1.1\r\nHost: t\r\n");
+	ok(r.status == 404 && oci_error(&r, "MANIFEST_UNKNOWN"),
+	    "deleting the tag again: 404 MANIFEST_UNKNOWN");
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "DELETE /v2/lib/nodel/manifests/a HTTP/1.1\r\nHost: t\r\n");
+	ok(r.status == 404 && oci_error(&r, "NAME_UNKNOWN"),
+	    "a tag of an unknown repository: 404 NAME_UNKNOWN");
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "DELETE /v2/lib/nodel/manifests/%s HTTP/1.1\r\nHost: t\r\n", md);
+	ok(r.status == 404 && oci_error(&r, "NAME_UNKNOWN"),
+	    "a digest in an unknown repository: 404 NAME_UNKNOWN");
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "DELETE /v2/lib/del/manifests/%s HTTP/1.1\r\nHost: t\r\n", md);
+	is_int(r.status, 202, "manifest DELETE by digest: 202");
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/del/tags/list HTTP/1.1\r\nHost: t\r\n");
+	ok(r.status == 200 &&
+	        strcmp(r.body, "{\"name\":\"lib/del\",\"tags\":[]}") == 0,
+	    "it took tag b with it: %s", r.body);
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "DELETE /v2/lib/del/manifests/%s HTTP/1.1\r\nHost: t\r\n", md);
+	ok(r.status == 404 && oci_error(&r, "MANIFEST_UNKNOWN"),
+	    "deleting the digest again: 404 MANIFEST_UNKNOWN");
+	resp_free(&r);
+}
+
+/* tags/list pages: n=, last=, and the Link to the next page. */
+static void
+test_tags_pages(void)
+{
+	static const char *const tags[] = {"b", "a", "d", "c", "e"};
+	struct resp r;
+	char cfgd[DIGEST_BUFSZ], layer[DIGEST_BUFSZ], md[DIGEST_BUFSZ];
+	char man[1024], v[256];
+	size_t i;
+	int pushed = 1;
+
+	ok(push_blob("lib/tags",
+	       "{\"architecture\":\"amd64\",\"os\":\"linux\"}", cfgd) &&
+	        push_blob("lib/tags", "layer bytes", layer),
+	    "config and layer pushed");
+	image_manifest(man, sizeof(man), cfgd, layer);
+	for (i = 0; i < sizeof(tags) / sizeof(tags[0]); i++) {
+		if (push_manifest("lib/tags", tags[i], MT_OCI_MANIFEST, man, md,
+		        &r) != 201)
+			pushed = 0;
+		resp_free(&r);
+	}
+	ok(pushed, "five tags pushed");
+
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/tags/tags/list?n=2 HTTP/1.1\r\nHost: t\r\n");
+	ok(r.status == 200 &&
+	        strcmp(r.body,
+	            "{\"name\":\"lib/tags\",\"tags\":[\"a\",\"b\"]}") == 0,
+	    "n=2: the first two in order: %s", r.body);
+	is_str(hdr(&r, "Link", v, sizeof(v)),
+	    "</v2/lib/tags/tags/list?n=2&last=b>; rel=\"next\"",
+	    "Link to the next page");
+	resp_free(&r);
+
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/tags/tags/list?n=2&last=b HTTP/1.1\r\nHost: t\r\n");
+	ok(r.status == 200 &&
+	        strcmp(r.body,
+	            "{\"name\":\"lib/tags\",\"tags\":[\"c\",\"d\"]}") == 0,
+	    "the next page: %s", r.body);
+	is_str(hdr(&r, "Link", v, sizeof(v)),
+	    "</v2/lib/tags/tags/list?n=2&last=d>; rel=\"next\"",
+	    "and its Link");
+	resp_free(&r);
+
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/tags/tags/list?n=2&last=d HTTP/1.1\r\nHost: t\r\n");
+	ok(r.status == 200 &&
+	        strcmp(r.body, "{\"name\":\"lib/tags\",\"tags\":[\"e\"]}") == 0,
+	    "the last page: %s", r.body);
+	is_str(hdr(&r, "Link", v, sizeof(v)), "", "without a Link");
+	resp_free(&r);
+
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/tags/tags/list?last=bb HTTP/1.1\r\nHost: t\r\n");
+	ok(r.status == 200 &&
+	        strcmp(r.body,
+	            "{\"name\":\"lib/tags\",\"tags\":[\"c\",\"d\",\"e\"]}") ==
+	            0,
+	    "last= between tags: those after it: %s", r.body);
+	resp_free(&r);
+
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/tags/tags/list?n=0 HTTP/1.1\r\nHost: t\r\n");
+	ok(r.status == 200 &&
+	        strcmp(r.body, "{\"name\":\"lib/tags\",\"tags\":[]}") == 0,
+	    "n=0: an empty list: %s", r.body);
+	is_str(hdr(&r, "Link", v, sizeof(v)), "", "and no Link");
+	resp_free(&r);
+
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/tags/tags/list?n=x HTTP/1.1\r\nHost: t\r\n");
+	ok(r.status == 400 && oci_error(&r, "PAGINATION_NUMBER_INVALID"),
+	    "n=x: 400 PAGINATION_NUMBER_INVALID");
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/none/tags/list?n=x HTTP/1.1\r\nHost: t\r\n");
+	is_int(r.status, 400,
+	    "the parameters are checked before the repository");
+	resp_free(&r);
+}
+
+/*
+ * With every store call deferred: clients that leave while their job is
+ * on the pool. The jobs still do their storage work (and a push its
+ * catalog entry) and free what they hold, which ASan checks.
+ */
+static void
+test_gone(void)
+{
+	struct resp r;
+	char cfgd[DIGEST_BUFSZ], layer[DIGEST_BUFSZ], d[DIGEST_BUFSZ];
+	char md[DIGEST_BUFSZ], bad[DIGEST_BUFSZ], man[1024];
+
+	ok(push_blob("lib/gone",
+	       "{\"architecture\":\"amd64\",\"os\":\"linux\"}", cfgd) &&
+	        push_blob("lib/gone", "layer bytes", layer) &&
+	        push_blob("lib/gone", "gone layer", d),
+	    "blobs pushed");
+
+	snprintf(man, sizeof(man),
+	    "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{"
+	    "\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
+	    "\"digest\":\"%s\",\"size\":37},\"layers\":[]}",
+	    MT_OCI_MANIFEST,
+	    "sha256:0000000000000000000000000000000000000000"
+	    "000000000000000000000000");
+	digest_buf(man, strlen(man), bad);
+	ok(api_gone(man, strlen(man),
+	       "PUT /v2/lib/gone/manifests/bad HTTP/1.1\r\nHost: t\r\n"
+	       "Content-Type: %s\r\nContent-Length: %zu\r\n",
+	       MT_OCI_MANIFEST, strlen(man)),
+	    "a manifest PUT its job refuses: the client leaves first");
+	ok(store_link_exists(st, "lib/gone", STORE_LINK_REVISION, bad) == 0,
+	    "nothing was stored");
+
+	image_manifest(man, sizeof(man), cfgd, layer);
+	digest_buf(man, strlen(man), md);
+	ok(api_gone(man, strlen(man),
+	       "PUT /v2/lib/gone/manifests/v1 HTTP/1.1\r\nHost: t\r\n"
+	       "Content-Type: %s\r\nContent-Length: %zu\r\n",
+	       MT_OCI_MANIFEST, strlen(man)),
+	    "manifest PUT: the client leaves before the job is done");
+	is_int(store_link_exists(st, "lib/gone", STORE_LINK_REVISION, md), 1,
+	    "the manifest was stored all the same");
+	api_req(&r, NULL, 0, "GET /v2/_catalog HTTP/1.1\r\nHost: t\r\n");
+	ok(r.status == 200 && strstr(r.body, "\"lib/gone\"") != NULL,
+	    "and the catalog lists its repository");
+	resp_free(&r);
+
+	ok(api_gone(NULL, 0,
+	       "GET /v2/lib/gone/manifests/v1 HTTP/1.1\r\nHost: t\r\n"),
+	    "manifest GET");
+	ok(api_gone(NULL, 0,
+	       "GET /v2/lib/gone/manifests/v1 HTTP/1.1\r\nHost: t\r\n"
+	       "If-None-Match: \"%s\"\r\n",
+	       md),
+	    "manifest GET with If-None-Match");
+	ok(api_gone(NULL, 0,
+	       "GET /v2/lib/gone/manifests/nope HTTP/1.1\r\nHost: t\r\n"),
+	    "manifest GET of a missing tag");
+	ok(api_gone(NULL, 0,
+	       "GET /v2/lib/gone/referrers/%s HTTP/1.1\r\nHost: t\r\n", md),
+	    "referrers");
+	ok(api_gone(NULL, 0,
+	       "GET /v2/lib/gone/tags/list HTTP/1.1\r\nHost: t\r\n"),
+	    "tags/list");
+	ok(api_gone(NULL, 0,
+	       "GET /v2/lib/gone/blobs/%s HTTP/1.1\r\nHost: t\r\n", layer),
+	    "blob GET");
+	ok(api_gone(NULL, 0,
+	       "DELETE /v2/lib/gone/blobs/%s HTTP/1.1\r\nHost: t\r\n", d),
+	    "blob DELETE");
+	is_int(store_link_exists(st, "lib/gone", STORE_LINK_LAYER, d), 0,
+	    "the layer was unlinked all the same");
+	ok(api_gone(NULL, 0,
+	       "DELETE /v2/lib/gone/manifests/%s HTTP/1.1\r\nHost: t\r\n", md),
+	    "manifest DELETE by digest");
+	is_int(store_link_exists(st, "lib/gone", STORE_LINK_REVISION, md), 0,
+	    "the revision was unlinked all the same");
+}
+
+/* Every handler test, against st. */
+static void
+test_all(void)
+{
+	test_base();
+	test_blobs();
+	test_chunked_upload();
+	test_manifests();
+	test_manifest_reads();
+	test_manifest_refs();
+	test_referrers();
+	test_deletes();
+	test_tags_pages();
+}
+
 int
 main(void)
 {
@@ -467,10 +1176,23 @@ main(void)
 	ok(reg_init(base, &cfg, st) == 0, "reg_init on the memory driver");
 	http_init(&cfg, reg_dispatch);
 
-	test_base();
-	test_blobs();
-	test_chunked_upload();
-	test_manifests();
+	test_all();
+
+	/*
+	 * Again on a new store whose every call is deferred to the worker
+	 * pool, as a driver that waits on the network would: no handler
+	 * may count on its job finishing inside store_call.
+	 */
+	ok(pool_idle(), "no job left in flight");
+	reg_shutdown();
+	store_close(st);
+	store_mem_defer(1);
+	if ((st = store_mem_open()) == NULL)
+		return 1;
+	ok(reg_init(base, &cfg, st) == 0,
+	    "reg_init on a memory store whose calls are all deferred");
+	test_all();
+	test_gone();
 
 	pool_stop();
 	reg_shutdown();
