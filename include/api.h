@@ -147,20 +147,22 @@ void api_upload_get(struct request *, const struct route_match *);
 void api_upload_patch(struct request *, const struct route_match *);
 void api_upload_put(struct request *, const struct route_match *);
 void api_upload_delete(struct request *, const struct route_match *);
+
 /*
- * api_upload_timer_start: on base, close idle upload sessions once a
+ * api_sweep.c: api_sweep_start: on base, close idle upload sessions once a
  * minute and, as cfg says (upload_purge*), purge stale ones from store at
  * once and every interval (STORE_CALL_WALKs: the pool must be running,
- * store must outlive them). 0, or -1. api_upload_timer_stop: stop that.
+ * store must outlive them). 0, or -1. api_sweep_stop: stop that.
  */
-int api_upload_timer_start(struct event_base *, const struct config *,
-    struct store *);
-void api_upload_timer_stop(void);
+int api_sweep_start(struct event_base *, const struct config *, struct store *);
+void api_sweep_stop(void);
 
-/* api_manifests.c: /v2/<name>/manifests/<ref>, /v2/<name>/referrers/<d> */
+/* api_manifests.c: /v2/<name>/manifests/<ref> */
 void api_manifest_get(struct request *, const struct route_match *);
 void api_manifest_put(struct request *, const struct route_match *);
 void api_manifest_delete(struct request *, const struct route_match *);
-void api_manifest_referrers_get(struct request *, const struct route_match *);
+
+/* api_referrers.c: /v2/<name>/referrers/<digest> */
+void api_referrers_get(struct request *, const struct route_match *);
 
 #endif /* REGISTRYD_API_H */

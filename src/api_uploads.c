@@ -5,8 +5,8 @@
  * the closing PUT and DELETE of a session. It owns the session headers
  * (Location, Range, Docker-Upload-UUID), Content-Range checks of chunks,
  * streaming bodies into the session, the storage job that commits a blob or
- * links a mounted one, the timer that closes idle sessions, and the
- * purge of stale sessions (at start and every upload_purge_interval).
+ * links a mounted one. Closing idle sessions and purging abandoned ones
+ * is api_sweep.c's.
  *
  * The sessions themselves are upload.c's; a request borrows one between
  * upload_acquire and upload_release (struct api_ctx's ac_upload), and a
@@ -18,8 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-#include <event2/event.h>
 
 #include "access.h"
 #include "api.h"
@@ -34,9 +32,6 @@
 #include "store.h"
 #include "upload.h"
 #include "util.h"
-
-#define API_UPLOAD_EXPIRE_INTERVAL 60   /* seconds between upload sweeps */
-#define API_UPLOAD_IDLE            3600 /* close sessions idle this long */
 
 /*
  * What an upload job does: its work (a store call) and its answer.
@@ -82,20 +77,6 @@ struct api_session_job {
 	api_session_next sj_next;
 };
 
-/*
- * The sweep of stale upload sessions (store_upload_purge), at start and
- * every upload_purge_interval: registry:2's uploadpurging.
- */
-struct api_upload_purge {
-	struct store_call up_call;
-	struct store *up_store;
-	time_t up_age;
-	int up_dryrun;
-	int up_result;
-	int up_errno;
-	int up_busy; /* started, sc_done not run */
-};
-
 static void session_headers(struct request *, struct upload *);
 static void
 session_find(struct request *, const struct route_match *, api_session_next);
@@ -120,15 +101,6 @@ static int job_start(struct request *, struct api_ctx *, enum api_upload_op,
     struct upload *, const char *, const char *);
 static void job_work(struct store_call *);
 static void job_done(struct store_call *);
-static void expire_cb(evutil_socket_t, short, void *);
-static void purge_timer_cb(evutil_socket_t, short, void *);
-static void purge_run(void);
-static void purge_work(struct store_call *);
-static void purge_done(struct store_call *);
-
-static struct event *api_upload_expire_ev;
-static struct event *api_upload_purge_ev;
-static struct api_upload_purge api_upload_purge;
 
 /* ----------------------------------------------------------------------
  * Sessions
@@ -705,121 +677,4 @@ job_done(struct store_call *sc)
 	}
 done:
 	free(job);
-}
-
-/* ----------------------------------------------------------------------
- * Expiry and purging
- */
-
-/*
- * api_upload_timer_start: close idle sessions every
- * API_UPLOAD_EXPIRE_INTERVAL seconds and, unless cfg turns purging off,
- * purge stale sessions from store now and every upload_purge_interval
- * (store must outlive the timers). 0, or -1 (nothing started).
- */
-int
-api_upload_timer_start(struct event_base *base, const struct config *cfg,
-    struct store *store)
-{
-	struct timeval tv = {API_UPLOAD_EXPIRE_INTERVAL, 0};
-	struct timeval ptv = {cfg->cf_upload_purge_interval, 0};
-
-	api_upload_expire_ev = event_new(base, -1, EV_PERSIST, expire_cb, NULL);
-	if (api_upload_expire_ev == NULL ||
-	    event_add(api_upload_expire_ev, &tv) == -1)
-		goto fail;
-	if (!cfg->cf_upload_purge)
-		return 0;
-	api_upload_purge_ev =
-	    event_new(base, -1, EV_PERSIST, purge_timer_cb, NULL);
-	if (api_upload_purge_ev == NULL ||
-	    event_add(api_upload_purge_ev, &ptv) == -1)
-		goto fail;
-	if (!api_upload_purge.up_busy) {
-		memset(&api_upload_purge, 0, sizeof(api_upload_purge));
-		api_upload_purge.up_store = store;
-		api_upload_purge.up_age = (time_t)cfg->cf_upload_purge_age;
-		api_upload_purge.up_dryrun = cfg->cf_upload_purge_dryrun;
-	}
-	purge_run();
-	return 0;
-fail:
-	api_upload_timer_stop();
-	return -1;
-}
-
-/* api_upload_timer_stop: stop the sweeps (no-op when not started). */
-void
-api_upload_timer_stop(void)
-{
-	if (api_upload_expire_ev != NULL)
-		event_free(api_upload_expire_ev);
-	api_upload_expire_ev = NULL;
-	if (api_upload_purge_ev != NULL)
-		event_free(api_upload_purge_ev);
-	api_upload_purge_ev = NULL;
-}
-
-static void
-expire_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-	upload_expire(API_UPLOAD_IDLE);
-}
-
-static void
-purge_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	(void)arg;
-	purge_run();
-}
-
-/*
- * Stale sessions (a crash, a client that went away) are removed by age,
- * as registry:2's uploadpurging does. The walk may take long on a big
- * tree: a STORE_CALL_WALK, one at a time (a sweep still running when the
- * next is due skips that one).
- */
-static void
-purge_run(void)
-{
-	struct api_upload_purge *up = &api_upload_purge;
-
-	if (up->up_busy)
-		return;
-	up->up_call.sc_kind = STORE_CALL_WALK;
-	up->up_call.sc_work = purge_work;
-	up->up_call.sc_done = purge_done;
-	up->up_busy = 1;
-	store_call(up->up_store, &up->up_call);
-}
-
-static void
-purge_work(struct store_call *sc)
-{
-	struct api_upload_purge *up = (struct api_upload_purge *)sc;
-
-	up->up_result =
-	    store_upload_purge(up->up_store, up->up_age, up->up_dryrun);
-	up->up_errno = errno;
-}
-
-static void
-purge_done(struct store_call *sc)
-{
-	struct api_upload_purge *up = (struct api_upload_purge *)sc;
-
-	up->up_busy = 0;
-	if (!up->up_dryrun && up->up_result > 0 && api_running())
-		upload_purged(up->up_age);
-	if (up->up_result == -1) {
-		errno = up->up_errno;
-		log_warn("purging stale uploads");
-	} else if (up->up_result > 0)
-		log_info("%s %d stale upload(s)",
-		    up->up_dryrun ? "would purge" : "purged", up->up_result);
 }

@@ -56,7 +56,7 @@ static const struct reg_route reg_routes[] = {
     {ROUTE_UPLOAD, HTTP_M_PATCH, api_upload_patch},
     {ROUTE_UPLOAD, HTTP_M_PUT, api_upload_put},
     {ROUTE_UPLOAD, HTTP_M_DELETE, api_upload_delete},
-    {ROUTE_REFERRERS, HTTP_M_GET, api_manifest_referrers_get},
+    {ROUTE_REFERRERS, HTTP_M_GET, api_referrers_get},
 };
 
 /* ----------------------------------------------------------------------
@@ -80,7 +80,7 @@ reg_init(struct event_base *base, const struct config *cfg, struct store *store)
 		return -1;
 	}
 	api_start(cfg, store);
-	if (api_upload_timer_start(base, cfg, store) == -1) {
+	if (api_sweep_start(base, cfg, store) == -1) {
 		log_warnx("%s: cannot start the upload timers", __func__);
 		api_stop();
 		catalog_shutdown();
@@ -101,7 +101,7 @@ reg_shutdown(void)
 	if (!api_running())
 		return;
 	api_stop();
-	api_upload_timer_stop();
+	api_sweep_stop();
 	catalog_shutdown();
 	upload_shutdown();
 }

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <sys/time.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -382,21 +383,21 @@ data_size(const char *name, const char *uuid)
 	return stat(path, &st) == 0 ? (long long)st.st_size : -1;
 }
 
-/* The number of descriptors open in this process. */
+/* The number of descriptors open in this process (/proc/self/fd). */
 static int
 open_fds(void)
 {
-	char cmd[64], buf[32];
-	FILE *f;
-	int n = -1;
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
 
-	snprintf(cmd, sizeof(cmd), "ls /proc/%d/fd | wc -l", (int)getpid());
-	if ((f = popen(cmd, "r")) == NULL)
+	if ((d = opendir("/proc/self/fd")) == NULL)
 		return -1;
-	if (fgets(buf, sizeof(buf), f) != NULL)
-		n = atoi(buf);
-	pclose(f);
-	return n;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1; /* not the one reading the directory */
 }
 
 static void
