@@ -62,7 +62,9 @@ const char *store_describe(const struct store *);
  * that; or it may run much later (on the worker pool, over the network).
  */
 enum store_call_kind {
-	STORE_CALL_LOOKUP,  /* stat, small reads: cheap on a local disk */
+	STORE_CALL_QUICK,   /* stat, small reads, small unsynced writes
+	                     * (an upload's start, an unlink): at once on
+	                     * a local disk */
 	STORE_CALL_DURABLE, /* writes that end in fsync or a remote commit */
 	STORE_CALL_WALK,    /* a walk of the whole store: always slow */
 };

@@ -76,7 +76,7 @@ api_blob_get(struct request *req, const struct route_match *m)
 	const char *inm;
 
 	http_log_digest(req, m->rm_ref);
-	if ((br = api_job_new(req, m, sizeof(*br), STORE_CALL_LOOKUP, read_work,
+	if ((br = api_job_new(req, m, sizeof(*br), STORE_CALL_QUICK, read_work,
 	         read_done)) == NULL)
 		return;
 	util_strlcpy(br->br_name, m->rm_name, sizeof(br->br_name));
@@ -210,7 +210,7 @@ reader_free(void *arg)
 /*
  * api_blob_delete: DELETE /v2/<name>/blobs/<digest> (end-10): unlink the
  * layer from this repository; the data stays until garbage-collect. One
- * store call of kind LOOKUP: on a local disk it is a single rmdir without
+ * store call of kind QUICK: on a local disk it is a single rmdir without
  * fsync (losing it in a crash only brings back what the client asked to
  * remove), as cheap as the lookups.
  */
@@ -224,7 +224,7 @@ api_blob_delete(struct request *req, const struct route_match *m)
 		http_error(req, 405, "UNSUPPORTED", "deletion is disabled");
 		return;
 	}
-	if ((bd = api_job_new(req, m, sizeof(*bd), STORE_CALL_LOOKUP,
+	if ((bd = api_job_new(req, m, sizeof(*bd), STORE_CALL_QUICK,
 	         delete_work, delete_done)) == NULL)
 		return;
 	util_strlcpy(bd->bd_name, m->rm_name, sizeof(bd->bd_name));

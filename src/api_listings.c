@@ -131,7 +131,7 @@ api_listing_tags_get(struct request *req, const struct route_match *m)
 
 	if (page_args(req, &limit, last, sizeof(last), &has_last) == -1)
 		return;
-	if ((tl = api_job_new(req, m, sizeof(*tl), STORE_CALL_LOOKUP, tags_work,
+	if ((tl = api_job_new(req, m, sizeof(*tl), STORE_CALL_QUICK, tags_work,
 	         tags_done)) == NULL)
 		return;
 	util_strlcpy(tl->tl_name, m->rm_name, sizeof(tl->tl_name));

@@ -138,7 +138,7 @@ api_manifest_get(struct request *req, const struct route_match *m)
 		http_error(req, 500, "UNKNOWN", "out of memory");
 		return;
 	}
-	if ((mg = api_job_new(req, m, sizeof(*mg), STORE_CALL_LOOKUP, get_work,
+	if ((mg = api_job_new(req, m, sizeof(*mg), STORE_CALL_QUICK, get_work,
 	         get_done)) == NULL) {
 		free(inm_copy);
 		return;
@@ -510,7 +510,7 @@ put_free(struct api_manifest_job *job)
  * tag reference deletes the tag; a digest deletes the revision link and
  * every tag that points at it ("Deleting Manifests": any tag pointing to
  * that digest will return 404). Blobs stay for garbage-collect. These are
- * a few unlink/rmdir calls in one store call of kind LOOKUP: no fsync is
+ * a few unlink/rmdir calls in one store call of kind QUICK: no fsync is
  * needed, as losing a delete in a crash only brings back what the client
  * asked to remove, so on a local disk they cost what lookups do.
  */
@@ -525,7 +525,7 @@ api_manifest_delete(struct request *req, const struct route_match *m)
 	}
 	if (m->rm_ref_is_digest)
 		http_log_digest(req, m->rm_ref);
-	if ((md = api_job_new(req, m, sizeof(*md), STORE_CALL_LOOKUP,
+	if ((md = api_job_new(req, m, sizeof(*md), STORE_CALL_QUICK,
 	         delete_work, delete_done)) == NULL)
 		return;
 	util_strlcpy(md->md_name, m->rm_name, sizeof(md->md_name));

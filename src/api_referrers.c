@@ -182,7 +182,7 @@ referrers_tag(json_t *list, json_t *seen, const char *name, const char *subject,
  * repository has no referrers.
  *
  * There is no referrers index yet: the revisions of the repository
- * (at most REFERRERS_MAX) are read in one store call of kind LOOKUP,
+ * (at most REFERRERS_MAX) are read in one store call of kind QUICK,
  * each bounded by MANIFEST_MAX_BYTES and skipped early when the subject
  * digest does not occur in its bytes. Fine for the repositories this
  * registry is for; an index kept at push time is the next step.
@@ -215,7 +215,7 @@ api_referrers_get(struct request *req, const struct route_match *m)
 	} else
 		filter[0] = '\0';
 
-	if ((rf = api_job_new(req, m, sizeof(*rf), STORE_CALL_LOOKUP,
+	if ((rf = api_job_new(req, m, sizeof(*rf), STORE_CALL_QUICK,
 	         referrers_work, referrers_done)) == NULL)
 		return;
 	util_strlcpy(rf->rf_name, m->rm_name, sizeof(rf->rf_name));

@@ -172,7 +172,7 @@ session_start(struct request *req, const struct route_match *m, int create,
 		http_error(req, 500, "UNKNOWN", "out of memory");
 		return;
 	}
-	api_job_init(&sj->sj_job, req, ctx, STORE_CALL_LOOKUP, session_work,
+	api_job_init(&sj->sj_job, req, ctx, STORE_CALL_QUICK, session_work,
 	    session_done);
 	sj->sj_create = create;
 	util_strlcpy(sj->sj_name, m->rm_name, sizeof(sj->sj_name));
@@ -584,7 +584,7 @@ job_start(struct request *req, struct api_ctx *ctx, enum api_upload_op op,
 		return -1;
 	api_job_init(&job->uj_job, req, ctx,
 	    op == UPLOAD_OP_COMMIT || op == UPLOAD_OP_MOUNT ? STORE_CALL_DURABLE
-	                                                    : STORE_CALL_LOOKUP,
+	                                                    : STORE_CALL_QUICK,
 	    job_work, job_done);
 	job->uj_op = op;
 	job->uj_upload = u;

@@ -579,7 +579,7 @@ store_fs_close(struct store *st)
 static int
 store_fs_cheap(enum store_call_kind kind)
 {
-	return kind == STORE_CALL_LOOKUP;
+	return kind == STORE_CALL_QUICK;
 }
 
 /* ---- blobs ---- */

@@ -48,7 +48,7 @@ struct seen {
 	int sn_stop_after;      /* stop the walk after this many items */
 };
 
-/* A STORE_CALL_LOOKUP and what its two halves saw. */
+/* A STORE_CALL_QUICK and what its two halves saw. */
 struct lookup {
 	struct store_call l_call; /* first: the callbacks cast back */
 	struct store *l_store;
@@ -722,10 +722,10 @@ contract_call(struct store *s, const char *drv)
 {
 	struct lookup l;
 
-	ok(store_cheap(s, STORE_CALL_LOOKUP) == 1, "%s: lookups are cheap",
+	ok(store_cheap(s, STORE_CALL_QUICK) == 1, "%s: lookups are cheap",
 	    drv);
 	memset(&l, 0, sizeof(l));
-	l.l_call.sc_kind = STORE_CALL_LOOKUP;
+	l.l_call.sc_kind = STORE_CALL_QUICK;
 	l.l_call.sc_work = lookup_work;
 	l.l_call.sc_done = lookup_done;
 	l.l_store = s;
