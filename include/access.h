@@ -1,6 +1,8 @@
 #ifndef REGISTRYD_ACCESS_H
 #define REGISTRYD_ACCESS_H
 
+#include <stddef.h>
+
 /*
  * Who may do what on the /v2/ endpoints: CORS for browser UIs, HTTP Basic
  * authentication through auth.c (with the 401 challenge and the 429 of
@@ -38,10 +40,11 @@ int access_check(struct request *, const struct route_match *m,
     void (*handler)(struct request *, const struct route_match *));
 
 /*
- * access_client_addr: the client's address, into out: the peer, or the
- * last X-Forwarded-For hop when the peer is a trusted proxy.
+ * access_client_key: the client as per-client caps count it, into out:
+ * its address (the peer, or the last X-Forwarded-For hop when the peer is
+ * a trusted proxy), for IPv6 the /64 ("2001:db8::/64").
  */
-void access_client_addr(struct request *, char *out, size_t outsz);
+void access_client_key(struct request *, char *out, size_t outsz);
 
 /*
  * access_upload_allowed: 1 when the client may start another upload

@@ -89,8 +89,9 @@ void http_body_sink(struct request *, http_body_cb, http_end_cb);
  * http_release (credentials checked on the worker pool meanwhile, a
  * storage lookup). Holds nest: each hold needs its release.
  * http_release: the handler has replied or set a body sink: go on. A
- * held request is not freed, even once replied to, so a holder may reply
- * and then release; the request may be gone after the release.
+ * reply does not free a held request, so a holder may reply and then
+ * release; the request may be gone after the release. (The connection
+ * closing frees it, held or not: its cleanup callback runs.)
  */
 void http_hold(struct request *);
 void http_release(struct request *);

@@ -23,10 +23,13 @@
  * over all of it for fsck and garbage collection.
  *
  * Contract, for every driver:
- *  - Functions are synchronous and may block (disk, network). On the event
- *    loop, call one directly only where the driver says it is cheap
- *    (store_cheap) or through store_call, which runs it where the driver
- *    chooses and completes on the loop.
+ *  - Functions are synchronous and may block (disk, network). The event
+ *    loop calls them only through store_call, which runs them where the
+ *    driver chooses and completes on the loop; the exceptions are the
+ *    writer's append and truncate (see there), blob readers pulled by the
+ *    HTTP layer (store_reader_read: a network driver would need a
+ *    read-ahead buffer refilled by store_call), and handle bookkeeping
+ *    (store_writer_size, _free, _idle, store_reader_close).
  *  - Functions return 0 / -1 with errno set unless they say otherwise:
  *    ENOENT when the object does not exist, EINVAL for a malformed name,
  *    tag, digest or uuid (callers validate them with router.c first),
@@ -71,7 +74,6 @@ enum store_call_kind {
 
 struct store_call {
 	struct pool_job sc_job; /* private to store.c */
-	struct store *sc_store; /* private to store.c */
 	enum store_call_kind sc_kind;
 	void (*sc_work)(struct store_call *);
 	void (*sc_done)(struct store_call *);
@@ -82,12 +84,6 @@ struct store_call {
  * driver wants calls of c->sc_kind run (see above).
  */
 void store_call(struct store *, struct store_call *);
-/*
- * store_cheap: 1 when calls of kind complete without waiting on this
- * store (the filesystem driver's lookups, everything in memory), so the
- * loop may make them directly.
- */
-int store_cheap(const struct store *, enum store_call_kind);
 
 /* ---- blobs (global, content-addressed) ---- */
 
@@ -212,8 +208,26 @@ store_upload_create(struct store *, const char *name, const char *uuid);
  */
 struct store_writer *store_upload_resume(struct store *, const char *name,
     const char *uuid, uint64_t *size);
-/* store_writer_size: the bytes the session holds. */
+/*
+ * store_writer_size: the bytes the session holds, as far as this writer
+ * knows. Only the loop changes it (append, truncate), so a worker that
+ * holds the session may read it.
+ */
 uint64_t store_writer_size(const struct store_writer *);
+/*
+ * store_writer_rebased: 1 once after an append or truncate found the
+ * session's data at another size than store_writer_size said (another
+ * instance sharing the store wrote to it): the writer took the stored
+ * size and appended there, so a hash of what this process sent no
+ * longer describes the data. Else 0.
+ */
+int store_writer_rebased(struct store_writer *);
+/*
+ * store_writer_stat: the size of the session's data in the store now,
+ * which differs from store_writer_size when another instance wrote to
+ * it. ENOENT when the session is gone. May wait (a STORE_CALL_QUICK).
+ */
+int store_writer_stat(struct store_writer *, uint64_t *size);
 /*
  * store_writer_append: add all of buf at the end. 0, or -1 with errno
  * (ENOSPC, EIO) and nothing of buf kept. The registry calls it (and

@@ -24,7 +24,7 @@
 struct store_ops {
 	const char *so_name; /* "filesystem", "memory" */
 	void (*so_close)(struct store *);
-	/* 1 when calls of that kind need not leave the loop (store_cheap). */
+	/* 1 when calls of that kind need not leave the loop (store_call). */
 	int (*so_cheap)(enum store_call_kind);
 
 	int (*so_blob_stat)(struct store *, const char *, uint64_t *);
@@ -66,6 +66,7 @@ struct store_ops {
 	int (*so_writer_truncate)(struct store_writer *, uint64_t);
 	void (*so_writer_idle)(struct store_writer *);
 	int (*so_writer_hash)(struct store_writer *, char[DIGEST_BUFSZ]);
+	int (*so_writer_stat)(struct store_writer *, uint64_t *);
 	int (*so_writer_commit)(struct store_writer *, const char *);
 	int (*so_writer_abort)(struct store_writer *);
 	void (*so_writer_free)(struct store_writer *);
@@ -90,6 +91,12 @@ struct store_reader {
 struct store_writer {
 	struct store *sw_store;
 	uint64_t sw_size; /* bytes in the session; kept by store.c */
+	/*
+	 * Set by a driver that found the session's data at another size than
+	 * sw_size when it reopened it (another instance wrote to it): it set
+	 * sw_size to what is there. store_writer_rebased reads and clears it.
+	 */
+	int sw_rebased;
 };
 
 /* A growing array of malloc'd strings, handed out as char ** + count. */

@@ -7,7 +7,7 @@ struct store;
  * The memory storage driver: everything the registry keeps, in this
  * process only, gone at store_close. It has the semantics of the
  * filesystem driver (store.h) without a disk, for handler and contract
- * tests; every call is cheap (store_cheap is 1 for every kind), so
+ * tests; every call is cheap (so_cheap is 1 for every kind), so
  * store_call completes before it returns, unless store_mem_defer says
  * otherwise.
  */
@@ -18,7 +18,7 @@ struct store;
  */
 struct store *store_mem_open(void);
 /*
- * store_mem_defer: with on = 1, store_cheap says 0 for every kind from
+ * store_mem_defer: with on = 1, so_cheap says 0 for every kind from
  * now on, so store_call runs the work on the worker pool and the done
  * later on the loop, as a driver that waits on the network would: tests
  * use it to check that no handler counts on its job finishing inside

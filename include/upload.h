@@ -22,8 +22,8 @@
 struct store_writer;
 struct upload;
 
-/* Bytes kept of a session's client address (an IPv6 text address fits). */
-#define UPLOAD_CLIENT_MAX 48
+/* Bytes kept of a session's client key (an IPv6 "<net>/64" fits). */
+#define UPLOAD_CLIENT_MAX 52
 
 /*
  * upload_adopt: a session for writer w (from store_upload_create, fresh,

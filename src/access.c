@@ -129,13 +129,22 @@ client_addr(struct request *req, char *out, size_t outsz)
 }
 
 /*
- * access_client_addr: the client's address as rate limits and caps see it
- * (client_addr).
+ * access_client_key: the client as per-client caps count it: its address
+ * (client_addr), or for IPv6 its /64, since one host usually has a whole
+ * /64 to pick addresses from.
  */
 void
-access_client_addr(struct request *req, char *out, size_t outsz)
+access_client_key(struct request *req, char *out, size_t outsz)
 {
+	struct in6_addr a;
+	char net[INET6_ADDRSTRLEN];
+
 	client_addr(req, out, outsz);
+	if (inet_pton(AF_INET6, out, &a) != 1)
+		return;
+	memset(&a.s6_addr[8], 0, 8);
+	if (inet_ntop(AF_INET6, &a, net, sizeof(net)) != NULL)
+		(void)snprintf(out, outsz, "%s/64", net);
 }
 
 /*
@@ -144,17 +153,18 @@ access_client_addr(struct request *req, char *out, size_t outsz)
  * address upload_sessions_per_client: a client (or many) opening
  * sessions and never finishing them would otherwise grow the table and
  * the store without bound. Answers 429 TOOMANYREQUESTS then, and returns
- * 0; else 1. A session ends with its commit or cancel, or when it has
- * been idle for an hour; so the 429 says to retry later.
+ * 0; else 1. A session leaves the count with its commit or cancel, or
+ * after an hour idle (its data then stays until the purge); so the 429
+ * says to retry later.
  */
 int
 access_upload_allowed(struct request *req)
 {
 	const struct config *cfg = api_config();
-	char addr[INET6_ADDRSTRLEN];
+	char addr[INET6_ADDRSTRLEN + 4];
 	size_t total, mine;
 
-	client_addr(req, addr, sizeof(addr));
+	access_client_key(req, addr, sizeof(addr));
 	upload_count(addr, &total, &mine);
 	if (total < (size_t)cfg->cf_upload_sessions_max &&
 	    mine < (size_t)cfg->cf_upload_sessions_per_client)

@@ -31,10 +31,11 @@ static void ctx_cleanup_cb(struct request *);
 static const struct config *api_cfg;
 static struct store *api_st;
 /*
- * 1 between api_start and api_stop (reg_init and reg_shutdown). Jobs
- * finishing and requests freed after reg_shutdown (pool_stop runs late
- * sc_done callbacks) must not touch the upload table or the catalog,
- * which are gone by then.
+ * 1 between api_start and api_stop (reg_init and reg_shutdown). main
+ * stops the pool before reg_shutdown, so jobs are done by then; the flag
+ * guards the other orders (handler tests, a failed start): sc_done
+ * callbacks and requests freed after reg_shutdown must not touch the
+ * upload table or the catalog, which are gone by then.
  */
 static int api_run;
 

@@ -177,7 +177,7 @@ session_start(struct request *req, const struct route_match *m, int create,
 	sj->sj_create = create;
 	util_strlcpy(sj->sj_name, m->rm_name, sizeof(sj->sj_name));
 	util_strlcpy(sj->sj_uuid, uuid, sizeof(sj->sj_uuid));
-	access_client_addr(req, sj->sj_client, sizeof(sj->sj_client));
+	access_client_key(req, sj->sj_client, sizeof(sj->sj_client));
 	sj->sj_next = next;
 	http_hold(req);
 	api_job_start(&sj->sj_job);
@@ -212,6 +212,19 @@ session_done(struct store_call *sc)
 	struct request *req = api_job_detach(&sj->sj_job);
 	struct upload *u = NULL;
 
+	/*
+	 * A resumed session counts against the caps like a new one (a POST
+	 * checked those): else a restart, or sessions other instances
+	 * started, would let a client hold any number.
+	 */
+	if (sj->sj_writer != NULL && !sj->sj_create && req != NULL &&
+	    upload_lookup(sj->sj_name, sj->sj_uuid) == NULL &&
+	    !access_upload_allowed(req)) {
+		store_writer_free(sj->sj_writer);
+		http_release(req);
+		free(sj);
+		return;
+	}
 	if (sj->sj_writer != NULL && api_running()) {
 		/* Another request may have resumed it meanwhile. */
 		if ((u = upload_lookup(sj->sj_name, sj->sj_uuid)) == NULL &&
@@ -462,10 +475,16 @@ body_cb(struct request *req, const char *buf, size_t len)
 		return -1;
 	}
 	if (upload_write(u, buf, len) == -1) {
-		if (errno == ENOENT)
-			/* Purged or cancelled by another instance meanwhile. */
+		if (errno == ENOENT) {
+			/*
+			 * Purged, or cancelled or committed by another
+			 * instance: the session is gone here too.
+			 */
+			ctx->ac_upload = NULL;
+			upload_release(u);
+			upload_close(u);
 			http_error(req, 404, "BLOB_UPLOAD_UNKNOWN", NULL);
-		else
+		} else
 			api_storage_error(req, errno, "upload_write");
 		return -1;
 	}
@@ -664,6 +683,10 @@ job_done(struct store_call *sc)
 		post_session(req, &ctx->ac_match);
 	} else if (job->uj_result == -2)
 		http_error(req, 400, "DIGEST_INVALID", NULL);
+	else if (job->uj_result == -1 && job->uj_errno == ENOENT &&
+	    job->uj_op == UPLOAD_OP_COMMIT)
+		/* Purged or cancelled by another instance meanwhile. */
+		http_error(req, 404, "BLOB_UPLOAD_UNKNOWN", NULL);
 	else if (job->uj_result == -1)
 		api_storage_error(req, job->uj_errno, "storing");
 	else if (job->uj_op == UPLOAD_OP_CANCEL)

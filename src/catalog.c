@@ -30,6 +30,7 @@
 /* A refresh walk. Owned by itself once orphaned. */
 struct catalog_job {
 	struct store_call cj_call; /* a STORE_CALL_WALK */
+	struct store *cj_store;    /* the job's own copy for the worker */
 	char **cj_names;           /* the walk's result, owned */
 	size_t cj_n;
 	int cj_result;
@@ -105,7 +106,7 @@ catalog_init(struct event_base *base, struct store *store, int refresh)
 
 /*
  * catalog_shutdown: stop refreshing and free the index. A walk still in
- * flight is orphaned: its pj_done frees it without touching the index.
+ * flight is orphaned: its sc_done frees it without touching the index.
  */
 void
 catalog_shutdown(void)
@@ -274,6 +275,7 @@ catalog_timer_cb(evutil_socket_t fd, short what, void *arg)
 	job->cj_call.sc_kind = STORE_CALL_WALK;
 	job->cj_call.sc_work = catalog_work;
 	job->cj_call.sc_done = catalog_done;
+	job->cj_store = cat.store;
 	cat.job = job;
 	catalog_list_free(&cat.added);
 	store_call(cat.store, &job->cj_call);
@@ -285,7 +287,8 @@ catalog_work(struct store_call *sc)
 {
 	struct catalog_job *job = (struct catalog_job *)sc;
 
-	job->cj_result = store_repo_list(cat.store, &job->cj_names, &job->cj_n);
+	job->cj_result =
+	    store_repo_list(job->cj_store, &job->cj_names, &job->cj_n);
 	job->cj_errno = errno;
 }
 

@@ -111,7 +111,7 @@ main_serve(struct config *cfg)
 	if (server_start(base, cfg, reg_dispatch) == -1)
 		goto done;
 	log_info("registryd %s serving %s over %s", REGISTRYD_VERSION,
-	    cfg->cf_root, tls_enabled() ? "HTTPS" : "HTTP");
+	    store_describe(store), tls_enabled() ? "HTTPS" : "HTTP");
 	event_base_dispatch(base);
 	log_info("stopped");
 	rc = 0;

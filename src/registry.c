@@ -11,8 +11,8 @@
  * The handlers live by resource in api_*.c (api.h); what they share,
  * including the per-request state and its cleanup, is api.c; who may do
  * what is access.c. A handler answers at once, installs a body sink, or
- * hands durable work (fsync of a blob, a link or a manifest) to the
- * worker pool and answers from the job's pj_done on the loop.
+ * hands its storage work to a store call (struct api_job) and answers
+ * from the job's sc_done on the loop.
  */
 #include <stddef.h>
 #include <stdio.h>

@@ -38,12 +38,6 @@ store_describe(const struct store *s)
 
 /* ---- asynchronous calls ---- */
 
-int
-store_cheap(const struct store *s, enum store_call_kind kind)
-{
-	return s->s_ops->so_cheap(kind);
-}
-
 /*
  * store_call: cheap kinds run here and now, the others on the worker
  * pool, whose completion comes back through the loop. A driver that one
@@ -53,7 +47,6 @@ store_cheap(const struct store *s, enum store_call_kind kind)
 void
 store_call(struct store *s, struct store_call *c)
 {
-	c->sc_store = s;
 	if (s->s_ops->so_cheap(c->sc_kind)) {
 		c->sc_work(c);
 		c->sc_done(c);
@@ -280,6 +273,21 @@ uint64_t
 store_writer_size(const struct store_writer *w)
 {
 	return w->sw_size;
+}
+
+int
+store_writer_rebased(struct store_writer *w)
+{
+	int r = w->sw_rebased;
+
+	w->sw_rebased = 0;
+	return r;
+}
+
+int
+store_writer_stat(struct store_writer *w, uint64_t *size)
+{
+	return w->sw_store->s_ops->so_writer_stat(w, size);
 }
 
 int

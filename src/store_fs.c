@@ -87,6 +87,13 @@ struct store_fs_reader {
 struct store_fs_writer {
 	struct store_writer w_base;
 	int w_fd; /* -1 while idle */
+	/*
+	 * w_base.sw_size says what the data held when this writer last saw
+	 * it: from then on a missing data file means the session is gone (a
+	 * purge or another instance's commit is removing it), never one to
+	 * create afresh.
+	 */
+	int w_known;
 	char w_name[NAME_MAX_LEN + 1];
 	char w_uuid[UUID_LEN + 1];
 };
@@ -115,6 +122,7 @@ static int store_repo_list_cb(int, const char *, void *);
 static int store_parse_rfc3339(const char *, time_t *);
 static int store_purge_cb(int, const char *, void *);
 static int store_fs_writer_open(struct store_fs_writer *);
+static int store_fs_writer_stat(struct store_writer *, uint64_t *);
 static void store_fs_close(struct store *);
 static void store_fs_writer_idle(struct store_writer *);
 static int store_fs_link_write(struct store *, const char *, enum store_link,
@@ -968,9 +976,10 @@ store_fs_tag_delete(struct store *st, const char *name, const char *tag)
 }
 
 /*
- * store_tag_list: names of the directories under _manifests/tags that
- * have a current/link, sorted by strcmp, as a malloc'd array
- * (store_list_free). ENOENT when the repository has no _manifests.
+ * store_tag_list: names of the directories under _manifests/tags (as
+ * registry:2 lists them, without a look at current/link), sorted by strcmp, as
+ * a malloc'd array (store_list_free). ENOENT when the repository has no
+ * _manifests.
  */
 static int
 store_fs_tag_list(struct store *st, const char *name, char ***tags, size_t *n)
@@ -1254,6 +1263,7 @@ store_fs_upload_create(struct store *st, const char *name, const char *uuid)
 		goto fail;
 	if ((w = store_fs_writer_new(st, name, uuid)) == NULL)
 		goto fail;
+	w->w_known = 1; /* an empty data file, just made */
 	return &w->w_base;
 fail:
 	saved = errno;
@@ -1294,8 +1304,10 @@ store_fs_upload_resume(struct store *st, const char *name, const char *uuid,
 
 /*
  * store_fs_writer_open: open the session's data file for appending (when
- * it is not open yet) and take its size as the writer's. ENOENT when the
- * session is gone (cancelled, purged, committed by another instance).
+ * it is not open yet) and take its size as the writer's, noting a change
+ * (sw_rebased). ENOENT when the session is gone (cancelled, purged,
+ * committed by another instance); only a writer that never saw the data
+ * (a resume of a registry:2 session without data yet) creates it.
  */
 static int
 store_fs_writer_open(struct store_fs_writer *w)
@@ -1312,7 +1324,7 @@ store_fs_writer_open(struct store_fs_writer *w)
 		return -1;
 	fd = openat(s->s_fd, path,
 	    O_WRONLY | O_APPEND | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-	if (fd == -1 && errno == ENOENT) {
+	if (fd == -1 && errno == ENOENT && !w->w_known) {
 		if (store_path(path, sizeof(path), "%s/startedat", dir) == -1)
 			return -1;
 		if (fstatat(s->s_fd, path, &sb, 0) == -1) {
@@ -1341,11 +1353,35 @@ store_fs_writer_open(struct store_fs_writer *w)
 	if (fcntl(fd, F_SETFL, O_APPEND) == -1)
 		goto fail;
 	w->w_fd = fd;
+	if (w->w_known && w->w_base.sw_size != (uint64_t)sb.st_size)
+		w->w_base.sw_rebased = 1;
 	w->w_base.sw_size = (uint64_t)sb.st_size;
+	w->w_known = 1;
 	return 0;
 fail:
 	(void)close(fd);
 	return -1;
+}
+
+/* store_fs_writer_stat: the size of the data file now. */
+static int
+store_fs_writer_stat(struct store_writer *sw, uint64_t *size)
+{
+	struct store_fs_writer *w = (struct store_fs_writer *)sw;
+	struct store_fs *s = (struct store_fs *)sw->sw_store;
+	char path[PATH_MAX];
+	struct stat sb;
+
+	if (store_path(path, sizeof(path), "repositories/%s/_uploads/%s/data",
+	        w->w_name, w->w_uuid) == -1)
+		return -1;
+	if (fstatat(s->s_fd, path, &sb, 0) == -1) {
+		if (errno == ENOTDIR)
+			errno = ENOENT;
+		return -1;
+	}
+	*size = (uint64_t)sb.st_size;
+	return 0;
 }
 
 /*
@@ -1443,7 +1479,7 @@ store_fs_writer_commit(struct store_writer *sw, const char *digest)
 	struct store_fs *s = (struct store_fs *)sw->sw_store;
 	char updir[PATH_MAX], src[PATH_MAX], bdir[PATH_MAX], dst[PATH_MAX];
 	struct stat sb;
-	int r;
+	int fd, r, saved;
 
 	if (!store_digest_ok(digest)) {
 		errno = EINVAL;
@@ -1455,10 +1491,20 @@ store_fs_writer_commit(struct store_writer *sw, const char *digest)
 	    store_blob_path(digest, "", bdir, sizeof(bdir)) == -1 ||
 	    store_path(dst, sizeof(dst), "%s/data", bdir) == -1)
 		return -1;
-	if (store_fs_writer_open(w) == -1)
+	/*
+	 * A descriptor of its own: the commit runs on a worker and must not
+	 * touch the writer's size or descriptor, which are the loop's.
+	 */
+	if ((fd = openat(s->s_fd, src, O_RDONLY | O_NOCTTY | O_CLOEXEC)) ==
+	    -1) {
+		if (errno == ENOTDIR)
+			errno = ENOENT;
 		return -1;
-	r = fdatasync(w->w_fd);
-	store_fs_writer_idle(sw);
+	}
+	r = fdatasync(fd);
+	saved = errno;
+	(void)close(fd);
+	errno = saved;
 	if (r == -1)
 		return -1;
 	if (store_mkdirs(s->s_fd, bdir, 1) == -1)
@@ -2303,6 +2349,7 @@ static const struct store_ops store_fs_ops = {
     .so_writer_truncate = store_fs_writer_truncate,
     .so_writer_idle = store_fs_writer_idle,
     .so_writer_hash = store_fs_writer_hash,
+    .so_writer_stat = store_fs_writer_stat,
     .so_writer_commit = store_fs_writer_commit,
     .so_writer_abort = store_fs_writer_abort,
     .so_writer_free = store_fs_writer_free,

@@ -178,6 +178,7 @@ static int store_mem_writer_append(struct store_writer *, const void *, size_t);
 static int store_mem_writer_truncate(struct store_writer *, uint64_t);
 static void store_mem_writer_idle(struct store_writer *);
 static int store_mem_writer_hash(struct store_writer *, char[DIGEST_BUFSZ]);
+static int store_mem_writer_stat(struct store_writer *, uint64_t *);
 static int store_mem_writer_commit(struct store_writer *, const char *);
 static int store_mem_writer_abort(struct store_writer *);
 static void store_mem_writer_free(struct store_writer *);
@@ -241,6 +242,7 @@ static const struct store_ops store_mem_ops = {
     .so_writer_truncate = store_mem_writer_truncate,
     .so_writer_idle = store_mem_writer_idle,
     .so_writer_hash = store_mem_writer_hash,
+    .so_writer_stat = store_mem_writer_stat,
     .so_writer_commit = store_mem_writer_commit,
     .so_writer_abort = store_mem_writer_abort,
     .so_writer_free = store_mem_writer_free,
@@ -1060,8 +1062,8 @@ store_mem_upload_resume(struct store *st, const char *name, const char *uuid,
 /*
  * store_mem_writer_append: add buf at the end of the session's data. The
  * writer's size is first set to the session's (another handle may have
- * written), and store.c then adds len, as the filesystem driver takes
- * the data file's size when it opens it. Nothing is kept on failure.
+ * written: sw_rebased), and store.c then adds len, as the filesystem driver
+ * takes the data file's size when it opens it. Nothing is kept on failure.
  */
 static int
 store_mem_writer_append(struct store_writer *sw, const void *buf, size_t len)
@@ -1091,6 +1093,8 @@ store_mem_writer_append(struct store_writer *sw, const void *buf, size_t len)
 		u->mu_data = p;
 		u->mu_cap = cap;
 	}
+	if (sw->sw_size != u->mu_size)
+		sw->sw_rebased = 1;
 	sw->sw_size = u->mu_size;
 	if (len > 0)
 		memcpy(u->mu_data + u->mu_size, buf, len);
@@ -1155,6 +1159,24 @@ store_mem_writer_hash(struct store_writer *sw, char digest[DIGEST_BUFSZ])
 	}
 	rv = 0;
 done:
+	pthread_mutex_unlock(&s->s_lock);
+	return rv;
+}
+
+/* store_mem_writer_stat: the session's size now. */
+static int
+store_mem_writer_stat(struct store_writer *sw, uint64_t *size)
+{
+	struct store_mem_writer *w = (struct store_mem_writer *)sw;
+	struct store_mem *s = (struct store_mem *)sw->sw_store;
+	struct store_mem_upload *u;
+	int rv = -1;
+
+	pthread_mutex_lock(&s->s_lock);
+	if ((u = store_mem_session(w)) != NULL) {
+		*size = u->mu_size;
+		rv = 0;
+	}
 	pthread_mutex_unlock(&s->s_lock);
 	return rv;
 }

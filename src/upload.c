@@ -214,6 +214,16 @@ upload_write(struct upload *u, const void *buf, size_t len)
 		errno = saved;
 		return -1;
 	}
+	if (store_writer_rebased(u->u_writer)) {
+		/*
+		 * Another instance sharing the store wrote to the session:
+		 * this chunk went after its bytes, which this process never
+		 * hashed. The commit re-reads; a failure of this request
+		 * undoes only its own bytes.
+		 */
+		u->u_hash_valid = 0;
+		u->u_mark = store_writer_size(u->u_writer) - len;
+	}
 	digest_ctx_update(u->u_hash, buf, len);
 	u->u_last_used = upload_now();
 	return 0;
@@ -266,12 +276,23 @@ int
 upload_commit_work(struct upload *u, const char *digest)
 {
 	char got[DIGEST_BUFSZ];
+	uint64_t size;
+	int valid = u->u_hash_valid;
 
 	if (u->u_committed) {
 		errno = EBADF;
 		return -1;
 	}
-	if (!u->u_hash_valid || digest_ctx_peek(u->u_hash, got) != 0) {
+	/*
+	 * The running hash describes the bytes this process wrote; if the
+	 * stored data is not that long (another instance wrote, or removed
+	 * it), only a re-read can tell what the blob would be.
+	 */
+	if (store_writer_stat(u->u_writer, &size) == -1)
+		return -1;
+	if (size != store_writer_size(u->u_writer))
+		valid = 0;
+	if (!valid || digest_ctx_peek(u->u_hash, got) != 0) {
 		if (store_writer_hash(u->u_writer, got) == -1)
 			return -1;
 	}
