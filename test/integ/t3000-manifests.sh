@@ -153,6 +153,36 @@ test_expect_success CURL,REGISTRYD 'an invalid tag: 400' '
 	expect_status 201
 '
 
+test_expect_success CURL 'GET, HEAD, DELETE by a reference that is neither tag nor digest: 404' '
+	(
+		for ref in .INVALID_MANIFEST_NAME -bad; do
+			reg_curl GET "/v2/man/a/manifests/$ref" &&
+			expect_status 404 &&
+			reg_curl HEAD "/v2/man/a/manifests/$ref" &&
+			expect_status 404 &&
+			reg_curl DELETE "/v2/man/a/manifests/$ref" &&
+			expect_status 404 || exit 1
+		done
+	)
+'
+
+# registry:2 answers those with its router's plain "404 page not found",
+# and a malformed digest with 500.
+test_expect_success CURL,REGISTRYD 'and with the OCI error body, MANIFEST_UNKNOWN, malformed digests too' '
+	(
+		for ref in .INVALID_MANIFEST_NAME -bad sha256:abc; do
+			reg_curl GET "/v2/man/a/manifests/$ref" &&
+			expect_status 404 &&
+			expect_error_code MANIFEST_UNKNOWN &&
+			reg_curl HEAD "/v2/man/a/manifests/$ref" &&
+			expect_status 404 &&
+			reg_curl DELETE "/v2/man/a/manifests/$ref" &&
+			expect_status 404 &&
+			expect_error_code MANIFEST_UNKNOWN || exit 1
+		done
+	)
+'
+
 test_expect_success CURL 'PUT by a digest that does not match the body: 400 DIGEST_INVALID' '
 	reg_curl PUT "/v2/man/a/manifests/$ZERO" -H "Content-Type: $MT_OCI_MANIFEST" \
 	    --data-binary @m1.json &&

@@ -898,6 +898,67 @@ test_referrers(void)
 	resp_free(&r);
 }
 
+/*
+ * A manifest reference that is neither a tag nor a digest names nothing:
+ * GET, HEAD and DELETE answer 404 MANIFEST_UNKNOWN with the OCI error
+ * body (the conformance suite reads ".INVALID_MANIFEST_NAME"); a PUT
+ * under it is still told the tag is invalid.
+ */
+static void
+test_manifest_bad_refs(void)
+{
+	static const char *const refs[] = {
+	    ".INVALID_MANIFEST_NAME", "-x", "sha256:abc", "sha512:abc"};
+	struct resp r, h;
+	char cfgd[DIGEST_BUFSZ], layer[DIGEST_BUFSZ], md[DIGEST_BUFSZ];
+	char man[1024], v[64];
+	size_t i;
+
+	ok(push_blob("lib/badref",
+	       "{\"architecture\":\"amd64\",\"os\":\"linux\"}", cfgd) &&
+	        push_blob("lib/badref", "layer bytes", layer),
+	    "config and layer pushed");
+	image_manifest(man, sizeof(man), cfgd, layer);
+	is_int(push_manifest("lib/badref", "v1", MT_OCI_MANIFEST, man, md, &r),
+	    201, "a manifest in the repository");
+	resp_free(&r);
+
+	for (i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) {
+		api_req(&r, NULL, 0,
+		    "GET /v2/lib/badref/manifests/%s HTTP/1.1\r\nHost: t\r\n",
+		    refs[i]);
+		ok(r.status == 404 && oci_error(&r, "MANIFEST_UNKNOWN"),
+		    "GET of reference %s: 404 MANIFEST_UNKNOWN (%d %s)",
+		    refs[i], r.status, r.body);
+		api_req(&h, NULL, 0,
+		    "HEAD /v2/lib/badref/manifests/%s HTTP/1.1\r\nHost: t\r\n",
+		    refs[i]);
+		ok(h.status == 404 &&
+		        strtoul(hdr(&h, "Content-Length", v, sizeof(v)), NULL,
+		            10) == r.bodylen,
+		    "HEAD of reference %s: the same 404", refs[i]);
+		resp_free(&h);
+		resp_free(&r);
+		api_req(&r, NULL, 0,
+		    "DELETE /v2/lib/badref/manifests/%s HTTP/1.1\r\nHost: "
+		    "t\r\n",
+		    refs[i]);
+		ok(r.status == 404 && oci_error(&r, "MANIFEST_UNKNOWN"),
+		    "DELETE of reference %s: 404 MANIFEST_UNKNOWN (%d %s)",
+		    refs[i], r.status, r.body);
+		resp_free(&r);
+	}
+
+	is_int(push_manifest("lib/badref", "-x", MT_OCI_MANIFEST, man, md, &r),
+	    400, "PUT under an invalid tag: 400");
+	ok(oci_error(&r, "TAG_INVALID"), "TAG_INVALID: %s", r.body);
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/badref/manifests/v1 HTTP/1.1\r\nHost: t\r\n");
+	is_int(r.status, 200, "the manifest is still there");
+	resp_free(&r);
+}
+
 /* DELETE of a blob and of a manifest by tag (delete is enabled here). */
 static void
 test_deletes(void)
@@ -1158,6 +1219,7 @@ test_all(void)
 	test_manifest_refs();
 	test_referrers();
 	test_deletes();
+	test_manifest_bad_refs();
 	test_tags_pages();
 }
 
