@@ -484,6 +484,74 @@ test_chunked_upload(void)
 	resp_free(&r);
 }
 
+/*
+ * A chunked PATCH or closing PUT whose body ends before the end its
+ * Content-Range names gets 416, and the session keeps none of it: it
+ * stays at its previous offset, and the upload goes on from there.
+ */
+static void
+test_short_chunk(void)
+{
+	static const char short_body[] = "5\r\nhello\r\n0\r\n\r\n";
+	struct resp r;
+	char loc[512], v[256], d[DIGEST_BUFSZ];
+	uint64_t size;
+
+	api_req(&r, NULL, 0,
+	    "POST /v2/lib/short/blobs/uploads/ HTTP/1.1\r\nHost: t\r\n");
+	is_int(r.status, 202, "POST: a session");
+	hdr(&r, "Location", loc, sizeof(loc));
+	resp_free(&r);
+	api_req(&r, "abc", 3,
+	    "PATCH %s HTTP/1.1\r\nHost: t\r\nContent-Range: 0-2\r\n"
+	    "Content-Length: 3\r\n",
+	    loc);
+	ok(r.status == 202 &&
+	        strcmp(hdr(&r, "Range", v, sizeof(v)), "0-2") == 0,
+	    "a first chunk: 202, Range 0-2");
+	hdr(&r, "Location", loc, sizeof(loc));
+	resp_free(&r);
+
+	api_req(&r, short_body, sizeof(short_body) - 1,
+	    "PATCH %s HTTP/1.1\r\nHost: t\r\nContent-Range: 3-12\r\n"
+	    "Transfer-Encoding: chunked\r\n",
+	    loc);
+	ok(r.status == 416 && oci_error(&r, "BLOB_UPLOAD_INVALID"),
+	    "a chunked PATCH shorter than its Content-Range: 416 (%d)",
+	    r.status);
+	resp_free(&r);
+	api_req(&r, NULL, 0, "GET %s HTTP/1.1\r\nHost: t\r\n", loc);
+	ok(r.status == 204 &&
+	        strcmp(hdr(&r, "Range", v, sizeof(v)), "0-2") == 0,
+	    "the session is back at Range 0-2: %s", v);
+	resp_free(&r);
+
+	digest_buf("abchello", 8, d);
+	api_req(&r, short_body, sizeof(short_body) - 1,
+	    "PUT %s%sdigest=%s HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Range: 3-12\r\nTransfer-Encoding: chunked\r\n",
+	    loc, strchr(loc, '?') != NULL ? "&" : "?", d);
+	ok(r.status == 416 && oci_error(&r, "BLOB_UPLOAD_INVALID"),
+	    "a closing PUT shorter than its Content-Range: 416 (%d)",
+	    r.status);
+	resp_free(&r);
+	ok(store_blob_stat(st, d, &size) == -1, "and nothing was committed");
+	api_req(&r, NULL, 0, "GET %s HTTP/1.1\r\nHost: t\r\n", loc);
+	ok(r.status == 204 &&
+	        strcmp(hdr(&r, "Range", v, sizeof(v)), "0-2") == 0,
+	    "the session is still at Range 0-2: %s", v);
+	resp_free(&r);
+
+	api_req(&r, "hello", 5,
+	    "PUT %s%sdigest=%s HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Range: 3-7\r\nContent-Length: 5\r\n",
+	    loc, strchr(loc, '?') != NULL ? "&" : "?", d);
+	is_int(r.status, 201, "the right last chunk: 201");
+	resp_free(&r);
+	ok(store_blob_stat(st, d, &size) == 0 && size == 8,
+	    "the blob holds both chunks");
+}
+
 static void
 test_manifests(void)
 {
@@ -1214,6 +1282,7 @@ test_all(void)
 	test_base();
 	test_blobs();
 	test_chunked_upload();
+	test_short_chunk();
 	test_manifests();
 	test_manifest_reads();
 	test_manifest_refs();
