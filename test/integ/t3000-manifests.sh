@@ -243,6 +243,33 @@ test_expect_success CURL,REGISTRYD 'an OCI manifest without mediaType: Content-T
 	expect_body_file nomt.json
 '
 
+test_expect_success CURL 'no mediaType and a Content-Type that is no manifest type: 400 MANIFEST_INVALID, nothing stored' '
+	printf "{\"schemaVersion\":2,\"config\":%s,\"layers\":[%s],\"annotations\":{\"t\":\"ct\"}}" \
+	    "$CONFIG_DESC" "$LAYER_DESC" >nomt.json &&
+	NOMT=$(sha256_of nomt.json) &&
+	reg_curl PUT /v2/man/a/manifests/nomtjson -H "Content-Type: application/json" \
+	    --data-binary @nomt.json &&
+	expect_status 400 &&
+	expect_error_code MANIFEST_INVALID &&
+	reg_curl PUT /v2/man/a/manifests/nomtnone -H "Content-Type:" \
+	    --data-binary @nomt.json &&
+	expect_status 400 &&
+	expect_error_code MANIFEST_INVALID &&
+	reg_curl GET "/v2/man/a/manifests/$NOMT" &&
+	expect_status 404 &&
+	reg_curl GET /v2/man/a/manifests/nomtjson &&
+	expect_status 404
+'
+
+test_expect_success CURL 'no mediaType with a Docker Content-Type: 400 MANIFEST_INVALID' '
+	reg_curl PUT /v2/man/a/manifests/nomtdocker -H "Content-Type: $MT_DOCKER_MANIFEST" \
+	    --data-binary @nomt.json &&
+	expect_status 400 &&
+	expect_error_code MANIFEST_INVALID &&
+	reg_curl GET /v2/man/a/manifests/nomtdocker &&
+	expect_status 404
+'
+
 test_expect_success CURL,REGISTRYD 'tags/list is sorted' '
 	for t in zeta alpha 1.0 beta_2 gamma; do
 		push_manifest man/a "$t" m1.json "$MT_OCI_MANIFEST" || return 1

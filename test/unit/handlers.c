@@ -779,6 +779,86 @@ test_manifest_reads(void)
 }
 
 /*
+ * A manifest without "mediaType" takes its type from the Content-Type,
+ * which must then be a manifest type registryd knows, and one that its
+ * structure agrees with (the type it is served with is read back from
+ * the bytes): anything else is 400 MANIFEST_INVALID with nothing written.
+ */
+static void
+test_manifest_types(void)
+{
+	static const char *const bad_ct[] = {"application/json",
+	    "text/plain", "application/octet-stream", MT_DOCKER_MANIFEST};
+	struct resp r;
+	char cfgd[DIGEST_BUFSZ], layer[DIGEST_BUFSZ], md[DIGEST_BUFSZ];
+	char idx[DIGEST_BUFSZ], man[1024], index[1024], v[256];
+	uint64_t size;
+	size_t i;
+
+	ok(push_blob("lib/types",
+	       "{\"architecture\":\"amd64\",\"os\":\"linux\"}", cfgd) &&
+	        push_blob("lib/types", "layer bytes", layer),
+	    "config and layer pushed");
+	snprintf(man, sizeof(man),
+	    "{\"schemaVersion\":2,\"config\":{\"mediaType\":"
+	    "\"application/vnd.oci.image.config.v1+json\",\"digest\":\"%s\","
+	    "\"size\":37},\"layers\":[{\"mediaType\":"
+	    "\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"%s\","
+	    "\"size\":11}]}",
+	    cfgd, layer);
+	digest_buf(man, strlen(man), md);
+
+	for (i = 0; i < sizeof(bad_ct) / sizeof(bad_ct[0]); i++) {
+		is_int(push_manifest("lib/types", "t", bad_ct[i], man, md, &r),
+		    400, "no mediaType, Content-Type %s: 400", bad_ct[i]);
+		ok(oci_error(&r, "MANIFEST_INVALID"), "MANIFEST_INVALID: %s",
+		    r.body);
+		resp_free(&r);
+	}
+	api_req(&r, man, strlen(man),
+	    "PUT /v2/lib/types/manifests/t HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Length: %zu\r\n",
+	    strlen(man));
+	ok(r.status == 400 && oci_error(&r, "MANIFEST_INVALID"),
+	    "no mediaType, no Content-Type: 400 MANIFEST_INVALID (%d)",
+	    r.status);
+	resp_free(&r);
+	ok(store_blob_stat(st, md, &size) == -1 &&
+	        store_link_exists(st, "lib/types", STORE_LINK_REVISION, md) ==
+	            0 &&
+	        store_repo_exists(st, "lib/types") == 0,
+	    "nothing of them was written");
+
+	is_int(push_manifest("lib/types", "oci", MT_OCI_MANIFEST, man, md, &r),
+	    201, "no mediaType, OCI manifest Content-Type: 201");
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/types/manifests/oci HTTP/1.1\r\nHost: t\r\n");
+	ok(r.status == 200 && r.bodylen == strlen(man),
+	    "served: the exact bytes");
+	is_str(hdr(&r, "Content-Type", v, sizeof(v)), MT_OCI_MANIFEST,
+	    "with the type it was pushed with");
+	resp_free(&r);
+
+	snprintf(index, sizeof(index),
+	    "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"%s\","
+	    "\"digest\":\"%s\",\"size\":%zu}]}",
+	    MT_OCI_MANIFEST, md, strlen(man));
+	is_int(push_manifest("lib/types", "list", MT_DOCKER_LIST, index, idx,
+	           &r),
+	    400, "an index without mediaType sent as a Docker list: 400");
+	resp_free(&r);
+	is_int(push_manifest("lib/types", "idx", MT_OCI_INDEX, index, idx, &r),
+	    201, "an index without mediaType, OCI index Content-Type: 201");
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/types/manifests/%s HTTP/1.1\r\nHost: t\r\n", idx);
+	is_str(hdr(&r, "Content-Type", v, sizeof(v)), MT_OCI_INDEX,
+	    "served as an OCI index");
+	resp_free(&r);
+}
+
+/*
  * Pushes that reference what the repository lacks are refused before
  * anything is written; an index naming its children is accepted once
  * they are there.
@@ -1285,6 +1365,7 @@ test_all(void)
 	test_short_chunk();
 	test_manifests();
 	test_manifest_reads();
+	test_manifest_types();
 	test_manifest_refs();
 	test_referrers();
 	test_deletes();
