@@ -1192,6 +1192,57 @@ test_deletes(void)
 	resp_free(&r);
 }
 
+/*
+ * DELETE by digest takes only the tags that point at the digest when
+ * they are removed: one re-pointed to another manifest stays.
+ */
+static void
+test_delete_repointed(void)
+{
+	struct resp r;
+	char cfgd[DIGEST_BUFSZ], layer[DIGEST_BUFSZ], m1[DIGEST_BUFSZ];
+	char m2[DIGEST_BUFSZ], man1[1024], man2[1024], cur[DIGEST_BUFSZ];
+
+	ok(push_blob("lib/repoint",
+	       "{\"architecture\":\"amd64\",\"os\":\"linux\"}", cfgd) &&
+	        push_blob("lib/repoint", "layer bytes", layer),
+	    "config and layer pushed");
+	image_manifest(man1, sizeof(man1), cfgd, layer);
+	snprintf(man2, sizeof(man2),
+	    "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{"
+	    "\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
+	    "\"digest\":\"%s\",\"size\":37},\"layers\":[]}",
+	    MT_OCI_MANIFEST, cfgd);
+	ok(push_manifest("lib/repoint", "a", MT_OCI_MANIFEST, man1, m1, &r) ==
+	        201,
+	    "tag a: manifest 1");
+	resp_free(&r);
+	ok(push_manifest("lib/repoint", "b", MT_OCI_MANIFEST, man1, m1, &r) ==
+	        201,
+	    "tag b: manifest 1");
+	resp_free(&r);
+	ok(push_manifest("lib/repoint", "b", MT_OCI_MANIFEST, man2, m2, &r) ==
+	        201,
+	    "tag b re-pointed to manifest 2");
+	resp_free(&r);
+
+	api_req(&r, NULL, 0,
+	    "DELETE /v2/lib/repoint/manifests/%s HTTP/1.1\r\nHost: t\r\n",
+	    m1);
+	is_int(r.status, 202, "DELETE of manifest 1: 202");
+	resp_free(&r);
+	ok(store_tag_get(st, "lib/repoint", "a", cur) == -1 && errno == ENOENT,
+	    "tag a went with it");
+	ok(store_tag_get(st, "lib/repoint", "b", cur) == 0 &&
+	        strcmp(cur, m2) == 0,
+	    "tag b, re-pointed, stays on manifest 2");
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/repoint/manifests/b HTTP/1.1\r\nHost: t\r\n");
+	ok(r.status == 200 && r.bodylen == strlen(man2),
+	    "and is served: manifest 2");
+	resp_free(&r);
+}
+
 /* tags/list pages: n=, last=, and the Link to the next page. */
 static void
 test_tags_pages(void)
@@ -1370,6 +1421,7 @@ test_all(void)
 	test_referrers();
 	test_deletes();
 	test_manifest_bad_refs();
+	test_delete_repointed();
 	test_tags_pages();
 }
 
