@@ -56,8 +56,10 @@ struct manifest {
  * (the caller answers 400 MANIFEST_INVALID). On -1, *m holds nothing to free.
  *
  * The resolved media type is the body's "mediaType", else the
- * Content-Type, else OCI manifest or index by structure ("manifests" key).
- * artifactType is "artifactType", else (image manifests) config.mediaType.
+ * Content-Type, which must then be one of the four and agree with the
+ * structure manifest_media_type serves the bytes by (so an OCI type:
+ * "manifests" makes an index), else the push is refused. artifactType is
+ * "artifactType", else (image manifests) config.mediaType.
  */
 int manifest_parse(const char *buf, size_t len, const char *content_type,
     struct manifest *m, char *err, size_t errlen);

@@ -25,9 +25,10 @@ enum route_id {
 enum route_err {
 	ROUTE_ERR_NOT_FOUND = 1, /* not a /v2/ endpoint: 404 NOT_FOUND */
 	ROUTE_ERR_NAME,          /* bad repository name: 400 NAME_INVALID */
-	ROUTE_ERR_TAG,           /* bad tag (manifests): 400 MANIFEST_INVALID /
-	                            TAG_INVALID */
-	ROUTE_ERR_DIGEST,        /* bad digest: 400 DIGEST_INVALID */
+	ROUTE_ERR_TAG,           /* bad tag (manifests): 400 TAG_INVALID on
+	                            PUT, 404 MANIFEST_UNKNOWN otherwise */
+	ROUTE_ERR_DIGEST,        /* bad digest: 400 DIGEST_INVALID (a manifest
+	                            GET, HEAD, DELETE: 404 MANIFEST_UNKNOWN) */
 	ROUTE_ERR_UUID,          /* bad upload id: 404 BLOB_UPLOAD_UNKNOWN */
 };
 
@@ -45,7 +46,9 @@ struct route_match {
 /*
  * route_match: 0 and *m filled, or one of enum route_err. The path is split
  * at the last "/manifests/", "/blobs/", "/tags/list" or "/referrers/", so a
- * name may contain those words as components.
+ * name may contain those words as components. On ROUTE_ERR_TAG,
+ * ROUTE_ERR_DIGEST and ROUTE_ERR_UUID, rm_id and rm_name are filled (the
+ * route and its valid name), rm_ref is not.
  */
 int route_match(const char *path, size_t len, struct route_match *m);
 

@@ -563,6 +563,15 @@ delete_work(struct store_call *sc)
  * Remove every tag of name that points at digest. Best effort: the
  * revision is gone already, and a tag left behind answers 404 anyway
  * (get_work checks the revision link), so failures are only logged.
+ *
+ * Each tag is read again right before it is removed, so a tag that a
+ * push re-pointed to another manifest since the list (or since the
+ * client asked) stays. That is as tight as the store allows: it has no
+ * compare-and-delete, so a push that re-points the tag between
+ * store_tag_get and store_tag_delete still loses it (the window is two
+ * calls wide; the filesystem driver's delete is an rm -rf of the tag's
+ * directory). Tags pointed at digest after the list are not removed,
+ * and answer 404 as long as the revision link stays gone.
  */
 static void
 delete_untag(struct store *st, const char *name, const char *digest)

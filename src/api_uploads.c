@@ -86,6 +86,7 @@ static void session_work(struct store_call *);
 static void session_done(struct store_call *);
 static int session_acquire(struct request *, struct upload *);
 static int content_range(struct request *, struct api_ctx *);
+static int range_short(struct request *, struct api_ctx *);
 static void post_session(struct request *, const struct route_match *);
 static void post_new(struct request *, struct upload *);
 static void post_monolithic(struct request *, struct upload *);
@@ -294,6 +295,29 @@ content_range(struct request *req, struct api_ctx *ctx)
 	return 0;
 }
 
+/*
+ * At the end of a body placed by a Content-Range: 1 after answering 416
+ * when the body ended before the range did, with the session back at the
+ * offset the request found (what it wrote is undone, as for a chunk
+ * longer than its range in body_cb). Only a chunked body can be short: a
+ * Content-Length must equal the range's length (content_range).
+ */
+static int
+range_short(struct request *req, struct api_ctx *ctx)
+{
+	struct upload *u = ctx->ac_upload;
+	uint64_t off = upload_offset(u);
+
+	/* The range began at the old offset, so a full one ends off - 1. */
+	if (!ctx->ac_has_range || (off > 0 && off - 1 == ctx->ac_range_end))
+		return 0;
+	upload_rollback(u);
+	session_headers(req, u);
+	http_error(req, 416, "BLOB_UPLOAD_INVALID",
+	    "chunk shorter than its Content-Range");
+	return 1;
+}
+
 /* ----------------------------------------------------------------------
  * Handlers
  */
@@ -491,12 +515,17 @@ body_cb(struct request *req, const char *buf, size_t len)
 	return 0;
 }
 
-/* End of a PATCH body: 202 with the new state ("Pushing a blob in chunks"). */
+/*
+ * End of a PATCH body: 202 with the new state ("Pushing a blob in
+ * chunks"), or 416 when it fell short of its Content-Range.
+ */
 static void
 patch_end(struct request *req)
 {
 	struct api_ctx *ctx = http_ctx(req);
 
+	if (range_short(req, ctx))
+		return;
 	session_headers(req, ctx->ac_upload);
 	http_reply(req, 202, NULL, NULL, 0);
 }
@@ -548,6 +577,8 @@ commit_start(struct request *req)
 	struct upload *u = ctx->ac_upload;
 	enum api_upload_op op = UPLOAD_OP_COMMIT;
 
+	if (range_short(req, ctx))
+		return;
 	if (upload_verify(u, ctx->ac_digest) == 0)
 		op = UPLOAD_OP_MISMATCH;
 	ctx->ac_upload = NULL;

@@ -91,8 +91,8 @@ manifest_content_type(const char *ct)
 }
 
 /*
- * A manifest without "mediaType" and without a known Content-Type: an
- * index has "manifests", an image manifest has a "config" object.
+ * The type of a manifest without "mediaType", by its structure: an index
+ * has "manifests", an image manifest has a "config" object.
  */
 static const char *
 manifest_by_structure(json_t *root)
@@ -267,7 +267,7 @@ manifest_parse(const char *buf, size_t len, const char *content_type,
 	struct manifest_desc d;
 	json_error_t jerr;
 	json_t *root = NULL, *v, *config = NULL;
-	const char *mt = NULL, *ct;
+	const char *mt = NULL, *ct, *st;
 	char ebuf[128];
 
 	memset(m, 0, sizeof(*m));
@@ -315,10 +315,27 @@ manifest_parse(const char *buf, size_t len, const char *content_type,
 			    "mediaType does not match Content-Type");
 			goto fail;
 		}
-	} else if ((mt = ct) == NULL &&
-	    (mt = manifest_by_structure(root)) == NULL) {
-		(void)snprintf(err, errlen, "cannot determine manifest type");
-		goto fail;
+	} else {
+		/*
+		 * Without mediaType, the Content-Type alone says what the
+		 * client pushed, and registry:2 refuses the push when it is
+		 * not a manifest type. Stored bytes are served with the type
+		 * they show (manifest_media_type: their structure, for want
+		 * of mediaType), so the two must agree: a Docker type never
+		 * does, as registry:2 also requires mediaType for those.
+		 */
+		if ((mt = ct) == NULL) {
+			(void)snprintf(err, errlen,
+			    "no mediaType, and Content-Type is not a "
+			    "manifest media type");
+			goto fail;
+		}
+		if ((st = manifest_by_structure(root)) != NULL &&
+		    strcmp(st, mt) != 0) {
+			(void)snprintf(err, errlen,
+			    "mediaType is required for %s", mt);
+			goto fail;
+		}
 	}
 	(void)manifest_copy(m->m_media_type, sizeof(m->m_media_type), mt);
 	m->m_is_index = manifest_is_index_type(mt);

@@ -36,6 +36,8 @@ struct reg_route {
 	api_handler rr_handler;
 };
 
+static void reg_route_error(struct request *, const struct route_match *, int);
+static void reg_manifest_unknown(struct request *, const struct route_match *);
 static void reg_method_not_allowed(struct request *, enum route_id);
 
 /*
@@ -122,29 +124,13 @@ reg_dispatch(struct request *req)
 	enum http_method_id meth;
 	const char *path = http_path(req);
 	size_t i;
+	int rc;
 
 	if (access_cors(req))
 		return;
 	memset(&m, 0, sizeof(m));
-	switch (route_match(path, strlen(path), &m)) {
-	case 0:
-		break;
-	case ROUTE_ERR_NAME:
-		http_error(req, 400, "NAME_INVALID", "invalid repository name");
-		return;
-	case ROUTE_ERR_TAG:
-		http_error(req, 400, "TAG_INVALID", "invalid tag");
-		return;
-	case ROUTE_ERR_DIGEST:
-		http_error(req, 400, "DIGEST_INVALID",
-		    "invalid digest: only sha256 is supported");
-		return;
-	case ROUTE_ERR_UUID:
-		http_error(req, 404, "BLOB_UPLOAD_UNKNOWN", NULL);
-		return;
-	case ROUTE_ERR_NOT_FOUND:
-	default:
-		http_error(req, 404, "NOT_FOUND", NULL);
+	if ((rc = route_match(path, strlen(path), &m)) != 0) {
+		reg_route_error(req, &m, rc);
 		return;
 	}
 
@@ -160,6 +146,66 @@ reg_dispatch(struct request *req)
 		}
 	}
 	reg_method_not_allowed(req, m.rm_id);
+}
+
+/*
+ * Answer a path route_match refused with err. A manifest reference that
+ * is neither a tag nor a digest names no manifest, so a GET, HEAD or
+ * DELETE of it is a lookup that finds nothing: 404 MANIFEST_UNKNOWN, as
+ * the OCI conformance suite expects (and registry:2 answers), after the
+ * same access check a lookup gets. Only a PUT, which would create it, is
+ * told that the tag or digest is invalid.
+ */
+static void
+reg_route_error(struct request *req, const struct route_match *m, int err)
+{
+	enum http_method_id meth = http_method(req);
+
+	switch (err) {
+	case ROUTE_ERR_NAME:
+		http_error(req, 400, "NAME_INVALID", "invalid repository name");
+		return;
+	case ROUTE_ERR_TAG:
+	case ROUTE_ERR_DIGEST:
+		if (m->rm_id == ROUTE_MANIFEST &&
+		    (meth == HTTP_M_GET || meth == HTTP_M_HEAD ||
+		        meth == HTTP_M_DELETE)) {
+			if (access_check(req, m, reg_manifest_unknown))
+				reg_manifest_unknown(req, m);
+			return;
+		}
+		if (err == ROUTE_ERR_TAG)
+			http_error(req, 400, "TAG_INVALID", "invalid tag");
+		else
+			http_error(req, 400, "DIGEST_INVALID",
+			    "invalid digest: only sha256 is supported");
+		return;
+	case ROUTE_ERR_UUID:
+		http_error(req, 404, "BLOB_UPLOAD_UNKNOWN", NULL);
+		return;
+	case ROUTE_ERR_NOT_FOUND:
+	default:
+		http_error(req, 404, "NOT_FOUND", NULL);
+		return;
+	}
+}
+
+/*
+ * The handler of a manifest lookup or delete by a reference that cannot
+ * exist (reg_route_error); a DELETE while deletes are disabled gets the
+ * 405 api_manifest_delete would give.
+ */
+static void
+reg_manifest_unknown(struct request *req, const struct route_match *m)
+{
+	(void)m;
+	if (http_method(req) == HTTP_M_DELETE &&
+	    !api_config()->cf_delete_enabled) {
+		http_error(req, 405, "UNSUPPORTED", "deletion is disabled");
+		return;
+	}
+	http_error(req, 404, "MANIFEST_UNKNOWN",
+	    "reference is neither a tag nor a digest");
 }
 
 /* 405 with the methods the route does have (RFC 9110, 15.5.6). */

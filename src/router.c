@@ -138,8 +138,9 @@ route_blobs(struct route_match *m, const char *rest, size_t len)
  * name and a reference in *m. The name ends at the last "/manifests/",
  * "/blobs/", "/referrers/" or final "/tags/list", whichever comes last, so
  * "a/blobs/b" is a valid name in /v2/a/blobs/b/manifests/latest. Returns
- * 0, or an enum route_err; *m is then only partly filled and must not be
- * used.
+ * 0, or an enum route_err; *m is then only partly filled: for
+ * ROUTE_ERR_TAG, ROUTE_ERR_DIGEST and ROUTE_ERR_UUID its rm_id and rm_name
+ * (so the caller can answer by route), nothing else.
  */
 int
 route_match(const char *path, size_t len, struct route_match *m)

@@ -69,6 +69,15 @@ test_expect_success CURL,REGISTRYD 'PATCH repeating the first range: 416' '
 	expect_status 416
 '
 
+test_expect_success CURL,REGISTRYD 'a chunked PATCH shorter than its Content-Range: 416, its bytes undone' '
+	reg_curl PATCH "$UPLOAD" -H "Content-Range: 120000-159999" \
+	    -H "Transfer-Encoding: chunked" \
+	    -H "Content-Type: application/octet-stream" --data-binary @c3 &&
+	expect_status 416 &&
+	expect_error_code BLOB_UPLOAD_INVALID &&
+	expect_header Range 0-119999
+'
+
 test_expect_success CURL 'GET upload status: 204 with Range after rejected PATCHes' '
 	reg_curl GET "$UPLOAD" &&
 	expect_status 204 &&

@@ -153,6 +153,36 @@ test_expect_success CURL,REGISTRYD 'an invalid tag: 400' '
 	expect_status 201
 '
 
+test_expect_success CURL 'GET, HEAD, DELETE by a reference that is neither tag nor digest: 404' '
+	(
+		for ref in .INVALID_MANIFEST_NAME -bad; do
+			reg_curl GET "/v2/man/a/manifests/$ref" &&
+			expect_status 404 &&
+			reg_curl HEAD "/v2/man/a/manifests/$ref" &&
+			expect_status 404 &&
+			reg_curl DELETE "/v2/man/a/manifests/$ref" &&
+			expect_status 404 || exit 1
+		done
+	)
+'
+
+# registry:2 answers those with its router's plain "404 page not found",
+# and a malformed digest with 500.
+test_expect_success CURL,REGISTRYD 'and with the OCI error body, MANIFEST_UNKNOWN, malformed digests too' '
+	(
+		for ref in .INVALID_MANIFEST_NAME -bad sha256:abc; do
+			reg_curl GET "/v2/man/a/manifests/$ref" &&
+			expect_status 404 &&
+			expect_error_code MANIFEST_UNKNOWN &&
+			reg_curl HEAD "/v2/man/a/manifests/$ref" &&
+			expect_status 404 &&
+			reg_curl DELETE "/v2/man/a/manifests/$ref" &&
+			expect_status 404 &&
+			expect_error_code MANIFEST_UNKNOWN || exit 1
+		done
+	)
+'
+
 test_expect_success CURL 'PUT by a digest that does not match the body: 400 DIGEST_INVALID' '
 	reg_curl PUT "/v2/man/a/manifests/$ZERO" -H "Content-Type: $MT_OCI_MANIFEST" \
 	    --data-binary @m1.json &&
@@ -211,6 +241,33 @@ test_expect_success CURL,REGISTRYD 'an OCI manifest without mediaType: Content-T
 	expect_status 200 &&
 	expect_header Content-Type "$MT_OCI_MANIFEST" &&
 	expect_body_file nomt.json
+'
+
+test_expect_success CURL 'no mediaType and a Content-Type that is no manifest type: 400 MANIFEST_INVALID, nothing stored' '
+	printf "{\"schemaVersion\":2,\"config\":%s,\"layers\":[%s],\"annotations\":{\"t\":\"ct\"}}" \
+	    "$CONFIG_DESC" "$LAYER_DESC" >nomt.json &&
+	NOMT=$(sha256_of nomt.json) &&
+	reg_curl PUT /v2/man/a/manifests/nomtjson -H "Content-Type: application/json" \
+	    --data-binary @nomt.json &&
+	expect_status 400 &&
+	expect_error_code MANIFEST_INVALID &&
+	reg_curl PUT /v2/man/a/manifests/nomtnone -H "Content-Type:" \
+	    --data-binary @nomt.json &&
+	expect_status 400 &&
+	expect_error_code MANIFEST_INVALID &&
+	reg_curl GET "/v2/man/a/manifests/$NOMT" &&
+	expect_status 404 &&
+	reg_curl GET /v2/man/a/manifests/nomtjson &&
+	expect_status 404
+'
+
+test_expect_success CURL 'no mediaType with a Docker Content-Type: 400 MANIFEST_INVALID' '
+	reg_curl PUT /v2/man/a/manifests/nomtdocker -H "Content-Type: $MT_DOCKER_MANIFEST" \
+	    --data-binary @nomt.json &&
+	expect_status 400 &&
+	expect_error_code MANIFEST_INVALID &&
+	reg_curl GET /v2/man/a/manifests/nomtdocker &&
+	expect_status 404
 '
 
 test_expect_success CURL,REGISTRYD 'tags/list is sorted' '

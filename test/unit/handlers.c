@@ -484,6 +484,74 @@ test_chunked_upload(void)
 	resp_free(&r);
 }
 
+/*
+ * A chunked PATCH or closing PUT whose body ends before the end its
+ * Content-Range names gets 416, and the session keeps none of it: it
+ * stays at its previous offset, and the upload goes on from there.
+ */
+static void
+test_short_chunk(void)
+{
+	static const char short_body[] = "5\r\nhello\r\n0\r\n\r\n";
+	struct resp r;
+	char loc[512], v[256], d[DIGEST_BUFSZ];
+	uint64_t size;
+
+	api_req(&r, NULL, 0,
+	    "POST /v2/lib/short/blobs/uploads/ HTTP/1.1\r\nHost: t\r\n");
+	is_int(r.status, 202, "POST: a session");
+	hdr(&r, "Location", loc, sizeof(loc));
+	resp_free(&r);
+	api_req(&r, "abc", 3,
+	    "PATCH %s HTTP/1.1\r\nHost: t\r\nContent-Range: 0-2\r\n"
+	    "Content-Length: 3\r\n",
+	    loc);
+	ok(r.status == 202 &&
+	        strcmp(hdr(&r, "Range", v, sizeof(v)), "0-2") == 0,
+	    "a first chunk: 202, Range 0-2");
+	hdr(&r, "Location", loc, sizeof(loc));
+	resp_free(&r);
+
+	api_req(&r, short_body, sizeof(short_body) - 1,
+	    "PATCH %s HTTP/1.1\r\nHost: t\r\nContent-Range: 3-12\r\n"
+	    "Transfer-Encoding: chunked\r\n",
+	    loc);
+	ok(r.status == 416 && oci_error(&r, "BLOB_UPLOAD_INVALID"),
+	    "a chunked PATCH shorter than its Content-Range: 416 (%d)",
+	    r.status);
+	resp_free(&r);
+	api_req(&r, NULL, 0, "GET %s HTTP/1.1\r\nHost: t\r\n", loc);
+	ok(r.status == 204 &&
+	        strcmp(hdr(&r, "Range", v, sizeof(v)), "0-2") == 0,
+	    "the session is back at Range 0-2: %s", v);
+	resp_free(&r);
+
+	digest_buf("abchello", 8, d);
+	api_req(&r, short_body, sizeof(short_body) - 1,
+	    "PUT %s%sdigest=%s HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Range: 3-12\r\nTransfer-Encoding: chunked\r\n",
+	    loc, strchr(loc, '?') != NULL ? "&" : "?", d);
+	ok(r.status == 416 && oci_error(&r, "BLOB_UPLOAD_INVALID"),
+	    "a closing PUT shorter than its Content-Range: 416 (%d)",
+	    r.status);
+	resp_free(&r);
+	ok(store_blob_stat(st, d, &size) == -1, "and nothing was committed");
+	api_req(&r, NULL, 0, "GET %s HTTP/1.1\r\nHost: t\r\n", loc);
+	ok(r.status == 204 &&
+	        strcmp(hdr(&r, "Range", v, sizeof(v)), "0-2") == 0,
+	    "the session is still at Range 0-2: %s", v);
+	resp_free(&r);
+
+	api_req(&r, "hello", 5,
+	    "PUT %s%sdigest=%s HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Range: 3-7\r\nContent-Length: 5\r\n",
+	    loc, strchr(loc, '?') != NULL ? "&" : "?", d);
+	is_int(r.status, 201, "the right last chunk: 201");
+	resp_free(&r);
+	ok(store_blob_stat(st, d, &size) == 0 && size == 8,
+	    "the blob holds both chunks");
+}
+
 static void
 test_manifests(void)
 {
@@ -711,6 +779,86 @@ test_manifest_reads(void)
 }
 
 /*
+ * A manifest without "mediaType" takes its type from the Content-Type,
+ * which must then be a manifest type registryd knows, and one that its
+ * structure agrees with (the type it is served with is read back from
+ * the bytes): anything else is 400 MANIFEST_INVALID with nothing written.
+ */
+static void
+test_manifest_types(void)
+{
+	static const char *const bad_ct[] = {"application/json",
+	    "text/plain", "application/octet-stream", MT_DOCKER_MANIFEST};
+	struct resp r;
+	char cfgd[DIGEST_BUFSZ], layer[DIGEST_BUFSZ], md[DIGEST_BUFSZ];
+	char idx[DIGEST_BUFSZ], man[1024], index[1024], v[256];
+	uint64_t size;
+	size_t i;
+
+	ok(push_blob("lib/types",
+	       "{\"architecture\":\"amd64\",\"os\":\"linux\"}", cfgd) &&
+	        push_blob("lib/types", "layer bytes", layer),
+	    "config and layer pushed");
+	snprintf(man, sizeof(man),
+	    "{\"schemaVersion\":2,\"config\":{\"mediaType\":"
+	    "\"application/vnd.oci.image.config.v1+json\",\"digest\":\"%s\","
+	    "\"size\":37},\"layers\":[{\"mediaType\":"
+	    "\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"%s\","
+	    "\"size\":11}]}",
+	    cfgd, layer);
+	digest_buf(man, strlen(man), md);
+
+	for (i = 0; i < sizeof(bad_ct) / sizeof(bad_ct[0]); i++) {
+		is_int(push_manifest("lib/types", "t", bad_ct[i], man, md, &r),
+		    400, "no mediaType, Content-Type %s: 400", bad_ct[i]);
+		ok(oci_error(&r, "MANIFEST_INVALID"), "MANIFEST_INVALID: %s",
+		    r.body);
+		resp_free(&r);
+	}
+	api_req(&r, man, strlen(man),
+	    "PUT /v2/lib/types/manifests/t HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Length: %zu\r\n",
+	    strlen(man));
+	ok(r.status == 400 && oci_error(&r, "MANIFEST_INVALID"),
+	    "no mediaType, no Content-Type: 400 MANIFEST_INVALID (%d)",
+	    r.status);
+	resp_free(&r);
+	ok(store_blob_stat(st, md, &size) == -1 &&
+	        store_link_exists(st, "lib/types", STORE_LINK_REVISION, md) ==
+	            0 &&
+	        store_repo_exists(st, "lib/types") == 0,
+	    "nothing of them was written");
+
+	is_int(push_manifest("lib/types", "oci", MT_OCI_MANIFEST, man, md, &r),
+	    201, "no mediaType, OCI manifest Content-Type: 201");
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/types/manifests/oci HTTP/1.1\r\nHost: t\r\n");
+	ok(r.status == 200 && r.bodylen == strlen(man),
+	    "served: the exact bytes");
+	is_str(hdr(&r, "Content-Type", v, sizeof(v)), MT_OCI_MANIFEST,
+	    "with the type it was pushed with");
+	resp_free(&r);
+
+	snprintf(index, sizeof(index),
+	    "{\"schemaVersion\":2,\"manifests\":[{\"mediaType\":\"%s\","
+	    "\"digest\":\"%s\",\"size\":%zu}]}",
+	    MT_OCI_MANIFEST, md, strlen(man));
+	is_int(push_manifest("lib/types", "list", MT_DOCKER_LIST, index, idx,
+	           &r),
+	    400, "an index without mediaType sent as a Docker list: 400");
+	resp_free(&r);
+	is_int(push_manifest("lib/types", "idx", MT_OCI_INDEX, index, idx, &r),
+	    201, "an index without mediaType, OCI index Content-Type: 201");
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/types/manifests/%s HTTP/1.1\r\nHost: t\r\n", idx);
+	is_str(hdr(&r, "Content-Type", v, sizeof(v)), MT_OCI_INDEX,
+	    "served as an OCI index");
+	resp_free(&r);
+}
+
+/*
  * Pushes that reference what the repository lacks are refused before
  * anything is written; an index naming its children is accepted once
  * they are there.
@@ -898,6 +1046,67 @@ test_referrers(void)
 	resp_free(&r);
 }
 
+/*
+ * A manifest reference that is neither a tag nor a digest names nothing:
+ * GET, HEAD and DELETE answer 404 MANIFEST_UNKNOWN with the OCI error
+ * body (the conformance suite reads ".INVALID_MANIFEST_NAME"); a PUT
+ * under it is still told the tag is invalid.
+ */
+static void
+test_manifest_bad_refs(void)
+{
+	static const char *const refs[] = {
+	    ".INVALID_MANIFEST_NAME", "-x", "sha256:abc", "sha512:abc"};
+	struct resp r, h;
+	char cfgd[DIGEST_BUFSZ], layer[DIGEST_BUFSZ], md[DIGEST_BUFSZ];
+	char man[1024], v[64];
+	size_t i;
+
+	ok(push_blob("lib/badref",
+	       "{\"architecture\":\"amd64\",\"os\":\"linux\"}", cfgd) &&
+	        push_blob("lib/badref", "layer bytes", layer),
+	    "config and layer pushed");
+	image_manifest(man, sizeof(man), cfgd, layer);
+	is_int(push_manifest("lib/badref", "v1", MT_OCI_MANIFEST, man, md, &r),
+	    201, "a manifest in the repository");
+	resp_free(&r);
+
+	for (i = 0; i < sizeof(refs) / sizeof(refs[0]); i++) {
+		api_req(&r, NULL, 0,
+		    "GET /v2/lib/badref/manifests/%s HTTP/1.1\r\nHost: t\r\n",
+		    refs[i]);
+		ok(r.status == 404 && oci_error(&r, "MANIFEST_UNKNOWN"),
+		    "GET of reference %s: 404 MANIFEST_UNKNOWN (%d %s)",
+		    refs[i], r.status, r.body);
+		api_req(&h, NULL, 0,
+		    "HEAD /v2/lib/badref/manifests/%s HTTP/1.1\r\nHost: t\r\n",
+		    refs[i]);
+		ok(h.status == 404 &&
+		        strtoul(hdr(&h, "Content-Length", v, sizeof(v)), NULL,
+		            10) == r.bodylen,
+		    "HEAD of reference %s: the same 404", refs[i]);
+		resp_free(&h);
+		resp_free(&r);
+		api_req(&r, NULL, 0,
+		    "DELETE /v2/lib/badref/manifests/%s HTTP/1.1\r\nHost: "
+		    "t\r\n",
+		    refs[i]);
+		ok(r.status == 404 && oci_error(&r, "MANIFEST_UNKNOWN"),
+		    "DELETE of reference %s: 404 MANIFEST_UNKNOWN (%d %s)",
+		    refs[i], r.status, r.body);
+		resp_free(&r);
+	}
+
+	is_int(push_manifest("lib/badref", "-x", MT_OCI_MANIFEST, man, md, &r),
+	    400, "PUT under an invalid tag: 400");
+	ok(oci_error(&r, "TAG_INVALID"), "TAG_INVALID: %s", r.body);
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/badref/manifests/v1 HTTP/1.1\r\nHost: t\r\n");
+	is_int(r.status, 200, "the manifest is still there");
+	resp_free(&r);
+}
+
 /* DELETE of a blob and of a manifest by tag (delete is enabled here). */
 static void
 test_deletes(void)
@@ -980,6 +1189,57 @@ test_deletes(void)
 	    "DELETE /v2/lib/del/manifests/%s HTTP/1.1\r\nHost: t\r\n", md);
 	ok(r.status == 404 && oci_error(&r, "MANIFEST_UNKNOWN"),
 	    "deleting the digest again: 404 MANIFEST_UNKNOWN");
+	resp_free(&r);
+}
+
+/*
+ * DELETE by digest takes only the tags that point at the digest when
+ * they are removed: one re-pointed to another manifest stays.
+ */
+static void
+test_delete_repointed(void)
+{
+	struct resp r;
+	char cfgd[DIGEST_BUFSZ], layer[DIGEST_BUFSZ], m1[DIGEST_BUFSZ];
+	char m2[DIGEST_BUFSZ], man1[1024], man2[1024], cur[DIGEST_BUFSZ];
+
+	ok(push_blob("lib/repoint",
+	       "{\"architecture\":\"amd64\",\"os\":\"linux\"}", cfgd) &&
+	        push_blob("lib/repoint", "layer bytes", layer),
+	    "config and layer pushed");
+	image_manifest(man1, sizeof(man1), cfgd, layer);
+	snprintf(man2, sizeof(man2),
+	    "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{"
+	    "\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
+	    "\"digest\":\"%s\",\"size\":37},\"layers\":[]}",
+	    MT_OCI_MANIFEST, cfgd);
+	ok(push_manifest("lib/repoint", "a", MT_OCI_MANIFEST, man1, m1, &r) ==
+	        201,
+	    "tag a: manifest 1");
+	resp_free(&r);
+	ok(push_manifest("lib/repoint", "b", MT_OCI_MANIFEST, man1, m1, &r) ==
+	        201,
+	    "tag b: manifest 1");
+	resp_free(&r);
+	ok(push_manifest("lib/repoint", "b", MT_OCI_MANIFEST, man2, m2, &r) ==
+	        201,
+	    "tag b re-pointed to manifest 2");
+	resp_free(&r);
+
+	api_req(&r, NULL, 0,
+	    "DELETE /v2/lib/repoint/manifests/%s HTTP/1.1\r\nHost: t\r\n",
+	    m1);
+	is_int(r.status, 202, "DELETE of manifest 1: 202");
+	resp_free(&r);
+	ok(store_tag_get(st, "lib/repoint", "a", cur) == -1 && errno == ENOENT,
+	    "tag a went with it");
+	ok(store_tag_get(st, "lib/repoint", "b", cur) == 0 &&
+	        strcmp(cur, m2) == 0,
+	    "tag b, re-pointed, stays on manifest 2");
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/repoint/manifests/b HTTP/1.1\r\nHost: t\r\n");
+	ok(r.status == 200 && r.bodylen == strlen(man2),
+	    "and is served: manifest 2");
 	resp_free(&r);
 }
 
@@ -1153,11 +1413,15 @@ test_all(void)
 	test_base();
 	test_blobs();
 	test_chunked_upload();
+	test_short_chunk();
 	test_manifests();
 	test_manifest_reads();
+	test_manifest_types();
 	test_manifest_refs();
 	test_referrers();
 	test_deletes();
+	test_manifest_bad_refs();
+	test_delete_repointed();
 	test_tags_pages();
 }
 

@@ -122,9 +122,9 @@ test_oci(void)
 	struct manifest m;
 	char err[256];
 
-	is_int(parse(OCI_NO_MT, NULL, &m, err, sizeof(err)), 0,
-	    "OCI manifest without mediaType");
-	is_str(m.m_media_type, MT_OCI_MANIFEST, "  resolved by structure");
+	is_int(parse(OCI_NO_MT, MT_OCI_MANIFEST, &m, err, sizeof(err)), 0,
+	    "OCI manifest without mediaType, OCI Content-Type");
+	is_str(m.m_media_type, MT_OCI_MANIFEST, "  resolved by Content-Type");
 	is_int(m.m_nrefs, 2, "  two refs");
 	is_str(m.m_annotations,
 	    "{\"org.opencontainers.image.created\":\"2024-01-01T00:00:00Z\"}",
@@ -133,14 +133,14 @@ test_oci(void)
 	    "  artifactType from config");
 	manifest_free(&m);
 
-	is_int(parse(OCI_NO_MT, MT_OCI_MANIFEST, &m, err, sizeof(err)), 0,
-	    "OCI manifest without mediaType, OCI Content-Type");
-	is_str(m.m_media_type, MT_OCI_MANIFEST, "  resolved by Content-Type");
-	manifest_free(&m);
-	is_int(parse(OCI_NO_MT, MT_DOCKER_MANIFEST, &m, err, sizeof(err)), 0,
-	    "no mediaType: Content-Type decides");
-	is_str(m.m_media_type, MT_DOCKER_MANIFEST, "  docker type from header");
-	manifest_free(&m);
+	is_int(parse(OCI_NO_MT, NULL, &m, err, sizeof(err)), -1,
+	    "no mediaType, no Content-Type: rejected");
+	ok(strstr(err, "Content-Type") != NULL, "  reason: %s", err);
+	is_int(parse(OCI_NO_MT, "application/json", &m, err, sizeof(err)), -1,
+	    "no mediaType, a generic Content-Type: rejected");
+	is_int(parse(OCI_NO_MT, MT_DOCKER_MANIFEST, &m, err, sizeof(err)), -1,
+	    "no mediaType, a Docker Content-Type: rejected (served as OCI)");
+	ok(strstr(err, "mediaType is required") != NULL, "  reason: %s", err);
 	is_int(parse(OCI_NO_MT, MT_OCI_INDEX, &m, err, sizeof(err)), -1,
 	    "image manifest sent as an index is rejected");
 
@@ -163,8 +163,8 @@ test_oci(void)
 	is_int(m.m_nrefs, 1, "  one child");
 	manifest_free(&m);
 
-	is_int(parse("{\"schemaVersion\":2,\"manifests\":[]}", NULL, &m, err,
-	    sizeof(err)), 0, "empty index without mediaType");
+	is_int(parse("{\"schemaVersion\":2,\"manifests\":[]}", MT_OCI_INDEX,
+	    &m, err, sizeof(err)), 0, "empty index without mediaType");
 	is_str(m.m_media_type, MT_OCI_INDEX, "  resolved as OCI index");
 	manifest_free(&m);
 
@@ -186,15 +186,15 @@ test_refs(void)
 	struct manifest m;
 	char err[256];
 
-	is_int(parse(IMG("[]"), NULL, &m, err, sizeof(err)), 0, "empty layers");
+	is_int(parse(IMG("[]"), MT_OCI_MANIFEST, &m, err, sizeof(err)), 0, "empty layers");
 	is_int(m.m_nrefs, 1, "  only the config");
 	manifest_free(&m);
 
 	is_int(parse(IMG("[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\","
 	    "\"digest\":\"" D2 "\",\"size\":5,\"urls\":[\"https://example.com/l\"]},"
 	    "{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\","
-	    "\"digest\":\"" D3 "\",\"size\":5,\"urls\":[]}]"), NULL, &m, err,
-	    sizeof(err)), 0, "layers with urls");
+	    "\"digest\":\"" D3 "\",\"size\":5,\"urls\":[]}]"), MT_OCI_MANIFEST,
+	    &m, err, sizeof(err)), 0, "layers with urls");
 	is_int(m.m_nrefs, 3, "  three refs");
 	if (m.m_nrefs == 3) {
 		is_int(m.m_refs[1].mr_check, 0, "  urls layer is not checked");
@@ -205,8 +205,8 @@ test_refs(void)
 	is_int(parse(IMG("[{\"mediaType\":\"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip\","
 	    "\"digest\":\"" D2 "\",\"size\":5},"
 	    "{\"mediaType\":\"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip\","
-	    "\"digest\":\"" D3 "\",\"size\":5}]"), NULL, &m, err, sizeof(err)),
-	    0, "foreign layers");
+	    "\"digest\":\"" D3 "\",\"size\":5}]"), MT_OCI_MANIFEST, &m, err,
+	    sizeof(err)), 0, "foreign layers");
 	if (m.m_nrefs == 3) {
 		is_int(m.m_refs[0].mr_check, 1, "  config checked");
 		is_int(m.m_refs[1].mr_check, 0, "  docker foreign not checked");
@@ -238,7 +238,8 @@ test_refs(void)
 			    "%s{\"mediaType\":\"a/l\",\"digest\":\"%s\",\"size\":%zu}",
 			    i ? "," : "", i % 2 ? D2 : D3, i);
 		(void)snprintf(big + off, sizeof(big) - off, "]}");
-		is_int(parse(big, NULL, &m, err, sizeof(err)), 0, "1000 layers");
+		is_int(parse(big, MT_OCI_MANIFEST, &m, err, sizeof(err)), 0,
+		    "1000 layers");
 		is_int(m.m_nrefs, 1001, "  1001 refs");
 		if (m.m_nrefs == 1001)
 			ok(strcmp(m.m_refs[1000].mr_digest, D2) == 0 &&
@@ -336,7 +337,7 @@ test_invalid(void)
 	/* The reason names the field and position, not the bytes. */
 	is_int(parse(IMG("[{\"mediaType\":\"a/b\",\"digest\":\"" D1 "\",\"size\":1},"
 	    "{\"mediaType\":\"a/b\",\"digest\":\"sha256:EVILEVIL\",\"size\":1}]"),
-	    NULL, &m, err, sizeof(err)), -1, "bad digest in layer 1");
+	    MT_OCI_MANIFEST, &m, err, sizeof(err)), -1, "bad digest in layer 1");
 	is_str(err, "layers[1]: invalid digest", "  reason names layers[1]");
 	ok(strstr(err, "EVIL") == NULL, "  input not echoed");
 
@@ -376,7 +377,7 @@ test_invalid(void)
 			    "%s{\"mediaType\":\"a/l\",\"digest\":\"" D1
 			    "\",\"size\":1}", k ? "," : "");
 		(void)snprintf(huge + off, sizeof(huge) - off, "]}");
-		is_int(parse(huge, NULL, &m, err, sizeof(err)), -1,
+		is_int(parse(huge, MT_OCI_INDEX, &m, err, sizeof(err)), -1,
 		    "more than MANIFEST_MAX_REFS descriptors rejected");
 		ok(strstr(err, "too many") != NULL, "  reason: %s", err);
 	}
