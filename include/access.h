@@ -1,6 +1,8 @@
 #ifndef REGISTRYD_ACCESS_H
 #define REGISTRYD_ACCESS_H
 
+#include <stddef.h>
+
 /*
  * Who may do what on the /v2/ endpoints: CORS for browser UIs, HTTP Basic
  * authentication through auth.c (with the 401 challenge and the 429 of
