@@ -3,6 +3,8 @@
 
 #include <stddef.h>
 
+#include "bounds.h"
+
 struct config;
 
 /*
@@ -17,8 +19,6 @@ struct config;
  * miss the cache run on the worker pool. Failures are rate limited per
  * client address.
  */
-
-#define AUTH_USER_MAX 128
 
 enum auth_result {
 	AUTH_OK,      /* credentials valid; user filled in */

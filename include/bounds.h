@@ -35,6 +35,12 @@
 #define UPLOAD_WRITEBACK_BYTES (8 * 1024 * 1024)
 
 /* Basic auth (auth.c). */
+/*
+ * Bytes of a user name with its NUL. The request keeps a buffer of this
+ * size too (http.c), so the name in the upload _state and the access log
+ * is the whole name auth accepted, never a prefix two users share.
+ */
+#define AUTH_USER_MAX     128
 #define AUTH_LINE_MAX     1024              /* bytes per htpasswd line */
 #define AUTH_FILE_MAX     (4 * 1024 * 1024) /* bytes per htpasswd file */
 #define AUTH_USERS_MAX    10000             /* users per file */

@@ -109,7 +109,7 @@ struct request {
 	int r_status;
 	uint64_t r_bytes_out;
 	char r_digest[DIGEST_MAX_LEN + 1];
-	char r_user[64]; /* for the access line */
+	char r_user[AUTH_USER_MAX]; /* as auth accepted it, for the log */
 
 	/*
 	 * A body pulled in bounded segments as the output drains (a store
@@ -1041,11 +1041,21 @@ http_peer_addr(const struct request *r)
 	return r->r_hc->hc_addr;
 }
 
-/* http_set_user: the user name for the access line. */
+/*
+ * http_set_user: the user name for the access line and the upload
+ * _state. auth.c accepts names of at most AUTH_USER_MAX - 1 bytes, so a
+ * longer one is a broken invariant: then the request stays anonymous
+ * rather than take a prefix another user may share.
+ */
 void
 http_set_user(struct request *r, const char *user)
 {
-	util_strlcpy(r->r_user, user, sizeof(r->r_user));
+	if (util_strlcpy(r->r_user, user, sizeof(r->r_user)) >=
+	    sizeof(r->r_user)) {
+		log_warnx("%s: user name of %zu bytes: not kept", __func__,
+		    strlen(user));
+		r->r_user[0] = '\0';
+	}
 }
 
 /* http_user: the authenticated user, "" when anonymous. */

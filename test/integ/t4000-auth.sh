@@ -338,6 +338,31 @@ test_expect_success REGISTRYD,CURL 'anonymous_pull: POST, PUT, DELETE and GET /v
 	as_user "alice:$PA" push_manifest auth/img v2 img/manifest.json "$MT_OCI_MANIFEST"
 '
 
+# Two user names of 70 bytes that agree in their first 69: the upload
+# _state and the access log must see the whole name (auth accepts up to
+# 127 bytes), not a prefix shared by both.
+LONG=$(printf "%069d" 0 | tr 0 u)
+PL='long-Pw.4w'
+
+test_expect_success REGISTRYD,CURL 'long user names: an upload of one cannot be continued by the other' '
+	stop_registryd &&
+	htpasswd_line "${LONG}1" "$PL" >>"$HT" &&
+	htpasswd_line "${LONG}2" "$PL" >>"$HT" &&
+	auth_config &&
+	start_registryd &&
+	as_user "${LONG}1:$PL" upload_start auth/long &&
+	random_file long.bin 1000 &&
+	as_user "${LONG}2:$PL" reg_curl PATCH "$UPLOAD" \
+	    -H "Content-Type: application/octet-stream" --data-binary @long.bin &&
+	expect_status 404 &&
+	expect_error_code BLOB_UPLOAD_UNKNOWN &&
+	as_user "${LONG}1:$PL" reg_curl PATCH "$UPLOAD" \
+	    -H "Content-Type: application/octet-stream" --data-binary @long.bin &&
+	expect_status 202 &&
+	grep -F " ${LONG}1 " registryd.log | grep -q "PATCH " &&
+	grep -F " ${LONG}2 " registryd.log | grep -q "PATCH "
+'
+
 test_expect_success REGISTRYD,CURL 'fail_limit=3: the 4th wrong password gets 429 with Retry-After' '
 	stop_registryd &&
 	auth_config "fail_limit = 3" &&
