@@ -169,10 +169,16 @@ access_upload_allowed(struct request *req)
 }
 
 /*
- * access_cors: CORS for a browser UI on another origin (cors_origins): the
- * allowed origin is echoed with credentials allowed, and the headers
- * registry clients read are exposed. A preflight is answered here, before
- * auth: browsers send it without credentials. Returns 1 when it replied.
+ * access_cors: CORS for a browser UI on another origin (cors_origins).
+ * An origin listed by name is echoed with credentials allowed, so that UI
+ * can use the browser's Basic credentials. cors_origins = * (the config
+ * takes it only alone) answers a literal "*" and never allows
+ * credentials: echoing any Origin with Allow-Credentials would let every
+ * web page push and delete with the credentials a browser has cached for
+ * the registry. "null" (sandboxed frames, file: and data: pages) is never
+ * echoed; the config cannot list it either. The headers registry clients
+ * read are exposed. A preflight is answered here, before auth: browsers
+ * send it without credentials. Returns 1 when it replied.
  */
 int
 access_cors(struct request *req)
@@ -181,11 +187,18 @@ access_cors(struct request *req)
 	const char *list = api_config()->cf_cors_origins;
 
 	if (list == NULL || list[0] == '\0' || origin == NULL ||
-	    strlen(origin) > 256 ||
-	    (!list_has(list, "*") && !list_has(list, origin)))
+	    strlen(origin) > 256)
 		return 0;
-	http_add_header(req, "Access-Control-Allow-Origin", "%s", origin);
-	http_add_header(req, "Access-Control-Allow-Credentials", "true");
+	if (list_has(list, "*"))
+		http_add_header(req, "Access-Control-Allow-Origin", "*");
+	else if (strcmp(origin, "null") != 0 && list_has(list, origin)) {
+		http_add_header(req, "Access-Control-Allow-Origin", "%s",
+		    origin);
+		http_add_header(req, "Access-Control-Allow-Credentials",
+		    "true");
+	} else
+		return 0;
+	/* The answer depends on Origin: caches must keep them apart. */
 	http_add_header(req, "Vary", "Origin");
 	http_add_header(req, "Access-Control-Expose-Headers",
 	    "Docker-Content-Digest, Docker-Upload-UUID, Location, Range, "

@@ -243,7 +243,7 @@ static const struct config_key config_keys[] = {
         "proxy addresses whose X-Forwarded-* headers are believed"},
     {"http", "cors_origins", "REGISTRY_HTTP_CORSORIGINS", NULL, CONFIG_T_STRING,
         CF(cf_cors_origins), "", 0, 0, config_validate_origins, CONFIG_F_LIST,
-        "origins allowed by CORS, comma list, or *; empty: no CORS"},
+        "credentialed CORS origins, comma list; * alone: any, no credentials"},
     {"tls", "certificate", "REGISTRY_HTTP_TLS_CERTIFICATE", NULL,
         CONFIG_T_STRING, CF(cf_tls_cert), "", 0, 0, config_validate_optpath, 0,
         "PEM certificate chain; set with key to serve HTTPS"},

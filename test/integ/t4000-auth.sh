@@ -14,10 +14,11 @@ PC='carol-Pw.3z'
 HT="$TRASH/htpasswd"
 ORIGIN=https://ui.example
 
-# auth_config [auth lines...]: a fresh $CONF with auth on $HT and CORS.
+# auth_config [auth lines...]: a fresh $CONF with auth on $HT and CORS
+# for $CORS (default $ORIGIN).
 auth_config() {
 	rm -f "$CONF"
-	REG_HTTP_EXTRA="cors_origins = $ORIGIN"
+	REG_HTTP_EXTRA="cors_origins = ${CORS:-$ORIGIN}"
 	REG_EXTRA=$(auth_section "$HT" "realm = $REALM" "$@")
 	write_config
 }
@@ -187,6 +188,7 @@ test_expect_success REGISTRYD,CURL 'CORS: a GET from the origin exposes Docker-C
 	    -H "Accept: $MT_OCI_MANIFEST" &&
 	expect_status 200 &&
 	expect_header Access-Control-Allow-Origin "$ORIGIN" &&
+	expect_header Access-Control-Allow-Credentials true &&
 	expect_header_match Access-Control-Expose-Headers "(^|[ ,])Docker-Content-Digest([ ,]|\$)"
 '
 
@@ -336,6 +338,37 @@ test_expect_success REGISTRYD,CURL 'anonymous_pull: POST, PUT, DELETE and GET /v
 	as_user "alice:$PA" reg_curl GET /v2/ &&
 	expect_status 200 &&
 	as_user "alice:$PA" push_manifest auth/img v2 img/manifest.json "$MT_OCI_MANIFEST"
+'
+
+test_expect_success REGISTRYD,CURL 'CORS: Origin null is never echoed' '
+	as_user "bob:$PB" reg_curl GET /v2/auth/img/manifests/v1 -H "Origin: null" \
+	    -H "Accept: $MT_OCI_MANIFEST" &&
+	expect_status 200 &&
+	expect_no_header Access-Control-Allow-Origin &&
+	expect_no_header Access-Control-Allow-Credentials
+'
+
+# cors_origins = * lets every page read and write what needs no
+# credentials, never with the browser's cached ones: a literal * and no
+# Access-Control-Allow-Credentials, for any origin and for null.
+test_expect_success REGISTRYD,CURL 'CORS *: a literal * without credentials, for any origin and null' '
+	stop_registryd &&
+	CORS="*" auth_config &&
+	start_registryd &&
+	# A subshell: "return 1" would leave test_expect_success itself.
+	(for o in https://evil.example null "$ORIGIN"; do
+		echo "Origin: $o" &&
+		as_user "bob:$PB" reg_curl GET /v2/auth/img/manifests/v1 \
+		    -H "Origin: $o" -H "Accept: $MT_OCI_MANIFEST" &&
+		expect_status 200 &&
+		expect_header Access-Control-Allow-Origin "*" &&
+		expect_no_header Access-Control-Allow-Credentials &&
+		reg_curl OPTIONS "/v2/auth/img/manifests/v1" -H "Origin: $o" \
+		    -H "Access-Control-Request-Method: DELETE" &&
+		expect_status 204 &&
+		expect_header Access-Control-Allow-Origin "*" &&
+		expect_no_header Access-Control-Allow-Credentials || exit 1
+	done)
 '
 
 # Two user names of 70 bytes that agree in their first 69: the upload
