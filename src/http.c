@@ -448,6 +448,14 @@ http_on_header_field(http_parser *p, const char *at, size_t len)
 	}
 	if ((r->r_hbytes += len) > HTTP_MAX_HEADER_BYTES)
 		return http_refuse(r, 431, NULL);
+	/*
+	 * Non-strict http-parser takes spaces in a field name, so
+	 * "Content-Length : 5" would be a header of another name and the
+	 * body the next request, where a proxy in front may have read a
+	 * length: RFC 9112 5.1 wants 400.
+	 */
+	if (memchr(at, ' ', len) != NULL)
+		return http_refuse(r, 400, "whitespace in a header name");
 	return http_buf_append(r, at, len);
 }
 

@@ -300,6 +300,13 @@ main(void)
 		{ "a byte over 0x7f in the target is refused",
 		    "GET /a\xc3\xa9?no HTTP/1.1\r\nHost: h\r\n\r\n",
 		    { "400 Bad Request" }, 1, 1 },
+		{ "whitespace before the colon is refused (RFC 9112 5.1)",
+		    "PUT /sink HTTP/1.1\r\nHost: h\r\nContent-Length : 5\r\n"
+		    "\r\nhelloGET /a?no HTTP/1.1\r\nHost: h\r\n\r\n",
+		    { "400 Bad Request" }, 1, 1 },
+		{ "a space inside a header name is refused",
+		    "GET /a?no HTTP/1.1\r\nHost: h\r\nBad Name: v\r\n\r\n",
+		    { "400 Bad Request" }, 1, 1 },
 		{ "a malformed header line is refused, without parser words",
 		    "GET /a?no HTTP/1.1\r\nHost: h\r\nNoColonHere\r\n\r\n",
 		    { "400 Bad Request", "BAD_REQUEST" }, 1, 1 },
