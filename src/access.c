@@ -37,7 +37,7 @@
 static int list_has(const char *, const char *);
 static void client_addr(struct request *, char *, size_t);
 static void challenge(struct request *);
-static void limited(struct request *, const char *);
+static void limited(struct request *, const char *, const char *);
 static void auth_done(void *, enum auth_result, const char *);
 
 /* Key of the upload _state HMAC: REGISTRY_HTTP_SECRET, else random. */
@@ -231,11 +231,11 @@ challenge(struct request *req)
 	http_error(req, 401, "UNAUTHORIZED", NULL);
 }
 
-/* 429 for an address that failed too often. */
+/* 429 for a user that failed too often from addr. */
 static void
-limited(struct request *req, const char *addr)
+limited(struct request *req, const char *addr, const char *user)
 {
-	http_add_header(req, "Retry-After", "%d", auth_retry_after(addr));
+	http_add_header(req, "Retry-After", "%d", auth_retry_after(addr, user));
 	http_error(req, 429, "TOOMANYREQUESTS",
 	    "too many failed logins: retry later");
 }
@@ -279,7 +279,7 @@ access_check(struct request *req, const struct route_match *m, api_handler h)
 		http_hold(req);
 		return 0;
 	case AUTH_LIMITED:
-		limited(req, addr);
+		limited(req, addr, user);
 		return 0;
 	case AUTH_FAIL:
 	default:
@@ -302,7 +302,7 @@ auth_done(void *arg, enum auth_result res, const char *user)
 		ctx->ac_handler(req, &ctx->ac_match);
 	} else if (res == AUTH_LIMITED) {
 		client_addr(req, addr, sizeof(addr));
-		limited(req, addr);
+		limited(req, addr, user);
 	} else
 		challenge(req);
 	http_release(req);

@@ -278,7 +278,7 @@ static const struct config_key config_keys[] = {
         "seconds verified credentials are cached; 0: no cache"},
     {"auth", "fail_limit", "REGISTRY_AUTH_FAILLIMIT", NULL, CONFIG_T_INT,
         CF(cf_auth_fail_limit), "10", 0, 100000, NULL, 0,
-        "failed logins per minute per client address; 0: no limit"},
+        "failed logins per minute per user and address; 0: no limit"},
     {"auth", "username", "REGISTRY_USERNAME", NULL, CONFIG_T_STRING,
         CF(cf_username), "", 0, 0, config_validate_user, CONFIG_F_ENV_ONLY,
         "user of a missing htpasswd file to create"},

@@ -400,6 +400,8 @@ test_expect_success REGISTRYD,CURL 'fail_limit=3: the 4th wrong password gets 42
 	stop_registryd &&
 	auth_config "fail_limit = 3" &&
 	start_registryd &&
+	as_user "bob:$PB" reg_curl GET /v2/ &&
+	expect_status 200 &&
 	for i in 1 2 3; do
 		as_user "alice:wrong-$i" reg_curl GET /v2/ &&
 		expect_challenge || return 1
@@ -412,11 +414,20 @@ test_expect_success REGISTRYD,CURL 'fail_limit=3: the 4th wrong password gets 42
 	test "$ra" -ge 1 && test "$ra" -le 60
 '
 
-test_expect_success REGISTRYD,CURL 'fail_limit: the limited address is refused even with the right password' '
+test_expect_success REGISTRYD,CURL 'fail_limit: the limited user is refused even with the right password (not cached)' '
 	as_user "alice:$PA" reg_curl GET /v2/ &&
 	expect_status 429 &&
 	expect_header_match Retry-After "^[0-9]+\$" &&
 	grep -q "failed logins in" registryd.log
+'
+
+# Failures count per (address, user): the other users behind the same
+# address (a NAT) are not locked out, cached or not.
+test_expect_success REGISTRYD,CURL 'fail_limit: other users at that address still log in' '
+	as_user "bob:$PB" reg_curl GET /v2/ &&
+	expect_status 200 &&
+	as_user "${LONG}1:$PL" reg_curl GET /v2/ &&
+	expect_status 200
 '
 
 test_expect_success REGISTRYD,CURL 'fail_limit: X-Forwarded-For from an untrusted peer changes nothing' '
