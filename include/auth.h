@@ -3,6 +3,8 @@
 
 #include <stddef.h>
 
+#include "bounds.h"
+
 struct config;
 
 /*
@@ -15,15 +17,14 @@ struct config;
  * every request: verified credentials are cached (an HMAC of user and
  * password under a random per-process key, with a TTL), and checks that
  * miss the cache run on the worker pool. Failures are rate limited per
- * client address.
+ * client address and user name (an IPv6 address per /64); cached
+ * credentials are never refused.
  */
-
-#define AUTH_USER_MAX 128
 
 enum auth_result {
 	AUTH_OK,      /* credentials valid; user filled in */
 	AUTH_FAIL,    /* none, malformed, unknown user or wrong password */
-	AUTH_LIMITED, /* too many failures from this address: 429 */
+	AUTH_LIMITED, /* too many failures of this user here: 429 */
 	AUTH_PENDING, /* being checked on the pool; done() follows */
 };
 
@@ -61,8 +62,11 @@ enum auth_result auth_check(const char *authorization, const char *addr,
 /* auth_cancel: done will not be called for this check. */
 void auth_cancel(struct auth_pending *);
 
-/* auth_retry_after: seconds a limited address should wait (Retry-After). */
-int auth_retry_after(const char *addr);
+/*
+ * auth_retry_after: seconds user (as AUTH_LIMITED left it in auth_check's
+ * user) should wait before trying again from addr (Retry-After).
+ */
+int auth_retry_after(const char *addr, const char *user);
 
 /*
  * auth_hash_password: a bcrypt htpasswd hash of password with cost into

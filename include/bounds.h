@@ -35,19 +35,32 @@
 #define UPLOAD_WRITEBACK_BYTES (8 * 1024 * 1024)
 
 /* Basic auth (auth.c). */
+/*
+ * Bytes of a user name with its NUL. The request keeps a buffer of this
+ * size too (http.c), so the name in the upload _state and the access log
+ * is the whole name auth accepted, never a prefix two users share.
+ */
+#define AUTH_USER_MAX     128
 #define AUTH_LINE_MAX     1024              /* bytes per htpasswd line */
 #define AUTH_FILE_MAX     (4 * 1024 * 1024) /* bytes per htpasswd file */
 #define AUTH_USERS_MAX    10000             /* users per file */
 #define AUTH_HASH_MAX     256               /* bytes of one hash */
 #define AUTH_B64_MAX      1024              /* base64 bytes after "Basic " */
 #define AUTH_CACHE_MAX    1024              /* cached credentials */
-#define AUTH_LIMIT_MAX    4096              /* addresses with failures */
+#define AUTH_LIMIT_MAX    4096              /* limiter keys with failures */
 #define AUTH_ADDR_MAX     64                /* bytes of a client address */
 #define AUTH_WINDOW       60                /* seconds of the failure window */
 #define AUTH_PENDING_MAX  256               /* checks in flight, all clients */
 #define AUTH_DEFAULT_COST 10                /* bcrypt cost of passwd, dummy */
 #define AUTH_KEY_LEN      32                /* HMAC key and digest bytes */
 #define AUTH_PASS_MAX     4096              /* passwd: bytes of a password */
+
+/*
+ * Failures per address and window, all user names together: fail_limit
+ * times this. Counting per (address, user) alone would let one address
+ * buy unbounded crypt work by guessing ever new user names.
+ */
+#define AUTH_ADDR_FAIL_FACTOR 10
 
 /* Worker pool (pool.c). */
 #define POOL_THREADS 2

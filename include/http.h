@@ -67,7 +67,10 @@ int http_has_body(const struct request *);
 int64_t http_content_length(const struct request *);
 /* The peer's IP address (the proxy's, behind a proxy). */
 const char *http_peer_addr(const struct request *);
-/* The authenticated user, for the access log ("" when anonymous). */
+/*
+ * The authenticated user, for the access log and the upload _state (""
+ * when anonymous); kept whole up to AUTH_USER_MAX - 1 bytes (bounds.h).
+ */
 void http_set_user(struct request *, const char *);
 const char *http_user(const struct request *);
 /* A connection id for debug lines. */

@@ -37,7 +37,7 @@
 static int list_has(const char *, const char *);
 static void client_addr(struct request *, char *, size_t);
 static void challenge(struct request *);
-static void limited(struct request *, const char *);
+static void limited(struct request *, const char *, const char *);
 static void auth_done(void *, enum auth_result, const char *);
 
 /* Key of the upload _state HMAC: REGISTRY_HTTP_SECRET, else random. */
@@ -179,10 +179,16 @@ access_upload_allowed(struct request *req)
 }
 
 /*
- * access_cors: CORS for a browser UI on another origin (cors_origins): the
- * allowed origin is echoed with credentials allowed, and the headers
- * registry clients read are exposed. A preflight is answered here, before
- * auth: browsers send it without credentials. Returns 1 when it replied.
+ * access_cors: CORS for a browser UI on another origin (cors_origins).
+ * An origin listed by name is echoed with credentials allowed, so that UI
+ * can use the browser's Basic credentials. cors_origins = * (the config
+ * takes it only alone) answers a literal "*" and never allows
+ * credentials: echoing any Origin with Allow-Credentials would let every
+ * web page push and delete with the credentials a browser has cached for
+ * the registry. "null" (sandboxed frames, file: and data: pages) is never
+ * echoed; the config cannot list it either. The headers registry clients
+ * read are exposed. A preflight is answered here, before auth: browsers
+ * send it without credentials. Returns 1 when it replied.
  */
 int
 access_cors(struct request *req)
@@ -191,11 +197,18 @@ access_cors(struct request *req)
 	const char *list = api_config()->cf_cors_origins;
 
 	if (list == NULL || list[0] == '\0' || origin == NULL ||
-	    strlen(origin) > 256 ||
-	    (!list_has(list, "*") && !list_has(list, origin)))
+	    strlen(origin) > 256)
 		return 0;
-	http_add_header(req, "Access-Control-Allow-Origin", "%s", origin);
-	http_add_header(req, "Access-Control-Allow-Credentials", "true");
+	if (list_has(list, "*"))
+		http_add_header(req, "Access-Control-Allow-Origin", "*");
+	else if (strcmp(origin, "null") != 0 && list_has(list, origin)) {
+		http_add_header(req, "Access-Control-Allow-Origin", "%s",
+		    origin);
+		http_add_header(req, "Access-Control-Allow-Credentials",
+		    "true");
+	} else
+		return 0;
+	/* The answer depends on Origin: caches must keep them apart. */
 	http_add_header(req, "Vary", "Origin");
 	http_add_header(req, "Access-Control-Expose-Headers",
 	    "Docker-Content-Digest, Docker-Upload-UUID, Location, Range, "
@@ -228,11 +241,11 @@ challenge(struct request *req)
 	http_error(req, 401, "UNAUTHORIZED", NULL);
 }
 
-/* 429 for an address that failed too often. */
+/* 429 for a user that failed too often from addr. */
 static void
-limited(struct request *req, const char *addr)
+limited(struct request *req, const char *addr, const char *user)
 {
-	http_add_header(req, "Retry-After", "%d", auth_retry_after(addr));
+	http_add_header(req, "Retry-After", "%d", auth_retry_after(addr, user));
 	http_error(req, 429, "TOOMANYREQUESTS",
 	    "too many failed logins: retry later");
 }
@@ -276,7 +289,7 @@ access_check(struct request *req, const struct route_match *m, api_handler h)
 		http_hold(req);
 		return 0;
 	case AUTH_LIMITED:
-		limited(req, addr);
+		limited(req, addr, user);
 		return 0;
 	case AUTH_FAIL:
 	default:
@@ -299,7 +312,7 @@ auth_done(void *arg, enum auth_result res, const char *user)
 		ctx->ac_handler(req, &ctx->ac_match);
 	} else if (res == AUTH_LIMITED) {
 		client_addr(req, addr, sizeof(addr));
-		limited(req, addr);
+		limited(req, addr, user);
 	} else
 		challenge(req);
 	http_release(req);

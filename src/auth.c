@@ -17,10 +17,14 @@
  *     table while it runs;
  *   - an unknown user is checked against a dummy bcrypt hash of the
  *     default cost, so that it costs what a wrong password costs;
- *   - failures are counted per client address in a 60 s window
- *     (fail_limit=); a limited address gets AUTH_LIMITED without any
- *     crypt, and checks in flight count against the limit, so one address
- *     cannot queue more than fail_limit jobs.
+ *   - failures are counted per client address and user name in a 60 s
+ *     window (fail_limit=), an IPv6 address by its /64: a limited pair
+ *     gets AUTH_LIMITED without any crypt, and checks in flight count
+ *     against the limit. Guesses at one user do not lock out the other
+ *     users behind the same NAT, and cached (verified) credentials are
+ *     never refused. So that guessing many user names does not buy
+ *     unbounded crypt work, an address as a whole may fail
+ *     fail_limit * AUTH_ADDR_FAIL_FACTOR times per window.
  *
  * Everything but pj_work runs on the event loop. Credential buffers are
  * cleared with explicit_bzero before they are freed, and nothing here logs
@@ -29,6 +33,9 @@
 
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <netinet/in.h>
+
+#include <arpa/inet.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -74,9 +81,16 @@ struct auth_cache_entry {
 	uint64_t ce_expires; /* auth_now() seconds; 0: free slot */
 };
 
-/* Failures of one client address in the current window. */
+/*
+ * A limiter key: "address user" for one user name from one address (an
+ * IPv6 address as its /64), or the address alone for the address as a
+ * whole. An address has no space, so the two never collide.
+ */
+#define AUTH_LIMIT_KEY_MAX (AUTH_ADDR_MAX + 4 + AUTH_USER_MAX)
+
+/* Failures of one limiter key in the current window. */
 struct auth_limit_entry {
-	char le_addr[AUTH_ADDR_MAX];
+	char le_key[AUTH_LIMIT_KEY_MAX];
 	uint64_t le_start; /* window start, auth_now() seconds */
 	int le_fails;      /* failures in the window */
 	int le_pending;    /* checks in flight */
@@ -91,8 +105,10 @@ struct auth_pending {
 	struct pool_job ap_job;
 	char ap_user[AUTH_USER_MAX];
 	char ap_addr[AUTH_ADDR_MAX];
-	char ap_hash[AUTH_HASH_MAX]; /* the user's, or the dummy */
-	char *ap_pass;               /* malloc'd, cleared when freed */
+	char ap_key[AUTH_LIMIT_KEY_MAX];  /* limiter key of address and user */
+	char ap_akey[AUTH_LIMIT_KEY_MAX]; /* limiter key of the address */
+	char ap_hash[AUTH_HASH_MAX];      /* the user's, or the dummy */
+	char *ap_pass;                    /* malloc'd, cleared when freed */
 	size_t ap_passlen;
 	unsigned char ap_mac[AUTH_KEY_LEN]; /* cache key */
 	unsigned int ap_generation;         /* of the table it was checked on */
@@ -138,9 +154,13 @@ static int auth_parse_basic(const char *, char *, size_t, size_t *);
 static struct auth_cache_entry *auth_cache_find(const unsigned char *);
 static void auth_cache_add(const unsigned char *, const char *);
 static void auth_cache_flush(void);
+static void auth_limit_keys(const char *, const char *, char *, char *);
 static struct auth_limit_entry *auth_limit_find(const char *, int);
-static int auth_limited(const char *);
-static void auth_limit_fail(const char *);
+static int auth_limit_over(const char *, int);
+static int auth_limited(const char *, const char *);
+static void auth_limit_count(const char *, int);
+static void auth_limit_fail(const char *, const char *);
+static void auth_limit_pending(const char *, const char *, int);
 static void auth_job_work(struct pool_job *);
 static void auth_job_done(struct pool_job *);
 static void auth_pending_free(struct auth_pending *);
@@ -639,16 +659,48 @@ auth_cache_flush(void)
 
 /* ---- the failure limiter ---- */
 
-/* The entry of addr; with create, a new one (evicting the oldest). */
+/*
+ * The limiter keys of user (NULL or "" for a malformed header) from addr,
+ * into key and akey (AUTH_LIMIT_KEY_MAX bytes each). An IPv6 client
+ * usually holds a whole /64, so it counts as one; an IPv4-mapped address
+ * counts as its IPv4 address (a dual-stack listener sees those), not as
+ * the /64 of every IPv4 client.
+ */
+static void
+auth_limit_keys(const char *addr, const char *user, char *key, char *akey)
+{
+	struct in6_addr a6;
+	char net[INET6_ADDRSTRLEN + 4];
+
+	(void)util_strlcpy(net, addr, sizeof(net));
+	if (inet_pton(AF_INET6, addr, &a6) == 1) {
+		if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+			if (inet_ntop(AF_INET, &a6.s6_addr[12], net,
+			        sizeof(net)) == NULL)
+				(void)util_strlcpy(net, addr, sizeof(net));
+		} else {
+			memset(&a6.s6_addr[8], 0, 8);
+			if (inet_ntop(AF_INET6, &a6, net, sizeof(net)) != NULL)
+				strcat(net, "/64");
+			else
+				(void)util_strlcpy(net, addr, sizeof(net));
+		}
+	}
+	(void)util_strlcpy(akey, net, AUTH_LIMIT_KEY_MAX);
+	(void)snprintf(key, AUTH_LIMIT_KEY_MAX, "%s %s", net,
+	    user != NULL ? user : "");
+}
+
+/* The entry of key; with create, a new one (evicting the oldest). */
 static struct auth_limit_entry *
-auth_limit_find(const char *addr, int create)
+auth_limit_find(const char *key, int create)
 {
 	struct auth_limit_entry *le, *victim = NULL;
 	uint64_t now = auth_now();
 	int i;
 
 	for (i = 0; i < auth.nlimits; i++)
-		if (strcmp(auth.limits[i].le_addr, addr) == 0)
+		if (strcmp(auth.limits[i].le_key, key) == 0)
 			return &auth.limits[i];
 	if (!create)
 		return NULL;
@@ -666,50 +718,86 @@ auth_limit_find(const char *addr, int create)
 		le = victim != NULL ? victim : &auth.limits[0];
 	}
 	memset(le, 0, sizeof(*le));
-	(void)util_strlcpy(le->le_addr, addr, sizeof(le->le_addr));
+	(void)util_strlcpy(le->le_key, key, sizeof(le->le_key));
 	le->le_start = now;
 	return le;
 }
 
-/* 1 when addr has used up its failures (counting checks in flight). */
+/* 1 when key has used up its limit (counting checks in flight). */
 static int
-auth_limited(const char *addr)
+auth_limit_over(const char *key, int limit)
 {
 	struct auth_limit_entry *le;
 	uint64_t now = auth_now();
+
+	if ((le = auth_limit_find(key, 0)) == NULL)
+		return 0;
+	if (now - le->le_start >= AUTH_WINDOW) {
+		le->le_start = now;
+		le->le_fails = 0;
+	}
+	return le->le_fails + le->le_pending >= limit;
+}
+
+/* 1 when this user from this address may not try now (auth_limit_keys). */
+static int
+auth_limited(const char *key, const char *akey)
+{
+	int limit = auth.cfg->cf_auth_fail_limit;
 
 	if (auth.pending >= AUTH_PENDING_MAX)
 		return 1;
-	if (auth.cfg->cf_auth_fail_limit <= 0)
+	if (limit <= 0)
 		return 0;
-	if ((le = auth_limit_find(addr, 0)) == NULL)
-		return 0;
-	if (now - le->le_start >= AUTH_WINDOW) {
-		le->le_start = now;
-		le->le_fails = 0;
-	}
-	return le->le_fails + le->le_pending >= auth.cfg->cf_auth_fail_limit;
+	return auth_limit_over(key, limit) ||
+	    auth_limit_over(akey, limit * AUTH_ADDR_FAIL_FACTOR);
 }
 
-/* Count one failure of addr. */
+/* Count one failure of key against limit; log when it is reached. */
 static void
-auth_limit_fail(const char *addr)
+auth_limit_count(const char *key, int limit)
 {
 	struct auth_limit_entry *le;
 	uint64_t now = auth_now();
 
-	if (auth.cfg->cf_auth_fail_limit <= 0)
-		return;
-	if ((le = auth_limit_find(addr, 1)) == NULL)
+	if ((le = auth_limit_find(key, 1)) == NULL)
 		return;
 	if (now - le->le_start >= AUTH_WINDOW) {
 		le->le_start = now;
 		le->le_fails = 0;
 	}
-	if (++le->le_fails == auth.cfg->cf_auth_fail_limit)
+	if (++le->le_fails == limit)
 		log_warnx("auth: %s: %d failed logins in %d s, refusing "
 		          "more for now",
-		    addr, le->le_fails, AUTH_WINDOW);
+		    key, le->le_fails, AUTH_WINDOW);
+}
+
+/* Count one failure of a user from an address (auth_limit_keys). */
+static void
+auth_limit_fail(const char *key, const char *akey)
+{
+	int limit = auth.cfg->cf_auth_fail_limit;
+
+	if (limit <= 0)
+		return;
+	auth_limit_count(key, limit);
+	auth_limit_count(akey, limit * AUTH_ADDR_FAIL_FACTOR);
+}
+
+/* One more (delta 1) or one fewer (-1) check in flight for both keys. */
+static void
+auth_limit_pending(const char *key, const char *akey, int delta)
+{
+	struct auth_limit_entry *le;
+	const char *k[2] = {key, akey};
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		le = auth_limit_find(k[i], delta > 0);
+		if (le == NULL || (delta < 0 && le->le_pending == 0))
+			continue;
+		le->le_pending += delta;
+	}
 }
 
 /* ---- checks on the pool ---- */
@@ -754,23 +842,20 @@ auth_job_done(struct pool_job *job)
 {
 	struct auth_pending *ap = (struct auth_pending *)(void *)((char *)job -
 	    offsetof(struct auth_pending, ap_job));
-	struct auth_limit_entry *le;
 
 	auth.pending--;
 	if (ap->ap_ran)
 		auth.crypt_runs++;
 	if (ap->ap_ran && ap->ap_dummy)
 		auth.dummy_runs++;
-	if ((le = auth_limit_find(ap->ap_addr, 0)) != NULL &&
-	    le->le_pending > 0)
-		le->le_pending--;
+	auth_limit_pending(ap->ap_key, ap->ap_akey, -1);
 	if (ap->ap_match) {
 		/* A reload meanwhile may have changed this password. */
 		if (auth.enabled && ap->ap_generation == auth.generation)
 			auth_cache_add(ap->ap_mac, ap->ap_user);
 	} else {
-		if (auth.enabled)
-			auth_limit_fail(ap->ap_addr);
+		if (auth.enabled && auth.cfg->cf_auth_fail_limit > 0)
+			auth_limit_fail(ap->ap_key, ap->ap_akey);
 		log_info("auth: %s: failed login%s%s%s", ap->ap_addr,
 		    ap->ap_known ? " for user '" : " (unknown user)",
 		    ap->ap_known ? ap->ap_user : "", ap->ap_known ? "'" : "");
@@ -910,7 +995,9 @@ auth_shutdown(void)
 /*
  * auth_check: decide on the Authorization value (NULL when absent) of a
  * client at addr. AUTH_OK fills user (AUTH_USER_MAX bytes); a cache hit
- * answers at once. A miss submits a check to the pool and returns
+ * answers at once, even while that user is limited at addr: verified
+ * credentials are never refused. AUTH_LIMITED fills user too (for
+ * auth_retry_after). A miss submits a check to the pool and returns
  * AUTH_PENDING with *pending set: done(arg, result, user) follows on the
  * loop unless auth_cancel(*pending) comes first. Never closes anything.
  */
@@ -919,11 +1006,11 @@ auth_check(const char *authorization, const char *addr, char *user,
     auth_done_cb done, void *arg, struct auth_pending **pending)
 {
 	char cred[AUTH_B64_MAX / 4 * 3 + 1];
+	char key[AUTH_LIMIT_KEY_MAX], akey[AUTH_LIMIT_KEY_MAX];
 	unsigned char mac[AUTH_KEY_LEN];
 	unsigned int maclen = sizeof(mac);
 	const struct auth_user *u;
 	struct auth_cache_entry *ce;
-	struct auth_limit_entry *le;
 	struct auth_pending *ap;
 	size_t ulen, clen;
 	enum auth_result rv = AUTH_FAIL;
@@ -937,10 +1024,12 @@ auth_check(const char *authorization, const char *addr, char *user,
 		addr = "-";
 	if (authorization == NULL)
 		return AUTH_FAIL;
-	if (auth_limited(addr))
-		return AUTH_LIMITED;
 	if (auth_parse_basic(authorization, cred, sizeof(cred), &ulen) == -1) {
-		auth_limit_fail(addr);
+		/* Malformed: counted as the user "" of addr. */
+		auth_limit_keys(addr, NULL, key, akey);
+		if (auth_limited(key, akey))
+			return AUTH_LIMITED;
+		auth_limit_fail(key, akey);
 		return AUTH_FAIL;
 	}
 	clen = strlen(cred);
@@ -950,6 +1039,15 @@ auth_check(const char *authorization, const char *addr, char *user,
 	if ((ce = auth_cache_find(mac)) != NULL) {
 		(void)util_strlcpy(user, ce->ce_user, AUTH_USER_MAX);
 		rv = AUTH_OK;
+		goto done;
+	}
+	cred[ulen] = '\0';
+	auth_limit_keys(addr, cred, key, akey);
+	cred[ulen] = ':';
+	if (auth_limited(key, akey)) {
+		memcpy(user, cred, ulen);
+		user[ulen] = '\0';
+		rv = AUTH_LIMITED;
 		goto done;
 	}
 	if (done == NULL || pending == NULL)
@@ -965,6 +1063,8 @@ auth_check(const char *authorization, const char *addr, char *user,
 	memcpy(ap->ap_user, cred, ulen);
 	ap->ap_user[ulen] = '\0';
 	(void)util_strlcpy(ap->ap_addr, addr, sizeof(ap->ap_addr));
+	(void)util_strlcpy(ap->ap_key, key, sizeof(ap->ap_key));
+	(void)util_strlcpy(ap->ap_akey, akey, sizeof(ap->ap_akey));
 	memcpy(ap->ap_mac, mac, sizeof(mac));
 	if ((u = auth_lookup(ap->ap_user)) != NULL) {
 		ap->ap_known = 1;
@@ -981,9 +1081,8 @@ auth_check(const char *authorization, const char *addr, char *user,
 	ap->ap_arg = arg;
 	ap->ap_job.pj_work = auth_job_work;
 	ap->ap_job.pj_done = auth_job_done;
-	if (auth.cfg->cf_auth_fail_limit > 0 &&
-	    (le = auth_limit_find(addr, 1)) != NULL)
-		le->le_pending++;
+	if (auth.cfg->cf_auth_fail_limit > 0)
+		auth_limit_pending(key, akey, 1);
 	auth.pending++;
 	pool_submit(&ap->ap_job);
 	*pending = ap;
@@ -1009,21 +1108,33 @@ auth_cancel(struct auth_pending *ap)
 }
 
 /*
- * auth_retry_after: seconds until addr may try again (Retry-After), at
- * least 1.
+ * auth_retry_after: seconds until user may try again from addr
+ * (Retry-After): the longest wait of its limiter keys, at least 1.
  */
 int
-auth_retry_after(const char *addr)
+auth_retry_after(const char *addr, const char *user)
 {
+	char key[AUTH_LIMIT_KEY_MAX], akey[AUTH_LIMIT_KEY_MAX];
+	const char *k[2] = {key, akey};
 	struct auth_limit_entry *le;
 	uint64_t now = auth_now(), used;
+	int limit[2], i, wait = 1;
 
-	if (addr == NULL || (le = auth_limit_find(addr, 0)) == NULL)
+	if (addr == NULL || auth.cfg == NULL ||
+	    auth.cfg->cf_auth_fail_limit <= 0)
 		return 1;
-	used = now - le->le_start;
-	if (used >= AUTH_WINDOW)
-		return 1;
-	return (int)(AUTH_WINDOW - used);
+	limit[0] = auth.cfg->cf_auth_fail_limit;
+	limit[1] = limit[0] * AUTH_ADDR_FAIL_FACTOR;
+	auth_limit_keys(addr, user, key, akey);
+	for (i = 0; i < 2; i++) {
+		if ((le = auth_limit_find(k[i], 0)) == NULL ||
+		    !auth_limit_over(k[i], limit[i]))
+			continue;
+		used = now - le->le_start;
+		if (used < AUTH_WINDOW && (int)(AUTH_WINDOW - used) > wait)
+			wait = (int)(AUTH_WINDOW - used);
+	}
+	return wait;
 }
 
 /*

@@ -93,8 +93,10 @@ struct request {
 	uint32_t r_hname[HTTP_MAX_HEADERS];
 	uint32_t r_hvalue[HTTP_MAX_HEADERS];
 	int r_nheaders;
-	int r_err;       /* status to answer a bad request */
-	size_t r_hbytes; /* header bytes so far */
+	int r_err;         /* status to answer a bad request */
+	const char *r_why; /* its detail (a constant string), or NULL */
+	int r_nhost;       /* Host header lines */
+	size_t r_hbytes;   /* header bytes so far */
 
 	int64_t r_content_length; /* -1 none */
 	int r_chunked;
@@ -109,7 +111,7 @@ struct request {
 	int r_status;
 	uint64_t r_bytes_out;
 	char r_digest[DIGEST_MAX_LEN + 1];
-	char r_user[64]; /* for the access line */
+	char r_user[AUTH_USER_MAX]; /* as auth accepted it, for the log */
 
 	/*
 	 * A body pulled in bounded segments as the output drains (a store
@@ -144,11 +146,14 @@ static int http_on_header_value(http_parser *, const char *, size_t);
 static int http_on_headers_complete(http_parser *);
 static int http_on_body(http_parser *, const char *, size_t);
 static int http_on_message_complete(http_parser *);
+static int http_refuse(struct request *, int, const char *);
+static int http_target_path(struct request *);
 static int http_finish_headers(struct request *);
 static int http_header_join(struct request *, int, int);
 static void http_bad_request(struct http_conn *, int, const char *);
 static void http_write_head(struct request *, int, const char *, uint64_t, int);
 static const char *http_reason(int);
+static const char *http_parse_why(enum http_errno);
 static const char *http_error_message(const char *);
 static void http_maybe_resume(struct http_conn *);
 static void http_parse_input(struct http_conn *);
@@ -359,19 +364,15 @@ http_buf_append(struct request *r, const char *p, size_t len)
 	size_t want = r->r_buflen + len + 1;
 	char *nb;
 
-	if (want > HTTP_MAX_HEADER_BYTES + HTTP_MAX_URL + 2) {
-		r->r_err = 431;
-		return -1;
-	}
+	if (want > HTTP_MAX_HEADER_BYTES + HTTP_MAX_URL + 2)
+		return http_refuse(r, 431, NULL);
 	if (want > r->r_bufsize) {
 		size_t ns = r->r_bufsize ? r->r_bufsize * 2 : 1024;
 
 		while (ns < want)
 			ns *= 2;
-		if ((nb = realloc(r->r_buf, ns)) == NULL) {
-			r->r_err = 500;
-			return -1;
-		}
+		if ((nb = realloc(r->r_buf, ns)) == NULL)
+			return http_refuse(r, 500, "out of memory");
 		r->r_buf = nb;
 		r->r_bufsize = ns;
 	}
@@ -404,16 +405,26 @@ http_on_message_begin(http_parser *p)
 	return 0;
 }
 
+/*
+ * The request target, in pieces. http-parser built without strict mode
+ * takes TAB and form feed in it, and bytes over 0x7f; none of them is
+ * allowed in a URI (RFC 3986 2, RFC 9112 3.2), and a TAB may be read as
+ * the end of the target by a proxy in front: refuse them all.
+ */
 static int
 http_on_url(http_parser *p, const char *at, size_t len)
 {
 	struct http_conn *hc = p->data;
 	struct request *r = hc->hc_req;
+	size_t i;
 
-	if (r->r_urllen + len > HTTP_MAX_URL) {
-		r->r_err = 414;
-		return -1;
-	}
+	if (r->r_urllen + len > HTTP_MAX_URL)
+		return http_refuse(r, 414, NULL);
+	for (i = 0; i < len; i++)
+		if ((unsigned char)at[i] <= 0x20 ||
+		    (unsigned char)at[i] >= 0x7f)
+			return http_refuse(r, 400,
+			    "control or non-ASCII byte in the request target");
 	r->r_urllen += len;
 	return http_buf_append(r, at, len);
 }
@@ -428,19 +439,23 @@ http_on_header_field(http_parser *p, const char *at, size_t len)
 		/* A new header begins: close the url or the last value. */
 		if (http_buf_terminate(r) == -1)
 			return -1;
-		if (r->r_nheaders == HTTP_MAX_HEADERS) {
-			r->r_err = 431;
-			return -1;
-		}
+		if (r->r_nheaders == HTTP_MAX_HEADERS)
+			return http_refuse(r, 431, NULL);
 		r->r_hname[r->r_nheaders] = (uint32_t)r->r_buflen;
 		r->r_hvalue[r->r_nheaders] = HTTP_NO_OFFSET;
 		r->r_nheaders++;
 		r->r_flags &= ~REQ_F_IN_VALUE;
 	}
-	if ((r->r_hbytes += len) > HTTP_MAX_HEADER_BYTES) {
-		r->r_err = 431;
-		return -1;
-	}
+	if ((r->r_hbytes += len) > HTTP_MAX_HEADER_BYTES)
+		return http_refuse(r, 431, NULL);
+	/*
+	 * Non-strict http-parser takes spaces in a field name, so
+	 * "Content-Length : 5" would be a header of another name and the
+	 * body the next request, where a proxy in front may have read a
+	 * length: RFC 9112 5.1 wants 400.
+	 */
+	if (memchr(at, ' ', len) != NULL)
+		return http_refuse(r, 400, "whitespace in a header name");
 	return http_buf_append(r, at, len);
 }
 
@@ -459,10 +474,8 @@ http_on_header_value(http_parser *p, const char *at, size_t len)
 		r->r_hvalue[i] = (uint32_t)r->r_buflen;
 		r->r_flags |= REQ_F_IN_VALUE;
 	}
-	if ((r->r_hbytes += len) > HTTP_MAX_HEADER_BYTES) {
-		r->r_err = 431;
-		return -1;
-	}
+	if ((r->r_hbytes += len) > HTTP_MAX_HEADER_BYTES)
+		return http_refuse(r, 431, NULL);
 	return http_buf_append(r, at, len);
 }
 
@@ -479,10 +492,8 @@ http_header_join(struct request *r, int i, int j)
 	int rc;
 
 	if (asprintf(&joined, "%s, %s", r->r_buf + r->r_hvalue[i],
-	        r->r_buf + r->r_hvalue[j]) == -1) {
-		r->r_err = 500;
-		return -1;
-	}
+	        r->r_buf + r->r_hvalue[j]) == -1)
+		return http_refuse(r, 500, "out of memory");
 	rc = http_buf_append(r, joined, strlen(joined) + 1);
 	free(joined);
 	if (rc == -1)
@@ -493,15 +504,64 @@ http_header_join(struct request *r, int i, int j)
 }
 
 /*
- * Terminate the last string, split path and query, join repeated headers
- * (RFC 9110 5.3: a list-valued header may be split over several lines;
- * Docker sends one Accept line per media type).
+ * Refuse the request being parsed with status and a detail of our own
+ * (a constant string, or NULL): the parser callback returns what this
+ * returns, -1, and http_parse_input answers.
+ */
+static int
+http_refuse(struct request *r, int status, const char *why)
+{
+	r->r_err = status;
+	r->r_why = why;
+	return -1;
+}
+
+/*
+ * The offset of the path in the request target (NUL-terminated at
+ * r_urllen), or -1 when it is neither the origin form ("/v2/...") nor the
+ * absolute form ("http://host/v2/...", which a server must accept, RFC
+ * 9112 3.2.2). The absolute form is routed by its path; its authority is
+ * not used: Host, which RFC 9112 says to ignore then, is not used to
+ * route either. An absolute target without a path ("http://h?q") means
+ * "/": the last byte of the authority becomes that '/'. User info is
+ * refused (RFC 9110 4.2.4).
+ */
+static int
+http_target_path(struct request *r)
+{
+	char *u = r->r_buf, *auth, *end;
+	size_t skip;
+
+	if (r->r_urllen > 0 && u[0] == '/')
+		return 0;
+	if (strncasecmp(u, "http://", 7) == 0)
+		skip = 7;
+	else if (strncasecmp(u, "https://", 8) == 0)
+		skip = 8;
+	else
+		return -1;
+	auth = u + skip;
+	end = auth + strcspn(auth, "/?#");
+	if (end == auth || memchr(auth, '@', (size_t)(end - auth)) != NULL)
+		return -1;
+	if (*end == '/')
+		return (int)(end - u);
+	if (*end == '#')
+		return -1;
+	end[-1] = '/';
+	return (int)(end - 1 - u);
+}
+
+/*
+ * Terminate the last string, split path and query, count Host lines and
+ * join repeated headers (RFC 9110 5.3: a list-valued header may be split
+ * over several lines; Docker sends one Accept line per media type).
  */
 static int
 http_finish_headers(struct request *r)
 {
 	char *q;
-	int i, j;
+	int i, j, path;
 
 	if (r->r_nheaders == 0 && http_buf_append(r, "", 0) == -1)
 		return -1;
@@ -513,18 +573,20 @@ http_finish_headers(struct request *r)
 			r->r_hvalue[i] = r->r_hname[i] +
 			    (uint32_t)strlen(r->r_buf + r->r_hname[i]);
 		}
-	if (r->r_urllen == 0 || r->r_buf[0] != '/') {
-		r->r_err = 400;
-		return -1;
-	}
 	/* The url is the first string of the arena. */
-	r->r_path = 0;
 	if (r->r_nheaders == 0)
 		r->r_buf[r->r_urllen] = '\0';
-	if ((q = memchr(r->r_buf, '?', r->r_urllen)) != NULL) {
+	if ((path = http_target_path(r)) == -1)
+		return http_refuse(r, 400, "malformed request target");
+	r->r_path = (uint32_t)path;
+	if ((q = memchr(r->r_buf + path, '?', r->r_urllen - (size_t)path)) !=
+	    NULL) {
 		*q = '\0';
 		r->r_query = (uint32_t)(q + 1 - r->r_buf);
 	}
+	for (i = 0; i < r->r_nheaders; i++)
+		if (strcasecmp(r->r_buf + r->r_hname[i], "Host") == 0)
+			r->r_nhost++;
 	for (i = 0; i < r->r_nheaders; i++) {
 		if (r->r_hname[i] == HTTP_NO_OFFSET)
 			continue; /* merged into an earlier line */
@@ -571,6 +633,21 @@ http_on_headers_complete(http_parser *p)
 	http_header_deadline(hc, 0);
 	if (http_finish_headers(r) == -1)
 		return -1;
+	/*
+	 * http-parser takes any one-digit version. RFC 9110 15.6.6: 505 for
+	 * a major version we do not speak; HTTP/1.x past 1.1 does not exist.
+	 */
+	if (p->http_major != 1 || p->http_minor > 1)
+		return http_refuse(r, 505, "only HTTP/1.1 and HTTP/1.0");
+	/*
+	 * RFC 9112 3.2: 400 for an HTTP/1.1 request without Host and for any
+	 * request with more than one. HTTP/1.0 may leave it out (haproxy's
+	 * health checks do).
+	 */
+	if (r->r_nhost > 1)
+		return http_refuse(r, 400, "more than one Host header");
+	if (r->r_nhost == 0 && p->http_minor == 1)
+		return http_refuse(r, 400, "no Host header");
 	switch (p->method) {
 	case HTTP_GET:
 		r->r_method = HTTP_M_GET;
@@ -603,16 +680,14 @@ http_on_headers_complete(http_parser *p)
 	 * cannot be framed. http-parser notices only when body bytes come,
 	 * after dispatch; refuse it before any handler runs.
 	 */
-	if (p->uses_transfer_encoding && !r->r_chunked) {
-		r->r_err = 400;
-		return -1;
-	}
+	if (p->uses_transfer_encoding && !r->r_chunked)
+		return http_refuse(r, 400,
+		    "transfer coding other than chunked");
 	if (!r->r_chunked && (p->flags & F_CONTENTLENGTH)) {
 		/* http-parser takes up to 2^64-2; we count in int64_t. */
-		if (p->content_length > INT64_MAX) {
-			r->r_err = 413;
-			return -1;
-		}
+		if (p->content_length > INT64_MAX)
+			return http_refuse(r, 413,
+			    "Content-Length over 2^63-1");
 		r->r_content_length = (int64_t)p->content_length;
 	}
 	if (!http_should_keep_alive(p))
@@ -685,7 +760,8 @@ http_on_message_complete(http_parser *p)
 
 /*
  * Answer a request the parser could not accept, then close. status is
- * the HTTP status; nothing of the request is echoed.
+ * the HTTP status, why our detail or NULL; nothing of the request is
+ * echoed.
  */
 static void
 http_bad_request(struct http_conn *hc, int status, const char *why)
@@ -705,8 +781,46 @@ http_bad_request(struct http_conn *hc, int status, const char *why)
 	    status == 431       ? "HEADER_TOO_LARGE"
 	        : status == 414 ? "URI_TOO_LONG"
 	        : status == 413 ? "SIZE_INVALID"
+	        : status == 505 ? "UNSUPPORTED"
 	                        : "BAD_REQUEST",
-	    "%s", why);
+	    why != NULL ? "%s" : NULL, why);
+}
+
+/*
+ * Our detail for a request http-parser refused. Its own descriptions
+ * ("the on_url callback failed", "invalid character in header") tell a
+ * client how the parser works, so they go to the debug log only.
+ */
+static const char *
+http_parse_why(enum http_errno err)
+{
+	switch (err) {
+	case HPE_HEADER_OVERFLOW:
+		return NULL; /* the 431 says it */
+	case HPE_INVALID_VERSION:
+		return "malformed HTTP version";
+	case HPE_INVALID_METHOD:
+		return "unknown method";
+	case HPE_INVALID_URL:
+	case HPE_INVALID_HOST:
+	case HPE_INVALID_PORT:
+	case HPE_INVALID_PATH:
+	case HPE_INVALID_QUERY_STRING:
+	case HPE_INVALID_FRAGMENT:
+		return "malformed request target";
+	case HPE_INVALID_HEADER_TOKEN:
+		return "malformed header line";
+	case HPE_INVALID_CONTENT_LENGTH:
+		return "malformed Content-Length";
+	case HPE_UNEXPECTED_CONTENT_LENGTH:
+		return "Content-Length repeated or with Transfer-Encoding";
+	case HPE_INVALID_CHUNK_SIZE:
+		return "malformed chunk size";
+	case HPE_INVALID_TRANSFER_ENCODING:
+		return "malformed Transfer-Encoding";
+	default:
+		return "malformed request";
+	}
 }
 
 /*
@@ -735,12 +849,15 @@ http_parse_input(struct http_conn *hc)
 		if (err == HPE_PAUSED)
 			break;
 		if (err != HPE_OK) {
-			int status = 400;
+			const char *why = http_parse_why(err);
+			int status = err == HPE_HEADER_OVERFLOW ? 431 : 400;
 
-			if (hc->hc_req != NULL && hc->hc_req->r_err != 0)
+			if (hc->hc_req != NULL && hc->hc_req->r_err != 0) {
 				status = hc->hc_req->r_err;
-			else if (err == HPE_HEADER_OVERFLOW)
-				status = 431;
+				why = hc->hc_req->r_why;
+			}
+			log_debug("%s: conn %u: parser: %s", __func__,
+			    hc->hc_id, http_errno_description(err));
 			if (hc->hc_req != NULL &&
 			    (hc->hc_req->r_flags & REQ_F_REPLIED) &&
 			    (hc->hc_req->r_flags & REQ_F_DISCARD)) {
@@ -749,8 +866,7 @@ http_parse_input(struct http_conn *hc)
 				http_conn_set_state(hc,
 				    HTTP_CONN_CLOSE_AFTER_REPLY);
 			} else
-				http_bad_request(hc, status,
-				    http_errno_description(err));
+				http_bad_request(hc, status, why);
 			hc->hc_paused = 1;
 			evbuffer_drain(in, evbuffer_get_length(in));
 			break;
@@ -1041,11 +1157,21 @@ http_peer_addr(const struct request *r)
 	return r->r_hc->hc_addr;
 }
 
-/* http_set_user: the user name for the access line. */
+/*
+ * http_set_user: the user name for the access line and the upload
+ * _state. auth.c accepts names of at most AUTH_USER_MAX - 1 bytes, so a
+ * longer one is a broken invariant: then the request stays anonymous
+ * rather than take a prefix another user may share.
+ */
 void
 http_set_user(struct request *r, const char *user)
 {
-	util_strlcpy(r->r_user, user, sizeof(r->r_user));
+	if (util_strlcpy(r->r_user, user, sizeof(r->r_user)) >=
+	    sizeof(r->r_user)) {
+		log_warnx("%s: user name of %zu bytes: not kept", __func__,
+		    strlen(user));
+		r->r_user[0] = '\0';
+	}
 }
 
 /* http_user: the authenticated user, "" when anonymous. */
@@ -1182,6 +1308,8 @@ http_reason(int status)
 		return "Internal Server Error";
 	case 503:
 		return "Service Unavailable";
+	case 505:
+		return "HTTP Version Not Supported";
 	case 507:
 		return "Insufficient Storage";
 	default:

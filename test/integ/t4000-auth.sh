@@ -14,10 +14,11 @@ PC='carol-Pw.3z'
 HT="$TRASH/htpasswd"
 ORIGIN=https://ui.example
 
-# auth_config [auth lines...]: a fresh $CONF with auth on $HT and CORS.
+# auth_config [auth lines...]: a fresh $CONF with auth on $HT and CORS
+# for $CORS (default $ORIGIN).
 auth_config() {
 	rm -f "$CONF"
-	REG_HTTP_EXTRA="cors_origins = $ORIGIN"
+	REG_HTTP_EXTRA="cors_origins = ${CORS:-$ORIGIN}"
 	REG_EXTRA=$(auth_section "$HT" "realm = $REALM" "$@")
 	write_config
 }
@@ -187,6 +188,7 @@ test_expect_success REGISTRYD,CURL 'CORS: a GET from the origin exposes Docker-C
 	    -H "Accept: $MT_OCI_MANIFEST" &&
 	expect_status 200 &&
 	expect_header Access-Control-Allow-Origin "$ORIGIN" &&
+	expect_header Access-Control-Allow-Credentials true &&
 	expect_header_match Access-Control-Expose-Headers "(^|[ ,])Docker-Content-Digest([ ,]|\$)"
 '
 
@@ -338,10 +340,68 @@ test_expect_success REGISTRYD,CURL 'anonymous_pull: POST, PUT, DELETE and GET /v
 	as_user "alice:$PA" push_manifest auth/img v2 img/manifest.json "$MT_OCI_MANIFEST"
 '
 
+test_expect_success REGISTRYD,CURL 'CORS: Origin null is never echoed' '
+	as_user "bob:$PB" reg_curl GET /v2/auth/img/manifests/v1 -H "Origin: null" \
+	    -H "Accept: $MT_OCI_MANIFEST" &&
+	expect_status 200 &&
+	expect_no_header Access-Control-Allow-Origin &&
+	expect_no_header Access-Control-Allow-Credentials
+'
+
+# cors_origins = * lets every page read and write what needs no
+# credentials, never with the browser's cached ones: a literal * and no
+# Access-Control-Allow-Credentials, for any origin and for null.
+test_expect_success REGISTRYD,CURL 'CORS *: a literal * without credentials, for any origin and null' '
+	stop_registryd &&
+	CORS="*" auth_config &&
+	start_registryd &&
+	# A subshell: "return 1" would leave test_expect_success itself.
+	(for o in https://evil.example null "$ORIGIN"; do
+		echo "Origin: $o" &&
+		as_user "bob:$PB" reg_curl GET /v2/auth/img/manifests/v1 \
+		    -H "Origin: $o" -H "Accept: $MT_OCI_MANIFEST" &&
+		expect_status 200 &&
+		expect_header Access-Control-Allow-Origin "*" &&
+		expect_no_header Access-Control-Allow-Credentials &&
+		reg_curl OPTIONS "/v2/auth/img/manifests/v1" -H "Origin: $o" \
+		    -H "Access-Control-Request-Method: DELETE" &&
+		expect_status 204 &&
+		expect_header Access-Control-Allow-Origin "*" &&
+		expect_no_header Access-Control-Allow-Credentials || exit 1
+	done)
+'
+
+# Two user names of 70 bytes that agree in their first 69: the upload
+# _state and the access log must see the whole name (auth accepts up to
+# 127 bytes), not a prefix shared by both.
+LONG=$(printf "%069d" 0 | tr 0 u)
+PL='long-Pw.4w'
+
+test_expect_success REGISTRYD,CURL 'long user names: an upload of one cannot be continued by the other' '
+	stop_registryd &&
+	htpasswd_line "${LONG}1" "$PL" >>"$HT" &&
+	htpasswd_line "${LONG}2" "$PL" >>"$HT" &&
+	auth_config &&
+	start_registryd &&
+	as_user "${LONG}1:$PL" upload_start auth/long &&
+	random_file long.bin 1000 &&
+	as_user "${LONG}2:$PL" reg_curl PATCH "$UPLOAD" \
+	    -H "Content-Type: application/octet-stream" --data-binary @long.bin &&
+	expect_status 404 &&
+	expect_error_code BLOB_UPLOAD_UNKNOWN &&
+	as_user "${LONG}1:$PL" reg_curl PATCH "$UPLOAD" \
+	    -H "Content-Type: application/octet-stream" --data-binary @long.bin &&
+	expect_status 202 &&
+	grep -F " ${LONG}1 " registryd.log | grep -q "PATCH " &&
+	grep -F " ${LONG}2 " registryd.log | grep -q "PATCH "
+'
+
 test_expect_success REGISTRYD,CURL 'fail_limit=3: the 4th wrong password gets 429 with Retry-After' '
 	stop_registryd &&
 	auth_config "fail_limit = 3" &&
 	start_registryd &&
+	as_user "bob:$PB" reg_curl GET /v2/ &&
+	expect_status 200 &&
 	for i in 1 2 3; do
 		as_user "alice:wrong-$i" reg_curl GET /v2/ &&
 		expect_challenge || return 1
@@ -354,11 +414,20 @@ test_expect_success REGISTRYD,CURL 'fail_limit=3: the 4th wrong password gets 42
 	test "$ra" -ge 1 && test "$ra" -le 60
 '
 
-test_expect_success REGISTRYD,CURL 'fail_limit: the limited address is refused even with the right password' '
+test_expect_success REGISTRYD,CURL 'fail_limit: the limited user is refused even with the right password (not cached)' '
 	as_user "alice:$PA" reg_curl GET /v2/ &&
 	expect_status 429 &&
 	expect_header_match Retry-After "^[0-9]+\$" &&
 	grep -q "failed logins in" registryd.log
+'
+
+# Failures count per (address, user): the other users behind the same
+# address (a NAT) are not locked out, cached or not.
+test_expect_success REGISTRYD,CURL 'fail_limit: other users at that address still log in' '
+	as_user "bob:$PB" reg_curl GET /v2/ &&
+	expect_status 200 &&
+	as_user "${LONG}1:$PL" reg_curl GET /v2/ &&
+	expect_status 200
 '
 
 test_expect_success REGISTRYD,CURL 'fail_limit: X-Forwarded-For from an untrusted peer changes nothing' '

@@ -344,26 +344,77 @@ test_limit(void)
 	int i, pend, rv, ra;
 
 	cfg.cf_auth_fail_limit = 3;
+	auth_cache_flush();
 	for (i = 0; i < 3; i++)
 		(void)check("alice:guess", "192.0.2.7", user, NULL);
 	rv = check("alice:guess", "192.0.2.7", user, &pend);
 	ok(rv == AUTH_LIMITED && !pend, "4th try: AUTH_LIMITED, no crypt");
 	rv = check("alice:secret1", "192.0.2.7", user, &pend);
 	ok(rv == AUTH_LIMITED && !pend,
-	    "even the right password while limited");
-	ra = auth_retry_after("192.0.2.7");
+	    "even the right password while limited (not cached)");
+	ra = auth_retry_after("192.0.2.7", "alice");
 	ok(ra > 0 && ra <= 60, "Retry-After %d in 1..60", ra);
+	is_int(auth_retry_after("192.0.2.7", "bob"), 1,
+	    "Retry-After of a user not limited: 1");
 	is_int(check("alice:secret1", "192.0.2.8", user, NULL), AUTH_OK,
 	    "another address is not limited");
 
-	/* Malformed headers count too, and cost nothing. */
+	/*
+	 * Failures count per (address, user): a NAT's other users, and a
+	 * user whose valid credentials are cached, are not refused.
+	 */
+	is_int(check("bob:p@ss:word", "192.0.2.7", user, NULL), AUTH_OK,
+	    "another user at a limited address is not limited");
+	is_int(check("alice:secret1", "192.0.2.20", user, NULL), AUTH_OK,
+	    "alice logs in (cached)");
+	for (i = 0; i < 4; i++)
+		(void)check("alice:guess", "192.0.2.20", user, NULL);
+	is_int(check("alice:guess", "192.0.2.20", user, NULL), AUTH_LIMITED,
+	    "her guesses are limited");
+	rv = check("alice:secret1", "192.0.2.20", user, &pend);
+	ok(rv == AUTH_OK && !pend && strcmp(user, "alice") == 0,
+	    "her cached credentials are not refused");
+	auth_cache_flush();
+
+	/* IPv6 counts per /64; an IPv4-mapped address as IPv4. */
+	for (i = 0; i < 3; i++)
+		(void)check("alice:guess", "2001:db8:1:2::1", user, NULL);
+	is_int(check("alice:secret1", "2001:db8:1:2:aaaa::7", user, NULL),
+	    AUTH_LIMITED, "IPv6: the same /64 is limited");
+	is_int(check("alice:secret1", "2001:db8:1:3::1", user, NULL), AUTH_OK,
+	    "IPv6: another /64 is not");
+	for (i = 0; i < 3; i++)
+		(void)check("bob:guess", "::ffff:192.0.2.30", user, NULL);
+	is_int(check("bob:p@ss:word", "192.0.2.30", user, NULL), AUTH_LIMITED,
+	    "IPv4-mapped: the same IPv4 address is limited");
+	is_int(check("bob:p@ss:word", "::ffff:192.0.2.31", user, NULL),
+	    AUTH_OK, "IPv4-mapped: another IPv4 address is not");
+
+	/*
+	 * An address guessing many user names still has a budget of crypt
+	 * work: fail_limit * AUTH_ADDR_FAIL_FACTOR failures in a window.
+	 */
+	for (i = 0; i < 3 * AUTH_ADDR_FAIL_FACTOR; i++) {
+		char cred[64];
+
+		snprintf(cred, sizeof(cred), "user%d:guess", i);
+		(void)check(cred, "192.0.2.40", user, NULL);
+	}
+	rv = check("nobody:guess", "192.0.2.40", user, &pend);
+	ok(rv == AUTH_LIMITED && !pend,
+	    "many user names from one address: limited, no crypt");
+
+	/* Malformed headers count per address too, and cost nothing. */
 	for (i = 0; i < 3; i++) {
 		got = 0;
 		rv = auth_check("Basic !!!!", "192.0.2.9", user, done_cb, NULL,
 		    NULL);
 	}
-	is_int(check("alice:secret1", "192.0.2.9", user, NULL), AUTH_LIMITED,
-	    "garbage headers count as failures");
+	is_int(auth_check("Basic !!!!", "192.0.2.9", user, done_cb, NULL,
+	           NULL),
+	    AUTH_LIMITED, "garbage headers are limited");
+	is_int(check("alice:secret1", "192.0.2.9", user, NULL), AUTH_OK,
+	    "garbage headers do not lock out a user");
 
 	auth.skew += 61;
 	is_int(check("alice:secret1", "192.0.2.7", user, NULL), AUTH_OK,

@@ -139,6 +139,22 @@ test_count(const char *hay, const char *needle)
 	return n;
 }
 
+/*
+ * 1 when a response shows http-parser's own words (an errno's
+ * description such as "invalid character in header", "the on_url callback
+ * failed"): error details are registryd's, never the parser's internals.
+ */
+static int
+test_parser_words(const char *resp)
+{
+	int e;
+
+	for (e = HPE_OK + 1; e <= HPE_INVALID_TRANSFER_ENCODING; e++)
+		if (strstr(resp, http_errno_description(e)) != NULL)
+			return 1;
+	return 0;
+}
+
 struct fixture {
 	const char	*name;
 	const char	*in;
@@ -164,27 +180,31 @@ main(void)
 		    "HEAD /a?abc HTTP/1.1\r\nHost: h\r\n\r\n",
 		    { "Content-Length: 3\r\n" }, 1, 0 },
 		{ "Content-Length body into a sink",
-		    "PUT /sink HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello",
+		    "PUT /sink HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n"
+		    "hello",
 		    { "201 Created", "got 5" }, 1, 0 },
 		{ "chunked body into a sink",
-		    "PATCH /sink HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-		    "3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n",
+		    "PATCH /sink HTTP/1.1\r\nHost: h\r\n"
+		    "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n",
 		    { "201 Created", "got 7" }, 1, 0 },
 		{ "body then pipelined request",
-		    "PUT /sink HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi"
-		    "GET /a?after HTTP/1.1\r\n\r\n",
+		    "PUT /sink HTTP/1.1\r\nHost: h\r\nContent-Length: 2\r\n\r\n"
+		    "hi"
+		    "GET /a?after HTTP/1.1\r\nHost: h\r\n\r\n",
 		    { "got 2", "after" }, 2, 0 },
 		{ "Expect: 100-continue",
-		    "PUT /sink HTTP/1.1\r\nExpect: 100-continue\r\n"
+		    "PUT /sink HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\n"
 		    "Content-Length: 3\r\n\r\nabc",
 		    { "HTTP/1.1 100 Continue\r\n\r\n", "201 Created",
 		    "got 3" }, 2, 0 },
 		{ "early reply discards a small body",
-		    "PUT /early HTTP/1.1\r\nContent-Length: 4\r\n\r\nabcd"
-		    "GET /a?next HTTP/1.1\r\n\r\n",
+		    "PUT /early HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\n"
+		    "abcd"
+		    "GET /a?next HTTP/1.1\r\nHost: h\r\n\r\n",
 		    { "404 Not Found", "BLOB_UNKNOWN", "next" }, 2, 0 },
 		{ "repeated headers are joined",
-		    "GET /accept HTTP/1.1\r\nAccept: a/b\r\nAccept: c/d\r\n\r\n",
+		    "GET /accept HTTP/1.1\r\nHost: h\r\nAccept: a/b\r\n"
+		    "Accept: c/d\r\n\r\n",
 		    { "a/b, c/d" }, 1, 0 },
 		{ "three repeated headers, long enough to move the arena",
 		    "GET /accept HTTP/1.1\r\nAccept: application/vnd.oci.image."
@@ -195,27 +215,101 @@ main(void)
 		    "json, application/vnd.docker.distribution.manifest.v2+"
 		    "json" }, 1, 0 },
 		{ "Content-Length with Transfer-Encoding is refused",
-		    "PUT /sink HTTP/1.1\r\nContent-Length: 3\r\n"
+		    "PUT /sink HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n"
 		    "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
 		    { "400 Bad Request", "Connection: close" }, 1, 1 },
 		{ "duplicate Content-Length is refused",
-		    "PUT /sink HTTP/1.1\r\nContent-Length: 3\r\n"
+		    "PUT /sink HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n"
 		    "Content-Length: 3\r\n\r\nabc",
 		    { "400 Bad Request" }, 1, 1 },
 		{ "bad chunk size is refused",
-		    "PATCH /sink HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-		    "zz\r\nabc\r\n0\r\n\r\n",
+		    "PATCH /sink HTTP/1.1\r\nHost: h\r\n"
+		    "Transfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
 		    { "400 Bad Request" }, 1, 1 },
 		{ "Content-Length of 2^63 is refused, not wrapped",
-		    "PUT /early HTTP/1.1\r\nContent-Length: "
+		    "PUT /early HTTP/1.1\r\nHost: h\r\nContent-Length: "
 		    "9223372036854775808\r\n\r\nx",
 		    { "413 Payload Too Large", "SIZE_INVALID" }, 1, 1 },
 		{ "a transfer coding other than chunked is refused",
-		    "PATCH /sink HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n"
+		    "PATCH /sink HTTP/1.1\r\nHost: h\r\n"
+		    "Transfer-Encoding: gzip\r\n\r\n"
 		    "hello",
 		    { "400 Bad Request" }, 1, 1 },
 		{ "HTTP/1.0 closes after the reply",
 		    "GET /a HTTP/1.0\r\n\r\n", { "200 OK" }, 1, 1 },
+		/* RFC 9112 3.2: Host is required in HTTP/1.1, once. */
+		{ "HTTP/1.1 without Host is refused",
+		    "GET /a?no HTTP/1.1\r\nAccept: a/b\r\n\r\n",
+		    { "400 Bad Request", "Connection: close", "Host" }, 1, 1 },
+		{ "HTTP/1.1 without any header is refused",
+		    "GET /a?no HTTP/1.1\r\n\r\n",
+		    { "400 Bad Request", "Connection: close" }, 1, 1 },
+		{ "two Host lines are refused",
+		    "GET /a?no HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+		    { "400 Bad Request", "Connection: close", "Host" }, 1, 1 },
+		{ "two Host lines are refused in HTTP/1.0 too",
+		    "GET /a?no HTTP/1.0\r\nHost: a\r\nhost: a\r\n\r\n",
+		    { "400 Bad Request" }, 1, 1 },
+		{ "HTTP/1.0 without Host is served (health checks)",
+		    "GET /a?hc HTTP/1.0\r\nUser-Agent: x\r\n\r\n",
+		    { "200 OK", "\r\n\r\nhc" }, 1, 1 },
+		{ "HTTP/1.2 gets 505",
+		    "GET /a?no HTTP/1.2\r\nHost: h\r\n\r\n",
+		    { "HTTP/1.1 505 HTTP Version Not Supported" }, 1, 1 },
+		{ "HTTP/2.0 in a request line gets 505",
+		    "GET /a?no HTTP/2.0\r\nHost: h\r\n\r\n",
+		    { "HTTP/1.1 505 " }, 1, 1 },
+		{ "HTTP/0.9 in a request line gets 505",
+		    "GET /a?no HTTP/0.9\r\nHost: h\r\n\r\n",
+		    { "HTTP/1.1 505 " }, 1, 1 },
+		/* RFC 9112 3.2.2: the absolute form, routed by its path. */
+		{ "absolute form is routed by its path",
+		    "GET http://h/a?abs HTTP/1.1\r\nHost: h\r\n\r\n"
+		    "GET HTTPS://h:5000/accept HTTP/1.1\r\nHost: x\r\n"
+		    "Accept: a/b\r\n\r\n",
+		    { "\r\n\r\nabs", "200 OK", "\r\n\r\na/b" }, 2,
+		    0 },
+		{ "absolute form without a path is /",
+		    "GET http://h?q HTTP/1.1\r\nHost: h\r\n\r\n",
+		    { "200 OK", "\r\n\r\nq" }, 1, 0 },
+		{ "absolute form with user info is refused",
+		    "GET http://u:p@h/a?no HTTP/1.1\r\nHost: h\r\n\r\n",
+		    { "400 Bad Request" }, 1, 1 },
+		{ "absolute form of another scheme is refused",
+		    "GET ftp://h/a?no HTTP/1.1\r\nHost: h\r\n\r\n",
+		    { "400 Bad Request" }, 1, 1 },
+		{ "absolute form with no authority is refused",
+		    "GET http:///a?no HTTP/1.1\r\nHost: h\r\n\r\n",
+		    { "400 Bad Request" }, 1, 1 },
+		/* Control bytes in the request target. */
+		{ "TAB in the target is refused",
+		    "GET /a\tb?no HTTP/1.1\r\nHost: h\r\n\r\n",
+		    { "400 Bad Request" }, 1, 1 },
+		{ "form feed in the target is refused",
+		    "GET /a\fb?no HTTP/1.1\r\nHost: h\r\n\r\n",
+		    { "400 Bad Request" }, 1, 1 },
+		{ "TAB in the query is refused",
+		    "GET /a?n\to HTTP/1.1\r\nHost: h\r\n\r\n",
+		    { "400 Bad Request" }, 1, 1 },
+		{ "\\x01 in the target is refused",
+		    "GET /a\x01b?no HTTP/1.1\r\nHost: h\r\n\r\n",
+		    { "400 Bad Request" }, 1, 1 },
+		{ "DEL in the target is refused",
+		    "GET /a\x7f?no HTTP/1.1\r\nHost: h\r\n\r\n",
+		    { "400 Bad Request" }, 1, 1 },
+		{ "a byte over 0x7f in the target is refused",
+		    "GET /a\xc3\xa9?no HTTP/1.1\r\nHost: h\r\n\r\n",
+		    { "400 Bad Request" }, 1, 1 },
+		{ "whitespace before the colon is refused (RFC 9112 5.1)",
+		    "PUT /sink HTTP/1.1\r\nHost: h\r\nContent-Length : 5\r\n"
+		    "\r\nhelloGET /a?no HTTP/1.1\r\nHost: h\r\n\r\n",
+		    { "400 Bad Request" }, 1, 1 },
+		{ "a space inside a header name is refused",
+		    "GET /a?no HTTP/1.1\r\nHost: h\r\nBad Name: v\r\n\r\n",
+		    { "400 Bad Request" }, 1, 1 },
+		{ "a malformed header line is refused, without parser words",
+		    "GET /a?no HTTP/1.1\r\nHost: h\r\nNoColonHere\r\n\r\n",
+		    { "400 Bad Request", "BAD_REQUEST" }, 1, 1 },
 	};
 	const char *const *w;
 	char *resp, *p;
@@ -252,6 +346,11 @@ main(void)
 				printf("# split %zu: %d responses\n", split,
 				    test_count(resp, "HTTP/1."));
 			}
+			if (good && test_parser_words(resp)) {
+				good = 0;
+				printf("# split %zu: parser words in:\n# %s\n",
+				    split, resp);
+			}
 			if (good && fx[i].close != (st != HTTP_CONN_OPEN)) {
 				good = 0;
 				printf("# split %zu: state %d\n", split,
@@ -267,15 +366,16 @@ main(void)
 	memset(big + len, 'a', HTTP_MAX_HEADER_BYTES);
 	memcpy(big + len + HTTP_MAX_HEADER_BYTES, "\r\n\r\n", 5);
 	resp = test_run(big, strlen(big), 10, &st);
-	ok(resp && strstr(resp, "431 ") && st >= HTTP_CONN_CLOSE_AFTER_REPLY,
-	    "oversized headers: 431 and close");
+	ok(resp && strstr(resp, "431 ") && st >= HTTP_CONN_CLOSE_AFTER_REPLY &&
+	    !test_parser_words(resp), "oversized headers: 431 and close");
 	free(resp);
 
 	len = (size_t)snprintf(longurl, sizeof(longurl), "GET /");
 	memset(longurl + len, 'u', HTTP_MAX_URL);
 	memcpy(longurl + len + HTTP_MAX_URL, " HTTP/1.1\r\n\r\n", 14);
 	resp = test_run(longurl, strlen(longurl), 7, &st);
-	ok(resp && strstr(resp, "414 "), "long URL: 414");
+	ok(resp && strstr(resp, "414 ") && !test_parser_words(resp),
+	    "long URL: 414");
 	free(resp);
 
 	/* 101 headers is one too many. */
@@ -285,11 +385,12 @@ main(void)
 		    "H%zu: v\r\n", i);
 	snprintf(big + step, sizeof(big) - step, "\r\n");
 	resp = test_run(big, strlen(big), 0, &st);
-	ok(resp && strstr(resp, "431 "), "too many headers: 431");
+	ok(resp && strstr(resp, "431 ") && !test_parser_words(resp),
+	    "too many headers: 431");
 	free(resp);
 
 	/* An error body is the OCI shape. */
-	resp = test_run("GET /early HTTP/1.1\r\n\r\n", 23, 0, &st);
+	resp = test_run("GET /early HTTP/1.1\r\nHost: h\r\n\r\n", 32, 0, &st);
 	ok(resp && strstr(resp, "{\"errors\":[{\"code\":\"BLOB_UNKNOWN\","
 	    "\"message\":"), "error body is {\"errors\":[...]}");
 	free(resp);
