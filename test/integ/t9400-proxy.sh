@@ -141,10 +141,12 @@ test_expect_success REGISTRYD,CURL 'trusted proxy: the limit counts the X-Forwar
 		as_user "alice:wrong-$i" reg_curl GET "$DIRECT/v2/" -H "X-Forwarded-For: 192.0.2.7" &&
 		expect_status 401 || return 1
 	done &&
-	as_user "alice:$PA" reg_curl GET "$DIRECT/v2/" -H "X-Forwarded-For: 192.0.2.7" &&
+	as_user "alice:wrong-4" reg_curl GET "$DIRECT/v2/" -H "X-Forwarded-For: 192.0.2.7" &&
 	expect_status 429 &&
 	expect_header_match Retry-After "^[0-9]+\$" &&
-	grep -q "auth: 192.0.2.7: 3 failed logins" registryd.log &&
+	grep -q "auth: 192.0.2.7.*: 3 failed logins" registryd.log &&
+	as_user "alice:$PA" reg_curl GET "$DIRECT/v2/" -H "X-Forwarded-For: 192.0.2.7" &&
+	expect_status 200 &&
 	as_user "alice:wrong-x" reg_curl GET "$DIRECT/v2/" -H "X-Forwarded-For: 192.0.2.8" &&
 	expect_status 401 &&
 	as_user "alice:$PA" reg_curl GET "$DIRECT/v2/" &&
