@@ -58,7 +58,7 @@ test_expect_success CURL,REGISTRYD 'the total cap holds for every client' '
 	expect_error_code TOOMANYREQUESTS
 '
 
-test_expect_success CURL,REGISTRYD '2000 POSTs from one client leave descriptors and memory flat' '
+test_expect_success CURL,REGISTRYD '2000 POSTs from one client: all 429, descriptors flat, no new sessions' '
 	F0=$(fds) && R0=$(rss_kib) &&
 	for i in $(seq 2000); do
 		printf "url = \"%s\"\noutput = \"/dev/null\"\n" \
@@ -69,8 +69,12 @@ test_expect_success CURL,REGISTRYD '2000 POSTs from one client leave descriptors
 	F1=$(fds) && R1=$(rss_kib) &&
 	echo "fds $F0 -> $F1, rss $R0 -> $R1 KiB" &&
 	test "$F1" -le "$((F0 + 2))" &&
-	test "$R1" -le "$((R0 + 4096))" &&
 	test "$(ls "$ROOT/docker/registry/v2/repositories/lim/a/_uploads" | wc -l)" = 5
+'
+
+# ASan keeps freed memory in quarantine: RSS says nothing there.
+test_expect_success CURL,REGISTRYD,NOT_ASAN 'and the server memory stays flat (RSS under +4 MiB)' '
+	test "$R1" -le "$((R0 + 4096))"
 '
 
 test_done
