@@ -23,6 +23,9 @@ test_expect_success CURL,REGISTRYD 'a session abandoned after the start is purge
 	OLDURL=$(url "$(header Location)") &&
 	test -d "$(upload_dir "$OLD")" &&
 	WAIT_SECONDS=15 wait_for test ! -e "$(upload_dir "$OLD")" &&
+	# The sweep has finished (on the loop) once it logs its count.
+	WAIT_SECONDS=15 wait_for grep -q "purged [0-9]* stale upload" \
+	    "$TRASH/registryd.log" &&
 	reg_curl GET "$OLDURL" &&
 	expect_status 404 &&
 	expect_error_code BLOB_UPLOAD_UNKNOWN &&
