@@ -18,6 +18,7 @@ struct auth_pending;
 struct config;
 struct event_base;
 struct json_t;
+struct manifest;
 struct request;
 struct store;
 struct upload;
@@ -164,5 +165,17 @@ void api_manifest_delete(struct request *, const struct route_match *);
 
 /* api_referrers.c: /v2/<name>/referrers/<digest> */
 void api_referrers_get(struct request *, const struct route_match *);
+/*
+ * api_referrers_index: from a store call's work, after the revision link
+ * of digest in name was written: index the manifest (mf, parsed; len
+ * bytes) when it has a subject. api_referrers_unindex: after the
+ * revision link was removed: take it out of the index. Neither fails:
+ * what they cannot do, the next referrers query of the repository
+ * repairs (api_referrers.c).
+ */
+void api_referrers_index(struct store *, const char *name, const char *digest,
+    const struct manifest *mf, size_t len);
+void api_referrers_unindex(struct store *, const char *name,
+    const char *digest);
 
 #endif /* REGISTRYD_API_H */

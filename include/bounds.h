@@ -29,7 +29,16 @@
  * tens of platforms; this keeps the existence checks after a PUT bounded.
  */
 #define MANIFEST_MAX_REFS  10000
-#define REFERRERS_MAX      10000 /* manifests scanned per referrers query */
+/*
+ * Referrers (api_referrers.c): manifests one query reads to bring the
+ * index up to date (those pushed without it; a later query goes on),
+ * and the pages of the answer: descriptors without n=, at most with it,
+ * and bytes (clients take an index as a manifest: MANIFEST_MAX_BYTES).
+ */
+#define REFERRERS_MAX          10000
+#define REFERRERS_PAGE_DEFAULT 1000
+#define REFERRERS_PAGE_MAX     10000
+#define REFERRERS_PAGE_BYTES   (MANIFEST_MAX_BYTES - 4096)
 
 /* Upload writeback (upload.c): start writeback every this many bytes. */
 #define UPLOAD_WRITEBACK_BYTES (8 * 1024 * 1024)

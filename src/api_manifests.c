@@ -440,6 +440,10 @@ put_work(struct store_call *sc)
 	            -1))
 		job->mj_result = PUT_STORE_FAILED;
 	job->mj_errno = errno;
+	/* After the revision link: the index never names a manifest first. */
+	if (job->mj_result == PUT_STORED)
+		api_referrers_index(st, job->mj_name, job->mj_digest,
+		    &job->mj_mf, job->mj_len);
 }
 
 /*
@@ -509,10 +513,13 @@ put_free(struct api_manifest_job *job)
  * api_manifest_delete: DELETE /v2/<name>/manifests/<reference> (end-9). A
  * tag reference deletes the tag; a digest deletes the revision link and
  * every tag that points at it ("Deleting Manifests": any tag pointing to
- * that digest will return 404). Blobs stay for garbage-collect. These are
- * a few unlink/rmdir calls in one store call of kind QUICK: no fsync is
- * needed, as losing a delete in a crash only brings back what the client
- * asked to remove, so on a local disk they cost what lookups do.
+ * that digest will return 404). Blobs stay for garbage-collect. A tag's
+ * delete is a few unlink/rmdir calls in one store call of kind QUICK: no
+ * fsync is needed, as losing a delete in a crash only brings back what
+ * the client asked to remove, so on a local disk it costs what lookups
+ * do. A digest's also takes the manifest out of the referrers index,
+ * which reads and parses it (and may write): a DURABLE call, off the
+ * loop.
  */
 void
 api_manifest_delete(struct request *req, const struct route_match *m)
@@ -525,7 +532,8 @@ api_manifest_delete(struct request *req, const struct route_match *m)
 	}
 	if (m->rm_ref_is_digest)
 		http_log_digest(req, m->rm_ref);
-	if ((md = api_job_new(req, m, sizeof(*md), STORE_CALL_QUICK,
+	if ((md = api_job_new(req, m, sizeof(*md),
+	         m->rm_ref_is_digest ? STORE_CALL_DURABLE : STORE_CALL_QUICK,
 	         delete_work, delete_done)) == NULL)
 		return;
 	util_strlcpy(md->md_name, m->rm_name, sizeof(md->md_name));
@@ -555,8 +563,10 @@ delete_work(struct store_call *sc)
 			    store_repo_exists(st, md->md_name) == 1;
 		return;
 	}
-	if (md->md_tag[0] == '\0')
+	if (md->md_tag[0] == '\0') {
 		delete_untag(st, md->md_name, md->md_digest);
+		api_referrers_unindex(st, md->md_name, md->md_digest);
+	}
 }
 
 /*

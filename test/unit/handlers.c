@@ -1046,6 +1046,313 @@ test_referrers(void)
 	resp_free(&r);
 }
 
+/* The target of the Link rel="next" header of r into url, "" if none. */
+static void
+next_url(const struct resp *r, char *url, size_t urlsz)
+{
+	char link[1024];
+	const char *e;
+
+	url[0] = '\0';
+	hdr(r, "Link", link, sizeof(link));
+	if (link[0] == '<' && (e = strstr(link, ">; rel=\"next\"")) != NULL)
+		snprintf(url, urlsz, "%.*s", (int)(e - link - 1), link + 1);
+}
+
+/* An artifact manifest of type at, subject subj, told apart by seq. */
+static void
+artifact(char *buf, size_t bufsz, const char *empty, const char *at,
+    const char *subj, int seq)
+{
+	snprintf(buf, bufsz,
+	    "{\"schemaVersion\":2,\"mediaType\":\"%s\","
+	    "\"artifactType\":\"%s\",\"config\":{"
+	    "\"mediaType\":\"application/vnd.oci.empty.v1+json\","
+	    "\"digest\":\"%s\",\"size\":2},\"layers\":[{\"mediaType\":"
+	    "\"application/vnd.oci.empty.v1+json\",\"digest\":\"%s\","
+	    "\"size\":2}],\"subject\":{\"mediaType\":\"%s\",\"digest\":"
+	    "\"%s\",\"size\":1},\"annotations\":{\"seq\":\"%d\"}}",
+	    MT_OCI_MANIFEST, at, empty, empty, MT_OCI_MANIFEST, subj, seq);
+}
+
+static int
+digest_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/*
+ * The digests of the descriptors in a referrers answer, in order, into
+ * got (at most max); how many.
+ */
+static size_t
+answer_digests(const char *body, char got[][DIGEST_BUFSZ], size_t max)
+{
+	const char *p = body;
+	size_t n = 0;
+
+	while (n < max && (p = strstr(p, "\"digest\":\"")) != NULL) {
+		p += 10;
+		snprintf(got[n++], DIGEST_BUFSZ, "%.71s", p);
+	}
+	return n;
+}
+
+/*
+ * Referrers pages: n= and Link rel="next" in digest order, with and
+ * without the artifactType filter; the index a push writes and a delete
+ * removes; a referrer another writer added without the index (found by
+ * the reconcile), one it deleted (pruned), an entry whose bytes were
+ * lost (rebuilt from the manifest).
+ */
+static void
+test_referrers_pages(void)
+{
+	enum { NREF = 7 };
+	static const char *const types[] = {"application/vnd.example.a",
+	    "application/vnd.example.b"};
+	struct resp r;
+	char empty[DIGEST_BUFSZ], subj[DIGEST_BUFSZ], other[DIGEST_BUFSZ];
+	char all[NREF + 1][DIGEST_BUFSZ], as[NREF][DIGEST_BUFSZ];
+	char got[NREF + 2][DIGEST_BUFSZ], d[DIGEST_BUFSZ];
+	char man[2048], link[512], want[512], v[256], url[512];
+	char **l = NULL, *desc = NULL;
+	size_t n = 0, k, i, na = 0, len = 0;
+	int pushed = 1, pages;
+
+	digest_buf("the subject", 11, subj);
+	ok(push_blob("lib/pages", "{}", empty), "the empty blob pushed");
+	for (i = 0; i < NREF; i++) {
+		/* Seqs 0, 3, 6 are type b, the others a. */
+		artifact(man, sizeof(man), empty, types[i % 3 == 0], subj,
+		    (int)i);
+		if (push_manifest("lib/pages", "latest", MT_OCI_MANIFEST, man,
+		        all[i], &r) != 201)
+			pushed = 0;
+		if (i % 3 != 0)
+			memcpy(as[na++], all[i], DIGEST_BUFSZ);
+		resp_free(&r);
+	}
+	ok(pushed, "%d referrers of one subject pushed", NREF);
+	qsort(all, NREF, sizeof(all[0]), digest_cmp);
+	qsort(as, na, sizeof(as[0]), digest_cmp);
+	ok(store_referrer_list(st, "lib/pages", subj, &l, &n) == 0 &&
+	        n == NREF,
+	    "the pushes indexed every referrer (%zu)", n);
+	store_list_free(l, n);
+
+	/* Without n: one page, no Link. */
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/pages/referrers/%s HTTP/1.1\r\nHost: t\r\n", subj);
+	k = answer_digests(r.body, got, NREF + 2);
+	ok(r.status == 200 && k == NREF &&
+	        memcmp(got, all, NREF * sizeof(all[0])) == 0,
+	    "all %d in digest order", NREF);
+	is_str(hdr(&r, "Link", v, sizeof(v)), "", "in one page: no Link");
+	resp_free(&r);
+
+	/* n=3: pages of three, each linked to the next. */
+	snprintf(url, sizeof(url), "/v2/lib/pages/referrers/%s?n=3", subj);
+	for (pages = 0, i = 0; url[0] != '\0' && pages < 5; pages++) {
+		api_req(&r, NULL, 0, "GET %s HTTP/1.1\r\nHost: t\r\n", url);
+		k = answer_digests(r.body, got, NREF + 2);
+		if (r.status != 200 || i + k > NREF ||
+		    memcmp(got, all[i], k * sizeof(all[0])) != 0)
+			break;
+		i += k;
+		hdr(&r, "Link", link, sizeof(link));
+		url[0] = '\0';
+		if (link[0] != '\0') {
+			snprintf(want, sizeof(want),
+			    "</v2/lib/pages/referrers/%s?n=3&last=%s>; "
+			    "rel=\"next\"",
+			    subj, all[i - 1]);
+			if (strcmp(link, want) != 0)
+				break;
+			next_url(&r, url, sizeof(url));
+		}
+		resp_free(&r);
+	}
+	resp_free(&r);
+	ok(pages == 3 && i == NREF && url[0] == '\0',
+	    "n=3: three pages linked in order, %zu descriptors, the last "
+	    "without a Link (%d pages)",
+	    i, pages);
+
+	/* The filter: only a's, pages of two, the filter in the Link. */
+	snprintf(url, sizeof(url),
+	    "/v2/lib/pages/referrers/%s?n=2&artifactType=%s", subj, types[0]);
+	for (pages = 0, i = 0; url[0] != '\0' && pages < 5; pages++) {
+		api_req(&r, NULL, 0, "GET %s HTTP/1.1\r\nHost: t\r\n", url);
+		k = answer_digests(r.body, got, NREF + 2);
+		if (r.status != 200 || i + k > na ||
+		    memcmp(got, as[i], k * sizeof(as[0])) != 0 ||
+		    strcmp(hdr(&r, "OCI-Filters-Applied", v, sizeof(v)),
+		        "artifactType") != 0)
+			break;
+		i += k;
+		hdr(&r, "Link", link, sizeof(link));
+		url[0] = '\0';
+		if (link[0] != '\0') {
+			snprintf(want, sizeof(want),
+			    "</v2/lib/pages/referrers/%s?n=2&last=%s&"
+			    "artifactType=application%%2Fvnd.example.a>; "
+			    "rel=\"next\"",
+			    subj, as[i - 1]);
+			if (strcmp(link, want) != 0)
+				break;
+			next_url(&r, url, sizeof(url));
+		}
+		resp_free(&r);
+	}
+	resp_free(&r);
+	ok(pages == 2 && i == na && url[0] == '\0',
+	    "artifactType with n=2: the %zu a's in two pages, "
+	    "OCI-Filters-Applied on each, the filter kept in the Link",
+	    na);
+
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/pages/referrers/%s?n=0 HTTP/1.1\r\nHost: t\r\n", subj);
+	ok(r.status == 200 && strstr(r.body, "\"manifests\":[]") != NULL,
+	    "n=0: an empty list");
+	is_str(hdr(&r, "Link", v, sizeof(v)), "", "and no Link");
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/pages/referrers/%s?n=-1 HTTP/1.1\r\nHost: t\r\n",
+	    subj);
+	ok(r.status == 400 && oci_error(&r, "PAGINATION_NUMBER_INVALID"),
+	    "n=-1: 400 PAGINATION_NUMBER_INVALID");
+	resp_free(&r);
+
+	/* A delete takes the referrer out of the index and the answer. */
+	api_req(&r, NULL, 0,
+	    "DELETE /v2/lib/pages/manifests/%s HTTP/1.1\r\nHost: t\r\n",
+	    all[0]);
+	is_int(r.status, 202, "DELETE of a referrer: 202");
+	resp_free(&r);
+	ok(store_referrer_list(st, "lib/pages", subj, &l, &n) == 0 &&
+	        n == NREF - 1 && strcmp(l[0], all[1]) == 0,
+	    "its index entry is gone");
+	store_list_free(l, n);
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/pages/referrers/%s HTTP/1.1\r\nHost: t\r\n", subj);
+	k = answer_digests(r.body, got, NREF + 2);
+	ok(k == NREF - 1 && memcmp(got, all[1], k * sizeof(all[0])) == 0,
+	    "the others are still listed");
+	resp_free(&r);
+
+	/*
+	 * Another writer (registry:2) adds a referrer without the index:
+	 * the next query finds it. Then it deletes another (the link
+	 * only): the query no longer lists it and prunes its entry.
+	 */
+	artifact(man, sizeof(man), empty, types[0], subj, 100);
+	digest_buf(man, strlen(man), d);
+	ok(store_blob_write(st, d, man, strlen(man)) == 0 &&
+	        store_link_write(st, "lib/pages", STORE_LINK_REVISION, d) == 0,
+	    "a referrer written without the index");
+	ok(store_link_delete(st, "lib/pages", STORE_LINK_REVISION, all[1]) ==
+	        0,
+	    "a referrer's revision link removed without the index");
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/pages/referrers/%s HTTP/1.1\r\nHost: t\r\n", subj);
+	ok(r.status == 200 && strstr(r.body, d) != NULL,
+	    "the referrer written without the index is listed");
+	ok(strstr(r.body, all[1]) == NULL,
+	    "the one whose revision is gone is not");
+	k = answer_digests(r.body, got, NREF + 2);
+	is_int((int)k, NREF - 1, "the others are");
+	resp_free(&r);
+	ok(store_referrer_list(st, "lib/pages", subj, &l, &n) == 0 &&
+	        n == NREF - 1,
+	    "the index has the first, not the second");
+	for (i = 0; l != NULL && i < n; i++)
+		if (strcmp(l[i], all[1]) == 0)
+			n = 0;
+	store_list_free(l, n);
+
+	/* An entry whose bytes were lost is rebuilt from its manifest. */
+	ok(store_referrer_put(st, "lib/pages", all[2], subj, "", 0, 0) == 0,
+	    "an entry emptied (as a crash may leave one)");
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/pages/referrers/%s HTTP/1.1\r\nHost: t\r\n", subj);
+	snprintf(want, sizeof(want), "\"digest\":\"%s\"", all[2]);
+	ok(r.status == 200 && strstr(r.body, want) != NULL,
+	    "it is listed all the same");
+	resp_free(&r);
+	ok(store_referrer_get(st, "lib/pages", subj, all[2], 4096, &desc,
+	       &len) == 0 &&
+	        strstr(desc, want) != NULL,
+	    "and rewritten: %s", desc != NULL ? desc : "");
+	free(desc);
+
+	/* A referrer of another subject has nothing to do with these. */
+	digest_buf("another subject", 15, other);
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/pages/referrers/%s HTTP/1.1\r\nHost: t\r\n", other);
+	ok(r.status == 200 && strstr(r.body, "\"manifests\":[]") != NULL,
+	    "another subject: none");
+	resp_free(&r);
+}
+
+/*
+ * A page also stops at REFERRERS_PAGE_BYTES: descriptors with big
+ * annotations (the spec makes the answer carry them) come a few per
+ * page, each page under the manifest size limit clients apply to an
+ * index, linked to the next.
+ */
+static void
+test_referrers_bytes(void)
+{
+	enum { NBIG = 4, ANN = 1536 * 1024 };
+	struct resp r;
+	char empty[DIGEST_BUFSZ], subj[DIGEST_BUFSZ], d[DIGEST_BUFSZ];
+	char url[512];
+	char *man, *ann;
+	size_t i, total = 0;
+	int pushed = 1, pages = 0;
+
+	digest_buf("a big subject", 13, subj);
+	if ((man = malloc(ANN + 2048)) == NULL ||
+	    (ann = malloc(ANN + 1)) == NULL)
+		abort();
+	memset(ann, 'x', ANN);
+	ann[ANN] = '\0';
+	ok(push_blob("lib/bytes", "{}", empty), "the empty blob pushed");
+	for (i = 0; i < NBIG; i++) {
+		snprintf(man, ANN + 2048,
+		    "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{"
+		    "\"mediaType\":\"application/vnd.oci.empty.v1+json\","
+		    "\"digest\":\"%s\",\"size\":2},\"layers\":[],"
+		    "\"subject\":{\"mediaType\":\"%s\",\"digest\":\"%s\","
+		    "\"size\":1},\"annotations\":{\"n\":\"%zu\",\"big\":\"%s\"}}",
+		    MT_OCI_MANIFEST, empty, MT_OCI_MANIFEST, subj, i, ann);
+		if (push_manifest("lib/bytes", "big", MT_OCI_MANIFEST, man, d,
+		        &r) != 201)
+			pushed = 0;
+		resp_free(&r);
+	}
+	ok(pushed, "%d referrers with 1.5 MiB of annotations pushed", NBIG);
+	snprintf(url, sizeof(url), "/v2/lib/bytes/referrers/%s", subj);
+	while (url[0] != '\0' && pages < NBIG + 1) {
+		api_req(&r, NULL, 0, "GET %s HTTP/1.1\r\nHost: t\r\n", url);
+		if (r.status != 200 || r.bodylen > MANIFEST_MAX_BYTES)
+			break;
+		pages++;
+		for (i = 0; i + 6 < r.bodylen; i++)
+			if (memcmp(r.body + i, "\"big\":", 6) == 0)
+				total++;
+		next_url(&r, url, sizeof(url));
+		resp_free(&r);
+	}
+	ok(pages == NBIG / 2 && total == NBIG,
+	    "two per page, each under %d bytes, all %d over %d pages "
+	    "(%zu seen)",
+	    MANIFEST_MAX_BYTES, NBIG, pages, total);
+	free(man);
+	free(ann);
+}
+
 /*
  * A manifest reference that is neither a tag nor a digest names nothing:
  * GET, HEAD and DELETE answer 404 MANIFEST_UNKNOWN with the OCI error
@@ -1419,6 +1726,8 @@ test_all(void)
 	test_manifest_types();
 	test_manifest_refs();
 	test_referrers();
+	test_referrers_pages();
+	test_referrers_bytes();
 	test_deletes();
 	test_manifest_bad_refs();
 	test_delete_repointed();
