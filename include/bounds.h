@@ -51,7 +51,7 @@
 #define AUTH_ADDR_MAX     64                /* bytes of a client address */
 #define AUTH_WINDOW       60                /* seconds of the failure window */
 #define AUTH_PENDING_MAX  256               /* checks in flight, all clients */
-#define AUTH_DEFAULT_COST 10                /* bcrypt cost of passwd, dummy */
+#define AUTH_DEFAULT_COST 10                /* passwd; dummy of an empty file */
 #define AUTH_KEY_LEN      32                /* HMAC key and digest bytes */
 #define AUTH_PASS_MAX     4096              /* passwd: bytes of a password */
 
