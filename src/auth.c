@@ -42,6 +42,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -151,6 +152,7 @@ static int auth_read_file(const char *, char **, size_t *, char *, size_t);
 static int auth_load(const char *, struct auth_table *, char *, size_t);
 static int auth_hash_setting(const char *, const char **, unsigned long *);
 static int auth_dummy_make(const struct auth_table *, char *, size_t);
+static int auth_mkdirs(const char *, char *, size_t);
 static int
 auth_create(const char *, const char *, const char *, char *, size_t);
 static const struct auth_user *auth_lookup(const char *);
@@ -318,8 +320,10 @@ auth_parse(const char *buf, size_t len, const char *file, struct auth_table *t,
 			goto fail;
 		}
 		if (rv == -1 || strlen(colon + 1) >= AUTH_HASH_MAX) {
-			snprintf(err, errlen, "%s:%d: malformed hash", file,
-			    lineno);
+			snprintf(err, errlen,
+			    "%s:%d: malformed hash, make the line again with "
+			    "htpasswd -B or registryd passwd",
+			    file, lineno);
 			goto fail;
 		}
 		if (t->at_n == AUTH_USERS_MAX) {
@@ -351,8 +355,9 @@ auth_parse(const char *buf, size_t len, const char *file, struct auth_table *t,
 	for (i = 1; i < t->at_n; i++) {
 		if (strcmp(t->at_users[i - 1].au_name,
 		        t->at_users[i].au_name) == 0) {
-			snprintf(err, errlen, "%s:%d: duplicate user", file,
-			    t->at_users[i].au_line);
+			snprintf(err, errlen,
+			    "%s:%d: duplicate user, keep one line per user",
+			    file, t->at_users[i].au_line);
 			return -1;
 		}
 	}
@@ -382,7 +387,14 @@ auth_read_file(const char *path, char **buf, size_t *len, char *err,
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		if (errno == ENOENT)
 			return -2;
-		snprintf(err, errlen, "htpasswd %s: %s", path, strerror(errno));
+		if (errno == EACCES)
+			snprintf(err, errlen,
+			    "htpasswd %s: %s; make it readable by uid %u, "
+			    "the user registryd runs as",
+			    path, strerror(errno), (unsigned int)geteuid());
+		else
+			snprintf(err, errlen, "htpasswd %s: %s", path,
+			    strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) == -1) {
@@ -537,9 +549,54 @@ auth_dummy_make(const struct auth_table *t, char *out, size_t outsz)
 }
 
 /*
+ * Create the missing directories above the file path, mode 0700 (the
+ * file holds password hashes; umask may only narrow it). Container setups
+ * name /auth/htpasswd in a fresh container, where /auth does not exist.
+ * Returns 0, or -1 with a message in err.
+ */
+static int
+auth_mkdirs(const char *path, char *err, size_t errlen)
+{
+	char dir[PATH_MAX], *p, c;
+	struct stat st;
+
+	if (util_strlcpy(dir, path, sizeof(dir)) >= sizeof(dir)) {
+		snprintf(err, errlen, "htpasswd %s: path too long", path);
+		return -1;
+	}
+	if ((p = strrchr(dir, '/')) == NULL || p == dir)
+		return 0;
+	*p = '\0';
+	if (stat(dir, &st) == 0)
+		return 0; /* a file there: the open says so */
+	for (p = dir + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		c = *p;
+		*p = '\0';
+		if (mkdir(dir, 0700) == 0)
+			log_info("htpasswd %s: created directory %s (0700)",
+			    path, dir);
+		else if (errno != EEXIST) {
+			snprintf(err, errlen,
+			    "htpasswd %s: cannot create directory %s: %s; "
+			    "create it writable by uid %u, the user registryd "
+			    "runs as",
+			    path, dir, strerror(errno),
+			    (unsigned int)geteuid());
+			return -1;
+		}
+		*p = c;
+		if (c == '\0')
+			return 0;
+	}
+}
+
+/*
  * Create path with one bcrypt line for user (REGISTRY_USERNAME and
- * REGISTRY_PASSWORD), mode 0600, never over an existing file. Returns 0,
- * or -1 with a message in err.
+ * REGISTRY_PASSWORD), mode 0600, never over an existing file, and the
+ * directories above it (auth_mkdirs). Returns 0, or -1 with a message in
+ * err.
  */
 static int
 auth_create(const char *path, const char *user, const char *password, char *err,
@@ -559,10 +616,16 @@ auth_create(const char *path, const char *user, const char *password, char *err,
 		snprintf(err, errlen, "htpasswd %s: user name too long", path);
 		goto done;
 	}
+	if (auth_mkdirs(path, err, errlen) == -1)
+		goto done;
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 	    0600);
 	if (fd == -1) {
-		snprintf(err, errlen, "htpasswd %s: %s", path, strerror(errno));
+		snprintf(err, errlen,
+		    "htpasswd %s: cannot create it: %s; make its directory "
+		    "writable by uid %u, or create the file with registryd "
+		    "passwd",
+		    path, strerror(errno), (unsigned int)geteuid());
 		goto done;
 	}
 	if (write(fd, line, (size_t)n) != n || fsync(fd) == -1) {

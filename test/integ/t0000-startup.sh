@@ -77,6 +77,42 @@ test_expect_success REGISTRYD 'serve -c with a missing file fails' '
 	grep -q "absent.conf" out
 '
 
+test_expect_success REGISTRYD 'serve with a bad file: an error line after the file:line ones' '
+	test_expect_code 1 timeout 10 "$REGISTRYD" serve -c "$TRASH/bad.conf" >out 2>&1 &&
+	cat out &&
+	grep -q "^$TRASH/bad.conf:3: " out &&
+	grep -q "error: refusing to start: the configuration has the errors above; fix them (registryd check-config -c $TRASH/bad.conf lists them)" out
+'
+
+test_expect_success REGISTRYD 'a port in use: an error line with the fix, even at level error' '
+	start_registryd &&
+	test_expect_code 1 env REGISTRY_LOG_LEVEL=error \
+	    timeout 10 "$REGISTRYD" serve -c "$CONF" >out 2>&1
+	rc=$?
+	stop_registryd &&
+	test $rc = 0 &&
+	cat out &&
+	grep -q "error: refusing to start: cannot listen on 127.0.0.1:$PORT .*REGISTRY_HTTP_ADDR" out &&
+	! grep -q "warn: " out
+'
+
+test_expect_success REGISTRYD 'a storage root that cannot be made: an error line with the fix' '
+	: >notadir &&
+	test_expect_code 1 env REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY="$TRASH/notadir/root" \
+	    timeout 10 "$REGISTRYD" serve -c "$CONF" >out 2>&1 &&
+	cat out &&
+	grep -q "error: refusing to start: storage $TRASH/notadir/root: .*REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY" out
+'
+
+test_expect_success REGISTRYD 'a bad TLS key: an error line with the fix' '
+	: >empty.pem &&
+	test_expect_code 1 env REGISTRY_HTTP_TLS_CERTIFICATE="$TRASH/empty.pem" \
+	    REGISTRY_HTTP_TLS_KEY="$TRASH/empty.pem" \
+	    timeout 10 "$REGISTRYD" serve -c "$CONF" >out 2>&1 &&
+	cat out &&
+	grep -q "error: refusing to start: TLS: .*REGISTRY_HTTP_TLS_CERTIFICATE" out
+'
+
 test_expect_success REGISTRYD 'check-config rejects a bad environment value' '
 	test_expect_code 1 env REGISTRY_STORAGE_DELETE_ENABLED=perhaps \
 	    "$REGISTRYD" check-config -c "$CONF" >out 2>&1 &&

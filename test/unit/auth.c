@@ -34,6 +34,10 @@
 	"sha6:$6$rounds=5000$saltsalt$lY36KUD8gjV.pPdWQMGUYlg0WxkfUefZOaSK" \
 	"H0w.de0n8AgJeDM0T.Qt8xl9XGpZ5Y1uAETjaeQI92QJ4CkBH0"
 
+#define MALFORMED \
+	"users:1: malformed hash, make the line again with htpasswd -B or " \
+	"registryd passwd"
+
 static struct event_base *base;
 static struct config cfg;
 static int got;
@@ -163,17 +167,17 @@ test_parse(void)
 		    "users:2: unsupported hash, use htpasswd -B");
 	}
 	expect_parse_error("# c\n" ALICE "\n" BOB "\n" ALICE "\n",
-	    "users:4: duplicate user");
+	    "users:4: duplicate user, keep one line per user");
 	expect_parse_error("alice\n", "users:1: expected user:hash");
 	expect_parse_error(":$2y$05$x\n", "users:1: expected user:hash");
-	expect_parse_error("a:$2y$05$tooshort\n", "users:1: malformed hash");
+	expect_parse_error("a:$2y$05$tooshort\n", MALFORMED);
 	expect_parse_error(
 	    "a:$2y$99$mjfhgFDBe4uPuK5sTZ/a5OvVIjCFUbhgYrodRB0BX0IArliFDbi3i\n",
-	    "users:1: malformed hash");
+	    MALFORMED);
 	expect_parse_error(
 	    "a:$2y$05$mjfhgFDBe4uPuK5sTZ/a5OvVIjCFUbhgYrodRB0BX0IArliFDbi3!\n",
-	    "users:1: malformed hash");
-	expect_parse_error("a:$5$salt$bad:hash\n", "users:1: malformed hash");
+	    MALFORMED);
+	expect_parse_error("a:$5$salt$bad:hash\n", MALFORMED);
 	expect_parse_error("a\tb:$2y$05$"
 			   "mjfhgFDBe4uPuK5sTZ/a5OvVIjCFUbhgYrodRB0BX0IArliFDbi3i\n",
 	    "users:1: user name longer than 127 bytes or with control "
@@ -547,6 +551,39 @@ test_create(void)
 	is_int(check("ci:s3cret pass", "10.0.2.1", user, NULL), AUTH_OK,
 	    "the created user logs in");
 	auth_shutdown();
+
+	/* Missing directories above the file are made, mode 0700. */
+	setup_cfg("auth/sub/htpasswd");
+	cfg.cf_username = "ci";
+	cfg.cf_password = "s3cret pass";
+	rv = auth_init(&cfg, err, sizeof(err));
+	is_int(rv, 0, "auth_init creates auth/sub/htpasswd");
+	if (rv == -1)
+		printf("#   %s\n", err);
+	ok(stat("auth", &st) == 0 && S_ISDIR(st.st_mode) &&
+	        (st.st_mode & 0777) == 0700,
+	    "auth/ made, mode 0700");
+	ok(stat("auth/sub", &st) == 0 && S_ISDIR(st.st_mode) &&
+	        (st.st_mode & 0777) == 0700,
+	    "auth/sub/ made, mode 0700");
+	ok(stat("auth/sub/htpasswd", &st) == 0 && (st.st_mode & 0777) == 0600,
+	    "the file, mode 0600");
+	is_int(check("ci:s3cret pass", "10.0.2.1", user, NULL), AUTH_OK,
+	    "the created user logs in");
+	auth_shutdown();
+
+	/* A file where a directory should be: an error that says so. */
+	put_file("plain", "x");
+	setup_cfg("plain/htpasswd");
+	cfg.cf_username = "ci";
+	cfg.cf_password = "s3cret pass";
+	rv = auth_init(&cfg, err, sizeof(err));
+	ok(rv == -1 && strstr(err, "htpasswd plain/htpasswd: ") == err,
+	    "a file in the way: error (%s)", err);
+	if (rv != -1)
+		auth_shutdown();
+	setup_cfg("created");
+	cfg.cf_username = "ci";
 
 	/* An existing file wins over the environment. */
 	cfg.cf_password = "other";
