@@ -153,6 +153,44 @@ test_expect_success CURL,REGISTRYD 'REGISTRY_HTTP_HEADERS_<Name> adds a response
 	stop_registryd
 '
 
+test_expect_success CURL,REGISTRYD 'REGISTRY_HTTP_HEADERS as a map (registry:2) sets response headers' '
+	start_registryd "REGISTRY_HTTP_HEADERS={\"X-Map\": [\"m1\", \"m2\"], \"Access-Control-Allow-Methods\": [\"GET, HEAD\"]}" &&
+	reg_curl GET /v2/ &&
+	expect_status 200 &&
+	expect_header X-Map "m1, m2" &&
+	expect_header Access-Control-Allow-Methods "GET, HEAD" &&
+	expect_header X-Content-Type-Options nosniff &&
+	reg_curl GET /v2/no/such/manifests/latest &&
+	expect_status 404 &&
+	expect_header X-Map "m1, m2" &&
+	! grep -q "REGISTRY_HTTP_HEADERS: warning" "$TRASH/registryd.log"
+	rc=$?
+	stop_registryd && test $rc = 0
+'
+
+test_expect_success CURL,REGISTRYD 'REGISTRY_HTTP_HEADERS as Name=value lines sets response headers' '
+	start_registryd "REGISTRY_HTTP_HEADERS=X-Line=l1, l2
+Strict-Transport-Security=max-age=31536000; includeSubDomains" &&
+	reg_curl GET /v2/ &&
+	expect_status 200 &&
+	expect_header X-Line "l1, l2" &&
+	expect_header Strict-Transport-Security "max-age=31536000; includeSubDomains"
+	rc=$?
+	stop_registryd && test $rc = 0
+'
+
+test_expect_success REGISTRYD 'a malformed REGISTRY_HTTP_HEADERS refuses to start, naming it' '
+	test_expect_code 1 env "REGISTRY_HTTP_HEADERS={\"X-A\": [\"a\"]" \
+	    timeout 10 "$REGISTRYD" serve -c "$CONF" >out 2>&1 &&
+	cat out &&
+	grep -q "^REGISTRY_HTTP_HEADERS: expected" out &&
+	test_expect_code 1 env "REGISTRY_HTTP_HEADERS=just words" \
+	    timeout 10 "$REGISTRYD" serve -c "$CONF" >out 2>&1 &&
+	cat out &&
+	grep -q "^REGISTRY_HTTP_HEADERS: line 1: expected Name=value" out &&
+	! registryd_is_up
+'
+
 test_expect_success CURL,REGISTRYD '[headers] in the file adds response headers; empty value removes' '
 	REG_EXTRA=$(printf "\n[headers]\nX-From-File = yes\nX-Content-Type-Options =\n") &&
 	write_config &&
