@@ -238,6 +238,53 @@ test_expect_success REGISTRYD,PYTHON3 'REGISTRY_HTTP_ADDR=:PORT listens on 127.0
 	stop_registryd
 '
 
+# modes_not ROOT FILEMODE DIRMODE: what under ROOT/docker has another mode.
+modes_not() {
+	(cd "$1" && find docker -type f ! -perm "$2" -printf "%m %p\n" &&
+	    find docker -type d ! -perm "$3" -printf "%m %p\n")
+}
+
+# umask_push ROOT: start with ROOT, push a blob and an image, leave an
+# upload open, stop.
+umask_push() {
+	start_registryd REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY="$1" || return 1
+	printf "umask %s" "$1" >ublob &&
+	push_blob umask/blob ublob &&
+	make_image umask/img v1 "$1.img" &&
+	upload_start umask/open
+	local rc=$?
+	stop_registryd && return $rc
+}
+
+test_expect_success CURL,REGISTRYD 'umask 027: new files are 0640 and directories 0750, as registry:2 makes them' '
+	old_umask=$(umask) &&
+	umask 027 &&
+	umask_push "$TRASH/root027"
+	rc=$?
+	umask "$old_umask" &&
+	test $rc = 0 &&
+	modes_not "$TRASH/root027" 640 750 >wrong &&
+	cat wrong &&
+	test ! -s wrong &&
+	find "$TRASH/root027/docker" -path "*/_uploads/*" -type f | grep -q startedat &&
+	test "$(find "$TRASH/root027/docker" -name data -path "*/blobs/*" | wc -l)" = 4 &&
+	test "$(find "$TRASH/root027/docker" -name link | wc -l)" -ge 6
+'
+
+# 0664/0775 only come from 0666/0777 under the umask: a mode forced to
+# 0644 or 0600 in the code would show here (not under 027 or 022).
+test_expect_success CURL,REGISTRYD 'umask 002: new files are 0664 and directories 0775 (0666/0777 under the umask)' '
+	old_umask=$(umask) &&
+	umask 002 &&
+	umask_push "$TRASH/root002"
+	rc=$?
+	umask "$old_umask" &&
+	test $rc = 0 &&
+	modes_not "$TRASH/root002" 664 775 >wrong &&
+	cat wrong &&
+	test ! -s wrong
+'
+
 test_expect_success REGISTRYD 'SIGINT stops the server too' '
 	start_registryd &&
 	pid=$REG_PID &&
