@@ -31,6 +31,14 @@
 #define MANIFEST_MAX_REFS  10000
 #define REFERRERS_MAX      10000 /* manifests scanned per referrers query */
 
+/*
+ * Manifest bodies held in memory by all PUTs together: the default of
+ * [http] manifest_buffer_max (a literal: config.c makes it a string);
+ * beyond, 503 with this Retry-After (seconds).
+ */
+#define MANIFEST_BUFFER_MAX         67108864
+#define MANIFEST_BUFFER_RETRY_AFTER 5
+
 /* Upload writeback (upload.c): start writeback every this many bytes. */
 #define UPLOAD_WRITEBACK_BYTES (8 * 1024 * 1024)
 

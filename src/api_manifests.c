@@ -7,6 +7,11 @@
  * the revision link and the tag), and deleting tags and revisions. The
  * referrers of a subject are api_referrers.c's.
  *
+ * Manifest bodies are held in memory until stored, so their total is
+ * bounded ([http] manifest_buffer_max, body_grow): a buffer grows as the
+ * bytes arrive, never from what Content-Length claims, and every byte of
+ * it counts until it is freed, whichever way the request ends.
+ *
  * Every handler's storage work is one store call (struct api_job): its
  * work function makes the store calls on the job's own copies, wherever
  * the driver runs it; its done function answers on the loop. Nothing
@@ -106,6 +111,8 @@ struct api_manifest_delete {
 static void get_work(struct store_call *);
 static void get_done(struct store_call *);
 static void get_free(struct api_manifest_get *);
+static int body_grow(struct request *, struct api_ctx *, size_t);
+static void body_refuse(struct request *);
 static int body_cb(struct request *, const char *, size_t);
 static void body_end(struct request *);
 static enum store_link ref_link(const struct manifest_ref *);
@@ -115,6 +122,14 @@ static void put_free(struct api_manifest_job *);
 static void delete_work(struct store_call *);
 static void delete_untag(struct store *, const char *, const char *);
 static void delete_done(struct store_call *);
+
+/*
+ * Bytes of manifest bodies in memory, all requests together: the capacity
+ * of every request's ac_buf, then the length of each manifest job's
+ * mj_buf until put_free. Only the loop touches it (put_free runs in
+ * put_done).
+ */
+static size_t body_held;
 
 /* ----------------------------------------------------------------------
  * Manifests
@@ -277,8 +292,9 @@ get_free(struct api_manifest_get *mg)
 
 /*
  * api_manifest_put: PUT /v2/<name>/manifests/<reference> (end-7): buffer
- * the body, bounded by MANIFEST_MAX_BYTES (413, "Pushing Manifests"), then
- * validate and store it in body_end.
+ * the body, bounded by MANIFEST_MAX_BYTES (413, "Pushing Manifests") and
+ * by what all PUTs hold together (503, body_grow), then validate and
+ * store it in body_end.
  */
 void
 api_manifest_put(struct request *req, const struct route_match *m)
@@ -291,16 +307,21 @@ api_manifest_put(struct request *req, const struct route_match *m)
 		    "manifest larger than %d bytes", MANIFEST_MAX_BYTES);
 		return;
 	}
+	/*
+	 * A body announced that would not fit now is refused before it is
+	 * read. Nothing is allocated from Content-Length: it only caps how
+	 * far body_grow grows, so a client that announces 4 MiB and sends
+	 * little holds little.
+	 */
+	if (cl > 0 &&
+	    body_held + (uint64_t)cl >
+	        (uint64_t)api_config()->cf_manifest_buffer_max) {
+		body_refuse(req);
+		return;
+	}
 	if ((ctx = api_ctx_new(req, m)) == NULL) {
 		http_error(req, 500, "UNKNOWN", "out of memory");
 		return;
-	}
-	if (cl > 0) {
-		if ((ctx->ac_buf = malloc((size_t)cl)) == NULL) {
-			http_error(req, 500, "UNKNOWN", "out of memory");
-			return;
-		}
-		ctx->ac_cap = (size_t)cl;
 	}
 	if (!http_has_body(req)) {
 		body_end(req);
@@ -309,31 +330,100 @@ api_manifest_put(struct request *req, const struct route_match *m)
 	http_body_sink(req, body_cb, body_end);
 }
 
-/* Append a chunk of manifest body; a chunked body is bounded here. */
+/*
+ * 503 UNAVAILABLE with Retry-After, not 429 TOOMANYREQUESTS: the limit is
+ * the server's, shared by every client, and it clears as the bodies in
+ * flight complete or time out, not by this client slowing down. Docker
+ * also takes TOOMANYREQUESTS as final (moby's retryOnError marks it
+ * DoNotRetry, for Docker Hub's rate limit), UNAVAILABLE not.
+ */
+static void
+body_refuse(struct request *req)
+{
+	http_add_header(req, "Retry-After", "%d", MANIFEST_BUFFER_RETRY_AFTER);
+	http_error(req, 503, "UNAVAILABLE",
+	    "manifest bodies held in memory at the limit (%zu of %d bytes)",
+	    body_held, api_config()->cf_manifest_buffer_max);
+}
+
+/*
+ * Make room for need bytes in ctx->ac_buf: double the capacity (from 4
+ * KiB), but never past MANIFEST_MAX_BYTES or the Content-Length, which
+ * only caps the growth; count what it adds in body_held. 0, or -1 after
+ * answering 503 (beyond manifest_buffer_max) or 500.
+ */
+static int
+body_grow(struct request *req, struct api_ctx *ctx, size_t need)
+{
+	int64_t cl = http_content_length(req);
+	size_t ncap;
+	char *nbuf;
+
+	if (need <= ctx->ac_cap)
+		return 0;
+	ncap = ctx->ac_cap > 0 ? ctx->ac_cap : 4096;
+	while (ncap < need)
+		ncap *= 2;
+	if (ncap > MANIFEST_MAX_BYTES)
+		ncap = MANIFEST_MAX_BYTES;
+	if (cl > 0 && (uint64_t)cl >= need && ncap > (uint64_t)cl)
+		ncap = (size_t)cl;
+	if (body_held + (ncap - ctx->ac_cap) >
+	    (size_t)api_config()->cf_manifest_buffer_max) {
+		body_refuse(req);
+		return -1;
+	}
+	if ((nbuf = realloc(ctx->ac_buf, ncap)) == NULL) {
+		http_error(req, 500, "UNKNOWN", "out of memory");
+		return -1;
+	}
+	body_held += ncap - ctx->ac_cap;
+	ctx->ac_buf = nbuf;
+	ctx->ac_cap = ncap;
+	return 0;
+}
+
+/*
+ * api_manifest_body_free: free the request's manifest buffer, if any, and
+ * stop counting it (the request's cleanup, an answer before the end).
+ */
+void
+api_manifest_body_free(struct api_ctx *ctx)
+{
+	if (ctx->ac_buf == NULL)
+		return;
+	body_held -= ctx->ac_cap;
+	free(ctx->ac_buf);
+	ctx->ac_buf = NULL;
+	ctx->ac_len = ctx->ac_cap = 0;
+}
+
+/* api_manifest_body_held: bytes of manifest bodies in memory (tests). */
+size_t
+api_manifest_body_held(void)
+{
+	return body_held;
+}
+
+/*
+ * Append a chunk of manifest body; a chunked body is bounded here. An
+ * answer before the end frees the buffer at once: the connection may
+ * linger a while discarding the rest.
+ */
 static int
 body_cb(struct request *req, const char *buf, size_t len)
 {
 	struct api_ctx *ctx = http_ctx(req);
-	size_t ncap;
-	char *nbuf;
 
 	if (len > MANIFEST_MAX_BYTES - ctx->ac_len) {
 		http_error(req, 413, "SIZE_INVALID",
 		    "manifest larger than %d bytes", MANIFEST_MAX_BYTES);
+		api_manifest_body_free(ctx);
 		return -1;
 	}
-	if (ctx->ac_len + len > ctx->ac_cap) {
-		ncap = ctx->ac_cap > 0 ? ctx->ac_cap : 4096;
-		while (ncap < ctx->ac_len + len)
-			ncap *= 2;
-		if (ncap > MANIFEST_MAX_BYTES)
-			ncap = MANIFEST_MAX_BYTES;
-		if ((nbuf = realloc(ctx->ac_buf, ncap)) == NULL) {
-			http_error(req, 500, "UNKNOWN", "out of memory");
-			return -1;
-		}
-		ctx->ac_buf = nbuf;
-		ctx->ac_cap = ncap;
+	if (body_grow(req, ctx, ctx->ac_len + len) == -1) {
+		api_manifest_body_free(ctx);
+		return -1;
 	}
 	memcpy(ctx->ac_buf + ctx->ac_len, buf, len);
 	ctx->ac_len += len;
@@ -354,12 +444,14 @@ body_end(struct request *req)
 	const char *ct, *body = ctx->ac_buf != NULL ? ctx->ac_buf : "";
 	struct manifest mf;
 	struct api_manifest_job *job;
+	char *nbuf;
 
 	digest_buf(body, ctx->ac_len, digest);
 	http_log_digest(req, digest);
 	if (m->rm_ref_is_digest && strcmp(m->rm_ref, digest) != 0) {
 		http_error(req, 400, "DIGEST_INVALID", "manifest digest is %s",
 		    digest);
+		api_manifest_body_free(ctx);
 		return;
 	}
 	if ((ct = http_header(req, "Content-Type")) != NULL) {
@@ -370,6 +462,7 @@ body_end(struct request *req)
 	if (manifest_parse(body, ctx->ac_len, ct, &mf, err, sizeof(err)) ==
 	    -1) {
 		http_error(req, 400, "MANIFEST_INVALID", "%s", err);
+		api_manifest_body_free(ctx);
 		return;
 	}
 
@@ -382,7 +475,19 @@ body_end(struct request *req)
 	util_strlcpy(job->mj_digest, digest, sizeof(job->mj_digest));
 	if (!m->rm_ref_is_digest)
 		util_strlcpy(job->mj_tag, m->rm_ref, sizeof(job->mj_tag));
-	/* The job owns the parsed manifest and the bytes from here on. */
+	/*
+	 * The job owns the parsed manifest and the bytes from here on, cut
+	 * to their length: body_held counts mj_len until put_free.
+	 */
+	if (ctx->ac_len == 0)
+		api_manifest_body_free(ctx);
+	else if (ctx->ac_len < ctx->ac_cap) {
+		/* A failed shrink leaves a little more than counted. */
+		if ((nbuf = realloc(ctx->ac_buf, ctx->ac_len)) != NULL)
+			ctx->ac_buf = nbuf;
+		body_held -= ctx->ac_cap - ctx->ac_len;
+		ctx->ac_cap = ctx->ac_len;
+	}
 	job->mj_mf = mf;
 	job->mj_buf = ctx->ac_buf;
 	job->mj_len = ctx->ac_len;
@@ -501,6 +606,8 @@ static void
 put_free(struct api_manifest_job *job)
 {
 	manifest_free(&job->mj_mf);
+	if (job->mj_buf != NULL)
+		body_held -= job->mj_len;
 	free(job->mj_buf);
 	free(job);
 }

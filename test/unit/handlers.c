@@ -18,6 +18,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "api.h"
 #include "config.h"
 #include "digest.h"
 #include "http.h"
@@ -1406,6 +1407,190 @@ test_gone(void)
 	    "the revision was unlinked all the same");
 }
 
+/*
+ * Run the loop until the response to cl is complete (into r); 1 when it
+ * came.
+ */
+static int
+client_wait(struct client *cl, struct resp *r)
+{
+	int i;
+
+	memset(r, 0, sizeof(*r));
+	for (i = 0; i < 20000; i++) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		if (api_parse(bufferevent_get_input(cl->cl_pair[1]), 0, r))
+			return 1;
+		if (i > 100)
+			usleep(100);
+	}
+	r->body = calloc(1, 1);
+	return 0;
+}
+
+/* Connect a new client and send raw bytes (a chunked request). */
+static void
+client_raw(struct client *cl, const char *raw)
+{
+	struct bufferevent **pair = cl->cl_pair;
+
+	if (bufferevent_pair_new(base, 0, pair) == -1)
+		abort();
+	if ((cl->cl_hc = http_conn_new(pair[0], 1, "127.0.0.1:1", "127.0.0.1",
+	         0)) == NULL)
+		abort();
+	bufferevent_setcb(pair[0], api_read_cb, api_write_cb, NULL, cl->cl_hc);
+	bufferevent_enable(pair[0], EV_READ | EV_WRITE);
+	bufferevent_enable(pair[1], EV_READ | EV_WRITE);
+	bufferevent_write(pair[1], raw, strlen(raw));
+}
+
+/* Spin the loop a little: what was sent is read. */
+static void
+spin(void)
+{
+	int i;
+
+	for (i = 0; i < 50; i++)
+		event_base_loop(base, EVLOOP_NONBLOCK);
+}
+
+/*
+ * Manifest bodies in memory: counted as they grow, never allocated from
+ * Content-Length, capped by manifest_buffer_max (503 UNAVAILABLE with
+ * Retry-After beyond), released on every way a request ends.
+ */
+static void
+test_manifest_buffer(void)
+{
+	static char big[1024 * 1024];
+	struct client a, b, c;
+	struct resp r;
+	char cfgd[DIGEST_BUFSZ], layer[DIGEST_BUFSZ], md[DIGEST_BUFSZ];
+	char man[1024], v[256];
+	int i, saved = cfg.cf_manifest_buffer_max;
+
+	memset(big, ' ', sizeof(big));
+	ok(pool_idle() && api_manifest_body_held() == 0, "nothing held");
+
+	/* Complete: a stored manifest is counted until its job is done. */
+	ok(push_blob("lib/buf", "{\"architecture\":\"amd64\",\"os\":\"linux\"}",
+	       cfgd) &&
+	        push_blob("lib/buf", "layer bytes", layer),
+	    "config and layer pushed");
+	image_manifest(man, sizeof(man), cfgd, layer);
+	is_int(push_manifest("lib/buf", "v1", MT_OCI_MANIFEST, man, md, &r),
+	    201, "manifest PUT: 201");
+	resp_free(&r);
+	ok(pool_idle() && api_manifest_body_held() == 0,
+	    "stored: nothing held");
+
+	/* Refused after the body: bad digest, not a manifest. */
+	api_req(&r, man, strlen(man),
+	    "PUT /v2/lib/buf/manifests/sha256:%064d HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: %s\r\nContent-Length: %zu\r\n",
+	    0, MT_OCI_MANIFEST, strlen(man));
+	ok(r.status == 400 && oci_error(&r, "DIGEST_INVALID") &&
+	        api_manifest_body_held() == 0,
+	    "DIGEST_INVALID: nothing held");
+	resp_free(&r);
+	api_req(&r, "{nope", 5,
+	    "PUT /v2/lib/buf/manifests/v2 HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: %s\r\nContent-Length: 5\r\n",
+	    MT_OCI_MANIFEST);
+	ok(r.status == 400 && oci_error(&r, "MANIFEST_INVALID") &&
+	        api_manifest_body_held() == 0,
+	    "MANIFEST_INVALID: nothing held");
+	resp_free(&r);
+
+	/* A chunked body past MANIFEST_MAX_BYTES: 413, released at once. */
+	client_raw(&a,
+	    "PUT /v2/lib/buf/manifests/v3 HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n");
+	for (i = 0; i < 5; i++) {
+		bufferevent_write(a.cl_pair[1], "100000\r\n", 8);
+		bufferevent_write(a.cl_pair[1], big, sizeof(big));
+		bufferevent_write(a.cl_pair[1], "\r\n", 2);
+	}
+	ok(client_wait(&a, &r) && r.status == 413 &&
+	        oci_error(&r, "SIZE_INVALID"),
+	    "chunked manifest past 4 MiB: 413 SIZE_INVALID");
+	is_int((int)api_manifest_body_held(), 0, "413: released at once");
+	resp_free(&r);
+	client_close(&a);
+
+	/* Content-Length is no allocation: 4 MiB announced, 10 bytes sent. */
+	client_send(&a,
+	    "PUT /v2/lib/buf/manifests/v4 HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n"
+	    "Content-Length: 4194304\r\n",
+	    "0123456789", 10);
+	spin();
+	is_int((int)api_manifest_body_held(), 4096,
+	    "4 MiB announced, 10 bytes sent: 4 KiB held");
+	/* Growth stops at the Content-Length. */
+	bufferevent_write(a.cl_pair[1], big, sizeof(big) - 10);
+	spin();
+	is_int((int)api_manifest_body_held(), 1024 * 1024,
+	    "1 MiB sent: 1 MiB held");
+
+	/* The cap: 4 MiB in all. b announces 3 MiB + 1: refused now. */
+	cfg.cf_manifest_buffer_max = 4 * 1024 * 1024;
+	client_send(&b,
+	    "PUT /v2/lib/buf/manifests/v5 HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n"
+	    "Content-Length: 3145729\r\n",
+	    "{", 1);
+	ok(client_wait(&b, &r) && r.status == 503 &&
+	        oci_error(&r, "UNAVAILABLE") &&
+	        strcmp(hdr(&r, "Retry-After", v, sizeof(v)), "5") == 0,
+	    "a body that would not fit: 503 UNAVAILABLE, Retry-After: 5");
+	resp_free(&r);
+	client_close(&b);
+	is_int((int)api_manifest_body_held(), 1024 * 1024,
+	    "only a's 1 MiB held");
+
+	/* A chunked body grows into the cap: refused on the way. */
+	client_raw(&b,
+	    "PUT /v2/lib/buf/manifests/v6 HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n");
+	for (i = 0; i < 4; i++) {
+		bufferevent_write(b.cl_pair[1], "100000\r\n", 8);
+		bufferevent_write(b.cl_pair[1], big, sizeof(big));
+		bufferevent_write(b.cl_pair[1], "\r\n", 2);
+	}
+	ok(client_wait(&b, &r) && r.status == 503 &&
+	        oci_error(&r, "UNAVAILABLE"),
+	    "a chunked body growing past the cap: 503 UNAVAILABLE");
+	resp_free(&r);
+	is_int((int)api_manifest_body_held(), 1024 * 1024,
+	    "its buffer released at once");
+	client_close(&b);
+
+	/* Abandoned: the client goes away mid-body. */
+	client_close(&a);
+	is_int((int)api_manifest_body_held(), 0,
+	    "a client gone mid-body: released");
+
+	/* A normal PUT works again. */
+	client_send(&c,
+	    "PUT /v2/lib/buf/manifests/v7 HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n"
+	    "Content-Length: 3145729\r\n",
+	    "{", 1);
+	spin();
+	is_int((int)api_manifest_body_held(), 4096,
+	    "3 MiB announced fits now: 4 KiB held");
+	client_close(&c);
+	is_int(push_manifest("lib/buf", "v8", MT_OCI_MANIFEST, man, md, &r),
+	    201, "a manifest PUT under the cap: 201");
+	resp_free(&r);
+	ok(pool_idle() && api_manifest_body_held() == 0, "nothing held");
+	cfg.cf_manifest_buffer_max = saved;
+}
+
 /* Every handler test, against st. */
 static void
 test_all(void)
@@ -1423,6 +1608,7 @@ test_all(void)
 	test_manifest_bad_refs();
 	test_delete_repointed();
 	test_tags_pages();
+	test_manifest_buffer();
 }
 
 int
