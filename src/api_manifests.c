@@ -44,10 +44,18 @@ enum get_result {
 	GET_FOUND,        /* mg_buf holds the bytes */
 	GET_NOT_MODIFIED, /* If-None-Match names the digest: nothing read */
 	GET_UNKNOWN,      /* no such tag, or no revision link */
+	GET_NO_PLATFORM,  /* old client: the list has no linux/amd64 image */
 	GET_TAG_FAILED,   /* store_tag_get: mg_errno */
 	GET_LINK_FAILED,  /* store_link_exists: mg_errno */
 	GET_READ_FAILED,  /* store_blob_read: mg_errno */
 };
+
+/*
+ * The platform registry:2 serves to a client that cannot read a manifest
+ * list (its defaultOS and defaultArch).
+ */
+#define GET_OLD_CLIENT_OS   "linux"
+#define GET_OLD_CLIENT_ARCH "amd64"
 
 /*
  * A manifest read (GET, HEAD): resolving the tag, the revision link check
@@ -61,6 +69,13 @@ struct api_manifest_get {
 	char mg_tag[TAG_MAX_LEN + 1]; /* "" when by digest */
 	char mg_digest[DIGEST_BUFSZ]; /* given, or once the tag names it */
 	char *mg_inm;                 /* If-None-Match, owned, or NULL */
+	char *mg_accept;              /* Accept, owned, or NULL */
+	/*
+	 * By tag, a Docker manifest list whose type Accept lacks: the list's
+	 * linux/amd64 image manifest is served instead (get_old_client), and
+	 * mg_digest is that manifest's.
+	 */
+	int mg_old_client;
 	enum get_result mg_result;
 	int mg_repo_exists; /* GET_UNKNOWN: store_repo_exists said 1 */
 	char *mg_buf;       /* GET_FOUND: the manifest, owned */
@@ -109,6 +124,7 @@ struct api_manifest_delete {
 };
 
 static void get_work(struct store_call *);
+static int get_old_client(struct api_manifest_get *, struct store *);
 static void get_done(struct store_call *);
 static void get_free(struct api_manifest_get *);
 static int body_grow(struct request *, struct api_ctx *, size_t);
@@ -144,21 +160,29 @@ void
 api_manifest_get(struct request *req, const struct route_match *m)
 {
 	struct api_manifest_get *mg;
-	const char *inm;
-	char *inm_copy = NULL;
+	const char *inm, *accept;
+	char *inm_copy = NULL, *accept_copy = NULL;
 
-	/* The tag's digest is known only in get_work: take the header. */
-	if ((inm = http_header(req, "If-None-Match")) != NULL &&
-	    (inm_copy = strdup(inm)) == NULL) {
+	/*
+	 * The tag's digest, and whether it names a manifest list, are known
+	 * only in get_work: take the headers.
+	 */
+	if (((inm = http_header(req, "If-None-Match")) != NULL &&
+	        (inm_copy = strdup(inm)) == NULL) ||
+	    ((accept = http_header(req, "Accept")) != NULL &&
+	        (accept_copy = strdup(accept)) == NULL)) {
+		free(inm_copy);
 		http_error(req, 500, "UNKNOWN", "out of memory");
 		return;
 	}
 	if ((mg = api_job_new(req, m, sizeof(*mg), STORE_CALL_QUICK, get_work,
 	         get_done)) == NULL) {
 		free(inm_copy);
+		free(accept_copy);
 		return;
 	}
 	mg->mg_inm = inm_copy;
+	mg->mg_accept = accept_copy;
 	util_strlcpy(mg->mg_name, m->rm_name, sizeof(mg->mg_name));
 	if (m->rm_ref_is_digest)
 		util_strlcpy(mg->mg_digest, m->rm_ref, sizeof(mg->mg_digest));
@@ -171,7 +195,9 @@ api_manifest_get(struct request *req, const struct route_match *m)
  * Wherever the store runs it: only the job's own fields and the store.
  * The tag, the revision link, If-None-Match, then the bytes; whether the
  * repository exists only when the manifest does not (NAME_UNKNOWN or
- * MANIFEST_UNKNOWN).
+ * MANIFEST_UNKNOWN). By tag, for a client whose Accept lacks the manifest
+ * list type, a manifest list is replaced by its linux/amd64 image
+ * (get_old_client); If-None-Match then waits for the digest served.
  */
 static void
 get_work(struct store_call *sc)
@@ -179,7 +205,7 @@ get_work(struct store_call *sc)
 	struct api_manifest_get *mg = (struct api_manifest_get *)sc;
 	struct store *st = api_store();
 	char digest[DIGEST_BUFSZ];
-	int rc;
+	int rc, old_client;
 
 	if (mg->mg_tag[0] != '\0') {
 		if (store_tag_get(st, mg->mg_name, mg->mg_tag, digest) == -1) {
@@ -203,7 +229,14 @@ get_work(struct store_call *sc)
 		mg->mg_result = rc == 0 ? GET_UNKNOWN : GET_LINK_FAILED;
 		goto done;
 	}
-	if (mg->mg_inm != NULL &&
+	/*
+	 * registry:2 also rewrites a list when Accept is absent; here a
+	 * client that sends none gets what is stored, and "* / *" admits
+	 * the list.
+	 */
+	old_client = mg->mg_tag[0] != '\0' && mg->mg_accept != NULL &&
+	    !manifest_accepts(mg->mg_accept, MT_DOCKER_LIST);
+	if (!old_client && mg->mg_inm != NULL &&
 	    api_parse_etag_matches(mg->mg_inm, mg->mg_digest)) {
 		mg->mg_result = GET_NOT_MODIFIED;
 		goto done;
@@ -214,10 +247,65 @@ get_work(struct store_call *sc)
 		mg->mg_result = GET_READ_FAILED;
 		goto done;
 	}
+	if (old_client && get_old_client(mg, st) == -1)
+		goto done;
+	if (old_client && mg->mg_inm != NULL &&
+	    api_parse_etag_matches(mg->mg_inm, mg->mg_digest)) {
+		free(mg->mg_buf);
+		mg->mg_buf = NULL;
+		mg->mg_result = GET_NOT_MODIFIED;
+		goto done;
+	}
 	mg->mg_result = GET_FOUND;
 done:
 	if (mg->mg_result == GET_UNKNOWN)
 		mg->mg_repo_exists = store_repo_exists(st, mg->mg_name) == 1;
+}
+
+/*
+ * An old client asked by tag, without the manifest list type in Accept
+ * (Docker before 1.10 and others that know only image manifests). When
+ * mg_buf is a Docker manifest list, replace it with its linux/amd64 image
+ * manifest, as registry:2 does (OCI indexes are not rewritten there
+ * either: they get 404 when not accepted, like any type). The image
+ * manifest's own type is checked against Accept by get_done, so a client
+ * that accepts neither gets 404 MANIFEST_UNKNOWN; registry:2's schema1
+ * conversion is not done. Returns 0 (mg_buf is what to serve, mg_digest
+ * its digest), or -1 with mg_result set.
+ */
+static int
+get_old_client(struct api_manifest_get *mg, struct store *st)
+{
+	char type[MANIFEST_MT_MAX], child[DIGEST_BUFSZ];
+	int rc;
+
+	api_parse_served_type(mg->mg_buf, mg->mg_len, type, sizeof(type));
+	if (strcmp(type, MT_DOCKER_LIST) != 0)
+		return 0;
+	if (manifest_list_pick(mg->mg_buf, mg->mg_len, GET_OLD_CLIENT_OS,
+	        GET_OLD_CLIENT_ARCH, child, type, sizeof(type)) == -1) {
+		mg->mg_result = GET_NO_PLATFORM;
+		return -1;
+	}
+	free(mg->mg_buf);
+	mg->mg_buf = NULL;
+	mg->mg_len = 0;
+	/* Only what this repository has: the list may name others. */
+	rc = store_link_exists(st, mg->mg_name, STORE_LINK_REVISION, child);
+	if (rc != 1) {
+		mg->mg_errno = errno;
+		mg->mg_result = rc == 0 ? GET_NO_PLATFORM : GET_LINK_FAILED;
+		return -1;
+	}
+	util_strlcpy(mg->mg_digest, child, sizeof(mg->mg_digest));
+	mg->mg_old_client = 1;
+	if (store_blob_read(st, mg->mg_digest, MANIFEST_MAX_BYTES, &mg->mg_buf,
+	        &mg->mg_len) == -1) {
+		mg->mg_errno = errno;
+		mg->mg_result = GET_READ_FAILED;
+		return -1;
+	}
+	return 0;
 }
 
 /* On the loop: answer, if the client is still there. */
@@ -236,6 +324,12 @@ get_done(struct store_call *sc)
 	switch (mg->mg_result) {
 	case GET_UNKNOWN:
 		api_name_or_manifest_unknown(req, mg->mg_repo_exists);
+		goto done;
+	case GET_NO_PLATFORM:
+		http_error(req, 404, "MANIFEST_UNKNOWN",
+		    "manifest list without a %s/%s image manifest for a client "
+		    "that does not accept manifest lists",
+		    GET_OLD_CLIENT_OS, GET_OLD_CLIENT_ARCH);
 		goto done;
 	case GET_TAG_FAILED:
 		http_error(req, 500, "UNKNOWN", "store_tag_get: %s",
@@ -277,6 +371,11 @@ get_done(struct store_call *sc)
 		    "manifest media type %s not in Accept", type);
 		goto done;
 	}
+	if (mg->mg_old_client)
+		log_debug("%s: conn %u: %s:%s: the manifest list's %s/%s image "
+		          "%s for a client that does not accept lists",
+		    __func__, http_conn_id(req), mg->mg_name, mg->mg_tag,
+		    GET_OLD_CLIENT_OS, GET_OLD_CLIENT_ARCH, mg->mg_digest);
 	http_reply(req, 200, type, mg->mg_buf, mg->mg_len);
 done:
 	get_free(mg);
@@ -286,6 +385,7 @@ static void
 get_free(struct api_manifest_get *mg)
 {
 	free(mg->mg_inm);
+	free(mg->mg_accept);
 	free(mg->mg_buf);
 	free(mg);
 }

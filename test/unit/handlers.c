@@ -1408,6 +1408,200 @@ test_gone(void)
 }
 
 /*
+ * A Docker image manifest (schema 2) of config cfgd and one layer, with
+ * tag making it distinct, into buf.
+ */
+static void
+docker_manifest(char *buf, size_t bufsz, const char *cfgd, const char *layer,
+    const char *tag)
+{
+	snprintf(buf, bufsz,
+	    "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{"
+	    "\"mediaType\":\"application/vnd.docker.container.image.v1+json\","
+	    "\"digest\":\"%s\",\"size\":37},\"layers\":[{\"mediaType\":"
+	    "\"application/vnd.docker.image.rootfs.diff.tar.gzip\",\"digest\":"
+	    "\"%s\",\"size\":11,\"annotations\":{\"t\":\"%s\"}}]}",
+	    MT_DOCKER_MANIFEST, cfgd, layer, tag);
+}
+
+/*
+ * GET (or HEAD) /v2/lib/old/manifests/ref with Accept accept (NULL: none)
+ * and If-None-Match inm (NULL: none) into r.
+ */
+static void
+old_get(struct resp *r, const char *method, const char *ref,
+    const char *accept, const char *inm)
+{
+	char a[512] = "", i[256] = "";
+
+	if (accept != NULL)
+		snprintf(a, sizeof(a), "Accept: %s\r\n", accept);
+	if (inm != NULL)
+		snprintf(i, sizeof(i), "If-None-Match: \"%s\"\r\n", inm);
+	api_req(r, NULL, 0,
+	    "%s /v2/lib/old/manifests/%s HTTP/1.1\r\nHost: t\r\n%s%s", method,
+	    ref, a, i);
+}
+
+/*
+ * Old clients (hardening item 15), as registry:2 answers them: by tag, a
+ * Docker manifest list asked for with an Accept that lacks the list type
+ * is served as its linux/amd64 image manifest when that type is accepted
+ * (its digest and ETag, HEAD like GET), else 404 MANIFEST_UNKNOWN. By
+ * digest the exact bytes or 404; without Accept what is stored.
+ */
+static void
+test_old_clients(void)
+{
+	struct resp r;
+	char cfgd[DIGEST_BUFSZ], layer[DIGEST_BUFSZ];
+	char amd[DIGEST_BUFSZ], arm[DIGEST_BUFSZ], ld[DIGEST_BUFSZ];
+	char ad[DIGEST_BUFSZ], xd[DIGEST_BUFSZ];
+	char mamd[1024], marm[1024], list[2048], v[256], want[256];
+	const char *old = MT_DOCKER_MANIFEST;
+	const char *both = MT_DOCKER_MANIFEST ", " MT_DOCKER_LIST;
+
+	ok(push_blob("lib/old",
+	       "{\"architecture\":\"amd64\",\"os\":\"linux\"}", cfgd) &&
+	        push_blob("lib/old", "layer bytes", layer),
+	    "config and layer pushed");
+	docker_manifest(mamd, sizeof(mamd), cfgd, layer, "amd64");
+	docker_manifest(marm, sizeof(marm), cfgd, layer, "arm64");
+	ok(push_manifest("lib/old", "amd", MT_DOCKER_MANIFEST, mamd, amd, &r) ==
+	        201,
+	    "linux/amd64 image pushed");
+	resp_free(&r);
+	ok(push_manifest("lib/old", "arm", MT_DOCKER_MANIFEST, marm, arm, &r) ==
+	        201,
+	    "linux/arm64 image pushed");
+	resp_free(&r);
+	/* arm64 first: the pick is by platform, not by position. */
+	snprintf(list, sizeof(list),
+	    "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"manifests\":["
+	    "{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu,"
+	    "\"platform\":{\"architecture\":\"arm64\",\"os\":\"linux\","
+	    "\"variant\":\"v8\"}},"
+	    "{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu,"
+	    "\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\"}}]}",
+	    MT_DOCKER_LIST, MT_DOCKER_MANIFEST, arm, strlen(marm),
+	    MT_DOCKER_MANIFEST, amd, strlen(mamd));
+	ok(push_manifest("lib/old", "multi", MT_DOCKER_LIST, list, ld, &r) ==
+	        201,
+	    "manifest list pushed as multi");
+	resp_free(&r);
+	snprintf(want, sizeof(want), "\"%s\"", amd);
+
+	old_get(&r, "GET", "multi", old, NULL);
+	ok(r.status == 200 && r.bodylen == strlen(mamd) &&
+	        memcmp(r.body, mamd, r.bodylen) == 0,
+	    "by tag, Accept without the list type: the linux/amd64 image");
+	is_str(hdr(&r, "Content-Type", v, sizeof(v)), MT_DOCKER_MANIFEST,
+	    "its type");
+	is_str(hdr(&r, "Docker-Content-Digest", v, sizeof(v)), amd,
+	    "its digest");
+	is_str(hdr(&r, "ETag", v, sizeof(v)), want, "its ETag");
+	resp_free(&r);
+	old_get(&r, "HEAD", "multi", old, NULL);
+	ok(r.status == 200 &&
+	        strcmp(hdr(&r, "Docker-Content-Digest", v, sizeof(v)), amd) ==
+	            0,
+	    "HEAD like GET: 200, the image's digest");
+	snprintf(want, sizeof(want), "%zu", strlen(mamd));
+	is_str(hdr(&r, "Content-Length", v, sizeof(v)), want,
+	    "and its Content-Length");
+	resp_free(&r);
+
+	old_get(&r, "GET", "multi", both, NULL);
+	ok(r.status == 200 && r.bodylen == strlen(list) &&
+	        strcmp(hdr(&r, "Docker-Content-Digest", v, sizeof(v)), ld) ==
+	            0,
+	    "Accept with the list type: the list");
+	resp_free(&r);
+	old_get(&r, "GET", "multi", NULL, NULL);
+	ok(r.status == 200 && r.bodylen == strlen(list),
+	    "no Accept: the list, unchanged");
+	resp_free(&r);
+	old_get(&r, "GET", "multi", "*/*", NULL);
+	ok(r.status == 200 && r.bodylen == strlen(list),
+	    "Accept: */*: the list");
+	resp_free(&r);
+	old_get(&r, "GET", "multi", MT_OCI_MANIFEST, NULL);
+	ok(r.status == 404 && oci_error(&r, "MANIFEST_UNKNOWN"),
+	    "Accept that admits neither the list nor its image: 404 "
+	    "MANIFEST_UNKNOWN");
+	resp_free(&r);
+	old_get(&r, "HEAD", "multi", MT_OCI_MANIFEST, NULL);
+	is_int(r.status, 404, "HEAD too");
+	resp_free(&r);
+
+	old_get(&r, "GET", ld, old, NULL);
+	ok(r.status == 404 && oci_error(&r, "MANIFEST_UNKNOWN"),
+	    "the list by digest, Accept without its type: 404, not the image");
+	resp_free(&r);
+	old_get(&r, "GET", ld, both, NULL);
+	ok(r.status == 200 && r.bodylen == strlen(list) &&
+	        memcmp(r.body, list, r.bodylen) == 0,
+	    "the list by digest, Accept with its type: the exact bytes");
+	resp_free(&r);
+
+	snprintf(want, sizeof(want), "\"%s\"", amd);
+	old_get(&r, "GET", "multi", old, amd);
+	ok(r.status == 304 &&
+	        strcmp(hdr(&r, "ETag", v, sizeof(v)), want) == 0,
+	    "If-None-Match with the image's digest: 304");
+	resp_free(&r);
+	old_get(&r, "GET", "multi", old, ld);
+	ok(r.status == 200 && r.bodylen == strlen(mamd),
+	    "If-None-Match with the list's digest: 200, the image");
+	resp_free(&r);
+
+	/* A list without linux/amd64. */
+	snprintf(list, sizeof(list),
+	    "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"manifests\":["
+	    "{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu,"
+	    "\"platform\":{\"architecture\":\"arm64\",\"os\":\"linux\"}}]}",
+	    MT_DOCKER_LIST, MT_DOCKER_MANIFEST, arm, strlen(marm));
+	ok(push_manifest("lib/old", "armonly", MT_DOCKER_LIST, list, ad, &r) ==
+	        201,
+	    "a list of linux/arm64 only");
+	resp_free(&r);
+	old_get(&r, "GET", "armonly", old, NULL);
+	ok(r.status == 404 && oci_error(&r, "MANIFEST_UNKNOWN"),
+	    "old client, no linux/amd64 image: 404 MANIFEST_UNKNOWN");
+	resp_free(&r);
+
+	/* An OCI index is not rewritten (nor by registry:2). */
+	snprintf(list, sizeof(list),
+	    "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"manifests\":["
+	    "{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu,"
+	    "\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\"}}]}",
+	    MT_OCI_INDEX, MT_DOCKER_MANIFEST, amd, strlen(mamd));
+	ok(push_manifest("lib/old", "oci", MT_OCI_INDEX, list, xd, &r) == 201,
+	    "an OCI index with a linux/amd64 entry");
+	resp_free(&r);
+	old_get(&r, "GET", "oci", old, NULL);
+	ok(r.status == 404 && oci_error(&r, "MANIFEST_UNKNOWN"),
+	    "an OCI index for an old client: 404, as any type not accepted");
+	resp_free(&r);
+
+	/* The image is gone from the repository: 404, never another's. */
+	api_req(&r, NULL, 0,
+	    "DELETE /v2/lib/old/manifests/%s HTTP/1.1\r\nHost: t\r\n", amd);
+	is_int(r.status, 202, "the linux/amd64 image deleted");
+	resp_free(&r);
+	old_get(&r, "GET", "multi", old, NULL);
+	ok(r.status == 404 && oci_error(&r, "MANIFEST_UNKNOWN"),
+	    "old client, the image no longer in the repository: 404");
+	resp_free(&r);
+	old_get(&r, "GET", "multi", both, NULL);
+	ok(r.status == 200 && r.bodylen > 0 &&
+	        strcmp(hdr(&r, "Docker-Content-Digest", v, sizeof(v)), ld) ==
+	            0,
+	    "the list itself is still served");
+	resp_free(&r);
+}
+
+/*
  * Run the loop until the response to cl is complete (into r); 1 when it
  * came.
  */
@@ -1609,6 +1803,7 @@ test_all(void)
 	test_delete_repointed();
 	test_tags_pages();
 	test_manifest_buffer();
+	test_old_clients();
 }
 
 int
