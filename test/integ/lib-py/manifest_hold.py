@@ -17,7 +17,7 @@ back. Prints one JSON object:
   extra                  the first line and the Retry-After value of the
                          answer to connection N+1, and its body
 
-Then closes every connection. Used by t3100-manifest-memory.sh.
+Then closes every connection. Used by t3150-manifest-memory.sh.
 """
 import json
 import select
