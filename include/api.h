@@ -54,7 +54,8 @@ struct api_ctx {
 	char ac_digest[DIGEST_BUFSZ]; /* ?digest= */
 	int ac_has_range;             /* Content-Range was given */
 	uint64_t ac_range_end;        /* its last byte index */
-	char *ac_buf;                 /* manifest body, owned */
+	/* Manifest body, owned; counted by api_manifests.c while held. */
+	char *ac_buf;
 	size_t ac_len;
 	size_t ac_cap;
 	struct api_job *ac_job; /* job that will reply, or NULL */
@@ -162,6 +163,14 @@ void api_sweep_stop(void);
 void api_manifest_get(struct request *, const struct route_match *);
 void api_manifest_put(struct request *, const struct route_match *);
 void api_manifest_delete(struct request *, const struct route_match *);
+/*
+ * api_manifest_body_free: free ctx's manifest body (ac_buf) and stop
+ * counting it against [http] manifest_buffer_max; the request's cleanup
+ * calls it. api_manifest_body_held: the bytes counted now, all requests
+ * and manifest jobs together.
+ */
+void api_manifest_body_free(struct api_ctx *);
+size_t api_manifest_body_held(void);
 
 /* api_referrers.c: /v2/<name>/referrers/<digest> */
 void api_referrers_get(struct request *, const struct route_match *);

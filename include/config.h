@@ -33,6 +33,7 @@ struct config {
 	int cf_write_timeout;   /* write_timeout= seconds idle */
 	int cf_idle_timeout;    /* idle_timeout= keep-alive seconds */
 	int cf_drain_timeout;   /* drain_timeout= seconds at shutdown */
+	int cf_manifest_buffer_max; /* manifest_buffer_max= bytes, all PUTs */
 	char *cf_trust_proxy;   /* trust_proxy= addresses, comma list */
 	char *cf_cors_origins;  /* cors_origins= origins, comma list */
 	/* [tls]: TLS is on when cf_tls_cert is set */

@@ -16,6 +16,11 @@ int log_level(void);
 /* Parse "error|warn|info|debug"; -1 when unknown. */
 int log_level_parse(const char *);
 
+/*
+ * log_errorx: an error line, never filtered by the level (why registryd
+ * refuses to start, and what to change).
+ */
+void log_errorx(const char *, ...) __attribute__((format(printf, 1, 2)));
 /* log_warn appends ": strerror(errno)"; the x variants do not. */
 void log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -120,6 +120,17 @@ log_vline(const char *prefix, const char *level, int errnum, const char *fmt,
 		va_end(ap);                                                    \
 	} while (0)
 
+/*
+ * log_errorx: an error, written whatever the level: the reason registryd
+ * refuses to start, with what to change, must reach the operator even
+ * with REGISTRY_LOG_LEVEL=error.
+ */
+void
+log_errorx(const char *fmt, ...)
+{
+	LOG_BODY(LOG_LVL_ERROR, "", "error: ", -1);
+}
+
 /* log_warn: a warning with ": strerror(errno)" appended. */
 void
 log_warn(const char *fmt, ...)

@@ -80,22 +80,39 @@ main_serve(struct config *cfg)
 	char err[512];
 	int i, rc = 1;
 
+	/*
+	 * Every reason not to start is one error line (never filtered by
+	 * the level) that says what to change; the modules may have logged
+	 * details as warnings before.
+	 */
 	signal(SIGPIPE, SIG_IGN);
 	if (tls_init(cfg, err, sizeof(err)) == -1) {
-		log_warnx("TLS: %s", err);
+		log_errorx("refusing to start: TLS: %s; fix [tls] certificate "
+		           "and key (REGISTRY_HTTP_TLS_CERTIFICATE, "
+		           "REGISTRY_HTTP_TLS_KEY): PEM files readable by uid "
+		           "%u, the key unencrypted and matching the "
+		           "certificate",
+		    err, (unsigned int)geteuid());
 		return 1;
 	}
 	if (auth_init(cfg, err, sizeof(err)) == -1) {
-		log_warnx("%s", err);
+		log_errorx("refusing to start: %s", err);
 		return 1;
 	}
 	if ((store = store_fs_open(cfg->cf_root, 0, err, sizeof(err))) ==
 	    NULL) {
-		log_warnx("storage %s: %s", cfg->cf_root, err);
+		log_errorx("refusing to start: storage %s: %s; the root must "
+		           "exist or be creatable, and be writable by uid %u "
+		           "gid %u, or set [storage] rootdirectory "
+		           "(REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY)",
+		    cfg->cf_root, err, (unsigned int)geteuid(),
+		    (unsigned int)getegid());
 		return 1;
 	}
 	if ((base = event_base_new()) == NULL) {
-		log_warnx("event_base_new failed");
+		log_errorx("refusing to start: cannot create the event loop; "
+		           "out of memory or file descriptors (ulimit -n, "
+		           "LimitNOFILE=)?");
 		store_close(store);
 		return 1;
 	}
@@ -104,12 +121,25 @@ main_serve(struct config *cfg)
 		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) == -1)
 			fatalx("cannot install signal handlers");
 	}
-	if (pool_start(base, POOL_THREADS) == -1)
+	if (pool_start(base, POOL_THREADS) == -1) {
+		log_errorx("refusing to start: cannot start the worker "
+		           "threads (see above); check the limits on threads "
+		           "and file descriptors (ulimit -u, ulimit -n)");
 		goto done;
-	if (reg_init(base, cfg, store) == -1)
+	}
+	if (reg_init(base, cfg, store) == -1) {
+		log_errorx("refusing to start: cannot set up the registry "
+		           "(see above); out of memory?");
 		goto done;
-	if (server_start(base, cfg, reg_dispatch) == -1)
+	}
+	if (server_start(base, cfg, reg_dispatch) == -1) {
+		log_errorx("refusing to start: cannot listen on %s (see the "
+		           "warnings above); stop what uses the port, or set "
+		           "[http] addr (REGISTRY_HTTP_ADDR); ports below 1024 "
+		           "need CAP_NET_BIND_SERVICE",
+		    cfg->cf_addr);
 		goto done;
+	}
 	log_info("registryd %s serving %s over %s", REGISTRYD_VERSION,
 	    store_describe(store), tls_enabled() ? "HTTPS" : "HTTP");
 	event_base_dispatch(base);
@@ -203,6 +233,12 @@ main(int argc, char *argv[])
 
 	log_init(LOG_LVL_INFO, 1);
 	if (config_load(&cfg, path, required, environ) == -1) {
+		/* check-config's lines are its answer; serve says why. */
+		if (strcmp(cmd, "serve") == 0)
+			log_errorx("refusing to start: the configuration has "
+			           "the errors above; fix them (registryd "
+			           "check-config%s%s lists them)",
+			    required ? " -c " : "", required ? path : "");
 		config_free(&cfg);
 		return 1;
 	}

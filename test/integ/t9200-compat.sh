@@ -250,4 +250,29 @@ test_expect_success DOCKER_REGISTRY,SKOPEO,BUSYBOX,CURL,REGISTRYD 'a shared root
 	stop_registryd
 '
 
+test_expect_success DOCKER_REGISTRY,CURL 'umask 027: docker-registry makes files 0640 and directories 0750 too' '
+	old_umask=$(umask) &&
+	umask 027 &&
+	mkdir "$TRASH/ref027" &&
+	start_reference "$TRASH/ref027"
+	rc=$?
+	umask "$old_umask" &&
+	test $rc = 0 &&
+	printf "umask reference" >refblob &&
+	d=$(sha256_of refblob) &&
+	reg_curl POST "http://127.0.0.1:$REF_PORT/v2/umask/blob/blobs/uploads/" &&
+	expect_status 202 &&
+	loc=$(header Location) &&
+	case "$loc" in http*) ;; *) loc="http://127.0.0.1:$REF_PORT$loc" ;; esac &&
+	reg_curl PUT "$(with_query "$loc" "digest=$d")" \
+	    -H "Content-Type: application/octet-stream" --data-binary @refblob &&
+	expect_status 201 &&
+	stop_reference &&
+	(cd "$TRASH/ref027" && find docker -type f ! -perm 640 -printf "%m %p\n" &&
+	    find docker -type d ! -perm 750 -printf "%m %p\n") >wrong &&
+	cat wrong &&
+	test ! -s wrong &&
+	test "$(find "$TRASH/ref027/docker" -name data | wc -l)" = 1
+'
+
 test_done

@@ -18,6 +18,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "api.h"
 #include "config.h"
 #include "digest.h"
 #include "http.h"
@@ -1713,6 +1714,384 @@ test_gone(void)
 	    "the revision was unlinked all the same");
 }
 
+/*
+ * A Docker image manifest (schema 2) of config cfgd and one layer, with
+ * tag making it distinct, into buf.
+ */
+static void
+docker_manifest(char *buf, size_t bufsz, const char *cfgd, const char *layer,
+    const char *tag)
+{
+	snprintf(buf, bufsz,
+	    "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{"
+	    "\"mediaType\":\"application/vnd.docker.container.image.v1+json\","
+	    "\"digest\":\"%s\",\"size\":37},\"layers\":[{\"mediaType\":"
+	    "\"application/vnd.docker.image.rootfs.diff.tar.gzip\",\"digest\":"
+	    "\"%s\",\"size\":11,\"annotations\":{\"t\":\"%s\"}}]}",
+	    MT_DOCKER_MANIFEST, cfgd, layer, tag);
+}
+
+/*
+ * GET (or HEAD) /v2/lib/old/manifests/ref with Accept accept (NULL: none)
+ * and If-None-Match inm (NULL: none) into r.
+ */
+static void
+old_get(struct resp *r, const char *method, const char *ref,
+    const char *accept, const char *inm)
+{
+	char a[512] = "", i[256] = "";
+
+	if (accept != NULL)
+		snprintf(a, sizeof(a), "Accept: %s\r\n", accept);
+	if (inm != NULL)
+		snprintf(i, sizeof(i), "If-None-Match: \"%s\"\r\n", inm);
+	api_req(r, NULL, 0,
+	    "%s /v2/lib/old/manifests/%s HTTP/1.1\r\nHost: t\r\n%s%s", method,
+	    ref, a, i);
+}
+
+/*
+ * Old clients (hardening item 15), as registry:2 answers them: by tag, a
+ * Docker manifest list asked for with an Accept that lacks the list type
+ * is served as its linux/amd64 image manifest when that type is accepted
+ * (its digest and ETag, HEAD like GET), else 404 MANIFEST_UNKNOWN. By
+ * digest the exact bytes or 404; without Accept what is stored.
+ */
+static void
+test_old_clients(void)
+{
+	struct resp r;
+	char cfgd[DIGEST_BUFSZ], layer[DIGEST_BUFSZ];
+	char amd[DIGEST_BUFSZ], arm[DIGEST_BUFSZ], ld[DIGEST_BUFSZ];
+	char ad[DIGEST_BUFSZ], xd[DIGEST_BUFSZ];
+	char mamd[1024], marm[1024], list[2048], v[256], want[256];
+	const char *old = MT_DOCKER_MANIFEST;
+	const char *both = MT_DOCKER_MANIFEST ", " MT_DOCKER_LIST;
+
+	ok(push_blob("lib/old",
+	       "{\"architecture\":\"amd64\",\"os\":\"linux\"}", cfgd) &&
+	        push_blob("lib/old", "layer bytes", layer),
+	    "config and layer pushed");
+	docker_manifest(mamd, sizeof(mamd), cfgd, layer, "amd64");
+	docker_manifest(marm, sizeof(marm), cfgd, layer, "arm64");
+	ok(push_manifest("lib/old", "amd", MT_DOCKER_MANIFEST, mamd, amd, &r) ==
+	        201,
+	    "linux/amd64 image pushed");
+	resp_free(&r);
+	ok(push_manifest("lib/old", "arm", MT_DOCKER_MANIFEST, marm, arm, &r) ==
+	        201,
+	    "linux/arm64 image pushed");
+	resp_free(&r);
+	/* arm64 first: the pick is by platform, not by position. */
+	snprintf(list, sizeof(list),
+	    "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"manifests\":["
+	    "{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu,"
+	    "\"platform\":{\"architecture\":\"arm64\",\"os\":\"linux\","
+	    "\"variant\":\"v8\"}},"
+	    "{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu,"
+	    "\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\"}}]}",
+	    MT_DOCKER_LIST, MT_DOCKER_MANIFEST, arm, strlen(marm),
+	    MT_DOCKER_MANIFEST, amd, strlen(mamd));
+	ok(push_manifest("lib/old", "multi", MT_DOCKER_LIST, list, ld, &r) ==
+	        201,
+	    "manifest list pushed as multi");
+	resp_free(&r);
+	snprintf(want, sizeof(want), "\"%s\"", amd);
+
+	old_get(&r, "GET", "multi", old, NULL);
+	ok(r.status == 200 && r.bodylen == strlen(mamd) &&
+	        memcmp(r.body, mamd, r.bodylen) == 0,
+	    "by tag, Accept without the list type: the linux/amd64 image");
+	is_str(hdr(&r, "Content-Type", v, sizeof(v)), MT_DOCKER_MANIFEST,
+	    "its type");
+	is_str(hdr(&r, "Docker-Content-Digest", v, sizeof(v)), amd,
+	    "its digest");
+	is_str(hdr(&r, "ETag", v, sizeof(v)), want, "its ETag");
+	resp_free(&r);
+	old_get(&r, "HEAD", "multi", old, NULL);
+	ok(r.status == 200 &&
+	        strcmp(hdr(&r, "Docker-Content-Digest", v, sizeof(v)), amd) ==
+	            0,
+	    "HEAD like GET: 200, the image's digest");
+	snprintf(want, sizeof(want), "%zu", strlen(mamd));
+	is_str(hdr(&r, "Content-Length", v, sizeof(v)), want,
+	    "and its Content-Length");
+	resp_free(&r);
+
+	old_get(&r, "GET", "multi", both, NULL);
+	ok(r.status == 200 && r.bodylen == strlen(list) &&
+	        strcmp(hdr(&r, "Docker-Content-Digest", v, sizeof(v)), ld) ==
+	            0,
+	    "Accept with the list type: the list");
+	resp_free(&r);
+	old_get(&r, "GET", "multi", NULL, NULL);
+	ok(r.status == 200 && r.bodylen == strlen(list),
+	    "no Accept: the list, unchanged");
+	resp_free(&r);
+	old_get(&r, "GET", "multi", "*/*", NULL);
+	ok(r.status == 200 && r.bodylen == strlen(list),
+	    "Accept: */*: the list");
+	resp_free(&r);
+	old_get(&r, "GET", "multi", MT_OCI_MANIFEST, NULL);
+	ok(r.status == 404 && oci_error(&r, "MANIFEST_UNKNOWN"),
+	    "Accept that admits neither the list nor its image: 404 "
+	    "MANIFEST_UNKNOWN");
+	resp_free(&r);
+	old_get(&r, "HEAD", "multi", MT_OCI_MANIFEST, NULL);
+	is_int(r.status, 404, "HEAD too");
+	resp_free(&r);
+
+	old_get(&r, "GET", ld, old, NULL);
+	ok(r.status == 404 && oci_error(&r, "MANIFEST_UNKNOWN"),
+	    "the list by digest, Accept without its type: 404, not the image");
+	resp_free(&r);
+	old_get(&r, "GET", ld, both, NULL);
+	ok(r.status == 200 && r.bodylen == strlen(list) &&
+	        memcmp(r.body, list, r.bodylen) == 0,
+	    "the list by digest, Accept with its type: the exact bytes");
+	resp_free(&r);
+
+	snprintf(want, sizeof(want), "\"%s\"", amd);
+	old_get(&r, "GET", "multi", old, amd);
+	ok(r.status == 304 &&
+	        strcmp(hdr(&r, "ETag", v, sizeof(v)), want) == 0,
+	    "If-None-Match with the image's digest: 304");
+	resp_free(&r);
+	old_get(&r, "GET", "multi", old, ld);
+	ok(r.status == 200 && r.bodylen == strlen(mamd),
+	    "If-None-Match with the list's digest: 200, the image");
+	resp_free(&r);
+
+	/* A list without linux/amd64. */
+	snprintf(list, sizeof(list),
+	    "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"manifests\":["
+	    "{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu,"
+	    "\"platform\":{\"architecture\":\"arm64\",\"os\":\"linux\"}}]}",
+	    MT_DOCKER_LIST, MT_DOCKER_MANIFEST, arm, strlen(marm));
+	ok(push_manifest("lib/old", "armonly", MT_DOCKER_LIST, list, ad, &r) ==
+	        201,
+	    "a list of linux/arm64 only");
+	resp_free(&r);
+	old_get(&r, "GET", "armonly", old, NULL);
+	ok(r.status == 404 && oci_error(&r, "MANIFEST_UNKNOWN"),
+	    "old client, no linux/amd64 image: 404 MANIFEST_UNKNOWN");
+	resp_free(&r);
+
+	/* An OCI index is not rewritten (nor by registry:2). */
+	snprintf(list, sizeof(list),
+	    "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"manifests\":["
+	    "{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu,"
+	    "\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\"}}]}",
+	    MT_OCI_INDEX, MT_DOCKER_MANIFEST, amd, strlen(mamd));
+	ok(push_manifest("lib/old", "oci", MT_OCI_INDEX, list, xd, &r) == 201,
+	    "an OCI index with a linux/amd64 entry");
+	resp_free(&r);
+	old_get(&r, "GET", "oci", old, NULL);
+	ok(r.status == 404 && oci_error(&r, "MANIFEST_UNKNOWN"),
+	    "an OCI index for an old client: 404, as any type not accepted");
+	resp_free(&r);
+
+	/* The image is gone from the repository: 404, never another's. */
+	api_req(&r, NULL, 0,
+	    "DELETE /v2/lib/old/manifests/%s HTTP/1.1\r\nHost: t\r\n", amd);
+	is_int(r.status, 202, "the linux/amd64 image deleted");
+	resp_free(&r);
+	old_get(&r, "GET", "multi", old, NULL);
+	ok(r.status == 404 && oci_error(&r, "MANIFEST_UNKNOWN"),
+	    "old client, the image no longer in the repository: 404");
+	resp_free(&r);
+	old_get(&r, "GET", "multi", both, NULL);
+	ok(r.status == 200 && r.bodylen > 0 &&
+	        strcmp(hdr(&r, "Docker-Content-Digest", v, sizeof(v)), ld) ==
+	            0,
+	    "the list itself is still served");
+	resp_free(&r);
+}
+
+/*
+ * Run the loop until the response to cl is complete (into r); 1 when it
+ * came.
+ */
+static int
+client_wait(struct client *cl, struct resp *r)
+{
+	int i;
+
+	memset(r, 0, sizeof(*r));
+	for (i = 0; i < 20000; i++) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		if (api_parse(bufferevent_get_input(cl->cl_pair[1]), 0, r))
+			return 1;
+		if (i > 100)
+			usleep(100);
+	}
+	r->body = calloc(1, 1);
+	return 0;
+}
+
+/* Connect a new client and send raw bytes (a chunked request). */
+static void
+client_raw(struct client *cl, const char *raw)
+{
+	struct bufferevent **pair = cl->cl_pair;
+
+	if (bufferevent_pair_new(base, 0, pair) == -1)
+		abort();
+	if ((cl->cl_hc = http_conn_new(pair[0], 1, "127.0.0.1:1", "127.0.0.1",
+	         0)) == NULL)
+		abort();
+	bufferevent_setcb(pair[0], api_read_cb, api_write_cb, NULL, cl->cl_hc);
+	bufferevent_enable(pair[0], EV_READ | EV_WRITE);
+	bufferevent_enable(pair[1], EV_READ | EV_WRITE);
+	bufferevent_write(pair[1], raw, strlen(raw));
+}
+
+/* Spin the loop a little: what was sent is read. */
+static void
+spin(void)
+{
+	int i;
+
+	for (i = 0; i < 50; i++)
+		event_base_loop(base, EVLOOP_NONBLOCK);
+}
+
+/*
+ * Manifest bodies in memory: counted as they grow, never allocated from
+ * Content-Length, capped by manifest_buffer_max (503 UNAVAILABLE with
+ * Retry-After beyond), released on every way a request ends.
+ */
+static void
+test_manifest_buffer(void)
+{
+	static char big[1024 * 1024];
+	struct client a, b, c;
+	struct resp r;
+	char cfgd[DIGEST_BUFSZ], layer[DIGEST_BUFSZ], md[DIGEST_BUFSZ];
+	char man[1024], v[256];
+	int i, saved = cfg.cf_manifest_buffer_max;
+
+	memset(big, ' ', sizeof(big));
+	ok(pool_idle() && api_manifest_body_held() == 0, "nothing held");
+
+	/* Complete: a stored manifest is counted until its job is done. */
+	ok(push_blob("lib/buf", "{\"architecture\":\"amd64\",\"os\":\"linux\"}",
+	       cfgd) &&
+	        push_blob("lib/buf", "layer bytes", layer),
+	    "config and layer pushed");
+	image_manifest(man, sizeof(man), cfgd, layer);
+	is_int(push_manifest("lib/buf", "v1", MT_OCI_MANIFEST, man, md, &r),
+	    201, "manifest PUT: 201");
+	resp_free(&r);
+	ok(pool_idle() && api_manifest_body_held() == 0,
+	    "stored: nothing held");
+
+	/* Refused after the body: bad digest, not a manifest. */
+	api_req(&r, man, strlen(man),
+	    "PUT /v2/lib/buf/manifests/sha256:%064d HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: %s\r\nContent-Length: %zu\r\n",
+	    0, MT_OCI_MANIFEST, strlen(man));
+	ok(r.status == 400 && oci_error(&r, "DIGEST_INVALID") &&
+	        api_manifest_body_held() == 0,
+	    "DIGEST_INVALID: nothing held");
+	resp_free(&r);
+	api_req(&r, "{nope", 5,
+	    "PUT /v2/lib/buf/manifests/v2 HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: %s\r\nContent-Length: 5\r\n",
+	    MT_OCI_MANIFEST);
+	ok(r.status == 400 && oci_error(&r, "MANIFEST_INVALID") &&
+	        api_manifest_body_held() == 0,
+	    "MANIFEST_INVALID: nothing held");
+	resp_free(&r);
+
+	/* A chunked body past MANIFEST_MAX_BYTES: 413, released at once. */
+	client_raw(&a,
+	    "PUT /v2/lib/buf/manifests/v3 HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n");
+	for (i = 0; i < 5; i++) {
+		bufferevent_write(a.cl_pair[1], "100000\r\n", 8);
+		bufferevent_write(a.cl_pair[1], big, sizeof(big));
+		bufferevent_write(a.cl_pair[1], "\r\n", 2);
+	}
+	ok(client_wait(&a, &r) && r.status == 413 &&
+	        oci_error(&r, "SIZE_INVALID"),
+	    "chunked manifest past 4 MiB: 413 SIZE_INVALID");
+	is_int((int)api_manifest_body_held(), 0, "413: released at once");
+	resp_free(&r);
+	client_close(&a);
+
+	/* Content-Length is no allocation: 4 MiB announced, 10 bytes sent. */
+	client_send(&a,
+	    "PUT /v2/lib/buf/manifests/v4 HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n"
+	    "Content-Length: 4194304\r\n",
+	    "0123456789", 10);
+	spin();
+	is_int((int)api_manifest_body_held(), 4096,
+	    "4 MiB announced, 10 bytes sent: 4 KiB held");
+	/* Growth stops at the Content-Length. */
+	bufferevent_write(a.cl_pair[1], big, sizeof(big) - 10);
+	spin();
+	is_int((int)api_manifest_body_held(), 1024 * 1024,
+	    "1 MiB sent: 1 MiB held");
+
+	/* The cap: 4 MiB in all. b announces 3 MiB + 1: refused now. */
+	cfg.cf_manifest_buffer_max = 4 * 1024 * 1024;
+	client_send(&b,
+	    "PUT /v2/lib/buf/manifests/v5 HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n"
+	    "Content-Length: 3145729\r\n",
+	    "{", 1);
+	ok(client_wait(&b, &r) && r.status == 503 &&
+	        oci_error(&r, "UNAVAILABLE") &&
+	        strcmp(hdr(&r, "Retry-After", v, sizeof(v)), "5") == 0,
+	    "a body that would not fit: 503 UNAVAILABLE, Retry-After: 5");
+	resp_free(&r);
+	client_close(&b);
+	is_int((int)api_manifest_body_held(), 1024 * 1024,
+	    "only a's 1 MiB held");
+
+	/* A chunked body grows into the cap: refused on the way. */
+	client_raw(&b,
+	    "PUT /v2/lib/buf/manifests/v6 HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n");
+	for (i = 0; i < 4; i++) {
+		bufferevent_write(b.cl_pair[1], "100000\r\n", 8);
+		bufferevent_write(b.cl_pair[1], big, sizeof(big));
+		bufferevent_write(b.cl_pair[1], "\r\n", 2);
+	}
+	ok(client_wait(&b, &r) && r.status == 503 &&
+	        oci_error(&r, "UNAVAILABLE"),
+	    "a chunked body growing past the cap: 503 UNAVAILABLE");
+	resp_free(&r);
+	is_int((int)api_manifest_body_held(), 1024 * 1024,
+	    "its buffer released at once");
+	client_close(&b);
+
+	/* Abandoned: the client goes away mid-body. */
+	client_close(&a);
+	is_int((int)api_manifest_body_held(), 0,
+	    "a client gone mid-body: released");
+
+	/* A normal PUT works again. */
+	client_send(&c,
+	    "PUT /v2/lib/buf/manifests/v7 HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n"
+	    "Content-Length: 3145729\r\n",
+	    "{", 1);
+	spin();
+	is_int((int)api_manifest_body_held(), 4096,
+	    "3 MiB announced fits now: 4 KiB held");
+	client_close(&c);
+	is_int(push_manifest("lib/buf", "v8", MT_OCI_MANIFEST, man, md, &r),
+	    201, "a manifest PUT under the cap: 201");
+	resp_free(&r);
+	ok(pool_idle() && api_manifest_body_held() == 0, "nothing held");
+	cfg.cf_manifest_buffer_max = saved;
+}
+
 /* Every handler test, against st. */
 static void
 test_all(void)
@@ -1732,6 +2111,8 @@ test_all(void)
 	test_manifest_bad_refs();
 	test_delete_repointed();
 	test_tags_pages();
+	test_manifest_buffer();
+	test_old_clients();
 }
 
 int
