@@ -61,8 +61,9 @@ struct config {
 	int cf_upload_purge_interval;      /* upload_purge_interval= seconds */
 	int cf_upload_purge_dryrun;        /* upload_purge_dryrun= */
 	/* [log] */
-	int cf_log_level;  /* level= LOG_LVL_* */
-	int cf_access_log; /* access_log= */
+	int cf_log_level;    /* level= LOG_LVL_* */
+	int cf_access_log;   /* access_log= */
+	char *cf_log_format; /* format= text|json|logstash */
 	/* [headers] */
 	struct config_header cf_headers[CONFIG_MAX_HEADERS];
 	int cf_nheaders;

@@ -211,6 +211,7 @@ main(int argc, char *argv[])
 		config_free(&cfg);
 		return 0;
 	}
+	log_set_format(log_format_parse(cfg.cf_log_format));
 	log_init(cfg.cf_log_level, cfg.cf_access_log);
 	rc = main_serve(&cfg);
 	config_free(&cfg);

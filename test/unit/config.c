@@ -548,9 +548,7 @@ test_env(void)
 	/* Harmless and unknown names: silence or a warning, never failure. */
 	expect_env("REGISTRY_FOO=1", 0,
 	    "REGISTRY_FOO: warning: unknown setting, ignored");
-	expect_env("REGISTRY_LOG_FORMATTER=json", 0,
-	    "REGISTRY_LOG_FORMATTER: warning: registryd writes plain text "
-	    "log lines; ignored");
+	expect_env("REGISTRY_LOG_FORMATTER=json", 0, "");
 	expect_env("REGISTRY_LOG_FORMATTER=text", 0, "");
 	expect_env("REGISTRY_VERSION=0.1", 0, "");
 	expect_env("REGISTRY_SERVICE_HOST=10.0.0.1", 0, "");
@@ -813,6 +811,43 @@ test_tls_auth(void)
 	config_free(&cf);
 }
 
+/* [log] format and REGISTRY_LOG_FORMATTER. */
+static void
+test_service(void)
+{
+	struct config cf;
+	char *envp[2];
+	int rv;
+
+	rv = load(&cf, "", NULL);
+	is_str(cf.cf_log_format, "text", "default format text");
+	config_free(&cf);
+
+	rv = load(&cf, "[log]\nformat = json\n", NULL);
+	is_int(rv, 0, "format loads");
+	is_str(cf.cf_log_format, "json", "format json");
+	is_int(log_format_parse(cf.cf_log_format), LOG_FMT_JSON,
+	    "json is LOG_FMT_JSON");
+	config_free(&cf);
+
+	/* registry:2's formatter names; logstash lines are JSON lines. */
+	envp[0] = "REGISTRY_LOG_FORMATTER=logstash";
+	envp[1] = NULL;
+	rv = load(&cf, "[log]\nformat = text\n", envp);
+	is_int(rv, 0, "REGISTRY_LOG_FORMATTER=logstash loads");
+	is_str(captured, "", "logstash: no message");
+	is_int(log_format_parse(cf.cf_log_format), LOG_FMT_JSON,
+	    "logstash is written as json");
+	config_free(&cf);
+	is_int(log_format_parse("JSON"), LOG_FMT_JSON, "any case");
+	is_int(log_format_parse("Text"), LOG_FMT_TEXT, "text");
+
+	expect_error("[log]\nformat = xml\n",
+	    CONF ":2: format: expected text, json or logstash");
+	expect_env("REGISTRY_LOG_FORMATTER=gelf", -1,
+	    "REGISTRY_LOG_FORMATTER: expected text, json or logstash");
+}
+
 static void
 test_dump(void)
 {
@@ -922,6 +957,7 @@ main(void)
 	test_values();
 	test_env();
 	test_tls_auth();
+	test_service();
 	test_dump();
 	if (chdir("/") == 0) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
