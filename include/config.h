@@ -64,6 +64,8 @@ struct config {
 	int cf_log_level;    /* level= LOG_LVL_* */
 	int cf_access_log;   /* access_log= */
 	char *cf_log_format; /* format= text|json|logstash */
+	/* [server] */
+	char *cf_user; /* user= to become after binding */
 	/* [headers] */
 	struct config_header cf_headers[CONFIG_MAX_HEADERS];
 	int cf_nheaders;

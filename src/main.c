@@ -2,8 +2,9 @@
  * registryd: a private Docker/OCI container registry.
  *
  * Subcommands: serve (the default), check-config, passwd, version. main loads
- * the configuration, opens the storage, starts the worker pool, the registry
- * and the listeners on one event loop, and tears them down in reverse
+ * the configuration, binds the listeners, drops root ([server] user=), opens
+ * the storage, starts the worker pool and the registry on one event loop,
+ * tells the service manager it is ready, and tears all of it down in reverse
  * order after a graceful shutdown (SIGTERM, SIGINT).
  */
 #include <errno.h>
@@ -21,7 +22,9 @@
 #include "config.h"
 #include "fsck.h"
 #include "log.h"
+#include "notify.h"
 #include "pool.h"
+#include "priv.h"
 #include "registry.h"
 #include "server.h"
 #include "store.h"
@@ -50,6 +53,9 @@ usage(void)
 	exit(2);
 }
 
+/* What READY=1 says in STATUS=, also after a reload. */
+static char main_status[256];
+
 static void
 main_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -59,44 +65,39 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 	case SIGTERM:
 	case SIGINT:
 		log_info("signal %d: graceful shutdown", (int)sig);
+		notify_stopping();
 		server_shutdown();
 		break;
 	case SIGHUP:
 		log_info("SIGHUP: reloading TLS certificate and key");
+		notify_reloading();
 		tls_reload();
 		auth_reload();
+		notify_ready(main_status);
 		break;
 	}
 }
 
-/* Run the server until a graceful shutdown. Returns the exit status. */
+/*
+ * Run the server until a graceful shutdown. Returns the exit status. The
+ * listeners are bound first, so that [server] user= can drop root right
+ * after; everything else (certificate, htpasswd, storage) is opened as
+ * that user, as it will be at every reload.
+ */
 static int
 main_serve(struct config *cfg)
 {
 	struct event_base *base;
-	struct event *sigs[3];
+	struct event *sigs[3] = {NULL, NULL, NULL};
 	const int signums[3] = {SIGTERM, SIGINT, SIGHUP};
-	struct store *store;
+	struct store *store = NULL;
 	char err[512];
 	int i, rc = 1;
 
 	signal(SIGPIPE, SIG_IGN);
-	if (tls_init(cfg, err, sizeof(err)) == -1) {
-		log_warnx("TLS: %s", err);
-		return 1;
-	}
-	if (auth_init(cfg, err, sizeof(err)) == -1) {
-		log_warnx("%s", err);
-		return 1;
-	}
-	if ((store = store_fs_open(cfg->cf_root, 0, err, sizeof(err))) ==
-	    NULL) {
-		log_warnx("storage %s: %s", cfg->cf_root, err);
-		return 1;
-	}
+	(void)notify_init();
 	if ((base = event_base_new()) == NULL) {
 		log_warnx("event_base_new failed");
-		store_close(store);
 		return 1;
 	}
 	for (i = 0; i < 3; i++) {
@@ -104,14 +105,36 @@ main_serve(struct config *cfg)
 		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) == -1)
 			fatalx("cannot install signal handlers");
 	}
+	if (server_start(base, cfg, reg_dispatch) == -1)
+		goto done;
+	if (*cfg->cf_user != '\0') {
+		if (priv_drop(cfg->cf_user, err, sizeof(err)) == -1) {
+			log_warnx("[server] user: %s", err);
+			goto done;
+		}
+		log_info("running as user %s", cfg->cf_user);
+	}
+	if (tls_init(cfg, err, sizeof(err)) == -1) {
+		log_warnx("TLS: %s", err);
+		goto done;
+	}
+	if (auth_init(cfg, err, sizeof(err)) == -1) {
+		log_warnx("%s", err);
+		goto done;
+	}
+	if ((store = store_fs_open(cfg->cf_root, 0, err, sizeof(err))) ==
+	    NULL) {
+		log_warnx("storage %s: %s", cfg->cf_root, err);
+		goto done;
+	}
 	if (pool_start(base, POOL_THREADS) == -1)
 		goto done;
 	if (reg_init(base, cfg, store) == -1)
 		goto done;
-	if (server_start(base, cfg, reg_dispatch) == -1)
-		goto done;
-	log_info("registryd %s serving %s over %s", REGISTRYD_VERSION,
+	snprintf(main_status, sizeof(main_status), "serving %s over %s",
 	    store_describe(store), tls_enabled() ? "HTTPS" : "HTTP");
+	log_info("registryd %s %s", REGISTRYD_VERSION, main_status);
+	notify_ready(main_status);
 	event_base_dispatch(base);
 	log_info("stopped");
 	rc = 0;
@@ -127,6 +150,7 @@ done:
 	event_base_free(base);
 	store_close(store);
 	tls_shutdown();
+	notify_shutdown();
 	return rc;
 }
 

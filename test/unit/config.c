@@ -811,7 +811,7 @@ test_tls_auth(void)
 	config_free(&cf);
 }
 
-/* [log] format and REGISTRY_LOG_FORMATTER. */
+/* [log] format, REGISTRY_LOG_FORMATTER and [server] user. */
 static void
 test_service(void)
 {
@@ -821,13 +821,16 @@ test_service(void)
 
 	rv = load(&cf, "", NULL);
 	is_str(cf.cf_log_format, "text", "default format text");
+	is_str(cf.cf_user, "", "default user: none");
 	config_free(&cf);
 
-	rv = load(&cf, "[log]\nformat = json\n", NULL);
-	is_int(rv, 0, "format loads");
+	rv = load(&cf, "[log]\nformat = json\n[server]\nuser = _registry-d.1\n",
+	    NULL);
+	is_int(rv, 0, "format and user load");
 	is_str(cf.cf_log_format, "json", "format json");
 	is_int(log_format_parse(cf.cf_log_format), LOG_FMT_JSON,
 	    "json is LOG_FMT_JSON");
+	is_str(cf.cf_user, "_registry-d.1", "user");
 	config_free(&cf);
 
 	/* registry:2's formatter names; logstash lines are JSON lines. */
@@ -846,6 +849,15 @@ test_service(void)
 	    CONF ":2: format: expected text, json or logstash");
 	expect_env("REGISTRY_LOG_FORMATTER=gelf", -1,
 	    "REGISTRY_LOG_FORMATTER: expected text, json or logstash");
+	expect_error("[server]\nuser = -x\n",
+	    CONF ":2: user: expected a user name: letters, digits, '.', '_', "
+	         "'-', at most 32 bytes");
+	expect_error("[server]\nuser = a b\n",
+	    CONF ":2: user: expected a user name: letters, digits, '.', '_', "
+	         "'-', at most 32 bytes");
+	expect_error("[server]\nuser = abcdefghijabcdefghijabcdefghijabc\n",
+	    CONF ":2: user: expected a user name: letters, digits, '.', '_', "
+	         "'-', at most 32 bytes");
 }
 
 static void
