@@ -3,7 +3,11 @@
 
 #include <stddef.h>
 
-#define CONFIG_DEFAULT_PATH "/etc/registryd/registryd.conf"
+/* The Makefile passes SYSCONFDIR (default /etc, whatever the PREFIX). */
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#define CONFIG_DEFAULT_PATH SYSCONFDIR "/registryd/registryd.conf"
 #define CONFIG_MAX_HEADERS  32
 
 /* [tls] client_auth= */
