@@ -55,6 +55,8 @@ usage(void)
 
 /* What READY=1 says in STATUS=, also after a reload. */
 static char main_status[256];
+/* A graceful shutdown began: a reload must not say READY=1 again. */
+static int main_stopping;
 
 static void
 main_signal_cb(evutil_socket_t sig, short what, void *arg)
@@ -65,15 +67,18 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 	case SIGTERM:
 	case SIGINT:
 		log_info("signal %d: graceful shutdown", (int)sig);
+		main_stopping = 1;
 		notify_stopping();
 		server_shutdown();
 		break;
 	case SIGHUP:
 		log_info("SIGHUP: reloading TLS certificate and key");
-		notify_reloading();
+		if (!main_stopping)
+			notify_reloading();
 		tls_reload();
 		auth_reload();
-		notify_ready(main_status);
+		if (!main_stopping)
+			notify_ready(main_status);
 		break;
 	}
 }

@@ -40,6 +40,12 @@ notify_stop() {
 }
 test_atexit notify_stop
 
+# ready_count_is N: notify.out holds N READY=1 messages (for wait_for,
+# which must run the count each time).
+ready_count_is() {
+	test "$(grep -c READY=1 "$TRASH/notify.out")" = "$1"
+}
+
 # notify_has ERE: wait (bounded) for a line of notify.out.
 notify_has() {
 	wait_for grep -Eq -- "$1" "$TRASH/notify.out" || {
@@ -54,13 +60,13 @@ test_expect_success CURL,PYTHON3,REGISTRYD 'READY=1 comes once the server answer
 	start_registryd NOTIFY_SOCKET="$TRASH/notify.sock" &&
 	notify_has "^READY=1 \| STATUS=serving .* over HTTP$" &&
 	notify_has "^probe: 200$" &&
-	test "$(grep -c READY=1 notify.out)" = 1
+	ready_count_is 1
 '
 
 test_expect_success CURL,PYTHON3,REGISTRYD 'SIGHUP: RELOADING=1, then READY=1 again' '
 	kill -HUP "$REG_PID" &&
 	notify_has "^RELOADING=1 \| MONOTONIC_USEC=[0-9]+$" &&
-	wait_for test "$(grep -c READY=1 notify.out)" = 2 &&
+	wait_for ready_count_is 2 &&
 	grep -E "^(READY|RELOADING)" notify.out >order &&
 	sed -n 2p order | grep -q "^RELOADING=1" &&
 	sed -n 3p order | grep -q "^READY=1" &&

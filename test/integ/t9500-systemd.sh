@@ -43,6 +43,16 @@ code() {
 	curl -s -o /dev/null -m 10 -w '%{http_code}' "$@"
 }
 
+# code_is STATUS CURL-ARGS... / state_is STATE: for wait_for, which must
+# ask again each time.
+code_is() {
+	test "$(code "${@:2}")" = "$1"
+}
+
+state_is() {
+	test "$(svc_show ActiveState)" = "$1"
+}
+
 test_expect_success "$PREREQ" 'a Debian tree with systemd and registryd'"'"'s libraries (cached)' '
 	pkgs=$(runtime_packages "$REGISTRYD") &&
 	echo "runtime packages: $pkgs" &&
@@ -129,9 +139,9 @@ test_expect_success "$PREREQ" 'systemctl reload: a user added to htpasswd can lo
 	{ test "$(code -u bob:bobpw "http://127.0.0.1:$PORT/v2/")" = 401 &&
 	htpasswd_line bob bobpw >>"$HTPASSWD" &&
 	csys systemctl reload registryd &&
-	wait_for test "$(code -u bob:bobpw "http://127.0.0.1:$PORT/v2/")" = 200 &&
+	wait_for code_is 200 -u bob:bobpw "http://127.0.0.1:$PORT/v2/" &&
 	test "$(code -u alice:alicepw "http://127.0.0.1:$PORT/v2/")" = 200 &&
-	wait_for test "$(svc_show ActiveState)" = active &&
+	wait_for state_is active &&
 	test "$(svc_show MainPID)" = "$pid" &&
 	csys journalctl -u registryd -o cat --no-pager >journal &&
 	grep -q "SIGHUP: reloading" journal &&
