@@ -16,11 +16,21 @@
  * has been queued and the output has drained below HTTP_OUTPUT_LOW, the
  * request is freed and the parser resumes on the bytes already buffered:
  * no new read event would come for them.
+ *
+ * Debian builds http-parser without HTTP_PARSER_STRICT, and then it takes
+ * any two bytes after chunk data as CRLF and any byte after a CR as LF.
+ * RFC 9112 allows neither (2.2, 7.1), and a proxy in front that reads the
+ * same bytes differently can smuggle a request past it. http_strict_feed
+ * and http_strict_check hold the parser to the rules around each
+ * http_parser_execute (see "Strict framing" below); whitespace before a
+ * colon, odd versions, Host and the request target are checked in the
+ * callbacks.
  */
 #include <sys/socket.h>
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -45,6 +55,10 @@
 /* Parse more requests only while the output holds less than this. */
 #define HTTP_OUTPUT_LOW (64 * 1024)
 #define HTTP_NO_OFFSET  UINT32_MAX
+
+/* Why a callback of ours paused the parser (hc_strict_pause). */
+#define HTTP_PAUSE_CHUNK_DATA 1 /* at a chunk's data: skip it unscanned */
+#define HTTP_PAUSE_CHUNK_END  2 /* after a chunk: check its CRLF */
 
 /* Per-request flags. */
 #define REQ_F_REPLIED       0x01 /* response queued (headers at least) */
@@ -71,6 +85,20 @@ struct http_conn {
 	unsigned int hc_id;
 	char hc_peer[64]; /* "addr:port" for logs */
 	char hc_addr[48]; /* peer IP address alone */
+
+	/*
+	 * Strict framing (http_strict_feed, http_strict_check). hc_cr and
+	 * hc_body_end point into the bytes of the http_parser_execute call in
+	 * progress only.
+	 */
+	const char *hc_cr;       /* a CR not followed by LF in them */
+	int hc_cr_body;          /* on_body took *hc_cr as body */
+	const char *hc_body_end; /* end of the last on_body bytes */
+	int hc_cr_pending;       /* last byte parsed: a CR outside a body */
+	uint64_t hc_body_left;   /* bytes ahead known to be body */
+	char hc_tail[2];         /* the last two bytes parsed */
+	int hc_last_chunk;       /* the chunk in progress has size 0 */
+	int hc_strict_pause;     /* HTTP_PAUSE_*: why our callback paused */
 };
 
 /*
@@ -146,6 +174,12 @@ static int http_on_header_value(http_parser *, const char *, size_t);
 static int http_on_headers_complete(http_parser *);
 static int http_on_body(http_parser *, const char *, size_t);
 static int http_on_message_complete(http_parser *);
+static int http_on_chunk_header(http_parser *);
+static int http_on_chunk_complete(http_parser *);
+static size_t http_strict_feed(struct http_conn *, const char *, size_t);
+static const char *
+http_strict_check(struct http_conn *, const char *, size_t, size_t);
+static void http_parse_fail(struct http_conn *, int, const char *);
 static int http_refuse(struct request *, int, const char *);
 static int http_target_path(struct request *);
 static int http_finish_headers(struct request *);
@@ -173,6 +207,8 @@ static const http_parser_settings http_settings = {
     .on_headers_complete = http_on_headers_complete,
     .on_body = http_on_body,
     .on_message_complete = http_on_message_complete,
+    .on_chunk_header = http_on_chunk_header,
+    .on_chunk_complete = http_on_chunk_complete,
 };
 
 /* ----------------------------------------------------------------------
@@ -717,6 +753,10 @@ http_on_body(http_parser *p, const char *at, size_t len)
 	struct http_conn *hc = p->data;
 	struct request *r = hc->hc_req;
 
+	/* For http_strict_check: these bytes are body, not framing. */
+	if (hc->hc_cr != NULL && hc->hc_cr >= at && hc->hc_cr < at + len)
+		hc->hc_cr_body = 1;
+	hc->hc_body_end = at + len;
 	if ((r->r_flags & REQ_F_DISCARD) || r->r_body_cb == NULL) {
 		/* A body nobody asked for (held, or no sink): throw away. */
 		r->r_flags |= REQ_F_DISCARD;
@@ -752,6 +792,137 @@ http_on_message_complete(http_parser *p)
 		r->r_end_cb(r);
 	}
 	return 0;
+}
+
+/*
+ * A chunk's size line is parsed. Pause at the start of its data, so that
+ * http_parse_input knows how many bytes ahead are body and feeds them
+ * without looking for bare CRs in them (http_strict_feed). The last chunk
+ * (size 0) has no data and is followed by the trailers.
+ */
+static int
+http_on_chunk_header(http_parser *p)
+{
+	struct http_conn *hc = p->data;
+
+	hc->hc_last_chunk = p->content_length == 0;
+	if (!hc->hc_last_chunk) {
+		hc->hc_strict_pause = HTTP_PAUSE_CHUNK_DATA;
+		http_parser_pause(p, 1);
+	}
+	return 0;
+}
+
+/*
+ * The two bytes after a chunk's data are parsed (non-strict http-parser
+ * takes any two). Pause right after them: http_strict_check checks that
+ * they were CRLF. After the last chunk this is called at the end of the
+ * trailers, whose line ends the bare-CR scan covers.
+ */
+static int
+http_on_chunk_complete(http_parser *p)
+{
+	struct http_conn *hc = p->data;
+
+	if (!hc->hc_last_chunk) {
+		hc->hc_strict_pause = HTTP_PAUSE_CHUNK_END;
+		http_parser_pause(p, 1);
+	}
+	return 0;
+}
+
+/* ----------------------------------------------------------------------
+ * Strict framing
+ *
+ * RFC 9112 2.2: a bare CR (not followed by LF) outside the content is
+ * invalid, and non-strict http-parser reads any byte after a CR as LF in
+ * the request head, chunk-size lines and trailers. So before each
+ * http_parser_execute, http_strict_feed finds the first CR not followed
+ * by LF in the buffer and feeds the parser only up to it; afterwards
+ * http_strict_check asks whether that CR went to on_body (content: fine)
+ * or was framing (400). A CR that ends the buffer waits for the next
+ * read: the byte that follows must be LF (hc_cr_pending).
+ *
+ * Body bytes are not scanned when the parser says where they are: the
+ * data of a chunk (its size, from a pause at on_chunk_header), or what
+ * is left of a body whose bytes were being parsed (content_length counts
+ * down what remains of a Content-Length body or of the chunk). That keeps
+ * blob uploads, whose bytes hold CRs anywhere, in one on_body call per
+ * read and per chunk as before, plus at most one split per request.
+ */
+
+/*
+ * How many bytes of buf[0..len) to parse now (len > 0), or 0 when a CR
+ * at the end of the previous bytes is not followed by LF. Sets up what
+ * the callbacks and http_strict_check look at.
+ */
+static size_t
+http_strict_feed(struct http_conn *hc, const char *buf, size_t len)
+{
+	const char *cr, *end = buf + len;
+
+	hc->hc_cr = NULL;
+	hc->hc_cr_body = 0;
+	hc->hc_body_end = NULL;
+	if (hc->hc_cr_pending) {
+		if (buf[0] != '\n')
+			return 0;
+		hc->hc_cr_pending = 0;
+	}
+	if (hc->hc_body_left > 0)
+		return hc->hc_body_left < len ? (size_t)hc->hc_body_left : len;
+	for (cr = buf; (cr = memchr(cr, '\r', (size_t)(end - cr))) != NULL;
+	     cr++)
+		if (cr + 1 == end || cr[1] != '\n') {
+			hc->hc_cr = cr;
+			return (size_t)(cr + 1 - buf);
+		}
+	return len;
+}
+
+/*
+ * After http_parser_execute took n of the len bytes at buf (no error, or
+ * paused): NULL when the framing is sound so far, else the detail for a
+ * 400. Keeps the last two bytes for a chunk end at the start of a read,
+ * and how many bytes ahead are body.
+ */
+static const char *
+http_strict_check(struct http_conn *hc, const char *buf, size_t n, size_t len)
+{
+	http_parser *p = &hc->hc_parser;
+	char b0, b1;
+
+	if (hc->hc_cr != NULL && hc->hc_cr < buf + n && !hc->hc_cr_body) {
+		/* A CR outside a body: LF must come next. */
+		if (hc->hc_cr + 1 < buf + len)
+			return "CR not followed by LF";
+		hc->hc_cr_pending = 1;
+	}
+	if (hc->hc_strict_pause == HTTP_PAUSE_CHUNK_END) {
+		/*
+		 * The pause came right after the two bytes: n >= 1, and the
+		 * first may be the last of the previous bytes parsed.
+		 */
+		b1 = n >= 1 ? buf[n - 1] : hc->hc_tail[1];
+		b0 = n >= 2 ? buf[n - 2] : hc->hc_tail[n == 1];
+		if (b0 != '\r' || b1 != '\n')
+			return "chunk data not followed by CRLF";
+	}
+	if (n >= 2) {
+		hc->hc_tail[0] = buf[n - 2];
+		hc->hc_tail[1] = buf[n - 1];
+	} else if (n == 1) {
+		hc->hc_tail[0] = hc->hc_tail[1];
+		hc->hc_tail[1] = buf[0];
+	}
+	if (hc->hc_strict_pause == HTTP_PAUSE_CHUNK_DATA)
+		hc->hc_body_left = p->content_length;
+	else if (n > 0 && hc->hc_body_end == buf + n &&
+	    p->content_length != ULLONG_MAX)
+		hc->hc_body_left = p->content_length;
+	else
+		hc->hc_body_left = 0;
+	return NULL;
 }
 
 /* ----------------------------------------------------------------------
@@ -824,28 +995,67 @@ http_parse_why(enum http_errno err)
 }
 
 /*
+ * The request in flight cannot be parsed further: answer status with our
+ * detail why (nothing of the request is echoed) and close. When its reply
+ * is already out (a body being discarded), just close after it.
+ */
+static void
+http_parse_fail(struct http_conn *hc, int status, const char *why)
+{
+	struct evbuffer *in = bufferevent_get_input(hc->hc_bev);
+
+	if (hc->hc_req != NULL && (hc->hc_req->r_flags & REQ_F_REPLIED) &&
+	    (hc->hc_req->r_flags & REQ_F_DISCARD)) {
+		/* Stopped discarding: the reply is out. */
+		hc->hc_req->r_flags |= REQ_F_COMPLETE;
+		http_conn_set_state(hc, HTTP_CONN_CLOSE_AFTER_REPLY);
+	} else
+		http_bad_request(hc, status, why);
+	hc->hc_paused = 1;
+	evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+/*
  * Parse buffered input until the parser pauses at a message end or the
  * input is empty. The input is drained only by what the parser consumed,
- * so a pipelined request stays buffered.
+ * so a pipelined request stays buffered. Pauses of our own (chunk
+ * boundaries) are resumed at once.
  */
 static void
 http_parse_input(struct http_conn *hc)
 {
 	struct evbuffer *in = bufferevent_get_input(hc->hc_bev);
 	struct evbuffer_iovec v;
-	size_t n;
+	const char *buf, *bad;
+	size_t n, feed;
 	enum http_errno err;
 
 	while (!hc->hc_paused && hc->hc_state != HTTP_CONN_CLOSE &&
 	    evbuffer_get_length(in) > 0) {
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			break;
+		buf = v.iov_base;
+		if ((feed = http_strict_feed(hc, buf, v.iov_len)) == 0) {
+			http_parse_fail(hc, 400, "CR not followed by LF");
+			break;
+		}
+		hc->hc_strict_pause = 0;
 		http_parsing = hc;
-		n = http_parser_execute(&hc->hc_parser, &http_settings,
-		    v.iov_base, v.iov_len);
+		n = http_parser_execute(&hc->hc_parser, &http_settings, buf,
+		    feed);
 		http_parsing = NULL;
-		evbuffer_drain(in, n);
 		err = HTTP_PARSER_ERRNO(&hc->hc_parser);
+		if ((err == HPE_OK || err == HPE_PAUSED) &&
+		    (bad = http_strict_check(hc, buf, n, v.iov_len)) != NULL) {
+			log_debug("%s: conn %u: %s", __func__, hc->hc_id, bad);
+			http_parse_fail(hc, 400, bad);
+			break;
+		}
+		evbuffer_drain(in, n);
+		if (err == HPE_PAUSED && hc->hc_strict_pause != 0) {
+			http_parser_pause(&hc->hc_parser, 0);
+			continue;
+		}
 		if (err == HPE_PAUSED)
 			break;
 		if (err != HPE_OK) {
@@ -858,20 +1068,10 @@ http_parse_input(struct http_conn *hc)
 			}
 			log_debug("%s: conn %u: parser: %s", __func__,
 			    hc->hc_id, http_errno_description(err));
-			if (hc->hc_req != NULL &&
-			    (hc->hc_req->r_flags & REQ_F_REPLIED) &&
-			    (hc->hc_req->r_flags & REQ_F_DISCARD)) {
-				/* Stopped discarding: the reply is out. */
-				hc->hc_req->r_flags |= REQ_F_COMPLETE;
-				http_conn_set_state(hc,
-				    HTTP_CONN_CLOSE_AFTER_REPLY);
-			} else
-				http_bad_request(hc, status, why);
-			hc->hc_paused = 1;
-			evbuffer_drain(in, evbuffer_get_length(in));
+			http_parse_fail(hc, status, why);
 			break;
 		}
-		if (n < v.iov_len)
+		if (n < feed)
 			break; /* should not happen without an error */
 	}
 }
