@@ -197,6 +197,15 @@ enum http_conn_state {
  */
 void http_init(const struct config *, http_dispatch_cb);
 /*
+ * http_refusal: a whole response of status with the OCI error body of
+ * code and detail, and "Connection: close", into buf[size], for the
+ * server to send on a connection it refuses to serve (before reading any
+ * request). Needs http_init. Returns its length, or -1 when it does not
+ * fit.
+ */
+int http_refusal(char *buf, size_t size, int status, const char *code,
+    const char *detail);
+/*
  * http_conn_new: the HTTP side of a new connection on bev. The caller
  * keeps owning bev and must call http_conn_free before it frees bev; the
  * HTTP layer reads and writes it, enables and disables reading, sets its
@@ -204,9 +213,11 @@ void http_init(const struct config *, http_dispatch_cb);
  * never sets its callbacks and never frees it. id, peer ("addr:port",
  * for logs) and addr (the peer's IP address, http_peer_addr) are copied.
  * flags are HTTP_CONN_F_*. The header deadline, which has a timer of its
- * own, is reported as a deferred BEV_EVENT_READING | BEV_EVENT_TIMEOUT on
- * bev with the state set to HTTP_CONN_CLOSE, so that the server frees the
- * connection from its own event callback. NULL when out of memory.
+ * own and runs from now for the first request (a connection that sends
+ * nothing is closed after header_timeout), is reported as a deferred
+ * BEV_EVENT_READING | BEV_EVENT_TIMEOUT on bev with the state set to
+ * HTTP_CONN_CLOSE, so that the server frees the connection from its own
+ * event callback. NULL when out of memory.
  */
 struct http_conn *http_conn_new(struct bufferevent *bev, unsigned int id,
     const char *peer, const char *addr, int flags);

@@ -187,6 +187,7 @@ static int http_header_join(struct request *, int, int);
 static void http_bad_request(struct http_conn *, int, const char *);
 static void http_write_head(struct request *, int, const char *, uint64_t, int);
 static const char *http_reason(int);
+static char *http_error_body(const char *, const char *);
 static const char *http_parse_why(enum http_errno);
 static const char *http_error_message(const char *);
 static void http_maybe_resume(struct http_conn *);
@@ -228,8 +229,11 @@ http_init(const struct config *cfg, http_dispatch_cb dispatch)
 
 /*
  * http_conn_new: a fresh parser for a new connection on bev (lent by the
- * server, see http.h), reading with the idle timeout. NULL when out of
- * memory; bev is left as it was.
+ * server, see http.h). The header deadline runs from now: a connection
+ * that sends nothing at all is closed after header_timeout like one that
+ * sends a head too slowly, not after the (longer) idle_timeout, which is
+ * for keep-alive connections between requests. NULL when out of memory;
+ * bev is left as it was.
  */
 struct http_conn *
 http_conn_new(struct bufferevent *bev, unsigned int id, const char *peer,
@@ -253,6 +257,7 @@ http_conn_new(struct bufferevent *bev, unsigned int id, const char *peer,
 	http_parser_init(&hc->hc_parser, HTTP_REQUEST);
 	hc->hc_parser.data = hc;
 	http_read_timeout(hc, http_cfg->cf_idle_timeout);
+	http_header_deadline(hc, 1);
 	return hc;
 }
 
@@ -300,8 +305,9 @@ http_read_timeout(struct http_conn *hc, int secs)
 
 /*
  * Arm (on) or disarm the header deadline. It is absolute from the first
- * byte of a request, so a client sending one byte at a time cannot hold
- * the connection, which an inactivity timeout would let it do.
+ * byte of a request (or from the connection's start for its first
+ * request), so a client sending one byte at a time cannot hold the
+ * connection, which an inactivity timeout would let it do.
  */
 static void
 http_header_deadline(struct http_conn *hc, int on)
@@ -329,8 +335,13 @@ http_header_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	log_info("%s: headers not complete within %d s, closing", hc->hc_peer,
-	    http_cfg->cf_header_timeout);
+	if (hc->hc_req == NULL)
+		/* Idle, like a keep-alive connection that timed out. */
+		log_debug("%s: no request within %d s, closing", hc->hc_peer,
+		    http_cfg->cf_header_timeout);
+	else
+		log_info("%s: headers not complete within %d s, closing",
+		    hc->hc_peer, http_cfg->cf_header_timeout);
 	http_conn_set_state(hc, HTTP_CONN_CLOSE);
 	bufferevent_trigger_event(hc->hc_bev,
 	    BEV_EVENT_READING | BEV_EVENT_TIMEOUT, BEV_TRIG_DEFER_CALLBACKS);
@@ -1717,6 +1728,69 @@ http_error_message(const char *code)
 }
 
 /*
+ * The OCI error body of code and detail ("" or NULL: none), malloc'd, or
+ * NULL when out of memory.
+ */
+static char *
+http_error_body(const char *code, const char *detail)
+{
+	json_t *root, *err;
+	char *body;
+
+	err = json_pack("{s:s, s:s}", "code", code, "message",
+	    http_error_message(code));
+	if (err != NULL && detail != NULL && detail[0] != '\0')
+		json_object_set_new(err, "detail", json_string(detail));
+	root = json_pack("{s:[o]}", "errors", err);
+	body = root != NULL ? json_dumps(root, JSON_COMPACT) : NULL;
+	json_decref(root);
+	return body;
+}
+
+/*
+ * http_refusal: a whole response of status with the OCI error body of
+ * code and detail, saying the connection closes, into buf[size]: what
+ * the server sends on a connection it refuses to serve, before any
+ * request (so nothing of one is echoed). The usual headers (Date, API
+ * version, [headers]) are there. Returns its length, or -1 when it does
+ * not fit or memory ran out.
+ */
+int
+http_refusal(char *buf, size_t size, int status, const char *code,
+    const char *detail)
+{
+	char date[64], *body;
+	struct tm tm;
+	time_t now = time(NULL);
+	size_t len;
+	int i, n;
+
+	if ((body = http_error_body(code, detail)) == NULL)
+		return -1;
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	n = snprintf(buf, size,
+	    "HTTP/1.1 %d %s\r\n"
+	    "Date: %s\r\n"
+	    "Docker-Distribution-Api-Version: registry/2.0\r\n",
+	    status, http_reason(status), date);
+	for (i = 0; i < http_cfg->cf_nheaders && n >= 0 && (size_t)n < size;
+	     i++)
+		n += snprintf(buf + n, size - (size_t)n, "%s: %s\r\n",
+		    http_cfg->cf_headers[i].ch_name,
+		    http_cfg->cf_headers[i].ch_value);
+	len = strlen(body);
+	if (n >= 0 && (size_t)n < size)
+		n += snprintf(buf + n, size - (size_t)n,
+		    "Content-Type: application/json; charset=utf-8\r\n"
+		    "Content-Length: %zu\r\n"
+		    "Connection: close\r\n\r\n%s",
+		    len, body);
+	free(body);
+	return n >= 0 && (size_t)n < size ? n : -1;
+}
+
+/*
  * http_error: an OCI error response. The detail of a 5xx is logged, not
  * sent: it may name paths or system errors.
  */
@@ -1725,7 +1799,6 @@ http_error(struct request *r, int status, const char *code, const char *fmt,
     ...)
 {
 	char detail[512] = "";
-	json_t *root, *err;
 	char *body;
 	va_list ap;
 
@@ -1741,14 +1814,7 @@ http_error(struct request *r, int status, const char *code, const char *fmt,
 		    status, code, detail);
 		util_strlcpy(detail, "", sizeof(detail));
 	}
-	err = json_pack("{s:s, s:s}", "code", code, "message",
-	    http_error_message(code));
-	if (err != NULL && detail[0] != '\0')
-		json_object_set_new(err, "detail", json_string(detail));
-	root = json_pack("{s:[o]}", "errors", err);
-	body = root != NULL ? json_dumps(root, JSON_COMPACT) : NULL;
-	json_decref(root);
-	if (body == NULL) {
+	if ((body = http_error_body(code, detail)) == NULL) {
 		http_reply(r, status, "application/json", "{\"errors\":[]}",
 		    13);
 		return;
