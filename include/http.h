@@ -68,6 +68,12 @@ int64_t http_content_length(const struct request *);
 /* The peer's IP address (the proxy's, behind a proxy). */
 const char *http_peer_addr(const struct request *);
 /*
+ * http_set_client: the client's address for the access line (behind a
+ * trusted proxy); copied, at most 63 bytes. The line shows the peer's
+ * "addr:port" until it is set, or when addr is the peer's address.
+ */
+void http_set_client(struct request *, const char *addr);
+/*
  * The authenticated user, for the access log and the upload _state (""
  * when anonymous); kept whole up to AUTH_USER_MAX - 1 bytes (bounds.h).
  */
@@ -156,6 +162,16 @@ void http_error(struct request *, int status, const char *code, const char *fmt,
 
 /* Set the digest shown in the access log line. */
 void http_log_digest(struct request *, const char *digest);
+
+/*
+ * The access line of a request is written when its response has left
+ * (the last byte written to the connection), or when the connection
+ * closes first: "CLIENT METHOD PATH STATUS BYTES MSms USER DIGEST", where
+ * CLIENT is the peer's "addr:port" or the address behind a trusted proxy,
+ * BYTES counts the body bytes sent and MS runs from the request's first
+ * byte; a line for a response that did not go out whole ends in
+ * " aborted", with status 499 when no reply had started.
+ */
 
 /* ---- the connection side, used by server.c ---- */
 

@@ -34,7 +34,6 @@
 #include "upload.h"
 #include "util.h"
 
-static void client_addr(struct request *, char *, size_t);
 static void challenge(struct request *);
 static void limited(struct request *, const char *, const char *);
 static void auth_done(void *, enum auth_result, const char *);
@@ -75,12 +74,13 @@ access_init(const struct config *cfg)
  */
 
 /*
- * The client's address for rate limiting and logs: the peer, or, when the
- * peer is a proxy listed in trust_proxy, the last X-Forwarded-For hop (the
- * one that proxy saw; earlier hops are the client's word).
+ * access_client_addr: the client's address for rate limiting and logs:
+ * the peer, or, when the peer is a proxy listed in trust_proxy, the last
+ * X-Forwarded-For hop (the one that proxy saw; earlier hops are the
+ * client's word), if it is an IP address.
  */
-static void
-client_addr(struct request *req, char *out, size_t outsz)
+void
+access_client_addr(struct request *req, char *out, size_t outsz)
 {
 	const struct config *cfg = api_config();
 	const char *peer = http_peer_addr(req), *xff, *p;
@@ -107,16 +107,17 @@ client_addr(struct request *req, char *out, size_t outsz)
 }
 
 /*
- * access_client_key: the client as per-client caps count it: its address
- * (client_addr) as util_addr_key keys it, an IPv6 address by its /64,
- * since one host usually has a whole /64 to pick addresses from.
+ * access_client_key: the client as per-client caps count it: its
+ * address (access_client_addr) as util_addr_key keys it, an IPv6 address
+ * by its /64, since one host usually has a whole /64 to pick addresses
+ * from.
  */
 void
 access_client_key(struct request *req, char *out, size_t outsz)
 {
 	char addr[INET6_ADDRSTRLEN];
 
-	client_addr(req, addr, sizeof(addr));
+	access_client_addr(req, addr, sizeof(addr));
 	util_addr_key(addr, out, outsz);
 }
 
@@ -246,7 +247,7 @@ access_check(struct request *req, const struct route_match *m, api_handler h)
 	    (meth == HTTP_M_GET || meth == HTTP_M_HEAD) &&
 	    m->rm_id != ROUTE_BASE)
 		return 1;
-	client_addr(req, addr, sizeof(addr));
+	access_client_addr(req, addr, sizeof(addr));
 	switch (auth_check(authz, addr, user, auth_done, req, &pending)) {
 	case AUTH_OK:
 		http_set_user(req, user);
@@ -284,7 +285,7 @@ auth_done(void *arg, enum auth_result res, const char *user)
 		http_set_user(req, user);
 		ctx->ac_handler(req, &ctx->ac_match);
 	} else if (res == AUTH_LIMITED) {
-		client_addr(req, addr, sizeof(addr));
+		access_client_addr(req, addr, sizeof(addr));
 		limited(req, addr, user);
 	} else
 		challenge(req);

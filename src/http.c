@@ -13,9 +13,11 @@
  *
  * The parser is paused at the end of every message, so pipelined requests
  * wait in the input buffer and responses go out in order. When a response
- * has been queued and the output has drained below HTTP_OUTPUT_LOW, the
- * request is freed and the parser resumes on the bytes already buffered:
- * no new read event would come for them.
+ * has been queued and the output has drained, the request is logged and
+ * freed and the parser resumes on the bytes already buffered: no new read
+ * event would come for them. The access line is written then, when the
+ * last byte of the response has left (http_log_request), or when the
+ * connection closes first: then it says how much was sent, and "aborted".
  *
  * Debian builds http-parser without HTTP_PARSER_STRICT, and then it takes
  * any two bytes after chunk data as CRLF and any byte after a CR as LF.
@@ -52,9 +54,9 @@
 #include "log.h"
 #include "util.h"
 
-/* Parse more requests only while the output holds less than this. */
-#define HTTP_OUTPUT_LOW (64 * 1024)
-#define HTTP_NO_OFFSET  UINT32_MAX
+#define HTTP_NO_OFFSET   UINT32_MAX
+/* The status logged for a request the connection lost before its reply. */
+#define HTTP_STATUS_LOST 499
 
 /* Why a callback of ours paused the parser (hc_strict_pause). */
 #define HTTP_PAUSE_CHUNK_DATA 1 /* at a chunk's data: skip it unscanned */
@@ -68,6 +70,7 @@
 #define REQ_F_IN_VALUE      0x10 /* last header callback was a value */
 #define REQ_F_ENDED         0x20 /* end_cb has run */
 #define REQ_F_HELD          0x40 /* parser held after dispatch */
+#define REQ_F_DISPATCHED    0x80 /* headers complete, dispatched */
 
 /*
  * The HTTP side of one connection. Owned by its creator (the server's
@@ -137,9 +140,19 @@ struct request {
 
 	struct evbuffer *r_headers; /* response headers so far */
 	int r_status;
-	uint64_t r_bytes_out;
+	uint64_t r_bytes_out; /* the Content-Length sent */
+
+	/*
+	 * What the access line says. The response's bytes are the last
+	 * r_head_len + r_body_queued bytes added to the output, so those of
+	 * them still there have not been sent (http_body_sent).
+	 */
+	uint64_t r_head_len;    /* status line and headers queued */
+	uint64_t r_body_queued; /* body bytes queued */
+	uint64_t r_body_want;   /* body bytes the head announced (not HEAD) */
 	char r_digest[DIGEST_MAX_LEN + 1];
 	char r_user[AUTH_USER_MAX]; /* as auth accepted it, for the log */
+	char r_client[64];          /* client for the log: hc_peer or XFF */
 
 	/*
 	 * A body pulled in bounded segments as the output drains (a store
@@ -164,6 +177,8 @@ static void http_header_deadline(struct http_conn *, int);
 static void http_header_timeout_cb(evutil_socket_t, short, void *);
 static struct request *http_request_new(struct http_conn *);
 static void http_request_free(struct request *);
+static uint64_t http_body_sent(const struct request *, int *);
+static void http_log_request(struct request *);
 static void http_conn_free_request(struct http_conn *);
 static int http_buf_append(struct request *, const char *, size_t);
 static int http_buf_terminate(struct request *);
@@ -355,6 +370,7 @@ http_request_new(struct http_conn *hc)
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return NULL;
 	r->r_hc = hc;
+	util_strlcpy(r->r_client, hc->hc_peer, sizeof(r->r_client));
 	r->r_content_length = -1;
 	r->r_start_ms = util_now_ms();
 	r->r_path = r->r_query = HTTP_NO_OFFSET;
@@ -389,13 +405,16 @@ http_conn_free_request(struct http_conn *hc)
 
 /*
  * http_conn_free: the request in flight (its cleanup runs first), the
- * header timer, hc. The bufferevent is the server's.
+ * header timer, hc. The bufferevent is the server's. A request still in
+ * flight was lost with the connection: its access line says so.
  */
 void
 http_conn_free(struct http_conn *hc)
 {
 	if (hc == NULL)
 		return;
+	if (hc->hc_req != NULL)
+		http_log_request(hc->hc_req);
 	http_conn_free_request(hc);
 	event_free(hc->hc_hdr_timer);
 	free(hc);
@@ -743,6 +762,7 @@ http_on_headers_complete(http_parser *p)
 
 	log_debug("%s: conn %u: %s %s", __func__, hc->hc_id,
 	    http_method_str(p->method), http_path(r));
+	r->r_flags |= REQ_F_DISPATCHED;
 	if (hc->hc_flags & HTTP_CONN_F_PLAIN_ON_TLS) {
 		http_conn_set_state(hc, HTTP_CONN_CLOSE_AFTER_REPLY);
 		http_error(r, 400, "BAD_REQUEST",
@@ -1132,9 +1152,15 @@ http_finish_request(struct http_conn *hc)
 	    !(r->r_flags & REQ_F_COMPLETE) || (r->r_flags & REQ_F_HELD) ||
 	    r->r_src_left > 0)
 		return 0;
+	/*
+	 * Done when the last byte has left: then the access line can say
+	 * what was sent and how long it took. Registry clients do not
+	 * pipeline, so the next request waits for nothing.
+	 */
+	if (evbuffer_get_length(out) > 0)
+		return 0;
+	http_log_request(r);
 	if (hc->hc_state >= HTTP_CONN_CLOSE_AFTER_REPLY) {
-		if (evbuffer_get_length(out) > 0)
-			return 0;
 		/*
 		 * Lingering close: shut our side so the client reads the whole
 		 * reply, then discard what it still sends until EOF or the
@@ -1148,8 +1174,6 @@ http_finish_request(struct http_conn *hc)
 		bufferevent_enable(hc->hc_bev, EV_READ);
 		return 0;
 	}
-	if (evbuffer_get_length(out) > HTTP_OUTPUT_LOW)
-		return 0;
 	http_conn_free_request(hc);
 	hc->hc_paused = 0;
 	http_parser_pause(&hc->hc_parser, 0);
@@ -1215,6 +1239,7 @@ http_source_refill(struct request *r)
 		v.iov_len = (size_t)n;
 		if (evbuffer_commit_space(out, &v, 1) == -1)
 			goto fail;
+		r->r_body_queued += (uint64_t)n;
 		r->r_src_off += (uint64_t)n;
 		r->r_src_left -= (uint64_t)n;
 	}
@@ -1366,6 +1391,18 @@ const char *
 http_peer_addr(const struct request *r)
 {
 	return r->r_hc->hc_addr;
+}
+
+/*
+ * http_set_client: the client address the access line shows. The peer
+ * itself stays "addr:port", as registry:2 logs it; a client behind a
+ * proxy is its address alone.
+ */
+void
+http_set_client(struct request *r, const char *addr)
+{
+	if (strcmp(addr, r->r_hc->hc_addr) != 0)
+		util_strlcpy(r->r_client, addr, sizeof(r->r_client));
 }
 
 /*
@@ -1538,7 +1575,7 @@ http_write_head(struct request *r, int status, const char *content_type,
 {
 	struct http_conn *hc = r->r_hc;
 	struct evbuffer *out = bufferevent_get_output(hc->hc_bev);
-	struct log_request lr;
+	size_t before = evbuffer_get_length(out);
 	char date[64];
 	struct tm tm;
 	time_t now = time(NULL);
@@ -1567,15 +1604,66 @@ http_write_head(struct request *r, int status, const char *content_type,
 	evbuffer_add_buffer(out, r->r_headers);
 	evbuffer_add(out, "\r\n", 2);
 	r->r_bytes_out = length;
+	r->r_head_len = evbuffer_get_length(out) - before;
+	r->r_body_want = has_length && r->r_method != HTTP_M_HEAD ? length : 0;
+}
 
-	lr.lr_peer = hc->hc_peer;
+/*
+ * Body bytes of r's response that have left: written to the socket (or
+ * to TLS), whatever the client has read of them. Bytes of the response
+ * still in the output have not. *whole says whether all of the response
+ * the head announced has left.
+ */
+static uint64_t
+http_body_sent(const struct request *r, int *whole)
+{
+	struct evbuffer *out = bufferevent_get_output(r->r_hc->hc_bev);
+	uint64_t ours = r->r_head_len + r->r_body_queued;
+	uint64_t left = evbuffer_get_length(out), sent, body;
+
+	*whole = 0;
+	if (!(r->r_flags & REQ_F_REPLIED))
+		return 0;
+	sent = ours - (left < ours ? left : ours);
+	body = sent > r->r_head_len ? sent - r->r_head_len : 0;
+	*whole = sent == ours && r->r_src_left == 0 && body >= r->r_body_want;
+	return body;
+}
+
+/*
+ * The access line of r, once, just before it is freed: client (the
+ * peer's "addr:port", or the address behind a trusted proxy as the
+ * dispatcher set it), method, path, status,
+ * body bytes sent, time from the request's first byte until the last
+ * byte of the response left (or the connection closed), user, digest.
+ * When the response has not gone out whole (the connection closed first,
+ * or its body could not be read), the line says how much was sent and
+ * ends in "aborted"; a request never answered gets status 499 (as nginx
+ * logs a client that went away). Only requests that were dispatched or
+ * answered have a line: a connection that never completed a request head
+ * has none.
+ */
+static void
+http_log_request(struct request *r)
+{
+	const char *path = http_path(r);
+	struct log_request lr;
+	uint64_t body;
+	int whole;
+
+	if (!(r->r_flags & (REQ_F_REPLIED | REQ_F_DISPATCHED)))
+		return;
+	body = http_body_sent(r, &whole);
+	lr.lr_client = r->r_client;
 	lr.lr_method = http_method_name(r);
-	lr.lr_path = http_path(r);
-	lr.lr_status = status;
-	lr.lr_bytes = (unsigned long long)length;
+	lr.lr_path = path[0] != '\0' ? path : "-";
+	lr.lr_status =
+	    (r->r_flags & REQ_F_REPLIED) ? r->r_status : HTTP_STATUS_LOST;
+	lr.lr_bytes = (unsigned long long)body;
 	lr.lr_ms = (unsigned long long)(util_now_ms() - r->r_start_ms);
 	lr.lr_user = r->r_user;
 	lr.lr_digest = r->r_digest;
+	lr.lr_aborted = !whole;
 	log_access(&lr);
 }
 
@@ -1610,8 +1698,9 @@ http_reply(struct request *r, int status, const char *content_type,
 		return;
 	http_early_close_check(r);
 	http_write_head(r, status, content_type, len, !no_body);
-	if (r->r_method != HTTP_M_HEAD && !no_body && len > 0)
-		evbuffer_add(out, body, len);
+	if (r->r_method != HTTP_M_HEAD && !no_body && len > 0 &&
+	    evbuffer_add(out, body, len) == 0)
+		r->r_body_queued = len;
 	if (r->r_flags & REQ_F_COMPLETE)
 		http_maybe_resume(r->r_hc);
 }
@@ -1650,7 +1739,8 @@ http_reply_file(struct request *r, int status, const char *content_type, int fd,
 		    r->r_hc->hc_id);
 		close(fd);
 		http_conn_set_state(r->r_hc, HTTP_CONN_CLOSE_AFTER_REPLY);
-	}
+	} else
+		r->r_body_queued = length;
 	if (r->r_flags & REQ_F_COMPLETE)
 		http_maybe_resume(r->r_hc);
 }
