@@ -19,6 +19,7 @@ enum route_id {
 	ROUTE_UPLOADS,   /* /v2/<name>/blobs/uploads/ */
 	ROUTE_UPLOAD,    /* /v2/<name>/blobs/uploads/<uuid> */
 	ROUTE_REFERRERS, /* /v2/<name>/referrers/<digest> */
+	ROUTE_METRICS,   /* /metrics (Prometheus) */
 };
 
 /* Why a path did not match (route_match's error result). */
@@ -51,6 +52,15 @@ struct route_match {
  * route and its valid name), rm_ref is not.
  */
 int route_match(const char *path, size_t len, struct route_match *m);
+
+/*
+ * route_name: the endpoint's name for metric labels and logs, a string
+ * constant: registry:2's route names where it has the endpoint ("base",
+ * "catalog", "tags", "manifest", "blob", "blob_upload",
+ * "blob_upload_chunk"), else ours ("referrers", "metrics"); "other" for
+ * an id without a name.
+ */
+const char *route_name(enum route_id);
 
 /*
  * OCI name grammar: [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/...)*, at most

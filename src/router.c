@@ -1,6 +1,7 @@
 /*
- * router.c: the /v2/ URL space. route_match turns a request path into an
- * endpoint, a repository name and a reference. Names and references are
+ * router.c: the /v2/ URL space, and /metrics beside it. route_match
+ * turns a request path into an endpoint, a repository name and a
+ * reference; route_name names the endpoint. Names and references are
  * checked against the OCI grammars here, by hand and with explicit
  * lengths, so that whatever this module accepts can be joined into a path
  * under the storage root: no "..", no empty or absolute components, no
@@ -15,6 +16,7 @@
 #define ROUTE_PREFIX_LEN (sizeof(ROUTE_PREFIX) - 1)
 #define ROUTE_CATALOG_S  "_catalog"
 #define ROUTE_UPLOADS_S  "uploads"
+#define ROUTE_METRICS_S  "/metrics"
 
 /* The separators a name can be followed by, in route_match's search. */
 enum route_mark {
@@ -33,6 +35,23 @@ static const struct {
     {ROUTE_MARK_BLOBS, "/blobs/"},
     {ROUTE_MARK_TAGS, "/tags/list"},
     {ROUTE_MARK_REFERRERS, "/referrers/"},
+};
+
+/*
+ * Route names (route_name). registry:2 names its routes "blob-upload" and
+ * labels metrics with '-' turned to '_': the labels are what people
+ * see, so those are the names.
+ */
+static const char *const route_names[] = {
+    [ROUTE_BASE] = "base",
+    [ROUTE_CATALOG] = "catalog",
+    [ROUTE_TAGS] = "tags",
+    [ROUTE_MANIFEST] = "manifest",
+    [ROUTE_BLOB] = "blob",
+    [ROUTE_UPLOADS] = "blob_upload",
+    [ROUTE_UPLOAD] = "blob_upload_chunk",
+    [ROUTE_REFERRERS] = "referrers",
+    [ROUTE_METRICS] = "metrics",
 };
 
 static int route_is_alnum_lower(char);
@@ -156,6 +175,10 @@ route_match(const char *path, size_t len, struct route_match *m)
 		m->rm_id = ROUTE_BASE;
 		return 0;
 	}
+	if (route_eq(path, len, ROUTE_METRICS_S)) {
+		m->rm_id = ROUTE_METRICS;
+		return 0;
+	}
 	if (len < ROUTE_PREFIX_LEN ||
 	    memcmp(path, ROUTE_PREFIX, ROUTE_PREFIX_LEN) != 0)
 		return ROUTE_ERR_NOT_FOUND;
@@ -216,6 +239,16 @@ route_match(const char *path, size_t len, struct route_match *m)
 		break;
 	}
 	return ROUTE_ERR_NOT_FOUND;
+}
+
+/* route_name: the endpoint's name for labels; "other" when it has none. */
+const char *
+route_name(enum route_id id)
+{
+	if ((size_t)id >= sizeof(route_names) / sizeof(route_names[0]) ||
+	    route_names[id] == NULL)
+		return "other";
+	return route_names[id];
 }
 
 /*
