@@ -19,5 +19,10 @@ void reg_shutdown(void);
  * handler (see http.h for what a handler must do). Never closes the conn.
  */
 void reg_dispatch(struct request *);
+/*
+ * reg_debug_dispatch: the dispatcher of the debug listener ([http]
+ * debug_addr): /metrics without authentication, 404 for anything else.
+ */
+void reg_debug_dispatch(struct request *);
 
 #endif /* REGISTRYD_REGISTRY_H */

@@ -4,14 +4,16 @@
 #   build  compiler, make, pkg-config and the -dev libraries
 #   test   build + what `make test` drives: curl, jq, prove, python3,
 #          skopeo, docker.io, docker-registry, busybox-static, openssl,
-#          and for the systemd test systemd-container and debootstrap
+#          prometheus (for promtool), and for the systemd test
+#          systemd-container and debootstrap
 #   all    (default) the same as test
 set -eu
 
 BUILD_PKGS="gcc make pkg-config libevent-dev libhttp-parser-dev libjansson-dev
 libssl-dev libcrypt-dev"
 TEST_PKGS="curl jq perl python3 skopeo docker.io docker-registry busybox-static
-openssl ca-certificates clang-format nginx systemd-container debootstrap"
+openssl ca-certificates clang-format nginx systemd-container debootstrap
+prometheus"
 
 case "${1:-all}" in
 build)		want=$BUILD_PKGS ;;
@@ -41,3 +43,12 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing
+# The tests use prometheus' promtool only, never the server the package
+# enables and starts: turn that off again when this run installed it.
+case " $missing " in
+*" prometheus "*)
+	if [ -d /run/systemd/system ]; then
+		$SUDO systemctl disable --now prometheus.service || true
+	fi
+	;;
+esac

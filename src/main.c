@@ -129,6 +129,15 @@ main_serve(struct config *cfg)
 		    cfg->cf_addr);
 		goto done;
 	}
+	if (*cfg->cf_debug_addr != '\0' &&
+	    server_listen_debug(cfg->cf_debug_addr, reg_debug_dispatch) == -1) {
+		log_errorx("refusing to start: cannot listen on the debug "
+		           "address %s (see the warnings above); stop what "
+		           "uses the port, or set [http] debug_addr "
+		           "(REGISTRY_HTTP_DEBUG_ADDR)",
+		    cfg->cf_debug_addr);
+		goto done;
+	}
 	if (*cfg->cf_user != '\0') {
 		if (priv_drop(cfg->cf_user, err, sizeof(err)) == -1) {
 			log_errorx("refusing to start: [server] user: %s; "
