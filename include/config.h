@@ -64,6 +64,8 @@ struct config {
 	/* [log] */
 	int cf_log_level;  /* level= LOG_LVL_* */
 	int cf_access_log; /* access_log= */
+	/* [ui] */
+	int cf_ui_enabled; /* enabled= the web interface at /ui/ */
 	/* [headers] */
 	struct config_header cf_headers[CONFIG_MAX_HEADERS];
 	int cf_nheaders;

@@ -329,6 +329,9 @@ static const struct config_key config_keys[] = {
     {"log", "access_log", "REGISTRY_LOG_ACCESSLOG_DISABLED", NULL,
         CONFIG_T_BOOL, CF(cf_access_log), "true", 0, 0, NULL,
         CONFIG_F_ENV_INVERT, "one log line per request"},
+    {"ui", "enabled", "REGISTRY_UI_ENABLED", NULL, CONFIG_T_BOOL,
+        CF(cf_ui_enabled), "true", 0, 0, NULL, 0,
+        "serve the web interface at /ui/ (and redirect / there)"},
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
