@@ -48,6 +48,12 @@
 #define MANIFEST_BUFFER_MAX         67108864
 #define MANIFEST_BUFFER_RETRY_AFTER 5
 
+/*
+ * The web interface's status (api_ui.c): seconds a blob count is served
+ * before a status request starts a new walk of the blobs.
+ */
+#define UI_USAGE_MAX_AGE 30
+
 /* Upload writeback (upload.c): start writeback every this many bytes. */
 #define UPLOAD_WRITEBACK_BYTES (8 * 1024 * 1024)
 
