@@ -201,4 +201,11 @@ void api_ui_root_get(struct request *, const struct route_match *);
 void api_ui_file_get(struct request *, const struct route_match *);
 void api_ui_status_get(struct request *, const struct route_match *);
 
+/*
+ * api_search.c: docker search: GET /v1/_ping (anyone), GET /v1/search
+ * (authenticated like a pull).
+ */
+void api_search_ping_get(struct request *, const struct route_match *);
+void api_search_get(struct request *, const struct route_match *);
+
 #endif /* REGISTRYD_API_H */

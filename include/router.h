@@ -24,6 +24,8 @@ enum route_id {
 	ROUTE_ROOT,      /* / and /ui: a redirect to /ui/ */
 	ROUTE_UI,        /* /ui/[<file>]: rm_ref the file, "" for the page */
 	ROUTE_UI_STATUS, /* /ui/api/status */
+	ROUTE_V1_PING,   /* /v1/_ping (docker search) */
+	ROUTE_V1_SEARCH, /* /v1/search */
 };
 
 /* Longest file name under /ui/ (ROUTE_UI). */

@@ -1,7 +1,7 @@
 /*
  * registry.c: the front door of the /v2/ API (OCI distribution-spec
  * v1.1.1, with registry:2's behaviour where the spec leaves room), and of
- * the few paths beside it (the web interface). It owns
+ * the few paths beside it (the web interface, docker search). It owns
  * starting and stopping the registry's state (the upload table, the
  * catalog index, the upload expiry timer, the start-up purge), the table
  * of which handler serves which (route, method), and reg_dispatch, which
@@ -64,16 +64,19 @@ static const struct reg_route reg_routes[] = {
     {ROUTE_ROOT, HTTP_M_GET, api_ui_root_get},
     {ROUTE_UI, HTTP_M_GET, api_ui_file_get},
     {ROUTE_UI_STATUS, HTTP_M_GET, api_ui_status_get},
+    {ROUTE_V1_PING, HTTP_M_GET, api_search_ping_get},
+    {ROUTE_V1_SEARCH, HTTP_M_GET, api_search_get},
 };
 
 /*
  * Routes anyone may have, without access_check: the web interface's
  * files (no registry data; the page asks for that with the user's
- * credentials).
+ * credentials) and the v1 ping, which Docker sends without any.
  */
 static const enum route_id reg_public[] = {
     ROUTE_ROOT,
     ROUTE_UI,
+    ROUTE_V1_PING,
 };
 
 /* ----------------------------------------------------------------------

@@ -26,6 +26,8 @@ static const struct {
     {"/", ROUTE_ROOT},
     {"/ui", ROUTE_ROOT},
     {"/ui/api/status", ROUTE_UI_STATUS},
+    {"/v1/_ping", ROUTE_V1_PING},
+    {"/v1/search", ROUTE_V1_SEARCH},
 };
 
 /* The separators a name can be followed by, in route_match's search. */

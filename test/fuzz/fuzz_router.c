@@ -91,6 +91,8 @@ fuzz_route(const char *path, size_t len)
 		break;
 	case ROUTE_ROOT:
 	case ROUTE_UI_STATUS:
+	case ROUTE_V1_PING:
+	case ROUTE_V1_SEARCH:
 		FUZZ_CHECK(m.rm_name[0] == '\0' && rlen == 0);
 		break;
 	case ROUTE_UI:

@@ -57,6 +57,8 @@ static const struct {
 	{ "/ui/favicon.svg", 0, ROUTE_UI, "", "favicon.svg", 0 },
 	{ "/ui/a-b_c.d.e", 0, ROUTE_UI, "", "a-b_c.d.e", 0 },
 	{ "/ui/api/status", 0, ROUTE_UI_STATUS, "", "", 0 },
+	{ "/v1/_ping", 0, ROUTE_V1_PING, "", "", 0 },
+	{ "/v1/search", 0, ROUTE_V1_SEARCH, "", "", 0 },
 	{ "//", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
 	{ "/ui//", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
 	{ "/ui/../v2/", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
@@ -69,6 +71,9 @@ static const struct {
 	{ "/ui/a%2fb", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
 	{ "/ui/api/status/", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
 	{ "/ui/api", 0, ROUTE_UI, "", "api", 0 }, /* no such file: 404 */
+	{ "/v1/_ping/", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
+	{ "/v1/search/x", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
+	{ "/v1", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
 	{ "/v2x", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
 	{ "/v22/a/tags/list", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
 	{ "/v2/_catalog/", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
