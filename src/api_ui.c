@@ -50,7 +50,7 @@
  */
 #define UI_CSP                                                                 \
 	"default-src 'none'; script-src 'self'; style-src 'self'; "            \
-	"img-src 'self' data:; connect-src 'self'; manifest-src 'self'; "      \
+	"img-src 'self'; connect-src 'self'; manifest-src 'self'; "            \
 	"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 /*
