@@ -202,15 +202,17 @@ void
 api_ui_status_get(struct request *req, const struct route_match *m)
 {
 	struct ui_wait *w;
-	int stale;
 
 	if (ui_disabled(req))
 		return;
-	stale = !ui_usage.counted ||
-	    util_now_ms() - ui_usage.at_ms > UI_USAGE_MAX_AGE * 1000ULL;
-	if (stale && ui_usage_refresh() == -1)
-		stale = 0; /* no walk: answer with what there is */
-	if (!stale || ui_usage.counted) {
+	if (!ui_usage.counted ||
+	    util_now_ms() - ui_usage.at_ms > UI_USAGE_MAX_AGE * 1000ULL)
+		(void)ui_usage_refresh();
+	/*
+	 * Wait only for a first count that is on its way: a walk that could
+	 * not start, or failed at once, leaves the counts null.
+	 */
+	if (ui_usage.counted || ui_usage.walk == NULL) {
 		ui_status_reply(req);
 		return;
 	}
