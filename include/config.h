@@ -73,6 +73,8 @@ struct config {
 	char *cf_log_format; /* format= text|json|logstash */
 	/* [server] */
 	char *cf_user; /* user= to become after binding */
+	/* [ui] */
+	int cf_ui_enabled; /* enabled= the web interface at /ui/ */
 	/* [headers] */
 	struct config_header cf_headers[CONFIG_MAX_HEADERS];
 	int cf_nheaders;

@@ -347,6 +347,9 @@ static const struct config_key config_keys[] = {
     {"server", "user", "REGISTRY_SERVER_USER", NULL, CONFIG_T_STRING,
         CF(cf_user), "", 0, 0, config_validate_sysuser, 0,
         "started as root: become this user after binding; empty: stay"},
+    {"ui", "enabled", "REGISTRY_UI_ENABLED", NULL, CONFIG_T_BOOL,
+        CF(cf_ui_enabled), "true", 0, 0, NULL, 0,
+        "serve the web interface at /ui/ (and redirect / there)"},
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))

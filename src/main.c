@@ -30,10 +30,7 @@
 #include "store.h"
 #include "store_fs.h"
 #include "tls.h"
-
-#ifndef REGISTRYD_VERSION
-#define REGISTRYD_VERSION "0.1.0"
-#endif
+#include "version.h"
 
 extern char **environ;
 

@@ -1,11 +1,12 @@
 /*
- * router.c: the /v2/ URL space, and /metrics beside it. route_match
- * turns a request path into an endpoint, a repository name and a
- * reference; route_name names the endpoint. Names and references are
+ * router.c: the URL space. route_match turns a request path into an
+ * endpoint, a repository name and a reference; route_name names the
+ * endpoint. Names and references are
  * checked against the OCI grammars here, by hand and with explicit
  * lengths, so that whatever this module accepts can be joined into a path
  * under the storage root: no "..", no empty or absolute components, no
- * percent escapes, no NUL.
+ * percent escapes, no NUL. Outside /v2/ there are only fixed paths
+ * (route_fixed) and the web interface's files under /ui/.
  */
 #include <string.h>
 
@@ -16,7 +17,20 @@
 #define ROUTE_PREFIX_LEN (sizeof(ROUTE_PREFIX) - 1)
 #define ROUTE_CATALOG_S  "_catalog"
 #define ROUTE_UPLOADS_S  "uploads"
-#define ROUTE_METRICS_S  "/metrics"
+#define ROUTE_UI_PREFIX  "/ui/"
+
+/* Paths outside /v2/ that are an endpoint exactly as they are. */
+static const struct {
+	const char *fp_path;
+	enum route_id fp_id;
+} route_fixed[] = {
+    {"/", ROUTE_ROOT},
+    {"/ui", ROUTE_ROOT},
+    {"/ui/api/status", ROUTE_UI_STATUS},
+    {"/v1/_ping", ROUTE_V1_PING},
+    {"/v1/search", ROUTE_V1_SEARCH},
+    {"/metrics", ROUTE_METRICS},
+};
 
 /* The separators a name can be followed by, in route_match's search. */
 enum route_mark {
@@ -51,6 +65,11 @@ static const char *const route_names[] = {
     [ROUTE_UPLOADS] = "blob_upload",
     [ROUTE_UPLOAD] = "blob_upload_chunk",
     [ROUTE_REFERRERS] = "referrers",
+    [ROUTE_ROOT] = "ui_root",
+    [ROUTE_UI] = "ui",
+    [ROUTE_UI_STATUS] = "ui_status",
+    [ROUTE_V1_PING] = "v1_ping",
+    [ROUTE_V1_SEARCH] = "v1_search",
     [ROUTE_METRICS] = "metrics",
 };
 
@@ -171,12 +190,25 @@ route_match(const char *path, size_t len, struct route_match *m)
 	memset(m, 0, sizeof(*m));
 	if (path == NULL)
 		return ROUTE_ERR_NOT_FOUND;
-	if (route_eq(path, len, "/v2") || route_eq(path, len, ROUTE_PREFIX)) {
-		m->rm_id = ROUTE_BASE;
+	for (i = 0; i < sizeof(route_fixed) / sizeof(route_fixed[0]); i++) {
+		if (route_eq(path, len, route_fixed[i].fp_path)) {
+			m->rm_id = route_fixed[i].fp_id;
+			return 0;
+		}
+	}
+	slen = sizeof(ROUTE_UI_PREFIX) - 1;
+	if (len >= slen && memcmp(path, ROUTE_UI_PREFIX, slen) == 0) {
+		rest = path + slen;
+		rlen = len - slen;
+		if (rlen > 0 && !route_ui_file_is_valid(rest, rlen))
+			return ROUTE_ERR_NOT_FOUND;
+		m->rm_id = ROUTE_UI;
+		if (route_set_ref(m, rest, rlen) != 0)
+			return ROUTE_ERR_NOT_FOUND;
 		return 0;
 	}
-	if (route_eq(path, len, ROUTE_METRICS_S)) {
-		m->rm_id = ROUTE_METRICS;
+	if (route_eq(path, len, "/v2") || route_eq(path, len, ROUTE_PREFIX)) {
+		m->rm_id = ROUTE_BASE;
 		return 0;
 	}
 	if (len < ROUTE_PREFIX_LEN ||
@@ -249,6 +281,29 @@ route_name(enum route_id id)
 	    route_names[id] == NULL)
 		return "other";
 	return route_names[id];
+}
+
+/*
+ * route_ui_file_is_valid: a file name of the web interface, flat (no
+ * '/'), never "." or "..": [a-z0-9][a-z0-9._-]* without "..", at most
+ * ROUTE_UI_FILE_MAX bytes.
+ */
+int
+route_ui_file_is_valid(const char *s, size_t len)
+{
+	size_t i;
+
+	if (s == NULL || len == 0 || len > ROUTE_UI_FILE_MAX ||
+	    !route_is_alnum_lower(s[0]))
+		return 0;
+	for (i = 1; i < len; i++) {
+		if (route_is_alnum_lower(s[i]) || s[i] == '_' || s[i] == '-')
+			continue;
+		if (s[i] == '.' && s[i - 1] != '.')
+			continue;
+		return 0;
+	}
+	return 1;
 }
 
 /*

@@ -16,7 +16,7 @@ DEBUG="http://127.0.0.1:$DPORT"
 HT="$TRASH/htpasswd"
 PA='alice-Pw.1x'
 # Every handler label registryd can write.
-HANDLERS='base|catalog|tags|manifest|blob|blob_upload|blob_upload_chunk|referrers|metrics|other'
+HANDLERS='base|catalog|tags|manifest|blob|blob_upload|blob_upload_chunk|referrers|ui_root|ui|ui_status|v1_ping|v1_search|metrics|other'
 
 # scrape FILE [URL [curl args...]]: GET URL (default /metrics) into
 # FILE: 200, the text format's content type, and promtool finds nothing
@@ -183,7 +183,13 @@ test_expect_success CURL,PROMTOOL,REGISTRYD 'labels never carry a repository nam
 	reg_curl GET /v2/metrics/manifests/v1 -H "Accept: $MT_OCI_MANIFEST" &&
 	expect_status 200 &&
 	reg_curl GET /v2/metrics/tags/list && expect_status 200 &&
+	# Nor a search term or a file of the web interface.
+	reg_curl GET "/v1/search?q=zz-secret-repo" && expect_status 200 &&
+	reg_curl GET /ui/zz-secret.js && expect_status 404 &&
 	settled m2.txt &&
+	! grep -q "zz-secret" m2.txt &&
+	grew m1.txt m2.txt "registry_http_requests_total{code=\"200\",handler=\"v1_search\",method=\"get\"}" == 1 &&
+	grew m1.txt m2.txt "registry_http_requests_total{code=\"404\",handler=\"ui\",method=\"get\"}" == 1 &&
 	grew m1.txt m2.txt "registry_http_requests_total{code=\"200\",handler=\"manifest\",method=\"get\"}" == 1 &&
 	grew m1.txt m2.txt "registry_http_requests_total{code=\"200\",handler=\"tags\",method=\"get\"}" == 1 &&
 	labels_ok m2.txt
