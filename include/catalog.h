@@ -27,8 +27,9 @@ struct catalog_stats {
 };
 
 /*
- * catalog_stats: the figures now. Blobs are counted by the refresh walk,
- * so they are at most refresh seconds (plus a walk) old.
+ * catalog_stats: the figures now. Blobs are counted by a refresh, every
+ * refresh on a small store and less often on a large one (at most
+ * 1/CATALOG_BLOB_DUTY of a worker's time: catalog.c).
  */
 void catalog_stats(struct catalog_stats *);
 /* catalog_add: note a repository that now has a manifest. */
