@@ -4,10 +4,10 @@
 #   build  compiler, make, pkg-config and the -dev libraries
 #   test   build + what `make test` drives: curl, jq, prove, python3,
 #          skopeo, docker.io, docker-registry, busybox-static, openssl,
-#          prometheus (for promtool), systemd-container and debootstrap
-#          (the systemd test), chromium, Node.js and npm (each only when
-#          missing), then playwright-core with `npm ci` in test/ui
-#          (package-lock.json)
+#          prometheus (for promtool), strace, systemd-container and
+#          debootstrap (the systemd test), chromium, Node.js and npm (each
+#          only when missing), then playwright-core with `npm ci` in
+#          test/ui (package-lock.json)
 #   all    (default) the same as test
 set -eu
 
@@ -15,7 +15,7 @@ BUILD_PKGS="gcc make pkg-config libevent-dev libhttp-parser-dev libjansson-dev
 libssl-dev libcrypt-dev"
 TEST_PKGS="curl jq perl python3 skopeo docker.io docker-registry busybox-static
 openssl ca-certificates clang-format nginx systemd-container debootstrap
-chromium prometheus"
+chromium prometheus strace"
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 
 ui=
