@@ -165,4 +165,14 @@ void api_manifest_delete(struct request *, const struct route_match *);
 /* api_referrers.c: /v2/<name>/referrers/<digest> */
 void api_referrers_get(struct request *, const struct route_match *);
 
+/*
+ * api_gc.c: online garbage collection. api_gc_start: keep base, cfg and
+ * store (which must outlive it) and collect every gc_interval when set
+ * (STORE_CALL_WALKs: the pool must be running). api_gc_stop: no more.
+ * api_gc_run: collect now unless one runs; why is for the log.
+ */
+int api_gc_start(struct event_base *, const struct config *, struct store *);
+void api_gc_stop(void);
+void api_gc_run(const char *why);
+
 #endif /* REGISTRYD_API_H */

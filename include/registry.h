@@ -20,4 +20,10 @@ void reg_shutdown(void);
  */
 void reg_dispatch(struct request *);
 
+/*
+ * reg_collect_garbage: start an online garbage collection now, unless one
+ * runs (why says who asked, for the log). On the loop.
+ */
+void reg_collect_garbage(const char *why);
+
 #endif /* REGISTRYD_REGISTRY_H */

@@ -1,12 +1,14 @@
 /*
  * registryd: a private Docker/OCI container registry.
  *
- * Subcommands: serve (the default), check-config, passwd, version. main loads
+ * Subcommands: serve (the default), check-config, fsck, garbage-collect, du,
+ * passwd, version. main loads
  * the configuration, opens the storage, starts the worker pool, the registry
  * and the listeners on one event loop, and tears them down in reverse
  * order after a graceful shutdown (SIGTERM, SIGINT).
  */
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 #include "bounds.h"
 #include "config.h"
 #include "fsck.h"
+#include "gc.h"
 #include "log.h"
 #include "pool.h"
 #include "registry.h"
@@ -36,6 +39,9 @@ extern char **environ;
 
 static void usage(void) __attribute__((noreturn));
 static int main_serve(struct config *);
+static struct store *main_store(const struct config *, const char *, int);
+static int main_gc(const struct config *, int, int);
+static int main_du(const struct config *);
 static void main_signal_cb(evutil_socket_t, short, void *);
 
 static void
@@ -45,6 +51,9 @@ usage(void)
 	    "usage: registryd [serve] [-c file]\n"
 	    "       registryd check-config [-c file]\n"
 	    "       registryd fsck [-c file]\n"
+	    "       registryd garbage-collect [-dm] [--dry-run] "
+	    "[--delete-untagged] [-c file]\n"
+	    "       registryd du [-c file]\n"
 	    "       registryd passwd [-C cost] user\n"
 	    "       registryd version\n");
 	exit(2);
@@ -66,6 +75,9 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 		tls_reload();
 		auth_reload();
 		break;
+	case SIGUSR1:
+		reg_collect_garbage("SIGUSR1");
+		break;
 	}
 }
 
@@ -74,8 +86,8 @@ static int
 main_serve(struct config *cfg)
 {
 	struct event_base *base;
-	struct event *sigs[3];
-	const int signums[3] = {SIGTERM, SIGINT, SIGHUP};
+	struct event *sigs[4];
+	const int signums[4] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
 	struct store *store;
 	char err[512];
 	int i, rc = 1;
@@ -99,7 +111,7 @@ main_serve(struct config *cfg)
 		store_close(store);
 		return 1;
 	}
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 4; i++) {
 		sigs[i] = evsignal_new(base, signums[i], main_signal_cb, NULL);
 		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) == -1)
 			fatalx("cannot install signal handlers");
@@ -121,7 +133,7 @@ done:
 	pool_stop();
 	reg_shutdown();
 	auth_shutdown();
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 		if (sigs[i] != NULL)
 			event_free(sigs[i]);
 	event_base_free(base);
@@ -134,8 +146,13 @@ int
 main(int argc, char *argv[])
 {
 	struct config cfg;
+	static const struct option longopts[] = {
+	    {"dry-run", no_argument, NULL, 'd'},
+	    {"delete-untagged", no_argument, NULL, 'm'},
+	    {NULL, 0, NULL, 0},
+	};
 	const char *cmd = "serve", *path = CONFIG_DEFAULT_PATH;
-	int ch, required = 0, rc;
+	int ch, required = 0, rc, dry_run = 0, untagged = 0;
 
 	if (argc > 1 && strcmp(argv[1], "passwd") == 0)
 		return auth_passwd_main(argc - 1, argv + 1);
@@ -144,17 +161,25 @@ main(int argc, char *argv[])
 		argc--;
 		argv++;
 	}
-	while ((ch = getopt(argc, argv, "c:h")) != -1) {
+	/* registry:2's garbage-collect flags: -d --dry-run, -m. */
+	while ((ch = getopt_long(argc, argv, "c:dhm", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
 			required = 1;
 			break;
+		case 'd':
+			dry_run = 1;
+			break;
+		case 'm':
+			untagged = 1;
+			break;
 		default:
 			usage();
 		}
 	}
-	if (optind != argc)
+	if (optind != argc ||
+	    ((dry_run || untagged) && strcmp(cmd, "garbage-collect") != 0))
 		usage();
 
 	if (strcmp(cmd, "version") == 0) {
@@ -198,6 +223,19 @@ main(int argc, char *argv[])
 			rc = 1;
 		return rc;
 	}
+	if (strcmp(cmd, "garbage-collect") == 0 || strcmp(cmd, "du") == 0) {
+		log_init(LOG_LVL_INFO, 1);
+		if (config_load(&cfg, path, required, environ) == -1) {
+			config_free(&cfg);
+			return 1;
+		}
+		/* Findings to stdout; the store's warnings to stderr. */
+		log_init(LOG_LVL_WARN, 0);
+		rc = cmd[0] == 'd' ? main_du(&cfg)
+		                   : main_gc(&cfg, dry_run, untagged);
+		config_free(&cfg);
+		return rc;
+	}
 	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check-config") != 0)
 		usage();
 
@@ -215,4 +253,75 @@ main(int argc, char *argv[])
 	rc = main_serve(&cfg);
 	config_free(&cfg);
 	return rc;
+}
+
+/*
+ * main_store: the configured store for a maintenance subcommand (what is
+ * its name in messages), or NULL after saying why.
+ */
+static struct store *
+main_store(const struct config *cfg, const char *what, int flags)
+{
+	struct store *st;
+	char err[512];
+
+	if ((st = store_fs_open(cfg->cf_root, flags, err, sizeof(err))) == NULL)
+		fprintf(stderr, "registryd: %s: storage %s: %s\n", what,
+		    cfg->cf_root, err);
+	return st;
+}
+
+/*
+ * registryd garbage-collect: remove what no manifest references (gc.h),
+ * one line per removal and a summary on stdout. Safe while a server runs
+ * on the same tree (gc_grace) and to interrupt. Exit 0, or 1 when it
+ * failed or a removal did.
+ */
+static int
+main_gc(const struct config *cfg, int dry_run, int untagged)
+{
+	struct gc_options opts;
+	struct gc_result res;
+	struct store *st;
+	char sum[256];
+	int rc;
+
+	if ((st = main_store(cfg, "garbage-collect",
+	         dry_run ? STORE_FS_READONLY : 0)) == NULL)
+		return 1;
+	memset(&opts, 0, sizeof(opts));
+	opts.go_dry_run = dry_run;
+	opts.go_delete_untagged = untagged;
+	opts.go_grace = cfg->cf_gc_grace;
+	opts.go_out = stdout;
+	rc = gc_run(st, &opts, &res);
+	if (rc == -1)
+		fprintf(stderr, "registryd: garbage-collect: %s; stopped\n",
+		    strerror(errno));
+	gc_summary(&res, dry_run, sum, sizeof(sum));
+	printf("garbage-collect: %zu blobs, %zu repositories, %zu manifests "
+	       "read; %s; %zu errors, %.1f s\n",
+	    res.gr_blobs, res.gr_repos, res.gr_manifests, sum, res.gr_errors,
+	    (double)res.gr_ms / 1000);
+	store_close(st);
+	if (fflush(stdout) == EOF)
+		return 1;
+	return rc == -1 || res.gr_errors > 0;
+}
+
+/* registryd du: bytes per repository (gc_du) on stdout. */
+static int
+main_du(const struct config *cfg)
+{
+	struct store *st;
+	int rc;
+
+	if ((st = main_store(cfg, "du", STORE_FS_READONLY)) == NULL)
+		return 1;
+	if ((rc = gc_du(st, stdout)) == -1)
+		fprintf(stderr, "registryd: du: %s\n", strerror(errno));
+	store_close(st);
+	if (fflush(stdout) == EOF)
+		return 1;
+	return rc == -1;
 }

@@ -89,7 +89,22 @@ reg_init(struct event_base *base, const struct config *cfg, struct store *store)
 		upload_shutdown();
 		return -1;
 	}
+	if (api_gc_start(base, cfg, store) == -1) {
+		log_warnx("%s: cannot start garbage collection", __func__);
+		api_sweep_stop();
+		api_stop();
+		catalog_shutdown();
+		upload_shutdown();
+		return -1;
+	}
 	return 0;
+}
+
+/* reg_collect_garbage: an online collection now (api_gc.c). */
+void
+reg_collect_garbage(const char *why)
+{
+	api_gc_run(why);
 }
 
 /*
@@ -104,6 +119,7 @@ reg_shutdown(void)
 		return;
 	api_stop();
 	api_sweep_stop();
+	api_gc_stop();
 	catalog_shutdown();
 	upload_shutdown();
 }
