@@ -90,7 +90,8 @@ api_blob_get(struct request *req, const struct route_match *m)
 	 * manifest perhaps much later: from here on a garbage collection
 	 * must count it as used (gc_grace, gc.c).
 	 */
-	br->br_touch = http_method(req) == HTTP_M_HEAD;
+	br->br_touch =
+	    http_method(req) == HTTP_M_HEAD && !api_config()->cf_read_only;
 	api_job_start(&br->br_job);
 }
 

@@ -60,7 +60,7 @@ api_gc_start(struct event_base *base, const struct config *cfg,
 		api_gc.ag_store = store;
 		api_gc.ag_cfg = cfg;
 	}
-	if (cfg->cf_gc_interval == 0)
+	if (cfg->cf_gc_interval == 0 || cfg->cf_read_only)
 		return 0;
 	api_gc_ev = event_new(base, -1, EV_PERSIST, gc_timer_cb, NULL);
 	if (api_gc_ev == NULL || event_add(api_gc_ev, &tv) == -1) {
@@ -94,7 +94,7 @@ gc_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 /*
  * api_gc_run: start a collection now, unless one runs (then that one is
- * it). why names who asked, for the log.
+ * it) or the registry is read-only. why names who asked, for the log.
  */
 void
 api_gc_run(const char *why)
@@ -104,6 +104,10 @@ api_gc_run(const char *why)
 
 	if (ag->ag_cfg == NULL)
 		return;
+	if (ag->ag_cfg->cf_read_only) {
+		log_info("%s: read-only: no garbage collection", why);
+		return;
+	}
 	if (ag->ag_busy) {
 		log_info("%s: garbage collection already running", why);
 		return;

@@ -318,6 +318,10 @@ static const struct config_key config_keys[] = {
         "REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_DRYRUN", CONFIG_T_BOOL,
         CF(cf_upload_purge_dryrun), "false", 0, 0, NULL, 0,
         "only log the uploads a purge would delete"},
+    {"storage", "read_only", "REGISTRY_STORAGE_READ_ONLY",
+        "REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED", CONFIG_T_BOOL,
+        CF(cf_read_only), "false", 0, 0, NULL, 0,
+        "refuse pushes and deletes (405), serve pulls"},
     {"storage", "gc_interval", "REGISTRY_STORAGE_GC_INTERVAL", NULL,
         CONFIG_T_DURATION, CF(cf_gc_interval), "0", 0, 31536000, NULL, 0,
         "seconds between online garbage collections; 0: only on SIGUSR1"},
@@ -399,10 +403,6 @@ static const struct config_env_rule config_env_rules[] = {
     {"REGISTRY_HTTP_NET", 0, "tcp", CONFIG_ENV_REFUSE,
         "only tcp listeners are supported by registryd; "
         "refusing to start"},
-    {"REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED", 0, "false",
-        CONFIG_ENV_REFUSE,
-        "read-only mode is not supported by registryd; "
-        "refusing to start a writable registry"},
     {"REGISTRY_STORAGE_MAINTENANCE_", 1, NULL, CONFIG_ENV_WARN,
         "not supported by registryd; ignored"},
     {"REGISTRY_STORAGE_REDIRECT_", 1, NULL, CONFIG_ENV_ACCEPT, NULL},

@@ -101,8 +101,10 @@ main_serve(struct config *cfg)
 		log_warnx("%s", err);
 		return 1;
 	}
-	if ((store = store_fs_open(cfg->cf_root, 0, err, sizeof(err))) ==
-	    NULL) {
+	/* Read-only: the tree may be on a read-only mount (a replica). */
+	if ((store = store_fs_open(cfg->cf_root,
+	         cfg->cf_read_only ? STORE_FS_READONLY : 0, err,
+	         sizeof(err))) == NULL) {
 		log_warnx("storage %s: %s", cfg->cf_root, err);
 		return 1;
 	}

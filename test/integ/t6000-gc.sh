@@ -2,7 +2,7 @@
 # shellcheck disable=SC1091,SC2016,SC2034  # test bodies are single-quoted, eval'd later
 # Garbage collection and disk usage on the filesystem driver: registryd
 # garbage-collect (dry run, gc_grace, --delete-untagged, a second run
-# finds nothing, fsck clean), registryd du, the server's
+# finds nothing, fsck clean), registryd du, read-only mode, the server's
 # online collection (SIGUSR1, gc_interval) and pushes running while it
 # collects over and over: every acknowledged push stays pullable.
 . "$(dirname "$0")/../lib/test-lib.sh"
@@ -136,10 +136,59 @@ test_expect_success REGISTRYD 'usage: the flags are garbage-collect'"'"'s only' 
 	test_expect_code 2 "$REGISTRYD" serve -m -c "$CONF"
 '
 
+# ---------------------------------------------------------------- read-only
+
+test_expect_success CURL,REGISTRYD 'read-only (registry:2'"'"'s maintenance variable): writes get 405 UNSUPPORTED' '
+	stop_registryd &&
+	start_registryd REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED=true &&
+	reg_curl POST /v2/gc/a/blobs/uploads/ && expect_status 405 &&
+	expect_error_code UNSUPPORTED && expect_header Allow "" &&
+	reg_curl POST "/v2/gc/a/blobs/uploads/?digest=$O" --data-binary @orphan.bin &&
+	expect_status 405 && expect_error_code UNSUPPORTED &&
+	reg_curl POST "/v2/gc/x/blobs/uploads/?mount=$L1&from=gc/a" &&
+	expect_status 405 &&
+	reg_curl PATCH /v2/gc/a/blobs/uploads/11111111-2222-3333-4444-555555555555 \
+	    --data-binary x && expect_status 405 && expect_error_code UNSUPPORTED &&
+	reg_curl PUT /v2/gc/a/blobs/uploads/11111111-2222-3333-4444-555555555555 &&
+	expect_status 405 &&
+	reg_curl PUT /v2/gc/a/manifests/v9 -H "Content-Type: $MT_OCI_MANIFEST" \
+	    --data-binary @i1/manifest.json &&
+	expect_status 405 && expect_error_code UNSUPPORTED &&
+	expect_header Allow "GET, HEAD" &&
+	reg_curl DELETE /v2/gc/a/manifests/v1 && expect_status 405 &&
+	expect_error_code UNSUPPORTED &&
+	reg_curl DELETE "/v2/gc/a/manifests/not:a-digest" && expect_status 405 &&
+	reg_curl DELETE "/v2/gc/a/blobs/$L1" && expect_status 405 &&
+	expect_error_code UNSUPPORTED
+'
+
+test_expect_success CURL,REGISTRYD 'read-only: reads work and touch nothing' '
+	before=$(stat -c %Y.%y "$(link_file gc/a "$L1")") &&
+	sleep 1.1 &&
+	pullable gc/a v1 "$TRASH/i1" &&
+	reg_curl HEAD "/v2/gc/a/blobs/$L1" && expect_status 200 &&
+	reg_curl GET /v2/_catalog && expect_status 200 &&
+	jq_body ".repositories == [\"gc/a\", \"gc/c\"]" &&
+	reg_curl GET /v2/gc/a/tags/list && expect_status 200 &&
+	test "$(stat -c %Y.%y "$(link_file gc/a "$L1")")" = "$before"
+'
+
+test_expect_success CURL,REGISTRYD 'read-only: SIGUSR1 collects nothing; [storage] read_only = true does the same' '
+	kill -USR1 "$REG_PID" &&
+	wait_for grep -q "SIGUSR1: read-only: no garbage collection" registryd.log &&
+	stop_registryd &&
+	cp "$CONF" conf.rw &&
+	printf "[storage]\nread_only = true\n" >>"$CONF" &&
+	start_registryd &&
+	reg_curl POST /v2/gc/a/blobs/uploads/ && expect_status 405 &&
+	pullable gc/a v1 "$TRASH/i1" &&
+	stop_registryd &&
+	mv conf.rw "$CONF"
+'
+
 # ------------------------------------------------------- online collection
 
 test_expect_success CURL,REGISTRYD 'SIGUSR1: the server collects; gc_grace keeps what was just used' '
-	stop_registryd &&
 	start_registryd REGISTRY_STORAGE_GC_GRACE=0 &&
 	make_image gc/on v1 "$TRASH/i5" &&
 	make_image gc/on v2 "$TRASH/i6" && M6=$IMG_DIGEST &&
