@@ -327,7 +327,7 @@ static const struct config_key config_keys[] = {
         "seconds between online garbage collections; 0: only on SIGUSR1"},
     {"storage", "gc_grace", "REGISTRY_STORAGE_GC_GRACE", NULL,
         CONFIG_T_DURATION, CF(cf_gc_grace), "3600", 0, 2592000, NULL, 0,
-        "garbage collection keeps what was used this many seconds ago"},
+        "garbage collection keeps what was used within this many seconds"},
     {"log", "level", "REGISTRY_LOG_LEVEL", NULL, CONFIG_T_LOGLEVEL,
         CF(cf_log_level), "info", 0, 0, NULL, 0, "error, warn, info or debug"},
     {"log", "access_log", "REGISTRY_LOG_ACCESSLOG_DISABLED", NULL,
