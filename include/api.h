@@ -174,5 +174,7 @@ void api_referrers_get(struct request *, const struct route_match *);
 int api_gc_start(struct event_base *, const struct config *, struct store *);
 void api_gc_stop(void);
 void api_gc_run(const char *why);
+/* api_gc_cancel: shutting down: a run under way stops soon. */
+void api_gc_cancel(void);
 
 #endif /* REGISTRYD_API_H */

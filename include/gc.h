@@ -72,6 +72,11 @@ struct gc *gc_new(struct store *, const struct gc_options *);
  */
 int gc_step(struct gc *);
 const struct gc_result *gc_result(const struct gc *);
+/*
+ * gc_cancel: make the step under way (from any thread) and every later
+ * one stop soon with ECANCELED; what was removed stays removed.
+ */
+void gc_cancel(struct gc *);
 void gc_free(struct gc *);
 
 /*

@@ -26,4 +26,11 @@ void reg_dispatch(struct request *);
  */
 void reg_collect_garbage(const char *why);
 
+/*
+ * reg_drain: the server is shutting down: background work that would
+ * hold the worker pool for long (an online garbage collection) stops
+ * early. On the loop.
+ */
+void reg_drain(void);
+
 #endif /* REGISTRYD_REGISTRY_H */

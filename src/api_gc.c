@@ -71,6 +71,18 @@ api_gc_start(struct event_base *base, const struct config *cfg,
 }
 
 /*
+ * api_gc_cancel: the server is shutting down: a run under way stops at
+ * its next item (the walk of a big tree can take minutes), so that the
+ * worker pool can stop soon.
+ */
+void
+api_gc_cancel(void)
+{
+	if (api_gc.ag_busy)
+		gc_cancel(api_gc.ag_gc);
+}
+
+/*
  * api_gc_stop: no more collections. A step under way finishes; its
  * done, seeing the loop gone, ends the run there.
  */
@@ -154,7 +166,7 @@ gc_done(struct store_call *sc)
 		store_call(ag->ag_store, &ag->ag_call);
 		return;
 	}
-	if (ag->ag_rc == 1)
+	if (ag->ag_rc == 1 || (ag->ag_rc == -1 && ag->ag_errno == ECANCELED))
 		gc_finish(ag, "interrupted by shutdown");
 	else if (ag->ag_rc == -1) {
 		errno = ag->ag_errno;

@@ -32,6 +32,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,7 +108,8 @@ struct gc {
 	enum gc_phase g_phase;
 	struct timespec g_cutoff; /* used at or after this: keep */
 	uint64_t g_start_ms;
-	int g_nomem; /* an allocation in the walk failed */
+	int g_nomem;         /* an allocation in the walk failed */
+	atomic_int g_cancel; /* gc_cancel, from another thread */
 
 	/* The census; g_repos sorted by store_repo_cmp after the walk. */
 	struct gc_blob *g_blobs;
@@ -342,7 +344,7 @@ gc_walk_cb(const struct store_item *it, void *arg)
 	case STORE_ITEM_ODD:
 		break;
 	}
-	return g->g_nomem ? -1 : 0;
+	return g->g_nomem || atomic_load(&g->g_cancel) ? -1 : 0;
 }
 
 /* gc_census: walk the store; 0, or -1 with errno. */
@@ -352,6 +354,8 @@ gc_census(struct gc *g)
 	if (store_walk(g->g_store, gc_walk_cb, g) == -1) {
 		if (g->g_nomem)
 			errno = ENOMEM;
+		else if (atomic_load(&g->g_cancel))
+			errno = ECANCELED;
 		return -1;
 	}
 	return gc_census_finish(g);
@@ -1018,6 +1022,12 @@ gc_step(struct gc *g)
 {
 	int rc = 0;
 
+	if (atomic_load(&g->g_cancel) && g->g_phase != GC_DONE) {
+		g->g_phase = GC_FAILED;
+		g->g_res.gr_ms = util_now_ms() - g->g_start_ms;
+		errno = ECANCELED;
+		return -1;
+	}
 	switch (g->g_phase) {
 	case GC_WALK:
 		rc = gc_census(g);
@@ -1057,6 +1067,12 @@ const struct gc_result *
 gc_result(const struct gc *g)
 {
 	return &g->g_res;
+}
+
+void
+gc_cancel(struct gc *g)
+{
+	atomic_store(&g->g_cancel, 1);
 }
 
 void

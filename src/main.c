@@ -69,6 +69,7 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 	case SIGINT:
 		log_info("signal %d: graceful shutdown", (int)sig);
 		server_shutdown();
+		reg_drain();
 		break;
 	case SIGHUP:
 		log_info("SIGHUP: reloading TLS certificate and key");

@@ -108,6 +108,13 @@ reg_collect_garbage(const char *why)
 	api_gc_run(why);
 }
 
+/* reg_drain: stop what would keep the pool busy at shutdown. */
+void
+reg_drain(void)
+{
+	api_gc_cancel();
+}
+
 /*
  * reg_shutdown: stop the timer, free the catalog and every upload session
  * (their data stays on disk for a later run). Jobs still in flight finish

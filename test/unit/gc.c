@@ -482,6 +482,32 @@ test_scan(void)
 	    "not JSON: refused");
 }
 
+/* gc_cancel: the run stops at its next step, the tree as good as ever. */
+static void
+test_cancel(void)
+{
+	struct store *st = store_mem_open();
+	struct gc_options o = options(0, 0);
+	struct gc *g;
+	struct fix f;
+	int rc, n;
+
+	fixture(st, &f, 0);
+	g = gc_new(st, &o);
+	for (n = 0; n < 14 && (rc = gc_step(g)) == 1; n++)
+		continue;
+	ok(rc == 1 && g->g_phase == GC_SWEEP_BLOBS,
+	    "cancel: %d steps in, sweeping", n);
+	gc_cancel(g);
+	ok(gc_step(g) == -1 && errno == ECANCELED, "cancel: the next step stops");
+	ok(gc_step(g) == -1, "cancel: and every one after");
+	ok(gc_result(g)->gr_blobs_removed < 3, "cancel: not everything went");
+	is_int(fsck_problems(st), 0, "cancel: fsck finds no problem");
+	healthy(st, &f, "cancel");
+	gc_free(g);
+	store_close(st);
+}
+
 int
 main(void)
 {
@@ -493,6 +519,7 @@ main(void)
 	test_push_during_sweep();
 	test_interrupt(0);
 	test_interrupt(1);
+	test_cancel();
 	test_du();
 	return done_testing();
 }
