@@ -100,8 +100,9 @@ class Server:
     (its own directory and root)."""
 
     def __init__(self, kind, work, binary=None, tag=None, tls=None,
-                 auth=None):
+                 auth=None, ini=""):
         self.kind = kind
+        self.ini = ini  # more registryd.conf text (registryd only)
         self.binary = binary
         self.tls = tls
         self.auth = auth
@@ -152,6 +153,7 @@ class Server:
                 if self.auth:
                     f.write("\n[auth]\nhtpasswd = %s\nrealm = bench\n"
                             % self.auth[0])
+                f.write(self.ini)
             argv = [self.binary, "serve", "-c", conf]
         else:
             conf = os.path.join(self.dir, "config.yml")
@@ -980,9 +982,90 @@ http {
                     srv.stop()
                     self.drop_blobs(srv, keep=None)
 
+    # -- phase 8i: failed logins, known and unknown user names
+
+    LOGIN_N = 40  # failed logins per kind of name and server
+
+    def login_phase(self):
+        """Time one failed login (GET /v2/ with Basic credentials, 401) for
+        a user of the file with a wrong password and for a name that is not
+        in it, LOGIN_N of each, interleaved, one at a time over one
+        keep-alive connection; medians in ms. The htpasswd file is
+        `registryd passwd -C 5`, the cost `htpasswd -B` writes: a dummy hash
+        of another cost for unknown names would show here as a ratio far
+        from 1, which tells an attacker which names exist. registryd runs
+        with fail_limit = 0 (its limiter would answer 429 without a crypt
+        after 10 failures); registry:2 has no limiter. Each password is
+        new, so no cache can answer."""
+        keys = ("8i_login_known_ms", "8i_login_unknown_ms")
+        d = os.path.join(self.work, "p8i")
+        os.makedirs(d, exist_ok=True)
+        user = "bench"
+        pw = base64.urlsafe_b64encode(os.urandom(12)).decode()
+        try:
+            r = run([self.a.registryd, "passwd", "-C", "5", user],
+                    timeout=60, input=pw + "\n")
+            line = r.stdout.strip()
+            if r.returncode != 0 or not re.match(
+                    r"^bench:\$2[aby]\$05\$[./A-Za-z0-9]{53}$", line):
+                raise BenchError("registryd passwd -C 5: %r %s" % (
+                    line, r.stderr.strip()[-200:]))
+            htp = os.path.join(d, "htpasswd")
+            with open(htp, "w") as f:
+                f.write(line + "\n")
+        except (BenchError, OSError, subprocess.TimeoutExpired) as e:
+            for k in keys:
+                for kind in ("registryd", "registry2"):
+                    self.err(k, kind, "setup: %s" % e)
+            return
+        for kind, binary in (("registryd", self.a.registryd),
+                             ("registry2", None)):
+            srv = Server(kind, self.work, binary, tag="login",
+                         auth=(htp, user, pw),
+                         ini="fail_limit = 0\n")
+            self.say("%s: phase 8i, failed logins" % kind)
+            try:
+                srv.start()
+                conn = srv.connection(timeout=60)
+                times = {"known": [], "unknown": []}
+                for i in range(self.LOGIN_N + 2):
+                    for who, name in (("known", user),
+                                      ("unknown", "nosuchuser%d" % i)):
+                        cred = "%s:wrong%d-%s" % (name, i, os.urandom(4).hex())
+                        hdr = {"Authorization": "Basic " + base64.b64encode(
+                            cred.encode()).decode()}
+                        t0 = time.monotonic()
+                        st, _, _ = srv.request("GET", "/v2/", headers=hdr,
+                                               conn=conn)
+                        ms = (time.monotonic() - t0) * 1000
+                        if st != 401:
+                            raise BenchError("failed login (%s user): %d, "
+                                             "want 401" % (who, st))
+                        if i >= 2:  # the first two warm up
+                            times[who].append(ms)
+                conn.close()
+                for who in ("known", "unknown"):
+                    v = sorted(times[who])
+                    self.put("8i_login_%s_ms" % who, kind, v[len(v) // 2])
+                if not srv.alive():
+                    raise BenchError("server died, see %s" % srv.log)
+            except (BenchError, OSError, subprocess.TimeoutExpired) as e:
+                for k in keys:
+                    if (k, kind) not in self.results:
+                        self.err(k, kind, e)
+            finally:
+                srv.stop()
+
     # -- the run
 
     def main(self):
+        if self.a.only == "login":
+            os.makedirs(self.work, exist_ok=True)
+            self.limits["loadavg_start"] = os.getloadavg()[0]
+            self.login_phase()
+            self.limits["loadavg_end"] = os.getloadavg()[0]
+            self.report()
+            return
         a = self.a
         os.makedirs(self.work, exist_ok=True)
         src = os.path.join(self.work, "src.bin")
@@ -1063,6 +1146,7 @@ http {
         # Phase 8: fresh instances of both servers, one at a time, with
         # TLS and then with Basic auth.
         self.phase8(src)
+        self.login_phase()
         self.limits["loadavg_end"] = os.getloadavg()[0]
         self.report()
 
@@ -1194,6 +1278,10 @@ http {
                             self.val("5d_base_cpu_us", kind, "min"))
             if auth is not None and noauth is not None:
                 self.put("8h_base_auth_cpu_us", kind, auth - noauth)
+            unknown, known = (self.val("8i_login_unknown_ms", kind, "min"),
+                              self.val("8i_login_known_ms", kind, "min"))
+            if unknown is not None and known:
+                self.put("8i_login_frac", kind, unknown / known)
         rows += [
             ("8a_tls_stream_MBps", "8a TLS streamed upload %s MB/s (curl)" %
              blob_s, "max", None),
@@ -1224,6 +1312,12 @@ http {
              "max", None),
             ("8h_base_auth_cpu_us", "   added CPU us per request (8g - 5d)",
              "min", None),
+            ("8i_login_known_ms", "8i failed login, known user ms (cost 5)",
+             "min", None),
+            ("8i_login_unknown_ms", "   failed login, unknown user ms", "min",
+             None),
+            ("8i_login_frac", "   unknown / known user", "min",
+             lambda rd, r2: (0.8 <= rd <= 1.25, "0.8-1.25")),
         ]
 
         out = []
@@ -1318,6 +1412,9 @@ def main():
     ap.add_argument("--json-out", default=None)
     ap.add_argument("--keep", action="store_true",
                     help="keep the work directory (roots, logs)")
+    ap.add_argument("--only", choices=("login",), default=None,
+                    help="run one phase alone: login (8i, failed logins "
+                    "of known and unknown users, ~10 s)")
     a = ap.parse_args()
     if a.quick:
         a.blob_bytes, a.reps, a.many_n, a.many_bytes = 256 * MiB, 1, 32, 8 * MiB
@@ -1341,7 +1438,7 @@ def main():
     for tool in ("curl", "wrk", "openssl", "docker-registry", "dd"):
         if shutil.which(tool) is None:
             sys.exit("bench: %s is missing (bench/install-deps.sh)" % tool)
-    for f in (a.registryd, a.rbc):
+    for f in (a.registryd,) + ((a.rbc,) if a.only is None else ()):
         if not os.access(f, os.X_OK):
             sys.exit("bench: %s is missing (make bench builds it)" % f)
 

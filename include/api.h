@@ -18,6 +18,7 @@ struct auth_pending;
 struct config;
 struct event_base;
 struct json_t;
+struct manifest;
 struct request;
 struct store;
 struct upload;
@@ -53,7 +54,8 @@ struct api_ctx {
 	char ac_digest[DIGEST_BUFSZ]; /* ?digest= */
 	int ac_has_range;             /* Content-Range was given */
 	uint64_t ac_range_end;        /* its last byte index */
-	char *ac_buf;                 /* manifest body, owned */
+	/* Manifest body, owned; counted by api_manifests.c while held. */
+	char *ac_buf;
 	size_t ac_len;
 	size_t ac_cap;
 	struct api_job *ac_job; /* job that will reply, or NULL */
@@ -161,9 +163,29 @@ void api_sweep_stop(void);
 void api_manifest_get(struct request *, const struct route_match *);
 void api_manifest_put(struct request *, const struct route_match *);
 void api_manifest_delete(struct request *, const struct route_match *);
+/*
+ * api_manifest_body_free: free ctx's manifest body (ac_buf) and stop
+ * counting it against [http] manifest_buffer_max; the request's cleanup
+ * calls it. api_manifest_body_held: the bytes counted now, all requests
+ * and manifest jobs together.
+ */
+void api_manifest_body_free(struct api_ctx *);
+size_t api_manifest_body_held(void);
 
 /* api_referrers.c: /v2/<name>/referrers/<digest> */
 void api_referrers_get(struct request *, const struct route_match *);
+/*
+ * api_referrers_index: from a store call's work, after the revision link
+ * of digest in name was written: index the manifest (mf, parsed; len
+ * bytes) when it has a subject. api_referrers_unindex: after the
+ * revision link was removed: take it out of the index. Neither fails:
+ * what they cannot do, the next referrers query of the repository
+ * repairs (api_referrers.c).
+ */
+void api_referrers_index(struct store *, const char *name, const char *digest,
+    const struct manifest *mf, size_t len);
+void api_referrers_unindex(struct store *, const char *name,
+    const char *digest);
 
 /*
  * api_gc.c: online garbage collection. api_gc_start: keep base, cfg and

@@ -29,7 +29,24 @@
  * tens of platforms; this keeps the existence checks after a PUT bounded.
  */
 #define MANIFEST_MAX_REFS  10000
-#define REFERRERS_MAX      10000 /* manifests scanned per referrers query */
+/*
+ * Referrers (api_referrers.c): manifests one query reads to bring the
+ * index up to date (those pushed without it; a later query goes on),
+ * and the pages of the answer: descriptors without n=, at most with it,
+ * and bytes (clients take an index as a manifest: MANIFEST_MAX_BYTES).
+ */
+#define REFERRERS_MAX          10000
+#define REFERRERS_PAGE_DEFAULT 1000
+#define REFERRERS_PAGE_MAX     10000
+#define REFERRERS_PAGE_BYTES   (MANIFEST_MAX_BYTES - 4096)
+
+/*
+ * Manifest bodies held in memory by all PUTs together: the default of
+ * [http] manifest_buffer_max (a literal: config.c makes it a string);
+ * beyond, 503 with this Retry-After (seconds).
+ */
+#define MANIFEST_BUFFER_MAX         67108864
+#define MANIFEST_BUFFER_RETRY_AFTER 5
 
 /* Upload writeback (upload.c): start writeback every this many bytes. */
 #define UPLOAD_WRITEBACK_BYTES (8 * 1024 * 1024)
@@ -51,7 +68,7 @@
 #define AUTH_ADDR_MAX     64                /* bytes of a client address */
 #define AUTH_WINDOW       60                /* seconds of the failure window */
 #define AUTH_PENDING_MAX  256               /* checks in flight, all clients */
-#define AUTH_DEFAULT_COST 10                /* bcrypt cost of passwd, dummy */
+#define AUTH_DEFAULT_COST 10                /* passwd; dummy of an empty file */
 #define AUTH_KEY_LEN      32                /* HMAC key and digest bytes */
 #define AUTH_PASS_MAX     4096              /* passwd: bytes of a password */
 

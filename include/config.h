@@ -3,7 +3,11 @@
 
 #include <stddef.h>
 
-#define CONFIG_DEFAULT_PATH "/etc/registryd/registryd.conf"
+/* The Makefile passes SYSCONFDIR (default /etc, whatever the PREFIX). */
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#define CONFIG_DEFAULT_PATH SYSCONFDIR "/registryd/registryd.conf"
 #define CONFIG_MAX_HEADERS  32
 
 /* [tls] client_auth= */
@@ -33,6 +37,7 @@ struct config {
 	int cf_write_timeout;   /* write_timeout= seconds idle */
 	int cf_idle_timeout;    /* idle_timeout= keep-alive seconds */
 	int cf_drain_timeout;   /* drain_timeout= seconds at shutdown */
+	int cf_manifest_buffer_max; /* manifest_buffer_max= bytes, all PUTs */
 	char *cf_trust_proxy;   /* trust_proxy= addresses, comma list */
 	char *cf_cors_origins;  /* cors_origins= origins, comma list */
 	/* [tls]: TLS is on when cf_tls_cert is set */
@@ -64,8 +69,11 @@ struct config {
 	int cf_gc_interval;                /* gc_interval= seconds, 0 off */
 	int cf_gc_grace;                   /* gc_grace= seconds */
 	/* [log] */
-	int cf_log_level;  /* level= LOG_LVL_* */
-	int cf_access_log; /* access_log= */
+	int cf_log_level;    /* level= LOG_LVL_* */
+	int cf_access_log;   /* access_log= */
+	char *cf_log_format; /* format= text|json|logstash */
+	/* [server] */
+	char *cf_user; /* user= to become after binding */
 	/* [headers] */
 	struct config_header cf_headers[CONFIG_MAX_HEADERS];
 	int cf_nheaders;

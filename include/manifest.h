@@ -73,6 +73,15 @@ void manifest_free(struct manifest *);
 int manifest_media_type(const char *buf, size_t len, char *out, size_t outsz);
 
 /*
+ * manifest_list_pick: the first entry of the index or manifest list
+ * buf[0..len) for platform os/arch: its digest (DIGEST_BUFSZ) and its
+ * mediaType (mt[mtsz], "" when absent). Returns 0, or -1 when there is
+ * none.
+ */
+int manifest_list_pick(const char *buf, size_t len, const char *os,
+    const char *arch, char digest[DIGEST_BUFSZ], char *mt, size_t mtsz);
+
+/*
  * manifest_accepts: 1 when the request's Accept header values admit
  * media_type. accept is the comma-joined Accept header or NULL; NULL, "",
  * "* / *" (no spaces) and "application/ *" admit anything.

@@ -187,6 +187,71 @@ void store_list_free(char **list, size_t n);
  */
 int store_repo_cmp(const char *a, const char *b);
 
+/* ---- the referrers index ---- */
+
+/*
+ * Which manifests of a repository name a subject, so that a referrers
+ * query (OCI distribution-spec end-12a) reads a few small entries rather
+ * than every manifest. The index is registryd's own: registry:2 neither
+ * writes nor reads it, and another writer sharing the store may add or
+ * remove manifests without it. So it is a cache over the revision links,
+ * kept right by its users (api_referrers.c): an entry is served only
+ * while its revision link exists, and store_referrer_stale names the
+ * revisions added behind its back. Per repository it holds
+ *
+ *   entries  one per (subject, referrer): the referrer's descriptor, as
+ *            the referrers answer lists it (a small JSON object);
+ *   marks    one per revision the index has examined: the revision's
+ *            entry, when it has a subject, was written before its mark.
+ *
+ * Each entry and mark is one object, created or removed whole and never
+ * rewritten from what was read, so writers sharing the store never lose
+ * each other's updates.
+ */
+
+/* store_referrer_put flags. */
+#define STORE_REFERRER_DURABLE 0x01 /* the entry survives a crash at once */
+
+/*
+ * store_referrer_put: index revision digest of name: when subject is not
+ * NULL, first the entry (subject, digest) holding desc (len bytes),
+ * atomically (a reader sees all of it or the one before), durably with
+ * STORE_REFERRER_DURABLE; then digest's mark, never synced. Idempotent.
+ */
+int store_referrer_put(struct store *, const char *name, const char *digest,
+    const char *subject, const void *desc, size_t len, int flags);
+/*
+ * store_referrer_get: the descriptor of entry (subject, digest) into a
+ * malloc'd buffer with one NUL byte appended (caller frees); EFBIG when
+ * it is larger than max, ENOENT when there is no such entry.
+ */
+int store_referrer_get(struct store *, const char *name, const char *subject,
+    const char *digest, size_t max, char **desc, size_t *len);
+/*
+ * store_referrer_list: the digests with an entry under subject, sorted by
+ * strcmp (a list). None gives 0 and *n = 0.
+ */
+int store_referrer_list(struct store *, const char *name, const char *subject,
+    char ***digests, size_t *n);
+/*
+ * store_referrer_delete: remove digest's mark, then, when subject is not
+ * NULL, the entry (subject, digest): in that order, so that a crash in
+ * between leaves a revision to index again, never a mark without its
+ * entry. ENOENT when neither was there.
+ */
+int store_referrer_delete(struct store *, const char *name,
+    const char *subject, const char *digest);
+/*
+ * store_referrer_stale: what the index of name lacks: *add, the
+ * revisions without a mark, and *drop, the marks of revisions that are
+ * gone (two lists, sorted). Cheap enough for every query: the driver
+ * compares two listings and reads neither links nor manifests, so a
+ * revision whose link alone was removed (registry:2's delete) still
+ * counts as there.
+ */
+int store_referrer_stale(struct store *, const char *name, char ***add,
+    size_t *nadd, char ***drop, size_t *ndrop);
+
 /* ---- uploads ---- */
 
 /*
@@ -289,6 +354,7 @@ enum store_item_kind {
 	STORE_ITEM_TAG,       /* si_name, si_tag; si_target: current */
 	STORE_ITEM_TAG_INDEX, /* si_name, si_tag, si_digest; si_target */
 	STORE_ITEM_UPLOAD,    /* si_name, si_uuid */
+	STORE_ITEM_REFERRER,  /* si_name, si_subject, si_digest */
 	STORE_ITEM_ODD,       /* si_where, si_what, si_severity */
 };
 
@@ -311,7 +377,8 @@ struct store_item {
 	const char *si_name;   /* repository */
 	const char *si_tag;    /* tag */
 	const char *si_uuid;   /* upload session */
-	const char *si_digest; /* the blob or link the item is about */
+	const char *si_digest;  /* the blob or link the item is about */
+	const char *si_subject; /* REFERRER: the entry's subject */
 	enum store_link si_link;
 	uint64_t si_size; /* BLOB: bytes */
 	/* LINK, TAG, TAG_INDEX: what the pointer holds, unchecked. */
@@ -326,7 +393,8 @@ struct store_item {
 
 /*
  * store_walk: call cb for every item: all blobs first, then the
- * repositories, each with its links, tags and uploads in the driver's
+ * repositories, each with its links, tags, referrers index entries (not
+ * the marks) and uploads in the driver's
  * order (a repository's REPO item need not come before its links; one
  * with only layers or uploads has none). cb returns 0 to go on, -1 to
  * stop the walk. Returns 0, or -1 with errno when the walk failed or

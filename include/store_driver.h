@@ -72,6 +72,17 @@ struct store_ops {
 	void (*so_writer_free)(struct store_writer *);
 	int (*so_upload_purge)(struct store *, time_t, int);
 
+	int (*so_referrer_put)(struct store *, const char *, const char *,
+	    const char *, const void *, size_t, int);
+	int (*so_referrer_get)(struct store *, const char *, const char *,
+	    const char *, size_t, char **, size_t *);
+	int (*so_referrer_list)(struct store *, const char *, const char *,
+	    char ***, size_t *);
+	int (*so_referrer_delete)(struct store *, const char *, const char *,
+	    const char *);
+	int (*so_referrer_stale)(struct store *, const char *, char ***,
+	    size_t *, char ***, size_t *);
+
 	int (*so_walk)(struct store *,
 	    int (*)(const struct store_item *, void *), void *);
 

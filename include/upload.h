@@ -70,13 +70,6 @@ int upload_write(struct upload *, const void *buf, size_t len);
 void upload_rollback(struct upload *);
 
 /*
- * upload_verify: compare the running hash with digest. 1 match, 0
- * mismatch, -1 when the running hash is unknown (reopened session): then
- * upload_commit_work verifies by re-reading the data.
- */
-int upload_verify(struct upload *, const char *digest);
-
-/*
  * upload_commit_work: make the data blob digest in the storage (verify if
  * needed, fsync, rename, link). Runs on a worker thread; touches only the
  * storage and this session, which the caller holds. Returns 0, -1 with

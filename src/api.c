@@ -123,7 +123,7 @@ ctx_cleanup_cb(struct request *req)
 		auth_cancel(ctx->ac_auth);
 	if (ctx->ac_upload != NULL && api_run)
 		upload_release(ctx->ac_upload);
-	free(ctx->ac_buf);
+	api_manifest_body_free(ctx);
 	free(ctx);
 	http_set_ctx(req, NULL);
 }

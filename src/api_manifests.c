@@ -7,6 +7,11 @@
  * the revision link and the tag), and deleting tags and revisions. The
  * referrers of a subject are api_referrers.c's.
  *
+ * Manifest bodies are held in memory until stored, so their total is
+ * bounded ([http] manifest_buffer_max, body_grow): a buffer grows as the
+ * bytes arrive, never from what Content-Length claims, and every byte of
+ * it counts until it is freed, whichever way the request ends.
+ *
  * Every handler's storage work is one store call (struct api_job): its
  * work function makes the store calls on the job's own copies, wherever
  * the driver runs it; its done function answers on the loop. Nothing
@@ -40,10 +45,18 @@ enum get_result {
 	GET_FOUND,        /* mg_buf holds the bytes */
 	GET_NOT_MODIFIED, /* If-None-Match names the digest: nothing read */
 	GET_UNKNOWN,      /* no such tag, or no revision link */
+	GET_NO_PLATFORM,  /* old client: the list has no linux/amd64 image */
 	GET_TAG_FAILED,   /* store_tag_get: mg_errno */
 	GET_LINK_FAILED,  /* store_link_exists: mg_errno */
 	GET_READ_FAILED,  /* store_blob_read: mg_errno */
 };
+
+/*
+ * The platform registry:2 serves to a client that cannot read a manifest
+ * list (its defaultOS and defaultArch).
+ */
+#define GET_OLD_CLIENT_OS   "linux"
+#define GET_OLD_CLIENT_ARCH "amd64"
 
 /*
  * A manifest read (GET, HEAD): resolving the tag, the revision link check
@@ -57,6 +70,13 @@ struct api_manifest_get {
 	char mg_tag[TAG_MAX_LEN + 1]; /* "" when by digest */
 	char mg_digest[DIGEST_BUFSZ]; /* given, or once the tag names it */
 	char *mg_inm;                 /* If-None-Match, owned, or NULL */
+	char *mg_accept;              /* Accept, owned, or NULL */
+	/*
+	 * By tag, a Docker manifest list whose type Accept lacks: the list's
+	 * linux/amd64 image manifest is served instead (get_old_client), and
+	 * mg_digest is that manifest's.
+	 */
+	int mg_old_client;
 	enum get_result mg_result;
 	int mg_repo_exists; /* GET_UNKNOWN: store_repo_exists said 1 */
 	char *mg_buf;       /* GET_FOUND: the manifest, owned */
@@ -105,8 +125,11 @@ struct api_manifest_delete {
 };
 
 static void get_work(struct store_call *);
+static int get_old_client(struct api_manifest_get *, struct store *);
 static void get_done(struct store_call *);
 static void get_free(struct api_manifest_get *);
+static int body_grow(struct request *, struct api_ctx *, size_t);
+static void body_refuse(struct request *);
 static int body_cb(struct request *, const char *, size_t);
 static void body_end(struct request *);
 static enum store_link ref_link(const struct manifest_ref *);
@@ -116,6 +139,14 @@ static void put_free(struct api_manifest_job *);
 static void delete_work(struct store_call *);
 static void delete_untag(struct store *, const char *, const char *);
 static void delete_done(struct store_call *);
+
+/*
+ * Bytes of manifest bodies in memory, all requests together: the capacity
+ * of every request's ac_buf, then the length of each manifest job's
+ * mj_buf until put_free. Only the loop touches it (put_free runs in
+ * put_done).
+ */
+static size_t body_held;
 
 /* ----------------------------------------------------------------------
  * Manifests
@@ -130,21 +161,29 @@ void
 api_manifest_get(struct request *req, const struct route_match *m)
 {
 	struct api_manifest_get *mg;
-	const char *inm;
-	char *inm_copy = NULL;
+	const char *inm, *accept;
+	char *inm_copy = NULL, *accept_copy = NULL;
 
-	/* The tag's digest is known only in get_work: take the header. */
-	if ((inm = http_header(req, "If-None-Match")) != NULL &&
-	    (inm_copy = strdup(inm)) == NULL) {
+	/*
+	 * The tag's digest, and whether it names a manifest list, are known
+	 * only in get_work: take the headers.
+	 */
+	if (((inm = http_header(req, "If-None-Match")) != NULL &&
+	        (inm_copy = strdup(inm)) == NULL) ||
+	    ((accept = http_header(req, "Accept")) != NULL &&
+	        (accept_copy = strdup(accept)) == NULL)) {
+		free(inm_copy);
 		http_error(req, 500, "UNKNOWN", "out of memory");
 		return;
 	}
 	if ((mg = api_job_new(req, m, sizeof(*mg), STORE_CALL_QUICK, get_work,
 	         get_done)) == NULL) {
 		free(inm_copy);
+		free(accept_copy);
 		return;
 	}
 	mg->mg_inm = inm_copy;
+	mg->mg_accept = accept_copy;
 	util_strlcpy(mg->mg_name, m->rm_name, sizeof(mg->mg_name));
 	if (m->rm_ref_is_digest)
 		util_strlcpy(mg->mg_digest, m->rm_ref, sizeof(mg->mg_digest));
@@ -157,7 +196,9 @@ api_manifest_get(struct request *req, const struct route_match *m)
  * Wherever the store runs it: only the job's own fields and the store.
  * The tag, the revision link, If-None-Match, then the bytes; whether the
  * repository exists only when the manifest does not (NAME_UNKNOWN or
- * MANIFEST_UNKNOWN).
+ * MANIFEST_UNKNOWN). By tag, for a client whose Accept lacks the manifest
+ * list type, a manifest list is replaced by its linux/amd64 image
+ * (get_old_client); If-None-Match then waits for the digest served.
  */
 static void
 get_work(struct store_call *sc)
@@ -165,7 +206,7 @@ get_work(struct store_call *sc)
 	struct api_manifest_get *mg = (struct api_manifest_get *)sc;
 	struct store *st = api_store();
 	char digest[DIGEST_BUFSZ];
-	int rc;
+	int rc, old_client;
 
 	if (mg->mg_tag[0] != '\0') {
 		if (store_tag_get(st, mg->mg_name, mg->mg_tag, digest) == -1) {
@@ -189,7 +230,14 @@ get_work(struct store_call *sc)
 		mg->mg_result = rc == 0 ? GET_UNKNOWN : GET_LINK_FAILED;
 		goto done;
 	}
-	if (mg->mg_inm != NULL &&
+	/*
+	 * registry:2 also rewrites a list when Accept is absent; here a
+	 * client that sends none gets what is stored, and "* / *" admits
+	 * the list.
+	 */
+	old_client = mg->mg_tag[0] != '\0' && mg->mg_accept != NULL &&
+	    !manifest_accepts(mg->mg_accept, MT_DOCKER_LIST);
+	if (!old_client && mg->mg_inm != NULL &&
 	    api_parse_etag_matches(mg->mg_inm, mg->mg_digest)) {
 		mg->mg_result = GET_NOT_MODIFIED;
 		goto done;
@@ -200,10 +248,65 @@ get_work(struct store_call *sc)
 		mg->mg_result = GET_READ_FAILED;
 		goto done;
 	}
+	if (old_client && get_old_client(mg, st) == -1)
+		goto done;
+	if (old_client && mg->mg_inm != NULL &&
+	    api_parse_etag_matches(mg->mg_inm, mg->mg_digest)) {
+		free(mg->mg_buf);
+		mg->mg_buf = NULL;
+		mg->mg_result = GET_NOT_MODIFIED;
+		goto done;
+	}
 	mg->mg_result = GET_FOUND;
 done:
 	if (mg->mg_result == GET_UNKNOWN)
 		mg->mg_repo_exists = store_repo_exists(st, mg->mg_name) == 1;
+}
+
+/*
+ * An old client asked by tag, without the manifest list type in Accept
+ * (Docker before 1.10 and others that know only image manifests). When
+ * mg_buf is a Docker manifest list, replace it with its linux/amd64 image
+ * manifest, as registry:2 does (OCI indexes are not rewritten there
+ * either: they get 404 when not accepted, like any type). The image
+ * manifest's own type is checked against Accept by get_done, so a client
+ * that accepts neither gets 404 MANIFEST_UNKNOWN; registry:2's schema1
+ * conversion is not done. Returns 0 (mg_buf is what to serve, mg_digest
+ * its digest), or -1 with mg_result set.
+ */
+static int
+get_old_client(struct api_manifest_get *mg, struct store *st)
+{
+	char type[MANIFEST_MT_MAX], child[DIGEST_BUFSZ];
+	int rc;
+
+	api_parse_served_type(mg->mg_buf, mg->mg_len, type, sizeof(type));
+	if (strcmp(type, MT_DOCKER_LIST) != 0)
+		return 0;
+	if (manifest_list_pick(mg->mg_buf, mg->mg_len, GET_OLD_CLIENT_OS,
+	        GET_OLD_CLIENT_ARCH, child, type, sizeof(type)) == -1) {
+		mg->mg_result = GET_NO_PLATFORM;
+		return -1;
+	}
+	free(mg->mg_buf);
+	mg->mg_buf = NULL;
+	mg->mg_len = 0;
+	/* Only what this repository has: the list may name others. */
+	rc = store_link_exists(st, mg->mg_name, STORE_LINK_REVISION, child);
+	if (rc != 1) {
+		mg->mg_errno = errno;
+		mg->mg_result = rc == 0 ? GET_NO_PLATFORM : GET_LINK_FAILED;
+		return -1;
+	}
+	util_strlcpy(mg->mg_digest, child, sizeof(mg->mg_digest));
+	mg->mg_old_client = 1;
+	if (store_blob_read(st, mg->mg_digest, MANIFEST_MAX_BYTES, &mg->mg_buf,
+	        &mg->mg_len) == -1) {
+		mg->mg_errno = errno;
+		mg->mg_result = GET_READ_FAILED;
+		return -1;
+	}
+	return 0;
 }
 
 /* On the loop: answer, if the client is still there. */
@@ -222,6 +325,12 @@ get_done(struct store_call *sc)
 	switch (mg->mg_result) {
 	case GET_UNKNOWN:
 		api_name_or_manifest_unknown(req, mg->mg_repo_exists);
+		goto done;
+	case GET_NO_PLATFORM:
+		http_error(req, 404, "MANIFEST_UNKNOWN",
+		    "manifest list without a %s/%s image manifest for a client "
+		    "that does not accept manifest lists",
+		    GET_OLD_CLIENT_OS, GET_OLD_CLIENT_ARCH);
 		goto done;
 	case GET_TAG_FAILED:
 		http_error(req, 500, "UNKNOWN", "store_tag_get: %s",
@@ -263,6 +372,11 @@ get_done(struct store_call *sc)
 		    "manifest media type %s not in Accept", type);
 		goto done;
 	}
+	if (mg->mg_old_client)
+		log_debug("%s: conn %u: %s:%s: the manifest list's %s/%s image "
+		          "%s for a client that does not accept lists",
+		    __func__, http_conn_id(req), mg->mg_name, mg->mg_tag,
+		    GET_OLD_CLIENT_OS, GET_OLD_CLIENT_ARCH, mg->mg_digest);
 	http_reply(req, 200, type, mg->mg_buf, mg->mg_len);
 done:
 	get_free(mg);
@@ -272,14 +386,16 @@ static void
 get_free(struct api_manifest_get *mg)
 {
 	free(mg->mg_inm);
+	free(mg->mg_accept);
 	free(mg->mg_buf);
 	free(mg);
 }
 
 /*
  * api_manifest_put: PUT /v2/<name>/manifests/<reference> (end-7): buffer
- * the body, bounded by MANIFEST_MAX_BYTES (413, "Pushing Manifests"), then
- * validate and store it in body_end.
+ * the body, bounded by MANIFEST_MAX_BYTES (413, "Pushing Manifests") and
+ * by what all PUTs hold together (503, body_grow), then validate and
+ * store it in body_end.
  */
 void
 api_manifest_put(struct request *req, const struct route_match *m)
@@ -292,16 +408,21 @@ api_manifest_put(struct request *req, const struct route_match *m)
 		    "manifest larger than %d bytes", MANIFEST_MAX_BYTES);
 		return;
 	}
+	/*
+	 * A body announced that would not fit now is refused before it is
+	 * read. Nothing is allocated from Content-Length: it only caps how
+	 * far body_grow grows, so a client that announces 4 MiB and sends
+	 * little holds little.
+	 */
+	if (cl > 0 &&
+	    body_held + (uint64_t)cl >
+	        (uint64_t)api_config()->cf_manifest_buffer_max) {
+		body_refuse(req);
+		return;
+	}
 	if ((ctx = api_ctx_new(req, m)) == NULL) {
 		http_error(req, 500, "UNKNOWN", "out of memory");
 		return;
-	}
-	if (cl > 0) {
-		if ((ctx->ac_buf = malloc((size_t)cl)) == NULL) {
-			http_error(req, 500, "UNKNOWN", "out of memory");
-			return;
-		}
-		ctx->ac_cap = (size_t)cl;
 	}
 	if (!http_has_body(req)) {
 		body_end(req);
@@ -310,31 +431,100 @@ api_manifest_put(struct request *req, const struct route_match *m)
 	http_body_sink(req, body_cb, body_end);
 }
 
-/* Append a chunk of manifest body; a chunked body is bounded here. */
+/*
+ * 503 UNAVAILABLE with Retry-After, not 429 TOOMANYREQUESTS: the limit is
+ * the server's, shared by every client, and it clears as the bodies in
+ * flight complete or time out, not by this client slowing down. Docker
+ * also takes TOOMANYREQUESTS as final (moby's retryOnError marks it
+ * DoNotRetry, for Docker Hub's rate limit), UNAVAILABLE not.
+ */
+static void
+body_refuse(struct request *req)
+{
+	http_add_header(req, "Retry-After", "%d", MANIFEST_BUFFER_RETRY_AFTER);
+	http_error(req, 503, "UNAVAILABLE",
+	    "manifest bodies held in memory at the limit (%zu of %d bytes)",
+	    body_held, api_config()->cf_manifest_buffer_max);
+}
+
+/*
+ * Make room for need bytes in ctx->ac_buf: double the capacity (from 4
+ * KiB), but never past MANIFEST_MAX_BYTES or the Content-Length, which
+ * only caps the growth; count what it adds in body_held. 0, or -1 after
+ * answering 503 (beyond manifest_buffer_max) or 500.
+ */
+static int
+body_grow(struct request *req, struct api_ctx *ctx, size_t need)
+{
+	int64_t cl = http_content_length(req);
+	size_t ncap;
+	char *nbuf;
+
+	if (need <= ctx->ac_cap)
+		return 0;
+	ncap = ctx->ac_cap > 0 ? ctx->ac_cap : 4096;
+	while (ncap < need)
+		ncap *= 2;
+	if (ncap > MANIFEST_MAX_BYTES)
+		ncap = MANIFEST_MAX_BYTES;
+	if (cl > 0 && (uint64_t)cl >= need && ncap > (uint64_t)cl)
+		ncap = (size_t)cl;
+	if (body_held + (ncap - ctx->ac_cap) >
+	    (size_t)api_config()->cf_manifest_buffer_max) {
+		body_refuse(req);
+		return -1;
+	}
+	if ((nbuf = realloc(ctx->ac_buf, ncap)) == NULL) {
+		http_error(req, 500, "UNKNOWN", "out of memory");
+		return -1;
+	}
+	body_held += ncap - ctx->ac_cap;
+	ctx->ac_buf = nbuf;
+	ctx->ac_cap = ncap;
+	return 0;
+}
+
+/*
+ * api_manifest_body_free: free the request's manifest buffer, if any, and
+ * stop counting it (the request's cleanup, an answer before the end).
+ */
+void
+api_manifest_body_free(struct api_ctx *ctx)
+{
+	if (ctx->ac_buf == NULL)
+		return;
+	body_held -= ctx->ac_cap;
+	free(ctx->ac_buf);
+	ctx->ac_buf = NULL;
+	ctx->ac_len = ctx->ac_cap = 0;
+}
+
+/* api_manifest_body_held: bytes of manifest bodies in memory (tests). */
+size_t
+api_manifest_body_held(void)
+{
+	return body_held;
+}
+
+/*
+ * Append a chunk of manifest body; a chunked body is bounded here. An
+ * answer before the end frees the buffer at once: the connection may
+ * linger a while discarding the rest.
+ */
 static int
 body_cb(struct request *req, const char *buf, size_t len)
 {
 	struct api_ctx *ctx = http_ctx(req);
-	size_t ncap;
-	char *nbuf;
 
 	if (len > MANIFEST_MAX_BYTES - ctx->ac_len) {
 		http_error(req, 413, "SIZE_INVALID",
 		    "manifest larger than %d bytes", MANIFEST_MAX_BYTES);
+		api_manifest_body_free(ctx);
 		return -1;
 	}
-	if (ctx->ac_len + len > ctx->ac_cap) {
-		ncap = ctx->ac_cap > 0 ? ctx->ac_cap : 4096;
-		while (ncap < ctx->ac_len + len)
-			ncap *= 2;
-		if (ncap > MANIFEST_MAX_BYTES)
-			ncap = MANIFEST_MAX_BYTES;
-		if ((nbuf = realloc(ctx->ac_buf, ncap)) == NULL) {
-			http_error(req, 500, "UNKNOWN", "out of memory");
-			return -1;
-		}
-		ctx->ac_buf = nbuf;
-		ctx->ac_cap = ncap;
+	if (body_grow(req, ctx, ctx->ac_len + len) == -1) {
+		api_manifest_body_free(ctx);
+		return -1;
 	}
 	memcpy(ctx->ac_buf + ctx->ac_len, buf, len);
 	ctx->ac_len += len;
@@ -355,12 +545,14 @@ body_end(struct request *req)
 	const char *ct, *body = ctx->ac_buf != NULL ? ctx->ac_buf : "";
 	struct manifest mf;
 	struct api_manifest_job *job;
+	char *nbuf;
 
 	digest_buf(body, ctx->ac_len, digest);
 	http_log_digest(req, digest);
 	if (m->rm_ref_is_digest && strcmp(m->rm_ref, digest) != 0) {
 		http_error(req, 400, "DIGEST_INVALID", "manifest digest is %s",
 		    digest);
+		api_manifest_body_free(ctx);
 		return;
 	}
 	if ((ct = http_header(req, "Content-Type")) != NULL) {
@@ -371,6 +563,7 @@ body_end(struct request *req)
 	if (manifest_parse(body, ctx->ac_len, ct, &mf, err, sizeof(err)) ==
 	    -1) {
 		http_error(req, 400, "MANIFEST_INVALID", "%s", err);
+		api_manifest_body_free(ctx);
 		return;
 	}
 
@@ -383,7 +576,19 @@ body_end(struct request *req)
 	util_strlcpy(job->mj_digest, digest, sizeof(job->mj_digest));
 	if (!m->rm_ref_is_digest)
 		util_strlcpy(job->mj_tag, m->rm_ref, sizeof(job->mj_tag));
-	/* The job owns the parsed manifest and the bytes from here on. */
+	/*
+	 * The job owns the parsed manifest and the bytes from here on, cut
+	 * to their length: body_held counts mj_len until put_free.
+	 */
+	if (ctx->ac_len == 0)
+		api_manifest_body_free(ctx);
+	else if (ctx->ac_len < ctx->ac_cap) {
+		/* A failed shrink leaves a little more than counted. */
+		if ((nbuf = realloc(ctx->ac_buf, ctx->ac_len)) != NULL)
+			ctx->ac_buf = nbuf;
+		body_held -= ctx->ac_cap - ctx->ac_len;
+		ctx->ac_cap = ctx->ac_len;
+	}
 	job->mj_mf = mf;
 	job->mj_buf = ctx->ac_buf;
 	job->mj_len = ctx->ac_len;
@@ -450,6 +655,10 @@ put_work(struct store_call *sc)
 	            -1))
 		job->mj_result = PUT_STORE_FAILED;
 	job->mj_errno = errno;
+	/* After the revision link: the index never names a manifest first. */
+	if (job->mj_result == PUT_STORED)
+		api_referrers_index(st, job->mj_name, job->mj_digest,
+		    &job->mj_mf, job->mj_len);
 }
 
 /*
@@ -511,6 +720,8 @@ static void
 put_free(struct api_manifest_job *job)
 {
 	manifest_free(&job->mj_mf);
+	if (job->mj_buf != NULL)
+		body_held -= job->mj_len;
 	free(job->mj_buf);
 	free(job);
 }
@@ -519,10 +730,13 @@ put_free(struct api_manifest_job *job)
  * api_manifest_delete: DELETE /v2/<name>/manifests/<reference> (end-9). A
  * tag reference deletes the tag; a digest deletes the revision link and
  * every tag that points at it ("Deleting Manifests": any tag pointing to
- * that digest will return 404). Blobs stay for garbage-collect. These are
- * a few unlink/rmdir calls in one store call of kind QUICK: no fsync is
- * needed, as losing a delete in a crash only brings back what the client
- * asked to remove, so on a local disk they cost what lookups do.
+ * that digest will return 404). Blobs stay for garbage-collect. A tag's
+ * delete is a few unlink/rmdir calls in one store call of kind QUICK: no
+ * fsync is needed, as losing a delete in a crash only brings back what
+ * the client asked to remove, so on a local disk it costs what lookups
+ * do. A digest's also takes the manifest out of the referrers index,
+ * which reads and parses it (and may write): a DURABLE call, off the
+ * loop.
  */
 void
 api_manifest_delete(struct request *req, const struct route_match *m)
@@ -535,7 +749,8 @@ api_manifest_delete(struct request *req, const struct route_match *m)
 	}
 	if (m->rm_ref_is_digest)
 		http_log_digest(req, m->rm_ref);
-	if ((md = api_job_new(req, m, sizeof(*md), STORE_CALL_QUICK,
+	if ((md = api_job_new(req, m, sizeof(*md),
+	         m->rm_ref_is_digest ? STORE_CALL_DURABLE : STORE_CALL_QUICK,
 	         delete_work, delete_done)) == NULL)
 		return;
 	util_strlcpy(md->md_name, m->rm_name, sizeof(md->md_name));
@@ -565,8 +780,10 @@ delete_work(struct store_call *sc)
 			    store_repo_exists(st, md->md_name) == 1;
 		return;
 	}
-	if (md->md_tag[0] == '\0')
+	if (md->md_tag[0] == '\0') {
 		delete_untag(st, md->md_name, md->md_digest);
+		api_referrers_unindex(st, md->md_name, md->md_digest);
+	}
 }
 
 /*

@@ -40,10 +40,9 @@
  * acquired (taken over from the request).
  */
 enum api_upload_op {
-	UPLOAD_OP_COMMIT,   /* verify if needed, make it a blob: 201 */
-	UPLOAD_OP_MISMATCH, /* the running digest differs: abort, 400 */
-	UPLOAD_OP_CANCEL,   /* DELETE of a session: abort, 204 */
-	UPLOAD_OP_MOUNT,    /* link a blob the store has: 201, else a session */
+	UPLOAD_OP_COMMIT, /* verify, make it a blob: 201; mismatch: abort, 400 */
+	UPLOAD_OP_CANCEL, /* DELETE of a session: abort, 204 */
+	UPLOAD_OP_MOUNT,  /* link a blob the store has: 201, else a session */
 };
 
 struct api_upload_job {
@@ -564,26 +563,27 @@ put_next(struct request *req, struct upload *u)
 }
 
 /*
- * All bytes are in: check the running digest, then commit (a durable
- * store call: fsync and rename). A mismatch cancels the upload: 400
- * DIGEST_INVALID, as registry:2 does; the client starts over. The job
- * takes over the acquired upload, so the request's cleanup leaves it
- * alone if the client goes away meanwhile.
+ * All bytes are in: verify and commit in one store call (fsync and
+ * rename). A mismatch cancels the upload: 400 DIGEST_INVALID, as
+ * registry:2 does; the client starts over. The running hash is not
+ * trusted here on the loop: another instance sharing the root may have
+ * appended to the session since this one last wrote (POST and a PATCH
+ * here, a PATCH there, the PUT here), and only upload_commit_work, which
+ * compares the data's size with what this process hashed and re-reads
+ * when they differ, can tell. The job takes over the acquired upload, so
+ * the request's cleanup leaves it alone if the client goes away meanwhile.
  */
 static void
 commit_start(struct request *req)
 {
 	struct api_ctx *ctx = http_ctx(req);
 	struct upload *u = ctx->ac_upload;
-	enum api_upload_op op = UPLOAD_OP_COMMIT;
 
 	if (range_short(req, ctx))
 		return;
-	if (upload_verify(u, ctx->ac_digest) == 0)
-		op = UPLOAD_OP_MISMATCH;
 	ctx->ac_upload = NULL;
-	if (job_start(req, ctx, op, u, ctx->ac_match.rm_name, ctx->ac_digest) ==
-	    -1) {
+	if (job_start(req, ctx, UPLOAD_OP_COMMIT, u, ctx->ac_match.rm_name,
+	        ctx->ac_digest) == -1) {
 		upload_release(u);
 		http_error(req, 500, "UNKNOWN", "out of memory");
 	}
@@ -662,10 +662,6 @@ job_work(struct store_call *sc)
 		job->uj_errno = errno;
 		if (job->uj_result != 0)
 			(void)upload_abort_work(job->uj_upload);
-		break;
-	case UPLOAD_OP_MISMATCH:
-		(void)upload_abort_work(job->uj_upload);
-		job->uj_result = -2;
 		break;
 	case UPLOAD_OP_CANCEL:
 		if (upload_abort_work(job->uj_upload) == -1 && errno != ENOENT)

@@ -15,8 +15,11 @@
  *   - a miss runs crypt_rn on the worker pool (pool.h); the job owns
  *     copies of everything it needs, because a reload may swap the user
  *     table while it runs;
- *   - an unknown user is checked against a dummy bcrypt hash of the
- *     default cost, so that it costs what a wrong password costs;
+ *   - an unknown user is checked against a dummy hash with the scheme and
+ *     cost that most lines of the file use (htpasswd -B writes cost 5,
+ *     registryd passwd 10), made again at every load, so that it costs
+ *     what a wrong password of a real user costs and the time of a
+ *     failed login does not tell which names exist;
  *   - failures are counted per client address and user name in a 60 s
  *     window (fail_limit=), an IPv6 address by its /64: a limited pair
  *     gets AUTH_LIMITED without any crypt, and checks in flight count
@@ -39,6 +42,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -146,6 +150,9 @@ static int auth_parse(const char *, size_t, const char *, struct auth_table *,
     char *, size_t);
 static int auth_read_file(const char *, char **, size_t *, char *, size_t);
 static int auth_load(const char *, struct auth_table *, char *, size_t);
+static int auth_hash_setting(const char *, const char **, unsigned long *);
+static int auth_dummy_make(const struct auth_table *, char *, size_t);
+static int auth_mkdirs(const char *, char *, size_t);
 static int
 auth_create(const char *, const char *, const char *, char *, size_t);
 static const struct auth_user *auth_lookup(const char *);
@@ -313,8 +320,10 @@ auth_parse(const char *buf, size_t len, const char *file, struct auth_table *t,
 			goto fail;
 		}
 		if (rv == -1 || strlen(colon + 1) >= AUTH_HASH_MAX) {
-			snprintf(err, errlen, "%s:%d: malformed hash", file,
-			    lineno);
+			snprintf(err, errlen,
+			    "%s:%d: malformed hash, make the line again with "
+			    "htpasswd -B or registryd passwd",
+			    file, lineno);
 			goto fail;
 		}
 		if (t->at_n == AUTH_USERS_MAX) {
@@ -346,8 +355,9 @@ auth_parse(const char *buf, size_t len, const char *file, struct auth_table *t,
 	for (i = 1; i < t->at_n; i++) {
 		if (strcmp(t->at_users[i - 1].au_name,
 		        t->at_users[i].au_name) == 0) {
-			snprintf(err, errlen, "%s:%d: duplicate user", file,
-			    t->at_users[i].au_line);
+			snprintf(err, errlen,
+			    "%s:%d: duplicate user, keep one line per user",
+			    file, t->at_users[i].au_line);
 			return -1;
 		}
 	}
@@ -377,7 +387,14 @@ auth_read_file(const char *path, char **buf, size_t *len, char *err,
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
 		if (errno == ENOENT)
 			return -2;
-		snprintf(err, errlen, "htpasswd %s: %s", path, strerror(errno));
+		if (errno == EACCES)
+			snprintf(err, errlen,
+			    "htpasswd %s: %s; make it readable by uid %u, "
+			    "the user registryd runs as",
+			    path, strerror(errno), (unsigned int)geteuid());
+		else
+			snprintf(err, errlen, "htpasswd %s: %s", path,
+			    strerror(errno));
 		return -1;
 	}
 	if (fstat(fd, &st) == -1) {
@@ -441,9 +458,145 @@ auth_load(const char *path, struct auth_table *t, char *err, size_t errlen)
 }
 
 /*
+ * The scheme and cost of a supported hash (auth_hash_check said 1): for
+ * bcrypt, "$2b$" (every bcrypt prefix costs the same) and its cost; for
+ * sha-crypt, "$5$" or "$6$" and its rounds, 0 for the default. That is
+ * what crypt_gensalt_rn takes to make a setting of the same cost.
+ * Returns 0, or -1 when the rounds cannot be read.
+ */
+static int
+auth_hash_setting(const char *h, const char **prefix, unsigned long *count)
+{
+	const char *p, *d;
+	uint64_t n;
+
+	if (h[0] == '$' && h[1] == '2') {
+		*prefix = "$2b$";
+		*count = (unsigned long)((h[4] - '0') * 10 + (h[5] - '0'));
+		return 0;
+	}
+	*prefix = h[1] == '5' ? "$5$" : "$6$";
+	*count = 0;
+	if (strncmp(h + 3, "rounds=", 7) != 0)
+		return 0;
+	p = h + 10;
+	if ((d = strchr(p, '$')) == NULL ||
+	    util_strtou64(p, (size_t)(d - p), 999999999, &n) == -1)
+		return -1;
+	*count = (unsigned long)n;
+	return 0;
+}
+
+/*
+ * auth_dummy_make: the setting (scheme, cost, random salt) that unknown
+ * users are checked against, into out: the one most lines of t use, on a
+ * tie the one of the earliest line, the default bcrypt cost for an empty
+ * table. With mixed costs no single dummy hides every name; matching the
+ * most users is the best one can do. Only a setting, no crypt: crypt_rn
+ * of a password against it costs what a check against a whole hash of
+ * that cost does, and no bcrypt runs on the loop at a reload. Returns 0,
+ * or -1.
+ */
+static int
+auth_dummy_make(const struct auth_table *t, char *out, size_t outsz)
+{
+	struct {
+		const char *ds_prefix;
+		unsigned long ds_count;
+		size_t ds_n;
+		int ds_line; /* earliest line with it */
+	} ds[16];
+	const char *prefix, *best_prefix = "$2b$";
+	unsigned long count, best_count = AUTH_DEFAULT_COST;
+	size_t nds = 0, i, j, best = SIZE_MAX;
+
+	for (i = 0; i < t->at_n; i++) {
+		if (auth_hash_setting(t->at_users[i].au_hash, &prefix,
+		        &count) == -1)
+			continue;
+		for (j = 0; j < nds; j++)
+			if (ds[j].ds_prefix == prefix &&
+			    ds[j].ds_count == count)
+				break;
+		if (j == nds) {
+			/* Past 16 kinds the rare ones do not matter. */
+			if (nds == sizeof(ds) / sizeof(ds[0]))
+				continue;
+			ds[j].ds_prefix = prefix;
+			ds[j].ds_count = count;
+			ds[j].ds_n = 0;
+			ds[j].ds_line = t->at_users[i].au_line;
+			nds++;
+		}
+		ds[j].ds_n++;
+		if (t->at_users[i].au_line < ds[j].ds_line)
+			ds[j].ds_line = t->at_users[i].au_line;
+	}
+	for (j = 0; j < nds; j++)
+		if (best == SIZE_MAX || ds[j].ds_n > ds[best].ds_n ||
+		    (ds[j].ds_n == ds[best].ds_n &&
+		        ds[j].ds_line < ds[best].ds_line))
+			best = j;
+	if (best != SIZE_MAX) {
+		best_prefix = ds[best].ds_prefix;
+		best_count = ds[best].ds_count;
+	}
+	if (crypt_gensalt_rn(best_prefix, best_count, NULL, 0, out,
+	        (int)outsz) == NULL ||
+	    out[0] != '$')
+		return -1;
+	return 0;
+}
+
+/*
+ * Create the missing directories above the file path, mode 0700 (the
+ * file holds password hashes; umask may only narrow it). Container setups
+ * name /auth/htpasswd in a fresh container, where /auth does not exist.
+ * Returns 0, or -1 with a message in err.
+ */
+static int
+auth_mkdirs(const char *path, char *err, size_t errlen)
+{
+	char dir[PATH_MAX], *p, c;
+	struct stat st;
+
+	if (util_strlcpy(dir, path, sizeof(dir)) >= sizeof(dir)) {
+		snprintf(err, errlen, "htpasswd %s: path too long", path);
+		return -1;
+	}
+	if ((p = strrchr(dir, '/')) == NULL || p == dir)
+		return 0;
+	*p = '\0';
+	if (stat(dir, &st) == 0)
+		return 0; /* a file there: the open says so */
+	for (p = dir + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		c = *p;
+		*p = '\0';
+		if (mkdir(dir, 0700) == 0)
+			log_info("htpasswd %s: created directory %s (0700)",
+			    path, dir);
+		else if (errno != EEXIST) {
+			snprintf(err, errlen,
+			    "htpasswd %s: cannot create directory %s: %s; "
+			    "create it writable by uid %u, the user registryd "
+			    "runs as",
+			    path, dir, strerror(errno),
+			    (unsigned int)geteuid());
+			return -1;
+		}
+		*p = c;
+		if (c == '\0')
+			return 0;
+	}
+}
+
+/*
  * Create path with one bcrypt line for user (REGISTRY_USERNAME and
- * REGISTRY_PASSWORD), mode 0600, never over an existing file. Returns 0,
- * or -1 with a message in err.
+ * REGISTRY_PASSWORD), mode 0600, never over an existing file, and the
+ * directories above it (auth_mkdirs). Returns 0, or -1 with a message in
+ * err.
  */
 static int
 auth_create(const char *path, const char *user, const char *password, char *err,
@@ -463,10 +616,16 @@ auth_create(const char *path, const char *user, const char *password, char *err,
 		snprintf(err, errlen, "htpasswd %s: user name too long", path);
 		goto done;
 	}
+	if (auth_mkdirs(path, err, errlen) == -1)
+		goto done;
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 	    0600);
 	if (fd == -1) {
-		snprintf(err, errlen, "htpasswd %s: %s", path, strerror(errno));
+		snprintf(err, errlen,
+		    "htpasswd %s: cannot create it: %s; make its directory "
+		    "writable by uid %u, or create the file with registryd "
+		    "passwd",
+		    path, strerror(errno), (unsigned int)geteuid());
 		goto done;
 	}
 	if (write(fd, line, (size_t)n) != n || fsync(fd) == -1) {
@@ -870,7 +1029,8 @@ auth_job_done(struct pool_job *job)
 
 /*
  * auth_init: remember cfg (it must outlive the module), make the cache
- * key and the dummy hash, and load cfg->cf_htpasswd when it is set. A
+ * key, load cfg->cf_htpasswd when it is set and make the dummy setting of
+ * its cost (auth_dummy_make). A
  * missing file is created from cf_username and cf_password (bcrypt, mode
  * 0600) when both are set, and is an error otherwise. Returns 0, or -1
  * with a message for the operator in err.
@@ -878,9 +1038,6 @@ auth_job_done(struct pool_job *job)
 int
 auth_init(const struct config *cfg, char *err, size_t errlen)
 {
-	struct crypt_data *cd = NULL;
-	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
-	const char *out;
 	int rv;
 
 	auth.cfg = cfg;
@@ -891,21 +1048,6 @@ auth_init(const struct config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "auth: RAND_bytes failed");
 		return -1;
 	}
-	/* The dummy hash has the default cost of new lines. */
-	if ((cd = calloc(1, sizeof(*cd))) == NULL ||
-	    crypt_gensalt_rn("$2b$", AUTH_DEFAULT_COST, NULL, 0, salt,
-	        sizeof(salt)) == NULL ||
-	    (out = crypt_rn("registryd dummy password", salt, cd,
-	         (int)sizeof(*cd))) == NULL ||
-	    out[0] != '$') {
-		snprintf(err, errlen, "auth: cannot make a bcrypt hash: %s",
-		    strerror(errno));
-		free(cd);
-		return -1;
-	}
-	(void)util_strlcpy(auth.dummy, out, sizeof(auth.dummy));
-	free(cd);
-
 	rv = auth_load(cfg->cf_htpasswd, &auth.table, err, errlen);
 	if (rv == -2) {
 		if (cfg->cf_username == NULL || cfg->cf_username[0] == '\0' ||
@@ -930,6 +1072,13 @@ auth_init(const struct config *cfg, char *err, size_t errlen)
 		    cfg->cf_htpasswd);
 	if (rv != 0)
 		return -1;
+	if (auth_dummy_make(&auth.table, auth.dummy, sizeof(auth.dummy)) ==
+	    -1) {
+		snprintf(err, errlen, "auth: cannot make a crypt setting: %s",
+		    strerror(errno));
+		auth_table_free(&auth.table);
+		return -1;
+	}
 	if (auth.table.at_n == 0)
 		log_warnx("htpasswd %s: no users: every login will fail",
 		    cfg->cf_htpasswd);
@@ -948,14 +1097,15 @@ auth_enabled(void)
 
 /*
  * auth_reload: re-read the htpasswd file (SIGHUP). On success the new
- * users replace the old and the cache is flushed; on any error the old
+ * users replace the old, the dummy setting follows their cost and the
+ * cache is flushed; on any error the old
  * users stay and the reason is logged. Returns 0 or -1.
  */
 int
 auth_reload(void)
 {
 	struct auth_table t;
-	char err[512];
+	char err[512], dummy[AUTH_HASH_MAX];
 	int rv;
 
 	if (!auth.enabled)
@@ -969,8 +1119,16 @@ auth_reload(void)
 		    auth.table.at_n);
 		return -1;
 	}
+	if (auth_dummy_make(&t, dummy, sizeof(dummy)) == -1) {
+		log_warnx("htpasswd %s: cannot make a crypt setting; keeping "
+		          "the %zu users loaded before",
+		    auth.cfg->cf_htpasswd, auth.table.at_n);
+		auth_table_free(&t);
+		return -1;
+	}
 	auth_table_free(&auth.table);
 	auth.table = t;
+	(void)util_strlcpy(auth.dummy, dummy, sizeof(auth.dummy));
 	auth.generation++;
 	auth_cache_flush();
 	log_info("htpasswd %s: reloaded, %zu users", auth.cfg->cf_htpasswd,

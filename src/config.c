@@ -50,8 +50,10 @@
 #define CONFIG_REALM_MAX     128           /* realm= */
 #define CONFIG_LIST_ITEMS    64            /* items of a comma list */
 
-#define CONFIG_ENV_PREFIX  "REGISTRY_"
-#define CONFIG_ENV_HEADERS "REGISTRY_HTTP_HEADERS_"
+#define CONFIG_ENV_PREFIX   "REGISTRY_"
+#define CONFIG_ENV_HEADERS  "REGISTRY_HTTP_HEADERS_"
+#define CONFIG_ENV_HEADERS1 "REGISTRY_HTTP_HEADERS" /* all in one */
+#define CONFIG_FLOW_BLANKS  " \t\r\n" /* between YAML flow tokens */
 
 #define CONFIG_STR(x)  CONFIG_STR2(x)
 #define CONFIG_STR2(x) #x
@@ -203,6 +205,8 @@ static int config_validate_origins(const char *, char *, size_t);
 static int config_validate_ciphers(const char *, char *, size_t);
 static int config_validate_realm(const char *, char *, size_t);
 static int config_validate_user(const char *, char *, size_t);
+static int config_validate_logformat(const char *, char *, size_t);
+static int config_validate_sysuser(const char *, char *, size_t);
 
 #define CF(f) offsetof(struct config, f)
 
@@ -238,6 +242,10 @@ static const struct config_key config_keys[] = {
         "REGISTRY_HTTP_DRAINTIMEOUT", CONFIG_T_DURATION, CF(cf_drain_timeout),
         "30", 0, 3600, NULL, 0,
         "seconds to finish in-flight requests at shutdown"},
+    {"http", "manifest_buffer_max", "REGISTRY_HTTP_MANIFEST_BUFFER_MAX", NULL,
+        CONFIG_T_INT, CF(cf_manifest_buffer_max),
+        CONFIG_STR(MANIFEST_BUFFER_MAX), MANIFEST_MAX_BYTES, 1073741824, NULL,
+        0, "bytes of manifest bodies held by all PUTs; beyond, 503"},
     {"http", "trust_proxy", "REGISTRY_HTTP_TRUSTPROXY", NULL, CONFIG_T_STRING,
         CF(cf_trust_proxy), "", 0, 0, config_validate_proxies, CONFIG_F_LIST,
         "proxy addresses whose X-Forwarded-* headers are believed"},
@@ -333,6 +341,12 @@ static const struct config_key config_keys[] = {
     {"log", "access_log", "REGISTRY_LOG_ACCESSLOG_DISABLED", NULL,
         CONFIG_T_BOOL, CF(cf_access_log), "true", 0, 0, NULL,
         CONFIG_F_ENV_INVERT, "one log line per request"},
+    {"log", "format", "REGISTRY_LOG_FORMATTER", NULL, CONFIG_T_STRING,
+        CF(cf_log_format), "text", 0, 0, config_validate_logformat, 0,
+        "text, or json: one JSON object per line (logstash: json)"},
+    {"server", "user", "REGISTRY_SERVER_USER", NULL, CONFIG_T_STRING,
+        CF(cf_user), "", 0, 0, config_validate_sysuser, 0,
+        "started as root: become this user after binding; empty: stay"},
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -414,8 +428,6 @@ static const struct config_env_rule config_env_rules[] = {
     {"REGISTRY_PORT", 1, NULL, CONFIG_ENV_ACCEPT, NULL},
     {"REGISTRY_SERVICE_", 1, NULL, CONFIG_ENV_ACCEPT, NULL},
     {"REGISTRY_REPORTING_", 1, NULL, CONFIG_ENV_ACCEPT, NULL},
-    {"REGISTRY_LOG_FORMATTER", 0, "text", CONFIG_ENV_WARN,
-        "registryd writes plain text log lines; ignored"},
     {"REGISTRY_LOG_FIELDS_", 1, NULL, CONFIG_ENV_WARN,
         "not supported by registryd; ignored"},
     {"REGISTRY_LOG_HOOKS_", 1, NULL, CONFIG_ENV_WARN,
@@ -485,6 +497,13 @@ static int config_go_ciphers_map(const char *, char *, size_t);
 static void config_check(struct config_parse *);
 static void config_env(struct config_parse *, char **);
 static void config_env_one(struct config_parse *, const char *, const char *);
+static void config_env_headers(struct config_parse *, const char *);
+static int config_env_headers_map(struct config_parse *, const char *);
+static int config_env_headers_lines(struct config_parse *, const char *);
+static int config_env_header_add(struct config_parse *, const char *,
+    const char *, unsigned char *);
+static const char *
+config_flow_scalar(const char *, const char *, char *, size_t);
 static void config_headers_compact(struct config *);
 static char *config_trim(char *);
 static const char *config_level_name(int);
@@ -949,6 +968,42 @@ bad:
 	snprintf(err, errlen,
 	    "a user name is at most 127 bytes, without ':' or control "
 	    "characters");
+	return -1;
+}
+
+/* [log] format: what log_format_parse knows. */
+static int
+config_validate_logformat(const char *s, char *err, size_t errlen)
+{
+	if (log_format_parse(s) != -1)
+		return 0;
+	snprintf(err, errlen, "expected text, json or logstash");
+	return -1;
+}
+
+/*
+ * [server] user: empty, or a system user name (useradd's rules: letters,
+ * digits, '.', '_', '-', not starting with '-', 32 bytes at most). Whether
+ * it exists is checked when the server drops privileges.
+ */
+static int
+config_validate_sysuser(const char *s, char *err, size_t errlen)
+{
+	const char *p;
+
+	if (*s == '\0')
+		return 0;
+	if (strlen(s) > 32 || *s == '-')
+		goto bad;
+	for (p = s; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' &&
+		    *p != '-')
+			goto bad;
+	return 0;
+bad:
+	snprintf(err, errlen,
+	    "expected a user name: letters, digits, '.', '_', '-', "
+	    "at most 32 bytes");
 	return -1;
 }
 
@@ -1515,6 +1570,238 @@ config_go_ciphers_map(const char *s, char *out, size_t outsz)
 	return 0;
 }
 
+/* ---- REGISTRY_HTTP_HEADERS ---- */
+
+/*
+ * One scalar of a YAML/JSON flow collection at s: "double quoted" (JSON
+ * escapes \" \\ \/ \t), 'single quoted' ('' is a quote) or bare up to
+ * a character of stops (blanks around it dropped). Into out. Returns what
+ * follows it, or NULL when it is malformed or longer than out.
+ */
+static const char *
+config_flow_scalar(const char *s, const char *stops, char *out, size_t outsz)
+{
+	size_t o = 0;
+	const char *b, *e;
+	char q, c;
+
+	s += strspn(s, CONFIG_FLOW_BLANKS);
+	if (*s == '"' || *s == '\'') {
+		q = *s++;
+		for (;; s++) {
+			if (*s == '\0')
+				return NULL;
+			c = *s;
+			if (c == q && q == '\'' && s[1] == '\'')
+				s++;
+			else if (c == q)
+				break;
+			else if (c == '\\' && q == '"') {
+				switch (*++s) {
+				case '"':
+				case '\\':
+				case '/':
+					c = *s;
+					break;
+				case 't':
+					c = '\t';
+					break;
+				default:
+					return NULL;
+				}
+			}
+			if (o + 1 >= outsz)
+				return NULL;
+			out[o++] = c;
+		}
+		out[o] = '\0';
+		s++;
+	} else {
+		b = s;
+		for (e = s; *e != '\0' && strchr(stops, *e) == NULL; e++)
+			;
+		s = e;
+		while (e > b && strchr(CONFIG_FLOW_BLANKS, e[-1]) != NULL)
+			e--;
+		if ((size_t)(e - b) >= outsz)
+			return NULL;
+		memcpy(out, b, (size_t)(e - b));
+		out[e - b] = '\0';
+	}
+	return s + strspn(s, CONFIG_FLOW_BLANKS);
+}
+
+/*
+ * Set one header of REGISTRY_HTTP_HEADERS; seen marks the slots it set,
+ * so that a name given twice is an error. Returns 0 or -1 (reported).
+ */
+static int
+config_env_header_add(struct config_parse *cp, const char *name,
+    const char *value, unsigned char *seen)
+{
+	char err[CONFIG_ERR_MAX];
+	int slot;
+
+	if ((slot = config_header_set(cp->cp_cf, name, value, err,
+	         sizeof(err))) == -1) {
+		config_report(CONFIG_ENV_HEADERS1, 0, "%.64s: %s", name, err);
+		return -1;
+	}
+	if (seen[slot]) {
+		config_report(CONFIG_ENV_HEADERS1, 0,
+		    "header %.64s given twice", name);
+		return -1;
+	}
+	seen[slot] = 1;
+	return 0;
+}
+
+/*
+ * registry:2's form: a YAML flow map (JSON is one) of header names to
+ * lists of values, {"Name": ["v1", "v2"]}. The values are joined with
+ * ", " (repeated headers). A single string where registry:2 wants a list
+ * is taken as a list of one. Returns 0, or -1 (reported).
+ */
+static int
+config_env_headers_map(struct config_parse *cp, const char *s)
+{
+	char name[CONFIG_HDR_NAME_MAX + 1], item[CONFIG_HDR_VALUE_MAX + 1];
+	char value[CONFIG_HDR_VALUE_MAX + 1];
+	unsigned char seen[CONFIG_MAX_HEADERS];
+	size_t o, n;
+
+	memset(seen, 0, sizeof(seen));
+	s++; /* '{' */
+	for (;;) {
+		s += strspn(s, CONFIG_FLOW_BLANKS);
+		if (*s == '}')
+			break;
+		if ((s = config_flow_scalar(s, ":", name, sizeof(name))) ==
+		        NULL ||
+		    *s++ != ':' || name[0] == '\0')
+			goto bad;
+		s += strspn(s, CONFIG_FLOW_BLANKS);
+		value[0] = '\0';
+		if (*s == '[') {
+			s++;
+			for (o = 0;;) {
+				s += strspn(s, CONFIG_FLOW_BLANKS);
+				if (*s == ']')
+					break;
+				if ((s = config_flow_scalar(s, ",]", item,
+				         sizeof(item))) == NULL)
+					goto bad;
+				n = strlen(item);
+				if (o + n + 3 > sizeof(value))
+					goto bad;
+				if (o > 0) {
+					memcpy(value + o, ", ", 2);
+					o += 2;
+				}
+				memcpy(value + o, item, n + 1);
+				o += n;
+				if (*s == ',')
+					s++;
+				else if (*s != ']')
+					goto bad;
+			}
+			s++; /* ']' */
+			s += strspn(s, CONFIG_FLOW_BLANKS);
+		} else if ((s = config_flow_scalar(s, ",}", value,
+		                sizeof(value))) == NULL)
+			goto bad;
+		if (config_env_header_add(cp, name, value, seen) == -1)
+			return -1;
+		if (*s == ',')
+			s++;
+		else if (*s != '}')
+			goto bad;
+	}
+	s++; /* '}' */
+	if (s[strspn(s, CONFIG_FLOW_BLANKS)] == '\0')
+		return 0;
+bad:
+	config_report(CONFIG_ENV_HEADERS1, 0,
+	    "expected {\"Name\": [\"value\"], ...} or Name=value lines; "
+	    "a value is at most %d bytes",
+	    CONFIG_HDR_VALUE_MAX);
+	return -1;
+}
+
+/*
+ * The form guides write: Name=value, or Name: value (a YAML block map),
+ * one header per line. Lines, because values may hold commas and
+ * semicolons but never a newline. A value in [brackets] is a YAML list,
+ * as in REGISTRY_HTTP_HEADERS_<Name>. Returns 0, or -1 (reported).
+ */
+static int
+config_env_headers_lines(struct config_parse *cp, const char *s)
+{
+	char line[CONFIG_VALUE_MAX + 1], hval[CONFIG_HDR_VALUE_MAX + 1];
+	unsigned char seen[CONFIG_MAX_HEADERS];
+	const char *nl;
+	char *name, *value, *sep, *eq, *colon;
+	size_t len;
+	int n = 0;
+
+	memset(seen, 0, sizeof(seen));
+	for (; *s != '\0'; s = *nl == '\n' ? nl + 1 : nl) {
+		n++;
+		if ((nl = strchr(s, '\n')) == NULL)
+			nl = s + strlen(s);
+		len = (size_t)(nl - s);
+		if (len >= sizeof(line))
+			goto bad;
+		memcpy(line, s, len);
+		line[len] = '\0';
+		name = config_trim(line);
+		if (*name == '\0')
+			continue;
+		/* A header name holds neither '=' nor ':'. */
+		eq = strchr(name, '=');
+		colon = strchr(name, ':');
+		sep = eq == NULL || (colon != NULL && colon < eq) ? colon : eq;
+		if (sep == NULL || sep == name)
+			goto bad;
+		*sep = '\0';
+		value = config_trim(sep + 1);
+		name = config_trim(name);
+		if (config_env_list_value(value, hval, sizeof(hval), NULL) ==
+		    -1)
+			goto bad;
+		if (config_env_header_add(cp, name, hval, seen) == -1)
+			return -1;
+	}
+	return 0;
+bad:
+	config_report(CONFIG_ENV_HEADERS1, 0,
+	    "line %d: expected Name=value (one header per line) or "
+	    "{\"Name\": [\"value\"]}; a value is at most %d bytes",
+	    n, CONFIG_HDR_VALUE_MAX);
+	return -1;
+}
+
+/*
+ * REGISTRY_HTTP_HEADERS: several response headers in one variable, as a
+ * map (config_env_headers_map) or as lines (config_env_headers_lines).
+ * Each name is set as [headers] or REGISTRY_HTTP_HEADERS_<Name> sets it:
+ * headers it does not name keep their values (registry:2 replaces its
+ * whole map; here the default X-Content-Type-Options stays unless named
+ * with an empty value). Applied before REGISTRY_HTTP_HEADERS_<Name>,
+ * which wins, as in registry:2, where the longer name comes later.
+ */
+static void
+config_env_headers(struct config_parse *cp, const char *value)
+{
+	const char *s = value + strspn(value, CONFIG_FLOW_BLANKS);
+
+	if (*s == '\0')
+		return;
+	if ((*s == '{' ? config_env_headers_map(cp, s)
+	               : config_env_headers_lines(cp, s)) == -1)
+		cp->cp_errors++;
+}
+
 static void
 config_env_one(struct config_parse *cp, const char *name, const char *value)
 {
@@ -1632,17 +1919,29 @@ config_env_one(struct config_parse *cp, const char *name, const char *value)
 	config_report(name, 0, "warning: unknown setting, ignored");
 }
 
-/* Apply every REGISTRY_* entry of envp, in order. */
+/*
+ * Apply every REGISTRY_* entry of envp, in order, REGISTRY_HTTP_HEADERS
+ * first (config_env_headers).
+ */
 static void
 config_env(struct config_parse *cp, char **envp)
 {
+	const size_t hlen = strlen(CONFIG_ENV_HEADERS1);
 	char name[256];
 	const char *eq;
 	size_t nlen;
+	char **e;
 
 	if (envp == NULL)
 		return;
+	for (e = envp; *e != NULL; e++)
+		if (strncmp(*e, CONFIG_ENV_HEADERS1, hlen) == 0 &&
+		    (*e)[hlen] == '=')
+			config_env_headers(cp, *e + hlen + 1);
 	for (; *envp != NULL; envp++) {
+		if (strncmp(*envp, CONFIG_ENV_HEADERS1, hlen) == 0 &&
+		    (*envp)[hlen] == '=')
+			continue;
 		if (strncmp(*envp, CONFIG_ENV_PREFIX,
 		        strlen(CONFIG_ENV_PREFIX)) != 0)
 			continue;

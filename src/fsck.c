@@ -8,7 +8,8 @@
  *   repositories   every link must hold exactly "sha256:<hex>" of the
  *                  digest it is filed under (no newline); layer and
  *                  revision links must name blobs that exist; tags are
- *                  remembered;
+ *                  remembered; a referrers index entry whose manifest is
+ *                  no revision is stale (info: queries prune it);
  *   afterwards     every tag's current link must name a revision of its
  *                  repository, and the manifests reachable from tags must
  *                  reference blobs that exist and are linked in the
@@ -266,6 +267,20 @@ fsck_item_cb(const struct store_item *it, void *arg)
 		fsck_report(f, FSCK_INFO,
 		    "repository %s: upload %s in progress or abandoned",
 		    it->si_name, it->si_uuid);
+		break;
+	case STORE_ITEM_REFERRER:
+		/*
+		 * The referrers index is a cache that queries check against
+		 * the revisions: an entry whose manifest is gone (deleted by
+		 * registry:2, which does not know the index) is pruned by
+		 * the next query of its subject.
+		 */
+		if (store_link_exists(f->f_store, it->si_name,
+		        STORE_LINK_REVISION, it->si_digest) != 1)
+			fsck_report(f, FSCK_INFO,
+			    "repository %s: referrers index: %s (subject %s) "
+			    "is not a revision: stale entry",
+			    it->si_name, it->si_digest, it->si_subject);
 		break;
 	case STORE_ITEM_ODD:
 		fsck_report(f, sev[it->si_severity], "%s: %s", it->si_where,

@@ -26,6 +26,11 @@
  * order them: the window is the sweep's last check and its removal, two
  * calls wide. go_grace covers what was found present before the run
  * started (a HEAD at minute 0, the manifest at minute 40).
+ *
+ * The referrers index (store.h) is a cache that its queries keep right:
+ * a manifest removed here (--delete-untagged) drops out of it at the next
+ * query of its subject, as after registry:2's delete; nothing here
+ * touches it.
  */
 
 #include <errno.h>
@@ -341,6 +346,7 @@ gc_walk_cb(const struct store_item *it, void *arg)
 		break;
 	case STORE_ITEM_TAG_INDEX:
 	case STORE_ITEM_UPLOAD:
+	case STORE_ITEM_REFERRER:
 	case STORE_ITEM_ODD:
 		break;
 	}

@@ -458,6 +458,55 @@ done:
 }
 
 /*
+ * manifest_list_pick: in the manifest list or index buf[0..len), the first
+ * entry of "manifests" whose platform is os/arch (any variant, as
+ * registry:2 picks it): its digest into digest and its mediaType (""
+ * when it has none) into mt[mtsz]. Returns 0, or -1 when there is no such
+ * entry or buf is not an index.
+ */
+int
+manifest_list_pick(const char *buf, size_t len, const char *os,
+    const char *arch, char digest[DIGEST_BUFSZ], char *mt, size_t mtsz)
+{
+	json_t *root, *list, *e, *plat, *d, *t;
+	const char *ds;
+	size_t i;
+	int rv = -1;
+
+	if (buf == NULL || len == 0 || len > MANIFEST_MAX_BYTES || mtsz == 0 ||
+	    (root = json_loadb(buf, len, 0, NULL)) == NULL)
+		return -1;
+	list = json_object_get(root, "manifests");
+	json_array_foreach(list, i, e)
+	{
+		plat = json_object_get(e, "platform");
+		if (!json_is_object(plat) ||
+		    !json_is_string(json_object_get(plat, "os")) ||
+		    !json_is_string(json_object_get(plat, "architecture")) ||
+		    strcmp(json_string_value(json_object_get(plat, "os")),
+		        os) != 0 ||
+		    strcmp(json_string_value(
+		               json_object_get(plat, "architecture")),
+		        arch) != 0)
+			continue;
+		d = json_object_get(e, "digest");
+		if (!json_is_string(d) ||
+		    !digest_is_valid(ds = json_string_value(d),
+		        json_string_length(d)))
+			break;
+		(void)manifest_copy(digest, DIGEST_BUFSZ, ds);
+		t = json_object_get(e, "mediaType");
+		mt[0] = '\0';
+		if (json_is_string(t))
+			(void)manifest_copy(mt, mtsz, json_string_value(t));
+		rv = 0;
+		break;
+	}
+	json_decref(root);
+	return rv;
+}
+
+/*
  * manifest_accepts: 1 when the Accept header value admits media_type,
  * else 0. Items are split on ',', blanks and parameters (";q=0.5") are
  * dropped, and an item matches exactly, as "* / *" (without the spaces)

@@ -353,6 +353,45 @@ store_upload_purge(struct store *s, time_t max_age, int dryrun)
 	return s->s_ops->so_upload_purge(s, max_age, dryrun);
 }
 
+/* ---- the referrers index ---- */
+
+int
+store_referrer_put(struct store *s, const char *name, const char *digest,
+    const char *subject, const void *desc, size_t len, int flags)
+{
+	return s->s_ops->so_referrer_put(s, name, digest, subject, desc, len,
+	    flags);
+}
+
+int
+store_referrer_get(struct store *s, const char *name, const char *subject,
+    const char *digest, size_t max, char **desc, size_t *len)
+{
+	return s->s_ops->so_referrer_get(s, name, subject, digest, max, desc,
+	    len);
+}
+
+int
+store_referrer_list(struct store *s, const char *name, const char *subject,
+    char ***digests, size_t *n)
+{
+	return s->s_ops->so_referrer_list(s, name, subject, digests, n);
+}
+
+int
+store_referrer_delete(struct store *s, const char *name, const char *subject,
+    const char *digest)
+{
+	return s->s_ops->so_referrer_delete(s, name, subject, digest);
+}
+
+int
+store_referrer_stale(struct store *s, const char *name, char ***add,
+    size_t *nadd, char ***drop, size_t *ndrop)
+{
+	return s->s_ops->so_referrer_stale(s, name, add, nadd, drop, ndrop);
+}
+
 /* ---- the walk ---- */
 
 int

@@ -12,6 +12,12 @@
  *   repositories/<name>/_manifests/tags/<tag>/index/sha256/<hex>/link
  *   repositories/<name>/_uploads/<uuid>/{data,startedat}
  *
+ * plus registryd's referrers index, which registry:2 ignores (see "the
+ * referrers index" below):
+ *
+ *   repositories/<name>/_registryd/referrers/subjects/sha256/<hex>/<hex>
+ *   repositories/<name>/_registryd/referrers/indexed/sha256/<hex>
+ *
  * struct store_fs keeps an O_DIRECTORY fd of <root>/docker/registry/v2 and
  * every access goes through the *at() syscalls with relative paths, so
  * nothing depends on the working directory. The struct is read-only after
@@ -1745,6 +1751,395 @@ store_fs_upload_purge(struct store *st, time_t max_age, int dryrun)
 	return sp.sp_removed;
 }
 
+/* ---- the referrers index ---- */
+
+/*
+ * The index (store.h) lives in a directory of each repository that
+ * registry:2 never enters: its catalog and garbage collection skip every
+ * component of a repository that starts with '_' other than _manifests
+ * and _layers, and no repository name component may start with one.
+ *
+ *   _registryd/referrers/subjects/sha256/<subject hex>/<referrer hex>
+ *       the entry: the referrer's descriptor, JSON
+ *   _registryd/referrers/indexed/sha256/<revision hex>
+ *       the mark: an empty file
+ *
+ * An entry is replaced with a rename, so a reader sees all of it or the
+ * one before. Written without STORE_REFERRER_DURABLE (the reconcile of
+ * what another writer added), it is not synced: the index is a cache,
+ * and the journal of a local filesystem commits the entry's rename no
+ * later than the mark created after it, so a crash leaves at worst an
+ * entry without its bytes, which its reader rebuilds from the manifest.
+ */
+
+/* store_referrer_dir: the directory of subject's entries in name. */
+static int
+store_referrer_dir(const char *name, const char *subject, char *buf,
+    size_t size)
+{
+	return store_path(buf, size,
+	    "repositories/%s/_registryd/referrers/subjects/sha256/%s", name,
+	    digest_hex(subject));
+}
+
+/* store_referrer_marks: the directory of name's marks. */
+static int
+store_referrer_marks(const char *name, char *buf, size_t size)
+{
+	return store_path(buf, size,
+	    "repositories/%s/_registryd/referrers/indexed/sha256", name);
+}
+
+/*
+ * store_fs_hexnames: the names in directory path that are 64 hex digits,
+ * as "sha256:<hex>" digests sorted by strcmp, into l (which the caller
+ * frees). A missing directory holds none. Temporary files and anything
+ * foreign are skipped; nothing is read or stat'ed.
+ */
+static int
+store_fs_hexnames(struct store_fs *s, const char *path, struct store_list *l)
+{
+	struct dirent *de;
+	char digest[DIGEST_BUFSZ];
+	DIR *d;
+	int fd, r, saved;
+
+	fd = openat(s->s_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd == -1)
+		return errno == ENOENT || errno == ENOTDIR ? 0 : -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		saved = errno;
+		(void)close(fd);
+		errno = saved;
+		return -1;
+	}
+	while ((r = store_readdir(d, &de)) == 1) {
+		if (store_path(digest, sizeof(digest), "sha256:%s",
+		        de->d_name) == -1 ||
+		    !store_digest_ok(digest))
+			continue;
+		if (store_list_add(l, digest) == -1) {
+			r = -1;
+			break;
+		}
+	}
+	saved = errno;
+	(void)closedir(d);
+	if (r == -1) {
+		errno = saved;
+		return -1;
+	}
+	store_list_sort(l, 0);
+	return 0;
+}
+
+/*
+ * store_fs_read_alloc: the whole regular file path into a malloc'd
+ * buffer with a NUL appended; EFBIG beyond max bytes, ENOENT when it (or
+ * a directory on the way) is missing.
+ */
+static int
+store_fs_read_alloc(struct store_fs *s, const char *path, size_t max,
+    char **buf, size_t *len)
+{
+	struct stat st;
+	char *p = NULL;
+	size_t got = 0;
+	ssize_t n;
+	int fd, saved;
+
+	fd = openat(s->s_fd, path,
+	    O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd == -1) {
+		if (errno == ENOTDIR)
+			errno = ENOENT;
+		return -1;
+	}
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		errno = ENOENT;
+		goto fail;
+	}
+	if ((uint64_t)st.st_size > max) {
+		errno = EFBIG;
+		goto fail;
+	}
+	if ((p = malloc((size_t)st.st_size + 1)) == NULL)
+		goto fail;
+	/* A replaced entry is a new file: this one never grows. */
+	while (got < (size_t)st.st_size) {
+		n = read(fd, p + got, (size_t)st.st_size - got);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			goto fail;
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	(void)close(fd);
+	p[got] = '\0';
+	*buf = p;
+	*len = got;
+	return 0;
+fail:
+	saved = errno;
+	free(p);
+	(void)close(fd);
+	errno = saved;
+	return -1;
+}
+
+/*
+ * store_fs_write_replace: replace path with buf like store_write_atomic
+ * (a temporary file renamed over it), without any fsync: for what may be
+ * lost in a crash.
+ */
+static int
+store_fs_write_replace(struct store_fs *s, const char *path, const void *buf,
+    size_t len)
+{
+	char dir[PATH_MAX], tmp[PATH_MAX];
+	unsigned char rnd[8];
+	ssize_t got;
+	int fd, saved;
+
+	if (store_dirname(path, dir, sizeof(dir)) == -1 ||
+	    store_mkdirs(s->s_fd, dir, 0) == -1)
+		return -1;
+	do
+		got = getrandom(rnd, sizeof(rnd), 0);
+	while (got == -1 && errno == EINTR);
+	if (got != (ssize_t)sizeof(rnd)) {
+		if (got >= 0)
+			errno = EIO;
+		return -1;
+	}
+	if (store_path(tmp, sizeof(tmp),
+	        "%s.%02x%02x%02x%02x%02x%02x%02x%02x.tmp", path, rnd[0], rnd[1],
+	        rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]) == -1)
+		return -1;
+	fd =
+	    openat(s->s_fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	if (fd == -1)
+		return -1;
+	if (store_write_all(fd, buf, len) == -1) {
+		saved = errno;
+		(void)close(fd);
+		goto fail;
+	}
+	if (close(fd) == -1) {
+		saved = errno;
+		goto fail;
+	}
+	if (renameat(s->s_fd, tmp, s->s_fd, path) == -1) {
+		saved = errno;
+		goto fail;
+	}
+	return 0;
+fail:
+	(void)unlinkat(s->s_fd, tmp, 0);
+	errno = saved;
+	return -1;
+}
+
+/*
+ * store_fs_referrer_put: the entry (unless it holds desc already: a
+ * second push of a manifest costs no fsync), then the mark.
+ */
+static int
+store_fs_referrer_put(struct store *st, const char *name, const char *digest,
+    const char *subject, const void *desc, size_t len, int flags)
+{
+	struct store_fs *s = (struct store_fs *)st;
+	char path[PATH_MAX];
+	char *old = NULL;
+	size_t oldlen = 0;
+	int fd, same;
+
+	if (!store_name_ok(name) || !store_digest_ok(digest) ||
+	    (subject != NULL && !store_digest_ok(subject))) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (subject != NULL) {
+		if (store_referrer_dir(name, subject, path, sizeof(path)) ==
+		        -1 ||
+		    store_path(path + strlen(path), sizeof(path) - strlen(path),
+		        "/%s", digest_hex(digest)) == -1)
+			return -1;
+		same = store_fs_read_alloc(s, path, len, &old, &oldlen) == 0 &&
+		    oldlen == len && memcmp(old, desc, len) == 0;
+		free(old);
+		if (!same && ((flags & STORE_REFERRER_DURABLE)
+		                     ? store_write_atomic(s, path, desc, len)
+		                     : store_fs_write_replace(s, path, desc,
+		                           len)) == -1)
+			return -1;
+	}
+	if (store_referrer_marks(name, path, sizeof(path)) == -1 ||
+	    store_mkdirs(s->s_fd, path, 0) == -1 ||
+	    store_path(path + strlen(path), sizeof(path) - strlen(path), "/%s",
+	        digest_hex(digest)) == -1)
+		return -1;
+	fd = openat(s->s_fd, path, O_WRONLY | O_CREAT | O_NONBLOCK | O_CLOEXEC,
+	    0666);
+	if (fd == -1)
+		return -1;
+	return close(fd);
+}
+
+static int
+store_fs_referrer_get(struct store *st, const char *name, const char *subject,
+    const char *digest, size_t max, char **desc, size_t *len)
+{
+	struct store_fs *s = (struct store_fs *)st;
+	char path[PATH_MAX];
+
+	*desc = NULL;
+	*len = 0;
+	if (!store_name_ok(name) || !store_digest_ok(digest) ||
+	    !store_digest_ok(subject)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (store_referrer_dir(name, subject, path, sizeof(path)) == -1 ||
+	    store_path(path + strlen(path), sizeof(path) - strlen(path), "/%s",
+	        digest_hex(digest)) == -1)
+		return -1;
+	return store_fs_read_alloc(s, path, max, desc, len);
+}
+
+static int
+store_fs_referrer_list(struct store *st, const char *name, const char *subject,
+    char ***digests, size_t *n)
+{
+	struct store_fs *s = (struct store_fs *)st;
+	struct store_list l = {NULL, 0, 0};
+	char path[PATH_MAX];
+	int saved;
+
+	*digests = NULL;
+	*n = 0;
+	if (!store_name_ok(name) || !store_digest_ok(subject)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (store_referrer_dir(name, subject, path, sizeof(path)) == -1)
+		return -1;
+	if (store_fs_hexnames(s, path, &l) == -1) {
+		saved = errno;
+		store_list_free(l.sl_v, l.sl_n);
+		errno = saved;
+		return -1;
+	}
+	*digests = l.sl_v;
+	*n = l.sl_n;
+	return 0;
+}
+
+/* store_fs_referrer_delete: unlink the mark, then the entry. */
+static int
+store_fs_referrer_delete(struct store *st, const char *name,
+    const char *subject, const char *digest)
+{
+	struct store_fs *s = (struct store_fs *)st;
+	char path[PATH_MAX];
+	int found = 0;
+
+	if (!store_name_ok(name) || !store_digest_ok(digest) ||
+	    (subject != NULL && !store_digest_ok(subject))) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (store_referrer_marks(name, path, sizeof(path)) == -1 ||
+	    store_path(path + strlen(path), sizeof(path) - strlen(path), "/%s",
+	        digest_hex(digest)) == -1)
+		return -1;
+	if (unlinkat(s->s_fd, path, 0) == 0)
+		found = 1;
+	else if (errno != ENOENT && errno != ENOTDIR)
+		return -1;
+	if (subject != NULL) {
+		if (store_referrer_dir(name, subject, path, sizeof(path)) ==
+		        -1 ||
+		    store_path(path + strlen(path), sizeof(path) - strlen(path),
+		        "/%s", digest_hex(digest)) == -1)
+			return -1;
+		if (unlinkat(s->s_fd, path, 0) == 0)
+			found = 1;
+		else if (errno != ENOENT && errno != ENOTDIR)
+			return -1;
+	}
+	if (!found) {
+		errno = ENOENT;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * store_fs_referrer_stale: the names under _manifests/revisions/sha256
+ * against the marks, merged in strcmp order. Two directory listings:
+ * the revision links are not read (see store.h).
+ */
+static int
+store_fs_referrer_stale(struct store *st, const char *name, char ***add,
+    size_t *nadd, char ***drop, size_t *ndrop)
+{
+	struct store_fs *s = (struct store_fs *)st;
+	struct store_list revs = {NULL, 0, 0}, marks = {NULL, 0, 0};
+	struct store_list a = {NULL, 0, 0}, d = {NULL, 0, 0};
+	char path[PATH_MAX];
+	size_t i = 0, j = 0;
+	int c, rv = -1, saved;
+
+	*add = *drop = NULL;
+	*nadd = *ndrop = 0;
+	if (!store_name_ok(name)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (store_path(path, sizeof(path),
+	        "repositories/%s/_manifests/revisions/sha256", name) == -1 ||
+	    store_fs_hexnames(s, path, &revs) == -1 ||
+	    store_referrer_marks(name, path, sizeof(path)) == -1 ||
+	    store_fs_hexnames(s, path, &marks) == -1)
+		goto done;
+	while (i < revs.sl_n || j < marks.sl_n) {
+		if (i == revs.sl_n)
+			c = 1;
+		else if (j == marks.sl_n)
+			c = -1;
+		else
+			c = strcmp(revs.sl_v[i], marks.sl_v[j]);
+		if (c < 0 && store_list_add(&a, revs.sl_v[i]) == -1)
+			goto done;
+		if (c > 0 && store_list_add(&d, marks.sl_v[j]) == -1)
+			goto done;
+		if (c <= 0)
+			i++;
+		if (c >= 0)
+			j++;
+	}
+	*add = a.sl_v;
+	*nadd = a.sl_n;
+	*drop = d.sl_v;
+	*ndrop = d.sl_n;
+	memset(&a, 0, sizeof(a));
+	memset(&d, 0, sizeof(d));
+	rv = 0;
+done:
+	saved = errno;
+	store_list_free(revs.sl_v, revs.sl_n);
+	store_list_free(marks.sl_v, marks.sl_n);
+	store_list_free(a.sl_v, a.sl_n);
+	store_list_free(d.sl_v, d.sl_n);
+	errno = saved;
+	return rv;
+}
+
 /* ---- the walk (fsck, garbage collection) ---- */
 
 /*
@@ -1774,6 +2169,8 @@ enum store_fs_act {
 	STORE_ACT_INDEX,    /* tags/<tag>/index/sha256/<hex>: its link */
 	STORE_ACT_LINK,     /* a link file, read with its directory */
 	STORE_ACT_UPLOAD,   /* _uploads/<uuid>: not entered */
+	STORE_ACT_REFERRER, /* a referrers index entry */
+	STORE_ACT_MARK,     /* a referrers index mark: nothing to report */
 };
 
 /*
@@ -1806,6 +2203,15 @@ static const struct store_fs_pattern store_fs_patterns[] = {
     {"_manifests/tags/*T/index/sha256/*H/link", 0, STORE_ACT_LINK},
     {"_uploads", 1, STORE_ACT_ENTER},
     {"_uploads/*", 1, STORE_ACT_UPLOAD},
+    {"_registryd", 1, STORE_ACT_ENTER},
+    {"_registryd/referrers", 1, STORE_ACT_ENTER},
+    {"_registryd/referrers/subjects", 1, STORE_ACT_ENTER},
+    {"_registryd/referrers/subjects/sha256", 1, STORE_ACT_ENTER},
+    {"_registryd/referrers/subjects/sha256/*H", 1, STORE_ACT_ENTER},
+    {"_registryd/referrers/subjects/sha256/*H/*H", 0, STORE_ACT_REFERRER},
+    {"_registryd/referrers/indexed", 1, STORE_ACT_ENTER},
+    {"_registryd/referrers/indexed/sha256", 1, STORE_ACT_ENTER},
+    {"_registryd/referrers/indexed/sha256/*H", 0, STORE_ACT_MARK},
 };
 
 /* State of one store_fs_walk. */
@@ -2243,7 +2649,7 @@ store_fs_repo_entry(struct store_fs_walk *w, const char *path, const char *name,
 {
 	struct store_item it;
 	char digest[DIGEST_BUFSZ], tag[TAG_MAX_LEN + 1], cur[PATH_MAX];
-	char buf[STORE_LINK_READ_MAX + 2];
+	char buf[STORE_LINK_READ_MAX + 2], subject[DIGEST_BUFSZ];
 	const char *t, *te;
 
 	memset(&it, 0, sizeof(it));
@@ -2251,7 +2657,20 @@ store_fs_repo_entry(struct store_fs_walk *w, const char *path, const char *name,
 	switch (fp->fp_act) {
 	case STORE_ACT_ENTER:
 	case STORE_ACT_LINK:
+	case STORE_ACT_MARK:
 		return 0;
+	case STORE_ACT_REFERRER:
+		/* ".../subjects/sha256/<subject hex>/<referrer hex>" */
+		t = path + strlen(path) - strlen(base) - 1;
+		if (t - path < 65 || t[-65] != '/')
+			return 0;
+		(void)snprintf(subject, sizeof(subject), "sha256:%.64s",
+		    t - 64);
+		(void)snprintf(digest, sizeof(digest), "sha256:%s", base);
+		it.si_kind = STORE_ITEM_REFERRER;
+		it.si_subject = subject;
+		it.si_digest = digest;
+		return store_fs_item(w, &it);
 	case STORE_ACT_REPO:
 		it.si_kind = STORE_ITEM_REPO;
 		return store_fs_item(w, &it);
@@ -2466,6 +2885,11 @@ static const struct store_ops store_fs_ops = {
     .so_writer_abort = store_fs_writer_abort,
     .so_writer_free = store_fs_writer_free,
     .so_upload_purge = store_fs_upload_purge,
+    .so_referrer_put = store_fs_referrer_put,
+    .so_referrer_get = store_fs_referrer_get,
+    .so_referrer_list = store_fs_referrer_list,
+    .so_referrer_delete = store_fs_referrer_delete,
+    .so_referrer_stale = store_fs_referrer_stale,
     .so_walk = store_fs_walk,
     .so_blob_used = store_fs_blob_used,
     .so_link_used = store_fs_link_used,

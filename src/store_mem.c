@@ -9,6 +9,9 @@
  *     mr_tags                  tags, each with its current digest and
  *                              the index of every digest it named
  *     mr_uploads               upload sessions by uuid
+ *     mr_referrers             referrers index entries by (subject,
+ *                              digest), with their descriptors
+ *     mr_marks                 referrers index marks by digest
  *
  * Every list is kept sorted (digests, tags and uuids by strcmp,
  * repositories by store_repo_cmp), so listing is a copy and the walk is
@@ -81,6 +84,15 @@ struct store_mem_upload {
 	size_t mu_cap;
 };
 
+/* A referrers index entry, owned by its repository's mr_referrers. */
+struct store_mem_referrer {
+	struct store_mem_referrer *mf_next; /* by subject, then digest */
+	char mf_subject[DIGEST_BUFSZ];
+	char mf_digest[DIGEST_BUFSZ];
+	char *mf_desc; /* owned, mf_len bytes */
+	size_t mf_len;
+};
+
 /*
  * A repository, owned by s_repos. Like a directory under repositories/,
  * it stays once created, even when everything in it is deleted.
@@ -97,6 +109,8 @@ struct store_mem_repo {
 	struct store_mem_link *mr_links[2]; /* by enum store_link */
 	struct store_mem_tag *mr_tags;
 	struct store_mem_upload *mr_uploads;
+	struct store_mem_referrer *mr_referrers;
+	struct store_mem_link *mr_marks; /* the referrers index's */
 };
 
 struct store_mem {
@@ -135,6 +149,7 @@ struct store_mem_snap {
 	char sn_tag[TAG_MAX_LEN + 1];
 	char sn_uuid[UUID_LEN + 1];
 	char sn_digest[DIGEST_BUFSZ];
+	char sn_subject[DIGEST_BUFSZ];
 	char sn_target[DIGEST_BUFSZ];
 };
 
@@ -185,6 +200,16 @@ static int store_mem_writer_commit(struct store_writer *, const char *);
 static int store_mem_writer_abort(struct store_writer *);
 static void store_mem_writer_free(struct store_writer *);
 static int store_mem_upload_purge(struct store *, time_t, int);
+static int store_mem_referrer_put(struct store *, const char *, const char *,
+    const char *, const void *, size_t, int);
+static int store_mem_referrer_get(struct store *, const char *, const char *,
+    const char *, size_t, char **, size_t *);
+static int store_mem_referrer_list(struct store *, const char *,
+    const char *, char ***, size_t *);
+static int store_mem_referrer_delete(struct store *, const char *,
+    const char *, const char *);
+static int store_mem_referrer_stale(struct store *, const char *, char ***,
+    size_t *, char ***, size_t *);
 static int store_mem_walk(struct store *,
     int (*)(const struct store_item *, void *), void *);
 static int store_mem_blob_used(struct store *, const char *, struct timespec *);
@@ -209,6 +234,9 @@ static void store_mem_tag_free(struct store_mem_tag *);
 static struct store_mem_upload **
 store_mem_upload_find(struct store_mem_repo *, const char *);
 static void store_mem_upload_free(struct store_mem_upload *);
+static struct store_mem_referrer **
+store_mem_referrer_find(struct store_mem_repo *, const char *, const char *);
+static int store_mem_mark(struct store_mem_repo *, const char *);
 static struct store_mem_repo **
 store_mem_repo_find(struct store_mem *, const char *);
 static struct store_mem_repo *
@@ -258,6 +286,11 @@ static const struct store_ops store_mem_ops = {
     .so_writer_abort = store_mem_writer_abort,
     .so_writer_free = store_mem_writer_free,
     .so_upload_purge = store_mem_upload_purge,
+    .so_referrer_put = store_mem_referrer_put,
+    .so_referrer_get = store_mem_referrer_get,
+    .so_referrer_list = store_mem_referrer_list,
+    .so_referrer_delete = store_mem_referrer_delete,
+    .so_referrer_stale = store_mem_referrer_stale,
     .so_walk = store_mem_walk,
     .so_blob_used = store_mem_blob_used,
     .so_link_used = store_mem_link_used,
@@ -350,6 +383,38 @@ store_mem_upload_free(struct store_mem_upload *u)
 	free(u);
 }
 
+static struct store_mem_referrer **
+store_mem_referrer_find(struct store_mem_repo *r, const char *subject,
+    const char *digest)
+{
+	struct store_mem_referrer **pp;
+	int c;
+
+	for (pp = &r->mr_referrers; *pp != NULL; pp = &(*pp)->mf_next) {
+		c = strcmp((*pp)->mf_subject, subject);
+		if (c > 0 || (c == 0 && strcmp((*pp)->mf_digest, digest) >= 0))
+			break;
+	}
+	return pp;
+}
+
+/* store_mem_mark: add digest's mark to r (idempotent). 0, or -1. */
+static int
+store_mem_mark(struct store_mem_repo *r, const char *digest)
+{
+	struct store_mem_link **lp, *l;
+
+	lp = store_mem_link_find(&r->mr_marks, digest);
+	if (*lp != NULL && strcmp((*lp)->ml_digest, digest) == 0)
+		return 0;
+	if ((l = calloc(1, sizeof(*l))) == NULL)
+		return -1;
+	(void)util_strlcpy(l->ml_digest, digest, sizeof(l->ml_digest));
+	l->ml_next = *lp;
+	*lp = l;
+	return 0;
+}
+
 static struct store_mem_repo **
 store_mem_repo_find(struct store_mem *s, const char *name)
 {
@@ -391,9 +456,16 @@ store_mem_repo_free(struct store_mem_repo *r)
 {
 	struct store_mem_tag *t, *tnext;
 	struct store_mem_upload *u, *unext;
+	struct store_mem_referrer *f, *fnext;
 
 	store_mem_link_free_all(r->mr_links[STORE_LINK_LAYER]);
 	store_mem_link_free_all(r->mr_links[STORE_LINK_REVISION]);
+	store_mem_link_free_all(r->mr_marks);
+	for (f = r->mr_referrers; f != NULL; f = fnext) {
+		fnext = f->mf_next;
+		free(f->mf_desc);
+		free(f);
+	}
 	for (t = r->mr_tags; t != NULL; t = tnext) {
 		tnext = t->mt_next;
 		store_mem_tag_free(t);
@@ -1337,6 +1409,235 @@ store_mem_upload_purge(struct store *st, time_t max_age, int dryrun)
 	return removed;
 }
 
+/* ---- the referrers index ---- */
+
+/*
+ * store_mem_referrer_put: replace the entry's descriptor with a copy of
+ * desc, then add the mark. Nothing is durable in memory: flags ignored.
+ */
+static int
+store_mem_referrer_put(struct store *st, const char *name, const char *digest,
+    const char *subject, const void *desc, size_t len, int flags)
+{
+	struct store_mem *s = (struct store_mem *)st;
+	struct store_mem_repo *r;
+	struct store_mem_referrer **pp, *f = NULL;
+	char *copy = NULL;
+	int rv = -1;
+
+	(void)flags;
+	if (!store_name_ok(name) || !store_digest_ok(digest) ||
+	    (subject != NULL && !store_digest_ok(subject))) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (subject != NULL) {
+		if ((copy = malloc(len + 1)) == NULL ||
+		    (f = calloc(1, sizeof(*f))) == NULL) {
+			free(copy);
+			return -1;
+		}
+		memcpy(copy, desc, len);
+		copy[len] = '\0';
+	}
+	pthread_mutex_lock(&s->s_lock);
+	if ((r = store_mem_repo_get(s, name, 1)) == NULL)
+		goto done;
+	if (subject != NULL) {
+		pp = store_mem_referrer_find(r, subject, digest);
+		if (*pp != NULL && strcmp((*pp)->mf_subject, subject) == 0 &&
+		    strcmp((*pp)->mf_digest, digest) == 0) {
+			free((*pp)->mf_desc);
+			(*pp)->mf_desc = copy;
+			(*pp)->mf_len = len;
+			free(f);
+		} else {
+			(void)util_strlcpy(f->mf_subject, subject,
+			    sizeof(f->mf_subject));
+			(void)util_strlcpy(f->mf_digest, digest,
+			    sizeof(f->mf_digest));
+			f->mf_desc = copy;
+			f->mf_len = len;
+			f->mf_next = *pp;
+			*pp = f;
+		}
+		copy = NULL;
+		f = NULL;
+	}
+	rv = store_mem_mark(r, digest);
+done:
+	pthread_mutex_unlock(&s->s_lock);
+	free(copy);
+	free(f);
+	return rv;
+}
+
+static int
+store_mem_referrer_get(struct store *st, const char *name, const char *subject,
+    const char *digest, size_t max, char **desc, size_t *len)
+{
+	struct store_mem *s = (struct store_mem *)st;
+	struct store_mem_repo *r;
+	struct store_mem_referrer **pp;
+	int rv = -1;
+
+	*desc = NULL;
+	*len = 0;
+	if (!store_name_ok(name) || !store_digest_ok(digest) ||
+	    !store_digest_ok(subject)) {
+		errno = EINVAL;
+		return -1;
+	}
+	pthread_mutex_lock(&s->s_lock);
+	if ((r = store_mem_repo_get(s, name, 0)) == NULL)
+		goto done;
+	pp = store_mem_referrer_find(r, subject, digest);
+	if (*pp == NULL || strcmp((*pp)->mf_subject, subject) != 0 ||
+	    strcmp((*pp)->mf_digest, digest) != 0) {
+		errno = ENOENT;
+		goto done;
+	}
+	if ((*pp)->mf_len > max) {
+		errno = EFBIG;
+		goto done;
+	}
+	if ((*desc = malloc((*pp)->mf_len + 1)) == NULL)
+		goto done;
+	memcpy(*desc, (*pp)->mf_desc, (*pp)->mf_len + 1);
+	*len = (*pp)->mf_len;
+	rv = 0;
+done:
+	pthread_mutex_unlock(&s->s_lock);
+	return rv;
+}
+
+static int
+store_mem_referrer_list(struct store *st, const char *name,
+    const char *subject, char ***digests, size_t *n)
+{
+	struct store_mem *s = (struct store_mem *)st;
+	struct store_list l = {NULL, 0, 0};
+	struct store_mem_repo *r;
+	struct store_mem_referrer *f;
+	int rv = 0;
+
+	*digests = NULL;
+	*n = 0;
+	if (!store_name_ok(name) || !store_digest_ok(subject)) {
+		errno = EINVAL;
+		return -1;
+	}
+	pthread_mutex_lock(&s->s_lock);
+	if ((r = store_mem_repo_get(s, name, 0)) != NULL)
+		for (f = *store_mem_referrer_find(r, subject, "");
+		     f != NULL && strcmp(f->mf_subject, subject) == 0;
+		     f = f->mf_next)
+			if ((rv = store_list_add(&l, f->mf_digest)) == -1) {
+				store_mem_list_fail(&l);
+				break;
+			}
+	pthread_mutex_unlock(&s->s_lock);
+	*digests = l.sl_v;
+	*n = l.sl_n;
+	return rv;
+}
+
+/* store_mem_referrer_delete: the mark, then the entry. */
+static int
+store_mem_referrer_delete(struct store *st, const char *name,
+    const char *subject, const char *digest)
+{
+	struct store_mem *s = (struct store_mem *)st;
+	struct store_mem_repo *r;
+	struct store_mem_link **lp, *l;
+	struct store_mem_referrer **pp, *f;
+	int found = 0;
+
+	if (!store_name_ok(name) || !store_digest_ok(digest) ||
+	    (subject != NULL && !store_digest_ok(subject))) {
+		errno = EINVAL;
+		return -1;
+	}
+	pthread_mutex_lock(&s->s_lock);
+	if ((r = store_mem_repo_get(s, name, 0)) != NULL) {
+		lp = store_mem_link_find(&r->mr_marks, digest);
+		if (*lp != NULL && strcmp((*lp)->ml_digest, digest) == 0) {
+			l = *lp;
+			*lp = l->ml_next;
+			free(l);
+			found = 1;
+		}
+		pp = subject != NULL
+		    ? store_mem_referrer_find(r, subject, digest)
+		    : NULL;
+		if (pp != NULL && *pp != NULL &&
+		    strcmp((*pp)->mf_subject, subject) == 0 &&
+		    strcmp((*pp)->mf_digest, digest) == 0) {
+			f = *pp;
+			*pp = f->mf_next;
+			free(f->mf_desc);
+			free(f);
+			found = 1;
+		}
+	}
+	pthread_mutex_unlock(&s->s_lock);
+	if (!found) {
+		errno = ENOENT;
+		return -1;
+	}
+	return 0;
+}
+
+/* store_mem_referrer_stale: the revision links against the marks. */
+static int
+store_mem_referrer_stale(struct store *st, const char *name, char ***add,
+    size_t *nadd, char ***drop, size_t *ndrop)
+{
+	struct store_mem *s = (struct store_mem *)st;
+	struct store_list a = {NULL, 0, 0}, d = {NULL, 0, 0};
+	struct store_mem_repo *r;
+	struct store_mem_link *rl = NULL, *ml = NULL;
+	int c, rv = 0;
+
+	*add = *drop = NULL;
+	*nadd = *ndrop = 0;
+	if (!store_name_ok(name)) {
+		errno = EINVAL;
+		return -1;
+	}
+	pthread_mutex_lock(&s->s_lock);
+	if ((r = store_mem_repo_get(s, name, 0)) != NULL) {
+		rl = r->mr_links[STORE_LINK_REVISION];
+		ml = r->mr_marks;
+	}
+	while (rv == 0 && (rl != NULL || ml != NULL)) {
+		if (rl == NULL)
+			c = 1;
+		else if (ml == NULL)
+			c = -1;
+		else
+			c = strcmp(rl->ml_digest, ml->ml_digest);
+		if (c < 0)
+			rv = store_list_add(&a, rl->ml_digest);
+		else if (c > 0)
+			rv = store_list_add(&d, ml->ml_digest);
+		if (c <= 0)
+			rl = rl->ml_next;
+		if (c >= 0)
+			ml = ml->ml_next;
+	}
+	pthread_mutex_unlock(&s->s_lock);
+	if (rv == -1) {
+		store_mem_list_fail(&a);
+		return store_mem_list_fail(&d);
+	}
+	*add = a.sl_v;
+	*nadd = a.sl_n;
+	*drop = d.sl_v;
+	*ndrop = d.sl_n;
+	return 0;
+}
+
 /* ---- the walk ---- */
 
 /*
@@ -1372,7 +1673,8 @@ store_mem_snap_add(struct store_mem_snaps *ss, enum store_item_kind kind,
  * store_mem_snap_repo: the items of one repository: itself (only when it
  * has manifests: the filesystem driver reports a repository for its
  * _manifests directory, and fsck counts these), its layer then revision
- * links, each tag followed by its index, its uploads.
+ * links, each tag followed by its index, its referrers index entries,
+ * its uploads.
  */
 static int
 store_mem_snap_repo(struct store_mem_snaps *ss, const struct store_mem_repo *r)
@@ -1382,6 +1684,7 @@ store_mem_snap_repo(struct store_mem_snaps *ss, const struct store_mem_repo *r)
 	const struct store_mem_link *l;
 	const struct store_mem_tag *t;
 	const struct store_mem_upload *u;
+	const struct store_mem_referrer *f;
 	struct store_mem_snap *e;
 	size_t i;
 
@@ -1418,6 +1721,15 @@ store_mem_snap_repo(struct store_mem_snaps *ss, const struct store_mem_repo *r)
 			(void)util_strlcpy(e->sn_target, l->ml_digest,
 			    sizeof(e->sn_target));
 		}
+	}
+	for (f = r->mr_referrers; f != NULL; f = f->mf_next) {
+		if ((e = store_mem_snap_add(ss, STORE_ITEM_REFERRER,
+		         r->mr_name)) == NULL)
+			return -1;
+		(void)util_strlcpy(e->sn_subject, f->mf_subject,
+		    sizeof(e->sn_subject));
+		(void)util_strlcpy(e->sn_digest, f->mf_digest,
+		    sizeof(e->sn_digest));
 	}
 	for (u = r->mr_uploads; u != NULL; u = u->mu_next) {
 		if ((e = store_mem_snap_add(ss, STORE_ITEM_UPLOAD,
@@ -1475,6 +1787,7 @@ store_mem_walk(struct store *st, int (*cb)(const struct store_item *, void *),
 		it.si_tag = e->sn_tag[0] != '\0' ? e->sn_tag : NULL;
 		it.si_uuid = e->sn_uuid[0] != '\0' ? e->sn_uuid : NULL;
 		it.si_digest = e->sn_digest[0] != '\0' ? e->sn_digest : NULL;
+		it.si_subject = e->sn_subject[0] != '\0' ? e->sn_subject : NULL;
 		it.si_target_state = STORE_TARGET_OK;
 		if (e->sn_target[0] != '\0') {
 			it.si_target = e->sn_target;

@@ -251,20 +251,6 @@ upload_rollback(struct upload *u)
 }
 
 /*
- * upload_verify: 1 when the running hash equals digest, 0 when not, -1
- * when it is unknown (a reopened session; upload_commit_work re-reads).
- */
-int
-upload_verify(struct upload *u, const char *digest)
-{
-	char got[DIGEST_BUFSZ];
-
-	if (!u->u_hash_valid || digest_ctx_peek(u->u_hash, got) != 0)
-		return -1;
-	return strcmp(got, digest) == 0;
-}
-
-/*
  * upload_commit_work: make the data blob digest: verify it (from the
  * running hash, or by re-reading the data when that is unknown), then
  * store_writer_commit (durable blob, layer link, session removed).

@@ -77,6 +77,42 @@ test_expect_success REGISTRYD 'serve -c with a missing file fails' '
 	grep -q "absent.conf" out
 '
 
+test_expect_success REGISTRYD 'serve with a bad file: an error line after the file:line ones' '
+	test_expect_code 1 timeout 10 "$REGISTRYD" serve -c "$TRASH/bad.conf" >out 2>&1 &&
+	cat out &&
+	grep -q "^$TRASH/bad.conf:3: " out &&
+	grep -q "error: refusing to start: the configuration has the errors above; fix them (registryd check-config -c $TRASH/bad.conf lists them)" out
+'
+
+test_expect_success REGISTRYD 'a port in use: an error line with the fix, even at level error' '
+	start_registryd &&
+	test_expect_code 1 env REGISTRY_LOG_LEVEL=error \
+	    timeout 10 "$REGISTRYD" serve -c "$CONF" >out 2>&1
+	rc=$?
+	stop_registryd &&
+	test $rc = 0 &&
+	cat out &&
+	grep -q "error: refusing to start: cannot listen on 127.0.0.1:$PORT .*REGISTRY_HTTP_ADDR" out &&
+	! grep -q "warn: " out
+'
+
+test_expect_success REGISTRYD 'a storage root that cannot be made: an error line with the fix' '
+	: >notadir &&
+	test_expect_code 1 env REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY="$TRASH/notadir/root" \
+	    timeout 10 "$REGISTRYD" serve -c "$CONF" >out 2>&1 &&
+	cat out &&
+	grep -q "error: refusing to start: storage $TRASH/notadir/root: .*REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY" out
+'
+
+test_expect_success REGISTRYD 'a bad TLS key: an error line with the fix' '
+	: >empty.pem &&
+	test_expect_code 1 env REGISTRY_HTTP_TLS_CERTIFICATE="$TRASH/empty.pem" \
+	    REGISTRY_HTTP_TLS_KEY="$TRASH/empty.pem" \
+	    timeout 10 "$REGISTRYD" serve -c "$CONF" >out 2>&1 &&
+	cat out &&
+	grep -q "error: refusing to start: TLS: .*REGISTRY_HTTP_TLS_CERTIFICATE" out
+'
+
 test_expect_success REGISTRYD 'check-config rejects a bad environment value' '
 	test_expect_code 1 env REGISTRY_STORAGE_DELETE_ENABLED=perhaps \
 	    "$REGISTRYD" check-config -c "$CONF" >out 2>&1 &&
@@ -115,6 +151,44 @@ test_expect_success CURL,REGISTRYD 'REGISTRY_HTTP_HEADERS_<Name> adds a response
 	expect_status 404 &&
 	expect_header X-Test v &&
 	stop_registryd
+'
+
+test_expect_success CURL,REGISTRYD 'REGISTRY_HTTP_HEADERS as a map (registry:2) sets response headers' '
+	start_registryd "REGISTRY_HTTP_HEADERS={\"X-Map\": [\"m1\", \"m2\"], \"Access-Control-Allow-Methods\": [\"GET, HEAD\"]}" &&
+	reg_curl GET /v2/ &&
+	expect_status 200 &&
+	expect_header X-Map "m1, m2" &&
+	expect_header Access-Control-Allow-Methods "GET, HEAD" &&
+	expect_header X-Content-Type-Options nosniff &&
+	reg_curl GET /v2/no/such/manifests/latest &&
+	expect_status 404 &&
+	expect_header X-Map "m1, m2" &&
+	! grep -q "REGISTRY_HTTP_HEADERS: warning" "$TRASH/registryd.log"
+	rc=$?
+	stop_registryd && test $rc = 0
+'
+
+test_expect_success CURL,REGISTRYD 'REGISTRY_HTTP_HEADERS as Name=value lines sets response headers' '
+	start_registryd "REGISTRY_HTTP_HEADERS=X-Line=l1, l2
+Strict-Transport-Security=max-age=31536000; includeSubDomains" &&
+	reg_curl GET /v2/ &&
+	expect_status 200 &&
+	expect_header X-Line "l1, l2" &&
+	expect_header Strict-Transport-Security "max-age=31536000; includeSubDomains"
+	rc=$?
+	stop_registryd && test $rc = 0
+'
+
+test_expect_success REGISTRYD 'a malformed REGISTRY_HTTP_HEADERS refuses to start, naming it' '
+	test_expect_code 1 env "REGISTRY_HTTP_HEADERS={\"X-A\": [\"a\"]" \
+	    timeout 10 "$REGISTRYD" serve -c "$CONF" >out 2>&1 &&
+	cat out &&
+	grep -q "^REGISTRY_HTTP_HEADERS: expected" out &&
+	test_expect_code 1 env "REGISTRY_HTTP_HEADERS=just words" \
+	    timeout 10 "$REGISTRYD" serve -c "$CONF" >out 2>&1 &&
+	cat out &&
+	grep -q "^REGISTRY_HTTP_HEADERS: line 1: expected Name=value" out &&
+	! registryd_is_up
 '
 
 test_expect_success CURL,REGISTRYD '[headers] in the file adds response headers; empty value removes' '
@@ -162,6 +236,53 @@ test_expect_success REGISTRYD,PYTHON3 'REGISTRY_HTTP_ADDR=:PORT listens on 127.0
 		registryd_is_up "http://[::1]:$PORT"
 	fi &&
 	stop_registryd
+'
+
+# modes_not ROOT FILEMODE DIRMODE: what under ROOT/docker has another mode.
+modes_not() {
+	(cd "$1" && find docker -type f ! -perm "$2" -printf "%m %p\n" &&
+	    find docker -type d ! -perm "$3" -printf "%m %p\n")
+}
+
+# umask_push ROOT: start with ROOT, push a blob and an image, leave an
+# upload open, stop.
+umask_push() {
+	start_registryd REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY="$1" || return 1
+	printf "umask %s" "$1" >ublob &&
+	push_blob umask/blob ublob &&
+	make_image umask/img v1 "$1.img" &&
+	upload_start umask/open
+	local rc=$?
+	stop_registryd && return $rc
+}
+
+test_expect_success CURL,REGISTRYD 'umask 027: new files are 0640 and directories 0750, as registry:2 makes them' '
+	old_umask=$(umask) &&
+	umask 027 &&
+	umask_push "$TRASH/root027"
+	rc=$?
+	umask "$old_umask" &&
+	test $rc = 0 &&
+	modes_not "$TRASH/root027" 640 750 >wrong &&
+	cat wrong &&
+	test ! -s wrong &&
+	find "$TRASH/root027/docker" -path "*/_uploads/*" -type f | grep -q startedat &&
+	test "$(find "$TRASH/root027/docker" -name data -path "*/blobs/*" | wc -l)" = 4 &&
+	test "$(find "$TRASH/root027/docker" -name link | wc -l)" -ge 6
+'
+
+# 0664/0775 only come from 0666/0777 under the umask: a mode forced to
+# 0644 or 0600 in the code would show here (not under 027 or 022).
+test_expect_success CURL,REGISTRYD 'umask 002: new files are 0664 and directories 0775 (0666/0777 under the umask)' '
+	old_umask=$(umask) &&
+	umask 002 &&
+	umask_push "$TRASH/root002"
+	rc=$?
+	umask "$old_umask" &&
+	test $rc = 0 &&
+	modes_not "$TRASH/root002" 664 775 >wrong &&
+	cat wrong &&
+	test ! -s wrong
 '
 
 test_expect_success REGISTRYD 'SIGINT stops the server too' '

@@ -213,6 +213,57 @@ test_expect_success CURL 'a Docker manifest list referencing the schema2 manifes
 	expect_body_file list.json
 '
 
+test_expect_success CURL 'setup: a list of linux/arm64 and linux/amd64 images' '
+	printf "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":%s,\"layers\":[%s],\"annotations\":{\"arch\":\"arm64\"}}" \
+	    "$MT_DOCKER_MANIFEST" "$(json_descriptor "$MT_DOCKER_CONFIG" img/config.json)" \
+	    "$(json_descriptor "$MT_DOCKER_LAYER" img/layer.bin)" >d2.json &&
+	D2=$(sha256_of d2.json) &&
+	push_manifest man/a arm d2.json "$MT_DOCKER_MANIFEST" &&
+	printf "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"manifests\":[{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%s,\"platform\":{\"architecture\":\"arm64\",\"os\":\"linux\",\"variant\":\"v8\"}},{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%s,\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\"}}]}" \
+	    "$MT_DOCKER_LIST" "$MT_DOCKER_MANIFEST" "$D2" "$(size_of d2.json)" \
+	    "$MT_DOCKER_MANIFEST" "$D1" "$(size_of d1.json)" >multi.json &&
+	MULTI=$(sha256_of multi.json) &&
+	push_manifest man/a multi multi.json "$MT_DOCKER_LIST"
+'
+
+test_expect_success CURL 'an old client (Accept without the list type) gets the linux/amd64 image by tag' '
+	reg_curl GET /v2/man/a/manifests/multi -H "Accept: $MT_DOCKER_MANIFEST" &&
+	expect_status 200 &&
+	expect_header Content-Type "$MT_DOCKER_MANIFEST" &&
+	expect_header Docker-Content-Digest "$D1" &&
+	expect_header ETag "\"$D1\"" &&
+	expect_body_file d1.json &&
+	reg_curl HEAD /v2/man/a/manifests/multi -H "Accept: $MT_DOCKER_MANIFEST" &&
+	expect_status 200 &&
+	expect_header Docker-Content-Digest "$D1" &&
+	expect_header ETag "\"$D1\"" &&
+	expect_header Content-Length "$(size_of d1.json)" &&
+	reg_curl GET /v2/man/a/manifests/multi \
+	    -H "Accept: $MT_DOCKER_MANIFEST, $MT_DOCKER_LIST" &&
+	expect_status 200 &&
+	expect_header Docker-Content-Digest "$MULTI" &&
+	expect_body_file multi.json
+'
+
+test_expect_success CURL,REGISTRYD 'old clients: 404 when the image type is not accepted either, or by digest; no Accept: the list' '
+	reg_curl GET /v2/man/a/manifests/multi -H "Accept: $MT_OCI_MANIFEST" &&
+	expect_status 404 &&
+	expect_error_code MANIFEST_UNKNOWN &&
+	reg_curl HEAD /v2/man/a/manifests/multi -H "Accept: $MT_OCI_MANIFEST" &&
+	expect_status 404 &&
+	reg_curl GET "/v2/man/a/manifests/$MULTI" -H "Accept: $MT_DOCKER_MANIFEST" &&
+	expect_status 404 &&
+	expect_error_code MANIFEST_UNKNOWN &&
+	reg_curl GET /v2/man/a/manifests/multi &&
+	expect_status 200 &&
+	expect_header Docker-Content-Digest "$MULTI" &&
+	expect_body_file multi.json &&
+	reg_curl GET /v2/man/a/manifests/multi -H "If-None-Match: \"$D1\"" \
+	    -H "Accept: $MT_DOCKER_MANIFEST" &&
+	expect_status 304 &&
+	expect_header ETag "\"$D1\""
+'
+
 test_expect_success CURL 'an OCI index referencing the OCI manifest' '
 	printf "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"manifests\":[{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%s,\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\"}}]}" \
 	    "$MT_OCI_INDEX" "$MT_OCI_MANIFEST" "$M1" "$(size_of m1.json)" >index.json &&

@@ -294,6 +294,30 @@ test_expect_success REGISTRYD,CURL 'REGISTRY_USERNAME/REGISTRY_PASSWORD create a
 	server_log_lines | grep -F "ci-Secret.9"; test $? = 1
 '
 
+test_expect_success REGISTRYD,CURL 'REGISTRY_USERNAME: missing directories above the file are made (0700)' '
+	stop_registryd &&
+	test ! -e "$TRASH/auth" &&
+	start_registryd REGISTRY_AUTH=htpasswd \
+	    REGISTRY_AUTH_HTPASSWD_PATH="$TRASH/auth/sub/htpasswd" \
+	    REGISTRY_AUTH_HTPASSWD_REALM="$REALM" \
+	    REGISTRY_USERNAME=ci "REGISTRY_PASSWORD=ci-Secret.9" &&
+	test "$(stat -c %a "$TRASH/auth")" = 700 &&
+	test "$(stat -c %a "$TRASH/auth/sub")" = 700 &&
+	test "$(stat -c %a "$TRASH/auth/sub/htpasswd")" = 600 &&
+	test "$(login_status "ci:ci-Secret.9")" = 200 &&
+	server_log_lines | grep -F "created directory $TRASH/auth/sub (0700)"
+'
+
+test_expect_success REGISTRYD,CURL 'a missing htpasswd file: an error line that names the fix, at any level' '
+	stop_registryd &&
+	! grep -q "^\[auth\]" "$CONF" &&
+	{ sed "s|^addr = .*|addr = 127.0.0.1:$(free_port)|" "$CONF" &&
+	  printf "\n[auth]\nhtpasswd = %s\n" "$TRASH/none/htpasswd"; } >"$CONF.bad" &&
+	serve_fails out.missing2 REGISTRY_LOG_LEVEL=error &&
+	grep -E "error: refusing to start: htpasswd $TRASH/none/htpasswd: .*set REGISTRY_USERNAME and REGISTRY_PASSWORD" out.missing2 &&
+	test ! -e "$TRASH/none"
+'
+
 test_expect_success REGISTRYD,CURL 'an existing file is not replaced by REGISTRY_USERNAME' '
 	stop_registryd &&
 	cp new/htpasswd new/htpasswd.before &&

@@ -144,6 +144,73 @@ test_expect_success DOCKER_REGISTRY,SKOPEO,BUSYBOX 'the shape is the distributio
 	test "$(grep -c "/blobs/sha256/../[0-9a-f]*/data " shape.rd)" = 4
 '
 
+# ---- registryd's referrers index (repositories/<name>/_registryd) in a
+# tree registry:2 serves and collects.
+
+# artifact_json SUBJECT SEQ FILE: an OCI artifact whose subject is SUBJECT.
+artifact_json() {
+	printf '{"schemaVersion":2,"mediaType":"%s","artifactType":"application/vnd.example.sig","config":%s,"layers":[%s],"subject":{"mediaType":"%s","digest":"%s","size":1},"annotations":{"seq":"%s"}}' \
+	    "$MT_OCI_MANIFEST" "$(json_descriptor "$MT_OCI_EMPTY" empty.json)" \
+	    "$(json_descriptor "$MT_OCI_EMPTY" empty.json)" "$MT_OCI_MANIFEST" \
+	    "$1" "$2" >"$3"
+}
+
+test_expect_success DOCKER_REGISTRY,SKOPEO,BUSYBOX,CURL,REGISTRYD 'registryd indexes a referrer; docker-registry serves that tree' '
+	ROOT=$TRASH/rd-root &&
+	IDX=$ROOT/docker/registry/v2/repositories/compat/img/_registryd &&
+	rm -f "$CONF" && write_config &&
+	start_registryd &&
+	printf "{}" >empty.json &&
+	push_blob compat/img empty.json &&
+	artifact_json "$M" 1 sig.json &&
+	SIG=$(sha256_of sig.json) &&
+	push_manifest compat/img "$SIG" sig.json "$MT_OCI_MANIFEST" &&
+	reg_curl GET "/v2/compat/img/referrers/$M" &&
+	jq_body ".manifests | map(.digest) == [\"$SIG\"]" &&
+	test -f "$IDX/referrers/subjects/sha256/${M#sha256:}/${SIG#sha256:}" &&
+	stop_registryd &&
+	start_reference "$ROOT" &&
+	reg_curl GET "http://127.0.0.1:$REF_PORT/v2/_catalog" &&
+	expect_status 200 &&
+	jq_body ".repositories == [\"compat/img\"]" &&
+	reg_curl GET "http://127.0.0.1:$REF_PORT/v2/compat/img/tags/list" &&
+	jq_body ".tags == [\"v1\"]" &&
+	reg_curl GET "http://127.0.0.1:$REF_PORT/v2/compat/img/manifests/$SIG" \
+	    -H "Accept: $MT_OCI_MANIFEST" &&
+	expect_status 200 &&
+	expect_body_file sig.json &&
+	reg_skopeo copy --src-tls-verify=false \
+	    "docker://127.0.0.1:$REF_PORT/compat/img:v1" "oci:$TRASH/out-idx:v1" &&
+	same_blobs "$TRASH/src" "$TRASH/out-idx" &&
+	stop_reference
+'
+
+test_expect_success DOCKER_REGISTRY,BUSYBOX,CURL,REGISTRYD 'docker-registry garbage-collect walks that tree; the referrer stays listed' '
+	docker-registry garbage-collect --dry-run "$TRASH/reference.yml" >gc.out 2>&1 &&
+	docker-registry garbage-collect "$TRASH/reference.yml" >>gc.out 2>&1 &&
+	cat gc.out &&
+	grep -q "compat/img: marking manifest" gc.out &&
+	! grep -i "error\|_registryd" gc.out &&
+	test -d "$IDX" &&
+	start_registryd &&
+	reg_curl GET "/v2/compat/img/referrers/$M" &&
+	jq_body ".manifests | map(.digest) == [\"$SIG\"]" &&
+	stop_registryd
+'
+
+test_expect_success DOCKER_REGISTRY,BUSYBOX,CURL,REGISTRYD 'garbage-collect --delete-untagged removes the referrer behind the index: no longer listed' '
+	docker-registry garbage-collect --delete-untagged "$TRASH/reference.yml" >gc2.out 2>&1 &&
+	! test -e "$ROOT/docker/registry/v2/repositories/compat/img/_manifests/revisions/sha256/${SIG#sha256:}/link" &&
+	start_registryd &&
+	reg_curl GET "/v2/compat/img/referrers/$M" &&
+	expect_status 200 &&
+	jq_body ".manifests == []" &&
+	! test -e "$IDX/referrers/subjects/sha256/${M#sha256:}/${SIG#sha256:}" &&
+	reg_curl GET /v2/compat/img/manifests/v1 -H "Accept: $MT_OCI_MANIFEST" &&
+	expect_status 200 &&
+	stop_registryd
+'
+
 test_expect_success DOCKER_REGISTRY,SKOPEO,BUSYBOX,CURL,REGISTRYD 'a shared root: what docker-registry writes appears in registryd'"'"'s catalog' '
 	ROOT=$TRASH/shared-root &&
 	rm -f "$CONF" && write_config &&
@@ -164,6 +231,48 @@ test_expect_success DOCKER_REGISTRY,SKOPEO,BUSYBOX,CURL,REGISTRYD 'a shared root
 	WAIT_SECONDS=5 wait_for catalog_has &&
 	stop_reference &&
 	stop_registryd
+'
+
+test_expect_success DOCKER_REGISTRY,SKOPEO,BUSYBOX,CURL,REGISTRYD 'a shared root: a referrer docker-registry stores appears in registryd'"'"'s referrers' '
+	start_registryd &&
+	start_reference "$TRASH/shared-root" &&
+	artifact_json "$M" 2 sig2.json &&
+	SIG2=$(sha256_of sig2.json) &&
+	(BASE=http://127.0.0.1:$REF_PORT &&
+	    push_blob shared/img empty.json &&
+	    push_manifest shared/img "$SIG2" sig2.json "$MT_OCI_MANIFEST") &&
+	reg_curl GET "/v2/shared/img/referrers/$M" &&
+	expect_status 200 &&
+	jq_body ".manifests | map(.digest) == [\"$SIG2\"]" &&
+	jq_body ".manifests[0].artifactType == \"application/vnd.example.sig\"" &&
+	jq_body ".manifests[0].annotations.seq == \"2\"" &&
+	stop_reference &&
+	stop_registryd
+'
+
+test_expect_success DOCKER_REGISTRY,CURL 'umask 027: docker-registry makes files 0640 and directories 0750 too' '
+	old_umask=$(umask) &&
+	umask 027 &&
+	mkdir "$TRASH/ref027" &&
+	start_reference "$TRASH/ref027"
+	rc=$?
+	umask "$old_umask" &&
+	test $rc = 0 &&
+	printf "umask reference" >refblob &&
+	d=$(sha256_of refblob) &&
+	reg_curl POST "http://127.0.0.1:$REF_PORT/v2/umask/blob/blobs/uploads/" &&
+	expect_status 202 &&
+	loc=$(header Location) &&
+	case "$loc" in http*) ;; *) loc="http://127.0.0.1:$REF_PORT$loc" ;; esac &&
+	reg_curl PUT "$(with_query "$loc" "digest=$d")" \
+	    -H "Content-Type: application/octet-stream" --data-binary @refblob &&
+	expect_status 201 &&
+	stop_reference &&
+	(cd "$TRASH/ref027" && find docker -type f ! -perm 640 -printf "%m %p\n" &&
+	    find docker -type d ! -perm 750 -printf "%m %p\n") >wrong &&
+	cat wrong &&
+	test ! -s wrong &&
+	test "$(find "$TRASH/ref027/docker" -name data | wc -l)" = 1
 '
 
 test_done

@@ -345,13 +345,15 @@ start_registryd() {
 	[ -e "$CONF" ] || write_config
 	mkdir -p "$ROOT"
 	echo "--- start $(date +%T) $(printf "%s\n" "$*" | sed -E "s/(PASSWORD=)[^ ]*/\1(hidden)/g")" >>"$TRASH/registryd.log"
+	# 3>&-: the server must not hold the TAP output (fd 3), or prove
+	# waits for it when a script dies without stopping the server.
 	if [ "$TEST_TARGET" = reference ]; then
 		env "$@" docker-registry serve "$CONF" \
-		    >>"$TRASH/registryd.log" 2>&1 </dev/null &
+		    >>"$TRASH/registryd.log" 2>&1 </dev/null 3>&- &
 	else
 		[ -x "$REGISTRYD" ] || { echo "no binary $REGISTRYD (make first)" >&2; return 1; }
 		env "$@" "$REGISTRYD" serve -c "$CONF" \
-		    >>"$TRASH/registryd.log" 2>&1 </dev/null &
+		    >>"$TRASH/registryd.log" 2>&1 </dev/null 3>&- &
 	fi
 	REG_PID=$!
 	local i

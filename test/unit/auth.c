@@ -28,10 +28,15 @@
 #define BOB_2B "bob2b:$2b$04$8kC9WdRG/tSFmtFZE9iNiOwE3qmh6BPB3rGyioLfE6fVJeYm21JMK"
 #define BOB_2A "bob2a:$2a$04$8kC9WdRG/tSFmtFZE9iNiOwE3qmh6BPB3rGyioLfE6fVJeYm21JMK"
 /* sha-crypt, as crypt(3) makes them. */
-#define SHA5 "sha5:$5$saltsalt$3sbXmfaNbTEoCHd3PIil2xhXVuIWbx5N0HsaHhnx2d9"
+#define SHA5_HASH ":$5$saltsalt$3sbXmfaNbTEoCHd3PIil2xhXVuIWbx5N0HsaHhnx2d9"
+#define SHA5      "sha5" SHA5_HASH
 #define SHA6                                                              \
 	"sha6:$6$rounds=5000$saltsalt$lY36KUD8gjV.pPdWQMGUYlg0WxkfUefZOaSK" \
 	"H0w.de0n8AgJeDM0T.Qt8xl9XGpZ5Y1uAETjaeQI92QJ4CkBH0"
+
+#define MALFORMED \
+	"users:1: malformed hash, make the line again with htpasswd -B or " \
+	"registryd passwd"
 
 static struct event_base *base;
 static struct config cfg;
@@ -162,17 +167,17 @@ test_parse(void)
 		    "users:2: unsupported hash, use htpasswd -B");
 	}
 	expect_parse_error("# c\n" ALICE "\n" BOB "\n" ALICE "\n",
-	    "users:4: duplicate user");
+	    "users:4: duplicate user, keep one line per user");
 	expect_parse_error("alice\n", "users:1: expected user:hash");
 	expect_parse_error(":$2y$05$x\n", "users:1: expected user:hash");
-	expect_parse_error("a:$2y$05$tooshort\n", "users:1: malformed hash");
+	expect_parse_error("a:$2y$05$tooshort\n", MALFORMED);
 	expect_parse_error(
 	    "a:$2y$99$mjfhgFDBe4uPuK5sTZ/a5OvVIjCFUbhgYrodRB0BX0IArliFDbi3i\n",
-	    "users:1: malformed hash");
+	    MALFORMED);
 	expect_parse_error(
 	    "a:$2y$05$mjfhgFDBe4uPuK5sTZ/a5OvVIjCFUbhgYrodRB0BX0IArliFDbi3!\n",
-	    "users:1: malformed hash");
-	expect_parse_error("a:$5$salt$bad:hash\n", "users:1: malformed hash");
+	    MALFORMED);
+	expect_parse_error("a:$5$salt$bad:hash\n", MALFORMED);
 	expect_parse_error("a\tb:$2y$05$"
 			   "mjfhgFDBe4uPuK5sTZ/a5OvVIjCFUbhgYrodRB0BX0IArliFDbi3i\n",
 	    "users:1: user name longer than 127 bytes or with control "
@@ -281,8 +286,9 @@ test_verify(void)
 	rv = auth_init(&cfg, err, sizeof(err));
 	is_int(rv, 0, "auth_init loads the file");
 	is_int(auth_enabled(), 1, "auth enabled");
-	ok(strncmp(auth.dummy, "$2b$10$", 7) == 0 && strlen(auth.dummy) == 60,
-	    "dummy hash is bcrypt cost 10");
+	/* One line each of 4 settings: the earliest line's (alice) wins. */
+	ok(strncmp(auth.dummy, "$2b$05$", 7) == 0 && strlen(auth.dummy) == 29,
+	    "dummy is a bcrypt setting of the file's cost 5 (%s)", auth.dummy);
 
 	is_int(check(NULL, "10.0.0.1", user, &pend), AUTH_FAIL,
 	    "no credentials: AUTH_FAIL");
@@ -430,6 +436,51 @@ test_limit(void)
 	cfg.cf_auth_fail_limit = 10;
 }
 
+/* The dummy setting made for the users of text. */
+static void
+expect_dummy(const char *text, const char *prefix, const char *msg)
+{
+	struct auth_table t;
+	char err[512], dummy[AUTH_HASH_MAX];
+
+	dummy[0] = '\0';
+	if (parse(text, err, sizeof(err), &t) == -1)
+		printf("# %s\n", err);
+	ok(auth_dummy_make(&t, dummy, sizeof(dummy)) == 0 &&
+	        strncmp(dummy, prefix, strlen(prefix)) == 0,
+	    "dummy: %s (%s)", msg, dummy);
+	auth_table_free(&t);
+}
+
+static void
+test_dummy(void)
+{
+	char user[AUTH_USER_MAX];
+	unsigned int dummies;
+
+	expect_dummy("", "$2b$10$", "no users: bcrypt, the default cost");
+	expect_dummy(ALICE "\n", "$2b$05$", "htpasswd -B: cost 5");
+	expect_dummy(BOB "\n" ALICE "\n" BOB_2B "\n" BOB_2A "\n", "$2b$04$",
+	    "the most common cost wins, whatever the $2?$ prefix");
+	expect_dummy(ALICE "\n" BOB "\n", "$2b$05$",
+	    "a tie goes to the earliest line");
+	expect_dummy(SHA6 "\n", "$6$", "sha-crypt $6$, rounds=5000");
+	expect_dummy("r:$6$rounds=10000$saltsalt$lY36KUD8gjV.pPdWQMGUYlg0Wxkf\n",
+	    "$6$rounds=10000$", "sha-crypt $6$, rounds=10000");
+	expect_dummy(ALICE "\n" SHA5 "\nsha5b" SHA5_HASH "\n", "$5$",
+	    "sha-crypt $5$, default rounds, 2 lines against 1");
+
+	/* The dummy is a setting crypt_rn takes: unknown users fail. */
+	put_file("htpasswd", SHA5 "\n");
+	is_int(auth_reload(), 0, "reload of a $5$ file");
+	dummies = auth.dummy_runs;
+	is_int(check("nobody:x", "10.0.3.1", user, NULL), AUTH_FAIL,
+	    "unknown user against a $5$ dummy: AUTH_FAIL");
+	is_int(auth.dummy_runs, dummies + 1, "crypt_rn ran on it");
+	put_file("htpasswd", ALICE "\n" BOB "\n" SHA5 "\n" SHA6 "\n");
+	is_int(auth_reload(), 0, "back to the test users");
+}
+
 static void
 test_reload(void)
 {
@@ -445,6 +496,8 @@ test_reload(void)
 
 	put_file("htpasswd", BOB "\n");
 	is_int(auth_reload(), 0, "reload of a good file");
+	ok(strncmp(auth.dummy, "$2b$04$", 7) == 0,
+	    "reload: the dummy follows the new file's cost 4");
 	is_int(check("alice:secret1", "10.0.1.1", user, &pend), AUTH_FAIL,
 	    "alice is gone: the cache was flushed");
 	ok(pend, "and checked on the pool");
@@ -453,6 +506,8 @@ test_reload(void)
 
 	(void)unlink("htpasswd");
 	is_int(auth_reload(), -1, "reload of a missing file fails");
+	ok(strncmp(auth.dummy, "$2b$04$", 7) == 0,
+	    "a failed reload keeps the dummy");
 	is_int(check("bob:p@ss:word", "10.0.1.1", user, NULL), AUTH_OK,
 	    "bob kept");
 	auth_shutdown();
@@ -496,6 +551,39 @@ test_create(void)
 	is_int(check("ci:s3cret pass", "10.0.2.1", user, NULL), AUTH_OK,
 	    "the created user logs in");
 	auth_shutdown();
+
+	/* Missing directories above the file are made, mode 0700. */
+	setup_cfg("auth/sub/htpasswd");
+	cfg.cf_username = "ci";
+	cfg.cf_password = "s3cret pass";
+	rv = auth_init(&cfg, err, sizeof(err));
+	is_int(rv, 0, "auth_init creates auth/sub/htpasswd");
+	if (rv == -1)
+		printf("#   %s\n", err);
+	ok(stat("auth", &st) == 0 && S_ISDIR(st.st_mode) &&
+	        (st.st_mode & 0777) == 0700,
+	    "auth/ made, mode 0700");
+	ok(stat("auth/sub", &st) == 0 && S_ISDIR(st.st_mode) &&
+	        (st.st_mode & 0777) == 0700,
+	    "auth/sub/ made, mode 0700");
+	ok(stat("auth/sub/htpasswd", &st) == 0 && (st.st_mode & 0777) == 0600,
+	    "the file, mode 0600");
+	is_int(check("ci:s3cret pass", "10.0.2.1", user, NULL), AUTH_OK,
+	    "the created user logs in");
+	auth_shutdown();
+
+	/* A file where a directory should be: an error that says so. */
+	put_file("plain", "x");
+	setup_cfg("plain/htpasswd");
+	cfg.cf_username = "ci";
+	cfg.cf_password = "s3cret pass";
+	rv = auth_init(&cfg, err, sizeof(err));
+	ok(rv == -1 && strstr(err, "htpasswd plain/htpasswd: ") == err,
+	    "a file in the way: error (%s)", err);
+	if (rv != -1)
+		auth_shutdown();
+	setup_cfg("created");
+	cfg.cf_username = "ci";
 
 	/* An existing file wins over the environment. */
 	cfg.cf_password = "other";
@@ -624,6 +712,7 @@ main(void)
 	test_basic();
 	test_verify();
 	test_limit();
+	test_dummy();
 	test_reload();
 	test_create();
 	test_hash();

@@ -102,14 +102,24 @@ expect_env(const char *var, int want_rv, const char *msg)
 {
 	struct config cf;
 	char *envp[2];
-	char want[1024];
+	char want[1024], name[256];
+	size_t i, o = 0;
 	int rv;
 
 	envp[0] = (char *)(uintptr_t)var;
 	envp[1] = NULL;
 	rv = capture_load(&cf, NULL, 0, envp);
 	snprintf(want, sizeof(want), "%s%s", msg, *msg ? "\n" : "");
-	ok(rv == want_rv && strcmp(captured, want) == 0, "env %s", var);
+	/* One TAP line: a newline in the value is shown as \n. */
+	for (i = 0; var[i] != '\0' && o + 3 < sizeof(name); i++) {
+		if (var[i] == '\n' || var[i] == '\r') {
+			name[o++] = '\\';
+			name[o++] = var[i] == '\n' ? 'n' : 'r';
+		} else
+			name[o++] = var[i];
+	}
+	name[o] = '\0';
+	ok(rv == want_rv && strcmp(captured, want) == 0, "env %s", name);
 	if (rv != want_rv || strcmp(captured, want) != 0)
 		printf("#   rv %d, stderr \"%s\"\n", rv, captured);
 	config_free(&cf);
@@ -443,6 +453,119 @@ test_values(void)
 	is_int(config_parse_bool("", &b), -1, "bool '' refused");
 }
 
+/* Load with the file text and two variables; 0 or -1. */
+static int
+load2(struct config *cf, const char *text, const char *v1, const char *v2)
+{
+	char *envp[3];
+
+	envp[0] = (char *)(uintptr_t)v1;
+	envp[1] = (char *)(uintptr_t)v2;
+	envp[2] = NULL;
+	if (text == NULL)
+		return capture_load(cf, NULL, 0, envp);
+	return load(cf, text, envp);
+}
+
+static void
+test_env_headers(void)
+{
+	struct config cf;
+	int rv;
+
+	/* registry:2's form: a JSON (YAML flow) map of lists. */
+	rv = load2(&cf, "[headers]\nX-File = from file\n",
+	    "REGISTRY_HTTP_HEADERS={\"X-A\": [\"a\"], "
+	    "\"Access-Control-Allow-Methods\": [\"GET, POST\", \"PUT\"],\n"
+	    " \"X-Content-Type-Options\": [], \"X-Esc\": [\"q\\\"\\\\/\"]}",
+	    NULL);
+	is_int(rv, 0, "REGISTRY_HTTP_HEADERS map loads");
+	is_str(captured, "", "map: no messages");
+	is_str(header(&cf, "X-A"), "a", "map: one value");
+	is_str(header(&cf, "Access-Control-Allow-Methods"), "GET, POST, PUT",
+	    "map: values joined with \", \"");
+	ok(header(&cf, "X-Content-Type-Options") == NULL,
+	    "map: an empty list removes the default header");
+	is_str(header(&cf, "X-Esc"), "q\"\\/", "map: JSON escapes");
+	is_str(header(&cf, "X-File"), "from file",
+	    "map: headers of the file it does not name stay");
+	config_free(&cf);
+
+	/* YAML flow without quotes; a string where registry:2 wants a list. */
+	rv = load2(&cf, NULL, "REGISTRY_HTTP_HEADERS={X-B: [b1, 'b''2'], "
+	                      "X-S: \"single\", X-T: bare value}",
+	    NULL);
+	is_int(rv, 0, "YAML flow map loads");
+	is_str(header(&cf, "X-B"), "b1, b'2", "flow: bare and quoted items");
+	is_str(header(&cf, "X-S"), "single", "flow: a string is one value");
+	is_str(header(&cf, "X-T"), "bare value", "flow: a bare string");
+	is_str(header(&cf, "X-Content-Type-Options"), "nosniff",
+	    "flow: the default header stays");
+	config_free(&cf);
+
+	/* Name=value lines, Name: value too; values keep ',' and ';'. */
+	rv = load2(&cf, NULL,
+	    "REGISTRY_HTTP_HEADERS=X-C=c1, c2\n"
+	    "Strict-Transport-Security=max-age=31536000; includeSubDomains\r\n"
+	    "\n  X-D: [d1, d2]\nX-E: a=b\nX-Content-Type-Options=\n",
+	    NULL);
+	is_int(rv, 0, "Name=value lines load");
+	is_str(captured, "", "lines: no messages");
+	is_str(header(&cf, "X-C"), "c1, c2", "lines: value with a comma");
+	is_str(header(&cf, "Strict-Transport-Security"),
+	    "max-age=31536000; includeSubDomains",
+	    "lines: value with '=' and ';', CRLF");
+	is_str(header(&cf, "X-D"), "d1, d2", "lines: Name: [list]");
+	is_str(header(&cf, "X-E"), "a=b", "lines: Name: value with '='");
+	ok(header(&cf, "X-Content-Type-Options") == NULL,
+	    "lines: an empty value removes the header");
+	config_free(&cf);
+
+	/* REGISTRY_HTTP_HEADERS_<Name> wins, in either order. */
+	rv = load2(&cf, NULL, "REGISTRY_HTTP_HEADERS_X-W=[specific]",
+	    "REGISTRY_HTTP_HEADERS={\"X-W\": [\"map\"], \"X-M\": [\"m\"]}");
+	ok(rv == 0 && strcmp(header(&cf, "X-W"), "specific") == 0 &&
+	        strcmp(header(&cf, "X-M"), "m") == 0,
+	    "REGISTRY_HTTP_HEADERS_<Name> given first still wins");
+	config_free(&cf);
+	rv = load2(&cf, NULL, "REGISTRY_HTTP_HEADERS=X-W=line",
+	    "REGISTRY_HTTP_HEADERS_X-W=specific");
+	ok(rv == 0 && strcmp(header(&cf, "X-W"), "specific") == 0,
+	    "REGISTRY_HTTP_HEADERS_<Name> given last wins");
+	config_free(&cf);
+	expect_env("REGISTRY_HTTP_HEADERS=", 0, "");
+	expect_env("REGISTRY_HTTP_HEADERS={}", 0, "");
+
+	/* Anything else stops the start, naming the variable. */
+	expect_env("REGISTRY_HTTP_HEADERS={\"X-A\": [\"a\"]", -1,
+	    "REGISTRY_HTTP_HEADERS: expected {\"Name\": [\"value\"], ...} or "
+	    "Name=value lines; a value is at most 1024 bytes");
+	expect_env("REGISTRY_HTTP_HEADERS={\"X-A\": [\"a\"]} x", -1,
+	    "REGISTRY_HTTP_HEADERS: expected {\"Name\": [\"value\"], ...} or "
+	    "Name=value lines; a value is at most 1024 bytes");
+	expect_env("REGISTRY_HTTP_HEADERS={\"X-A\": [\"\\u0041\"]}", -1,
+	    "REGISTRY_HTTP_HEADERS: expected {\"Name\": [\"value\"], ...} or "
+	    "Name=value lines; a value is at most 1024 bytes");
+	expect_env("REGISTRY_HTTP_HEADERS=X-A=1\njust words", -1,
+	    "REGISTRY_HTTP_HEADERS: line 2: expected Name=value (one header "
+	    "per line) or {\"Name\": [\"value\"]}; a value is at most 1024 "
+	    "bytes");
+	expect_env("REGISTRY_HTTP_HEADERS==value", -1,
+	    "REGISTRY_HTTP_HEADERS: line 1: expected Name=value (one header "
+	    "per line) or {\"Name\": [\"value\"]}; a value is at most 1024 "
+	    "bytes");
+	expect_env("REGISTRY_HTTP_HEADERS=X-A=1\nx-a=2", -1,
+	    "REGISTRY_HTTP_HEADERS: header x-a given twice");
+	expect_env("REGISTRY_HTTP_HEADERS={\"Content-Length\": [\"1\"]}", -1,
+	    "REGISTRY_HTTP_HEADERS: Content-Length: header Content-Length is "
+	    "set by registryd itself");
+	expect_env("REGISTRY_HTTP_HEADERS=Bad Name=x", -1,
+	    "REGISTRY_HTTP_HEADERS: Bad Name: invalid header name");
+	expect_env("REGISTRY_HTTP_HEADERS={\"X-A\": [\"a\rb\"]}", -1,
+	    "REGISTRY_HTTP_HEADERS: X-A: invalid value for header X-A: control "
+	    "characters or longer than 1024 bytes");
+}
+
 static void
 test_env(void)
 {
@@ -564,9 +687,7 @@ test_env(void)
 	/* Harmless and unknown names: silence or a warning, never failure. */
 	expect_env("REGISTRY_FOO=1", 0,
 	    "REGISTRY_FOO: warning: unknown setting, ignored");
-	expect_env("REGISTRY_LOG_FORMATTER=json", 0,
-	    "REGISTRY_LOG_FORMATTER: warning: registryd writes plain text "
-	    "log lines; ignored");
+	expect_env("REGISTRY_LOG_FORMATTER=json", 0, "");
 	expect_env("REGISTRY_LOG_FORMATTER=text", 0, "");
 	expect_env("REGISTRY_VERSION=0.1", 0, "");
 	expect_env("REGISTRY_SERVICE_HOST=10.0.0.1", 0, "");
@@ -829,6 +950,55 @@ test_tls_auth(void)
 	config_free(&cf);
 }
 
+/* [log] format, REGISTRY_LOG_FORMATTER and [server] user. */
+static void
+test_service(void)
+{
+	struct config cf;
+	char *envp[2];
+	int rv;
+
+	rv = load(&cf, "", NULL);
+	is_str(cf.cf_log_format, "text", "default format text");
+	is_str(cf.cf_user, "", "default user: none");
+	config_free(&cf);
+
+	rv = load(&cf, "[log]\nformat = json\n[server]\nuser = _registry-d.1\n",
+	    NULL);
+	is_int(rv, 0, "format and user load");
+	is_str(cf.cf_log_format, "json", "format json");
+	is_int(log_format_parse(cf.cf_log_format), LOG_FMT_JSON,
+	    "json is LOG_FMT_JSON");
+	is_str(cf.cf_user, "_registry-d.1", "user");
+	config_free(&cf);
+
+	/* registry:2's formatter names; logstash lines are JSON lines. */
+	envp[0] = "REGISTRY_LOG_FORMATTER=logstash";
+	envp[1] = NULL;
+	rv = load(&cf, "[log]\nformat = text\n", envp);
+	is_int(rv, 0, "REGISTRY_LOG_FORMATTER=logstash loads");
+	is_str(captured, "", "logstash: no message");
+	is_int(log_format_parse(cf.cf_log_format), LOG_FMT_JSON,
+	    "logstash is written as json");
+	config_free(&cf);
+	is_int(log_format_parse("JSON"), LOG_FMT_JSON, "any case");
+	is_int(log_format_parse("Text"), LOG_FMT_TEXT, "text");
+
+	expect_error("[log]\nformat = xml\n",
+	    CONF ":2: format: expected text, json or logstash");
+	expect_env("REGISTRY_LOG_FORMATTER=gelf", -1,
+	    "REGISTRY_LOG_FORMATTER: expected text, json or logstash");
+	expect_error("[server]\nuser = -x\n",
+	    CONF ":2: user: expected a user name: letters, digits, '.', '_', "
+	         "'-', at most 32 bytes");
+	expect_error("[server]\nuser = a b\n",
+	    CONF ":2: user: expected a user name: letters, digits, '.', '_', "
+	         "'-', at most 32 bytes");
+	expect_error("[server]\nuser = abcdefghijabcdefghijabcdefghijabc\n",
+	    CONF ":2: user: expected a user name: letters, digits, '.', '_', "
+	         "'-', at most 32 bytes");
+}
+
 static void
 test_dump(void)
 {
@@ -937,7 +1107,9 @@ main(void)
 	test_addr();
 	test_values();
 	test_env();
+	test_env_headers();
 	test_tls_auth();
+	test_service();
 	test_dump();
 	if (chdir("/") == 0) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);

@@ -184,6 +184,27 @@ main(void)
 	ok(run() == 0 && res.fr_problems + res.fr_info + res.fr_warnings == 0,
 	    "clean again");
 
+	/* ---- the referrers index: known, and a stale entry is info ---- */
+	ok(store_referrer_put(st, "lib/app", m2, m1, "{}", 2,
+	       STORE_REFERRER_DURABLE) == 0 &&
+	        store_referrer_put(st, "lib/app", m1, NULL, NULL, 0, 0) == 0,
+	    "a referrers index entry and a mark");
+	ok(run() == 0 && res.fr_problems + res.fr_info + res.fr_warnings == 0,
+	    "the referrers index is part of the layout");
+	ok(store_referrer_put(st, "lib/app", m3, m1, "{}", 2, 0) == 0,
+	    "an entry whose referrer is no revision of the repository");
+	ok(run() == 0 && res.fr_problems + res.fr_warnings == 0 &&
+	        res.fr_info == 1,
+	    "a stale entry: info only");
+	snprintf(line, sizeof(line),
+	    "info: repository lib/app: referrers index: %s (subject %s) is "
+	    "not a revision: stale entry",
+	    m3, m1);
+	ok(has(line), "reported as: %s", line);
+	sh("rm -rf repositories/lib/app/_registryd");
+	ok(run() == 0 && res.fr_problems + res.fr_info + res.fr_warnings == 0,
+	    "clean without the index");
+
 	/* ---- a blob whose bytes changed ---- */
 	sh("cp blobs/sha256/%.2s/%s/data ../../../fsck-save && "
 	   "printf tampered >blobs/sha256/%.2s/%s/data",

@@ -19,6 +19,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include "api.h"
 #include "config.h"
 #include "digest.h"
 #include "http.h"
@@ -1047,6 +1048,313 @@ test_referrers(void)
 	resp_free(&r);
 }
 
+/* The target of the Link rel="next" header of r into url, "" if none. */
+static void
+next_url(const struct resp *r, char *url, size_t urlsz)
+{
+	char link[1024];
+	const char *e;
+
+	url[0] = '\0';
+	hdr(r, "Link", link, sizeof(link));
+	if (link[0] == '<' && (e = strstr(link, ">; rel=\"next\"")) != NULL)
+		snprintf(url, urlsz, "%.*s", (int)(e - link - 1), link + 1);
+}
+
+/* An artifact manifest of type at, subject subj, told apart by seq. */
+static void
+artifact(char *buf, size_t bufsz, const char *empty, const char *at,
+    const char *subj, int seq)
+{
+	snprintf(buf, bufsz,
+	    "{\"schemaVersion\":2,\"mediaType\":\"%s\","
+	    "\"artifactType\":\"%s\",\"config\":{"
+	    "\"mediaType\":\"application/vnd.oci.empty.v1+json\","
+	    "\"digest\":\"%s\",\"size\":2},\"layers\":[{\"mediaType\":"
+	    "\"application/vnd.oci.empty.v1+json\",\"digest\":\"%s\","
+	    "\"size\":2}],\"subject\":{\"mediaType\":\"%s\",\"digest\":"
+	    "\"%s\",\"size\":1},\"annotations\":{\"seq\":\"%d\"}}",
+	    MT_OCI_MANIFEST, at, empty, empty, MT_OCI_MANIFEST, subj, seq);
+}
+
+static int
+digest_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/*
+ * The digests of the descriptors in a referrers answer, in order, into
+ * got (at most max); how many.
+ */
+static size_t
+answer_digests(const char *body, char got[][DIGEST_BUFSZ], size_t max)
+{
+	const char *p = body;
+	size_t n = 0;
+
+	while (n < max && (p = strstr(p, "\"digest\":\"")) != NULL) {
+		p += 10;
+		snprintf(got[n++], DIGEST_BUFSZ, "%.71s", p);
+	}
+	return n;
+}
+
+/*
+ * Referrers pages: n= and Link rel="next" in digest order, with and
+ * without the artifactType filter; the index a push writes and a delete
+ * removes; a referrer another writer added without the index (found by
+ * the reconcile), one it deleted (pruned), an entry whose bytes were
+ * lost (rebuilt from the manifest).
+ */
+static void
+test_referrers_pages(void)
+{
+	enum { NREF = 7 };
+	static const char *const types[] = {"application/vnd.example.a",
+	    "application/vnd.example.b"};
+	struct resp r;
+	char empty[DIGEST_BUFSZ], subj[DIGEST_BUFSZ], other[DIGEST_BUFSZ];
+	char all[NREF + 1][DIGEST_BUFSZ], as[NREF][DIGEST_BUFSZ];
+	char got[NREF + 2][DIGEST_BUFSZ], d[DIGEST_BUFSZ];
+	char man[2048], link[512], want[512], v[256], url[512];
+	char **l = NULL, *desc = NULL;
+	size_t n = 0, k, i, na = 0, len = 0;
+	int pushed = 1, pages;
+
+	digest_buf("the subject", 11, subj);
+	ok(push_blob("lib/pages", "{}", empty), "the empty blob pushed");
+	for (i = 0; i < NREF; i++) {
+		/* Seqs 0, 3, 6 are type b, the others a. */
+		artifact(man, sizeof(man), empty, types[i % 3 == 0], subj,
+		    (int)i);
+		if (push_manifest("lib/pages", "latest", MT_OCI_MANIFEST, man,
+		        all[i], &r) != 201)
+			pushed = 0;
+		if (i % 3 != 0)
+			memcpy(as[na++], all[i], DIGEST_BUFSZ);
+		resp_free(&r);
+	}
+	ok(pushed, "%d referrers of one subject pushed", NREF);
+	qsort(all, NREF, sizeof(all[0]), digest_cmp);
+	qsort(as, na, sizeof(as[0]), digest_cmp);
+	ok(store_referrer_list(st, "lib/pages", subj, &l, &n) == 0 &&
+	        n == NREF,
+	    "the pushes indexed every referrer (%zu)", n);
+	store_list_free(l, n);
+
+	/* Without n: one page, no Link. */
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/pages/referrers/%s HTTP/1.1\r\nHost: t\r\n", subj);
+	k = answer_digests(r.body, got, NREF + 2);
+	ok(r.status == 200 && k == NREF &&
+	        memcmp(got, all, NREF * sizeof(all[0])) == 0,
+	    "all %d in digest order", NREF);
+	is_str(hdr(&r, "Link", v, sizeof(v)), "", "in one page: no Link");
+	resp_free(&r);
+
+	/* n=3: pages of three, each linked to the next. */
+	snprintf(url, sizeof(url), "/v2/lib/pages/referrers/%s?n=3", subj);
+	for (pages = 0, i = 0; url[0] != '\0' && pages < 5; pages++) {
+		api_req(&r, NULL, 0, "GET %s HTTP/1.1\r\nHost: t\r\n", url);
+		k = answer_digests(r.body, got, NREF + 2);
+		if (r.status != 200 || i + k > NREF ||
+		    memcmp(got, all[i], k * sizeof(all[0])) != 0)
+			break;
+		i += k;
+		hdr(&r, "Link", link, sizeof(link));
+		url[0] = '\0';
+		if (link[0] != '\0') {
+			snprintf(want, sizeof(want),
+			    "</v2/lib/pages/referrers/%s?n=3&last=%s>; "
+			    "rel=\"next\"",
+			    subj, all[i - 1]);
+			if (strcmp(link, want) != 0)
+				break;
+			next_url(&r, url, sizeof(url));
+		}
+		resp_free(&r);
+	}
+	resp_free(&r);
+	ok(pages == 3 && i == NREF && url[0] == '\0',
+	    "n=3: three pages linked in order, %zu descriptors, the last "
+	    "without a Link (%d pages)",
+	    i, pages);
+
+	/* The filter: only a's, pages of two, the filter in the Link. */
+	snprintf(url, sizeof(url),
+	    "/v2/lib/pages/referrers/%s?n=2&artifactType=%s", subj, types[0]);
+	for (pages = 0, i = 0; url[0] != '\0' && pages < 5; pages++) {
+		api_req(&r, NULL, 0, "GET %s HTTP/1.1\r\nHost: t\r\n", url);
+		k = answer_digests(r.body, got, NREF + 2);
+		if (r.status != 200 || i + k > na ||
+		    memcmp(got, as[i], k * sizeof(as[0])) != 0 ||
+		    strcmp(hdr(&r, "OCI-Filters-Applied", v, sizeof(v)),
+		        "artifactType") != 0)
+			break;
+		i += k;
+		hdr(&r, "Link", link, sizeof(link));
+		url[0] = '\0';
+		if (link[0] != '\0') {
+			snprintf(want, sizeof(want),
+			    "</v2/lib/pages/referrers/%s?n=2&last=%s&"
+			    "artifactType=application%%2Fvnd.example.a>; "
+			    "rel=\"next\"",
+			    subj, as[i - 1]);
+			if (strcmp(link, want) != 0)
+				break;
+			next_url(&r, url, sizeof(url));
+		}
+		resp_free(&r);
+	}
+	resp_free(&r);
+	ok(pages == 2 && i == na && url[0] == '\0',
+	    "artifactType with n=2: the %zu a's in two pages, "
+	    "OCI-Filters-Applied on each, the filter kept in the Link",
+	    na);
+
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/pages/referrers/%s?n=0 HTTP/1.1\r\nHost: t\r\n", subj);
+	ok(r.status == 200 && strstr(r.body, "\"manifests\":[]") != NULL,
+	    "n=0: an empty list");
+	is_str(hdr(&r, "Link", v, sizeof(v)), "", "and no Link");
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/pages/referrers/%s?n=-1 HTTP/1.1\r\nHost: t\r\n",
+	    subj);
+	ok(r.status == 400 && oci_error(&r, "PAGINATION_NUMBER_INVALID"),
+	    "n=-1: 400 PAGINATION_NUMBER_INVALID");
+	resp_free(&r);
+
+	/* A delete takes the referrer out of the index and the answer. */
+	api_req(&r, NULL, 0,
+	    "DELETE /v2/lib/pages/manifests/%s HTTP/1.1\r\nHost: t\r\n",
+	    all[0]);
+	is_int(r.status, 202, "DELETE of a referrer: 202");
+	resp_free(&r);
+	ok(store_referrer_list(st, "lib/pages", subj, &l, &n) == 0 &&
+	        n == NREF - 1 && strcmp(l[0], all[1]) == 0,
+	    "its index entry is gone");
+	store_list_free(l, n);
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/pages/referrers/%s HTTP/1.1\r\nHost: t\r\n", subj);
+	k = answer_digests(r.body, got, NREF + 2);
+	ok(k == NREF - 1 && memcmp(got, all[1], k * sizeof(all[0])) == 0,
+	    "the others are still listed");
+	resp_free(&r);
+
+	/*
+	 * Another writer (registry:2) adds a referrer without the index:
+	 * the next query finds it. Then it deletes another (the link
+	 * only): the query no longer lists it and prunes its entry.
+	 */
+	artifact(man, sizeof(man), empty, types[0], subj, 100);
+	digest_buf(man, strlen(man), d);
+	ok(store_blob_write(st, d, man, strlen(man)) == 0 &&
+	        store_link_write(st, "lib/pages", STORE_LINK_REVISION, d) == 0,
+	    "a referrer written without the index");
+	ok(store_link_delete(st, "lib/pages", STORE_LINK_REVISION, all[1]) ==
+	        0,
+	    "a referrer's revision link removed without the index");
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/pages/referrers/%s HTTP/1.1\r\nHost: t\r\n", subj);
+	ok(r.status == 200 && strstr(r.body, d) != NULL,
+	    "the referrer written without the index is listed");
+	ok(strstr(r.body, all[1]) == NULL,
+	    "the one whose revision is gone is not");
+	k = answer_digests(r.body, got, NREF + 2);
+	is_int((int)k, NREF - 1, "the others are");
+	resp_free(&r);
+	ok(store_referrer_list(st, "lib/pages", subj, &l, &n) == 0 &&
+	        n == NREF - 1,
+	    "the index has the first, not the second");
+	for (i = 0; l != NULL && i < n; i++)
+		if (strcmp(l[i], all[1]) == 0)
+			n = 0;
+	store_list_free(l, n);
+
+	/* An entry whose bytes were lost is rebuilt from its manifest. */
+	ok(store_referrer_put(st, "lib/pages", all[2], subj, "", 0, 0) == 0,
+	    "an entry emptied (as a crash may leave one)");
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/pages/referrers/%s HTTP/1.1\r\nHost: t\r\n", subj);
+	snprintf(want, sizeof(want), "\"digest\":\"%s\"", all[2]);
+	ok(r.status == 200 && strstr(r.body, want) != NULL,
+	    "it is listed all the same");
+	resp_free(&r);
+	ok(store_referrer_get(st, "lib/pages", subj, all[2], 4096, &desc,
+	       &len) == 0 &&
+	        strstr(desc, want) != NULL,
+	    "and rewritten: %s", desc != NULL ? desc : "");
+	free(desc);
+
+	/* A referrer of another subject has nothing to do with these. */
+	digest_buf("another subject", 15, other);
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/pages/referrers/%s HTTP/1.1\r\nHost: t\r\n", other);
+	ok(r.status == 200 && strstr(r.body, "\"manifests\":[]") != NULL,
+	    "another subject: none");
+	resp_free(&r);
+}
+
+/*
+ * A page also stops at REFERRERS_PAGE_BYTES: descriptors with big
+ * annotations (the spec makes the answer carry them) come a few per
+ * page, each page under the manifest size limit clients apply to an
+ * index, linked to the next.
+ */
+static void
+test_referrers_bytes(void)
+{
+	enum { NBIG = 4, ANN = 1536 * 1024 };
+	struct resp r;
+	char empty[DIGEST_BUFSZ], subj[DIGEST_BUFSZ], d[DIGEST_BUFSZ];
+	char url[512];
+	char *man, *ann;
+	size_t i, total = 0;
+	int pushed = 1, pages = 0;
+
+	digest_buf("a big subject", 13, subj);
+	if ((man = malloc(ANN + 2048)) == NULL ||
+	    (ann = malloc(ANN + 1)) == NULL)
+		abort();
+	memset(ann, 'x', ANN);
+	ann[ANN] = '\0';
+	ok(push_blob("lib/bytes", "{}", empty), "the empty blob pushed");
+	for (i = 0; i < NBIG; i++) {
+		snprintf(man, ANN + 2048,
+		    "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{"
+		    "\"mediaType\":\"application/vnd.oci.empty.v1+json\","
+		    "\"digest\":\"%s\",\"size\":2},\"layers\":[],"
+		    "\"subject\":{\"mediaType\":\"%s\",\"digest\":\"%s\","
+		    "\"size\":1},\"annotations\":{\"n\":\"%zu\",\"big\":\"%s\"}}",
+		    MT_OCI_MANIFEST, empty, MT_OCI_MANIFEST, subj, i, ann);
+		if (push_manifest("lib/bytes", "big", MT_OCI_MANIFEST, man, d,
+		        &r) != 201)
+			pushed = 0;
+		resp_free(&r);
+	}
+	ok(pushed, "%d referrers with 1.5 MiB of annotations pushed", NBIG);
+	snprintf(url, sizeof(url), "/v2/lib/bytes/referrers/%s", subj);
+	while (url[0] != '\0' && pages < NBIG + 1) {
+		api_req(&r, NULL, 0, "GET %s HTTP/1.1\r\nHost: t\r\n", url);
+		if (r.status != 200 || r.bodylen > MANIFEST_MAX_BYTES)
+			break;
+		pages++;
+		for (i = 0; i + 6 < r.bodylen; i++)
+			if (memcmp(r.body + i, "\"big\":", 6) == 0)
+				total++;
+		next_url(&r, url, sizeof(url));
+		resp_free(&r);
+	}
+	ok(pages == NBIG / 2 && total == NBIG,
+	    "two per page, each under %d bytes, all %d over %d pages "
+	    "(%zu seen)",
+	    MANIFEST_MAX_BYTES, NBIG, pages, total);
+	free(man);
+	free(ann);
+}
+
 /*
  * A manifest reference that is neither a tag nor a digest names nothing:
  * GET, HEAD and DELETE answer 404 MANIFEST_UNKNOWN with the OCI error
@@ -1408,6 +1716,384 @@ test_gone(void)
 }
 
 /*
+ * A Docker image manifest (schema 2) of config cfgd and one layer, with
+ * tag making it distinct, into buf.
+ */
+static void
+docker_manifest(char *buf, size_t bufsz, const char *cfgd, const char *layer,
+    const char *tag)
+{
+	snprintf(buf, bufsz,
+	    "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{"
+	    "\"mediaType\":\"application/vnd.docker.container.image.v1+json\","
+	    "\"digest\":\"%s\",\"size\":37},\"layers\":[{\"mediaType\":"
+	    "\"application/vnd.docker.image.rootfs.diff.tar.gzip\",\"digest\":"
+	    "\"%s\",\"size\":11,\"annotations\":{\"t\":\"%s\"}}]}",
+	    MT_DOCKER_MANIFEST, cfgd, layer, tag);
+}
+
+/*
+ * GET (or HEAD) /v2/lib/old/manifests/ref with Accept accept (NULL: none)
+ * and If-None-Match inm (NULL: none) into r.
+ */
+static void
+old_get(struct resp *r, const char *method, const char *ref,
+    const char *accept, const char *inm)
+{
+	char a[512] = "", i[256] = "";
+
+	if (accept != NULL)
+		snprintf(a, sizeof(a), "Accept: %s\r\n", accept);
+	if (inm != NULL)
+		snprintf(i, sizeof(i), "If-None-Match: \"%s\"\r\n", inm);
+	api_req(r, NULL, 0,
+	    "%s /v2/lib/old/manifests/%s HTTP/1.1\r\nHost: t\r\n%s%s", method,
+	    ref, a, i);
+}
+
+/*
+ * Old clients (hardening item 15), as registry:2 answers them: by tag, a
+ * Docker manifest list asked for with an Accept that lacks the list type
+ * is served as its linux/amd64 image manifest when that type is accepted
+ * (its digest and ETag, HEAD like GET), else 404 MANIFEST_UNKNOWN. By
+ * digest the exact bytes or 404; without Accept what is stored.
+ */
+static void
+test_old_clients(void)
+{
+	struct resp r;
+	char cfgd[DIGEST_BUFSZ], layer[DIGEST_BUFSZ];
+	char amd[DIGEST_BUFSZ], arm[DIGEST_BUFSZ], ld[DIGEST_BUFSZ];
+	char ad[DIGEST_BUFSZ], xd[DIGEST_BUFSZ];
+	char mamd[1024], marm[1024], list[2048], v[256], want[256];
+	const char *old = MT_DOCKER_MANIFEST;
+	const char *both = MT_DOCKER_MANIFEST ", " MT_DOCKER_LIST;
+
+	ok(push_blob("lib/old",
+	       "{\"architecture\":\"amd64\",\"os\":\"linux\"}", cfgd) &&
+	        push_blob("lib/old", "layer bytes", layer),
+	    "config and layer pushed");
+	docker_manifest(mamd, sizeof(mamd), cfgd, layer, "amd64");
+	docker_manifest(marm, sizeof(marm), cfgd, layer, "arm64");
+	ok(push_manifest("lib/old", "amd", MT_DOCKER_MANIFEST, mamd, amd, &r) ==
+	        201,
+	    "linux/amd64 image pushed");
+	resp_free(&r);
+	ok(push_manifest("lib/old", "arm", MT_DOCKER_MANIFEST, marm, arm, &r) ==
+	        201,
+	    "linux/arm64 image pushed");
+	resp_free(&r);
+	/* arm64 first: the pick is by platform, not by position. */
+	snprintf(list, sizeof(list),
+	    "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"manifests\":["
+	    "{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu,"
+	    "\"platform\":{\"architecture\":\"arm64\",\"os\":\"linux\","
+	    "\"variant\":\"v8\"}},"
+	    "{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu,"
+	    "\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\"}}]}",
+	    MT_DOCKER_LIST, MT_DOCKER_MANIFEST, arm, strlen(marm),
+	    MT_DOCKER_MANIFEST, amd, strlen(mamd));
+	ok(push_manifest("lib/old", "multi", MT_DOCKER_LIST, list, ld, &r) ==
+	        201,
+	    "manifest list pushed as multi");
+	resp_free(&r);
+	snprintf(want, sizeof(want), "\"%s\"", amd);
+
+	old_get(&r, "GET", "multi", old, NULL);
+	ok(r.status == 200 && r.bodylen == strlen(mamd) &&
+	        memcmp(r.body, mamd, r.bodylen) == 0,
+	    "by tag, Accept without the list type: the linux/amd64 image");
+	is_str(hdr(&r, "Content-Type", v, sizeof(v)), MT_DOCKER_MANIFEST,
+	    "its type");
+	is_str(hdr(&r, "Docker-Content-Digest", v, sizeof(v)), amd,
+	    "its digest");
+	is_str(hdr(&r, "ETag", v, sizeof(v)), want, "its ETag");
+	resp_free(&r);
+	old_get(&r, "HEAD", "multi", old, NULL);
+	ok(r.status == 200 &&
+	        strcmp(hdr(&r, "Docker-Content-Digest", v, sizeof(v)), amd) ==
+	            0,
+	    "HEAD like GET: 200, the image's digest");
+	snprintf(want, sizeof(want), "%zu", strlen(mamd));
+	is_str(hdr(&r, "Content-Length", v, sizeof(v)), want,
+	    "and its Content-Length");
+	resp_free(&r);
+
+	old_get(&r, "GET", "multi", both, NULL);
+	ok(r.status == 200 && r.bodylen == strlen(list) &&
+	        strcmp(hdr(&r, "Docker-Content-Digest", v, sizeof(v)), ld) ==
+	            0,
+	    "Accept with the list type: the list");
+	resp_free(&r);
+	old_get(&r, "GET", "multi", NULL, NULL);
+	ok(r.status == 200 && r.bodylen == strlen(list),
+	    "no Accept: the list, unchanged");
+	resp_free(&r);
+	old_get(&r, "GET", "multi", "*/*", NULL);
+	ok(r.status == 200 && r.bodylen == strlen(list),
+	    "Accept: */*: the list");
+	resp_free(&r);
+	old_get(&r, "GET", "multi", MT_OCI_MANIFEST, NULL);
+	ok(r.status == 404 && oci_error(&r, "MANIFEST_UNKNOWN"),
+	    "Accept that admits neither the list nor its image: 404 "
+	    "MANIFEST_UNKNOWN");
+	resp_free(&r);
+	old_get(&r, "HEAD", "multi", MT_OCI_MANIFEST, NULL);
+	is_int(r.status, 404, "HEAD too");
+	resp_free(&r);
+
+	old_get(&r, "GET", ld, old, NULL);
+	ok(r.status == 404 && oci_error(&r, "MANIFEST_UNKNOWN"),
+	    "the list by digest, Accept without its type: 404, not the image");
+	resp_free(&r);
+	old_get(&r, "GET", ld, both, NULL);
+	ok(r.status == 200 && r.bodylen == strlen(list) &&
+	        memcmp(r.body, list, r.bodylen) == 0,
+	    "the list by digest, Accept with its type: the exact bytes");
+	resp_free(&r);
+
+	snprintf(want, sizeof(want), "\"%s\"", amd);
+	old_get(&r, "GET", "multi", old, amd);
+	ok(r.status == 304 &&
+	        strcmp(hdr(&r, "ETag", v, sizeof(v)), want) == 0,
+	    "If-None-Match with the image's digest: 304");
+	resp_free(&r);
+	old_get(&r, "GET", "multi", old, ld);
+	ok(r.status == 200 && r.bodylen == strlen(mamd),
+	    "If-None-Match with the list's digest: 200, the image");
+	resp_free(&r);
+
+	/* A list without linux/amd64. */
+	snprintf(list, sizeof(list),
+	    "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"manifests\":["
+	    "{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu,"
+	    "\"platform\":{\"architecture\":\"arm64\",\"os\":\"linux\"}}]}",
+	    MT_DOCKER_LIST, MT_DOCKER_MANIFEST, arm, strlen(marm));
+	ok(push_manifest("lib/old", "armonly", MT_DOCKER_LIST, list, ad, &r) ==
+	        201,
+	    "a list of linux/arm64 only");
+	resp_free(&r);
+	old_get(&r, "GET", "armonly", old, NULL);
+	ok(r.status == 404 && oci_error(&r, "MANIFEST_UNKNOWN"),
+	    "old client, no linux/amd64 image: 404 MANIFEST_UNKNOWN");
+	resp_free(&r);
+
+	/* An OCI index is not rewritten (nor by registry:2). */
+	snprintf(list, sizeof(list),
+	    "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"manifests\":["
+	    "{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu,"
+	    "\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\"}}]}",
+	    MT_OCI_INDEX, MT_DOCKER_MANIFEST, amd, strlen(mamd));
+	ok(push_manifest("lib/old", "oci", MT_OCI_INDEX, list, xd, &r) == 201,
+	    "an OCI index with a linux/amd64 entry");
+	resp_free(&r);
+	old_get(&r, "GET", "oci", old, NULL);
+	ok(r.status == 404 && oci_error(&r, "MANIFEST_UNKNOWN"),
+	    "an OCI index for an old client: 404, as any type not accepted");
+	resp_free(&r);
+
+	/* The image is gone from the repository: 404, never another's. */
+	api_req(&r, NULL, 0,
+	    "DELETE /v2/lib/old/manifests/%s HTTP/1.1\r\nHost: t\r\n", amd);
+	is_int(r.status, 202, "the linux/amd64 image deleted");
+	resp_free(&r);
+	old_get(&r, "GET", "multi", old, NULL);
+	ok(r.status == 404 && oci_error(&r, "MANIFEST_UNKNOWN"),
+	    "old client, the image no longer in the repository: 404");
+	resp_free(&r);
+	old_get(&r, "GET", "multi", both, NULL);
+	ok(r.status == 200 && r.bodylen > 0 &&
+	        strcmp(hdr(&r, "Docker-Content-Digest", v, sizeof(v)), ld) ==
+	            0,
+	    "the list itself is still served");
+	resp_free(&r);
+}
+
+/*
+ * Run the loop until the response to cl is complete (into r); 1 when it
+ * came.
+ */
+static int
+client_wait(struct client *cl, struct resp *r)
+{
+	int i;
+
+	memset(r, 0, sizeof(*r));
+	for (i = 0; i < 20000; i++) {
+		event_base_loop(base, EVLOOP_NONBLOCK);
+		if (api_parse(bufferevent_get_input(cl->cl_pair[1]), 0, r))
+			return 1;
+		if (i > 100)
+			usleep(100);
+	}
+	r->body = calloc(1, 1);
+	return 0;
+}
+
+/* Connect a new client and send raw bytes (a chunked request). */
+static void
+client_raw(struct client *cl, const char *raw)
+{
+	struct bufferevent **pair = cl->cl_pair;
+
+	if (bufferevent_pair_new(base, 0, pair) == -1)
+		abort();
+	if ((cl->cl_hc = http_conn_new(pair[0], 1, "127.0.0.1:1", "127.0.0.1",
+	         0)) == NULL)
+		abort();
+	bufferevent_setcb(pair[0], api_read_cb, api_write_cb, NULL, cl->cl_hc);
+	bufferevent_enable(pair[0], EV_READ | EV_WRITE);
+	bufferevent_enable(pair[1], EV_READ | EV_WRITE);
+	bufferevent_write(pair[1], raw, strlen(raw));
+}
+
+/* Spin the loop a little: what was sent is read. */
+static void
+spin(void)
+{
+	int i;
+
+	for (i = 0; i < 50; i++)
+		event_base_loop(base, EVLOOP_NONBLOCK);
+}
+
+/*
+ * Manifest bodies in memory: counted as they grow, never allocated from
+ * Content-Length, capped by manifest_buffer_max (503 UNAVAILABLE with
+ * Retry-After beyond), released on every way a request ends.
+ */
+static void
+test_manifest_buffer(void)
+{
+	static char big[1024 * 1024];
+	struct client a, b, c;
+	struct resp r;
+	char cfgd[DIGEST_BUFSZ], layer[DIGEST_BUFSZ], md[DIGEST_BUFSZ];
+	char man[1024], v[256];
+	int i, saved = cfg.cf_manifest_buffer_max;
+
+	memset(big, ' ', sizeof(big));
+	ok(pool_idle() && api_manifest_body_held() == 0, "nothing held");
+
+	/* Complete: a stored manifest is counted until its job is done. */
+	ok(push_blob("lib/buf", "{\"architecture\":\"amd64\",\"os\":\"linux\"}",
+	       cfgd) &&
+	        push_blob("lib/buf", "layer bytes", layer),
+	    "config and layer pushed");
+	image_manifest(man, sizeof(man), cfgd, layer);
+	is_int(push_manifest("lib/buf", "v1", MT_OCI_MANIFEST, man, md, &r),
+	    201, "manifest PUT: 201");
+	resp_free(&r);
+	ok(pool_idle() && api_manifest_body_held() == 0,
+	    "stored: nothing held");
+
+	/* Refused after the body: bad digest, not a manifest. */
+	api_req(&r, man, strlen(man),
+	    "PUT /v2/lib/buf/manifests/sha256:%064d HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: %s\r\nContent-Length: %zu\r\n",
+	    0, MT_OCI_MANIFEST, strlen(man));
+	ok(r.status == 400 && oci_error(&r, "DIGEST_INVALID") &&
+	        api_manifest_body_held() == 0,
+	    "DIGEST_INVALID: nothing held");
+	resp_free(&r);
+	api_req(&r, "{nope", 5,
+	    "PUT /v2/lib/buf/manifests/v2 HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: %s\r\nContent-Length: 5\r\n",
+	    MT_OCI_MANIFEST);
+	ok(r.status == 400 && oci_error(&r, "MANIFEST_INVALID") &&
+	        api_manifest_body_held() == 0,
+	    "MANIFEST_INVALID: nothing held");
+	resp_free(&r);
+
+	/* A chunked body past MANIFEST_MAX_BYTES: 413, released at once. */
+	client_raw(&a,
+	    "PUT /v2/lib/buf/manifests/v3 HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n");
+	for (i = 0; i < 5; i++) {
+		bufferevent_write(a.cl_pair[1], "100000\r\n", 8);
+		bufferevent_write(a.cl_pair[1], big, sizeof(big));
+		bufferevent_write(a.cl_pair[1], "\r\n", 2);
+	}
+	ok(client_wait(&a, &r) && r.status == 413 &&
+	        oci_error(&r, "SIZE_INVALID"),
+	    "chunked manifest past 4 MiB: 413 SIZE_INVALID");
+	is_int((int)api_manifest_body_held(), 0, "413: released at once");
+	resp_free(&r);
+	client_close(&a);
+
+	/* Content-Length is no allocation: 4 MiB announced, 10 bytes sent. */
+	client_send(&a,
+	    "PUT /v2/lib/buf/manifests/v4 HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n"
+	    "Content-Length: 4194304\r\n",
+	    "0123456789", 10);
+	spin();
+	is_int((int)api_manifest_body_held(), 4096,
+	    "4 MiB announced, 10 bytes sent: 4 KiB held");
+	/* Growth stops at the Content-Length. */
+	bufferevent_write(a.cl_pair[1], big, sizeof(big) - 10);
+	spin();
+	is_int((int)api_manifest_body_held(), 1024 * 1024,
+	    "1 MiB sent: 1 MiB held");
+
+	/* The cap: 4 MiB in all. b announces 3 MiB + 1: refused now. */
+	cfg.cf_manifest_buffer_max = 4 * 1024 * 1024;
+	client_send(&b,
+	    "PUT /v2/lib/buf/manifests/v5 HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n"
+	    "Content-Length: 3145729\r\n",
+	    "{", 1);
+	ok(client_wait(&b, &r) && r.status == 503 &&
+	        oci_error(&r, "UNAVAILABLE") &&
+	        strcmp(hdr(&r, "Retry-After", v, sizeof(v)), "5") == 0,
+	    "a body that would not fit: 503 UNAVAILABLE, Retry-After: 5");
+	resp_free(&r);
+	client_close(&b);
+	is_int((int)api_manifest_body_held(), 1024 * 1024,
+	    "only a's 1 MiB held");
+
+	/* A chunked body grows into the cap: refused on the way. */
+	client_raw(&b,
+	    "PUT /v2/lib/buf/manifests/v6 HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n");
+	for (i = 0; i < 4; i++) {
+		bufferevent_write(b.cl_pair[1], "100000\r\n", 8);
+		bufferevent_write(b.cl_pair[1], big, sizeof(big));
+		bufferevent_write(b.cl_pair[1], "\r\n", 2);
+	}
+	ok(client_wait(&b, &r) && r.status == 503 &&
+	        oci_error(&r, "UNAVAILABLE"),
+	    "a chunked body growing past the cap: 503 UNAVAILABLE");
+	resp_free(&r);
+	is_int((int)api_manifest_body_held(), 1024 * 1024,
+	    "its buffer released at once");
+	client_close(&b);
+
+	/* Abandoned: the client goes away mid-body. */
+	client_close(&a);
+	is_int((int)api_manifest_body_held(), 0,
+	    "a client gone mid-body: released");
+
+	/* A normal PUT works again. */
+	client_send(&c,
+	    "PUT /v2/lib/buf/manifests/v7 HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: application/vnd.oci.image.manifest.v1+json\r\n"
+	    "Content-Length: 3145729\r\n",
+	    "{", 1);
+	spin();
+	is_int((int)api_manifest_body_held(), 4096,
+	    "3 MiB announced fits now: 4 KiB held");
+	client_close(&c);
+	is_int(push_manifest("lib/buf", "v8", MT_OCI_MANIFEST, man, md, &r),
+	    201, "a manifest PUT under the cap: 201");
+	resp_free(&r);
+	ok(pool_idle() && api_manifest_body_held() == 0, "nothing held");
+	cfg.cf_manifest_buffer_max = saved;
+}
+
+/*
  * 1 when the store says blob digest (with repo: its layer link there) was
  * used in the last minute.
  */
@@ -1541,10 +2227,14 @@ test_all(void)
 	test_manifest_types();
 	test_manifest_refs();
 	test_referrers();
+	test_referrers_pages();
+	test_referrers_bytes();
 	test_deletes();
 	test_manifest_bad_refs();
 	test_delete_repointed();
 	test_tags_pages();
+	test_manifest_buffer();
+	test_old_clients();
 	test_used();
 	test_read_only();
 }

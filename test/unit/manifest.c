@@ -454,6 +454,65 @@ test_accepts(void)
 		    t[i].accept ? t[i].accept : "(null)", t[i].mt);
 }
 
+/* manifest_list_pick: the entry for a platform, by platform only. */
+static void
+test_list_pick(void)
+{
+	static const char *d1 =
+	    "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+	static const char *d2 =
+	    "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+	char buf[2048], digest[DIGEST_BUFSZ], mt[MANIFEST_MT_MAX];
+
+	snprintf(buf, sizeof(buf),
+	    "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"manifests\":["
+	    "{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":1,"
+	    "\"platform\":{\"architecture\":\"arm\",\"os\":\"linux\","
+	    "\"variant\":\"v7\"}},"
+	    "{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":1,"
+	    "\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\","
+	    "\"variant\":\"v2\"}}]}",
+	    MT_DOCKER_LIST, MT_DOCKER_MANIFEST, d1, MT_OCI_MANIFEST, d2);
+	ok(manifest_list_pick(buf, strlen(buf), "linux", "amd64", digest, mt,
+	       sizeof(mt)) == 0 &&
+	        strcmp(digest, d2) == 0 && strcmp(mt, MT_OCI_MANIFEST) == 0,
+	    "linux/amd64: the second entry, any variant");
+	ok(manifest_list_pick(buf, strlen(buf), "linux", "arm", digest, mt,
+	       sizeof(mt)) == 0 &&
+	        strcmp(digest, d1) == 0,
+	    "linux/arm: the first");
+	is_int(manifest_list_pick(buf, strlen(buf), "windows", "amd64", digest,
+	           mt, sizeof(mt)),
+	    -1, "windows/amd64: none");
+	snprintf(buf, sizeof(buf),
+	    "{\"manifests\":[{\"digest\":\"%s\",\"platform\":"
+	    "{\"architecture\":\"amd64\",\"os\":\"linux\"}}]}",
+	    d1);
+	ok(manifest_list_pick(buf, strlen(buf), "linux", "amd64", digest, mt,
+	       sizeof(mt)) == 0 &&
+	        strcmp(digest, d1) == 0 && mt[0] == '\0',
+	    "an entry without mediaType: its digest, type \"\"");
+	snprintf(buf, sizeof(buf),
+	    "{\"manifests\":[{\"digest\":\"sha256:XYZ\",\"platform\":"
+	    "{\"architecture\":\"amd64\",\"os\":\"linux\"}}]}");
+	is_int(manifest_list_pick(buf, strlen(buf), "linux", "amd64", digest,
+	           mt, sizeof(mt)),
+	    -1, "a malformed digest: none");
+	snprintf(buf, sizeof(buf),
+	    "{\"manifests\":[{\"digest\":\"%s\",\"platform\":"
+	    "{\"architecture\":1,\"os\":\"linux\"}},\"x\"]}",
+	    d1);
+	is_int(manifest_list_pick(buf, strlen(buf), "linux", "amd64", digest,
+	           mt, sizeof(mt)),
+	    -1, "odd entries are skipped");
+	is_int(manifest_list_pick("{\"layers\":[]}", 13, "linux", "amd64",
+	           digest, mt, sizeof(mt)),
+	    -1, "an image manifest: none");
+	is_int(manifest_list_pick("{", 1, "linux", "amd64", digest, mt,
+	           sizeof(mt)),
+	    -1, "not JSON: none");
+}
+
 int
 main(void)
 {
@@ -463,5 +522,6 @@ main(void)
 	test_invalid();
 	test_media_type();
 	test_accepts();
+	test_list_pick();
 	return done_testing();
 }

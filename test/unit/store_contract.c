@@ -30,6 +30,7 @@
 #define UUID3   "11111111-2222-3333-4444-555555555553"
 #define UUID4   "11111111-2222-3333-4444-555555555554"
 #define UUID5   "11111111-2222-3333-4444-555555555555"
+#define REFS    "lib/refs" /* the repository of contract_referrers */
 #define THREADS 4  /* concurrent users of one store */
 #define ROUNDS  20 /* what each of them writes */
 
@@ -45,6 +46,7 @@ struct seen {
 	int sn_tag;             /* NAME:latest, target the second manifest */
 	int sn_index;           /* NAME:latest index entries, both manifests */
 	int sn_upload;          /* NAME's UUID5 session */
+	int sn_referrer;        /* REFS's entry (m1, up) */
 	int sn_stop_after;      /* stop the walk after this many items */
 };
 
@@ -59,7 +61,7 @@ struct lookup {
 	int l_done;
 };
 
-/* One thread of the concurrency check. */
+/* One thread of the concurrency checks. */
 struct worker {
 	pthread_t wk_thread;
 	struct store *wk_store;
@@ -164,6 +166,12 @@ walk_cb(const struct store_item *it, void *arg)
 		    strcmp(it->si_uuid, UUID5) == 0)
 			sn->sn_upload = 1;
 		break;
+	case STORE_ITEM_REFERRER:
+		if (strcmp(it->si_name, REFS) == 0 && it->si_subject != NULL &&
+		    strcmp(it->si_subject, digest_m1) == 0 &&
+		    strcmp(it->si_digest, digest_up) == 0)
+			sn->sn_referrer = 1;
+		break;
 	case STORE_ITEM_ODD:
 		printf("# odd: %s: %s\n", it->si_where ? it->si_where : "?",
 		    it->si_what ? it->si_what : "?");
@@ -191,6 +199,28 @@ lookup_done(struct store_call *c)
 	/* The work must have happened, and only once, before the done. */
 	if (l->l_worked == 1)
 		l->l_done = 1;
+}
+
+/*
+ * referrer_run: each thread indexes its own referrers of one subject, in
+ * one repository, all on one store.
+ */
+static void *
+referrer_run(void *arg)
+{
+	struct worker *wk = arg;
+	char buf[64], d[DIGEST_BUFSZ];
+	int i;
+
+	for (i = 0; i < ROUNDS; i++) {
+		snprintf(buf, sizeof(buf), "{\"thread\":%d,\"round\":%d}",
+		    wk->wk_id, i);
+		digest_buf(buf, strlen(buf), d);
+		if (store_referrer_put(wk->wk_store, REFS, d, digest_m2, buf,
+		        strlen(buf), i % 2 ? STORE_REFERRER_DURABLE : 0) == -1)
+			wk->wk_failed++;
+	}
+	return NULL;
 }
 
 /*
@@ -671,6 +701,162 @@ contract_uploads(struct store *s, const char *drv)
 	store_writer_free(w);
 }
 
+/*
+ * contract_referrers: the referrers index: entries per (subject,
+ * referrer), marks, what the index lacks, and several writers at once.
+ */
+static void
+contract_referrers(struct store *s, const char *drv)
+{
+	const char *sorted[2];
+	struct worker wk[THREADS];
+	char **l = NULL, **add = NULL, **drop = NULL, *desc = NULL;
+	size_t n = 99, nadd = 99, ndrop = 99, len = 0;
+	int i, started = 0, failed = 0;
+
+	ok(store_referrer_list(s, REFS, digest_m1, &l, &n) == 0 && n == 0,
+	    "%s: referrer_list of an unknown repository: empty", drv);
+	store_list_free(l, n);
+	ok(store_referrer_stale(s, REFS, &add, &nadd, &drop, &ndrop) == 0 &&
+	        nadd == 0 && ndrop == 0,
+	    "%s: referrer_stale of an unknown repository: nothing", drv);
+	store_list_free(add, nadd);
+	store_list_free(drop, ndrop);
+
+	if (strcmp(digest_m1, digest_m2) < 0) {
+		sorted[0] = digest_m1;
+		sorted[1] = digest_m2;
+	} else {
+		sorted[0] = digest_m2;
+		sorted[1] = digest_m1;
+	}
+	ok(store_link_write(s, REFS, STORE_LINK_REVISION, digest_m1) == 0 &&
+	        store_link_write(s, REFS, STORE_LINK_REVISION, digest_m2) == 0,
+	    "%s: two revisions", drv);
+	ok(store_referrer_stale(s, REFS, &add, &nadd, &drop, &ndrop) == 0 &&
+	        list_is(add, nadd, sorted, 2) && ndrop == 0,
+	    "%s: referrer_stale: both revisions lack a mark, sorted", drv);
+	store_list_free(add, nadd);
+	store_list_free(drop, ndrop);
+
+	ok(store_referrer_put(s, REFS, digest_m2, digest_m1, "{\"d\":2}", 7,
+	       STORE_REFERRER_DURABLE) == 0,
+	    "%s: referrer_put of an entry, durable", drv);
+	ok(store_referrer_put(s, REFS, digest_m1, NULL, NULL, 0, 0) == 0,
+	    "%s: referrer_put of a mark alone (no subject)", drv);
+	ok(store_referrer_stale(s, REFS, &add, &nadd, &drop, &ndrop) == 0 &&
+	        nadd == 0 && ndrop == 0,
+	    "%s: referrer_stale: nothing once both are marked", drv);
+	store_list_free(add, nadd);
+	store_list_free(drop, ndrop);
+	ok(store_referrer_list(s, REFS, digest_m1, &l, &n) == 0 &&
+	        list_is(l, n, (const char *const[]){digest_m2}, 1),
+	    "%s: referrer_list: the entry", drv);
+	store_list_free(l, n);
+	ok(store_referrer_list(s, REFS, digest_m2, &l, &n) == 0 && n == 0,
+	    "%s: referrer_list of another subject: empty", drv);
+	store_list_free(l, n);
+	ok(store_referrer_get(s, REFS, digest_m1, digest_m2, 100, &desc,
+	       &len) == 0 &&
+	        len == 7 && strcmp(desc, "{\"d\":2}") == 0,
+	    "%s: referrer_get: the descriptor, NUL-terminated", drv);
+	free(desc);
+	desc = NULL;
+	ok(store_referrer_get(s, REFS, digest_m1, digest_m2, 6, &desc, &len) ==
+	            -1 &&
+	        errno == EFBIG && desc == NULL,
+	    "%s: referrer_get over max: EFBIG", drv);
+	ok(store_referrer_get(s, REFS, digest_m2, digest_m1, 100, &desc,
+	       &len) == -1 &&
+	        errno == ENOENT,
+	    "%s: referrer_get of a missing entry: ENOENT", drv);
+	ok(store_referrer_put(s, REFS, digest_m2, digest_m1, "{\"d\":22}", 8,
+	       0) == 0 &&
+	        store_referrer_get(s, REFS, digest_m1, digest_m2, 100, &desc,
+	            &len) == 0 &&
+	        len == 8 && strcmp(desc, "{\"d\":22}") == 0,
+	    "%s: referrer_put again replaces the descriptor", drv);
+	free(desc);
+
+	ok(store_referrer_put(s, REFS, digest_hello, digest_m1, "{}", 2, 0) ==
+	            0 &&
+	        store_referrer_list(s, REFS, digest_m1, &l, &n) == 0 &&
+	        n == 2 &&
+	        strcmp(l[0], l[1]) < 0,
+	    "%s: a second entry of the subject: both, sorted", drv);
+	store_list_free(l, n);
+	ok(store_referrer_delete(s, REFS, digest_m1, digest_hello) == 0,
+	    "%s: referrer_delete", drv);
+	ok(store_referrer_delete(s, REFS, digest_m1, digest_hello) == -1 &&
+	        errno == ENOENT,
+	    "%s: referrer_delete of a missing entry: ENOENT", drv);
+	ok(store_referrer_list(s, REFS, digest_m1, &l, &n) == 0 &&
+	        list_is(l, n, (const char *const[]){digest_m2}, 1),
+	    "%s: referrer_list after the delete", drv);
+	store_list_free(l, n);
+
+	/* The revision goes: its mark is stale, its entry stays. */
+	ok(store_link_delete(s, REFS, STORE_LINK_REVISION, digest_m2) == 0 &&
+	        store_referrer_stale(s, REFS, &add, &nadd, &drop, &ndrop) ==
+	            0 &&
+	        nadd == 0 &&
+	        list_is(drop, ndrop, (const char *const[]){digest_m2}, 1),
+	    "%s: referrer_stale: the mark of a deleted revision", drv);
+	store_list_free(add, nadd);
+	store_list_free(drop, ndrop);
+	ok(store_referrer_delete(s, REFS, NULL, digest_m2) == 0 &&
+	        store_referrer_stale(s, REFS, &add, &nadd, &drop, &ndrop) ==
+	            0 &&
+	        nadd == 0 && ndrop == 0,
+	    "%s: referrer_delete without a subject: the mark only", drv);
+	store_list_free(add, nadd);
+	store_list_free(drop, ndrop);
+	ok(store_referrer_list(s, REFS, digest_m1, &l, &n) == 0 && n == 1,
+	    "%s: the entry is still there", drv);
+	store_list_free(l, n);
+	ok(store_referrer_delete(s, REFS, digest_m1, digest_m2) == 0 &&
+	        store_referrer_list(s, REFS, digest_m1, &l, &n) == 0 && n == 0,
+	    "%s: referrer_delete of an entry without its mark", drv);
+	store_list_free(l, n);
+	/* One entry for the walk. */
+	ok(store_referrer_put(s, REFS, digest_up, digest_m1, "{}", 2, 0) == 0,
+	    "%s: an entry for the walk", drv);
+
+	ok(store_referrer_put(s, "../x", digest_m2, digest_m1, "{}", 2, 0) ==
+	            -1 &&
+	        errno == EINVAL,
+	    "%s: referrer_put with a name \"../x\": EINVAL", drv);
+	ok(store_referrer_put(s, REFS, digest_m2, "sha256:../x", "{}", 2, 0) ==
+	            -1 &&
+	        errno == EINVAL,
+	    "%s: referrer_put with a malformed subject: EINVAL", drv);
+	ok(store_referrer_list(s, REFS, "x", &l, &n) == -1 && errno == EINVAL,
+	    "%s: referrer_list of a malformed subject: EINVAL", drv);
+
+	/* Several writers of one subject lose nothing of each other. */
+	for (i = 0; i < THREADS; i++) {
+		wk[i].wk_store = s;
+		wk[i].wk_id = i;
+		wk[i].wk_failed = 0;
+		if (pthread_create(&wk[i].wk_thread, NULL, referrer_run,
+		        &wk[i]) != 0)
+			break;
+		started++;
+	}
+	for (i = 0; i < started; i++) {
+		pthread_join(wk[i].wk_thread, NULL);
+		failed += wk[i].wk_failed;
+	}
+	ok(started == THREADS && failed == 0,
+	    "%s: %d threads index referrers of one subject at once", drv,
+	    THREADS);
+	l = NULL;
+	ok(store_referrer_list(s, REFS, digest_m2, &l, &n) == 0 &&
+	        n == THREADS * ROUNDS,
+	    "%s: every entry of every thread is there (%zu)", drv, n);
+	store_list_free(l, n);
+}
+
 /* contract_walk: everything written above, as the walk reports it. */
 static void
 contract_walk(struct store *s, const char *drv, int is_mem)
@@ -684,14 +870,14 @@ contract_walk(struct store *s, const char *drv, int is_mem)
 	/* hello, empty, m1, m2, up. */
 	is_int(sn.sn_count[STORE_ITEM_BLOB], 5, "%s: walk: every blob", drv);
 	ok(sn.sn_repo, "%s: walk: the repository", drv);
-	/* Those of repo_list: a, a/b, a-b, NAME. */
-	is_int(sn.sn_count[STORE_ITEM_REPO], 4,
+	/* Those of repo_list: a, a/b, a-b, NAME; and REFS. */
+	is_int(sn.sn_count[STORE_ITEM_REPO], 5,
 	    "%s: walk: repositories with manifests only", drv);
 	/*
 	 * NAME: layers hello and up, revision m1; a/b: revision m1;
-	 * layers/only: hello; lib/other: up.
+	 * layers/only: hello; lib/other: up; REFS: revision m1.
 	 */
-	is_int(sn.sn_count[STORE_ITEM_LINK], 6, "%s: walk: every link", drv);
+	is_int(sn.sn_count[STORE_ITEM_LINK], 7, "%s: walk: every link", drv);
 	/* NAME: Latest, latest, v1; a: latest; a-b: latest. */
 	is_int(sn.sn_count[STORE_ITEM_TAG], 5, "%s: walk: every tag", drv);
 	/* One per tag, and NAME:latest named both manifests. */
@@ -705,6 +891,10 @@ contract_walk(struct store *s, const char *drv, int is_mem)
 	is_int(sn.sn_index, 2, "%s: walk: the tag's index, both manifests",
 	    drv);
 	ok(sn.sn_upload, "%s: walk: the upload session", drv);
+	/* REFS: (m1, up), and the threads' of m2; not the marks. */
+	is_int(sn.sn_count[STORE_ITEM_REFERRER], 1 + THREADS * ROUNDS,
+	    "%s: walk: every referrers index entry", drv);
+	ok(sn.sn_referrer, "%s: walk: the entry with its subject", drv);
 	ok(!sn.sn_odd_bad, "%s: walk: nothing odd of consequence", drv);
 	if (is_mem)
 		is_int(sn.sn_count[STORE_ITEM_ODD], 0,
@@ -792,6 +982,7 @@ contract(struct store *s, const char *drv, int is_mem)
 	contract_names(s, drv);
 	contract_repos(s, drv);
 	contract_uploads(s, drv);
+	contract_referrers(s, drv);
 	contract_walk(s, drv, is_mem);
 	contract_call(s, drv);
 	contract_threads(s, drv);
