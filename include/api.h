@@ -208,4 +208,16 @@ void api_ui_status_get(struct request *, const struct route_match *);
 void api_search_ping_get(struct request *, const struct route_match *);
 void api_search_get(struct request *, const struct route_match *);
 
+/*
+ * api_gc.c: online garbage collection. api_gc_start: keep base, cfg and
+ * store (which must outlive it) and collect every gc_interval when set
+ * (STORE_CALL_WALKs: the pool must be running). api_gc_stop: no more.
+ * api_gc_run: collect now unless one runs; why is for the log.
+ */
+int api_gc_start(struct event_base *, const struct config *, struct store *);
+void api_gc_stop(void);
+void api_gc_run(const char *why);
+/* api_gc_cancel: shutting down: a run under way stops soon. */
+void api_gc_cancel(void);
+
 #endif /* REGISTRYD_API_H */

@@ -65,6 +65,9 @@ struct config {
 	int cf_upload_purge_age;           /* upload_purge_age= seconds */
 	int cf_upload_purge_interval;      /* upload_purge_interval= seconds */
 	int cf_upload_purge_dryrun;        /* upload_purge_dryrun= */
+	int cf_read_only;                  /* read_only= */
+	int cf_gc_interval;                /* gc_interval= seconds, 0 off */
+	int cf_gc_grace;                   /* gc_grace= seconds */
 	/* [log] */
 	int cf_log_level;    /* level= LOG_LVL_* */
 	int cf_access_log;   /* access_log= */

@@ -20,4 +20,17 @@ void reg_shutdown(void);
  */
 void reg_dispatch(struct request *);
 
+/*
+ * reg_collect_garbage: start an online garbage collection now, unless one
+ * runs (why says who asked, for the log). On the loop.
+ */
+void reg_collect_garbage(const char *why);
+
+/*
+ * reg_drain: the server is shutting down: background work that would
+ * hold the worker pool for long (an online garbage collection) stops
+ * early. On the loop.
+ */
+void reg_drain(void);
+
 #endif /* REGISTRYD_REGISTRY_H */

@@ -1,6 +1,8 @@
 #ifndef REGISTRYD_STORE_MEM_H
 #define REGISTRYD_STORE_MEM_H
 
+#include <time.h>
+
 struct store;
 
 /*
@@ -27,5 +29,12 @@ struct store *store_mem_open(void);
  * in flight.
  */
 void store_mem_defer(int on);
+
+/*
+ * store_mem_age: make everything st holds seconds older (when it was
+ * written or last used, store_blob_used and store_link_used), as time
+ * passing would, for tests of what garbage collection keeps.
+ */
+void store_mem_age(struct store *st, time_t seconds);
 
 #endif /* REGISTRYD_STORE_MEM_H */

@@ -32,6 +32,7 @@
 #include "catalog.h"
 #include "config.h"
 #include "digest.h"
+#include "gc.h"
 #include "http.h"
 #include "log.h"
 #include "manifest.h"
@@ -610,6 +611,10 @@ ref_link(const struct manifest_ref *r)
  * Manifests": MANIFEST_BLOB_UNKNOWN; the subject need not exist), and
  * nothing is written unless all are. Then the blob, the revision link,
  * then the tag: a reader never follows a link to missing data.
+ *
+ * Each reference is touched before it is checked, under the garbage
+ * collector's guard: a collection running meanwhile then either sees it
+ * used and keeps it, or removed it first and the check fails (gc.c).
  */
 static void
 put_work(struct store_call *sc)
@@ -620,10 +625,13 @@ put_work(struct store_call *sc)
 	size_t i;
 	int rc;
 
+	gc_guard_enter();
 	for (i = 0; i < job->mj_mf.m_nrefs; i++) {
 		r = &job->mj_mf.m_refs[i];
 		if (!r->mr_check)
 			continue;
+		(void)store_link_touch(st, job->mj_name, ref_link(r),
+		    r->mr_digest);
 		rc = store_link_exists(st, job->mj_name, ref_link(r),
 		    r->mr_digest);
 		if (rc != 1) {
@@ -631,9 +639,11 @@ put_work(struct store_call *sc)
 			job->mj_result =
 			    rc == 0 ? PUT_REF_UNKNOWN : PUT_REF_FAILED;
 			job->mj_missing = i;
+			gc_guard_leave();
 			return;
 		}
 	}
+	gc_guard_leave();
 
 	job->mj_result = PUT_STORED;
 	if (store_blob_write(st, job->mj_digest, job->mj_buf, job->mj_len) ==

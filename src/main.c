@@ -1,13 +1,14 @@
 /*
  * registryd: a private Docker/OCI container registry.
  *
- * Subcommands: serve (the default), check-config, passwd, version. main loads
- * the configuration, binds the listeners, drops root ([server] user=), opens
+ * Subcommands: serve (the default), check-config, fsck, garbage-collect, du,
+ * passwd, version. main loads the configuration, binds the listeners, drops root ([server] user=), opens
  * the storage, starts the worker pool and the registry on one event loop,
  * tells the service manager it is ready, and tears all of it down in reverse
  * order after a graceful shutdown (SIGTERM, SIGINT).
  */
 #include <errno.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "bounds.h"
 #include "config.h"
 #include "fsck.h"
+#include "gc.h"
 #include "log.h"
 #include "notify.h"
 #include "pool.h"
@@ -36,6 +38,9 @@ extern char **environ;
 
 static void usage(void) __attribute__((noreturn));
 static int main_serve(struct config *);
+static struct store *main_store(const struct config *, const char *, int);
+static int main_gc(const struct config *, int, int);
+static int main_du(const struct config *);
 static void main_signal_cb(evutil_socket_t, short, void *);
 
 static void
@@ -45,6 +50,9 @@ usage(void)
 	    "usage: registryd [serve] [-c file]\n"
 	    "       registryd check-config [-c file]\n"
 	    "       registryd fsck [-c file]\n"
+	    "       registryd garbage-collect [-dm] [--dry-run] "
+	    "[--delete-untagged] [-c file]\n"
+	    "       registryd du [-c file]\n"
 	    "       registryd passwd [-C cost] user\n"
 	    "       registryd version\n");
 	exit(2);
@@ -67,6 +75,7 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 		main_stopping = 1;
 		notify_stopping();
 		server_shutdown();
+		reg_drain();
 		break;
 	case SIGHUP:
 		log_info("SIGHUP: reloading TLS certificate and key");
@@ -76,6 +85,9 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 		auth_reload();
 		if (!main_stopping)
 			notify_ready(main_status);
+		break;
+	case SIGUSR1:
+		reg_collect_garbage("SIGUSR1");
 		break;
 	}
 }
@@ -90,8 +102,8 @@ static int
 main_serve(struct config *cfg)
 {
 	struct event_base *base;
-	struct event *sigs[3] = {NULL, NULL, NULL};
-	const int signums[3] = {SIGTERM, SIGINT, SIGHUP};
+	struct event *sigs[4] = {NULL, NULL, NULL, NULL};
+	const int signums[4] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
 	struct store *store = NULL;
 	char err[512];
 	int i, rc = 1;
@@ -109,7 +121,7 @@ main_serve(struct config *cfg)
 		           "LimitNOFILE=)?");
 		return 1;
 	}
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 4; i++) {
 		sigs[i] = evsignal_new(base, signums[i], main_signal_cb, NULL);
 		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) == -1)
 			fatalx("cannot install signal handlers");
@@ -149,8 +161,10 @@ main_serve(struct config *cfg)
 		log_errorx("refusing to start: %s", err);
 		goto done;
 	}
-	if ((store = store_fs_open(cfg->cf_root, 0, err, sizeof(err))) ==
-	    NULL) {
+	/* Read-only: the tree may be on a read-only mount (a replica). */
+	if ((store = store_fs_open(cfg->cf_root,
+	         cfg->cf_read_only ? STORE_FS_READONLY : 0, err,
+	         sizeof(err))) == NULL) {
 		log_errorx("refusing to start: storage %s: %s; the root must "
 		           "exist or be creatable, and be writable by uid %u "
 		           "gid %u, or set [storage] rootdirectory "
@@ -183,7 +197,7 @@ done:
 	pool_stop();
 	reg_shutdown();
 	auth_shutdown();
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 		if (sigs[i] != NULL)
 			event_free(sigs[i]);
 	event_base_free(base);
@@ -197,8 +211,13 @@ int
 main(int argc, char *argv[])
 {
 	struct config cfg;
+	static const struct option longopts[] = {
+	    {"dry-run", no_argument, NULL, 'd'},
+	    {"delete-untagged", no_argument, NULL, 'm'},
+	    {NULL, 0, NULL, 0},
+	};
 	const char *cmd = "serve", *path = CONFIG_DEFAULT_PATH;
-	int ch, required = 0, rc;
+	int ch, required = 0, rc, dry_run = 0, untagged = 0;
 
 	if (argc > 1 && strcmp(argv[1], "passwd") == 0)
 		return auth_passwd_main(argc - 1, argv + 1);
@@ -207,17 +226,25 @@ main(int argc, char *argv[])
 		argc--;
 		argv++;
 	}
-	while ((ch = getopt(argc, argv, "c:h")) != -1) {
+	/* registry:2's garbage-collect flags: -d --dry-run, -m. */
+	while ((ch = getopt_long(argc, argv, "c:dhm", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
 			required = 1;
 			break;
+		case 'd':
+			dry_run = 1;
+			break;
+		case 'm':
+			untagged = 1;
+			break;
 		default:
 			usage();
 		}
 	}
-	if (optind != argc)
+	if (optind != argc ||
+	    ((dry_run || untagged) && strcmp(cmd, "garbage-collect") != 0))
 		usage();
 
 	if (strcmp(cmd, "version") == 0) {
@@ -261,6 +288,19 @@ main(int argc, char *argv[])
 			rc = 1;
 		return rc;
 	}
+	if (strcmp(cmd, "garbage-collect") == 0 || strcmp(cmd, "du") == 0) {
+		log_init(LOG_LVL_INFO, 1);
+		if (config_load(&cfg, path, required, environ) == -1) {
+			config_free(&cfg);
+			return 1;
+		}
+		/* Findings to stdout; the store's warnings to stderr. */
+		log_init(LOG_LVL_WARN, 0);
+		rc = cmd[0] == 'd' ? main_du(&cfg)
+		                   : main_gc(&cfg, dry_run, untagged);
+		config_free(&cfg);
+		return rc;
+	}
 	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check-config") != 0)
 		usage();
 
@@ -285,4 +325,75 @@ main(int argc, char *argv[])
 	rc = main_serve(&cfg);
 	config_free(&cfg);
 	return rc;
+}
+
+/*
+ * main_store: the configured store for a maintenance subcommand (what is
+ * its name in messages), or NULL after saying why.
+ */
+static struct store *
+main_store(const struct config *cfg, const char *what, int flags)
+{
+	struct store *st;
+	char err[512];
+
+	if ((st = store_fs_open(cfg->cf_root, flags, err, sizeof(err))) == NULL)
+		fprintf(stderr, "registryd: %s: storage %s: %s\n", what,
+		    cfg->cf_root, err);
+	return st;
+}
+
+/*
+ * registryd garbage-collect: remove what no manifest references (gc.h),
+ * one line per removal and a summary on stdout. Safe while a server runs
+ * on the same tree (gc_grace) and to interrupt. Exit 0, or 1 when it
+ * failed or a removal did.
+ */
+static int
+main_gc(const struct config *cfg, int dry_run, int untagged)
+{
+	struct gc_options opts;
+	struct gc_result res;
+	struct store *st;
+	char sum[256];
+	int rc;
+
+	if ((st = main_store(cfg, "garbage-collect",
+	         dry_run ? STORE_FS_READONLY : 0)) == NULL)
+		return 1;
+	memset(&opts, 0, sizeof(opts));
+	opts.go_dry_run = dry_run;
+	opts.go_delete_untagged = untagged;
+	opts.go_grace = cfg->cf_gc_grace;
+	opts.go_out = stdout;
+	rc = gc_run(st, &opts, &res);
+	if (rc == -1)
+		fprintf(stderr, "registryd: garbage-collect: %s; stopped\n",
+		    strerror(errno));
+	gc_summary(&res, dry_run, sum, sizeof(sum));
+	printf("garbage-collect: %zu blobs, %zu repositories, %zu manifests "
+	       "read; %s; %zu errors, %.1f s\n",
+	    res.gr_blobs, res.gr_repos, res.gr_manifests, sum, res.gr_errors,
+	    (double)res.gr_ms / 1000);
+	store_close(st);
+	if (fflush(stdout) == EOF)
+		return 1;
+	return rc == -1 || res.gr_errors > 0;
+}
+
+/* registryd du: bytes per repository (gc_du) on stdout. */
+static int
+main_du(const struct config *cfg)
+{
+	struct store *st;
+	int rc;
+
+	if ((st = main_store(cfg, "du", STORE_FS_READONLY)) == NULL)
+		return 1;
+	if ((rc = gc_du(st, stdout)) == -1)
+		fprintf(stderr, "registryd: du: %s\n", strerror(errno));
+	store_close(st);
+	if (fflush(stdout) == EOF)
+		return 1;
+	return rc == -1;
 }

@@ -39,8 +39,9 @@ struct reg_route {
 
 static void reg_route_error(struct request *, const struct route_match *, int);
 static void reg_manifest_unknown(struct request *, const struct route_match *);
-static void reg_method_not_allowed(struct request *, enum route_id);
+static void reg_method_not_allowed(struct request *, enum route_id, int);
 static int reg_is_public(enum route_id);
+static void reg_read_only(struct request *, const struct route_match *);
 
 /*
  * Which handler serves which (route, method). HEAD is served by the GET
@@ -108,7 +109,29 @@ reg_init(struct event_base *base, const struct config *cfg, struct store *store)
 		upload_shutdown();
 		return -1;
 	}
+	if (api_gc_start(base, cfg, store) == -1) {
+		log_warnx("%s: cannot start garbage collection", __func__);
+		api_sweep_stop();
+		api_stop();
+		catalog_shutdown();
+		upload_shutdown();
+		return -1;
+	}
 	return 0;
+}
+
+/* reg_collect_garbage: an online collection now (api_gc.c). */
+void
+reg_collect_garbage(const char *why)
+{
+	api_gc_run(why);
+}
+
+/* reg_drain: stop what would keep the pool busy at shutdown. */
+void
+reg_drain(void)
+{
+	api_gc_cancel();
 }
 
 /*
@@ -123,6 +146,7 @@ reg_shutdown(void)
 		return;
 	api_stop();
 	api_sweep_stop();
+	api_gc_stop();
 	catalog_shutdown();
 	upload_shutdown();
 }
@@ -142,6 +166,7 @@ reg_dispatch(struct request *req)
 	struct route_match m;
 	enum http_method_id meth;
 	const char *path = http_path(req);
+	api_handler handler;
 	size_t i;
 	int rc;
 
@@ -159,13 +184,22 @@ reg_dispatch(struct request *req)
 	for (i = 0; i < sizeof(reg_routes) / sizeof(reg_routes[0]); i++) {
 		if (reg_routes[i].rr_route == m.rm_id &&
 		    reg_routes[i].rr_method == meth) {
+			handler = reg_routes[i].rr_handler;
+			/*
+			 * Read-only (registry:2's maintenance mode): what
+			 * would write is refused, after the same access
+			 * check, so a client without credentials still
+			 * learns it needs some first.
+			 */
+			if (meth != HTTP_M_GET && api_config()->cf_read_only)
+				handler = reg_read_only;
 			if (reg_is_public(m.rm_id) ||
-			    access_check(req, &m, reg_routes[i].rr_handler))
-				reg_routes[i].rr_handler(req, &m);
+			    access_check(req, &m, handler))
+				handler(req, &m);
 			return;
 		}
 	}
-	reg_method_not_allowed(req, m.rm_id);
+	reg_method_not_allowed(req, m.rm_id, 0);
 }
 
 /* 1 when route id is in reg_public. */
@@ -230,19 +264,36 @@ reg_route_error(struct request *req, const struct route_match *m, int err)
 static void
 reg_manifest_unknown(struct request *req, const struct route_match *m)
 {
-	(void)m;
 	if (http_method(req) == HTTP_M_DELETE &&
 	    !api_config()->cf_delete_enabled) {
 		http_error(req, 405, "UNSUPPORTED", "deletion is disabled");
+		return;
+	}
+	if (http_method(req) == HTTP_M_DELETE && api_config()->cf_read_only) {
+		reg_read_only(req, m);
 		return;
 	}
 	http_error(req, 404, "MANIFEST_UNKNOWN",
 	    "reference is neither a tag nor a digest");
 }
 
-/* 405 with the methods the route does have (RFC 9110, 15.5.6). */
+/*
+ * The handler of a write while the registry is read-only: 405, the
+ * status registry:2 gives, with the OCI error body and the methods that
+ * remain (GET, HEAD, or none).
+ */
 static void
-reg_method_not_allowed(struct request *req, enum route_id id)
+reg_read_only(struct request *req, const struct route_match *m)
+{
+	reg_method_not_allowed(req, m->rm_id, 1);
+}
+
+/*
+ * 405 with the methods the route does have (RFC 9110, 15.5.6); only the
+ * reads when read_only (then an empty Allow: the resource allows none).
+ */
+static void
+reg_method_not_allowed(struct request *req, enum route_id id, int read_only)
 {
 	static const char *names[] = {
 	    [HTTP_M_GET] = "GET, HEAD",
@@ -260,6 +311,8 @@ reg_method_not_allowed(struct request *req, enum route_id id)
 		if (reg_routes[i].rr_route != id)
 			continue;
 		meth = reg_routes[i].rr_method;
+		if (read_only && meth != HTTP_M_GET)
+			continue;
 		if ((size_t)meth >= sizeof(names) / sizeof(names[0]) ||
 		    names[meth] == NULL)
 			continue;
@@ -269,7 +322,11 @@ reg_method_not_allowed(struct request *req, enum route_id id)
 			break;
 		used += (size_t)n;
 	}
-	if (allow[0] != '\0')
+	if (allow[0] != '\0' || read_only)
 		http_add_header(req, "Allow", "%s", allow);
-	http_error(req, 405, "UNSUPPORTED", "method not allowed here");
+	if (read_only)
+		http_error(req, 405, "UNSUPPORTED",
+		    "the registry is read-only (maintenance)");
+	else
+		http_error(req, 405, "UNSUPPORTED", "method not allowed here");
 }

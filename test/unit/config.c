@@ -607,6 +607,9 @@ test_env(void)
 	    "registry:2 purge interval alias");
 	is_int(cf.cf_upload_purge, 1, "purging on by default");
 	is_int(cf.cf_upload_purge_dryrun, 0, "no dry run by default");
+	is_int(cf.cf_read_only, 0, "writable by default");
+	is_int(cf.cf_gc_interval, 0, "no online garbage collection by default");
+	is_int(cf.cf_gc_grace, 3600, "garbage collection grace: an hour");
 	is_int(cf.cf_drain_timeout, 10, "registry:2 draintimeout alias");
 	is_str(cf.cf_secret, "hunter2", "secret from env");
 	is_str(cf.cf_root, "/data", "root from env");
@@ -657,11 +660,24 @@ test_env(void)
 	    "REGISTRY_HTTP_PREFIX: a URL prefix is not supported by "
 	    "registryd; refusing to start");
 	expect_env("REGISTRY_HTTP_PREFIX=/", 0, "");
-	expect_env("REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED=true", -1,
-	    "REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED: read-only mode "
-	    "is not supported by registryd; refusing to start a writable "
-	    "registry");
+	/* registry:2's read-only maintenance mode is [storage] read_only. */
+	{
+		char *roenv[] = {
+		    "REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED=true",
+		    "REGISTRY_STORAGE_GC_INTERVAL=1h", NULL};
+
+		rv = load(&cf, "[storage]\ngc_grace = 10m\n", roenv);
+		is_int(rv, 0, "read-only and gc settings load");
+		is_int(cf.cf_read_only, 1, "registry:2 readonly alias");
+		is_int(cf.cf_gc_interval, 3600, "REGISTRY_STORAGE_GC_INTERVAL");
+		is_int(cf.cf_gc_grace, 600, "gc_grace from the file");
+		config_free(&cf);
+	}
+	expect_env("REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED=true", 0, "");
 	expect_env("REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED=no", 0, "");
+	expect_env("REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED=maybe", -1,
+	    "REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED: expected "
+	    "true|false|yes|no|on|off|1|0");
 	/* registry:2's uploadpurging is honoured, not warned about. */
 	expect_env("REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_ENABLED=false", 0,
 	    "");

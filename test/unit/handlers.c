@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -2092,6 +2093,127 @@ test_manifest_buffer(void)
 	cfg.cf_manifest_buffer_max = saved;
 }
 
+/*
+ * 1 when the store says blob digest (with repo: its layer link there) was
+ * used in the last minute.
+ */
+static int
+used_now(const char *repo, const char *digest)
+{
+	struct timespec now, ts;
+
+	(void)clock_gettime(CLOCK_REALTIME_COARSE, &now);
+	now.tv_sec -= 60;
+	if (repo != NULL)
+		return store_link_used(st, repo, STORE_LINK_LAYER, digest,
+		           &ts) == 0 &&
+		    ts.tv_sec >= now.tv_sec;
+	return store_blob_used(st, digest, &ts) == 0 && ts.tv_sec >= now.tv_sec;
+}
+
+/*
+ * What online garbage collection relies on (gc.c): a blob HEAD (a client
+ * about to skip an upload), a mount and a manifest PUT mark what they
+ * found or named as used in the store; a GET does not.
+ */
+static void
+test_used(void)
+{
+	struct resp r;
+	char l[DIGEST_BUFSZ], c[DIGEST_BUFSZ], m[DIGEST_BUFSZ], man[1024];
+
+	ok(push_blob("lib/used", "used layer!", l) &&
+	        push_blob("lib/used",
+	            "{\"architecture\":\"amd64\",\"os\":\"x\"}", c),
+	    "used: two blobs pushed");
+	store_mem_age(st, 7200);
+	ok(!used_now(NULL, l) && !used_now(NULL, c), "used: aged two hours");
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/used/blobs/%s HTTP/1.1\r\nHost: t\r\n", c);
+	is_int(r.status, 200, "used: GET of a blob");
+	resp_free(&r);
+	ok(!used_now(NULL, c) && !used_now("lib/used", c),
+	    "used: a GET touches nothing");
+	api_req(&r, NULL, 0,
+	    "HEAD /v2/lib/used/blobs/%s HTTP/1.1\r\nHost: t\r\n", l);
+	is_int(r.status, 200, "used: HEAD of a blob");
+	resp_free(&r);
+	ok(used_now("lib/used", l) && used_now(NULL, l),
+	    "used: a HEAD touches the layer link and the blob");
+	api_req(&r, NULL, 0,
+	    "POST /v2/lib/used2/blobs/uploads/?mount=%s&from=lib/used "
+	    "HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n",
+	    c);
+	is_int(r.status, 201, "used: a mount");
+	resp_free(&r);
+	ok(used_now("lib/used2", c) && used_now(NULL, c),
+	    "used: the mounted blob and its new link are used now");
+	store_mem_age(st, 7200);
+	image_manifest(man, sizeof(man), c, l);
+	is_int(push_manifest("lib/used", "v1", MT_OCI_MANIFEST, man, m, &r),
+	    201, "used: a manifest PUT");
+	resp_free(&r);
+	ok(used_now("lib/used", c) && used_now("lib/used", l) &&
+	        used_now(NULL, c) && used_now(NULL, l),
+	    "used: it touched the links and blobs it names");
+}
+
+/*
+ * Read-only (registry:2's maintenance mode): every write under /v2/ is
+ * 405 UNSUPPORTED with what the route still allows; reads work and touch
+ * nothing.
+ */
+static void
+test_read_only(void)
+{
+	struct resp r;
+	char v[64], l[DIGEST_BUFSZ], m[DIGEST_BUFSZ];
+	const char *man = "{\"schemaVersion\":2}";
+
+	ok(push_blob("lib/ro", "read only", l), "read-only: a blob first");
+	cfg.cf_read_only = 1;
+	store_mem_age(st, 7200);
+	api_req(&r, NULL, 0,
+	    "POST /v2/lib/ro/blobs/uploads/ HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Length: 0\r\n");
+	ok(r.status == 405 && oci_error(&r, "UNSUPPORTED") &&
+	        strcasestr(r.head, "\r\nAllow:") != NULL &&
+	        strcmp(hdr(&r, "Allow", v, sizeof(v)), "") == 0,
+	    "read-only: POST of an upload: 405 UNSUPPORTED, nothing allowed");
+	resp_free(&r);
+	digest_buf(man, strlen(man), m);
+	api_req(&r, man, strlen(man),
+	    "PUT /v2/lib/ro/manifests/v1 HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: %s\r\nContent-Length: %zu\r\n",
+	    MT_OCI_MANIFEST, strlen(man));
+	ok(r.status == 405 && oci_error(&r, "UNSUPPORTED") &&
+	        strcmp(hdr(&r, "Allow", v, sizeof(v)), "GET, HEAD") == 0,
+	    "read-only: PUT of a manifest: 405, GET and HEAD allowed");
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "DELETE /v2/lib/ro/blobs/%s HTTP/1.1\r\nHost: t\r\n", l);
+	ok(r.status == 405 && oci_error(&r, "UNSUPPORTED"),
+	    "read-only: DELETE of a blob: 405");
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "DELETE /v2/lib/ro/manifests/%s HTTP/1.1\r\nHost: t\r\n", m);
+	ok(r.status == 405 && oci_error(&r, "UNSUPPORTED"),
+	    "read-only: DELETE of a manifest: 405");
+	resp_free(&r);
+	api_req(&r, NULL, 0, "HEAD /v2/lib/ro/blobs/%s HTTP/1.1\r\nHost: t\r\n",
+	    l);
+	is_int(r.status, 200, "read-only: HEAD of a blob works");
+	resp_free(&r);
+	ok(!used_now("lib/ro", l) && !used_now(NULL, l),
+	    "read-only: ... and touches nothing");
+	api_req(&r, NULL, 0, "GET /v2/lib/ro/blobs/%s HTTP/1.1\r\nHost: t\r\n",
+	    l);
+	ok(r.status == 200 && strcmp(r.body, "read only") == 0,
+	    "read-only: GET of a blob works");
+	resp_free(&r);
+	cfg.cf_read_only = 0;
+}
+
 /* Every handler test, against st. */
 static void
 test_all(void)
@@ -2113,6 +2235,8 @@ test_all(void)
 	test_tags_pages();
 	test_manifest_buffer();
 	test_old_clients();
+	test_used();
+	test_read_only();
 }
 
 int
