@@ -37,4 +37,13 @@ void store_mem_defer(int on);
  */
 void store_mem_age(struct store *st, time_t seconds);
 
+/*
+ * store_mem_on_blob_write: call fn(digest, arg) whenever a blob write
+ * finds the blob already there (and so leaves it alone), on the thread
+ * of the write: tests use it to run something at that very point of a
+ * push. NULL turns it off. Process-wide; change it while no call is in
+ * flight.
+ */
+void store_mem_on_blob_write(void (*fn)(const char *, void *), void *arg);
+
 #endif /* REGISTRYD_STORE_MEM_H */

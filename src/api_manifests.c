@@ -615,6 +615,11 @@ ref_link(const struct manifest_ref *r)
  * Each reference is touched before it is checked, under the garbage
  * collector's guard: a collection running meanwhile then either sees it
  * used and keeps it, or removed it first and the check fails (gc.c).
+ * The guard is kept until the revision link and the tag are written: the
+ * manifest's own blob may be an old unreferenced one (the same image
+ * pushed again after a delete), which store_blob_write finds present and
+ * leaves alone; only store_link_write then marks it used, and a sweep
+ * deciding on it in between would leave the tag naming a missing blob.
  */
 static void
 put_work(struct store_call *sc)
@@ -643,7 +648,6 @@ put_work(struct store_call *sc)
 			return;
 		}
 	}
-	gc_guard_leave();
 
 	job->mj_result = PUT_STORED;
 	if (store_blob_write(st, job->mj_digest, job->mj_buf, job->mj_len) ==
@@ -655,6 +659,7 @@ put_work(struct store_call *sc)
 	            -1))
 		job->mj_result = PUT_STORE_FAILED;
 	job->mj_errno = errno;
+	gc_guard_leave();
 	/* After the revision link: the index never names a manifest first. */
 	if (job->mj_result == PUT_STORED)
 		api_referrers_index(st, job->mj_name, job->mj_digest,

@@ -19,7 +19,7 @@
  * used since go_grace seconds before the run started: it asks again just
  * before removing it. The question and the removal happen under the
  * write side of gc_guard; a manifest push touches and then checks its
- * references under the read side. So, in one process, either the push
+ * references, and writes its own blob and links, under the read side. So, in one process, either the push
  * touched first and the sweep keeps the blob, or the sweep removed it
  * first and the push finds it missing and fails (MANIFEST_BLOB_UNKNOWN,
  * never acknowledged). Between processes sharing a store only the times

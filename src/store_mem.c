@@ -559,6 +559,17 @@ store_mem_defer(int on)
 	store_mem_deferred = on;
 }
 
+/* The hook of store_mem_on_blob_write, or NULL. */
+static void (*store_mem_exists_fn)(const char *, void *);
+static void *store_mem_exists_arg;
+
+void
+store_mem_on_blob_write(void (*fn)(const char *, void *), void *arg)
+{
+	store_mem_exists_fn = fn;
+	store_mem_exists_arg = arg;
+}
+
 /* ---- blobs ---- */
 
 static int
@@ -683,6 +694,8 @@ store_mem_blob_write(struct store *st, const char *digest, const void *buf,
 	if (*pp != NULL && strcmp((*pp)->mb_digest, digest) == 0) {
 		pthread_mutex_unlock(&s->s_lock);
 		store_mem_blob_unref(b);
+		if (store_mem_exists_fn != NULL)
+			store_mem_exists_fn(digest, store_mem_exists_arg);
 		return 0;
 	}
 	b->mb_next = *pp;
