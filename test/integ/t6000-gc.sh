@@ -170,7 +170,12 @@ test_expect_success CURL,REGISTRYD 'read-only: reads work and touch nothing' '
 	reg_curl GET /v2/_catalog && expect_status 200 &&
 	jq_body ".repositories == [\"gc/a\", \"gc/c\"]" &&
 	reg_curl GET /v2/gc/a/tags/list && expect_status 200 &&
-	test "$(stat -c %Y.%y "$(link_file gc/a "$L1")")" = "$before"
+	test "$(stat -c %Y.%y "$(link_file gc/a "$L1")")" = "$before" &&
+	reg_curl HEAD /v2/gc/a/manifests/v1 && expect_status 200 &&
+	m=$(header Docker-Content-Digest) &&
+	rm -rf "$ROOT/docker/registry/v2/repositories/gc/a/_registryd" &&
+	reg_curl GET "/v2/gc/a/referrers/$m" && expect_status 200 &&
+	test ! -e "$ROOT/docker/registry/v2/repositories/gc/a/_registryd"
 '
 
 test_expect_success CURL,REGISTRYD 'read-only: SIGUSR1 collects nothing; [storage] read_only = true does the same' '
