@@ -39,6 +39,17 @@ int access_cors(struct request *);
 int access_check(struct request *, const struct route_match *m,
     void (*handler)(struct request *, const struct route_match *));
 
+/* Bytes of a client address with its NUL (INET6_ADDRSTRLEN and more). */
+#define ACCESS_ADDR_MAX 48
+
+/*
+ * access_client_addr: the client's address into out[outsz]
+ * (ACCESS_ADDR_MAX is enough): the peer's, or the last X-Forwarded-For hop
+ * when the peer is a trusted proxy (trust_proxy) and that hop is an IP
+ * address.
+ */
+void access_client_addr(struct request *, char *out, size_t outsz);
+
 /*
  * access_client_key: the client as per-client caps count it, into out:
  * its address (the peer, or the last X-Forwarded-For hop when the peer is

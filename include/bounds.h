@@ -17,6 +17,16 @@
 /* Connections (server.c). */
 #define SERVER_MAX_CONNECTIONS 4096 /* default [http] max_connections */
 
+/*
+ * Default [http] max_connections_per_address: one client address (an
+ * IPv6 /64) holds at most this many connections, so that one host cannot
+ * take all max_connections. Docker opens up to 3 connections per pull and
+ * 5 per push, so this leaves room for some 50 concurrent pulls and pushes
+ * behind one NAT address, while 16 such addresses are needed to fill the
+ * default max_connections. Trusted proxies (trust_proxy) are not capped.
+ */
+#define SERVER_MAX_CONNECTIONS_PER_ADDRESS 256
+
 /* Registry objects. */
 #define NAME_MAX_LEN       255 /* repository name, OCI grammar */
 #define TAG_MAX_LEN        128 /* [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127} */

@@ -32,6 +32,7 @@ struct config {
 	char *cf_addr;          /* addr= / REGISTRY_HTTP_ADDR, ":5000" */
 	char *cf_secret;        /* secret= / REGISTRY_HTTP_SECRET */
 	int cf_max_connections; /* max_connections= */
+	int cf_conns_per_addr;  /* max_connections_per_address= */
 	int cf_header_timeout;  /* header_timeout= seconds, absolute */
 	int cf_body_timeout;    /* body_timeout= seconds idle */
 	int cf_write_timeout;   /* write_timeout= seconds idle */

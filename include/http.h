@@ -68,6 +68,12 @@ int64_t http_content_length(const struct request *);
 /* The peer's IP address (the proxy's, behind a proxy). */
 const char *http_peer_addr(const struct request *);
 /*
+ * http_set_client: the client's address for the access line (behind a
+ * trusted proxy); copied, at most 63 bytes. The line shows the peer's
+ * "addr:port" until it is set, or when addr is the peer's address.
+ */
+void http_set_client(struct request *, const char *addr);
+/*
  * The authenticated user, for the access log and the upload _state (""
  * when anonymous); kept whole up to AUTH_USER_MAX - 1 bytes (bounds.h).
  */
@@ -157,6 +163,16 @@ void http_error(struct request *, int status, const char *code, const char *fmt,
 /* Set the digest shown in the access log line. */
 void http_log_digest(struct request *, const char *digest);
 
+/*
+ * The access line of a request is written when its response has left
+ * (the last byte written to the connection), or when the connection
+ * closes first: "CLIENT METHOD PATH STATUS BYTES MSms USER DIGEST", where
+ * CLIENT is the peer's "addr:port" or the address behind a trusted proxy,
+ * BYTES counts the body bytes sent and MS runs from the request's first
+ * byte; a line for a response that did not go out whole ends in
+ * " aborted", with status 499 when no reply had started.
+ */
+
 /* ---- the connection side, used by server.c ---- */
 
 struct bufferevent;
@@ -197,6 +213,15 @@ enum http_conn_state {
  */
 void http_init(const struct config *, http_dispatch_cb);
 /*
+ * http_refusal: a whole response of status with the OCI error body of
+ * code and detail, and "Connection: close", into buf[size], for the
+ * server to send on a connection it refuses to serve (before reading any
+ * request). Needs http_init. Returns its length, or -1 when it does not
+ * fit.
+ */
+int http_refusal(char *buf, size_t size, int status, const char *code,
+    const char *detail);
+/*
  * http_conn_new: the HTTP side of a new connection on bev. The caller
  * keeps owning bev and must call http_conn_free before it frees bev; the
  * HTTP layer reads and writes it, enables and disables reading, sets its
@@ -204,9 +229,11 @@ void http_init(const struct config *, http_dispatch_cb);
  * never sets its callbacks and never frees it. id, peer ("addr:port",
  * for logs) and addr (the peer's IP address, http_peer_addr) are copied.
  * flags are HTTP_CONN_F_*. The header deadline, which has a timer of its
- * own, is reported as a deferred BEV_EVENT_READING | BEV_EVENT_TIMEOUT on
- * bev with the state set to HTTP_CONN_CLOSE, so that the server frees the
- * connection from its own event callback. NULL when out of memory.
+ * own and runs from now for the first request (a connection that sends
+ * nothing is closed after header_timeout), is reported as a deferred
+ * BEV_EVENT_READING | BEV_EVENT_TIMEOUT on bev with the state set to
+ * HTTP_CONN_CLOSE, so that the server frees the connection from its own
+ * event callback. NULL when out of memory.
  */
 struct http_conn *http_conn_new(struct bufferevent *bev, unsigned int id,
     const char *peer, const char *addr, int flags);

@@ -16,7 +16,7 @@
  * the call; user and digest may be NULL or empty.
  */
 struct log_request {
-	const char *lr_peer;         /* "addr:port" */
+	const char *lr_client;       /* "addr:port", or the XFF address */
 	const char *lr_method;       /* "GET" */
 	const char *lr_path;         /* request path */
 	int lr_status;               /* HTTP status */
@@ -24,6 +24,7 @@ struct log_request {
 	unsigned long long lr_ms;    /* duration */
 	const char *lr_user;         /* authenticated user */
 	const char *lr_digest;       /* Docker-Content-Digest */
+	int lr_aborted;              /* the response did not go out whole */
 };
 
 /*

@@ -28,6 +28,23 @@ int util_pct_decode(const char *in, size_t len, char *out, size_t outsz);
  */
 int util_query_get(const char *query, const char *key, char *out, size_t outsz);
 
+/*
+ * util_list_has: 1 when s is an element of the comma-separated list
+ * (spaces around elements ignored), else 0.
+ */
+int util_list_has(const char *list, const char *s);
+
+/* Bytes util_addr_key writes at most: an IPv6 address, "/64", NUL. */
+#define UTIL_ADDR_KEY_MAX 52
+
+/*
+ * util_addr_key: the key per-client caps count a client address by, into
+ * out[outsz] (UTIL_ADDR_KEY_MAX is enough): an IPv4 address as it is, an
+ * IPv6 address as its /64 ("2001:db8::/64"), an IPv4-mapped IPv6 address
+ * as its IPv4 address; anything else is copied as it is.
+ */
+void util_addr_key(const char *addr, char *out, size_t outsz);
+
 /* util_rfc3339: "2026-11-23T06:31:38Z" (UTC) into buf; needs 21 bytes. */
 void util_rfc3339(time_t t, char *buf, size_t size);
 

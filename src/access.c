@@ -34,8 +34,6 @@
 #include "upload.h"
 #include "util.h"
 
-static int list_has(const char *, const char *);
-static void client_addr(struct request *, char *, size_t);
 static void challenge(struct request *);
 static void limited(struct request *, const char *, const char *);
 static void auth_done(void *, enum auth_result, const char *);
@@ -75,34 +73,14 @@ access_init(const struct config *cfg)
  * CORS and the client's address
  */
 
-/* 1 when s is an element of the comma-separated list (spaces ignored). */
-static int
-list_has(const char *list, const char *s)
-{
-	size_t n = strlen(s), len;
-	const char *p = list, *end;
-
-	while (*p != '\0') {
-		while (*p == ' ' || *p == ',')
-			p++;
-		end = p + strcspn(p, ",");
-		len = (size_t)(end - p);
-		while (len > 0 && p[len - 1] == ' ')
-			len--;
-		if (len > 0 && len == n && strncmp(p, s, n) == 0)
-			return 1;
-		p = end;
-	}
-	return 0;
-}
-
 /*
- * The client's address for rate limiting and logs: the peer, or, when the
- * peer is a proxy listed in trust_proxy, the last X-Forwarded-For hop (the
- * one that proxy saw; earlier hops are the client's word).
+ * access_client_addr: the client's address for rate limiting and logs:
+ * the peer, or, when the peer is a proxy listed in trust_proxy, the last
+ * X-Forwarded-For hop (the one that proxy saw; earlier hops are the
+ * client's word), if it is an IP address.
  */
-static void
-client_addr(struct request *req, char *out, size_t outsz)
+void
+access_client_addr(struct request *req, char *out, size_t outsz)
 {
 	const struct config *cfg = api_config();
 	const char *peer = http_peer_addr(req), *xff, *p;
@@ -112,7 +90,7 @@ client_addr(struct request *req, char *out, size_t outsz)
 
 	util_strlcpy(out, peer, outsz);
 	if (cfg->cf_trust_proxy == NULL ||
-	    !list_has(cfg->cf_trust_proxy, peer) ||
+	    !util_list_has(cfg->cf_trust_proxy, peer) ||
 	    (xff = http_header(req, "X-Forwarded-For")) == NULL)
 		return;
 	p = strrchr(xff, ',');
@@ -129,22 +107,18 @@ client_addr(struct request *req, char *out, size_t outsz)
 }
 
 /*
- * access_client_key: the client as per-client caps count it: its address
- * (client_addr), or for IPv6 its /64, since one host usually has a whole
- * /64 to pick addresses from.
+ * access_client_key: the client as per-client caps count it: its
+ * address (access_client_addr) as util_addr_key keys it, an IPv6 address
+ * by its /64, since one host usually has a whole /64 to pick addresses
+ * from.
  */
 void
 access_client_key(struct request *req, char *out, size_t outsz)
 {
-	struct in6_addr a;
-	char net[INET6_ADDRSTRLEN];
+	char addr[INET6_ADDRSTRLEN];
 
-	client_addr(req, out, outsz);
-	if (inet_pton(AF_INET6, out, &a) != 1)
-		return;
-	memset(&a.s6_addr[8], 0, 8);
-	if (inet_ntop(AF_INET6, &a, net, sizeof(net)) != NULL)
-		(void)snprintf(out, outsz, "%s/64", net);
+	access_client_addr(req, addr, sizeof(addr));
+	util_addr_key(addr, out, outsz);
 }
 
 /*
@@ -199,9 +173,9 @@ access_cors(struct request *req)
 	if (list == NULL || list[0] == '\0' || origin == NULL ||
 	    strlen(origin) > 256)
 		return 0;
-	if (list_has(list, "*"))
+	if (util_list_has(list, "*"))
 		http_add_header(req, "Access-Control-Allow-Origin", "*");
-	else if (strcmp(origin, "null") != 0 && list_has(list, origin)) {
+	else if (strcmp(origin, "null") != 0 && util_list_has(list, origin)) {
 		http_add_header(req, "Access-Control-Allow-Origin", "%s",
 		    origin);
 		http_add_header(req, "Access-Control-Allow-Credentials",
@@ -273,7 +247,7 @@ access_check(struct request *req, const struct route_match *m, api_handler h)
 	    (meth == HTTP_M_GET || meth == HTTP_M_HEAD) &&
 	    m->rm_id != ROUTE_BASE)
 		return 1;
-	client_addr(req, addr, sizeof(addr));
+	access_client_addr(req, addr, sizeof(addr));
 	switch (auth_check(authz, addr, user, auth_done, req, &pending)) {
 	case AUTH_OK:
 		http_set_user(req, user);
@@ -311,7 +285,7 @@ auth_done(void *arg, enum auth_result res, const char *user)
 		http_set_user(req, user);
 		ctx->ac_handler(req, &ctx->ac_match);
 	} else if (res == AUTH_LIMITED) {
-		client_addr(req, addr, sizeof(addr));
+		access_client_addr(req, addr, sizeof(addr));
 		limited(req, addr, user);
 	} else
 		challenge(req);

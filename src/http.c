@@ -13,14 +13,26 @@
  *
  * The parser is paused at the end of every message, so pipelined requests
  * wait in the input buffer and responses go out in order. When a response
- * has been queued and the output has drained below HTTP_OUTPUT_LOW, the
- * request is freed and the parser resumes on the bytes already buffered:
- * no new read event would come for them.
+ * has been queued and the output has drained, the request is logged and
+ * freed and the parser resumes on the bytes already buffered: no new read
+ * event would come for them. The access line is written then, when the
+ * last byte of the response has left (http_log_request), or when the
+ * connection closes first: then it says how much was sent, and "aborted".
+ *
+ * Debian builds http-parser without HTTP_PARSER_STRICT, and then it takes
+ * any two bytes after chunk data as CRLF and any byte after a CR as LF.
+ * RFC 9112 allows neither (2.2, 7.1), and a proxy in front that reads the
+ * same bytes differently can smuggle a request past it. http_strict_feed
+ * and http_strict_check hold the parser to the rules around each
+ * http_parser_execute (see "Strict framing" below); whitespace before a
+ * colon, odd versions, Host and the request target are checked in the
+ * callbacks.
  */
 #include <sys/socket.h>
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -42,9 +54,13 @@
 #include "log.h"
 #include "util.h"
 
-/* Parse more requests only while the output holds less than this. */
-#define HTTP_OUTPUT_LOW (64 * 1024)
-#define HTTP_NO_OFFSET  UINT32_MAX
+#define HTTP_NO_OFFSET   UINT32_MAX
+/* The status logged for a request the connection lost before its reply. */
+#define HTTP_STATUS_LOST 499
+
+/* Why a callback of ours paused the parser (hc_strict_pause). */
+#define HTTP_PAUSE_CHUNK_DATA 1 /* at a chunk's data: skip it unscanned */
+#define HTTP_PAUSE_CHUNK_END  2 /* after a chunk: check its CRLF */
 
 /* Per-request flags. */
 #define REQ_F_REPLIED       0x01 /* response queued (headers at least) */
@@ -54,6 +70,7 @@
 #define REQ_F_IN_VALUE      0x10 /* last header callback was a value */
 #define REQ_F_ENDED         0x20 /* end_cb has run */
 #define REQ_F_HELD          0x40 /* parser held after dispatch */
+#define REQ_F_DISPATCHED    0x80 /* headers complete, dispatched */
 
 /*
  * The HTTP side of one connection. Owned by its creator (the server's
@@ -71,6 +88,20 @@ struct http_conn {
 	unsigned int hc_id;
 	char hc_peer[64]; /* "addr:port" for logs */
 	char hc_addr[48]; /* peer IP address alone */
+
+	/*
+	 * Strict framing (http_strict_feed, http_strict_check). hc_cr and
+	 * hc_body_end point into the bytes of the http_parser_execute call in
+	 * progress only.
+	 */
+	const char *hc_cr;       /* a CR not followed by LF in them */
+	int hc_cr_body;          /* on_body took *hc_cr as body */
+	const char *hc_body_end; /* end of the last on_body bytes */
+	int hc_cr_pending;       /* last byte parsed: a CR outside a body */
+	uint64_t hc_body_left;   /* bytes ahead known to be body */
+	char hc_tail[2];         /* the last two bytes parsed */
+	int hc_last_chunk;       /* the chunk in progress has size 0 */
+	int hc_strict_pause;     /* HTTP_PAUSE_*: why our callback paused */
 };
 
 /*
@@ -109,9 +140,19 @@ struct request {
 
 	struct evbuffer *r_headers; /* response headers so far */
 	int r_status;
-	uint64_t r_bytes_out;
+	uint64_t r_bytes_out; /* the Content-Length sent */
+
+	/*
+	 * What the access line says. The response's bytes are the last
+	 * r_head_len + r_body_queued bytes added to the output, so those of
+	 * them still there have not been sent (http_body_sent).
+	 */
+	uint64_t r_head_len;    /* status line and headers queued */
+	uint64_t r_body_queued; /* body bytes queued */
+	uint64_t r_body_want;   /* body bytes the head announced (not HEAD) */
 	char r_digest[DIGEST_MAX_LEN + 1];
 	char r_user[AUTH_USER_MAX]; /* as auth accepted it, for the log */
+	char r_client[64];          /* client for the log: hc_peer or XFF */
 
 	/*
 	 * A body pulled in bounded segments as the output drains (a store
@@ -136,6 +177,8 @@ static void http_header_deadline(struct http_conn *, int);
 static void http_header_timeout_cb(evutil_socket_t, short, void *);
 static struct request *http_request_new(struct http_conn *);
 static void http_request_free(struct request *);
+static uint64_t http_body_sent(const struct request *, int *);
+static void http_log_request(struct request *);
 static void http_conn_free_request(struct http_conn *);
 static int http_buf_append(struct request *, const char *, size_t);
 static int http_buf_terminate(struct request *);
@@ -146,6 +189,12 @@ static int http_on_header_value(http_parser *, const char *, size_t);
 static int http_on_headers_complete(http_parser *);
 static int http_on_body(http_parser *, const char *, size_t);
 static int http_on_message_complete(http_parser *);
+static int http_on_chunk_header(http_parser *);
+static int http_on_chunk_complete(http_parser *);
+static size_t http_strict_feed(struct http_conn *, const char *, size_t);
+static const char *
+http_strict_check(struct http_conn *, const char *, size_t, size_t);
+static void http_parse_fail(struct http_conn *, int, const char *);
 static int http_refuse(struct request *, int, const char *);
 static int http_target_path(struct request *);
 static int http_finish_headers(struct request *);
@@ -153,6 +202,7 @@ static int http_header_join(struct request *, int, int);
 static void http_bad_request(struct http_conn *, int, const char *);
 static void http_write_head(struct request *, int, const char *, uint64_t, int);
 static const char *http_reason(int);
+static char *http_error_body(const char *, const char *);
 static const char *http_parse_why(enum http_errno);
 static const char *http_error_message(const char *);
 static void http_maybe_resume(struct http_conn *);
@@ -173,6 +223,8 @@ static const http_parser_settings http_settings = {
     .on_headers_complete = http_on_headers_complete,
     .on_body = http_on_body,
     .on_message_complete = http_on_message_complete,
+    .on_chunk_header = http_on_chunk_header,
+    .on_chunk_complete = http_on_chunk_complete,
 };
 
 /* ----------------------------------------------------------------------
@@ -192,8 +244,11 @@ http_init(const struct config *cfg, http_dispatch_cb dispatch)
 
 /*
  * http_conn_new: a fresh parser for a new connection on bev (lent by the
- * server, see http.h), reading with the idle timeout. NULL when out of
- * memory; bev is left as it was.
+ * server, see http.h). The header deadline runs from now: a connection
+ * that sends nothing at all is closed after header_timeout like one that
+ * sends a head too slowly, not after the (longer) idle_timeout, which is
+ * for keep-alive connections between requests. NULL when out of memory;
+ * bev is left as it was.
  */
 struct http_conn *
 http_conn_new(struct bufferevent *bev, unsigned int id, const char *peer,
@@ -217,6 +272,7 @@ http_conn_new(struct bufferevent *bev, unsigned int id, const char *peer,
 	http_parser_init(&hc->hc_parser, HTTP_REQUEST);
 	hc->hc_parser.data = hc;
 	http_read_timeout(hc, http_cfg->cf_idle_timeout);
+	http_header_deadline(hc, 1);
 	return hc;
 }
 
@@ -264,8 +320,9 @@ http_read_timeout(struct http_conn *hc, int secs)
 
 /*
  * Arm (on) or disarm the header deadline. It is absolute from the first
- * byte of a request, so a client sending one byte at a time cannot hold
- * the connection, which an inactivity timeout would let it do.
+ * byte of a request (or from the connection's start for its first
+ * request), so a client sending one byte at a time cannot hold the
+ * connection, which an inactivity timeout would let it do.
  */
 static void
 http_header_deadline(struct http_conn *hc, int on)
@@ -293,8 +350,13 @@ http_header_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	log_info("%s: headers not complete within %d s, closing", hc->hc_peer,
-	    http_cfg->cf_header_timeout);
+	if (hc->hc_req == NULL)
+		/* Idle, like a keep-alive connection that timed out. */
+		log_debug("%s: no request within %d s, closing", hc->hc_peer,
+		    http_cfg->cf_header_timeout);
+	else
+		log_info("%s: headers not complete within %d s, closing",
+		    hc->hc_peer, http_cfg->cf_header_timeout);
 	http_conn_set_state(hc, HTTP_CONN_CLOSE);
 	bufferevent_trigger_event(hc->hc_bev,
 	    BEV_EVENT_READING | BEV_EVENT_TIMEOUT, BEV_TRIG_DEFER_CALLBACKS);
@@ -308,6 +370,7 @@ http_request_new(struct http_conn *hc)
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return NULL;
 	r->r_hc = hc;
+	util_strlcpy(r->r_client, hc->hc_peer, sizeof(r->r_client));
 	r->r_content_length = -1;
 	r->r_start_ms = util_now_ms();
 	r->r_path = r->r_query = HTTP_NO_OFFSET;
@@ -342,13 +405,16 @@ http_conn_free_request(struct http_conn *hc)
 
 /*
  * http_conn_free: the request in flight (its cleanup runs first), the
- * header timer, hc. The bufferevent is the server's.
+ * header timer, hc. The bufferevent is the server's. A request still in
+ * flight was lost with the connection: its access line says so.
  */
 void
 http_conn_free(struct http_conn *hc)
 {
 	if (hc == NULL)
 		return;
+	if (hc->hc_req != NULL)
+		http_log_request(hc->hc_req);
 	http_conn_free_request(hc);
 	event_free(hc->hc_hdr_timer);
 	free(hc);
@@ -696,6 +762,7 @@ http_on_headers_complete(http_parser *p)
 
 	log_debug("%s: conn %u: %s %s", __func__, hc->hc_id,
 	    http_method_str(p->method), http_path(r));
+	r->r_flags |= REQ_F_DISPATCHED;
 	if (hc->hc_flags & HTTP_CONN_F_PLAIN_ON_TLS) {
 		http_conn_set_state(hc, HTTP_CONN_CLOSE_AFTER_REPLY);
 		http_error(r, 400, "BAD_REQUEST",
@@ -717,6 +784,10 @@ http_on_body(http_parser *p, const char *at, size_t len)
 	struct http_conn *hc = p->data;
 	struct request *r = hc->hc_req;
 
+	/* For http_strict_check: these bytes are body, not framing. */
+	if (hc->hc_cr != NULL && hc->hc_cr >= at && hc->hc_cr < at + len)
+		hc->hc_cr_body = 1;
+	hc->hc_body_end = at + len;
 	if ((r->r_flags & REQ_F_DISCARD) || r->r_body_cb == NULL) {
 		/* A body nobody asked for (held, or no sink): throw away. */
 		r->r_flags |= REQ_F_DISCARD;
@@ -752,6 +823,137 @@ http_on_message_complete(http_parser *p)
 		r->r_end_cb(r);
 	}
 	return 0;
+}
+
+/*
+ * A chunk's size line is parsed. Pause at the start of its data, so that
+ * http_parse_input knows how many bytes ahead are body and feeds them
+ * without looking for bare CRs in them (http_strict_feed). The last chunk
+ * (size 0) has no data and is followed by the trailers.
+ */
+static int
+http_on_chunk_header(http_parser *p)
+{
+	struct http_conn *hc = p->data;
+
+	hc->hc_last_chunk = p->content_length == 0;
+	if (!hc->hc_last_chunk) {
+		hc->hc_strict_pause = HTTP_PAUSE_CHUNK_DATA;
+		http_parser_pause(p, 1);
+	}
+	return 0;
+}
+
+/*
+ * The two bytes after a chunk's data are parsed (non-strict http-parser
+ * takes any two). Pause right after them: http_strict_check checks that
+ * they were CRLF. After the last chunk this is called at the end of the
+ * trailers, whose line ends the bare-CR scan covers.
+ */
+static int
+http_on_chunk_complete(http_parser *p)
+{
+	struct http_conn *hc = p->data;
+
+	if (!hc->hc_last_chunk) {
+		hc->hc_strict_pause = HTTP_PAUSE_CHUNK_END;
+		http_parser_pause(p, 1);
+	}
+	return 0;
+}
+
+/* ----------------------------------------------------------------------
+ * Strict framing
+ *
+ * RFC 9112 2.2: a bare CR (not followed by LF) outside the content is
+ * invalid, and non-strict http-parser reads any byte after a CR as LF in
+ * the request head, chunk-size lines and trailers. So before each
+ * http_parser_execute, http_strict_feed finds the first CR not followed
+ * by LF in the buffer and feeds the parser only up to it; afterwards
+ * http_strict_check asks whether that CR went to on_body (content: fine)
+ * or was framing (400). A CR that ends the buffer waits for the next
+ * read: the byte that follows must be LF (hc_cr_pending).
+ *
+ * Body bytes are not scanned when the parser says where they are: the
+ * data of a chunk (its size, from a pause at on_chunk_header), or what
+ * is left of a body whose bytes were being parsed (content_length counts
+ * down what remains of a Content-Length body or of the chunk). That keeps
+ * blob uploads, whose bytes hold CRs anywhere, in one on_body call per
+ * read and per chunk as before, plus at most one split per request.
+ */
+
+/*
+ * How many bytes of buf[0..len) to parse now (len > 0), or 0 when a CR
+ * at the end of the previous bytes is not followed by LF. Sets up what
+ * the callbacks and http_strict_check look at.
+ */
+static size_t
+http_strict_feed(struct http_conn *hc, const char *buf, size_t len)
+{
+	const char *cr, *end = buf + len;
+
+	hc->hc_cr = NULL;
+	hc->hc_cr_body = 0;
+	hc->hc_body_end = NULL;
+	if (hc->hc_cr_pending) {
+		if (buf[0] != '\n')
+			return 0;
+		hc->hc_cr_pending = 0;
+	}
+	if (hc->hc_body_left > 0)
+		return hc->hc_body_left < len ? (size_t)hc->hc_body_left : len;
+	for (cr = buf; (cr = memchr(cr, '\r', (size_t)(end - cr))) != NULL;
+	     cr++)
+		if (cr + 1 == end || cr[1] != '\n') {
+			hc->hc_cr = cr;
+			return (size_t)(cr + 1 - buf);
+		}
+	return len;
+}
+
+/*
+ * After http_parser_execute took n of the len bytes at buf (no error, or
+ * paused): NULL when the framing is sound so far, else the detail for a
+ * 400. Keeps the last two bytes for a chunk end at the start of a read,
+ * and how many bytes ahead are body.
+ */
+static const char *
+http_strict_check(struct http_conn *hc, const char *buf, size_t n, size_t len)
+{
+	http_parser *p = &hc->hc_parser;
+	char b0, b1;
+
+	if (hc->hc_cr != NULL && hc->hc_cr < buf + n && !hc->hc_cr_body) {
+		/* A CR outside a body: LF must come next. */
+		if (hc->hc_cr + 1 < buf + len)
+			return "CR not followed by LF";
+		hc->hc_cr_pending = 1;
+	}
+	if (hc->hc_strict_pause == HTTP_PAUSE_CHUNK_END) {
+		/*
+		 * The pause came right after the two bytes: n >= 1, and the
+		 * first may be the last of the previous bytes parsed.
+		 */
+		b1 = n >= 1 ? buf[n - 1] : hc->hc_tail[1];
+		b0 = n >= 2 ? buf[n - 2] : hc->hc_tail[n == 1];
+		if (b0 != '\r' || b1 != '\n')
+			return "chunk data not followed by CRLF";
+	}
+	if (n >= 2) {
+		hc->hc_tail[0] = buf[n - 2];
+		hc->hc_tail[1] = buf[n - 1];
+	} else if (n == 1) {
+		hc->hc_tail[0] = hc->hc_tail[1];
+		hc->hc_tail[1] = buf[0];
+	}
+	if (hc->hc_strict_pause == HTTP_PAUSE_CHUNK_DATA)
+		hc->hc_body_left = p->content_length;
+	else if (n > 0 && hc->hc_body_end == buf + n &&
+	    p->content_length != ULLONG_MAX)
+		hc->hc_body_left = p->content_length;
+	else
+		hc->hc_body_left = 0;
+	return NULL;
 }
 
 /* ----------------------------------------------------------------------
@@ -824,28 +1026,67 @@ http_parse_why(enum http_errno err)
 }
 
 /*
+ * The request in flight cannot be parsed further: answer status with our
+ * detail why (nothing of the request is echoed) and close. When its reply
+ * is already out (a body being discarded), just close after it.
+ */
+static void
+http_parse_fail(struct http_conn *hc, int status, const char *why)
+{
+	struct evbuffer *in = bufferevent_get_input(hc->hc_bev);
+
+	if (hc->hc_req != NULL && (hc->hc_req->r_flags & REQ_F_REPLIED) &&
+	    (hc->hc_req->r_flags & REQ_F_DISCARD)) {
+		/* Stopped discarding: the reply is out. */
+		hc->hc_req->r_flags |= REQ_F_COMPLETE;
+		http_conn_set_state(hc, HTTP_CONN_CLOSE_AFTER_REPLY);
+	} else
+		http_bad_request(hc, status, why);
+	hc->hc_paused = 1;
+	evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+/*
  * Parse buffered input until the parser pauses at a message end or the
  * input is empty. The input is drained only by what the parser consumed,
- * so a pipelined request stays buffered.
+ * so a pipelined request stays buffered. Pauses of our own (chunk
+ * boundaries) are resumed at once.
  */
 static void
 http_parse_input(struct http_conn *hc)
 {
 	struct evbuffer *in = bufferevent_get_input(hc->hc_bev);
 	struct evbuffer_iovec v;
-	size_t n;
+	const char *buf, *bad;
+	size_t n, feed;
 	enum http_errno err;
 
 	while (!hc->hc_paused && hc->hc_state != HTTP_CONN_CLOSE &&
 	    evbuffer_get_length(in) > 0) {
 		if (evbuffer_peek(in, -1, NULL, &v, 1) < 1)
 			break;
+		buf = v.iov_base;
+		if ((feed = http_strict_feed(hc, buf, v.iov_len)) == 0) {
+			http_parse_fail(hc, 400, "CR not followed by LF");
+			break;
+		}
+		hc->hc_strict_pause = 0;
 		http_parsing = hc;
-		n = http_parser_execute(&hc->hc_parser, &http_settings,
-		    v.iov_base, v.iov_len);
+		n = http_parser_execute(&hc->hc_parser, &http_settings, buf,
+		    feed);
 		http_parsing = NULL;
-		evbuffer_drain(in, n);
 		err = HTTP_PARSER_ERRNO(&hc->hc_parser);
+		if ((err == HPE_OK || err == HPE_PAUSED) &&
+		    (bad = http_strict_check(hc, buf, n, v.iov_len)) != NULL) {
+			log_debug("%s: conn %u: %s", __func__, hc->hc_id, bad);
+			http_parse_fail(hc, 400, bad);
+			break;
+		}
+		evbuffer_drain(in, n);
+		if (err == HPE_PAUSED && hc->hc_strict_pause != 0) {
+			http_parser_pause(&hc->hc_parser, 0);
+			continue;
+		}
 		if (err == HPE_PAUSED)
 			break;
 		if (err != HPE_OK) {
@@ -858,20 +1099,10 @@ http_parse_input(struct http_conn *hc)
 			}
 			log_debug("%s: conn %u: parser: %s", __func__,
 			    hc->hc_id, http_errno_description(err));
-			if (hc->hc_req != NULL &&
-			    (hc->hc_req->r_flags & REQ_F_REPLIED) &&
-			    (hc->hc_req->r_flags & REQ_F_DISCARD)) {
-				/* Stopped discarding: the reply is out. */
-				hc->hc_req->r_flags |= REQ_F_COMPLETE;
-				http_conn_set_state(hc,
-				    HTTP_CONN_CLOSE_AFTER_REPLY);
-			} else
-				http_bad_request(hc, status, why);
-			hc->hc_paused = 1;
-			evbuffer_drain(in, evbuffer_get_length(in));
+			http_parse_fail(hc, status, why);
 			break;
 		}
-		if (n < v.iov_len)
+		if (n < feed)
 			break; /* should not happen without an error */
 	}
 }
@@ -921,9 +1152,15 @@ http_finish_request(struct http_conn *hc)
 	    !(r->r_flags & REQ_F_COMPLETE) || (r->r_flags & REQ_F_HELD) ||
 	    r->r_src_left > 0)
 		return 0;
+	/*
+	 * Done when the last byte has left: then the access line can say
+	 * what was sent and how long it took. Registry clients do not
+	 * pipeline, so the next request waits for nothing.
+	 */
+	if (evbuffer_get_length(out) > 0)
+		return 0;
+	http_log_request(r);
 	if (hc->hc_state >= HTTP_CONN_CLOSE_AFTER_REPLY) {
-		if (evbuffer_get_length(out) > 0)
-			return 0;
 		/*
 		 * Lingering close: shut our side so the client reads the whole
 		 * reply, then discard what it still sends until EOF or the
@@ -937,8 +1174,6 @@ http_finish_request(struct http_conn *hc)
 		bufferevent_enable(hc->hc_bev, EV_READ);
 		return 0;
 	}
-	if (evbuffer_get_length(out) > HTTP_OUTPUT_LOW)
-		return 0;
 	http_conn_free_request(hc);
 	hc->hc_paused = 0;
 	http_parser_pause(&hc->hc_parser, 0);
@@ -1004,6 +1239,7 @@ http_source_refill(struct request *r)
 		v.iov_len = (size_t)n;
 		if (evbuffer_commit_space(out, &v, 1) == -1)
 			goto fail;
+		r->r_body_queued += (uint64_t)n;
 		r->r_src_off += (uint64_t)n;
 		r->r_src_left -= (uint64_t)n;
 	}
@@ -1155,6 +1391,18 @@ const char *
 http_peer_addr(const struct request *r)
 {
 	return r->r_hc->hc_addr;
+}
+
+/*
+ * http_set_client: the client address the access line shows. The peer
+ * itself stays "addr:port", as registry:2 logs it; a client behind a
+ * proxy is its address alone.
+ */
+void
+http_set_client(struct request *r, const char *addr)
+{
+	if (strcmp(addr, r->r_hc->hc_addr) != 0)
+		util_strlcpy(r->r_client, addr, sizeof(r->r_client));
 }
 
 /*
@@ -1327,7 +1575,7 @@ http_write_head(struct request *r, int status, const char *content_type,
 {
 	struct http_conn *hc = r->r_hc;
 	struct evbuffer *out = bufferevent_get_output(hc->hc_bev);
-	struct log_request lr;
+	size_t before = evbuffer_get_length(out);
 	char date[64];
 	struct tm tm;
 	time_t now = time(NULL);
@@ -1356,15 +1604,66 @@ http_write_head(struct request *r, int status, const char *content_type,
 	evbuffer_add_buffer(out, r->r_headers);
 	evbuffer_add(out, "\r\n", 2);
 	r->r_bytes_out = length;
+	r->r_head_len = evbuffer_get_length(out) - before;
+	r->r_body_want = has_length && r->r_method != HTTP_M_HEAD ? length : 0;
+}
 
-	lr.lr_peer = hc->hc_peer;
+/*
+ * Body bytes of r's response that have left: written to the socket (or
+ * to TLS), whatever the client has read of them. Bytes of the response
+ * still in the output have not. *whole says whether all of the response
+ * the head announced has left.
+ */
+static uint64_t
+http_body_sent(const struct request *r, int *whole)
+{
+	struct evbuffer *out = bufferevent_get_output(r->r_hc->hc_bev);
+	uint64_t ours = r->r_head_len + r->r_body_queued;
+	uint64_t left = evbuffer_get_length(out), sent, body;
+
+	*whole = 0;
+	if (!(r->r_flags & REQ_F_REPLIED))
+		return 0;
+	sent = ours - (left < ours ? left : ours);
+	body = sent > r->r_head_len ? sent - r->r_head_len : 0;
+	*whole = sent == ours && r->r_src_left == 0 && body >= r->r_body_want;
+	return body;
+}
+
+/*
+ * The access line of r, once, just before it is freed: client (the
+ * peer's "addr:port", or the address behind a trusted proxy as the
+ * dispatcher set it), method, path, status,
+ * body bytes sent, time from the request's first byte until the last
+ * byte of the response left (or the connection closed), user, digest.
+ * When the response has not gone out whole (the connection closed first,
+ * or its body could not be read), the line says how much was sent and
+ * ends in "aborted"; a request never answered gets status 499 (as nginx
+ * logs a client that went away). Only requests that were dispatched or
+ * answered have a line: a connection that never completed a request head
+ * has none.
+ */
+static void
+http_log_request(struct request *r)
+{
+	const char *path = http_path(r);
+	struct log_request lr;
+	uint64_t body;
+	int whole;
+
+	if (!(r->r_flags & (REQ_F_REPLIED | REQ_F_DISPATCHED)))
+		return;
+	body = http_body_sent(r, &whole);
+	lr.lr_client = r->r_client;
 	lr.lr_method = http_method_name(r);
-	lr.lr_path = http_path(r);
-	lr.lr_status = status;
-	lr.lr_bytes = (unsigned long long)length;
+	lr.lr_path = path[0] != '\0' ? path : "-";
+	lr.lr_status =
+	    (r->r_flags & REQ_F_REPLIED) ? r->r_status : HTTP_STATUS_LOST;
+	lr.lr_bytes = (unsigned long long)body;
 	lr.lr_ms = (unsigned long long)(util_now_ms() - r->r_start_ms);
 	lr.lr_user = r->r_user;
 	lr.lr_digest = r->r_digest;
+	lr.lr_aborted = !whole;
 	log_access(&lr);
 }
 
@@ -1399,8 +1698,9 @@ http_reply(struct request *r, int status, const char *content_type,
 		return;
 	http_early_close_check(r);
 	http_write_head(r, status, content_type, len, !no_body);
-	if (r->r_method != HTTP_M_HEAD && !no_body && len > 0)
-		evbuffer_add(out, body, len);
+	if (r->r_method != HTTP_M_HEAD && !no_body && len > 0 &&
+	    evbuffer_add(out, body, len) == 0)
+		r->r_body_queued = len;
 	if (r->r_flags & REQ_F_COMPLETE)
 		http_maybe_resume(r->r_hc);
 }
@@ -1439,7 +1739,8 @@ http_reply_file(struct request *r, int status, const char *content_type, int fd,
 		    r->r_hc->hc_id);
 		close(fd);
 		http_conn_set_state(r->r_hc, HTTP_CONN_CLOSE_AFTER_REPLY);
-	}
+	} else
+		r->r_body_queued = length;
 	if (r->r_flags & REQ_F_COMPLETE)
 		http_maybe_resume(r->r_hc);
 }
@@ -1517,6 +1818,69 @@ http_error_message(const char *code)
 }
 
 /*
+ * The OCI error body of code and detail ("" or NULL: none), malloc'd, or
+ * NULL when out of memory.
+ */
+static char *
+http_error_body(const char *code, const char *detail)
+{
+	json_t *root, *err;
+	char *body;
+
+	err = json_pack("{s:s, s:s}", "code", code, "message",
+	    http_error_message(code));
+	if (err != NULL && detail != NULL && detail[0] != '\0')
+		json_object_set_new(err, "detail", json_string(detail));
+	root = json_pack("{s:[o]}", "errors", err);
+	body = root != NULL ? json_dumps(root, JSON_COMPACT) : NULL;
+	json_decref(root);
+	return body;
+}
+
+/*
+ * http_refusal: a whole response of status with the OCI error body of
+ * code and detail, saying the connection closes, into buf[size]: what
+ * the server sends on a connection it refuses to serve, before any
+ * request (so nothing of one is echoed). The usual headers (Date, API
+ * version, [headers]) are there. Returns its length, or -1 when it does
+ * not fit or memory ran out.
+ */
+int
+http_refusal(char *buf, size_t size, int status, const char *code,
+    const char *detail)
+{
+	char date[64], *body;
+	struct tm tm;
+	time_t now = time(NULL);
+	size_t len;
+	int i, n;
+
+	if ((body = http_error_body(code, detail)) == NULL)
+		return -1;
+	gmtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	n = snprintf(buf, size,
+	    "HTTP/1.1 %d %s\r\n"
+	    "Date: %s\r\n"
+	    "Docker-Distribution-Api-Version: registry/2.0\r\n",
+	    status, http_reason(status), date);
+	for (i = 0; i < http_cfg->cf_nheaders && n >= 0 && (size_t)n < size;
+	     i++)
+		n += snprintf(buf + n, size - (size_t)n, "%s: %s\r\n",
+		    http_cfg->cf_headers[i].ch_name,
+		    http_cfg->cf_headers[i].ch_value);
+	len = strlen(body);
+	if (n >= 0 && (size_t)n < size)
+		n += snprintf(buf + n, size - (size_t)n,
+		    "Content-Type: application/json; charset=utf-8\r\n"
+		    "Content-Length: %zu\r\n"
+		    "Connection: close\r\n\r\n%s",
+		    len, body);
+	free(body);
+	return n >= 0 && (size_t)n < size ? n : -1;
+}
+
+/*
  * http_error: an OCI error response. The detail of a 5xx is logged, not
  * sent: it may name paths or system errors.
  */
@@ -1525,7 +1889,6 @@ http_error(struct request *r, int status, const char *code, const char *fmt,
     ...)
 {
 	char detail[512] = "";
-	json_t *root, *err;
 	char *body;
 	va_list ap;
 
@@ -1541,14 +1904,7 @@ http_error(struct request *r, int status, const char *code, const char *fmt,
 		    status, code, detail);
 		util_strlcpy(detail, "", sizeof(detail));
 	}
-	err = json_pack("{s:s, s:s}", "code", code, "message",
-	    http_error_message(code));
-	if (err != NULL && detail[0] != '\0')
-		json_object_set_new(err, "detail", json_string(detail));
-	root = json_pack("{s:[o]}", "errors", err);
-	body = root != NULL ? json_dumps(root, JSON_COMPACT) : NULL;
-	json_decref(root);
-	if (body == NULL) {
+	if ((body = http_error_body(code, detail)) == NULL) {
 		http_reply(r, status, "application/json", "{\"errors\":[]}",
 		    13);
 		return;

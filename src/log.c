@@ -252,7 +252,7 @@ log_emit(int pri, const char *level, const char *tag, const char *msg,
 	log_json_str(line, size, &off, msg, LOG_JSTR_MAX);
 	if (lr != NULL) {
 		log_appendf(line, size, &off, ",\"http.request.remoteaddr\":");
-		log_json_str(line, size, &off, lr->lr_peer, LOG_JFIELD_MAX);
+		log_json_str(line, size, &off, lr->lr_client, LOG_JFIELD_MAX);
 		log_appendf(line, size, &off, ",\"http.request.method\":");
 		log_json_str(line, size, &off, lr->lr_method, LOG_JFIELD_MAX);
 		log_appendf(line, size, &off, ",\"http.request.uri\":");
@@ -262,6 +262,9 @@ log_emit(int pri, const char *level, const char *tag, const char *msg,
 		    ",\"http.response.written\":%llu"
 		    ",\"http.response.duration\":\"%llums\"",
 		    lr->lr_status, lr->lr_bytes, lr->lr_ms);
+		if (lr->lr_aborted)
+			log_appendf(line, size, &off,
+			    ",\"http.response.aborted\":true");
 		if (lr->lr_user != NULL && lr->lr_user[0] != '\0') {
 			log_appendf(line, size, &off, ",\"auth.user.name\":");
 			log_json_str(line, size, &off, lr->lr_user,
@@ -348,8 +351,10 @@ log_debug(const char *fmt, ...)
 
 /*
  * log_access: one line per finished request, when the access log is on:
- * "access: peer method path status bytes ms user digest" as text; in
- * JSON, registry:2's "response completed" with its http.* fields.
+ * "access: client method path status bytes ms user digest" as text, with
+ * " aborted" when the response did not go out whole; in JSON, registry:2's
+ * "response completed" with its http.* fields ("response aborted" and
+ * "http.response.aborted":true then).
  */
 void
 log_access(const struct log_request *lr)
@@ -360,14 +365,16 @@ log_access(const struct log_request *lr)
 	if (!log_access_on)
 		return;
 	if (log_fmt == LOG_FMT_JSON) {
-		log_emit(LOG_PRI_INFO, "info", "access", "response completed",
+		log_emit(LOG_PRI_INFO, "info", "access",
+		    lr->lr_aborted ? "response aborted" : "response completed",
 		    lr);
 		return;
 	}
-	snprintf(msg, sizeof(msg), "%s %s %s %d %llu %llums %s %s", lr->lr_peer,
-	    lr->lr_method, lr->lr_path, lr->lr_status, lr->lr_bytes, lr->lr_ms,
-	    user != NULL && *user ? user : "-",
-	    digest != NULL && *digest ? digest : "-");
+	snprintf(msg, sizeof(msg), "%s %s %s %d %llu %llums %s %s%s",
+	    lr->lr_client, lr->lr_method, lr->lr_path, lr->lr_status,
+	    lr->lr_bytes, lr->lr_ms, user != NULL && *user ? user : "-",
+	    digest != NULL && *digest ? digest : "-",
+	    lr->lr_aborted ? " aborted" : "");
 	log_emit(LOG_PRI_INFO, "info", "access", msg, NULL);
 }
 

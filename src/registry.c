@@ -167,9 +167,13 @@ reg_dispatch(struct request *req)
 	enum http_method_id meth;
 	const char *path = http_path(req);
 	api_handler handler;
+	char client[ACCESS_ADDR_MAX];
 	size_t i;
 	int rc;
 
+	/* The access line shows the client behind a trusted proxy. */
+	access_client_addr(req, client, sizeof(client));
+	http_set_client(req, client);
 	if (access_cors(req))
 		return;
 	memset(&m, 0, sizeof(m));

@@ -1,11 +1,12 @@
 /*
  * Listening sockets, accepted connections and their lifecycle: the
- * connection limit, the TLS sniffing of the first byte and graceful
- * shutdown. The HTTP side of a connection (parser, request in flight,
- * header deadline, read timeouts) is http.c's struct http_conn; what it
- * wants done with the connection comes back through http_conn_state. A
- * connection is freed in exactly one place, conn_close, and only from the
- * top of its own event callbacks (STYLE O2, O3).
+ * connection limits (in all and per client address), the TLS sniffing of
+ * the first byte and graceful shutdown. The HTTP side of a connection
+ * (parser, request in flight, header deadline, read timeouts) is http.c's
+ * struct http_conn; what it wants done with the connection comes back
+ * through http_conn_state. A connection is freed in exactly one place,
+ * conn_close, and only from the top of its own event callbacks (STYLE O2,
+ * O3).
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -41,10 +42,25 @@
 #define SERVER_READ_MAX      HTTP_READ_MAX
 /* Write callback (and next request) once the output is this low. */
 #define SERVER_WRITE_LOW     (64 * 1024)
+/* Hash buckets of the per-address connection counts. */
+#define SERVER_ADDR_BUCKETS  1024
+/* Refused connections are logged at most once per this many ms. */
+#define SERVER_REFUSE_LOG_MS 1000
 
 /* Connection flags: what the server knows of the transport. */
 #define CONN_F_TLS          0x01 /* bufferevent_openssl: no sendfile */
 #define CONN_F_PLAIN_ON_TLS 0x02 /* plain HTTP on a TLS port: 400 */
+
+/*
+ * The connections of one client address (util_addr_key: an IPv6 /64).
+ * Owned by the server's address table; freed when its last connection
+ * closes.
+ */
+struct server_addr {
+	struct server_addr *sa_next; /* bucket chain */
+	int sa_conns;
+	char sa_key[UTIL_ADDR_KEY_MAX];
+};
 
 /*
  * One client connection. Owned by the server's connection list and freed
@@ -60,6 +76,7 @@ struct conn {
 	int c_flags;               /* CONN_F_* */
 	char c_peer[64];           /* "addr:port" for logs */
 	char c_addr[48];           /* peer IP address alone */
+	struct server_addr *c_sa;  /* counted here; NULL: not capped */
 };
 
 TAILQ_HEAD(conn_list, conn);
@@ -72,7 +89,11 @@ static struct {
 	struct conn_list conns;
 	int nconns;
 	int max_conns;
-	int paused; /* listeners off at the limit */
+	int max_per_addr;
+	struct server_addr *addrs[SERVER_ADDR_BUCKETS];
+	uint64_t refused_log_ms; /* last "refusing" line */
+	unsigned long refused;   /* connections refused since then */
+	int paused;              /* listeners off at the limit */
 	int stopping;
 	unsigned int next_id;
 	struct event *drain_timer;
@@ -86,6 +107,10 @@ static int server_adopt(void);
 static void server_listeners_enable(int);
 static void server_drain_cb(evutil_socket_t, short, void *);
 static void server_raise_nofile(void);
+static unsigned int server_addr_hash(const char *);
+static struct server_addr *server_addr_take(const char *);
+static void server_addr_release(struct server_addr *);
+static void server_refuse(evutil_socket_t, const char *);
 static int conn_setup(struct conn *, struct bufferevent *);
 static void conn_peek_cb(evutil_socket_t, short, void *);
 static void conn_read_more(struct conn *);
@@ -224,6 +249,9 @@ server_start(struct event_base *base, const struct config *cfg,
 	srv.cfg = cfg;
 	srv.max_conns = cfg->cf_max_connections > 0 ? cfg->cf_max_connections
 	                                            : SERVER_MAX_CONNECTIONS;
+	srv.max_per_addr = cfg->cf_conns_per_addr > 0
+	    ? cfg->cf_conns_per_addr
+	    : SERVER_MAX_CONNECTIONS_PER_ADDRESS;
 	TAILQ_INIT(&srv.conns);
 	server_raise_nofile();
 	http_init(cfg, dispatch);
@@ -296,7 +324,7 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	struct conn *c;
-	char host[INET6_ADDRSTRLEN], port[8];
+	char host[INET6_ADDRSTRLEN], port[8], key[UTIL_ADDR_KEY_MAX];
 	int on = 1;
 
 	(void)l;
@@ -319,6 +347,19 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	} else {
 		util_strlcpy(c->c_peer, "?", sizeof(c->c_peer));
 		util_strlcpy(c->c_addr, "?", sizeof(c->c_addr));
+	}
+	/*
+	 * A trusted proxy carries many clients: only max_connections bounds
+	 * it (access.c tells its clients apart by X-Forwarded-For).
+	 */
+	if (srv.cfg->cf_trust_proxy == NULL ||
+	    !util_list_has(srv.cfg->cf_trust_proxy, c->c_addr)) {
+		util_addr_key(c->c_addr, key, sizeof(key));
+		if ((c->c_sa = server_addr_take(key)) == NULL) {
+			server_refuse(fd, key);
+			free(c);
+			return;
+		}
 	}
 	/* Small responses must not wait for Nagle. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
@@ -350,6 +391,109 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		    srv.nconns);
 		server_listeners_enable(0);
 	}
+}
+
+/* ----------------------------------------------------------------------
+ * Connections per client address
+ */
+
+/* FNV-1a of the key, for the bucket. */
+static unsigned int
+server_addr_hash(const char *key)
+{
+	uint32_t h = 2166136261u;
+
+	while (*key != '\0')
+		h = (h ^ (unsigned char)*key++) * 16777619u;
+	return h % SERVER_ADDR_BUCKETS;
+}
+
+/*
+ * Count one more connection for the client address key: its entry
+ * (made on its first connection), or NULL when it holds
+ * max_connections_per_address already or memory ran out.
+ */
+static struct server_addr *
+server_addr_take(const char *key)
+{
+	struct server_addr **b = &srv.addrs[server_addr_hash(key)], *sa;
+
+	for (sa = *b; sa != NULL; sa = sa->sa_next)
+		if (strcmp(sa->sa_key, key) == 0)
+			break;
+	if (sa == NULL) {
+		if ((sa = calloc(1, sizeof(*sa))) == NULL) {
+			log_warn("%s: calloc", __func__);
+			return NULL;
+		}
+		util_strlcpy(sa->sa_key, key, sizeof(sa->sa_key));
+		sa->sa_next = *b;
+		*b = sa;
+	}
+	if (sa->sa_conns >= srv.max_per_addr)
+		return NULL;
+	sa->sa_conns++;
+	return sa;
+}
+
+/* A connection of sa closed; the entry goes with its last one. */
+static void
+server_addr_release(struct server_addr *sa)
+{
+	struct server_addr **pp;
+
+	if (sa == NULL || --sa->sa_conns > 0)
+		return;
+	for (pp = &srv.addrs[server_addr_hash(sa->sa_key)]; *pp != NULL;
+	     pp = &(*pp)->sa_next)
+		if (*pp == sa) {
+			*pp = sa->sa_next;
+			break;
+		}
+	free(sa);
+}
+
+/*
+ * A connection beyond max_connections_per_address: answer 429
+ * TOOMANYREQUESTS and close at once, without a struct conn, a
+ * bufferevent or a timer, so refusing costs the same whatever the client
+ * does. A short canned reply, rather than a bare close, tells a person
+ * or a client log why (a reset looks like a network fault); it is sent
+ * before any request is read, into the empty socket buffer of a new
+ * connection, so it never blocks. Whatever the client sent already is
+ * read first, so that the close sends FIN, not a reset that could
+ * destroy the reply. A TLS listener just closes: the client expects a
+ * handshake, and doing one for a refusal would cost what the cap saves.
+ * Logged at most once a second, with the count since the last line.
+ * (A reply that does not fit, with very many [headers], is left out.)
+ */
+static void
+server_refuse(evutil_socket_t fd, const char *key)
+{
+	/* Static: the [headers] may make the reply a few KiB. */
+	static char scratch[16384], reply[8192];
+	uint64_t now = util_now_ms();
+	int len;
+
+	srv.refused++;
+	if (now - srv.refused_log_ms >= SERVER_REFUSE_LOG_MS) {
+		log_warnx("%s holds %d connections "
+		          "(max_connections_per_address): refused %lu since "
+		          "the last such line",
+		    key, srv.max_per_addr, srv.refused);
+		srv.refused_log_ms = now;
+		srv.refused = 0;
+	}
+	if (!tls_enabled()) {
+		len = http_refusal(reply, sizeof(reply), 429, "TOOMANYREQUESTS",
+		    "too many connections from this address");
+		(void)recv(fd, scratch, sizeof(scratch), MSG_DONTWAIT);
+		if (len > 0)
+			(void)send(fd, reply, (size_t)len,
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
+		(void)shutdown(fd, SHUT_WR);
+	}
+	close(fd);
 }
 
 /* ----------------------------------------------------------------------
@@ -448,6 +592,7 @@ conn_close(struct conn *c, const char *reason)
 	else if (c->c_fd != -1)
 		close(c->c_fd);
 	TAILQ_REMOVE(&srv.conns, c, c_entry);
+	server_addr_release(c->c_sa);
 	free(c);
 	srv.nconns--;
 	if (srv.stopping) {

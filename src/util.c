@@ -1,13 +1,18 @@
 /*
  * util.c: small helpers with no dependencies: bounded number parsing,
- * strlcpy, query-string decoding, time formatting and random uuids. Every
+ * strlcpy, query-string decoding, comma lists, client address keys, time
+ * formatting and random uuids. Every
  * input length is explicit, so nothing here relies on a NUL that a client
  * controls.
  */
 #include <sys/random.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -158,6 +163,62 @@ util_query_get(const char *query, const char *key, char *out, size_t outsz)
 		p = amp + 1;
 	}
 	return 0;
+}
+
+/*
+ * util_list_has: s is an element of the comma-separated list; spaces
+ * around elements are ignored, an empty s never matches.
+ */
+int
+util_list_has(const char *list, const char *s)
+{
+	size_t n = strlen(s), len;
+	const char *p = list, *end;
+
+	while (*p != '\0') {
+		while (*p == ' ' || *p == ',')
+			p++;
+		end = p + strcspn(p, ",");
+		len = (size_t)(end - p);
+		while (len > 0 && p[len - 1] == ' ')
+			len--;
+		if (len > 0 && len == n && strncmp(p, s, n) == 0)
+			return 1;
+		p = end;
+	}
+	return 0;
+}
+
+/*
+ * util_addr_key: addr as per-client caps count it. One host usually holds
+ * a whole IPv6 /64 and picks addresses from it at will, so an IPv6 client
+ * is its /64; an IPv4-mapped address (a dual-stack socket) is the IPv4
+ * client it stands for, not the /64 every IPv4 client shares.
+ */
+void
+util_addr_key(const char *addr, char *out, size_t outsz)
+{
+	struct in6_addr a6;
+	char net[INET6_ADDRSTRLEN];
+
+	if (inet_pton(AF_INET6, addr, &a6) != 1) {
+		(void)util_strlcpy(out, addr, outsz);
+		return;
+	}
+	if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+		if (inet_ntop(AF_INET, &a6.s6_addr[12], net, sizeof(net)) !=
+		    NULL) {
+			(void)util_strlcpy(out, net, outsz);
+			return;
+		}
+	} else {
+		memset(&a6.s6_addr[8], 0, 8);
+		if (inet_ntop(AF_INET6, &a6, net, sizeof(net)) != NULL) {
+			(void)snprintf(out, outsz, "%s/64", net);
+			return;
+		}
+	}
+	(void)util_strlcpy(out, addr, outsz);
 }
 
 /*

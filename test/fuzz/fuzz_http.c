@@ -13,11 +13,15 @@
  *   the rest      the client's byte stream (the last write is the rest)
  *
  * Invariants checked after every input:
- *   - the output is a sequence of well-formed responses: every status line
- *     that http.c wrote (seen through log_access) comes out as
+ *   - the output is a sequence of well-formed responses: every request
+ *     http.c logged (log_access, when its response has left or the
+ *     connection was freed) that had a reply comes out as
  *     "HTTP/1.1 <status> ", optionally preceded by "100 Continue", its
  *     Content-Length matches the body length it was given, and the body
- *     (none for HEAD, 204, 304) follows in full;
+ *     (none for HEAD, 204, 304) follows: in full when the line is not
+ *     "aborted", else exactly the bytes the line says were sent;
+ *   - every access line is for a request in flight, at most once, and an
+ *     "aborted" one, or one without a reply, is the last;
  *   - nothing follows a response that says "Connection: close";
  *   - every handler context is freed (LeakSanitizer) and every request's
  *     cleanup ran.
@@ -49,11 +53,14 @@
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 int	LLVMFuzzerInitialize(int *, char ***);
 
-/* One response head as http_write_head announced it. */
+/* One access line, and what the request it is for says. */
 struct fuzz_head {
 	int		fh_status;
 	int		fh_head;	/* HEAD request: no body */
-	uint64_t	fh_length;
+	int		fh_replied;	/* a head was written */
+	int		fh_aborted;	/* the line ends in "aborted" */
+	uint64_t	fh_length;	/* the Content-Length written */
+	uint64_t	fh_sent;	/* body bytes the line says were sent */
 };
 
 struct fuzz_ctx {
@@ -79,21 +86,32 @@ void
 fuzz_log_access(const struct log_request *lr)
 {
 	struct fuzz_head *h;
+	struct request *r;
 
 	if (fuzz_nheads == FUZZ_MAX_HEADS) {
 		fuzz_heads_known = 0;
 		return;
 	}
+	/*
+	 * One request is in flight at a time, and it is logged before it is
+	 * freed: the line is for hc_req. Its r_method (not the parser's)
+	 * decides whether a body follows.
+	 */
+	if (fuzz_conn == NULL || (r = fuzz_conn->hc_req) == NULL) {
+		fprintf(stderr, "access line without a request in flight\n");
+		abort();
+	}
 	h = &fuzz_heads[fuzz_nheads++];
 	h->fh_status = lr->lr_status;
-	h->fh_length = lr->lr_bytes;
-	/*
-	 * One request is in flight at a time, so the one being answered is
-	 * hc_req; its r_method (not the parser's) decides whether a body
-	 * follows.
-	 */
-	h->fh_head = fuzz_conn != NULL && fuzz_conn->hc_req != NULL &&
-	    fuzz_conn->hc_req->r_method == HTTP_M_HEAD;
+	h->fh_sent = lr->lr_bytes;
+	h->fh_aborted = lr->lr_aborted;
+	h->fh_head = r->r_method == HTTP_M_HEAD;
+	h->fh_replied = (r->r_flags & REQ_F_REPLIED) != 0;
+	h->fh_length = r->r_bytes_out;
+	if (!h->fh_replied && h->fh_status != HTTP_STATUS_LOST) {
+		fprintf(stderr, "no reply, status %d\n", h->fh_status);
+		abort();
+	}
 }
 
 /* ---- the dispatcher, a stand-in for the registry ---- */
@@ -323,6 +341,13 @@ fuzz_check_output(const char *out, size_t n)
 	if (!fuzz_heads_known)
 		return;
 	for (i = 0; i < fuzz_nheads; i++) {
+		if ((fuzz_heads[i].fh_aborted || !fuzz_heads[i].fh_replied) &&
+		    i != fuzz_nheads - 1) {
+			fprintf(stderr, "line %d: aborted, not the last\n", i);
+			abort();
+		}
+		if (!fuzz_heads[i].fh_replied)
+			continue;
 		while (n - pos >= sizeof(cont) - 1 &&
 		    memcmp(out + pos, cont, sizeof(cont) - 1) == 0)
 			pos += sizeof(cont) - 1;
@@ -350,7 +375,8 @@ fuzz_check_output(const char *out, size_t n)
 		pos += hlen;
 		if (fuzz_heads[i].fh_status == 204 ||
 		    fuzz_heads[i].fh_status == 304) {
-			if (cl != NULL) {
+			if (cl != NULL || fuzz_heads[i].fh_sent != 0 ||
+			    fuzz_heads[i].fh_aborted) {
 				fprintf(stderr, "head %d: length on %d\n", i,
 				    fuzz_heads[i].fh_status);
 				abort();
@@ -362,13 +388,28 @@ fuzz_check_output(const char *out, size_t n)
 			fprintf(stderr, "head %d: Content-Length\n", i);
 			abort();
 		}
-		if (fuzz_heads[i].fh_head)
+		if (fuzz_heads[i].fh_head) {
+			if (fuzz_heads[i].fh_sent != 0) {
+				fprintf(stderr, "head %d: HEAD sent a body\n",
+				    i);
+				abort();
+			}
 			continue;
-		if (n - pos < fuzz_heads[i].fh_length) {
+		}
+		/* A whole body, or exactly what the aborted line counts. */
+		if (!fuzz_heads[i].fh_aborted &&
+		    fuzz_heads[i].fh_sent != fuzz_heads[i].fh_length) {
+			fprintf(stderr, "head %d: logged %llu of %llu bytes\n",
+			    i, (unsigned long long)fuzz_heads[i].fh_sent,
+			    (unsigned long long)fuzz_heads[i].fh_length);
+			abort();
+		}
+		if (fuzz_heads[i].fh_sent > fuzz_heads[i].fh_length ||
+		    n - pos < fuzz_heads[i].fh_sent) {
 			fprintf(stderr, "head %d: short body\n", i);
 			abort();
 		}
-		pos += fuzz_heads[i].fh_length;
+		pos += fuzz_heads[i].fh_sent;
 	}
 	while (n - pos >= sizeof(cont) - 1 &&
 	    memcmp(out + pos, cont, sizeof(cont) - 1) == 0 && !closed)
@@ -448,6 +489,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_reply_async();
 	fuzz_spin();
 
+	/* Freeing logs the request in flight, if any: check after it. */
+	http_conn_free(hc);
 	in = bufferevent_get_input(pair[1]);
 	n = evbuffer_get_length(in);
 	if ((out = malloc(n + 1)) == NULL)
@@ -457,7 +500,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_check_output(out, n);
 	free(out);
 
-	http_conn_free(hc);
 	bufferevent_free(pair[0]);
 	bufferevent_free(pair[1]);
 	fuzz_spin();

@@ -16,6 +16,9 @@ if ulimit -n 8192 2>/dev/null || [ "$(ulimit -n)" -ge 4200 ]; then
 	NOFILE_OK=1
 fi
 
+# The slow clients all come from 127.0.0.1: max_connections_per_address
+# is raised with max_connections, as if they came from 2000 hosts
+# (t3650-conn-limits.sh tests the cap).
 test_expect_success PYTHON3,CURL 'setup: header_timeout=3, max_connections=2200, open files' '
 	if [ -z "$NOFILE_OK" ]; then
 		echo "cannot raise ulimit -n to 8192 (hard limit $(ulimit -Hn))"
@@ -24,7 +27,8 @@ test_expect_success PYTHON3,CURL 'setup: header_timeout=3, max_connections=2200,
 	echo "ulimit -n: $(ulimit -n)" &&
 	REG_LOG_LEVEL=info &&
 	REG_HTTP_EXTRA="header_timeout = $HEADER_TIMEOUT
-max_connections = 2200" &&
+max_connections = 2200
+max_connections_per_address = 2200" &&
 	write_config &&
 	start_registryd &&
 	random_file blob 1048576 &&

@@ -149,6 +149,8 @@ test_defaults(void)
 	is_str(cf.cf_secret, "", "default secret");
 	is_int(cf.cf_max_connections, SERVER_MAX_CONNECTIONS,
 	    "default max_connections");
+	is_int(cf.cf_conns_per_addr, SERVER_MAX_CONNECTIONS_PER_ADDRESS,
+	    "default max_connections_per_address");
 	is_int(cf.cf_header_timeout, 30, "default header_timeout");
 	is_int(cf.cf_body_timeout, 60, "default body_timeout");
 	is_int(cf.cf_write_timeout, 60, "default write_timeout");
@@ -200,6 +202,7 @@ test_full_file(void)
 	    "addr = 127.0.0.1:6000\n"
 	    "  secret=\"  s3cr\\\"et \"  \n"
 	    "max_connections = 10\n"
+	    "max_connections_per_address = 3\n"
 	    "header_timeout = 5s\n"
 	    "body_timeout = 2m\n"
 	    "write_timeout = 1h\n"
@@ -222,6 +225,7 @@ test_full_file(void)
 	is_str(cf.cf_addr, "127.0.0.1:6000", "addr");
 	is_str(cf.cf_secret, "  s3cr\"et ", "quoted secret keeps blanks");
 	is_int(cf.cf_max_connections, 10, "max_connections");
+	is_int(cf.cf_conns_per_addr, 3, "max_connections_per_address");
 	is_int(cf.cf_header_timeout, 5, "header_timeout 5s");
 	is_int(cf.cf_body_timeout, 120, "body_timeout 2m");
 	is_int(cf.cf_write_timeout, 3600, "write_timeout 1h");
@@ -288,6 +292,9 @@ test_errors(void)
 	    CONF ":2: max_connections: expected a number from 1 to 65536");
 	expect_error("[http]\nmax_connections = 65537\n",
 	    CONF ":2: max_connections: expected a number from 1 to 65536");
+	expect_error("[http]\nmax_connections_per_address = 0\n",
+	    CONF ":2: max_connections_per_address: expected a number from 1 "
+	    "to 65536");
 	expect_error("[http]\nmax_connections = -1\n",
 	    CONF ":2: max_connections: expected a number from 1 to 65536");
 	expect_error("[http]\nheader_timeout = 0\n",
@@ -623,6 +630,10 @@ test_env(void)
 	config_free(&cf);
 
 	/* Env values use the same validators, named by the variable. */
+	expect_env("REGISTRY_HTTP_MAX_CONNECTIONS_PER_ADDRESS=32", 0, "");
+	expect_env("REGISTRY_HTTP_MAX_CONNECTIONS_PER_ADDRESS=-1", -1,
+	    "REGISTRY_HTTP_MAX_CONNECTIONS_PER_ADDRESS: expected a number from "
+	    "1 to 65536");
 	expect_env("REGISTRY_LOG_LEVEL=loud", -1,
 	    "REGISTRY_LOG_LEVEL: expected error|warn|info|debug");
 	expect_env("REGISTRY_HTTP_ADDR=5000", -1,

@@ -129,7 +129,7 @@ test_json_lines(void)
 {
 	struct log_request lr = {"127.0.0.1:4242", "PUT",
 	    "/v2/a\"b/\xff/manifests/x", 201, 1234, 56, "alice",
-	    "sha256:0123"};
+	    "sha256:0123", 0};
 	char big[LOG_LINE_MAX * 3];
 	json_t *j;
 
@@ -168,6 +168,8 @@ test_json_lines(void)
 		    "alice", "access: user");
 		is_str(json_string_value(json_object_get(j, "digest")),
 		    "sha256:0123", "access: digest");
+		ok(json_object_get(j, "http.response.aborted") == NULL,
+		    "access: not aborted, no field");
 		json_decref(j);
 	}
 	ok(strstr(out, "\"level\":\"warning\",\"msg\":\"open x: No such file "
@@ -175,6 +177,21 @@ test_json_lines(void)
 	    "warning with strerror");
 	ok(strstr(out, "\"msg\":\"bad\\u000athing\"") != NULL,
 	    "newline in a message stays on its line");
+
+	/* A response that did not go out whole. */
+	lr.lr_aborted = 1;
+	capture_start();
+	log_access(&lr);
+	capture_end();
+	is_int(all_json(&j), 1, "aborted: one JSON line");
+	if (j != NULL) {
+		is_str(json_string_value(json_object_get(j, "msg")),
+		    "response aborted", "aborted: msg");
+		ok(json_is_true(json_object_get(j, "http.response.aborted")),
+		    "aborted: http.response.aborted");
+		json_decref(j);
+	}
+	lr.lr_aborted = 0;
 
 	/* A message longer than any line: still one JSON object. */
 	memset(big, 'm', sizeof(big) - 1);
@@ -200,7 +217,7 @@ static void
 test_text_and_journal(void)
 {
 	struct log_request lr = {"[::1]:80", "GET", "/v2/", 200, 2, 0, NULL,
-	    NULL};
+	    NULL, 0};
 	struct stat st;
 	char js[64];
 
@@ -215,6 +232,19 @@ test_text_and_journal(void)
 	            NULL,
 	    "text: timestamp, then the access line");
 	ok(strstr(out, "not shown") == NULL, "debug filtered at info");
+
+	lr.lr_status = 499;
+	lr.lr_bytes = 0;
+	lr.lr_aborted = 1;
+	capture_start();
+	log_access(&lr);
+	capture_end();
+	ok(strstr(out, " access: [::1]:80 GET /v2/ 499 0 0ms - - aborted\n") !=
+	        NULL,
+	    "text: an aborted line ends in aborted");
+	lr.lr_status = 200;
+	lr.lr_bytes = 2;
+	lr.lr_aborted = 0;
 
 	/* JOURNAL_STREAM naming the capture file: the journal's stream. */
 	capture_start();

@@ -212,9 +212,49 @@ test_uuid(void)
 	ok(strchr("89ab", a[19]) != NULL, "uuid RFC 4122 variant");
 }
 
+static void
+test_addr_key(void)
+{
+	static const struct {
+		const char *in, *want;
+	} t[] = {
+	    {"127.0.0.1", "127.0.0.1"},
+	    {"2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"},
+	    {"2001:db8:1:2::ffff", "2001:db8:1:2::/64"},
+	    {"::1", "::/64"},
+	    {"fe80::1", "fe80::/64"},
+	    {"::ffff:192.0.2.7", "192.0.2.7"},
+	    {"?", "?"},
+	    {"not an address", "not an address"},
+	};
+	char out[UTIL_ADDR_KEY_MAX];
+	size_t i;
+
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		util_addr_key(t[i].in, out, sizeof(out));
+		is_str(out, t[i].want, "addr key of %s", t[i].in);
+	}
+	util_addr_key("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", out,
+	    sizeof(out));
+	is_str(out, "ffff:ffff:ffff:ffff::/64", "the longest /64 fits");
+}
+
+static void
+test_list_has(void)
+{
+	ok(util_list_has("10.0.0.1, 10.0.0.2", "10.0.0.2"), "list: second");
+	ok(util_list_has(" ::1 ,127.0.0.1", "::1"), "list: spaces");
+	ok(!util_list_has("10.0.0.1,10.0.0.2", "10.0.0."), "list: prefix");
+	ok(!util_list_has("10.0.0.10", "10.0.0.1"), "list: longer element");
+	ok(!util_list_has("", ""), "list: empty");
+	ok(!util_list_has(",,", ""), "list: empty elements");
+}
+
 int
 main(void)
 {
+	test_addr_key();
+	test_list_has();
 	test_strtou64();
 	test_strlcpy();
 	test_pct_decode();
