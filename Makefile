@@ -13,7 +13,8 @@ ALL_CFLAGS += -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wmissing-declarations -Wshadow -Wpointer-arith -Wsign-compare \
 	   -Wformat=2 -Wvla -Wnull-dereference -fno-common \
 	   -fstack-protector-strong -D_FORTIFY_SOURCE=2 $(WERROR)
-PKGS	 = libevent_openssl libevent_pthreads libevent openssl libcrypt jansson
+PKGS	 = libevent_openssl libevent_pthreads libevent openssl libcrypt jansson \
+	   yaml-0.1
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS += $(PKG_CFLAGS)

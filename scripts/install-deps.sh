@@ -8,7 +8,7 @@
 set -eu
 
 BUILD_PKGS="gcc make pkg-config libevent-dev libhttp-parser-dev libjansson-dev
-libssl-dev libcrypt-dev"
+libssl-dev libcrypt-dev libyaml-dev"
 TEST_PKGS="curl jq perl python3 skopeo docker.io docker-registry busybox-static
 openssl ca-certificates clang-format nginx"
 
