@@ -19,6 +19,7 @@
 #include "auth.h"
 #include "bounds.h"
 #include "config.h"
+#include "config_yaml.h"
 #include "fsck.h"
 #include "log.h"
 #include "pool.h"
@@ -42,9 +43,9 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: registryd [serve] [-c file]\n"
-	    "       registryd check-config [-c file]\n"
-	    "       registryd fsck [-c file]\n"
+	    "usage: registryd [serve] [-c file | file]\n"
+	    "       registryd check-config [-c file | file]\n"
+	    "       registryd fsck [-c file | file]\n"
 	    "       registryd passwd [-C cost] user\n"
 	    "       registryd version\n");
 	exit(2);
@@ -164,12 +165,18 @@ int
 main(int argc, char *argv[])
 {
 	struct config cfg;
-	const char *cmd = "serve", *path = CONFIG_DEFAULT_PATH;
+	const char *cmd = "serve", *path = CONFIG_DEFAULT_PATH, *env;
 	int ch, required = 0, rc;
 
 	if (argc > 1 && strcmp(argv[1], "passwd") == 0)
 		return auth_passwd_main(argc - 1, argv + 1);
-	if (argc > 1 && argv[1][0] != '-') {
+	/*
+	 * registry:2's image takes a config.yml alone as its command
+	 * ("registry serve FILE"): a first argument naming a YAML file
+	 * means serve it.
+	 */
+	if (argc > 1 && argv[1][0] != '-' &&
+	    !config_yaml_sniff(argv[1], NULL, 0)) {
 		cmd = argv[1];
 		argc--;
 		argv++;
@@ -184,8 +191,20 @@ main(int argc, char *argv[])
 			usage();
 		}
 	}
+	/* registry:2's form: the file as the only operand. */
+	if (optind == argc - 1 && !required) {
+		path = argv[optind++];
+		required = 1;
+	}
 	if (optind != argc)
 		usage();
+	/* registry:2's variable for the file, when none is named. */
+	if (!required &&
+	    (env = getenv("REGISTRY_CONFIGURATION_PATH")) != NULL &&
+	    *env != '\0') {
+		path = env;
+		required = 1;
+	}
 
 	if (strcmp(cmd, "version") == 0) {
 		printf("registryd %s (%s)\n", REGISTRYD_VERSION,
