@@ -6,7 +6,8 @@
 #include "bounds.h"
 
 /*
- * The /v2/ URL space. route_match splits a request path (no query) into an
+ * The /v2/ URL space, and the two probes beside it (/healthz, /readyz).
+ * route_match splits a request path (no query) into an
  * endpoint and its parts; it never touches the filesystem, so whatever it
  * accepts is safe to turn into a path under the storage root.
  */
@@ -19,6 +20,8 @@ enum route_id {
 	ROUTE_UPLOADS,   /* /v2/<name>/blobs/uploads/ */
 	ROUTE_UPLOAD,    /* /v2/<name>/blobs/uploads/<uuid> */
 	ROUTE_REFERRERS, /* /v2/<name>/referrers/<digest> */
+	ROUTE_HEALTHZ,   /* /healthz: alive, no auth */
+	ROUTE_READYZ,    /* /readyz: ready for traffic, no auth */
 };
 
 /* Why a path did not match (route_match's error result). */

@@ -85,6 +85,7 @@ struct store_ops {
 
 	int (*so_walk)(struct store *,
 	    int (*)(const struct store_item *, void *), void *);
+	int (*so_probe)(struct store *);
 };
 
 /* The head of every driver's store. */

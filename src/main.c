@@ -7,6 +7,7 @@
  * order after a graceful shutdown (SIGTERM, SIGINT).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 #include "config.h"
 #include "config_yaml.h"
 #include "fsck.h"
+#include "healthcheck.h"
 #include "log.h"
 #include "pool.h"
 #include "registry.h"
@@ -33,11 +35,15 @@
 #define REGISTRYD_VERSION "0.1.0"
 #endif
 
+/* Seconds `registryd healthcheck` waits for the answer. */
+#define MAIN_HEALTHCHECK_TIMEOUT 5
+
 extern char **environ;
 
 static void usage(void) __attribute__((noreturn));
 static int main_serve(struct config *);
 static void main_signal_cb(evutil_socket_t, short, void *);
+static int main_healthcheck(const char *, int, int);
 
 static void
 usage(void)
@@ -46,6 +52,7 @@ usage(void)
 	    "usage: registryd [serve] [-c file | file]\n"
 	    "       registryd check-config [-c file | file]\n"
 	    "       registryd fsck [-c file | file]\n"
+	    "       registryd healthcheck [-r] [-c file | file]\n"
 	    "       registryd passwd [-C cost] user\n"
 	    "       registryd version\n");
 	exit(2);
@@ -60,6 +67,7 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 	case SIGTERM:
 	case SIGINT:
 		log_info("signal %d: graceful shutdown", (int)sig);
+		reg_drain();
 		server_shutdown();
 		break;
 	case SIGHUP:
@@ -68,6 +76,40 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 		auth_reload();
 		break;
 	}
+}
+
+/*
+ * registryd healthcheck: load the configuration the server reads, quietly
+ * (its warnings are the server's to give, and a container keeps what a
+ * health check prints), and ask the server. Exit 0 when it answers 200.
+ */
+static int
+main_healthcheck(const char *path, int required, int ready)
+{
+	struct config cfg;
+	int saved, null, rc;
+
+	fflush(stderr);
+	saved = dup(2);
+	if ((null = open("/dev/null", O_WRONLY | O_CLOEXEC)) != -1) {
+		(void)dup2(null, 2);
+		close(null);
+	}
+	rc = config_load(&cfg, path, required, environ);
+	if (saved != -1) {
+		(void)dup2(saved, 2);
+		close(saved);
+	}
+	if (rc == -1) {
+		printf("unhealthy: the configuration has errors (registryd "
+		       "check-config%s%s lists them)\n",
+		    required ? " -c " : "", required ? path : "");
+		config_free(&cfg);
+		return 1;
+	}
+	rc = healthcheck_run(&cfg, ready, MAIN_HEALTHCHECK_TIMEOUT);
+	config_free(&cfg);
+	return rc;
 }
 
 /* Run the server until a graceful shutdown. Returns the exit status. */
@@ -166,7 +208,7 @@ main(int argc, char *argv[])
 {
 	struct config cfg;
 	const char *cmd = "serve", *path = CONFIG_DEFAULT_PATH, *env;
-	int ch, required = 0, rc;
+	int ch, required = 0, ready = 0, rc;
 
 	if (argc > 1 && strcmp(argv[1], "passwd") == 0)
 		return auth_passwd_main(argc - 1, argv + 1);
@@ -181,11 +223,16 @@ main(int argc, char *argv[])
 		argc--;
 		argv++;
 	}
-	while ((ch = getopt(argc, argv, "c:h")) != -1) {
+	while ((ch = getopt(argc, argv, "c:hr")) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
 			required = 1;
+			break;
+		case 'r':
+			if (strcmp(cmd, "healthcheck") != 0)
+				usage();
+			ready = 1;
 			break;
 		default:
 			usage();
@@ -247,6 +294,8 @@ main(int argc, char *argv[])
 			rc = 1;
 		return rc;
 	}
+	if (strcmp(cmd, "healthcheck") == 0)
+		return main_healthcheck(path, required, ready);
 	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check-config") != 0)
 		usage();
 

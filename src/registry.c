@@ -59,6 +59,8 @@ static const struct reg_route reg_routes[] = {
     {ROUTE_UPLOAD, HTTP_M_PUT, api_upload_put},
     {ROUTE_UPLOAD, HTTP_M_DELETE, api_upload_delete},
     {ROUTE_REFERRERS, HTTP_M_GET, api_referrers_get},
+    {ROUTE_HEALTHZ, HTTP_M_GET, api_health_live},
+    {ROUTE_READYZ, HTTP_M_GET, api_health_ready},
 };
 
 /* ----------------------------------------------------------------------
@@ -90,6 +92,16 @@ reg_init(struct event_base *base, const struct config *cfg, struct store *store)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * reg_drain: a graceful shutdown has begun: /readyz says so from now on,
+ * so that a load balancer or kubelet stops sending traffic.
+ */
+void
+reg_drain(void)
+{
+	api_health_draining();
 }
 
 /*

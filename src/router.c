@@ -15,6 +15,8 @@
 #define ROUTE_PREFIX_LEN (sizeof(ROUTE_PREFIX) - 1)
 #define ROUTE_CATALOG_S  "_catalog"
 #define ROUTE_UPLOADS_S  "uploads"
+#define ROUTE_HEALTHZ_S  "/healthz"
+#define ROUTE_READYZ_S   "/readyz"
 
 /* The separators a name can be followed by, in route_match's search. */
 enum route_mark {
@@ -154,6 +156,14 @@ route_match(const char *path, size_t len, struct route_match *m)
 		return ROUTE_ERR_NOT_FOUND;
 	if (route_eq(path, len, "/v2") || route_eq(path, len, ROUTE_PREFIX)) {
 		m->rm_id = ROUTE_BASE;
+		return 0;
+	}
+	if (route_eq(path, len, ROUTE_HEALTHZ_S)) {
+		m->rm_id = ROUTE_HEALTHZ;
+		return 0;
+	}
+	if (route_eq(path, len, ROUTE_READYZ_S)) {
+		m->rm_id = ROUTE_READYZ;
 		return 0;
 	}
 	if (len < ROUTE_PREFIX_LEN ||

@@ -244,6 +244,14 @@ store_mem_snap_repo(struct store_mem_snaps *, const struct store_mem_repo *);
  */
 static int store_mem_deferred;
 
+/* store_probe: memory always takes writes. */
+static int
+store_mem_probe(struct store *st)
+{
+	(void)st;
+	return 0;
+}
+
 static const struct store_ops store_mem_ops = {
     .so_name = "memory",
     .so_close = store_mem_close,
@@ -281,6 +289,7 @@ static const struct store_ops store_mem_ops = {
     .so_referrer_delete = store_mem_referrer_delete,
     .so_referrer_stale = store_mem_referrer_stale,
     .so_walk = store_mem_walk,
+    .so_probe = store_mem_probe,
 };
 
 /* ---- lists ---- */
