@@ -3,7 +3,11 @@
 
 #include <stddef.h>
 
-#define CONFIG_DEFAULT_PATH "/etc/registryd/registryd.conf"
+/* The Makefile passes SYSCONFDIR (default /etc, whatever the PREFIX). */
+#ifndef SYSCONFDIR
+#define SYSCONFDIR "/etc"
+#endif
+#define CONFIG_DEFAULT_PATH SYSCONFDIR "/registryd/registryd.conf"
 #define CONFIG_MAX_HEADERS  32
 
 /* [tls] client_auth= */
@@ -62,8 +66,11 @@ struct config {
 	int cf_upload_purge_interval;      /* upload_purge_interval= seconds */
 	int cf_upload_purge_dryrun;        /* upload_purge_dryrun= */
 	/* [log] */
-	int cf_log_level;  /* level= LOG_LVL_* */
-	int cf_access_log; /* access_log= */
+	int cf_log_level;    /* level= LOG_LVL_* */
+	int cf_access_log;   /* access_log= */
+	char *cf_log_format; /* format= text|json|logstash */
+	/* [server] */
+	char *cf_user; /* user= to become after binding */
 	/* [headers] */
 	struct config_header cf_headers[CONFIG_MAX_HEADERS];
 	int cf_nheaders;

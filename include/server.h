@@ -13,7 +13,9 @@ struct request;
 
 /*
  * server_start: listen on cfg->cf_addr (":port" means every IPv4 and IPv6
- * address) and accept connections on base; each request goes to dispatch
+ * address), or on the sockets of socket activation ($LISTEN_FDS, see
+ * notify.h) when the service manager passed some, and accept connections
+ * on base; each request goes to dispatch
  * (http.h says what a dispatcher must do) once its headers are complete.
  * cfg is owned by main and must outlive the server. Raises RLIMIT_NOFILE
  * to its hard limit. 0, or -1 with a logged reason.

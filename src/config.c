@@ -206,6 +206,8 @@ static int config_validate_origins(const char *, char *, size_t);
 static int config_validate_ciphers(const char *, char *, size_t);
 static int config_validate_realm(const char *, char *, size_t);
 static int config_validate_user(const char *, char *, size_t);
+static int config_validate_logformat(const char *, char *, size_t);
+static int config_validate_sysuser(const char *, char *, size_t);
 
 #define CF(f) offsetof(struct config, f)
 
@@ -330,6 +332,12 @@ static const struct config_key config_keys[] = {
     {"log", "access_log", "REGISTRY_LOG_ACCESSLOG_DISABLED", NULL,
         CONFIG_T_BOOL, CF(cf_access_log), "true", 0, 0, NULL,
         CONFIG_F_ENV_INVERT, "one log line per request"},
+    {"log", "format", "REGISTRY_LOG_FORMATTER", NULL, CONFIG_T_STRING,
+        CF(cf_log_format), "text", 0, 0, config_validate_logformat, 0,
+        "text, or json: one JSON object per line (logstash: json)"},
+    {"server", "user", "REGISTRY_SERVER_USER", NULL, CONFIG_T_STRING,
+        CF(cf_user), "", 0, 0, config_validate_sysuser, 0,
+        "started as root: become this user after binding; empty: stay"},
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -415,8 +423,6 @@ static const struct config_env_rule config_env_rules[] = {
     {"REGISTRY_PORT", 1, NULL, CONFIG_ENV_ACCEPT, NULL},
     {"REGISTRY_SERVICE_", 1, NULL, CONFIG_ENV_ACCEPT, NULL},
     {"REGISTRY_REPORTING_", 1, NULL, CONFIG_ENV_ACCEPT, NULL},
-    {"REGISTRY_LOG_FORMATTER", 0, "text", CONFIG_ENV_WARN,
-        "registryd writes plain text log lines; ignored"},
     {"REGISTRY_LOG_FIELDS_", 1, NULL, CONFIG_ENV_WARN,
         "not supported by registryd; ignored"},
     {"REGISTRY_LOG_HOOKS_", 1, NULL, CONFIG_ENV_WARN,
@@ -970,6 +976,42 @@ bad:
 	snprintf(err, errlen,
 	    "a user name is at most 127 bytes, without ':' or control "
 	    "characters");
+	return -1;
+}
+
+/* [log] format: what log_format_parse knows. */
+static int
+config_validate_logformat(const char *s, char *err, size_t errlen)
+{
+	if (log_format_parse(s) != -1)
+		return 0;
+	snprintf(err, errlen, "expected text, json or logstash");
+	return -1;
+}
+
+/*
+ * [server] user: empty, or a system user name (useradd's rules: letters,
+ * digits, '.', '_', '-', not starting with '-', 32 bytes at most). Whether
+ * it exists is checked when the server drops privileges.
+ */
+static int
+config_validate_sysuser(const char *s, char *err, size_t errlen)
+{
+	const char *p;
+
+	if (*s == '\0')
+		return 0;
+	if (strlen(s) > 32 || *s == '-')
+		goto bad;
+	for (p = s; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && *p != '.' && *p != '_' &&
+		    *p != '-')
+			goto bad;
+	return 0;
+bad:
+	snprintf(err, errlen,
+	    "expected a user name: letters, digits, '.', '_', '-', "
+	    "at most 32 bytes");
 	return -1;
 }
 

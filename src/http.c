@@ -1327,6 +1327,7 @@ http_write_head(struct request *r, int status, const char *content_type,
 {
 	struct http_conn *hc = r->r_hc;
 	struct evbuffer *out = bufferevent_get_output(hc->hc_bev);
+	struct log_request lr;
 	char date[64];
 	struct tm tm;
 	time_t now = time(NULL);
@@ -1356,11 +1357,15 @@ http_write_head(struct request *r, int status, const char *content_type,
 	evbuffer_add(out, "\r\n", 2);
 	r->r_bytes_out = length;
 
-	log_access("%s %s %s %d %llu %llums %s %s", hc->hc_peer,
-	    http_method_name(r), http_path(r), status,
-	    (unsigned long long)length,
-	    (unsigned long long)(util_now_ms() - r->r_start_ms),
-	    r->r_user[0] ? r->r_user : "-", r->r_digest[0] ? r->r_digest : "-");
+	lr.lr_peer = hc->hc_peer;
+	lr.lr_method = http_method_name(r);
+	lr.lr_path = http_path(r);
+	lr.lr_status = status;
+	lr.lr_bytes = (unsigned long long)length;
+	lr.lr_ms = (unsigned long long)(util_now_ms() - r->r_start_ms);
+	lr.lr_user = r->r_user;
+	lr.lr_digest = r->r_digest;
+	log_access(&lr);
 }
 
 /*

@@ -1,25 +1,54 @@
 /*
- * Leveled diagnostics and the access log, one line each on stderr. Under
- * systemd (JOURNAL_STREAM set) lines carry no timestamp, because journald
- * stamps them itself.
+ * Leveled diagnostics and the access log, one line each on stderr, as
+ * text or as one JSON object per line ([log] format).
+ *
+ * When stderr is the journal (systemd sets JOURNAL_STREAM to the device
+ * and inode of the stream it connected, see systemd.exec(5)), text lines
+ * carry no timestamp, because journald stamps them itself, and every line
+ * starts with its syslog priority ("<4>"), which journald strips and
+ * keeps, so that `journalctl -p warning` works. The variable alone is not
+ * enough: a child of a service inherits it with another stderr.
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
+#define LOG_LINE_MAX   2048  /* a text line, or a message before escaping */
+#define LOG_JLINE_MAX  12288 /* a JSON line: the budgets below fit */
+#define LOG_JSTR_MAX   4096  /* escaped bytes of msg= and the path */
+#define LOG_JFIELD_MAX 256   /* escaped bytes of the other strings */
+
+/* syslog priorities, for journald's "<N>" prefix */
+#define LOG_PRI_ERR     3
+#define LOG_PRI_WARNING 4
+#define LOG_PRI_INFO    6
+#define LOG_PRI_DEBUG   7
+
 static int log_lvl = LOG_LVL_INFO;
 static int log_access_on = 1;
+static int log_fmt = LOG_FMT_TEXT;
 static int log_journal;
 
-static void log_vline(const char *, const char *, int, const char *, va_list)
+static int log_stderr_is_journal(void);
+static void log_vline(int, const char *, const char *, int, const char *,
+    va_list) __attribute__((format(printf, 5, 0)));
+static void log_emit(int, const char *, const char *, const char *,
+    const struct log_request *);
+static void log_append(char *, size_t, size_t *, const char *, va_list)
     __attribute__((format(printf, 4, 0)));
-static void log_append(char *, size_t, size_t *, const char *, va_list);
-static void log_appendf(char *, size_t, size_t *, const char *, ...);
+static void log_appendf(char *, size_t, size_t *, const char *, ...)
+    __attribute__((format(printf, 4, 5)));
+static void log_json_str(char *, size_t, size_t *, const char *, size_t);
+static void log_timestamp(char *, size_t);
 
 /*
  * log_init: set the level and whether access lines are written. Safe to
@@ -30,7 +59,31 @@ log_init(int level, int access)
 {
 	log_lvl = level;
 	log_access_on = access;
-	log_journal = getenv("JOURNAL_STREAM") != NULL;
+	log_journal = log_stderr_is_journal();
+}
+
+/* log_set_format: text or JSON lines from now on. */
+void
+log_set_format(int format)
+{
+	log_fmt = format == LOG_FMT_JSON ? LOG_FMT_JSON : LOG_FMT_TEXT;
+}
+
+/* JOURNAL_STREAM is "dev:ino" of the journal stream; is it stderr? */
+static int
+log_stderr_is_journal(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	char end;
+
+	if (e == NULL || sscanf(e, "%llu:%llu%c", &dev, &ino, &end) != 2)
+		return 0;
+	if (fstat(STDERR_FILENO, &st) == -1)
+		return 0;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
 }
 
 /* log_level: the level in force. */
@@ -55,8 +108,23 @@ log_level_parse(const char *s)
 	return -1;
 }
 
+/*
+ * log_format_parse: LOG_FMT_* for registry:2's formatter names, or -1.
+ * logstash's formatter writes a JSON object per line too (with "@" in
+ * front of two field names); a pipeline that reads it reads ours.
+ */
+int
+log_format_parse(const char *s)
+{
+	if (strcasecmp(s, "text") == 0)
+		return LOG_FMT_TEXT;
+	if (strcasecmp(s, "json") == 0 || strcasecmp(s, "logstash") == 0)
+		return LOG_FMT_JSON;
+	return -1;
+}
+
 /* Append to a line buffer, truncating; *off never passes size - 2. */
-static void __attribute__((format(printf, 4, 0)))
+static void
 log_append(char *line, size_t size, size_t *off, const char *fmt, va_list ap)
 {
 	int n;
@@ -71,7 +139,7 @@ log_append(char *line, size_t size, size_t *off, const char *fmt, va_list ap)
 		*off = size - 2;
 }
 
-static void __attribute__((format(printf, 4, 5)))
+static void
 log_appendf(char *line, size_t size, size_t *off, const char *fmt, ...)
 {
 	va_list ap;
@@ -82,41 +150,157 @@ log_appendf(char *line, size_t size, size_t *off, const char *fmt, ...)
 }
 
 /*
- * Write one line: [time] level: message[: strerror]. errnum < 0 means no
- * errno text. The line is built first so it reaches stderr in one write.
+ * Append s as a JSON string of at most max bytes between its quotes:
+ * quotes, backslashes and control bytes escaped, a byte that does not
+ * start a well-formed UTF-8 sequence replaced by U+FFFD (a log shipper
+ * must be able to parse every line). Truncates at max; the caller sizes
+ * the line so that every field fits.
  */
 static void
-log_vline(const char *prefix, const char *level, int errnum, const char *fmt,
-    va_list ap)
+log_json_str(char *line, size_t size, size_t *off, const char *s, size_t max)
 {
-	char line[2048], ts[32];
-	size_t off = 0;
-	struct tm tm;
-	struct timespec now;
+	const unsigned char *p = (const unsigned char *)s;
+	size_t start, n, i;
+	char esc[8];
 
-	if (!log_journal) {
-		clock_gettime(CLOCK_REALTIME, &now);
-		gmtime_r(&now.tv_sec, &tm);
-		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-		log_appendf(line, sizeof(line), &off, "%s.%03ldZ ", ts,
-		    now.tv_nsec / 1000000);
+	if (size - *off < max + 3)
+		max = size - *off - 3;
+	line[(*off)++] = '"';
+	start = *off;
+	for (; *p != '\0'; p += n) {
+		n = 1;
+		if (*p == '"' || *p == '\\')
+			snprintf(esc, sizeof(esc), "\\%c", *p);
+		else if (*p < 0x20 || *p == 0x7f)
+			snprintf(esc, sizeof(esc), "\\u%04x", *p);
+		else if (*p < 0x80) {
+			esc[0] = (char)*p;
+			esc[1] = '\0';
+		} else {
+			if (*p >= 0xc2 && *p <= 0xdf)
+				n = 2;
+			else if (*p >= 0xe0 && *p <= 0xef)
+				n = 3;
+			else if (*p >= 0xf0 && *p <= 0xf4)
+				n = 4;
+			for (i = 1; i < n; i++)
+				if ((p[i] & 0xc0) != 0x80)
+					break;
+			if (n == 1 || i < n) {
+				n = 1;
+				snprintf(esc, sizeof(esc), "\\ufffd");
+			} else {
+				memcpy(esc, p, n);
+				esc[n] = '\0';
+			}
+		}
+		if (*off - start + strlen(esc) > max)
+			break;
+		memcpy(line + *off, esc, strlen(esc));
+		*off += strlen(esc);
 	}
-	log_appendf(line, sizeof(line), &off, "%s%s", prefix, level);
-	log_append(line, sizeof(line), &off, fmt, ap);
-	if (errnum >= 0)
-		log_appendf(line, sizeof(line), &off, ": %s", strerror(errnum));
+	line[(*off)++] = '"';
+}
+
+/* "2026-11-23T06:31:38.123Z" */
+static void
+log_timestamp(char *ts, size_t size)
+{
+	struct timespec now;
+	struct tm tm;
+	size_t n;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	n = strftime(ts, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(ts + n, size - n, ".%03dZ",
+	    (int)(now.tv_nsec / 1000000) % 1000);
+}
+
+/*
+ * Write one line for a message already formatted: text "[time ]level:
+ * message", or a JSON object with time, level and msg (plus the request's
+ * fields for an access line). The line is built first so it reaches
+ * stderr in one write.
+ */
+static void
+log_emit(int pri, const char *level, const char *tag, const char *msg,
+    const struct log_request *lr)
+{
+	char line[LOG_JLINE_MAX];
+	char ts[40];
+	size_t off = 0, size;
+
+	size = log_fmt == LOG_FMT_JSON ? sizeof(line) : LOG_LINE_MAX;
+	if (log_journal)
+		log_appendf(line, size, &off, "<%d>", pri);
+	if (log_fmt == LOG_FMT_TEXT) {
+		if (!log_journal) {
+			log_timestamp(ts, sizeof(ts));
+			log_appendf(line, size, &off, "%s ", ts);
+		}
+		log_appendf(line, size, &off, "%s: %s", tag, msg);
+		line[off++] = '\n';
+		fwrite(line, 1, off, stderr);
+		fflush(stderr);
+		return;
+	}
+	log_timestamp(ts, sizeof(ts));
+	log_appendf(line, size, &off, "{\"time\":\"%s\",\"level\":\"%s\",", ts,
+	    level);
+	log_appendf(line, size, &off, "\"msg\":");
+	log_json_str(line, size, &off, msg, LOG_JSTR_MAX);
+	if (lr != NULL) {
+		log_appendf(line, size, &off, ",\"http.request.remoteaddr\":");
+		log_json_str(line, size, &off, lr->lr_peer, LOG_JFIELD_MAX);
+		log_appendf(line, size, &off, ",\"http.request.method\":");
+		log_json_str(line, size, &off, lr->lr_method, LOG_JFIELD_MAX);
+		log_appendf(line, size, &off, ",\"http.request.uri\":");
+		log_json_str(line, size, &off, lr->lr_path, LOG_JSTR_MAX);
+		log_appendf(line, size, &off,
+		    ",\"http.response.status\":%d"
+		    ",\"http.response.written\":%llu"
+		    ",\"http.response.duration\":\"%llums\"",
+		    lr->lr_status, lr->lr_bytes, lr->lr_ms);
+		if (lr->lr_user != NULL && lr->lr_user[0] != '\0') {
+			log_appendf(line, size, &off, ",\"auth.user.name\":");
+			log_json_str(line, size, &off, lr->lr_user,
+			    LOG_JFIELD_MAX);
+		}
+		if (lr->lr_digest != NULL && lr->lr_digest[0] != '\0') {
+			log_appendf(line, size, &off, ",\"digest\":");
+			log_json_str(line, size, &off, lr->lr_digest,
+			    LOG_JFIELD_MAX);
+		}
+	}
+	log_appendf(line, size, &off, "}");
 	line[off++] = '\n';
 	fwrite(line, 1, off, stderr);
 	fflush(stderr);
 }
 
-#define LOG_BODY(lvl, prefix, level, errnum)                                   \
+/* Format a message (with ": strerror" when errnum >= 0) and emit it. */
+static void
+log_vline(int pri, const char *level, const char *tag, int errnum,
+    const char *fmt, va_list ap)
+{
+	char msg[LOG_LINE_MAX];
+	size_t off = 0;
+
+	log_append(msg, sizeof(msg), &off, fmt, ap);
+	if (errnum >= 0)
+		log_appendf(msg, sizeof(msg), &off, ": %s", strerror(errnum));
+	msg[off] = '\0';
+	log_emit(pri, level, tag, msg, NULL);
+}
+
+#define LOG_BODY(lvl, pri, level, tag, errnum)                                 \
 	do {                                                                   \
 		va_list ap;                                                    \
 		if (log_lvl < (lvl))                                           \
 			return;                                                \
 		va_start(ap, fmt);                                             \
-		log_vline(prefix, level, errnum, fmt, ap);                     \
+		log_vline(pri, level, tag, errnum, fmt, ap);                   \
 		va_end(ap);                                                    \
 	} while (0)
 
@@ -128,7 +312,7 @@ log_vline(const char *prefix, const char *level, int errnum, const char *fmt,
 void
 log_errorx(const char *fmt, ...)
 {
-	LOG_BODY(LOG_LVL_ERROR, "", "error: ", -1);
+	LOG_BODY(LOG_LVL_ERROR, LOG_PRI_ERR, "error", "error", -1);
 }
 
 /* log_warn: a warning with ": strerror(errno)" appended. */
@@ -137,7 +321,7 @@ log_warn(const char *fmt, ...)
 {
 	int saved = errno;
 
-	LOG_BODY(LOG_LVL_WARN, "", "warn: ", saved);
+	LOG_BODY(LOG_LVL_WARN, LOG_PRI_WARNING, "warning", "warn", saved);
 	errno = saved;
 }
 
@@ -145,34 +329,46 @@ log_warn(const char *fmt, ...)
 void
 log_warnx(const char *fmt, ...)
 {
-	LOG_BODY(LOG_LVL_WARN, "", "warn: ", -1);
+	LOG_BODY(LOG_LVL_WARN, LOG_PRI_WARNING, "warning", "warn", -1);
 }
 
 /* log_info: an informational line. */
 void
 log_info(const char *fmt, ...)
 {
-	LOG_BODY(LOG_LVL_INFO, "", "info: ", -1);
+	LOG_BODY(LOG_LVL_INFO, LOG_PRI_INFO, "info", "info", -1);
 }
 
 /* log_debug: a debug line. */
 void
 log_debug(const char *fmt, ...)
 {
-	LOG_BODY(LOG_LVL_DEBUG, "", "debug: ", -1);
+	LOG_BODY(LOG_LVL_DEBUG, LOG_PRI_DEBUG, "debug", "debug", -1);
 }
 
-/* log_access: one access line, when the access log is on. */
+/*
+ * log_access: one line per finished request, when the access log is on:
+ * "access: peer method path status bytes ms user digest" as text; in
+ * JSON, registry:2's "response completed" with its http.* fields.
+ */
 void
-log_access(const char *fmt, ...)
+log_access(const struct log_request *lr)
 {
-	va_list ap;
+	char msg[LOG_LINE_MAX];
+	const char *user = lr->lr_user, *digest = lr->lr_digest;
 
 	if (!log_access_on)
 		return;
-	va_start(ap, fmt);
-	log_vline("", "access: ", -1, fmt, ap);
-	va_end(ap);
+	if (log_fmt == LOG_FMT_JSON) {
+		log_emit(LOG_PRI_INFO, "info", "access", "response completed",
+		    lr);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "%s %s %s %d %llu %llums %s %s", lr->lr_peer,
+	    lr->lr_method, lr->lr_path, lr->lr_status, lr->lr_bytes, lr->lr_ms,
+	    user != NULL && *user ? user : "-",
+	    digest != NULL && *digest ? digest : "-");
+	log_emit(LOG_PRI_INFO, "info", "access", msg, NULL);
 }
 
 /* fatal: log with strerror(errno) and exit 1. */
@@ -183,7 +379,7 @@ fatal(const char *fmt, ...)
 	int saved = errno;
 
 	va_start(ap, fmt);
-	log_vline("", "fatal: ", saved, fmt, ap);
+	log_vline(LOG_PRI_ERR, "fatal", "fatal", saved, fmt, ap);
 	va_end(ap);
 	exit(1);
 }
@@ -195,7 +391,7 @@ fatalx(const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	log_vline("", "fatal: ", -1, fmt, ap);
+	log_vline(LOG_PRI_ERR, "fatal", "fatal", -1, fmt, ap);
 	va_end(ap);
 	exit(1);
 }

@@ -2,8 +2,9 @@
  * registryd: a private Docker/OCI container registry.
  *
  * Subcommands: serve (the default), check-config, passwd, version. main loads
- * the configuration, opens the storage, starts the worker pool, the registry
- * and the listeners on one event loop, and tears them down in reverse
+ * the configuration, binds the listeners, drops root ([server] user=), opens
+ * the storage, starts the worker pool and the registry on one event loop,
+ * tells the service manager it is ready, and tears all of it down in reverse
  * order after a graceful shutdown (SIGTERM, SIGINT).
  */
 #include <errno.h>
@@ -24,7 +25,9 @@
 #include "fsck.h"
 #include "healthcheck.h"
 #include "log.h"
+#include "notify.h"
 #include "pool.h"
+#include "priv.h"
 #include "registry.h"
 #include "server.h"
 #include "store.h"
@@ -58,6 +61,11 @@ usage(void)
 	exit(2);
 }
 
+/* What READY=1 says in STATUS=, also after a reload. */
+static char main_status[256];
+/* A graceful shutdown began: a reload must not say READY=1 again. */
+static int main_stopping;
+
 static void
 main_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -67,13 +75,19 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 	case SIGTERM:
 	case SIGINT:
 		log_info("signal %d: graceful shutdown", (int)sig);
+		main_stopping = 1;
+		notify_stopping();
 		reg_drain();
 		server_shutdown();
 		break;
 	case SIGHUP:
 		log_info("SIGHUP: reloading TLS certificate and key");
+		if (!main_stopping)
+			notify_reloading();
 		tls_reload();
 		auth_reload();
+		if (!main_stopping)
+			notify_ready(main_status);
 		break;
 	}
 }
@@ -112,14 +126,19 @@ main_healthcheck(const char *path, int required, int ready)
 	return rc;
 }
 
-/* Run the server until a graceful shutdown. Returns the exit status. */
+/*
+ * Run the server until a graceful shutdown. Returns the exit status. The
+ * listeners are bound first, so that [server] user= can drop root right
+ * after; everything else (certificate, htpasswd, storage) is opened as
+ * that user, as it will be at every reload.
+ */
 static int
 main_serve(struct config *cfg)
 {
 	struct event_base *base;
-	struct event *sigs[3];
+	struct event *sigs[3] = {NULL, NULL, NULL};
 	const int signums[3] = {SIGTERM, SIGINT, SIGHUP};
-	struct store *store;
+	struct store *store = NULL;
 	char err[512];
 	int i, rc = 1;
 
@@ -129,6 +148,40 @@ main_serve(struct config *cfg)
 	 * details as warnings before.
 	 */
 	signal(SIGPIPE, SIG_IGN);
+	(void)notify_init();
+	if ((base = event_base_new()) == NULL) {
+		log_errorx("refusing to start: cannot create the event loop; "
+		           "out of memory or file descriptors (ulimit -n, "
+		           "LimitNOFILE=)?");
+		return 1;
+	}
+	for (i = 0; i < 3; i++) {
+		sigs[i] = evsignal_new(base, signums[i], main_signal_cb, NULL);
+		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) == -1)
+			fatalx("cannot install signal handlers");
+	}
+	/*
+	 * Bind first, then drop privileges, then open what the service
+	 * user must be able to read at every reload.
+	 */
+	if (server_start(base, cfg, reg_dispatch) == -1) {
+		log_errorx("refusing to start: cannot listen on %s (see the "
+		           "warnings above); stop what uses the port, or set "
+		           "[http] addr (REGISTRY_HTTP_ADDR); ports below 1024 "
+		           "need CAP_NET_BIND_SERVICE",
+		    cfg->cf_addr);
+		goto done;
+	}
+	if (*cfg->cf_user != '\0') {
+		if (priv_drop(cfg->cf_user, err, sizeof(err)) == -1) {
+			log_errorx("refusing to start: [server] user: %s; "
+			           "name an existing user (REGISTRY_SERVER_USER) "
+			           "and start as root, or leave it empty",
+			    err);
+			goto done;
+		}
+		log_info("running as user %s", cfg->cf_user);
+	}
 	if (tls_init(cfg, err, sizeof(err)) == -1) {
 		log_errorx("refusing to start: TLS: %s; fix [tls] certificate "
 		           "and key (REGISTRY_HTTP_TLS_CERTIFICATE, "
@@ -136,11 +189,11 @@ main_serve(struct config *cfg)
 		           "%u, the key unencrypted and matching the "
 		           "certificate",
 		    err, (unsigned int)geteuid());
-		return 1;
+		goto done;
 	}
 	if (auth_init(cfg, err, sizeof(err)) == -1) {
 		log_errorx("refusing to start: %s", err);
-		return 1;
+		goto done;
 	}
 	if ((store = store_fs_open(cfg->cf_root, 0, err, sizeof(err))) ==
 	    NULL) {
@@ -150,19 +203,7 @@ main_serve(struct config *cfg)
 		           "(REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY)",
 		    cfg->cf_root, err, (unsigned int)geteuid(),
 		    (unsigned int)getegid());
-		return 1;
-	}
-	if ((base = event_base_new()) == NULL) {
-		log_errorx("refusing to start: cannot create the event loop; "
-		           "out of memory or file descriptors (ulimit -n, "
-		           "LimitNOFILE=)?");
-		store_close(store);
-		return 1;
-	}
-	for (i = 0; i < 3; i++) {
-		sigs[i] = evsignal_new(base, signums[i], main_signal_cb, NULL);
-		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) == -1)
-			fatalx("cannot install signal handlers");
+		goto done;
 	}
 	if (pool_start(base, POOL_THREADS) == -1) {
 		log_errorx("refusing to start: cannot start the worker "
@@ -175,16 +216,10 @@ main_serve(struct config *cfg)
 		           "(see above); out of memory?");
 		goto done;
 	}
-	if (server_start(base, cfg, reg_dispatch) == -1) {
-		log_errorx("refusing to start: cannot listen on %s (see the "
-		           "warnings above); stop what uses the port, or set "
-		           "[http] addr (REGISTRY_HTTP_ADDR); ports below 1024 "
-		           "need CAP_NET_BIND_SERVICE",
-		    cfg->cf_addr);
-		goto done;
-	}
-	log_info("registryd %s serving %s over %s", REGISTRYD_VERSION,
+	snprintf(main_status, sizeof(main_status), "serving %s over %s",
 	    store_describe(store), tls_enabled() ? "HTTPS" : "HTTP");
+	log_info("registryd %s %s", REGISTRYD_VERSION, main_status);
+	notify_ready(main_status);
 	event_base_dispatch(base);
 	log_info("stopped");
 	rc = 0;
@@ -200,6 +235,7 @@ done:
 	event_base_free(base);
 	store_close(store);
 	tls_shutdown();
+	notify_shutdown();
 	return rc;
 }
 
@@ -315,6 +351,7 @@ main(int argc, char *argv[])
 		config_free(&cfg);
 		return 0;
 	}
+	log_set_format(log_format_parse(cfg.cf_log_format));
 	log_init(cfg.cf_log_level, cfg.cf_access_log);
 	rc = main_serve(&cfg);
 	config_free(&cfg);

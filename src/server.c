@@ -31,6 +31,7 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "notify.h"
 #include "server.h"
 #include "tls.h"
 #include "util.h"
@@ -81,6 +82,7 @@ static void server_accept_cb(struct evconnlistener *, evutil_socket_t,
     struct sockaddr *, int, void *);
 static void server_accept_error_cb(struct evconnlistener *, void *);
 static int server_listen(const char *, const char *, int);
+static int server_adopt(void);
 static void server_listeners_enable(int);
 static void server_drain_cb(evutil_socket_t, short, void *);
 static void server_raise_nofile(void);
@@ -177,8 +179,39 @@ server_listen(const char *host, const char *port, int backlog)
 }
 
 /*
- * server_start: listen on cf_addr, "host:port", "[v6]:port" or ":port"
- * (every address). Returns 0, or -1 when nothing could be bound.
+ * Socket activation: take the listening sockets the service manager
+ * passed instead of binding cf_addr. Returns how many, 0 when none were
+ * passed, or -1.
+ */
+static int
+server_adopt(void)
+{
+	struct evconnlistener *l;
+	int fds[SERVER_MAX_LISTENERS], i, n;
+
+	if ((n = notify_listen_fds(fds, SERVER_MAX_LISTENERS)) <= 0)
+		return n;
+	for (i = 0; i < n; i++) {
+		/* Backlog 0: the socket already listens. */
+		l = evconnlistener_new(srv.base, server_accept_cb, NULL,
+		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fds[i]);
+		if (l == NULL) {
+			log_warnx("socket activation: descriptor %d", fds[i]);
+			return -1;
+		}
+		evconnlistener_set_error_cb(l, server_accept_error_cb);
+		srv.listeners[srv.nlisteners++] = l;
+	}
+	log_info("listening on %d socket%s from the service manager "
+	         "([http] addr not used)",
+	    n, n == 1 ? "" : "s");
+	return n;
+}
+
+/*
+ * server_start: listen on the sockets of socket activation, else on
+ * cf_addr, "host:port", "[v6]:port" or ":port" (every address). Returns
+ * 0, or -1 when nothing could be bound.
  */
 int
 server_start(struct event_base *base, const struct config *cfg,
@@ -194,7 +227,18 @@ server_start(struct event_base *base, const struct config *cfg,
 	TAILQ_INIT(&srv.conns);
 	server_raise_nofile();
 	http_init(cfg, dispatch);
+	if ((srv.drain_timer = evtimer_new(base, server_drain_cb, NULL)) ==
+	    NULL)
+		return -1;
 
+	switch (server_adopt()) {
+	case -1:
+		return -1;
+	case 0:
+		break;
+	default:
+		return 0;
+	}
 	if (util_strlcpy(host, cfg->cf_addr, sizeof(host)) >= sizeof(host) ||
 	    (port = strrchr(host, ':')) == NULL) {
 		log_warnx("addr %s: expected host:port", cfg->cf_addr);
@@ -215,9 +259,6 @@ server_start(struct event_base *base, const struct config *cfg,
 	if (*h == '\0')
 		h = NULL; /* ":5000": every IPv4 and IPv6 address */
 	if (server_listen(h, port, 1024) <= 0)
-		return -1;
-	if ((srv.drain_timer = evtimer_new(base, server_drain_cb, NULL)) ==
-	    NULL)
 		return -1;
 	return 0;
 }

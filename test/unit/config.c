@@ -671,9 +671,7 @@ test_env(void)
 	/* Harmless and unknown names: silence or a warning, never failure. */
 	expect_env("REGISTRY_FOO=1", 0,
 	    "REGISTRY_FOO: warning: unknown setting, ignored");
-	expect_env("REGISTRY_LOG_FORMATTER=json", 0,
-	    "REGISTRY_LOG_FORMATTER: warning: registryd writes plain text "
-	    "log lines; ignored");
+	expect_env("REGISTRY_LOG_FORMATTER=json", 0, "");
 	expect_env("REGISTRY_LOG_FORMATTER=text", 0, "");
 	expect_env("REGISTRY_VERSION=0.1", 0, "");
 	expect_env("REGISTRY_SERVICE_HOST=10.0.0.1", 0, "");
@@ -936,6 +934,55 @@ test_tls_auth(void)
 	config_free(&cf);
 }
 
+/* [log] format, REGISTRY_LOG_FORMATTER and [server] user. */
+static void
+test_service(void)
+{
+	struct config cf;
+	char *envp[2];
+	int rv;
+
+	rv = load(&cf, "", NULL);
+	is_str(cf.cf_log_format, "text", "default format text");
+	is_str(cf.cf_user, "", "default user: none");
+	config_free(&cf);
+
+	rv = load(&cf, "[log]\nformat = json\n[server]\nuser = _registry-d.1\n",
+	    NULL);
+	is_int(rv, 0, "format and user load");
+	is_str(cf.cf_log_format, "json", "format json");
+	is_int(log_format_parse(cf.cf_log_format), LOG_FMT_JSON,
+	    "json is LOG_FMT_JSON");
+	is_str(cf.cf_user, "_registry-d.1", "user");
+	config_free(&cf);
+
+	/* registry:2's formatter names; logstash lines are JSON lines. */
+	envp[0] = "REGISTRY_LOG_FORMATTER=logstash";
+	envp[1] = NULL;
+	rv = load(&cf, "[log]\nformat = text\n", envp);
+	is_int(rv, 0, "REGISTRY_LOG_FORMATTER=logstash loads");
+	is_str(captured, "", "logstash: no message");
+	is_int(log_format_parse(cf.cf_log_format), LOG_FMT_JSON,
+	    "logstash is written as json");
+	config_free(&cf);
+	is_int(log_format_parse("JSON"), LOG_FMT_JSON, "any case");
+	is_int(log_format_parse("Text"), LOG_FMT_TEXT, "text");
+
+	expect_error("[log]\nformat = xml\n",
+	    CONF ":2: format: expected text, json or logstash");
+	expect_env("REGISTRY_LOG_FORMATTER=gelf", -1,
+	    "REGISTRY_LOG_FORMATTER: expected text, json or logstash");
+	expect_error("[server]\nuser = -x\n",
+	    CONF ":2: user: expected a user name: letters, digits, '.', '_', "
+	         "'-', at most 32 bytes");
+	expect_error("[server]\nuser = a b\n",
+	    CONF ":2: user: expected a user name: letters, digits, '.', '_', "
+	         "'-', at most 32 bytes");
+	expect_error("[server]\nuser = abcdefghijabcdefghijabcdefghijabc\n",
+	    CONF ":2: user: expected a user name: letters, digits, '.', '_', "
+	         "'-', at most 32 bytes");
+}
+
 static void
 test_dump(void)
 {
@@ -1046,6 +1093,7 @@ main(void)
 	test_env();
 	test_env_headers();
 	test_tls_auth();
+	test_service();
 	test_dump();
 	if (chdir("/") == 0) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
