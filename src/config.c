@@ -208,6 +208,7 @@ static int config_validate_realm(const char *, char *, size_t);
 static int config_validate_user(const char *, char *, size_t);
 static int config_validate_logformat(const char *, char *, size_t);
 static int config_validate_sysuser(const char *, char *, size_t);
+static int config_validate_umask(const char *, char *, size_t);
 
 #define CF(f) offsetof(struct config, f)
 
@@ -338,6 +339,12 @@ static const struct config_key config_keys[] = {
     {"server", "user", "REGISTRY_SERVER_USER", NULL, CONFIG_T_STRING,
         CF(cf_user), "", 0, 0, config_validate_sysuser, 0,
         "started as root: become this user after binding; empty: stay"},
+    {"server", "chown_root", "REGISTRY_SERVER_CHOWN_ROOT", NULL,
+        CONFIG_T_BOOL, CF(cf_chown_root), "false", 0, 0, NULL, 0,
+        "started as root with user: make user own the storage root first"},
+    {"server", "umask", "REGISTRY_SERVER_UMASK", NULL, CONFIG_T_STRING,
+        CF(cf_umask), "", 0, 0, config_validate_umask, 0,
+        "umask to set at start, octal (0027); empty: the inherited one"},
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -1012,6 +1019,19 @@ bad:
 	snprintf(err, errlen,
 	    "expected a user name: letters, digits, '.', '_', '-', "
 	    "at most 32 bytes");
+	return -1;
+}
+
+/* [server] umask: empty, or three or four octal digits (0027). */
+static int
+config_validate_umask(const char *s, char *err, size_t errlen)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || ((n == 3 || (n == 4 && s[0] == '0')) &&
+	                  strspn(s, "01234567") == n))
+		return 0;
+	snprintf(err, errlen, "expected an octal umask such as 0027 or 0022");
 	return -1;
 }
 

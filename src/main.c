@@ -7,6 +7,8 @@
  * tells the service manager it is ready, and tears all of it down in reverse
  * order after a graceful shutdown (SIGTERM, SIGINT).
  */
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -47,6 +49,7 @@ static void usage(void) __attribute__((noreturn));
 static int main_serve(struct config *);
 static void main_signal_cb(evutil_socket_t, short, void *);
 static int main_healthcheck(const char *, int, int);
+static int main_own_root(const struct config *);
 
 static void
 usage(void)
@@ -127,6 +130,51 @@ main_healthcheck(const char *path, int required, int ready)
 }
 
 /*
+ * [server] chown_root: before dropping root, make [server] user own the
+ * storage root (a volume the registry:2 image wrote as root); without
+ * root, make sure the root is ours already, or refuse naming the chown
+ * that would fix it. Returns 0, or -1 after logging why not to start.
+ */
+static int
+main_own_root(const struct config *cfg)
+{
+	char err[768];
+	struct stat st;
+	long n;
+
+	if (geteuid() == 0 && *cfg->cf_user != '\0') {
+		if ((n = priv_own_tree(cfg->cf_root, cfg->cf_user, err,
+		         sizeof(err))) == -1) {
+			log_errorx("refusing to start: [server] chown_root: "
+			           "%s; give the storage root to user %s where "
+			           "its files live (chown -R), or set "
+			           "chown_root = false "
+			           "(REGISTRY_SERVER_CHOWN_ROOT)",
+			    err, cfg->cf_user);
+			return -1;
+		}
+		if (n > 0)
+			log_info("storage %s: %ld entries given to user %s "
+			         "([server] chown_root)",
+			    cfg->cf_root, n, cfg->cf_user);
+		return 0;
+	}
+	if (stat(cfg->cf_root, &st) == 0 && st.st_uid != geteuid()) {
+		log_errorx("refusing to start: storage %s is owned by uid %u, "
+		           "not uid %u that registryd runs as, and only root "
+		           "can change that: run chown -R %u:%u %s (for a "
+		           "volume: start the container once as root, the "
+		           "default, and registryd takes the root over "
+		           "itself)",
+		    cfg->cf_root, (unsigned int)st.st_uid,
+		    (unsigned int)geteuid(), (unsigned int)geteuid(),
+		    (unsigned int)getegid(), cfg->cf_root);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Run the server until a graceful shutdown. Returns the exit status. The
  * listeners are bound first, so that [server] user= can drop root right
  * after; everything else (certificate, htpasswd, storage) is opened as
@@ -172,6 +220,8 @@ main_serve(struct config *cfg)
 		    cfg->cf_addr);
 		goto done;
 	}
+	if (cfg->cf_chown_root && main_own_root(cfg) == -1)
+		goto done;
 	if (*cfg->cf_user != '\0') {
 		if (priv_drop(cfg->cf_user, err, sizeof(err)) == -1) {
 			log_errorx("refusing to start: [server] user: %s; "
@@ -353,6 +403,12 @@ main(int argc, char *argv[])
 	}
 	log_set_format(log_format_parse(cfg.cf_log_format));
 	log_init(cfg.cf_log_level, cfg.cf_access_log);
+	/*
+	 * [server] umask, before anything is created: a container image
+	 * has no shell to say umask in, and systemd's UMask= is not there.
+	 */
+	if (*cfg.cf_umask != '\0')
+		(void)umask((mode_t)strtoul(cfg.cf_umask, NULL, 8));
 	rc = main_serve(&cfg);
 	config_free(&cfg);
 	return rc;

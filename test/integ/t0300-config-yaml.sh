@@ -404,6 +404,7 @@ test_expect_success REGISTRYD 'the file as an operand, alone or after serve, or 
 	    "$REGISTRYD" check-config 2>err &&
 	grep -q "nonexistent.yml: No such file or directory" err &&
 	("$REGISTRYD" named.yml 2>>registryd.log 3>&- & echo $! >pid) &&
+	test_atexit "kill \$(cat $TRASH/pid)" &&
 	wait_for registryd_is_up &&
 	reg_curl GET /v2/ &&
 	expect_header X-Named yes &&
