@@ -132,14 +132,17 @@ main_healthcheck(const char *path, int required, int ready)
 /*
  * [server] chown_root: before dropping root, make [server] user own the
  * storage root (a volume the registry:2 image wrote as root); without
- * root, make sure the root is ours already, or refuse naming the chown
- * that would fix it. Returns 0, or -1 after logging why not to start.
+ * root, make sure the root is writable, or refuse naming the chown that
+ * would fix it. Returns 0, or -1 after logging why not to start.
  */
 static int
 main_own_root(const struct config *cfg)
 {
-	char err[768];
+	static const char *const dirs[] = {"", "/docker/registry/v2",
+	    "/docker/registry/v2/blobs", "/docker/registry/v2/repositories"};
+	char err[768], sub[4096];
 	struct stat st;
+	size_t i;
 	long n;
 
 	if (geteuid() == 0 && *cfg->cf_user != '\0') {
@@ -159,16 +162,26 @@ main_own_root(const struct config *cfg)
 			    cfg->cf_root, n, cfg->cf_user);
 		return 0;
 	}
-	if (stat(cfg->cf_root, &st) == 0 && st.st_uid != geteuid()) {
-		log_errorx("refusing to start: storage %s is owned by uid %u, "
-		           "not uid %u that registryd runs as, and only root "
-		           "can change that: run chown -R %u:%u %s (for a "
-		           "volume: start the container once as root, the "
-		           "default, and registryd takes the root over "
-		           "itself)",
-		    cfg->cf_root, (unsigned int)st.st_uid,
-		    (unsigned int)geteuid(), (unsigned int)geteuid(),
-		    (unsigned int)getegid(), cfg->cf_root);
+	/*
+	 * Without root: writable is what counts (a Kubernetes volume is
+	 * root's, writable through fsGroup); the registry:2 directories
+	 * are checked too, since registry:2 may have made them as root.
+	 */
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		if ((size_t)snprintf(sub, sizeof(sub), "%s%s", cfg->cf_root,
+		        dirs[i]) >= sizeof(sub) ||
+		    stat(sub, &st) == -1 ||
+		    access(sub, W_OK | X_OK) == 0 || errno != EACCES)
+			continue;
+		log_errorx("refusing to start: storage %s is owned by uid %u "
+		           "and not writable by uid %u that registryd runs "
+		           "as, and only root can change that: run chown -R "
+		           "%u:%u %s (for a volume: start the container once "
+		           "as root, the default, and registryd takes the "
+		           "root over itself)",
+		    sub, (unsigned int)st.st_uid, (unsigned int)geteuid(),
+		    (unsigned int)geteuid(), (unsigned int)getegid(),
+		    cfg->cf_root);
 		return -1;
 	}
 	return 0;

@@ -54,7 +54,15 @@ test_expect_success ROOT,DOCKER_REGISTRY,SKOPEO,BUSYBOX,REGISTRYD 'without root:
 	    "$REGISTRYD" serve 2>err </dev/null 3>&- ;
 	cat err &&
 	uid=$(id -u nobody) && gid=$(id -g nobody) &&
-	grep -q "refusing to start: storage $ROOT is owned by uid 0, not uid $uid that registryd runs as.*run chown -R $uid:$gid $ROOT" err
+	grep -q "refusing to start: storage $ROOT is owned by uid 0 and not writable by uid $uid that registryd runs as.*run chown -R $uid:$gid $ROOT" err &&
+	chmod 777 "$ROOT" &&
+	test_expect_code 1 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    env REGISTRY_SERVER_CHOWN_ROOT=true REGISTRY_HTTP_ADDR=127.0.0.1:$PORT \
+	    REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY="$ROOT" \
+	    "$REGISTRYD" serve 2>err </dev/null 3>&- ;
+	cat err &&
+	grep -q "refusing to start: storage $ROOT/docker/registry/v2 is owned by uid 0 and not writable" err &&
+	chmod 755 "$ROOT"
 '
 
 test_expect_success ROOT,DOCKER_REGISTRY,SKOPEO,BUSYBOX,REGISTRYD 'as root with user and chown_root: the tree is taken over, then root is dropped' '
