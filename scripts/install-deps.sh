@@ -4,19 +4,21 @@
 #   build  compiler, make, pkg-config and the -dev libraries
 #   test   build + what `make test` drives: curl, jq, prove, python3,
 #          skopeo, docker.io, docker-registry, busybox-static, openssl,
-#          and for the systemd test systemd-container and debootstrap
+#          and for the systemd test systemd-container and debootstrap,
+#          for the image test docker-compose, python3-yaml, binutils
 #   all    (default) the same as test
 set -eu
 
 BUILD_PKGS="gcc make pkg-config libevent-dev libhttp-parser-dev libjansson-dev
 libssl-dev libcrypt-dev libyaml-dev"
 TEST_PKGS="curl jq perl python3 skopeo docker.io docker-registry busybox-static
-openssl ca-certificates clang-format nginx systemd-container debootstrap"
+openssl ca-certificates clang-format nginx systemd-container debootstrap
+docker-compose python3-yaml binutils"
 
 case "${1:-all}" in
 build)		want=$BUILD_PKGS ;;
 test | all)	want="$BUILD_PKGS $TEST_PKGS" ;;
--h | --help)	sed -n '2,8s/^# \{0,1\}//p' "$0"; exit 0 ;;
+-h | --help)	sed -n '2,9s/^# \{0,1\}//p' "$0"; exit 0 ;;
 *)		echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
 esac
 
