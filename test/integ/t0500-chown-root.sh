@@ -36,9 +36,8 @@ test_expect_success ROOT,DOCKER_REGISTRY,SKOPEO,BUSYBOX 'setup: docker-registry,
 	http:
 	  addr: 127.0.0.1:$REF_PORT
 	EOF
-	(umask 022 && docker-registry serve ref.yml >ref.log 2>&1 3>&- &
-	 echo $! >ref.pid) &&
-	REF_PID=$(cat ref.pid) &&
+	{ (umask 022; exec docker-registry serve ref.yml >ref.log 2>&1 3>&-) & } &&
+	REF_PID=$! &&
 	wait_for registryd_is_up "http://127.0.0.1:$REF_PORT" &&
 	reg_skopeo copy --dest-tls-verify=false "oci:$TRASH/src:v1" \
 	    "docker://127.0.0.1:$REF_PORT/old/app:v1" &&

@@ -253,9 +253,8 @@ test_expect_success DOCKER,BUSYBOX,CURL,SKOPEO,DOCKER_REGISTRY 'a tree registry:
 	mkdir -p r2data &&
 	printf "%s\n" "version: 0.1" "storage:" "  filesystem:" \
 	    "    rootdirectory: $TRASH/r2data" "http:" "  addr: 127.0.0.1:$REF_PORT" >r2.yml &&
-	(umask 022 && docker-registry serve r2.yml >r2.log 2>&1 3>&- &
-	 echo $! >r2.pid) &&
-	REF_PID=$(cat r2.pid) &&
+	{ (umask 022; exec docker-registry serve r2.yml >r2.log 2>&1 3>&-) & } &&
+	REF_PID=$! &&
 	wait_for registryd_is_up "http://127.0.0.1:$REF_PORT" &&
 	reg_skopeo copy --dest-tls-verify=false "oci:$TRASH/src:v1" \
 	    "docker://127.0.0.1:$REF_PORT/old/app:v1" &&
