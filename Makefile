@@ -29,7 +29,10 @@ ALL_CFLAGS += $(PKG_CFLAGS)
 LDLIBS	+= $(PKG_LIBS) -lhttp_parser -lpthread
 
 SRCS	 = $(wildcard src/*.c)
-OBJS	 = $(SRCS:src/%.c=$(BUILD)/obj/%.o)
+# The web interface (ui/) is built in: scripts/ui-embed.sh makes a C file
+# of its files, compiled with the rest.
+UI_FILES = $(sort $(wildcard ui/*.*))
+OBJS	 = $(SRCS:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/ui_assets.o
 LIBOBJS	 = $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 UNITS	 = $(patsubst test/unit/%.c,$(BUILD)/test/%.t,$(wildcard test/unit/*.c))
 
@@ -51,6 +54,14 @@ $(BUILD)/sysconfdir.stamp: FORCE | $(BUILD)/obj
 	@echo '$(SYSCONFDIR)' | cmp -s - $@ || echo '$(SYSCONFDIR)' >$@
 FORCE:
 
+# ui itself is a prerequisite: adding or removing a file changes its time.
+$(BUILD)/gen/ui_assets.c: scripts/ui-embed.sh ui $(UI_FILES) | $(BUILD)/gen
+	scripts/ui-embed.sh $@ $(UI_FILES)
+
+$(BUILD)/obj/ui_assets.o: $(BUILD)/gen/ui_assets.c include/ui_assets.h \
+    | $(BUILD)/obj
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
 # A unit test may #include the module's .c to reach its statics; it links
 # against every other module, unless TEST_LINK_<module> names a smaller set
 # (the HTTP layer needs only util and log: the test gives it a dispatcher
@@ -61,7 +72,7 @@ $(BUILD)/test/%.t: test/unit/%.c test/unit/tap.h $(LIBOBJS) | $(BUILD)/test
 	    -o $@ $< $(or $(TEST_LINK_$*),$(filter-out \
 	    $(BUILD)/obj/$*.o,$(LIBOBJS))) $(LDLIBS)
 
-$(BUILD)/obj $(BUILD)/test:
+$(BUILD)/obj $(BUILD)/test $(BUILD)/gen:
 	mkdir -p $@
 
 # Installs what building (deps-build) or testing (deps) needs, when

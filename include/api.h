@@ -3,6 +3,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "digest.h"
 #include "router.h"
@@ -77,6 +78,9 @@ void api_stop(void);
 int api_running(void);
 const struct config *api_config(void);
 struct store *api_store(void);
+/* When api_start ran (wall clock), and the milliseconds since. */
+time_t api_started(void);
+uint64_t api_uptime_ms(void);
 
 /*
  * api_ctx_new: the request's handler state, allocated on first use (the
@@ -195,5 +199,22 @@ void api_referrers_index(struct store *, const char *name, const char *digest,
     const struct manifest *mf, size_t len);
 void api_referrers_unindex(struct store *, const char *name,
     const char *digest);
+
+/*
+ * api_ui.c: the web interface: GET / and /ui (a redirect to /ui/), its
+ * files under /ui/ (built in), GET /ui/api/status (authenticated like a
+ * pull). api_ui_start: forget the counts of an earlier start (reg_init).
+ */
+void api_ui_start(void);
+void api_ui_root_get(struct request *, const struct route_match *);
+void api_ui_file_get(struct request *, const struct route_match *);
+void api_ui_status_get(struct request *, const struct route_match *);
+
+/*
+ * api_search.c: docker search: GET /v1/_ping (anyone), GET /v1/search
+ * (authenticated like a pull).
+ */
+void api_search_ping_get(struct request *, const struct route_match *);
+void api_search_get(struct request *, const struct route_match *);
 
 #endif /* REGISTRYD_API_H */

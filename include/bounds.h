@@ -48,6 +48,23 @@
 #define MANIFEST_BUFFER_MAX         67108864
 #define MANIFEST_BUFFER_RETRY_AFTER 5
 
+/*
+ * docker search (api_search.c): results per page without n= and at most
+ * (Docker's own range is 1 to 100), bytes of the search term, bytes of
+ * a description, and of an image config read for one.
+ */
+#define SEARCH_PAGE_DEFAULT 25
+#define SEARCH_PAGE_MAX     100
+#define SEARCH_TERM_MAX     256
+#define SEARCH_DESC_MAX     1024
+#define SEARCH_CONFIG_MAX   (1024 * 1024)
+
+/*
+ * The web interface's status (api_ui.c): seconds a blob count is served
+ * before a status request starts a new walk of the blobs.
+ */
+#define UI_USAGE_MAX_AGE 30
+
 /* Upload writeback (upload.c): start writeback every this many bytes. */
 #define UPLOAD_WRITEBACK_BYTES (8 * 1024 * 1024)
 

@@ -73,6 +73,8 @@ struct config {
 	char *cf_user;      /* user= to become after binding */
 	int cf_chown_root;  /* chown_root=: as root, give user the root */
 	char *cf_umask;     /* umask= octal, "" to keep the inherited one */
+	/* [ui] */
+	int cf_ui_enabled; /* enabled= the web interface at /ui/ */
 	/* [headers] */
 	struct config_header cf_headers[CONFIG_MAX_HEADERS];
 	int cf_nheaders;

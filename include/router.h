@@ -6,10 +6,11 @@
 #include "bounds.h"
 
 /*
- * The /v2/ URL space, and the two probes beside it (/healthz, /readyz).
- * route_match splits a request path (no query) into an
- * endpoint and its parts; it never touches the filesystem, so whatever it
- * accepts is safe to turn into a path under the storage root.
+ * The URL space: /v2/, plus a few fixed paths (the probes /healthz and
+ * /readyz among them) and the web interface's files. route_match splits a
+ * request path (no query) into an endpoint and its parts; it never
+ * touches the filesystem, so whatever it accepts is safe to turn into a
+ * path under the storage root.
  */
 enum route_id {
 	ROUTE_BASE,      /* /v2/ */
@@ -20,9 +21,18 @@ enum route_id {
 	ROUTE_UPLOADS,   /* /v2/<name>/blobs/uploads/ */
 	ROUTE_UPLOAD,    /* /v2/<name>/blobs/uploads/<uuid> */
 	ROUTE_REFERRERS, /* /v2/<name>/referrers/<digest> */
+	/* Outside /v2/: fixed paths, and the web interface's files. */
+	ROUTE_ROOT,      /* / and /ui: a redirect to /ui/ */
+	ROUTE_UI,        /* /ui/[<file>]: rm_ref the file, "" for the page */
+	ROUTE_UI_STATUS, /* /ui/api/status */
+	ROUTE_V1_PING,   /* /v1/_ping (docker search) */
+	ROUTE_V1_SEARCH, /* /v1/search */
 	ROUTE_HEALTHZ,   /* /healthz: alive, no auth */
 	ROUTE_READYZ,    /* /readyz: ready for traffic, no auth */
 };
+
+/* Longest file name under /ui/ (ROUTE_UI). */
+#define ROUTE_UI_FILE_MAX 64
 
 /* Why a path did not match (route_match's error result). */
 enum route_err {
@@ -40,7 +50,8 @@ struct route_match {
 	char rm_name[NAME_MAX_LEN + 1]; /* repository */
 	/*
 	 * Tag or digest (ROUTE_MANIFEST), digest (ROUTE_BLOB,
-	 * ROUTE_REFERRERS), uuid (ROUTE_UPLOAD); "" otherwise.
+	 * ROUTE_REFERRERS), uuid (ROUTE_UPLOAD), file (ROUTE_UI); ""
+	 * otherwise.
 	 */
 	char rm_ref[TAG_MAX_LEN + DIGEST_MAX_LEN + 1];
 	int rm_ref_is_digest; /* rm_ref is a valid digest */
@@ -54,6 +65,13 @@ struct route_match {
  * route and its valid name), rm_ref is not.
  */
 int route_match(const char *path, size_t len, struct route_match *m);
+
+/*
+ * route_ui_file_is_valid: 1 when s[0..len) may name a file of the web
+ * interface: [a-z0-9][a-z0-9._-]*, at most ROUTE_UI_FILE_MAX bytes, no
+ * "..". Else 0.
+ */
+int route_ui_file_is_valid(const char *s, size_t len);
 
 /*
  * OCI name grammar: [a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(\/...)*, at most

@@ -4,8 +4,10 @@
 #   build  compiler, make, pkg-config and the -dev libraries
 #   test   build + what `make test` drives: curl, jq, prove, python3,
 #          skopeo, docker.io, docker-registry, busybox-static, openssl,
-#          and for the systemd test systemd-container and debootstrap,
-#          for the image test docker-compose, python3-yaml, binutils
+#          systemd-container and debootstrap (the systemd test),
+#          chromium, Node.js and npm (each only when missing), then
+#          playwright-core with `npm ci` in test/ui (package-lock.json),
+#          docker-compose, python3-yaml, binutils (the image test)
 #   all    (default) the same as test
 set -eu
 
@@ -13,21 +15,45 @@ BUILD_PKGS="gcc make pkg-config libevent-dev libhttp-parser-dev libjansson-dev
 libssl-dev libcrypt-dev libyaml-dev"
 TEST_PKGS="curl jq perl python3 skopeo docker.io docker-registry busybox-static
 openssl ca-certificates clang-format nginx systemd-container debootstrap
-docker-compose python3-yaml binutils"
+docker-compose python3-yaml binutils chromium"
+TOP=$(cd "$(dirname "$0")/.." && pwd)
 
+ui=
 case "${1:-all}" in
 build)		want=$BUILD_PKGS ;;
-test | all)	want="$BUILD_PKGS $TEST_PKGS" ;;
--h | --help)	sed -n '2,9s/^# \{0,1\}//p' "$0"; exit 0 ;;
+test | all)	want="$BUILD_PKGS $TEST_PKGS"; ui=1 ;;
+-h | --help)	sed -n '2,11s/^# \{0,1\}//p' "$0"; exit 0 ;;
 *)		echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
 esac
+
+# playwright-core for the web interface's browser test (t9600-ui.sh),
+# pinned by test/ui/package-lock.json: npm ci when it is missing or the
+# lock file changed since.
+ui_modules() {
+	d="$TOP/test/ui"
+	if [ -f "$d/node_modules/playwright-core/package.json" ] &&
+	    [ ! "$d/package-lock.json" -nt "$d/node_modules/.package-lock.json" ]; then
+		return 0
+	fi
+	echo "install-deps: npm ci in test/ui"
+	(cd "$d" && npm ci --no-audit --no-fund)
+}
 
 missing=
 for p in $want; do
 	s=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
 	[ "$s" = installed ] || missing="$missing $p"
 done
-[ -n "$missing" ] || exit 0
+# Node.js and npm from Debian only when there are none: a nodejs from
+# elsewhere brings its own npm, which Debian's npm package conflicts with.
+if [ -n "$ui" ]; then
+	command -v node >/dev/null 2>&1 || missing="$missing nodejs"
+	command -v npm >/dev/null 2>&1 || missing="$missing npm"
+fi
+if [ -z "$missing" ]; then
+	[ -z "$ui" ] || ui_modules
+	exit 0
+fi
 
 echo "install-deps: installing:$missing"
 if [ "$(id -u)" = 0 ]; then
@@ -43,3 +69,4 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing
+[ -z "$ui" ] || ui_modules

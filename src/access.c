@@ -267,9 +267,7 @@ access_check(struct request *req, const struct route_match *m, api_handler h)
 	struct api_ctx *ctx;
 	char addr[INET6_ADDRSTRLEN], user[AUTH_USER_MAX];
 
-	/* Probes carry no credentials and say nothing about content. */
-	if (!auth_enabled() || m->rm_id == ROUTE_HEALTHZ ||
-	    m->rm_id == ROUTE_READYZ)
+	if (!auth_enabled())
 		return 1;
 	if (authz == NULL && api_config()->cf_anonymous_pull &&
 	    (meth == HTTP_M_GET || meth == HTTP_M_HEAD) &&

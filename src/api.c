@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -25,6 +26,7 @@
 #include "http.h"
 #include "store.h"
 #include "upload.h"
+#include "util.h"
 
 static void ctx_cleanup_cb(struct request *);
 
@@ -38,6 +40,9 @@ static struct store *api_st;
  * upload table or the catalog, which are gone by then.
  */
 static int api_run;
+/* When api_start ran: the monotonic clock (ms) and the wall clock. */
+static uint64_t api_start_ms;
+static time_t api_start_wall;
 
 /* ----------------------------------------------------------------------
  * Shared state
@@ -50,6 +55,8 @@ api_start(const struct config *cfg, struct store *store)
 	api_cfg = cfg;
 	api_st = store;
 	api_run = 1;
+	api_start_ms = util_now_ms();
+	api_start_wall = time(NULL);
 }
 
 /* api_stop: the upload table and the catalog are about to go. */
@@ -71,6 +78,22 @@ const struct config *
 api_config(void)
 {
 	return api_cfg;
+}
+
+/*
+ * api_started: when the registry started serving (api_start), on the
+ * wall clock; api_uptime_ms: for how long, on the monotonic clock.
+ */
+time_t
+api_started(void)
+{
+	return api_start_wall;
+}
+
+uint64_t
+api_uptime_ms(void)
+{
+	return util_now_ms() - api_start_ms;
 }
 
 /* api_store: the store given to api_start (owned by main). */

@@ -345,6 +345,9 @@ static const struct config_key config_keys[] = {
     {"server", "umask", "REGISTRY_SERVER_UMASK", NULL, CONFIG_T_STRING,
         CF(cf_umask), "", 0, 0, config_validate_umask, 0,
         "umask to set at start, octal (0027); empty: the inherited one"},
+    {"ui", "enabled", "REGISTRY_UI_ENABLED", NULL, CONFIG_T_BOOL,
+        CF(cf_ui_enabled), "true", 0, 0, NULL, 0,
+        "serve the web interface at /ui/ (and redirect / there)"},
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))

@@ -35,10 +35,7 @@
 #include "store.h"
 #include "store_fs.h"
 #include "tls.h"
-
-#ifndef REGISTRYD_VERSION
-#define REGISTRYD_VERSION "0.1.0"
-#endif
+#include "version.h"
 
 /* Seconds `registryd healthcheck` waits for the answer. */
 #define MAIN_HEALTHCHECK_TIMEOUT 5

@@ -1,6 +1,7 @@
 /*
  * registry.c: the front door of the /v2/ API (OCI distribution-spec
- * v1.1.1, with registry:2's behaviour where the spec leaves room). It owns
+ * v1.1.1, with registry:2's behaviour where the spec leaves room), and of
+ * the few paths beside it (the web interface, docker search). It owns
  * starting and stopping the registry's state (the upload table, the
  * catalog index, the upload expiry timer, the start-up purge), the table
  * of which handler serves which (route, method), and reg_dispatch, which
@@ -39,6 +40,7 @@ struct reg_route {
 static void reg_route_error(struct request *, const struct route_match *, int);
 static void reg_manifest_unknown(struct request *, const struct route_match *);
 static void reg_method_not_allowed(struct request *, enum route_id);
+static int reg_is_public(enum route_id);
 
 /*
  * Which handler serves which (route, method). HEAD is served by the GET
@@ -61,6 +63,26 @@ static const struct reg_route reg_routes[] = {
     {ROUTE_REFERRERS, HTTP_M_GET, api_referrers_get},
     {ROUTE_HEALTHZ, HTTP_M_GET, api_health_live},
     {ROUTE_READYZ, HTTP_M_GET, api_health_ready},
+    {ROUTE_ROOT, HTTP_M_GET, api_ui_root_get},
+    {ROUTE_UI, HTTP_M_GET, api_ui_file_get},
+    {ROUTE_UI_STATUS, HTTP_M_GET, api_ui_status_get},
+    {ROUTE_V1_PING, HTTP_M_GET, api_search_ping_get},
+    {ROUTE_V1_SEARCH, HTTP_M_GET, api_search_get},
+};
+
+/*
+ * Routes anyone may have, without access_check: the web interface's
+ * files (no registry data; the page asks for that with the user's
+ * credentials), the v1 ping, which Docker sends without any, and the
+ * probes, which load balancers, kubelets and `registryd healthcheck` send
+ * without any (they say nothing about content).
+ */
+static const enum route_id reg_public[] = {
+    ROUTE_ROOT,
+    ROUTE_UI,
+    ROUTE_V1_PING,
+    ROUTE_HEALTHZ,
+    ROUTE_READYZ,
 };
 
 /* ----------------------------------------------------------------------
@@ -84,6 +106,7 @@ reg_init(struct event_base *base, const struct config *cfg, struct store *store)
 		return -1;
 	}
 	api_start(cfg, store);
+	api_ui_start();
 	if (api_sweep_start(base, cfg, store) == -1) {
 		log_warnx("%s: cannot start the upload timers", __func__);
 		api_stop();
@@ -152,12 +175,25 @@ reg_dispatch(struct request *req)
 	for (i = 0; i < sizeof(reg_routes) / sizeof(reg_routes[0]); i++) {
 		if (reg_routes[i].rr_route == m.rm_id &&
 		    reg_routes[i].rr_method == meth) {
-			if (access_check(req, &m, reg_routes[i].rr_handler))
+			if (reg_is_public(m.rm_id) ||
+			    access_check(req, &m, reg_routes[i].rr_handler))
 				reg_routes[i].rr_handler(req, &m);
 			return;
 		}
 	}
 	reg_method_not_allowed(req, m.rm_id);
+}
+
+/* 1 when route id is in reg_public. */
+static int
+reg_is_public(enum route_id id)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(reg_public) / sizeof(reg_public[0]); i++)
+		if (reg_public[i] == id)
+			return 1;
+	return 0;
 }
 
 /*

@@ -1,10 +1,11 @@
 /*
- * router.c: the /v2/ URL space. route_match turns a request path into an
+ * router.c: the URL space. route_match turns a request path into an
  * endpoint, a repository name and a reference. Names and references are
  * checked against the OCI grammars here, by hand and with explicit
  * lengths, so that whatever this module accepts can be joined into a path
  * under the storage root: no "..", no empty or absolute components, no
- * percent escapes, no NUL.
+ * percent escapes, no NUL. Outside /v2/ there are only fixed paths
+ * (route_fixed) and the web interface's files under /ui/.
  */
 #include <string.h>
 
@@ -15,8 +16,21 @@
 #define ROUTE_PREFIX_LEN (sizeof(ROUTE_PREFIX) - 1)
 #define ROUTE_CATALOG_S  "_catalog"
 #define ROUTE_UPLOADS_S  "uploads"
-#define ROUTE_HEALTHZ_S  "/healthz"
-#define ROUTE_READYZ_S   "/readyz"
+#define ROUTE_UI_PREFIX  "/ui/"
+
+/* Paths outside /v2/ that are an endpoint exactly as they are. */
+static const struct {
+	const char *fp_path;
+	enum route_id fp_id;
+} route_fixed[] = {
+    {"/", ROUTE_ROOT},
+    {"/ui", ROUTE_ROOT},
+    {"/ui/api/status", ROUTE_UI_STATUS},
+    {"/v1/_ping", ROUTE_V1_PING},
+    {"/v1/search", ROUTE_V1_SEARCH},
+    {"/healthz", ROUTE_HEALTHZ},
+    {"/readyz", ROUTE_READYZ},
+};
 
 /* The separators a name can be followed by, in route_match's search. */
 enum route_mark {
@@ -154,16 +168,25 @@ route_match(const char *path, size_t len, struct route_match *m)
 	memset(m, 0, sizeof(*m));
 	if (path == NULL)
 		return ROUTE_ERR_NOT_FOUND;
+	for (i = 0; i < sizeof(route_fixed) / sizeof(route_fixed[0]); i++) {
+		if (route_eq(path, len, route_fixed[i].fp_path)) {
+			m->rm_id = route_fixed[i].fp_id;
+			return 0;
+		}
+	}
+	slen = sizeof(ROUTE_UI_PREFIX) - 1;
+	if (len >= slen && memcmp(path, ROUTE_UI_PREFIX, slen) == 0) {
+		rest = path + slen;
+		rlen = len - slen;
+		if (rlen > 0 && !route_ui_file_is_valid(rest, rlen))
+			return ROUTE_ERR_NOT_FOUND;
+		m->rm_id = ROUTE_UI;
+		if (route_set_ref(m, rest, rlen) != 0)
+			return ROUTE_ERR_NOT_FOUND;
+		return 0;
+	}
 	if (route_eq(path, len, "/v2") || route_eq(path, len, ROUTE_PREFIX)) {
 		m->rm_id = ROUTE_BASE;
-		return 0;
-	}
-	if (route_eq(path, len, ROUTE_HEALTHZ_S)) {
-		m->rm_id = ROUTE_HEALTHZ;
-		return 0;
-	}
-	if (route_eq(path, len, ROUTE_READYZ_S)) {
-		m->rm_id = ROUTE_READYZ;
 		return 0;
 	}
 	if (len < ROUTE_PREFIX_LEN ||
@@ -226,6 +249,29 @@ route_match(const char *path, size_t len, struct route_match *m)
 		break;
 	}
 	return ROUTE_ERR_NOT_FOUND;
+}
+
+/*
+ * route_ui_file_is_valid: a file name of the web interface, flat (no
+ * '/'), never "." or "..": [a-z0-9][a-z0-9._-]* without "..", at most
+ * ROUTE_UI_FILE_MAX bytes.
+ */
+int
+route_ui_file_is_valid(const char *s, size_t len)
+{
+	size_t i;
+
+	if (s == NULL || len == 0 || len > ROUTE_UI_FILE_MAX ||
+	    !route_is_alnum_lower(s[0]))
+		return 0;
+	for (i = 1; i < len; i++) {
+		if (route_is_alnum_lower(s[i]) || s[i] == '_' || s[i] == '-')
+			continue;
+		if (s[i] == '.' && s[i - 1] != '.')
+			continue;
+		return 0;
+	}
+	return 1;
 }
 
 /*

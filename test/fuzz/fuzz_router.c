@@ -91,6 +91,19 @@ fuzz_route(const char *path, size_t len)
 		    strchr(m.rm_ref, '/') == NULL &&
 		    strstr(m.rm_ref, "..") == NULL);
 		break;
+	case ROUTE_ROOT:
+	case ROUTE_UI_STATUS:
+	case ROUTE_V1_PING:
+	case ROUTE_V1_SEARCH:
+		FUZZ_CHECK(m.rm_name[0] == '\0' && rlen == 0);
+		break;
+	case ROUTE_UI:
+		/* A flat file name or "" (the page): never a path elsewhere. */
+		FUZZ_CHECK(m.rm_name[0] == '\0');
+		FUZZ_CHECK(rlen == 0 || route_ui_file_is_valid(m.rm_ref, rlen));
+		FUZZ_CHECK(strchr(m.rm_ref, '/') == NULL &&
+		    strstr(m.rm_ref, "..") == NULL && m.rm_ref[0] != '.');
+		break;
 	default:
 		FUZZ_CHECK(!"unknown route id");
 	}

@@ -1100,6 +1100,29 @@ test_dump(void)
 	config_free(&cf);
 }
 
+/* [ui] enabled: on by default, off from the file or the environment. */
+static void
+test_ui(void)
+{
+	struct config cf;
+	char *envp[] = {"REGISTRY_UI_ENABLED=false", NULL};
+
+	is_int(capture_load(&cf, "does-not-exist.conf", 0, NULL), 0,
+	    "[ui] defaults load");
+	is_int(cf.cf_ui_enabled, 1, "the web interface is on by default");
+	config_free(&cf);
+	is_int(load(&cf, "[ui]\nenabled = false\n", NULL), 0, "[ui] section");
+	is_int(cf.cf_ui_enabled, 0, "[ui] enabled = false");
+	config_free(&cf);
+	is_int(load(&cf, "[ui]\nenabled = true\n", envp), 0,
+	    "REGISTRY_UI_ENABLED");
+	is_str(captured, "", "  a known name: no warning");
+	is_int(cf.cf_ui_enabled, 0, "REGISTRY_UI_ENABLED=false beats the file");
+	config_free(&cf);
+	expect_error("[ui]\nenabled = maybe\n",
+	    CONF ":2: enabled: expected true|false|yes|no|on|off|1|0");
+}
+
 int
 main(void)
 {
@@ -1120,6 +1143,7 @@ main(void)
 	test_tls_auth();
 	test_service();
 	test_dump();
+	test_ui();
 	if (chdir("/") == 0) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 		if (system(cmd) != 0)

@@ -50,9 +50,34 @@ static const struct {
 	{ "/v2/a/blobs/uploads/x/manifests/latest", 0, ROUTE_MANIFEST, "a/blobs/uploads/x", "latest", 0 },
 
 	/* Not endpoints. */
-	{ "/", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
 	{ "", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
 	{ "/v1/", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
+
+	/* Outside /v2/: fixed paths and the web interface's files. */
+	{ "/", 0, ROUTE_ROOT, "", "", 0 },
+	{ "/ui", 0, ROUTE_ROOT, "", "", 0 },
+	{ "/ui/", 0, ROUTE_UI, "", "", 0 },
+	{ "/ui/app.mjs", 0, ROUTE_UI, "", "app.mjs", 0 },
+	{ "/ui/favicon.svg", 0, ROUTE_UI, "", "favicon.svg", 0 },
+	{ "/ui/a-b_c.d.e", 0, ROUTE_UI, "", "a-b_c.d.e", 0 },
+	{ "/ui/api/status", 0, ROUTE_UI_STATUS, "", "", 0 },
+	{ "/v1/_ping", 0, ROUTE_V1_PING, "", "", 0 },
+	{ "/v1/search", 0, ROUTE_V1_SEARCH, "", "", 0 },
+	{ "//", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
+	{ "/ui//", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
+	{ "/ui/../v2/", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
+	{ "/ui/..", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
+	{ "/ui/.", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
+	{ "/ui/.hidden", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
+	{ "/ui/a..b", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
+	{ "/ui/a/b", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
+	{ "/ui/App.mjs", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
+	{ "/ui/a%2fb", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
+	{ "/ui/api/status/", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
+	{ "/ui/api", 0, ROUTE_UI, "", "api", 0 }, /* no such file: 404 */
+	{ "/v1/_ping/", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
+	{ "/v1/search/x", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
+	{ "/v1", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
 	{ "/v2x", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
 	{ "/v22/a/tags/list", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
 	{ "/v2/_catalog/", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
@@ -177,6 +202,30 @@ test_lengths(void)
 }
 
 static void
+test_ui_files(void)
+{
+	char name[ROUTE_UI_FILE_MAX + 2], path[128];
+	struct route_match m;
+	int n;
+
+	memset(name, 'a', sizeof(name));
+	name[ROUTE_UI_FILE_MAX] = '\0';
+	n = snprintf(path, sizeof(path), "/ui/%s", name);
+	is_int(route_match(path, (size_t)n, &m), 0, "64-byte file name");
+	is_str(m.rm_ref, name, "  copied");
+	name[ROUTE_UI_FILE_MAX] = 'a';
+	name[ROUTE_UI_FILE_MAX + 1] = '\0';
+	n = snprintf(path, sizeof(path), "/ui/%s", name);
+	is_int(route_match(path, (size_t)n, &m), ROUTE_ERR_NOT_FOUND,
+	    "65-byte file name");
+	is_int(route_match("/ui/app\0.mjs", 12, &m), ROUTE_ERR_NOT_FOUND,
+	    "NUL in a file name");
+	ok(!route_ui_file_is_valid("-a", 2) && !route_ui_file_is_valid("a b", 3) &&
+	        route_ui_file_is_valid("index.html", 10),
+	    "route_ui_file_is_valid");
+}
+
+static void
 test_grammars(void)
 {
 	static const struct {
@@ -232,6 +281,7 @@ main(void)
 {
 	test_table();
 	test_lengths();
+	test_ui_files();
 	test_grammars();
 	return done_testing();
 }
