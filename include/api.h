@@ -176,6 +176,15 @@ void api_manifest_delete(struct request *, const struct route_match *);
 void api_manifest_body_free(struct api_ctx *);
 size_t api_manifest_body_held(void);
 
+/*
+ * api_health.c: GET /healthz (alive) and GET /readyz (not draining, the
+ * storage takes writes), without authentication. api_health_draining:
+ * /readyz says 503 from now on.
+ */
+void api_health_live(struct request *, const struct route_match *);
+void api_health_ready(struct request *, const struct route_match *);
+void api_health_draining(void);
+
 /* api_referrers.c: /v2/<name>/referrers/<digest> */
 void api_referrers_get(struct request *, const struct route_match *);
 /*

@@ -74,7 +74,9 @@ struct config {
 	int cf_access_log;   /* access_log= */
 	char *cf_log_format; /* format= text|json|logstash */
 	/* [server] */
-	char *cf_user; /* user= to become after binding */
+	char *cf_user;      /* user= to become after binding */
+	int cf_chown_root;  /* chown_root=: as root, give user the root */
+	char *cf_umask;     /* umask= octal, "" to keep the inherited one */
 	/* [ui] */
 	int cf_ui_enabled; /* enabled= the web interface at /ui/ */
 	/* [headers] */

@@ -13,6 +13,8 @@ struct store;
  */
 int reg_init(struct event_base *, const struct config *, struct store *);
 void reg_shutdown(void);
+/* reg_drain: a graceful shutdown has begun (/readyz answers 503). */
+void reg_drain(void);
 
 /*
  * reg_dispatch: route a request whose headers are complete and start its

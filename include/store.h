@@ -340,6 +340,14 @@ void store_writer_free(struct store_writer *);
  */
 int store_upload_purge(struct store *, time_t max_age, int dryrun);
 
+/*
+ * store_probe: 0 when the store takes writes now (a small object written
+ * and removed, nothing left behind), or -1 with errno (EROFS, ENOSPC,
+ * EACCES, EIO). For /readyz: a STORE_CALL_DURABLE, since a sick disk may
+ * hang it.
+ */
+int store_probe(struct store *);
+
 /* ---- the walk (fsck, garbage collection) ---- */
 
 /*

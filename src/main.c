@@ -7,7 +7,10 @@
  * tells the service manager it is ready, and tears all of it down in reverse
  * order after a graceful shutdown (SIGTERM, SIGINT).
  */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,8 +24,10 @@
 #include "auth.h"
 #include "bounds.h"
 #include "config.h"
+#include "config_yaml.h"
 #include "fsck.h"
 #include "gc.h"
+#include "healthcheck.h"
 #include "log.h"
 #include "notify.h"
 #include "pool.h"
@@ -34,6 +39,9 @@
 #include "tls.h"
 #include "version.h"
 
+/* Seconds `registryd healthcheck` waits for the answer. */
+#define MAIN_HEALTHCHECK_TIMEOUT 5
+
 extern char **environ;
 
 static void usage(void) __attribute__((noreturn));
@@ -42,17 +50,20 @@ static struct store *main_store(const struct config *, const char *, int);
 static int main_gc(const struct config *, int, int);
 static int main_du(const struct config *);
 static void main_signal_cb(evutil_socket_t, short, void *);
+static int main_healthcheck(const char *, int, int);
+static int main_own_root(const struct config *);
 
 static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: registryd [serve] [-c file]\n"
-	    "       registryd check-config [-c file]\n"
-	    "       registryd fsck [-c file]\n"
+	    "usage: registryd [serve] [-c file | file]\n"
+	    "       registryd check-config [-c file | file]\n"
+	    "       registryd fsck [-c file | file]\n"
 	    "       registryd garbage-collect [-dm] [--dry-run] "
-	    "[--delete-untagged] [-c file]\n"
-	    "       registryd du [-c file]\n"
+	    "[--delete-untagged] [-c file | file]\n"
+	    "       registryd du [-c file | file]\n"
+	    "       registryd healthcheck [-r] [-c file | file]\n"
 	    "       registryd passwd [-C cost] user\n"
 	    "       registryd version\n");
 	exit(2);
@@ -74,8 +85,8 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 		log_info("signal %d: graceful shutdown", (int)sig);
 		main_stopping = 1;
 		notify_stopping();
-		server_shutdown();
 		reg_drain();
+		server_shutdown();
 		break;
 	case SIGHUP:
 		log_info("SIGHUP: reloading TLS certificate and key");
@@ -90,6 +101,98 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 		reg_collect_garbage("SIGUSR1");
 		break;
 	}
+}
+
+/*
+ * registryd healthcheck: load the configuration the server reads, quietly
+ * (its warnings are the server's to give, and a container keeps what a
+ * health check prints), and ask the server. Exit 0 when it answers 200.
+ */
+static int
+main_healthcheck(const char *path, int required, int ready)
+{
+	struct config cfg;
+	int saved, null, rc;
+
+	fflush(stderr);
+	saved = dup(2);
+	if ((null = open("/dev/null", O_WRONLY | O_CLOEXEC)) != -1) {
+		(void)dup2(null, 2);
+		close(null);
+	}
+	rc = config_load(&cfg, path, required, environ);
+	if (saved != -1) {
+		(void)dup2(saved, 2);
+		close(saved);
+	}
+	if (rc == -1) {
+		printf("unhealthy: the configuration has errors (registryd "
+		       "check-config%s%s lists them)\n",
+		    required ? " -c " : "", required ? path : "");
+		config_free(&cfg);
+		return 1;
+	}
+	rc = healthcheck_run(&cfg, ready, MAIN_HEALTHCHECK_TIMEOUT);
+	config_free(&cfg);
+	return rc;
+}
+
+/*
+ * [server] chown_root: before dropping root, make [server] user own the
+ * storage root (a volume the registry:2 image wrote as root); without
+ * root, make sure the root is writable, or refuse naming the chown that
+ * would fix it. Returns 0, or -1 after logging why not to start.
+ */
+static int
+main_own_root(const struct config *cfg)
+{
+	static const char *const dirs[] = {"", "/docker/registry/v2",
+	    "/docker/registry/v2/blobs", "/docker/registry/v2/repositories"};
+	char err[768], sub[4096];
+	struct stat st;
+	size_t i;
+	long n;
+
+	if (geteuid() == 0 && *cfg->cf_user != '\0') {
+		if ((n = priv_own_tree(cfg->cf_root, cfg->cf_user, err,
+		         sizeof(err))) == -1) {
+			log_errorx("refusing to start: [server] chown_root: "
+			           "%s; give the storage root to user %s where "
+			           "its files live (chown -R), or set "
+			           "chown_root = false "
+			           "(REGISTRY_SERVER_CHOWN_ROOT)",
+			    err, cfg->cf_user);
+			return -1;
+		}
+		if (n > 0)
+			log_info("storage %s: %ld entries given to user %s "
+			         "([server] chown_root)",
+			    cfg->cf_root, n, cfg->cf_user);
+		return 0;
+	}
+	/*
+	 * Without root: writable is what counts (a Kubernetes volume is
+	 * root's, writable through fsGroup); the registry:2 directories
+	 * are checked too, since registry:2 may have made them as root.
+	 */
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		if ((size_t)snprintf(sub, sizeof(sub), "%s%s", cfg->cf_root,
+		        dirs[i]) >= sizeof(sub) ||
+		    stat(sub, &st) == -1 ||
+		    access(sub, W_OK | X_OK) == 0 || errno != EACCES)
+			continue;
+		log_errorx("refusing to start: storage %s is owned by uid %u "
+		           "and not writable by uid %u that registryd runs "
+		           "as, and only root can change that: run chown -R "
+		           "%u:%u %s (for a volume: start the container once "
+		           "as root, the default, and registryd takes the "
+		           "root over itself)",
+		    sub, (unsigned int)st.st_uid, (unsigned int)geteuid(),
+		    (unsigned int)geteuid(), (unsigned int)getegid(),
+		    cfg->cf_root);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -138,6 +241,8 @@ main_serve(struct config *cfg)
 		    cfg->cf_addr);
 		goto done;
 	}
+	if (cfg->cf_chown_root && main_own_root(cfg) == -1)
+		goto done;
 	if (*cfg->cf_user != '\0') {
 		if (priv_drop(cfg->cf_user, err, sizeof(err)) == -1) {
 			log_errorx("refusing to start: [server] user: %s; "
@@ -216,18 +321,24 @@ main(int argc, char *argv[])
 	    {"delete-untagged", no_argument, NULL, 'm'},
 	    {NULL, 0, NULL, 0},
 	};
-	const char *cmd = "serve", *path = CONFIG_DEFAULT_PATH;
-	int ch, required = 0, rc, dry_run = 0, untagged = 0;
+	const char *cmd = "serve", *path = CONFIG_DEFAULT_PATH, *env;
+	int ch, required = 0, ready = 0, rc, dry_run = 0, untagged = 0;
 
 	if (argc > 1 && strcmp(argv[1], "passwd") == 0)
 		return auth_passwd_main(argc - 1, argv + 1);
-	if (argc > 1 && argv[1][0] != '-') {
+	/*
+	 * registry:2's image takes a config.yml alone as its command
+	 * ("registry serve FILE"): a first argument naming a YAML file
+	 * means serve it.
+	 */
+	if (argc > 1 && argv[1][0] != '-' &&
+	    !config_yaml_sniff(argv[1], NULL, 0)) {
 		cmd = argv[1];
 		argc--;
 		argv++;
 	}
 	/* registry:2's garbage-collect flags: -d --dry-run, -m. */
-	while ((ch = getopt_long(argc, argv, "c:dhm", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:dhmr", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
@@ -239,13 +350,30 @@ main(int argc, char *argv[])
 		case 'm':
 			untagged = 1;
 			break;
+		case 'r':
+			if (strcmp(cmd, "healthcheck") != 0)
+				usage();
+			ready = 1;
+			break;
 		default:
 			usage();
 		}
 	}
+	/* registry:2's form: the file as the only operand. */
+	if (optind == argc - 1 && !required) {
+		path = argv[optind++];
+		required = 1;
+	}
 	if (optind != argc ||
 	    ((dry_run || untagged) && strcmp(cmd, "garbage-collect") != 0))
 		usage();
+	/* registry:2's variable for the file, when none is named. */
+	if (!required &&
+	    (env = getenv("REGISTRY_CONFIGURATION_PATH")) != NULL &&
+	    *env != '\0') {
+		path = env;
+		required = 1;
+	}
 
 	if (strcmp(cmd, "version") == 0) {
 		printf("registryd %s (%s)\n", REGISTRYD_VERSION,
@@ -301,6 +429,8 @@ main(int argc, char *argv[])
 		config_free(&cfg);
 		return rc;
 	}
+	if (strcmp(cmd, "healthcheck") == 0)
+		return main_healthcheck(path, required, ready);
 	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check-config") != 0)
 		usage();
 
@@ -322,6 +452,12 @@ main(int argc, char *argv[])
 	}
 	log_set_format(log_format_parse(cfg.cf_log_format));
 	log_init(cfg.cf_log_level, cfg.cf_access_log);
+	/*
+	 * [server] umask, before anything is created: a container image
+	 * has no shell to say umask in, and systemd's UMask= is not there.
+	 */
+	if (*cfg.cf_umask != '\0')
+		(void)umask((mode_t)strtoul(cfg.cf_umask, NULL, 8));
 	rc = main_serve(&cfg);
 	config_free(&cfg);
 	return rc;

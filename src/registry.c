@@ -62,6 +62,8 @@ static const struct reg_route reg_routes[] = {
     {ROUTE_UPLOAD, HTTP_M_PUT, api_upload_put},
     {ROUTE_UPLOAD, HTTP_M_DELETE, api_upload_delete},
     {ROUTE_REFERRERS, HTTP_M_GET, api_referrers_get},
+    {ROUTE_HEALTHZ, HTTP_M_GET, api_health_live},
+    {ROUTE_READYZ, HTTP_M_GET, api_health_ready},
     {ROUTE_ROOT, HTTP_M_GET, api_ui_root_get},
     {ROUTE_UI, HTTP_M_GET, api_ui_file_get},
     {ROUTE_UI_STATUS, HTTP_M_GET, api_ui_status_get},
@@ -72,12 +74,16 @@ static const struct reg_route reg_routes[] = {
 /*
  * Routes anyone may have, without access_check: the web interface's
  * files (no registry data; the page asks for that with the user's
- * credentials) and the v1 ping, which Docker sends without any.
+ * credentials), the v1 ping, which Docker sends without any, and the
+ * probes, which load balancers, kubelets and `registryd healthcheck` send
+ * without any (they say nothing about content).
  */
 static const enum route_id reg_public[] = {
     ROUTE_ROOT,
     ROUTE_UI,
     ROUTE_V1_PING,
+    ROUTE_HEALTHZ,
+    ROUTE_READYZ,
 };
 
 /* ----------------------------------------------------------------------
@@ -127,10 +133,15 @@ reg_collect_garbage(const char *why)
 	api_gc_run(why);
 }
 
-/* reg_drain: stop what would keep the pool busy at shutdown. */
+/*
+ * reg_drain: a graceful shutdown has begun: /readyz says so from now on,
+ * so that a load balancer or kubelet stops sending traffic, and a garbage
+ * collection under way stops soon, so that it does not keep the pool busy.
+ */
 void
 reg_drain(void)
 {
+	api_health_draining();
 	api_gc_cancel();
 }
 

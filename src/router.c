@@ -28,6 +28,8 @@ static const struct {
     {"/ui/api/status", ROUTE_UI_STATUS},
     {"/v1/_ping", ROUTE_V1_PING},
     {"/v1/search", ROUTE_V1_SEARCH},
+    {"/healthz", ROUTE_HEALTHZ},
+    {"/readyz", ROUTE_READYZ},
 };
 
 /* The separators a name can be followed by, in route_match's search. */

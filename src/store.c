@@ -395,6 +395,12 @@ store_referrer_stale(struct store *s, const char *name, char ***add,
 /* ---- the walk ---- */
 
 int
+store_probe(struct store *s)
+{
+	return s->s_ops->so_probe(s);
+}
+
+int
 store_walk(struct store *s, int (*cb)(const struct store_item *, void *),
     void *arg)
 {

@@ -2854,6 +2854,44 @@ store_fs_link_touch(struct store *st, const char *name, enum store_link kind,
 
 /* ---- the driver ---- */
 
+/*
+ * store_probe: one byte written to an unnamed file in the v2 directory
+ * (O_TMPFILE: nothing to clean up, even after a crash); where the file
+ * system has no O_TMPFILE, a named one removed at once. The write, not
+ * the open, is what finds a full disk.
+ */
+static int
+store_fs_probe(struct store *st)
+{
+	struct store_fs *s = (struct store_fs *)st;
+	char tmp[64];
+	unsigned char rnd[8];
+	int fd, saved;
+
+	fd = openat(s->s_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd == -1 &&
+	    (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+			return -1;
+		(void)snprintf(tmp, sizeof(tmp),
+		    ".probe.%02x%02x%02x%02x%02x%02x%02x%02x.tmp", rnd[0],
+		    rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+		fd = openat(s->s_fd, tmp,
+		    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd != -1)
+			(void)unlinkat(s->s_fd, tmp, 0);
+	}
+	if (fd == -1)
+		return -1;
+	if (store_write_all(fd, "", 1) == -1) {
+		saved = errno;
+		(void)close(fd);
+		errno = saved;
+		return -1;
+	}
+	return close(fd);
+}
+
 static const struct store_ops store_fs_ops = {
     .so_name = "filesystem",
     .so_close = store_fs_close,
@@ -2894,4 +2932,5 @@ static const struct store_ops store_fs_ops = {
     .so_blob_used = store_fs_blob_used,
     .so_link_used = store_fs_link_used,
     .so_link_touch = store_fs_link_touch,
+    .so_probe = store_fs_probe,
 };

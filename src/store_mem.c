@@ -255,6 +255,14 @@ store_mem_snap_repo(struct store_mem_snaps *, const struct store_mem_repo *);
  */
 static int store_mem_deferred;
 
+/* store_probe: memory always takes writes. */
+static int
+store_mem_probe(struct store *st)
+{
+	(void)st;
+	return 0;
+}
+
 static const struct store_ops store_mem_ops = {
     .so_name = "memory",
     .so_close = store_mem_close,
@@ -295,6 +303,7 @@ static const struct store_ops store_mem_ops = {
     .so_blob_used = store_mem_blob_used,
     .so_link_used = store_mem_link_used,
     .so_link_touch = store_mem_link_touch,
+    .so_probe = store_mem_probe,
 };
 
 /* ---- lists ---- */

@@ -1008,6 +1008,31 @@ test_service(void)
 	expect_error("[server]\nuser = abcdefghijabcdefghijabcdefghijabc\n",
 	    CONF ":2: user: expected a user name: letters, digits, '.', '_', "
 	         "'-', at most 32 bytes");
+
+	/* [server] chown_root and umask: what the container image sets. */
+	rv = load(&cf, "", NULL);
+	is_int(cf.cf_chown_root, 0, "default chown_root false");
+	is_str(cf.cf_umask, "", "default umask: inherited");
+	config_free(&cf);
+	rv = load(&cf, "[server]\nchown_root = true\numask = 0027\n", NULL);
+	is_int(rv, 0, "chown_root and umask load");
+	is_int(cf.cf_chown_root, 1, "chown_root");
+	is_str(cf.cf_umask, "0027", "umask");
+	config_free(&cf);
+	envp[0] = "REGISTRY_SERVER_UMASK=022";
+	envp[1] = NULL;
+	rv = load(&cf, "", envp);
+	is_int(rv, 0, "REGISTRY_SERVER_UMASK=022");
+	is_str(cf.cf_umask, "022", "three digits");
+	config_free(&cf);
+	expect_error("[server]\numask = 0028\n",
+	    CONF ":2: umask: expected an octal umask such as 0027 or 0022");
+	expect_error("[server]\numask = 27\n",
+	    CONF ":2: umask: expected an octal umask such as 0027 or 0022");
+	expect_error("[server]\numask = 10027\n",
+	    CONF ":2: umask: expected an octal umask such as 0027 or 0022");
+	expect_env("REGISTRY_SERVER_CHOWN_ROOT=maybe", -1,
+	    "REGISTRY_SERVER_CHOWN_ROOT: expected true|false|yes|no|on|off|1|0");
 }
 
 static void
