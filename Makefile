@@ -21,7 +21,8 @@ ALL_CFLAGS += -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wmissing-declarations -Wshadow -Wpointer-arith -Wsign-compare \
 	   -Wformat=2 -Wvla -Wnull-dereference -fno-common \
 	   -fstack-protector-strong -D_FORTIFY_SOURCE=2 $(WERROR)
-PKGS	 = libevent_openssl libevent_pthreads libevent openssl libcrypt jansson
+PKGS	 = libevent_openssl libevent_pthreads libevent openssl libcrypt jansson \
+	   yaml-0.1
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS += $(PKG_CFLAGS)
@@ -35,7 +36,7 @@ OBJS	 = $(SRCS:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/ui_assets.o
 LIBOBJS	 = $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 UNITS	 = $(patsubst test/unit/%.c,$(BUILD)/test/%.t,$(wildcard test/unit/*.c))
 
-.PHONY: all deps deps-build test unit integ test-asan test-systemd run install uninstall \
+.PHONY: all deps deps-build test unit integ test-asan test-systemd run install uninstall image \
 	check-headers format-check clean
 
 all: $(BUILD)/registryd
@@ -173,5 +174,16 @@ include test/fuzz/fuzz.mk
 include test/soak/soak.mk
 include bench/bench.mk
 
+# The container image: a release build in its own directory, stripped,
+# then scripts/build-image.sh (FROM scratch, offline) on the Docker daemon
+# DOCKER_HOST names. IMAGE_TAGS replaces the tags.
+VERSION	:= $(shell sed -n 's/^\#define REGISTRYD_VERSION "\(.*\)"$$/\1/p' src/main.c)
+IMAGE_TAGS ?= registryd:$(VERSION) registryd:latest
+image:
+	@$(MAKE) --no-print-directory BUILD=build-image CFLAGS="-O2" all
+	strip -o build-image/registryd.stripped build-image/registryd
+	scripts/build-image.sh build-image/registryd.stripped $(VERSION) \
+	    $(IMAGE_TAGS)
+
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-image

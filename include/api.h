@@ -183,6 +183,15 @@ void api_manifest_delete(struct request *, const struct route_match *);
 void api_manifest_body_free(struct api_ctx *);
 size_t api_manifest_body_held(void);
 
+/*
+ * api_health.c: GET /healthz (alive) and GET /readyz (not draining, the
+ * storage takes writes), without authentication. api_health_draining:
+ * /readyz says 503 from now on.
+ */
+void api_health_live(struct request *, const struct route_match *);
+void api_health_ready(struct request *, const struct route_match *);
+void api_health_draining(void);
+
 /* api_referrers.c: /v2/<name>/referrers/<digest> */
 void api_referrers_get(struct request *, const struct route_match *);
 /*
@@ -214,5 +223,17 @@ void api_ui_status_get(struct request *, const struct route_match *);
  */
 void api_search_ping_get(struct request *, const struct route_match *);
 void api_search_get(struct request *, const struct route_match *);
+
+/*
+ * api_gc.c: online garbage collection. api_gc_start: keep base, cfg and
+ * store (which must outlive it) and collect every gc_interval when set
+ * (STORE_CALL_WALKs: the pool must be running). api_gc_stop: no more.
+ * api_gc_run: collect now unless one runs; why is for the log.
+ */
+int api_gc_start(struct event_base *, const struct config *, struct store *);
+void api_gc_stop(void);
+void api_gc_run(const char *why);
+/* api_gc_cancel: shutting down: a run under way stops soon. */
+void api_gc_cancel(void);
 
 #endif /* REGISTRYD_API_H */

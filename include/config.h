@@ -67,12 +67,17 @@ struct config {
 	int cf_upload_purge_age;           /* upload_purge_age= seconds */
 	int cf_upload_purge_interval;      /* upload_purge_interval= seconds */
 	int cf_upload_purge_dryrun;        /* upload_purge_dryrun= */
+	int cf_read_only;                  /* read_only= */
+	int cf_gc_interval;                /* gc_interval= seconds, 0 off */
+	int cf_gc_grace;                   /* gc_grace= seconds */
 	/* [log] */
 	int cf_log_level;    /* level= LOG_LVL_* */
 	int cf_access_log;   /* access_log= */
 	char *cf_log_format; /* format= text|json|logstash */
 	/* [server] */
-	char *cf_user; /* user= to become after binding */
+	char *cf_user;      /* user= to become after binding */
+	int cf_chown_root;  /* chown_root=: as root, give user the root */
+	char *cf_umask;     /* umask= octal, "" to keep the inherited one */
 	/* [ui] */
 	int cf_ui_enabled; /* enabled= the web interface at /ui/ */
 	/* [headers] */

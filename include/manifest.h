@@ -88,4 +88,17 @@ int manifest_list_pick(const char *buf, size_t len, const char *os,
  */
 int manifest_accepts(const char *accept, const char *media_type);
 
+/*
+ * manifest_scan: the references of a stored manifest for garbage
+ * collection, which must keep too much rather than too little: every
+ * "digest" and "blobSum" string at any depth (so Docker schema 1,
+ * artifact manifests and fields of later specs keep their blobs), the
+ * digests of the top-level "manifests" array as MANIFEST_REF_CHILD, the
+ * others as MANIFEST_REF_BLOB, and the top-level "subject" as m_subject
+ * (not a reference). Fills *m (manifest_free). 0, or -1 with a reason in
+ * err: EINVAL when buf is not a JSON object, ENOMEM.
+ */
+int manifest_scan(const char *buf, size_t len, struct manifest *m, char *err,
+    size_t errlen);
+
 #endif /* REGISTRYD_MANIFEST_H */

@@ -14,4 +14,17 @@
  */
 int priv_drop(const char *user, char *err, size_t errlen);
 
+/*
+ * priv_own_tree: for [server] chown_root, as root before priv_drop: when
+ * path, or the registry:2 directories under it (docker/registry/v2, its
+ * blobs and repositories), are not owned by user, make user and its group
+ * own path and everything under it (no symlink followed, one file
+ * system). That is what a volume the registry:2 image wrote as root
+ * needs before an unprivileged registryd can push into it. A missing
+ * path is left to the store to create. Returns how many entries changed
+ * owner (0: none needed it), or -1 with a message in err.
+ */
+long
+priv_own_tree(const char *path, const char *user, char *err, size_t errlen);
+
 #endif /* REGISTRYD_PRIV_H */

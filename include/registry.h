@@ -13,6 +13,8 @@ struct store;
  */
 int reg_init(struct event_base *, const struct config *, struct store *);
 void reg_shutdown(void);
+/* reg_drain: a graceful shutdown has begun (/readyz answers 503). */
+void reg_drain(void);
 
 /*
  * reg_dispatch: route a request whose headers are complete and start its
@@ -21,8 +23,22 @@ void reg_shutdown(void);
 void reg_dispatch(struct request *);
 /*
  * reg_debug_dispatch: the dispatcher of the debug listener ([http]
- * debug_addr): /metrics without authentication, 404 for anything else.
+ * debug_addr): /metrics, /healthz and /readyz without authentication,
+ * 404 for anything else.
  */
 void reg_debug_dispatch(struct request *);
+
+/*
+ * reg_collect_garbage: start an online garbage collection now, unless one
+ * runs (why says who asked, for the log). On the loop.
+ */
+void reg_collect_garbage(const char *why);
+
+/*
+ * reg_drain: the server is shutting down: background work that would
+ * hold the worker pool for long (an online garbage collection) stops
+ * early. On the loop.
+ */
+void reg_drain(void);
 
 #endif /* REGISTRYD_REGISTRY_H */

@@ -6,10 +6,11 @@
 #include "bounds.h"
 
 /*
- * The URL space: /v2/, plus a few fixed paths and the web interface's
- * files. route_match splits a request path (no query) into an endpoint
- * and its parts; it never touches the filesystem, so whatever it accepts
- * is safe to turn into a path under the storage root.
+ * The URL space: /v2/, plus a few fixed paths (the probes /healthz and
+ * /readyz among them) and the web interface's files. route_match splits a
+ * request path (no query) into an endpoint and its parts; it never
+ * touches the filesystem, so whatever it accepts is safe to turn into a
+ * path under the storage root.
  */
 enum route_id {
 	ROUTE_BASE,      /* /v2/ */
@@ -26,6 +27,8 @@ enum route_id {
 	ROUTE_UI_STATUS, /* /ui/api/status */
 	ROUTE_V1_PING,   /* /v1/_ping (docker search) */
 	ROUTE_V1_SEARCH, /* /v1/search */
+	ROUTE_HEALTHZ,   /* /healthz: alive, no auth */
+	ROUTE_READYZ,    /* /readyz: ready for traffic, no auth */
 	ROUTE_METRICS,   /* /metrics (Prometheus) */
 };
 

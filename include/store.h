@@ -136,7 +136,11 @@ enum store_link {
  */
 int store_link_exists(struct store *, const char *name, enum store_link,
     const char *digest);
-/* store_link_write: create the link (atomic, durable, idempotent). */
+/*
+ * store_link_write: create the link (atomic, durable, idempotent). Either
+ * way the link and the blob it names count as used now (store_link_touch),
+ * which online garbage collection relies on.
+ */
 int store_link_write(struct store *, const char *name, enum store_link,
     const char *digest);
 /* store_link_delete: remove the link; ENOENT when absent. */
@@ -336,6 +340,14 @@ void store_writer_free(struct store_writer *);
  */
 int store_upload_purge(struct store *, time_t max_age, int dryrun);
 
+/*
+ * store_probe: 0 when the store takes writes now (a small object written
+ * and removed, nothing left behind), or -1 with errno (EROFS, ENOSPC,
+ * EACCES, EIO). For /readyz: a STORE_CALL_DURABLE, since a sick disk may
+ * hang it.
+ */
+int store_probe(struct store *);
+
 /* ---- the walk (fsck, garbage collection) ---- */
 
 /*
@@ -398,5 +410,39 @@ struct store_item {
  */
 int store_walk(struct store *, int (*cb)(const struct store_item *, void *arg),
     void *arg);
+
+/* ---- when things were last used (online garbage collection) ---- */
+
+/*
+ * A collector that runs while pushes go on must not delete a blob that a
+ * push has just found present (a blob HEAD, a mount, an upload of bytes
+ * the store already has) and is about to reference from a manifest. So
+ * the store keeps, for every blob and link, when it was last written or
+ * touched, in the store itself (file times on disk): every instance
+ * sharing the store, and registry:2 writing new links, leave their marks
+ * where the collector looks. Times are the realtime clock as the store
+ * keeps it (a file system may round them down to its granularity).
+ */
+
+/*
+ * store_blob_used: when blob digest was written, or last touched through
+ * a link (store_link_write, store_link_touch), into *ts. ENOENT when the
+ * blob does not exist. A STORE_CALL_QUICK.
+ */
+int store_blob_used(struct store *, const char *digest, struct timespec *ts);
+/*
+ * store_link_used: when the link was written or last touched, into *ts.
+ * ENOENT when the link does not exist. A STORE_CALL_QUICK.
+ */
+int store_link_used(struct store *, const char *name, enum store_link,
+    const char *digest, struct timespec *ts);
+/*
+ * store_link_touch: the link, and the blob it names, count as used now.
+ * Creates nothing: ENOENT when the link does not exist (the blob is then
+ * left alone) or the blob does not (the link is touched all the same).
+ * Not durable (a crash may forget it), a STORE_CALL_QUICK.
+ */
+int store_link_touch(struct store *, const char *name, enum store_link,
+    const char *digest);
 
 #endif /* REGISTRYD_STORE_H */

@@ -85,6 +85,13 @@ struct store_ops {
 
 	int (*so_walk)(struct store *,
 	    int (*)(const struct store_item *, void *), void *);
+
+	int (*so_blob_used)(struct store *, const char *, struct timespec *);
+	int (*so_link_used)(struct store *, const char *, enum store_link,
+	    const char *, struct timespec *);
+	int (*so_link_touch)(struct store *, const char *, enum store_link,
+	    const char *);
+	int (*so_probe)(struct store *);
 };
 
 /* The head of every driver's store. */

@@ -1,6 +1,8 @@
 #ifndef REGISTRYD_STORE_MEM_H
 #define REGISTRYD_STORE_MEM_H
 
+#include <time.h>
+
 struct store;
 
 /*
@@ -27,5 +29,21 @@ struct store *store_mem_open(void);
  * in flight.
  */
 void store_mem_defer(int on);
+
+/*
+ * store_mem_age: make everything st holds seconds older (when it was
+ * written or last used, store_blob_used and store_link_used), as time
+ * passing would, for tests of what garbage collection keeps.
+ */
+void store_mem_age(struct store *st, time_t seconds);
+
+/*
+ * store_mem_on_blob_write: call fn(digest, arg) whenever a blob write
+ * finds the blob already there (and so leaves it alone), on the thread
+ * of the write: tests use it to run something at that very point of a
+ * push. NULL turns it off. Process-wide; change it while no call is in
+ * flight.
+ */
+void store_mem_on_blob_write(void (*fn)(const char *, void *), void *arg);
 
 #endif /* REGISTRYD_STORE_MEM_H */

@@ -4,25 +4,27 @@
 #   build  compiler, make, pkg-config and the -dev libraries
 #   test   build + what `make test` drives: curl, jq, prove, python3,
 #          skopeo, docker.io, docker-registry, busybox-static, openssl,
-#          prometheus (for promtool), strace, systemd-container and
-#          debootstrap (the systemd test), chromium, Node.js and npm (each
-#          only when missing), then playwright-core with `npm ci` in
-#          test/ui (package-lock.json)
+#          systemd-container and debootstrap (the systemd test),
+#          chromium, Node.js and npm (each only when missing), then
+#          playwright-core with `npm ci` in test/ui (package-lock.json),
+#          docker-compose, python3-yaml, binutils (the image test),
+#          prometheus (promtool, the metrics test), strace (the backup
+#          test)
 #   all    (default) the same as test
 set -eu
 
 BUILD_PKGS="gcc make pkg-config libevent-dev libhttp-parser-dev libjansson-dev
-libssl-dev libcrypt-dev"
+libssl-dev libcrypt-dev libyaml-dev"
 TEST_PKGS="curl jq perl python3 skopeo docker.io docker-registry busybox-static
 openssl ca-certificates clang-format nginx systemd-container debootstrap
-chromium prometheus strace"
+docker-compose python3-yaml binutils chromium prometheus strace"
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 
 ui=
 case "${1:-all}" in
 build)		want=$BUILD_PKGS ;;
 test | all)	want="$BUILD_PKGS $TEST_PKGS"; ui=1 ;;
--h | --help)	sed -n '2,11s/^# \{0,1\}//p' "$0"; exit 0 ;;
+-h | --help)	sed -n '2,13s/^# \{0,1\}//p' "$0"; exit 0 ;;
 *)		echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
 esac
 

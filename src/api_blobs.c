@@ -35,6 +35,7 @@ struct api_blob_read {
 	char br_name[NAME_MAX_LEN + 1];
 	char br_digest[DIGEST_BUFSZ];
 	int br_not_modified; /* If-None-Match names the digest: no open */
+	int br_touch;        /* a HEAD: the layer link counts as used */
 	int br_linked;       /* 1, 0, or -1 (br_errno) */
 	struct store_reader *br_reader; /* NULL: see br_errno */
 	uint64_t br_size;
@@ -84,6 +85,13 @@ api_blob_get(struct request *req, const struct route_match *m)
 	br->br_not_modified =
 	    (inm = http_header(req, "If-None-Match")) != NULL &&
 	    api_parse_etag_matches(inm, m->rm_ref);
+	/*
+	 * A client HEADs a blob to skip uploading it, then names it in a
+	 * manifest perhaps much later: from here on a garbage collection
+	 * must count it as used (gc_grace, gc.c).
+	 */
+	br->br_touch =
+	    http_method(req) == HTTP_M_HEAD && !api_config()->cf_read_only;
 	api_job_start(&br->br_job);
 }
 
@@ -96,6 +104,9 @@ read_work(struct store_call *sc)
 
 	br->br_linked =
 	    store_link_exists(st, br->br_name, STORE_LINK_LAYER, br->br_digest);
+	if (br->br_linked == 1 && br->br_touch)
+		(void)store_link_touch(st, br->br_name, STORE_LINK_LAYER,
+		    br->br_digest);
 	if (br->br_linked == 0)
 		br->br_linked = store_link_exists(st, br->br_name,
 		    STORE_LINK_REVISION, br->br_digest);

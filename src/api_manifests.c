@@ -32,6 +32,7 @@
 #include "catalog.h"
 #include "config.h"
 #include "digest.h"
+#include "gc.h"
 #include "http.h"
 #include "log.h"
 #include "manifest.h"
@@ -610,6 +611,15 @@ ref_link(const struct manifest_ref *r)
  * Manifests": MANIFEST_BLOB_UNKNOWN; the subject need not exist), and
  * nothing is written unless all are. Then the blob, the revision link,
  * then the tag: a reader never follows a link to missing data.
+ *
+ * Each reference is touched before it is checked, under the garbage
+ * collector's guard: a collection running meanwhile then either sees it
+ * used and keeps it, or removed it first and the check fails (gc.c).
+ * The guard is kept until the revision link and the tag are written: the
+ * manifest's own blob may be an old unreferenced one (the same image
+ * pushed again after a delete), which store_blob_write finds present and
+ * leaves alone; only store_link_write then marks it used, and a sweep
+ * deciding on it in between would leave the tag naming a missing blob.
  */
 static void
 put_work(struct store_call *sc)
@@ -620,10 +630,13 @@ put_work(struct store_call *sc)
 	size_t i;
 	int rc;
 
+	gc_guard_enter();
 	for (i = 0; i < job->mj_mf.m_nrefs; i++) {
 		r = &job->mj_mf.m_refs[i];
 		if (!r->mr_check)
 			continue;
+		(void)store_link_touch(st, job->mj_name, ref_link(r),
+		    r->mr_digest);
 		rc = store_link_exists(st, job->mj_name, ref_link(r),
 		    r->mr_digest);
 		if (rc != 1) {
@@ -631,6 +644,7 @@ put_work(struct store_call *sc)
 			job->mj_result =
 			    rc == 0 ? PUT_REF_UNKNOWN : PUT_REF_FAILED;
 			job->mj_missing = i;
+			gc_guard_leave();
 			return;
 		}
 	}
@@ -645,6 +659,7 @@ put_work(struct store_call *sc)
 	            -1))
 		job->mj_result = PUT_STORE_FAILED;
 	job->mj_errno = errno;
+	gc_guard_leave();
 	/* After the revision link: the index never names a manifest first. */
 	if (job->mj_result == PUT_STORED)
 		api_referrers_index(st, job->mj_name, job->mj_digest,

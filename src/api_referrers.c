@@ -39,6 +39,7 @@
 #include <jansson.h>
 
 #include "api.h"
+#include "config.h"
 #include "api_parse.h"
 #include "bounds.h"
 #include "digest.h"
@@ -172,7 +173,8 @@ api_referrers_index(struct store *st, const char *name, const char *digest,
  * cache), else its mark alone. When want is not NULL and the manifest's
  * subject is another, nothing is written. Returns 1 when indexed with an
  * entry under want (or any subject, want NULL), 0 when indexed without
- * one, -1 when it could not be read (a later query tries again).
+ * one, -1 when it could not be read (a later query tries again) or
+ * the registry is read-only.
  */
 static int
 referrers_examine(struct store *st, const char *name, const char *digest,
@@ -183,6 +185,8 @@ referrers_examine(struct store *st, const char *name, const char *digest,
 	size_t len = 0;
 	int rv = -1;
 
+	if (api_config()->cf_read_only)
+		return -1;
 	memset(&mf, 0, sizeof(mf));
 	if (store_blob_read(st, digest, MANIFEST_MAX_BYTES, &buf, &len) == -1) {
 		if (errno != ENOENT && errno != EFBIG)
@@ -241,6 +245,9 @@ referrers_reconcile(struct store *st, const char *name)
 	char **add = NULL, **drop = NULL;
 	size_t nadd = 0, ndrop = 0, i, done = 0;
 
+	/* Read-only writes nothing: the index is served as it stands. */
+	if (api_config()->cf_read_only)
+		return;
 	if (store_referrer_stale(st, name, &add, &nadd, &drop, &ndrop) == -1) {
 		log_warn("%s: %s", __func__, name);
 		return;
@@ -276,6 +283,8 @@ static void
 referrers_unlink(struct store *st, const char *name, const char *subject,
     const char *digest)
 {
+	if (api_config()->cf_read_only)
+		return;
 	if (store_referrer_delete(st, name, subject, digest) == -1 &&
 	    errno != ENOENT)
 		log_warn("%s: %s@%s", __func__, name, digest);

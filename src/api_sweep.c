@@ -60,7 +60,8 @@ api_sweep_start(struct event_base *base, const struct config *cfg,
 	if (api_upload_expire_ev == NULL ||
 	    event_add(api_upload_expire_ev, &tv) == -1)
 		goto fail;
-	if (!cfg->cf_upload_purge)
+	/* Read-only, as registry:2's maintenance mode: nothing is removed. */
+	if (!cfg->cf_upload_purge || cfg->cf_read_only)
 		return 0;
 	api_upload_purge_ev =
 	    event_new(base, -1, EV_PERSIST, purge_timer_cb, NULL);

@@ -155,6 +155,8 @@ static int auth_dummy_make(const struct auth_table *, char *, size_t);
 static int auth_mkdirs(const char *, char *, size_t);
 static int
 auth_create(const char *, const char *, const char *, char *, size_t);
+static int
+auth_env_user(const struct config *, struct auth_table *, char *, size_t);
 static const struct auth_user *auth_lookup(const char *);
 static int auth_b64_decode(const char *, size_t, unsigned char *, size_t *);
 static int auth_parse_basic(const char *, char *, size_t, size_t *);
@@ -372,7 +374,8 @@ fail:
 /*
  * Read a whole regular file of at most AUTH_FILE_MAX bytes into a
  * malloc'd *buf (the caller clears and frees it). Returns 0, -1 with a
- * message in err, or -2 when the file does not exist.
+ * message in err, -2 when the file does not exist, -3 when it is a
+ * directory.
  */
 static int
 auth_read_file(const char *path, char **buf, size_t *len, char *err,
@@ -400,6 +403,10 @@ auth_read_file(const char *path, char **buf, size_t *len, char *err,
 	if (fstat(fd, &st) == -1) {
 		snprintf(err, errlen, "htpasswd %s: %s", path, strerror(errno));
 		goto fail;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		close(fd);
+		return -3;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "htpasswd %s: not a regular file", path);
@@ -438,7 +445,12 @@ fail:
 	return -1;
 }
 
-/* Load path into t. Returns 0, -1 (message in err) or -2 (missing). */
+/*
+ * Load path into t. Returns 0, -1 (message in err) or -2 (missing). A
+ * directory is a file without users, as registry:2 takes it: Debian's
+ * stock config.yml names /etc/docker/registry, and docker-registry starts
+ * on it and refuses every login, so registryd does the same (warned).
+ */
 static int
 auth_load(const char *path, struct auth_table *t, char *err, size_t errlen)
 {
@@ -447,7 +459,15 @@ auth_load(const char *path, struct auth_table *t, char *err, size_t errlen)
 	int rv;
 
 	memset(t, 0, sizeof(*t));
-	if ((rv = auth_read_file(path, &buf, &len, err, errlen)) != 0)
+	rv = auth_read_file(path, &buf, &len, err, errlen);
+	if (rv == -3) {
+		log_warnx("htpasswd %s is a directory, not a file: no users, "
+		          "every login fails (as with registry:2); point "
+		          "[auth] htpasswd (auth.htpasswd.path) at a file",
+		    path);
+		return 0;
+	}
+	if (rv != 0)
 		return rv;
 	rv = auth_parse(buf, len, path, t, err, errlen);
 	explicit_bzero(buf, len);
@@ -643,6 +663,39 @@ auth_create(const char *path, const char *user, const char *password, char *err,
 	    user);
 	rv = 0;
 done:
+	explicit_bzero(line, sizeof(line));
+	explicit_bzero(hash, sizeof(hash));
+	return rv;
+}
+
+/*
+ * The one user of REGISTRY_USERNAME and REGISTRY_PASSWORD when no htpasswd
+ * file is configured: what the custom registry:2 images people replace
+ * with registryd do by writing an htpasswd at start, but without a file,
+ * so the password (hashed with bcrypt here) never reaches a disk. Returns
+ * 0, or -1 with a message in err.
+ */
+static int
+auth_env_user(const struct config *cfg, struct auth_table *t, char *err,
+    size_t errlen)
+{
+	char hash[AUTH_HASH_MAX], line[AUTH_USER_MAX + AUTH_HASH_MAX + 2];
+	int n, rv = -1;
+
+	memset(t, 0, sizeof(*t));
+	if (auth_hash_password(cfg->cf_password, AUTH_DEFAULT_COST, hash,
+	        sizeof(hash)) == -1) {
+		snprintf(err, errlen, "REGISTRY_PASSWORD: cannot hash it");
+		return -1;
+	}
+	n = snprintf(line, sizeof(line), "%s:%s\n", cfg->cf_username, hash);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		snprintf(err, errlen, "REGISTRY_USERNAME: too long");
+	else if ((rv = auth_parse(line, (size_t)n, "REGISTRY_USERNAME", t, err,
+	              errlen)) == 0)
+		log_info("authentication: user %s (REGISTRY_USERNAME), in "
+		         "memory: no htpasswd file is configured",
+		    cfg->cf_username);
 	explicit_bzero(line, sizeof(line));
 	explicit_bzero(hash, sizeof(hash));
 	return rv;
@@ -1032,8 +1085,10 @@ auth_job_done(struct pool_job *job)
  * key, load cfg->cf_htpasswd when it is set and make the dummy setting of
  * its cost (auth_dummy_make). A
  * missing file is created from cf_username and cf_password (bcrypt, mode
- * 0600) when both are set, and is an error otherwise. Returns 0, or -1
- * with a message for the operator in err.
+ * 0600) when both are set, and is an error otherwise. Without a file,
+ * cf_username and cf_password are the only user, kept in memory
+ * (auth_env_user). Returns 0, or -1 with a message for the operator in
+ * err.
  */
 int
 auth_init(const struct config *cfg, char *err, size_t errlen)
@@ -1042,13 +1097,17 @@ auth_init(const struct config *cfg, char *err, size_t errlen)
 
 	auth.cfg = cfg;
 	auth.enabled = 0;
-	if (cfg->cf_htpasswd == NULL || cfg->cf_htpasswd[0] == '\0')
+	if ((cfg->cf_htpasswd == NULL || cfg->cf_htpasswd[0] == '\0') &&
+	    (cfg->cf_username == NULL || cfg->cf_username[0] == '\0'))
 		return 0;
 	if (RAND_bytes(auth.key, sizeof(auth.key)) != 1) {
 		snprintf(err, errlen, "auth: RAND_bytes failed");
 		return -1;
 	}
-	rv = auth_load(cfg->cf_htpasswd, &auth.table, err, errlen);
+	if (cfg->cf_htpasswd == NULL || cfg->cf_htpasswd[0] == '\0')
+		rv = auth_env_user(cfg, &auth.table, err, errlen);
+	else
+		rv = auth_load(cfg->cf_htpasswd, &auth.table, err, errlen);
 	if (rv == -2) {
 		if (cfg->cf_username == NULL || cfg->cf_username[0] == '\0' ||
 		    cfg->cf_password == NULL || cfg->cf_password[0] == '\0') {
@@ -1065,8 +1124,8 @@ auth_init(const struct config *cfg, char *err, size_t errlen)
 		if (rv == -2)
 			snprintf(err, errlen, "htpasswd %s: %s",
 			    cfg->cf_htpasswd, strerror(ENOENT));
-	} else if (rv == 0 && cfg->cf_username != NULL &&
-	    cfg->cf_username[0] != '\0')
+	} else if (rv == 0 && cfg->cf_htpasswd[0] != '\0' &&
+	    cfg->cf_username != NULL && cfg->cf_username[0] != '\0')
 		log_info("htpasswd %s exists: REGISTRY_USERNAME and "
 		         "REGISTRY_PASSWORD are not used",
 		    cfg->cf_htpasswd);
@@ -1108,7 +1167,8 @@ auth_reload(void)
 	char err[512], dummy[AUTH_HASH_MAX];
 	int rv;
 
-	if (!auth.enabled)
+	/* No file: the user of the environment stays as it is. */
+	if (!auth.enabled || auth.cfg->cf_htpasswd[0] == '\0')
 		return 0;
 	rv = auth_load(auth.cfg->cf_htpasswd, &t, err, sizeof(err));
 	if (rv == -2)

@@ -37,6 +37,7 @@
 
 #include "bounds.h"
 #include "config.h"
+#include "config_yaml.h"
 #include "log.h"
 #include "util.h"
 
@@ -208,6 +209,7 @@ static int config_validate_realm(const char *, char *, size_t);
 static int config_validate_user(const char *, char *, size_t);
 static int config_validate_logformat(const char *, char *, size_t);
 static int config_validate_sysuser(const char *, char *, size_t);
+static int config_validate_umask(const char *, char *, size_t);
 
 #define CF(f) offsetof(struct config, f)
 
@@ -261,7 +263,7 @@ static const struct config_key config_keys[] = {
         "credentialed CORS origins, comma list; * alone: any, no credentials"},
     {"http", "debug_addr", "REGISTRY_HTTP_DEBUG_ADDR", NULL, CONFIG_T_STRING,
         CF(cf_debug_addr), "", 0, 0, config_validate_optaddr, 0,
-        "debug listener, plain HTTP: /metrics without auth; empty: none"},
+        "debug listener, plain HTTP: /metrics and the probes without auth"},
     {"tls", "certificate", "REGISTRY_HTTP_TLS_CERTIFICATE", NULL,
         CONFIG_T_STRING, CF(cf_tls_cert), "", 0, 0, config_validate_optpath, 0,
         "PEM certificate chain; set with key to serve HTTPS"},
@@ -336,6 +338,16 @@ static const struct config_key config_keys[] = {
         "REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_DRYRUN", CONFIG_T_BOOL,
         CF(cf_upload_purge_dryrun), "false", 0, 0, NULL, 0,
         "only log the uploads a purge would delete"},
+    {"storage", "read_only", "REGISTRY_STORAGE_READ_ONLY",
+        "REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED", CONFIG_T_BOOL,
+        CF(cf_read_only), "false", 0, 0, NULL, 0,
+        "refuse pushes and deletes (405), serve pulls"},
+    {"storage", "gc_interval", "REGISTRY_STORAGE_GC_INTERVAL", NULL,
+        CONFIG_T_DURATION, CF(cf_gc_interval), "0", 0, 31536000, NULL, 0,
+        "seconds between online garbage collections; 0: only on SIGUSR1"},
+    {"storage", "gc_grace", "REGISTRY_STORAGE_GC_GRACE", NULL,
+        CONFIG_T_DURATION, CF(cf_gc_grace), "3600", 0, 2592000, NULL, 0,
+        "garbage collection keeps what was used within this many seconds"},
     {"log", "level", "REGISTRY_LOG_LEVEL", NULL, CONFIG_T_LOGLEVEL,
         CF(cf_log_level), "info", 0, 0, NULL, 0, "error, warn, info or debug"},
     {"log", "access_log", "REGISTRY_LOG_ACCESSLOG_DISABLED", NULL,
@@ -347,6 +359,12 @@ static const struct config_key config_keys[] = {
     {"server", "user", "REGISTRY_SERVER_USER", NULL, CONFIG_T_STRING,
         CF(cf_user), "", 0, 0, config_validate_sysuser, 0,
         "started as root: become this user after binding; empty: stay"},
+    {"server", "chown_root", "REGISTRY_SERVER_CHOWN_ROOT", NULL,
+        CONFIG_T_BOOL, CF(cf_chown_root), "false", 0, 0, NULL, 0,
+        "started as root with user: make user own the storage root first"},
+    {"server", "umask", "REGISTRY_SERVER_UMASK", NULL, CONFIG_T_STRING,
+        CF(cf_umask), "", 0, 0, config_validate_umask, 0,
+        "umask to set at start, octal (0027); empty: the inherited one"},
     {"ui", "enabled", "REGISTRY_UI_ENABLED", NULL, CONFIG_T_BOOL,
         CF(cf_ui_enabled), "true", 0, 0, NULL, 0,
         "serve the web interface at /ui/ (and redirect / there)"},
@@ -420,10 +438,6 @@ static const struct config_env_rule config_env_rules[] = {
     {"REGISTRY_HTTP_NET", 0, "tcp", CONFIG_ENV_REFUSE,
         "only tcp listeners are supported by registryd; "
         "refusing to start"},
-    {"REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED", 0, "false",
-        CONFIG_ENV_REFUSE,
-        "read-only mode is not supported by registryd; "
-        "refusing to start a writable registry"},
     {"REGISTRY_STORAGE_MAINTENANCE_", 1, NULL, CONFIG_ENV_WARN,
         "not supported by registryd; ignored"},
     {"REGISTRY_STORAGE_REDIRECT_", 1, NULL, CONFIG_ENV_ACCEPT, NULL},
@@ -445,8 +459,8 @@ static const struct config_env_rule config_env_rules[] = {
     {"REGISTRY_HTTP_DEBUG_PROMETHEUS_PATH", 0, "/metrics", CONFIG_ENV_WARN,
         "registryd serves metrics at /metrics only; ignored"},
     {"REGISTRY_HTTP_DEBUG_", 1, NULL, CONFIG_ENV_WARN,
-        "the debug listener serves /metrics only (no pprof, expvar or "
-        "TLS); ignored"},
+        "the debug listener serves /metrics and the probes only (no pprof, "
+        "expvar or TLS); ignored"},
     {"REGISTRY_HTTP_HOST", 0, NULL, CONFIG_ENV_WARN,
         "not supported by registryd; ignored"},
     {"REGISTRY_HTTP_RELATIVEURLS", 0, NULL, CONFIG_ENV_WARN,
@@ -468,10 +482,11 @@ static const struct config_env_rule config_env_rules[] = {
         "not supported by registryd; ignored"},
     {"REGISTRY_CATALOG_", 1, NULL, CONFIG_ENV_WARN,
         "not supported by registryd; ignored"},
-    {"REGISTRY_CONFIGURATION_PATH", 0, NULL, CONFIG_ENV_WARN,
-        "registryd reads its INI file (registryd.conf(5)), "
-        "not registry:2 YAML; ignored"},
+    /* The file to read, as in registry:2: main.c takes it. */
+    {"REGISTRY_CONFIGURATION_PATH", 0, NULL, CONFIG_ENV_ACCEPT, NULL},
 };
+
+#define CONFIG_NRULES (sizeof(config_env_rules) / sizeof(config_env_rules[0]))
 
 /* State of one config_load: where we are and what we have seen. */
 struct config_parse {
@@ -484,6 +499,11 @@ struct config_parse {
 	int cp_auth_htpasswd;   /* REGISTRY_AUTH=htpasswd was given */
 	unsigned char cp_seen[CONFIG_NKEYS];           /* key set in file */
 	unsigned char cp_hdr_seen[CONFIG_MAX_HEADERS]; /* header in file */
+	/* A YAML file: the item being applied, and what was said once. */
+	const struct config_yaml_item *cp_yaml;    /* item being applied */
+	const char *cp_yaml_key;                   /* "http.addr", or NULL */
+	int cp_yaml_line[CONFIG_NKEYS];            /* line a key was set on */
+	unsigned char cp_yaml_rule[CONFIG_NRULES]; /* rule reported */
 };
 
 static void config_report(const char *, int, const char *, ...)
@@ -496,6 +516,7 @@ static int config_parse_bool(const char *, int *);
 static int config_parse_duration(const char *, uint64_t *);
 static int config_defaults(struct config *);
 static int config_read_file(struct config_parse *, const char *, int);
+static void config_read_yaml(struct config_parse *, const char *, FILE *);
 static int config_read_line(FILE *, char *, size_t, size_t *, size_t *);
 static void config_parse_line(struct config_parse *, char *);
 static int config_unquote(char *, char *, size_t);
@@ -509,7 +530,13 @@ static int config_list_normalize(const char *, char *, size_t);
 static int config_go_ciphers_map(const char *, char *, size_t);
 static void config_check(struct config_parse *);
 static void config_env(struct config_parse *, char **);
-static void config_env_one(struct config_parse *, const char *, const char *);
+static int config_env_one(struct config_parse *, const char *, const char *);
+static void config_env_report(struct config_parse *, const char *,
+    const struct config_env_rule *, int, const char *, ...)
+    __attribute__((format(printf, 5, 6)));
+static const struct config_key *config_key_by_env(const char *, size_t *);
+static int config_env_is_prefix(const char *);
+static int config_yaml_item(const struct config_yaml_item *, void *);
 static void config_env_headers(struct config_parse *, const char *);
 static int config_env_headers_map(struct config_parse *, const char *);
 static int config_env_headers_lines(struct config_parse *, const char *);
@@ -1029,6 +1056,19 @@ bad:
 	return -1;
 }
 
+/* [server] umask: empty, or three or four octal digits (0027). */
+static int
+config_validate_umask(const char *s, char *err, size_t errlen)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || ((n == 3 || (n == 4 && s[0] == '0')) &&
+	                  strspn(s, "01234567") == n))
+		return 0;
+	snprintf(err, errlen, "expected an octal umask such as 0027 or 0022");
+	return -1;
+}
+
 /* rootdirectory: any non-empty path that fits PATH_MAX. */
 static int
 config_validate_path(const char *s, char *err, size_t errlen)
@@ -1382,7 +1422,88 @@ config_read_line(FILE *fp, char *buf, size_t size, size_t *total, size_t *len)
 	return rv;
 }
 
-/* Returns -1 only when the file could not be used at all. */
+/* ---- registry:2's config.yml ---- */
+
+/*
+ * One item of a YAML file (config_yaml.c names it as registry:2's
+ * environment would): the verdict its REGISTRY_* variable gets, reported
+ * as "file:line: key: message". A key of the table must be a value, and
+ * set once; a mapping is entered unless it is a key. Returns 1 to skip a
+ * mapping (or a refused driver), else 0.
+ */
+static int
+config_yaml_item(const struct config_yaml_item *it, void *arg)
+{
+	struct config_parse *cp = arg;
+	const struct config_key *k;
+	size_t i;
+	int rv;
+
+	cp->cp_line = it->cy_line;
+	cp->cp_yaml = it;
+	cp->cp_yaml_key = it->cy_key;
+	rv = 0;
+	k = config_key_by_env(it->cy_env, &i);
+	if (strcmp(it->cy_env, CONFIG_ENV_HEADERS1) == 0) {
+		if (it->cy_kind != CONFIG_YAML_MAP) {
+			config_file_error(cp,
+			    "%s: expected header names, each with a list of "
+			    "values",
+			    it->cy_key);
+			rv = 1;
+		}
+	} else if (k != NULL &&
+	    (it->cy_kind == CONFIG_YAML_MAP ||
+	        it->cy_kind == CONFIG_YAML_OTHER)) {
+		config_file_error(cp, "%s: expected a value, not a %s",
+		    it->cy_key,
+		    it->cy_kind == CONFIG_YAML_MAP ? "mapping"
+		                                   : "list of mappings");
+		rv = 1;
+	} else if (k != NULL && (k->ck_flags & CONFIG_F_ENV_ONLY)) {
+		config_file_error(cp,
+		    "%s: only from the environment (%s), not from a file",
+		    it->cy_key, k->ck_env);
+		rv = 1;
+	} else if (k != NULL && cp->cp_yaml_line[i] != 0) {
+		config_file_error(cp, "%s: set twice (also on line %d)",
+		    it->cy_key, cp->cp_yaml_line[i]);
+		rv = 1;
+	} else if (it->cy_kind != CONFIG_YAML_MAP) {
+		if (k != NULL)
+			cp->cp_yaml_line[i] = it->cy_line;
+		rv = config_env_one(cp, it->cy_env, it->cy_value) == -1;
+	} else if (!config_env_is_prefix(it->cy_env)) {
+		config_env_report(cp, it->cy_env, NULL, 0,
+		    "warning: unknown setting, ignored");
+		rv = 1;
+	}
+	cp->cp_yaml = NULL;
+	cp->cp_yaml_key = NULL;
+	return rv;
+}
+
+/* Read path as registry:2's YAML (fp open on it, at its start). */
+static void
+config_read_yaml(struct config_parse *cp, const char *path, FILE *fp)
+{
+	char err[CONFIG_ERR_MAX];
+	int line;
+
+	cp->cp_file = path;
+	if (config_yaml_read(fp, CONFIG_FILE_MAX, config_yaml_item, cp, err,
+	        sizeof(err), &line) == -1) {
+		config_report(path, line, "%s", err);
+		cp->cp_errors++;
+	}
+}
+
+/* ---- reading a file ---- */
+
+/*
+ * Read the file at path, INI or registry:2's YAML (config_yaml_sniff).
+ * Returns -1 only when the file could not be used at all.
+ */
 static int
 config_read_file(struct config_parse *cp, const char *path, int required)
 {
@@ -1398,6 +1519,14 @@ config_read_file(struct config_parse *cp, const char *path, int required)
 		cp->cp_errors++;
 		return -1;
 	}
+	len = fread(line, 1, 512, fp);
+	if (!ferror(fp) && config_yaml_sniff(path, line, len)) {
+		rewind(fp);
+		config_read_yaml(cp, path, fp);
+		fclose(fp);
+		return 0;
+	}
+	rewind(fp);
 	cp->cp_file = path;
 	cp->cp_line = 0;
 	for (;;) {
@@ -1824,7 +1953,114 @@ config_env_headers(struct config_parse *cp, const char *value)
 		cp->cp_errors++;
 }
 
+/*
+ * Report a problem with setting name: "NAME: message" for a variable of
+ * the environment, "file:line: key: message" for an item of a YAML file.
+ * For a YAML file a rule (r, may be NULL) speaks once, naming the keys its
+ * prefix covers ("health", not every key under it). error counts it.
+ */
 static void
+config_env_report(struct config_parse *cp, const char *name,
+    const struct config_env_rule *r, int error, const char *fmt, ...)
+{
+	char msg[CONFIG_ERR_MAX], key[CONFIG_ERR_MAX];
+	const char *p;
+	size_t i;
+	int n, line = cp->cp_line;
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (error)
+		cp->cp_errors++;
+	if (cp->cp_yaml_key == NULL) {
+		config_report(name, 0, "%s", msg);
+		return;
+	}
+	(void)util_strlcpy(key, cp->cp_yaml_key, sizeof(key));
+	if (r != NULL) {
+		i = (size_t)(r - config_env_rules);
+		if (cp->cp_yaml_rule[i])
+			return;
+		cp->cp_yaml_rule[i] = 1;
+		/*
+		 * A prefix rule covers as many keys as its name has parts
+		 * after REGISTRY_: "REGISTRY_HEALTH_" is health,
+		 * "REGISTRY_STORAGE_S3" storage.s3.
+		 */
+		if (r->er_prefix) {
+			p = r->er_name + strlen(CONFIG_ENV_PREFIX);
+			n = p[strlen(p) - 1] == '_' ? 0 : 1;
+			for (; *p != '\0'; p++)
+				n += *p == '_';
+			if (n >= 1 && n <= cp->cp_yaml->cy_depth)
+				line = cp->cp_yaml->cy_lines[n - 1];
+			for (i = 0; key[i] != '\0'; i++)
+				if (key[i] == '.' && --n == 0) {
+					key[i] = '\0';
+					break;
+				}
+		}
+	}
+	config_report(cp->cp_file, line, "%s: %s", key, msg);
+}
+
+/*
+ * 1 when name + "_" begins a name that means something: a key, a rule, a
+ * response header. A YAML mapping under any other name is unknown as a
+ * whole (one warning rather than one per entry).
+ */
+static int
+config_env_is_prefix(const char *name)
+{
+	char pre[256];
+	size_t i, n;
+
+	n = (size_t)snprintf(pre, sizeof(pre), "%s_", name);
+	if (n >= sizeof(pre))
+		return 0;
+	for (i = 0; i < CONFIG_NKEYS; i++)
+		if (strncmp(config_keys[i].ck_env, pre, n) == 0 ||
+		    (config_keys[i].ck_env_alias != NULL &&
+		        strncmp(config_keys[i].ck_env_alias, pre, n) == 0))
+			return 1;
+	for (i = 0; i < CONFIG_NRULES; i++)
+		if (strncmp(config_env_rules[i].er_name, pre, n) == 0 ||
+		    (config_env_rules[i].er_prefix &&
+		        strncmp(pre, config_env_rules[i].er_name,
+		            strlen(config_env_rules[i].er_name)) == 0))
+			return 1;
+	return strncmp(CONFIG_ENV_HEADERS, pre, n) == 0;
+}
+
+/* The key whose env name (or alias) is name, and its index, or NULL. */
+static const struct config_key *
+config_key_by_env(const char *name, size_t *index)
+{
+	const struct config_key *k;
+	size_t i;
+
+	for (i = 0; i < CONFIG_NKEYS; i++) {
+		k = &config_keys[i];
+		if (strcmp(name, k->ck_env) == 0 ||
+		    (k->ck_env_alias != NULL &&
+		        strcmp(name, k->ck_env_alias) == 0)) {
+			if (index != NULL)
+				*index = i;
+			return k;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Apply one REGISTRY_* setting, from the environment or from an item of
+ * a YAML file (config_yaml_item): a key of the table, a response header,
+ * REGISTRY_AUTH, or a name of config_env_rules. Returns 0, or -1 when it
+ * was refused (reported and counted).
+ */
+static int
 config_env_one(struct config_parse *cp, const char *name, const char *value)
 {
 	char err[CONFIG_ERR_MAX], hval[CONFIG_HDR_VALUE_MAX + 1];
@@ -1834,51 +2070,39 @@ config_env_one(struct config_parse *cp, const char *name, const char *value)
 	size_t i, nlen;
 	int a, b, n;
 
-	for (i = 0; i < CONFIG_NKEYS; i++) {
-		k = &config_keys[i];
-		if (strcmp(name, k->ck_env) == 0 ||
-		    (k->ck_env_alias != NULL &&
-		        strcmp(name, k->ck_env_alias) == 0)) {
-			/* registry:2 writes lists in YAML: "[a, b]". */
-			if ((k->ck_flags &
-			        (CONFIG_F_LIST | CONFIG_F_ENV_ONE)) &&
-			    strlen(value) <= CONFIG_VALUE_MAX) {
-				if (config_env_list_value(value, list,
-				        sizeof(list), &n) == -1) {
-					config_report(name, 0,
-					    "invalid value: unterminated "
-					    "quote");
-					cp->cp_errors++;
-					return;
-				}
-				if ((k->ck_flags & CONFIG_F_ENV_ONE) && n > 1) {
-					config_report(name, 0,
-					    "only one file is supported; "
-					    "concatenate the PEM files into "
-					    "one");
-					cp->cp_errors++;
-					return;
-				}
-				value = list;
-			} else if ((k->ck_flags & CONFIG_F_CIPHERS) &&
-			    strlen(value) <= CONFIG_VALUE_MAX) {
-				if (config_go_ciphers_map(value, list,
-				        sizeof(list)) == -1) {
-					config_report(name, 0,
-					    "unknown cipher suite '%.64s'",
-					    list);
-					cp->cp_errors++;
-					return;
-				}
-				value = list;
+	if ((k = config_key_by_env(name, NULL)) != NULL) {
+		/* registry:2 writes lists in YAML: "[a, b]". */
+		if ((k->ck_flags & (CONFIG_F_LIST | CONFIG_F_ENV_ONE)) &&
+		    strlen(value) <= CONFIG_VALUE_MAX) {
+			if (config_env_list_value(value, list, sizeof(list),
+			        &n) == -1) {
+				config_env_report(cp, name, NULL, 1,
+				    "invalid value: unterminated quote");
+				return -1;
 			}
-			if (config_set(cp->cp_cf, k, value, 1, err,
-			        sizeof(err)) == -1) {
-				config_report(name, 0, "%s", err);
-				cp->cp_errors++;
+			if ((k->ck_flags & CONFIG_F_ENV_ONE) && n > 1) {
+				config_env_report(cp, name, NULL, 1,
+				    "only one file is supported; concatenate "
+				    "the PEM files into one");
+				return -1;
 			}
-			return;
+			value = list;
+		} else if ((k->ck_flags & CONFIG_F_CIPHERS) &&
+		    strlen(value) <= CONFIG_VALUE_MAX) {
+			if (config_go_ciphers_map(value, list, sizeof(list)) ==
+			    -1) {
+				config_env_report(cp, name, NULL, 1,
+				    "unknown cipher suite '%.64s'", list);
+				return -1;
+			}
+			value = list;
 		}
+		if (config_set(cp->cp_cf, k, value, 1, err, sizeof(err)) ==
+		    -1) {
+			config_env_report(cp, name, NULL, 1, "%s", err);
+			return -1;
+		}
+		return 0;
 	}
 
 	nlen = strlen(CONFIG_ENV_HEADERS);
@@ -1886,19 +2110,18 @@ config_env_one(struct config_parse *cp, const char *name, const char *value)
 	    name[nlen] != '\0') {
 		if (config_env_list_value(value, hval, sizeof(hval), NULL) ==
 		    -1) {
-			config_report(name, 0,
-			    "invalid value: unterminated "
-			    "quote or longer than %d bytes",
+			config_env_report(cp, name, NULL, 1,
+			    "invalid value: unterminated quote or longer "
+			    "than %d bytes",
 			    CONFIG_HDR_VALUE_MAX);
-			cp->cp_errors++;
-			return;
+			return -1;
 		}
 		if (config_header_set(cp->cp_cf, name + nlen, hval, err,
 		        sizeof(err)) == -1) {
-			config_report(name, 0, "%s", err);
-			cp->cp_errors++;
+			config_env_report(cp, name, NULL, 1, "%s", err);
+			return -1;
 		}
-		return;
+		return 0;
 	}
 
 	/*
@@ -1910,10 +2133,9 @@ config_env_one(struct config_parse *cp, const char *name, const char *value)
 	    (strcasecmp(value, "htpasswd") == 0 || *value == '\0')) {
 		if (*value != '\0')
 			cp->cp_auth_htpasswd = 1;
-		return;
+		return 0;
 	}
-	for (i = 0; i < sizeof(config_env_rules) / sizeof(config_env_rules[0]);
-	     i++) {
+	for (i = 0; i < CONFIG_NRULES; i++) {
 		r = &config_env_rules[i];
 		if (r->er_prefix
 		        ? strncmp(name, r->er_name, strlen(r->er_name)) != 0
@@ -1924,21 +2146,23 @@ config_env_one(struct config_parse *cp, const char *name, const char *value)
 		    (strcasecmp(value, r->er_ok) == 0 ||
 		        (config_parse_bool(value, &a) == 0 &&
 		            config_parse_bool(r->er_ok, &b) == 0 && a == b)))
-			return;
+			return 0;
 		switch (r->er_action) {
 		case CONFIG_ENV_ACCEPT:
-			break;
+			return 0;
 		case CONFIG_ENV_WARN:
-			config_report(name, 0, "warning: %s", r->er_msg);
-			break;
+			config_env_report(cp, name, r, 0, "warning: %s",
+			    r->er_msg);
+			return 0;
 		case CONFIG_ENV_REFUSE:
-			config_report(name, 0, "%s", r->er_msg);
-			cp->cp_errors++;
-			break;
+			config_env_report(cp, name, r, 1, "%s", r->er_msg);
+			return -1;
 		}
-		return;
+		return 0;
 	}
-	config_report(name, 0, "warning: unknown setting, ignored");
+	config_env_report(cp, name, NULL, 0,
+	    "warning: unknown setting, ignored");
+	return 0;
 }
 
 /*
@@ -1979,7 +2203,7 @@ config_env(struct config_parse *cp, char **envp)
 		}
 		memcpy(name, *envp, nlen);
 		name[nlen] = '\0';
-		config_env_one(cp, name, eq + 1);
+		(void)config_env_one(cp, name, eq + 1);
 	}
 }
 

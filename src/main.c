@@ -1,13 +1,17 @@
 /*
  * registryd: a private Docker/OCI container registry.
  *
- * Subcommands: serve (the default), check-config, passwd, version. main loads
- * the configuration, binds the listeners, drops root ([server] user=), opens
+ * Subcommands: serve (the default), check-config, fsck, garbage-collect, du,
+ * passwd, version. main loads the configuration, binds the listeners, drops root ([server] user=), opens
  * the storage, starts the worker pool and the registry on one event loop,
  * tells the service manager it is ready, and tears all of it down in reverse
  * order after a graceful shutdown (SIGTERM, SIGINT).
  */
+#include <sys/stat.h>
+
 #include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +24,10 @@
 #include "auth.h"
 #include "bounds.h"
 #include "config.h"
+#include "config_yaml.h"
 #include "fsck.h"
+#include "gc.h"
+#include "healthcheck.h"
 #include "log.h"
 #include "notify.h"
 #include "pool.h"
@@ -32,19 +39,31 @@
 #include "tls.h"
 #include "version.h"
 
+/* Seconds `registryd healthcheck` waits for the answer. */
+#define MAIN_HEALTHCHECK_TIMEOUT 5
+
 extern char **environ;
 
 static void usage(void) __attribute__((noreturn));
 static int main_serve(struct config *);
+static struct store *main_store(const struct config *, const char *, int);
+static int main_gc(const struct config *, int, int);
+static int main_du(const struct config *);
 static void main_signal_cb(evutil_socket_t, short, void *);
+static int main_healthcheck(const char *, int, int);
+static int main_own_root(const struct config *);
 
 static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: registryd [serve] [-c file]\n"
-	    "       registryd check-config [-c file]\n"
-	    "       registryd fsck [-c file]\n"
+	    "usage: registryd [serve] [-c file | file]\n"
+	    "       registryd check-config [-c file | file]\n"
+	    "       registryd fsck [-c file | file]\n"
+	    "       registryd garbage-collect [-dm] [--dry-run] "
+	    "[--delete-untagged] [-c file | file]\n"
+	    "       registryd du [-c file | file]\n"
+	    "       registryd healthcheck [-r] [-c file | file]\n"
 	    "       registryd passwd [-C cost] user\n"
 	    "       registryd version\n");
 	exit(2);
@@ -66,6 +85,7 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 		log_info("signal %d: graceful shutdown", (int)sig);
 		main_stopping = 1;
 		notify_stopping();
+		reg_drain();
 		server_shutdown();
 		break;
 	case SIGHUP:
@@ -77,7 +97,102 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 		if (!main_stopping)
 			notify_ready(main_status);
 		break;
+	case SIGUSR1:
+		reg_collect_garbage("SIGUSR1");
+		break;
 	}
+}
+
+/*
+ * registryd healthcheck: load the configuration the server reads, quietly
+ * (its warnings are the server's to give, and a container keeps what a
+ * health check prints), and ask the server. Exit 0 when it answers 200.
+ */
+static int
+main_healthcheck(const char *path, int required, int ready)
+{
+	struct config cfg;
+	int saved, null, rc;
+
+	fflush(stderr);
+	saved = dup(2);
+	if ((null = open("/dev/null", O_WRONLY | O_CLOEXEC)) != -1) {
+		(void)dup2(null, 2);
+		close(null);
+	}
+	rc = config_load(&cfg, path, required, environ);
+	if (saved != -1) {
+		(void)dup2(saved, 2);
+		close(saved);
+	}
+	if (rc == -1) {
+		printf("unhealthy: the configuration has errors (registryd "
+		       "check-config%s%s lists them)\n",
+		    required ? " -c " : "", required ? path : "");
+		config_free(&cfg);
+		return 1;
+	}
+	rc = healthcheck_run(&cfg, ready, MAIN_HEALTHCHECK_TIMEOUT);
+	config_free(&cfg);
+	return rc;
+}
+
+/*
+ * [server] chown_root: before dropping root, make [server] user own the
+ * storage root (a volume the registry:2 image wrote as root); without
+ * root, make sure the root is writable, or refuse naming the chown that
+ * would fix it. Returns 0, or -1 after logging why not to start.
+ */
+static int
+main_own_root(const struct config *cfg)
+{
+	static const char *const dirs[] = {"", "/docker/registry/v2",
+	    "/docker/registry/v2/blobs", "/docker/registry/v2/repositories"};
+	char err[768], sub[4096];
+	struct stat st;
+	size_t i;
+	long n;
+
+	if (geteuid() == 0 && *cfg->cf_user != '\0') {
+		if ((n = priv_own_tree(cfg->cf_root, cfg->cf_user, err,
+		         sizeof(err))) == -1) {
+			log_errorx("refusing to start: [server] chown_root: "
+			           "%s; give the storage root to user %s where "
+			           "its files live (chown -R), or set "
+			           "chown_root = false "
+			           "(REGISTRY_SERVER_CHOWN_ROOT)",
+			    err, cfg->cf_user);
+			return -1;
+		}
+		if (n > 0)
+			log_info("storage %s: %ld entries given to user %s "
+			         "([server] chown_root)",
+			    cfg->cf_root, n, cfg->cf_user);
+		return 0;
+	}
+	/*
+	 * Without root: writable is what counts (a Kubernetes volume is
+	 * root's, writable through fsGroup); the registry:2 directories
+	 * are checked too, since registry:2 may have made them as root.
+	 */
+	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		if ((size_t)snprintf(sub, sizeof(sub), "%s%s", cfg->cf_root,
+		        dirs[i]) >= sizeof(sub) ||
+		    stat(sub, &st) == -1 ||
+		    access(sub, W_OK | X_OK) == 0 || errno != EACCES)
+			continue;
+		log_errorx("refusing to start: storage %s is owned by uid %u "
+		           "and not writable by uid %u that registryd runs "
+		           "as, and only root can change that: run chown -R "
+		           "%u:%u %s (for a volume: start the container once "
+		           "as root, the default, and registryd takes the "
+		           "root over itself)",
+		    sub, (unsigned int)st.st_uid, (unsigned int)geteuid(),
+		    (unsigned int)geteuid(), (unsigned int)getegid(),
+		    cfg->cf_root);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -90,8 +205,8 @@ static int
 main_serve(struct config *cfg)
 {
 	struct event_base *base;
-	struct event *sigs[3] = {NULL, NULL, NULL};
-	const int signums[3] = {SIGTERM, SIGINT, SIGHUP};
+	struct event *sigs[4] = {NULL, NULL, NULL, NULL};
+	const int signums[4] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
 	struct store *store = NULL;
 	char err[512];
 	int i, rc = 1;
@@ -109,7 +224,7 @@ main_serve(struct config *cfg)
 		           "LimitNOFILE=)?");
 		return 1;
 	}
-	for (i = 0; i < 3; i++) {
+	for (i = 0; i < 4; i++) {
 		sigs[i] = evsignal_new(base, signums[i], main_signal_cb, NULL);
 		if (sigs[i] == NULL || evsignal_add(sigs[i], NULL) == -1)
 			fatalx("cannot install signal handlers");
@@ -135,6 +250,8 @@ main_serve(struct config *cfg)
 		    cfg->cf_debug_addr);
 		goto done;
 	}
+	if (cfg->cf_chown_root && main_own_root(cfg) == -1)
+		goto done;
 	if (*cfg->cf_user != '\0') {
 		if (priv_drop(cfg->cf_user, err, sizeof(err)) == -1) {
 			log_errorx("refusing to start: [server] user: %s; "
@@ -158,8 +275,10 @@ main_serve(struct config *cfg)
 		log_errorx("refusing to start: %s", err);
 		goto done;
 	}
-	if ((store = store_fs_open(cfg->cf_root, 0, err, sizeof(err))) ==
-	    NULL) {
+	/* Read-only: the tree may be on a read-only mount (a replica). */
+	if ((store = store_fs_open(cfg->cf_root,
+	         cfg->cf_read_only ? STORE_FS_READONLY : 0, err,
+	         sizeof(err))) == NULL) {
 		log_errorx("refusing to start: storage %s: %s; the root must "
 		           "exist or be creatable, and be writable by uid %u "
 		           "gid %u, or set [storage] rootdirectory "
@@ -192,7 +311,7 @@ done:
 	pool_stop();
 	reg_shutdown();
 	auth_shutdown();
-	for (i = 0; i < 3; i++)
+	for (i = 0; i < 4; i++)
 		if (sigs[i] != NULL)
 			event_free(sigs[i]);
 	event_base_free(base);
@@ -206,28 +325,64 @@ int
 main(int argc, char *argv[])
 {
 	struct config cfg;
-	const char *cmd = "serve", *path = CONFIG_DEFAULT_PATH;
-	int ch, required = 0, rc;
+	static const struct option longopts[] = {
+	    {"dry-run", no_argument, NULL, 'd'},
+	    {"delete-untagged", no_argument, NULL, 'm'},
+	    {NULL, 0, NULL, 0},
+	};
+	const char *cmd = "serve", *path = CONFIG_DEFAULT_PATH, *env;
+	int ch, required = 0, ready = 0, rc, dry_run = 0, untagged = 0;
 
 	if (argc > 1 && strcmp(argv[1], "passwd") == 0)
 		return auth_passwd_main(argc - 1, argv + 1);
-	if (argc > 1 && argv[1][0] != '-') {
+	/*
+	 * registry:2's image takes a config.yml alone as its command
+	 * ("registry serve FILE"): a first argument naming a YAML file
+	 * means serve it.
+	 */
+	if (argc > 1 && argv[1][0] != '-' &&
+	    !config_yaml_sniff(argv[1], NULL, 0)) {
 		cmd = argv[1];
 		argc--;
 		argv++;
 	}
-	while ((ch = getopt(argc, argv, "c:h")) != -1) {
+	/* registry:2's garbage-collect flags: -d --dry-run, -m. */
+	while ((ch = getopt_long(argc, argv, "c:dhmr", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			path = optarg;
 			required = 1;
 			break;
+		case 'd':
+			dry_run = 1;
+			break;
+		case 'm':
+			untagged = 1;
+			break;
+		case 'r':
+			if (strcmp(cmd, "healthcheck") != 0)
+				usage();
+			ready = 1;
+			break;
 		default:
 			usage();
 		}
 	}
-	if (optind != argc)
+	/* registry:2's form: the file as the only operand. */
+	if (optind == argc - 1 && !required) {
+		path = argv[optind++];
+		required = 1;
+	}
+	if (optind != argc ||
+	    ((dry_run || untagged) && strcmp(cmd, "garbage-collect") != 0))
 		usage();
+	/* registry:2's variable for the file, when none is named. */
+	if (!required &&
+	    (env = getenv("REGISTRY_CONFIGURATION_PATH")) != NULL &&
+	    *env != '\0') {
+		path = env;
+		required = 1;
+	}
 
 	if (strcmp(cmd, "version") == 0) {
 		printf("registryd %s (%s)\n", REGISTRYD_VERSION,
@@ -270,6 +425,21 @@ main(int argc, char *argv[])
 			rc = 1;
 		return rc;
 	}
+	if (strcmp(cmd, "garbage-collect") == 0 || strcmp(cmd, "du") == 0) {
+		log_init(LOG_LVL_INFO, 1);
+		if (config_load(&cfg, path, required, environ) == -1) {
+			config_free(&cfg);
+			return 1;
+		}
+		/* Findings to stdout; the store's warnings to stderr. */
+		log_init(LOG_LVL_WARN, 0);
+		rc = cmd[0] == 'd' ? main_du(&cfg)
+		                   : main_gc(&cfg, dry_run, untagged);
+		config_free(&cfg);
+		return rc;
+	}
+	if (strcmp(cmd, "healthcheck") == 0)
+		return main_healthcheck(path, required, ready);
 	if (strcmp(cmd, "serve") != 0 && strcmp(cmd, "check-config") != 0)
 		usage();
 
@@ -291,7 +461,84 @@ main(int argc, char *argv[])
 	}
 	log_set_format(log_format_parse(cfg.cf_log_format));
 	log_init(cfg.cf_log_level, cfg.cf_access_log);
+	/*
+	 * [server] umask, before anything is created: a container image
+	 * has no shell to say umask in, and systemd's UMask= is not there.
+	 */
+	if (*cfg.cf_umask != '\0')
+		(void)umask((mode_t)strtoul(cfg.cf_umask, NULL, 8));
 	rc = main_serve(&cfg);
 	config_free(&cfg);
 	return rc;
+}
+
+/*
+ * main_store: the configured store for a maintenance subcommand (what is
+ * its name in messages), or NULL after saying why.
+ */
+static struct store *
+main_store(const struct config *cfg, const char *what, int flags)
+{
+	struct store *st;
+	char err[512];
+
+	if ((st = store_fs_open(cfg->cf_root, flags, err, sizeof(err))) == NULL)
+		fprintf(stderr, "registryd: %s: storage %s: %s\n", what,
+		    cfg->cf_root, err);
+	return st;
+}
+
+/*
+ * registryd garbage-collect: remove what no manifest references (gc.h),
+ * one line per removal and a summary on stdout. Safe while a server runs
+ * on the same tree (gc_grace) and to interrupt. Exit 0, or 1 when it
+ * failed or a removal did.
+ */
+static int
+main_gc(const struct config *cfg, int dry_run, int untagged)
+{
+	struct gc_options opts;
+	struct gc_result res;
+	struct store *st;
+	char sum[256];
+	int rc;
+
+	if ((st = main_store(cfg, "garbage-collect",
+	         dry_run ? STORE_FS_READONLY : 0)) == NULL)
+		return 1;
+	memset(&opts, 0, sizeof(opts));
+	opts.go_dry_run = dry_run;
+	opts.go_delete_untagged = untagged;
+	opts.go_grace = cfg->cf_gc_grace;
+	opts.go_out = stdout;
+	rc = gc_run(st, &opts, &res);
+	if (rc == -1)
+		fprintf(stderr, "registryd: garbage-collect: %s; stopped\n",
+		    strerror(errno));
+	gc_summary(&res, dry_run, sum, sizeof(sum));
+	printf("garbage-collect: %zu blobs, %zu repositories, %zu manifests "
+	       "read; %s; %zu errors, %.1f s\n",
+	    res.gr_blobs, res.gr_repos, res.gr_manifests, sum, res.gr_errors,
+	    (double)res.gr_ms / 1000);
+	store_close(st);
+	if (fflush(stdout) == EOF)
+		return 1;
+	return rc == -1 || res.gr_errors > 0;
+}
+
+/* registryd du: bytes per repository (gc_du) on stdout. */
+static int
+main_du(const struct config *cfg)
+{
+	struct store *st;
+	int rc;
+
+	if ((st = main_store(cfg, "du", STORE_FS_READONLY)) == NULL)
+		return 1;
+	if ((rc = gc_du(st, stdout)) == -1)
+		fprintf(stderr, "registryd: du: %s\n", strerror(errno));
+	store_close(st);
+	if (fflush(stdout) == EOF)
+		return 1;
+	return rc == -1;
 }

@@ -8,6 +8,7 @@
  * exceptions). Error messages are client-safe: they name a field and a
  * position, never the client's bytes.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -556,4 +557,129 @@ manifest_accepts(const char *accept, const char *media_type)
 		p = end + 1;
 	}
 	return !seen;
+}
+
+/* ---- references of a stored manifest (garbage collection) ---- */
+
+static int manifest_scan_value(struct manifest *, json_t *, int, int);
+static int manifest_scan_add(struct manifest *, enum manifest_ref_kind,
+    const char *, size_t);
+
+/* Append a reference (no cap: the document's size bounds it). 0, -1. */
+static int
+manifest_scan_add(struct manifest *m, enum manifest_ref_kind kind,
+    const char *digest, size_t len)
+{
+	struct manifest_ref *nr, *r;
+	size_t ncap;
+
+	if (!digest_is_valid(digest, len))
+		return 0;
+	/* The same implicit capacity as manifest_add_ref. */
+	if (m->m_nrefs == 0 ||
+	    (m->m_nrefs >= 4 && (m->m_nrefs & (m->m_nrefs - 1)) == 0)) {
+		ncap = m->m_nrefs == 0 ? 4 : m->m_nrefs * 2;
+		if ((nr = reallocarray(m->m_refs, ncap, sizeof(*nr))) == NULL)
+			return -1;
+		m->m_refs = nr;
+	}
+	r = &m->m_refs[m->m_nrefs++];
+	r->mr_kind = kind;
+	r->mr_check = 1;
+	memcpy(r->mr_digest, digest, len);
+	r->mr_digest[len] = '\0';
+	return 0;
+}
+
+/*
+ * Every "digest" or "blobSum" string in v, at any depth. child says that
+ * v is an element of a "manifests" array, whose own digest names a child
+ * manifest; top that v is the document itself, whose "subject" is not a
+ * reference but the manifest this one refers to.
+ */
+static int
+manifest_scan_value(struct manifest *m, json_t *v, int child, int top)
+{
+	const char *key;
+	json_t *e;
+	size_t i;
+
+	if (json_is_array(v)) {
+		for (i = 0; i < json_array_size(v); i++)
+			if (manifest_scan_value(m, json_array_get(v, i), child,
+			        0) == -1)
+				return -1;
+		return 0;
+	}
+	if (!json_is_object(v))
+		return 0;
+	json_object_foreach(v, key, e)
+	{
+		if (top && strcmp(key, "subject") == 0 && json_is_object(e)) {
+			e = json_object_get(e, "digest");
+			if (json_is_string(e) &&
+			    digest_is_valid(json_string_value(e),
+			        json_string_length(e))) {
+				m->m_has_subject = 1;
+				memcpy(m->m_subject, json_string_value(e),
+				    json_string_length(e) + 1);
+			}
+			continue;
+		}
+		if ((strcmp(key, "digest") == 0 ||
+		        strcmp(key, "blobSum") == 0) &&
+		    json_is_string(e)) {
+			if (manifest_scan_add(m,
+			        child ? MANIFEST_REF_CHILD : MANIFEST_REF_BLOB,
+			        json_string_value(e),
+			        json_string_length(e)) == -1)
+				return -1;
+			continue;
+		}
+		if (manifest_scan_value(m, e,
+		        top && strcmp(key, "manifests") == 0, 0) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/*
+ * manifest_scan: what a stored manifest references, for garbage
+ * collection, which must never keep too little: not manifest_parse's
+ * validation of a push, but every "digest" and "blobSum" string at any
+ * depth, so a manifest registryd would refuse today (Docker schema 1's
+ * fsLayers, an artifact manifest, fields of a later spec) still keeps its
+ * blobs. The digests of the top-level "manifests" array are
+ * MANIFEST_REF_CHILD, all others MANIFEST_REF_BLOB; the top-level
+ * "subject" is m_subject, not a reference. Fills *m (manifest_free).
+ * Returns 0; -1 with a reason in err when buf is not a JSON object (it
+ * then references nothing a client could follow), or out of memory
+ * (errno ENOMEM; *m holds nothing either way).
+ */
+int
+manifest_scan(const char *buf, size_t len, struct manifest *m, char *err,
+    size_t errlen)
+{
+	json_error_t jerr;
+	json_t *root;
+	int rv;
+
+	memset(m, 0, sizeof(*m));
+	/* Duplicate keys: the last one wins, as for registry:2 and clients. */
+	root = json_loadb(buf, len, 0, &jerr);
+	if (root == NULL || !json_is_object(root)) {
+		(void)snprintf(err, errlen, "not a JSON object");
+		json_decref(root);
+		errno = EINVAL;
+		return -1;
+	}
+	rv = manifest_scan_value(m, root, 0, 1);
+	json_decref(root);
+	if (rv == -1) {
+		manifest_free(m);
+		(void)snprintf(err, errlen, "out of memory");
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
 }

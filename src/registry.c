@@ -8,8 +8,8 @@
  * routes a request whose headers are complete, lets access.c decide
  * whether it may run, and runs one handler; 405 for a method a route does
  * not have. reg_debug_dispatch does the same for the debug listener
- * ([http] debug_addr), which serves /metrics alone, without
- * authentication.
+ * ([http] debug_addr), which serves /metrics and the probes alone,
+ * without authentication.
  *
  * The handlers live by resource in api_*.c (api.h); what they share,
  * including the per-request state and its cleanup, is api.c; who may do
@@ -44,8 +44,9 @@ struct reg_route {
 
 static void reg_route_error(struct request *, const struct route_match *, int);
 static void reg_manifest_unknown(struct request *, const struct route_match *);
-static void reg_method_not_allowed(struct request *, enum route_id);
+static void reg_method_not_allowed(struct request *, enum route_id, int);
 static int reg_is_public(enum route_id);
+static void reg_read_only(struct request *, const struct route_match *);
 
 /*
  * Which handler serves which (route, method). HEAD is served by the GET
@@ -66,6 +67,8 @@ static const struct reg_route reg_routes[] = {
     {ROUTE_UPLOAD, HTTP_M_PUT, api_upload_put},
     {ROUTE_UPLOAD, HTTP_M_DELETE, api_upload_delete},
     {ROUTE_REFERRERS, HTTP_M_GET, api_referrers_get},
+    {ROUTE_HEALTHZ, HTTP_M_GET, api_health_live},
+    {ROUTE_READYZ, HTTP_M_GET, api_health_ready},
     {ROUTE_ROOT, HTTP_M_GET, api_ui_root_get},
     {ROUTE_UI, HTTP_M_GET, api_ui_file_get},
     {ROUTE_UI_STATUS, HTTP_M_GET, api_ui_status_get},
@@ -77,12 +80,16 @@ static const struct reg_route reg_routes[] = {
 /*
  * Routes anyone may have, without access_check: the web interface's
  * files (no registry data; the page asks for that with the user's
- * credentials) and the v1 ping, which Docker sends without any.
+ * credentials), the v1 ping, which Docker sends without any, and the
+ * probes, which load balancers, kubelets and `registryd healthcheck` send
+ * without any (they say nothing about content).
  */
 static const enum route_id reg_public[] = {
     ROUTE_ROOT,
     ROUTE_UI,
     ROUTE_V1_PING,
+    ROUTE_HEALTHZ,
+    ROUTE_READYZ,
 };
 
 /*
@@ -91,6 +98,8 @@ static const enum route_id reg_public[] = {
  */
 static const struct reg_route reg_debug_routes[] = {
     {ROUTE_METRICS, HTTP_M_GET, api_metrics_get},
+    {ROUTE_HEALTHZ, HTTP_M_GET, api_health_live},
+    {ROUTE_READYZ, HTTP_M_GET, api_health_ready},
 };
 
 /* ----------------------------------------------------------------------
@@ -122,7 +131,34 @@ reg_init(struct event_base *base, const struct config *cfg, struct store *store)
 		upload_shutdown();
 		return -1;
 	}
+	if (api_gc_start(base, cfg, store) == -1) {
+		log_warnx("%s: cannot start garbage collection", __func__);
+		api_sweep_stop();
+		api_stop();
+		catalog_shutdown();
+		upload_shutdown();
+		return -1;
+	}
 	return 0;
+}
+
+/* reg_collect_garbage: an online collection now (api_gc.c). */
+void
+reg_collect_garbage(const char *why)
+{
+	api_gc_run(why);
+}
+
+/*
+ * reg_drain: a graceful shutdown has begun: /readyz says so from now on,
+ * so that a load balancer or kubelet stops sending traffic, and a garbage
+ * collection under way stops soon, so that it does not keep the pool busy.
+ */
+void
+reg_drain(void)
+{
+	api_health_draining();
+	api_gc_cancel();
 }
 
 /*
@@ -137,6 +173,7 @@ reg_shutdown(void)
 		return;
 	api_stop();
 	api_sweep_stop();
+	api_gc_stop();
 	catalog_shutdown();
 	upload_shutdown();
 }
@@ -156,6 +193,7 @@ reg_dispatch(struct request *req)
 	struct route_match m;
 	enum http_method_id meth;
 	const char *path = http_path(req);
+	api_handler handler;
 	char client[ACCESS_ADDR_MAX];
 	size_t i;
 	int rc;
@@ -187,13 +225,22 @@ reg_dispatch(struct request *req)
 	for (i = 0; i < sizeof(reg_routes) / sizeof(reg_routes[0]); i++) {
 		if (reg_routes[i].rr_route == m.rm_id &&
 		    reg_routes[i].rr_method == meth) {
+			handler = reg_routes[i].rr_handler;
+			/*
+			 * Read-only (registry:2's maintenance mode): what
+			 * would write is refused, after the same access
+			 * check, so a client without credentials still
+			 * learns it needs some first.
+			 */
+			if (meth != HTTP_M_GET && api_config()->cf_read_only)
+				handler = reg_read_only;
 			if (reg_is_public(m.rm_id) ||
-			    access_check(req, &m, reg_routes[i].rr_handler))
-				reg_routes[i].rr_handler(req, &m);
+			    access_check(req, &m, handler))
+				handler(req, &m);
 			return;
 		}
 	}
-	reg_method_not_allowed(req, m.rm_id);
+	reg_method_not_allowed(req, m.rm_id, 0);
 }
 
 /* 1 when route id is in reg_public. */
@@ -248,7 +295,8 @@ reg_debug_dispatch(struct request *req)
 	if (!found) {
 		http_set_route(req, REG_ROUTE_OTHER);
 		http_error(req, 404, "NOT_FOUND",
-		    "the debug listener serves /metrics only");
+		    "the debug listener serves /metrics, /healthz and /readyz "
+		    "only");
 		return;
 	}
 	http_set_route(req, route_name(m.rm_id));
@@ -306,19 +354,36 @@ reg_route_error(struct request *req, const struct route_match *m, int err)
 static void
 reg_manifest_unknown(struct request *req, const struct route_match *m)
 {
-	(void)m;
 	if (http_method(req) == HTTP_M_DELETE &&
 	    !api_config()->cf_delete_enabled) {
 		http_error(req, 405, "UNSUPPORTED", "deletion is disabled");
+		return;
+	}
+	if (http_method(req) == HTTP_M_DELETE && api_config()->cf_read_only) {
+		reg_read_only(req, m);
 		return;
 	}
 	http_error(req, 404, "MANIFEST_UNKNOWN",
 	    "reference is neither a tag nor a digest");
 }
 
-/* 405 with the methods the route does have (RFC 9110, 15.5.6). */
+/*
+ * The handler of a write while the registry is read-only: 405, the
+ * status registry:2 gives, with the OCI error body and the methods that
+ * remain (GET, HEAD, or none).
+ */
 static void
-reg_method_not_allowed(struct request *req, enum route_id id)
+reg_read_only(struct request *req, const struct route_match *m)
+{
+	reg_method_not_allowed(req, m->rm_id, 1);
+}
+
+/*
+ * 405 with the methods the route does have (RFC 9110, 15.5.6); only the
+ * reads when read_only (then an empty Allow: the resource allows none).
+ */
+static void
+reg_method_not_allowed(struct request *req, enum route_id id, int read_only)
 {
 	static const char *names[] = {
 	    [HTTP_M_GET] = "GET, HEAD",
@@ -336,6 +401,8 @@ reg_method_not_allowed(struct request *req, enum route_id id)
 		if (reg_routes[i].rr_route != id)
 			continue;
 		meth = reg_routes[i].rr_method;
+		if (read_only && meth != HTTP_M_GET)
+			continue;
 		if ((size_t)meth >= sizeof(names) / sizeof(names[0]) ||
 		    names[meth] == NULL)
 			continue;
@@ -345,7 +412,11 @@ reg_method_not_allowed(struct request *req, enum route_id id)
 			break;
 		used += (size_t)n;
 	}
-	if (allow[0] != '\0')
+	if (allow[0] != '\0' || read_only)
 		http_add_header(req, "Allow", "%s", allow);
-	http_error(req, 405, "UNSUPPORTED", "method not allowed here");
+	if (read_only)
+		http_error(req, 405, "UNSUPPORTED",
+		    "the registry is read-only (maintenance)");
+	else
+		http_error(req, 405, "UNSUPPORTED", "method not allowed here");
 }

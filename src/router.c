@@ -29,6 +29,8 @@ static const struct {
     {"/ui/api/status", ROUTE_UI_STATUS},
     {"/v1/_ping", ROUTE_V1_PING},
     {"/v1/search", ROUTE_V1_SEARCH},
+    {"/healthz", ROUTE_HEALTHZ},
+    {"/readyz", ROUTE_READYZ},
     {"/metrics", ROUTE_METRICS},
 };
 
@@ -71,6 +73,8 @@ static const char *const route_names[] = {
     [ROUTE_V1_PING] = "v1_ping",
     [ROUTE_V1_SEARCH] = "v1_search",
     [ROUTE_METRICS] = "metrics",
+    [ROUTE_HEALTHZ] = "healthz",
+    [ROUTE_READYZ] = "readyz",
 };
 
 static int route_is_alnum_lower(char);

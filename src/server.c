@@ -219,7 +219,7 @@ server_listen(const char *host, const char *port, int backlog,
 		evconnlistener_set_error_cb(l, server_accept_error_cb);
 		srv.listeners[srv.nlisteners++] = l;
 		log_info("listening on %s port %s%s", name, port,
-		    sp == &server_main_port ? "" : " (debug: /metrics)");
+		    sp == &server_main_port ? "" : " (debug listener)");
 		n++;
 	}
 	freeaddrinfo(res);

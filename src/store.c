@@ -395,10 +395,38 @@ store_referrer_stale(struct store *s, const char *name, char ***add,
 /* ---- the walk ---- */
 
 int
+store_probe(struct store *s)
+{
+	return s->s_ops->so_probe(s);
+}
+
+int
 store_walk(struct store *s, int (*cb)(const struct store_item *, void *),
     void *arg)
 {
 	return s->s_ops->so_walk(s, cb, arg);
+}
+
+/* ---- when things were last used ---- */
+
+int
+store_blob_used(struct store *s, const char *digest, struct timespec *ts)
+{
+	return s->s_ops->so_blob_used(s, digest, ts);
+}
+
+int
+store_link_used(struct store *s, const char *name, enum store_link kind,
+    const char *digest, struct timespec *ts)
+{
+	return s->s_ops->so_link_used(s, name, kind, digest, ts);
+}
+
+int
+store_link_touch(struct store *s, const char *name, enum store_link kind,
+    const char *digest)
+{
+	return s->s_ops->so_link_touch(s, name, kind, digest);
 }
 
 /* ---- what drivers share ---- */

@@ -133,6 +133,13 @@ static void store_fs_close(struct store *);
 static void store_fs_writer_idle(struct store_writer *);
 static int store_fs_link_write(struct store *, const char *, enum store_link,
     const char *);
+static int store_fs_touch(struct store_fs *, const char *);
+static int store_fs_mtime(struct store_fs *, const char *, struct timespec *);
+static int store_fs_blob_used(struct store *, const char *, struct timespec *);
+static int store_fs_link_used(struct store *, const char *, enum store_link,
+    const char *, struct timespec *);
+static int store_fs_link_touch(struct store *, const char *, enum store_link,
+    const char *);
 
 static const struct store_ops store_fs_ops;
 
@@ -796,26 +803,33 @@ store_fs_link_exists(struct store *st, const char *name, enum store_link kind,
 
 /*
  * store_link_write: create the link (atomic, durable). Idempotent: a link
- * that already holds digest is left alone, which saves the fsyncs.
+ * that already holds digest is only touched, which saves the fsyncs. The
+ * blob's data is touched too, so that a collector that never saw this
+ * link (one made after its walk) still sees the blob in use.
  */
 static int
 store_fs_link_write(struct store *st, const char *name, enum store_link kind,
     const char *digest)
 {
 	struct store_fs *s = (struct store_fs *)st;
-	char path[PATH_MAX], got[DIGEST_BUFSZ];
+	char path[PATH_MAX], got[DIGEST_BUFSZ], data[PATH_MAX];
 
 	if (!store_name_ok(name) || !store_digest_ok(digest)) {
 		errno = EINVAL;
 		return -1;
 	}
 	if (store_link_path(name, kind, digest, "/link", path, sizeof(path)) ==
-	    -1)
+	        -1 ||
+	    store_blob_path(digest, "/data", data, sizeof(data)) == -1)
 		return -1;
-	if (store_link_read(s, path, got) == 0 && strcmp(got, digest) == 0)
-		return 0;
 	/* distribution writes []byte(dgst): no trailing newline. */
-	return store_write_atomic(s, path, digest, strlen(digest));
+	if ((store_link_read(s, path, got) == -1 || strcmp(got, digest) != 0 ||
+	        store_fs_touch(s, path) == -1) &&
+	    store_write_atomic(s, path, digest, strlen(digest)) == -1)
+		return -1;
+	if (store_fs_touch(s, data) == -1 && errno != ENOENT)
+		return -1;
+	return 0;
 }
 
 /* store_link_delete: remove the link's directory; ENOENT when absent. */
@@ -2740,7 +2754,143 @@ store_fs_walk(struct store *st, int (*cb)(const struct store_item *, void *),
 	return 0;
 }
 
+/* ---- when things were last used ---- */
+
+/*
+ * store_fs_touch: set the times of path (a blob's data or a link file) to
+ * now; ENOENT when it is missing. The symlink itself, if one was planted,
+ * never what it points to.
+ */
+static int
+store_fs_touch(struct store_fs *s, const char *path)
+{
+	if (utimensat(s->s_fd, path, NULL, AT_SYMLINK_NOFOLLOW) == -1) {
+		if (errno == ENOTDIR)
+			errno = ENOENT;
+		return -1;
+	}
+	return 0;
+}
+
+/* store_fs_mtime: the modification time of regular file path. */
+static int
+store_fs_mtime(struct store_fs *s, const char *path, struct timespec *ts)
+{
+	struct stat sb;
+
+	if (fstatat(s->s_fd, path, &sb, AT_SYMLINK_NOFOLLOW) == -1) {
+		if (errno == ENOTDIR)
+			errno = ENOENT;
+		return -1;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		errno = ENOENT;
+		return -1;
+	}
+	*ts = sb.st_mtim;
+	return 0;
+}
+
+/* store_blob_used: the mtime of the blob's data file. */
+static int
+store_fs_blob_used(struct store *st, const char *digest, struct timespec *ts)
+{
+	struct store_fs *s = (struct store_fs *)st;
+	char path[PATH_MAX];
+
+	if (!store_digest_ok(digest)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (store_blob_path(digest, "/data", path, sizeof(path)) == -1)
+		return -1;
+	return store_fs_mtime(s, path, ts);
+}
+
+/*
+ * store_link_used: the mtime of the link file (registry:2 rewrites a
+ * link it links again, so its own writes count too).
+ */
+static int
+store_fs_link_used(struct store *st, const char *name, enum store_link kind,
+    const char *digest, struct timespec *ts)
+{
+	struct store_fs *s = (struct store_fs *)st;
+	char path[PATH_MAX];
+
+	if (!store_name_ok(name) || !store_digest_ok(digest)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (store_link_path(name, kind, digest, "/link", path, sizeof(path)) ==
+	    -1)
+		return -1;
+	return store_fs_mtime(s, path, ts);
+}
+
+/*
+ * store_link_touch: utimensat of the link file, then of the blob's data:
+ * no write, no fsync, a metadata update the loop can afford.
+ */
+static int
+store_fs_link_touch(struct store *st, const char *name, enum store_link kind,
+    const char *digest)
+{
+	struct store_fs *s = (struct store_fs *)st;
+	char path[PATH_MAX], data[PATH_MAX];
+
+	if (!store_name_ok(name) || !store_digest_ok(digest)) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (store_link_path(name, kind, digest, "/link", path, sizeof(path)) ==
+	        -1 ||
+	    store_blob_path(digest, "/data", data, sizeof(data)) == -1)
+		return -1;
+	if (store_fs_touch(s, path) == -1)
+		return -1;
+	return store_fs_touch(s, data);
+}
+
 /* ---- the driver ---- */
+
+/*
+ * store_probe: one byte written to an unnamed file in the v2 directory
+ * (O_TMPFILE: nothing to clean up, even after a crash); where the file
+ * system has no O_TMPFILE, a named one removed at once. The write, not
+ * the open, is what finds a full disk.
+ */
+static int
+store_fs_probe(struct store *st)
+{
+	struct store_fs *s = (struct store_fs *)st;
+	char tmp[64];
+	unsigned char rnd[8];
+	int fd, saved;
+
+	fd = openat(s->s_fd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd == -1 &&
+	    (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+		if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+			return -1;
+		(void)snprintf(tmp, sizeof(tmp),
+		    ".probe.%02x%02x%02x%02x%02x%02x%02x%02x.tmp", rnd[0],
+		    rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+		fd = openat(s->s_fd, tmp,
+		    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd != -1)
+			(void)unlinkat(s->s_fd, tmp, 0);
+	}
+	if (fd == -1)
+		return -1;
+	if (store_write_all(fd, "", 1) == -1) {
+		saved = errno;
+		(void)close(fd);
+		errno = saved;
+		return -1;
+	}
+	return close(fd);
+}
 
 static const struct store_ops store_fs_ops = {
     .so_name = "filesystem",
@@ -2779,4 +2929,8 @@ static const struct store_ops store_fs_ops = {
     .so_referrer_delete = store_fs_referrer_delete,
     .so_referrer_stale = store_fs_referrer_stale,
     .so_walk = store_fs_walk,
+    .so_blob_used = store_fs_blob_used,
+    .so_link_used = store_fs_link_used,
+    .so_link_touch = store_fs_link_touch,
+    .so_probe = store_fs_probe,
 };

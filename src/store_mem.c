@@ -56,12 +56,14 @@ struct store_mem_blob {
 	char mb_digest[DIGEST_BUFSZ];
 	unsigned char *mb_data; /* owned; NULL when mb_size is 0 */
 	size_t mb_size;
+	struct timespec mb_used; /* written or last touched */
 };
 
 /* A link, or a digest in a tag's index: owned by its list. */
 struct store_mem_link {
 	struct store_mem_link *ml_next; /* by digest */
 	char ml_digest[DIGEST_BUFSZ];
+	struct timespec ml_used; /* written or last touched (repo links) */
 };
 
 /* A tag, owned by its repository's mr_tags. */
@@ -210,6 +212,15 @@ static int store_mem_referrer_stale(struct store *, const char *, char ***,
     size_t *, char ***, size_t *);
 static int store_mem_walk(struct store *,
     int (*)(const struct store_item *, void *), void *);
+static int store_mem_blob_used(struct store *, const char *, struct timespec *);
+static int store_mem_link_used(struct store *, const char *, enum store_link,
+    const char *, struct timespec *);
+static int store_mem_link_touch(struct store *, const char *, enum store_link,
+    const char *);
+static void store_mem_now(struct timespec *);
+static void store_mem_blob_touch(struct store_mem *, const char *);
+static struct store_mem_link *store_mem_link_get(struct store_mem *,
+    const char *, enum store_link, const char *);
 
 static struct store_mem_blob **
 store_mem_blob_find(struct store_mem *, const char *);
@@ -243,6 +254,14 @@ store_mem_snap_repo(struct store_mem_snaps *, const struct store_mem_repo *);
  * as a remote driver would (store_mem_defer). Read on the loop only.
  */
 static int store_mem_deferred;
+
+/* store_probe: memory always takes writes. */
+static int
+store_mem_probe(struct store *st)
+{
+	(void)st;
+	return 0;
+}
 
 static const struct store_ops store_mem_ops = {
     .so_name = "memory",
@@ -281,6 +300,10 @@ static const struct store_ops store_mem_ops = {
     .so_referrer_delete = store_mem_referrer_delete,
     .so_referrer_stale = store_mem_referrer_stale,
     .so_walk = store_mem_walk,
+    .so_blob_used = store_mem_blob_used,
+    .so_link_used = store_mem_link_used,
+    .so_link_touch = store_mem_link_touch,
+    .so_probe = store_mem_probe,
 };
 
 /* ---- lists ---- */
@@ -545,6 +568,17 @@ store_mem_defer(int on)
 	store_mem_deferred = on;
 }
 
+/* The hook of store_mem_on_blob_write, or NULL. */
+static void (*store_mem_exists_fn)(const char *, void *);
+static void *store_mem_exists_arg;
+
+void
+store_mem_on_blob_write(void (*fn)(const char *, void *), void *arg)
+{
+	store_mem_exists_fn = fn;
+	store_mem_exists_arg = arg;
+}
+
 /* ---- blobs ---- */
 
 static int
@@ -663,11 +697,14 @@ store_mem_blob_write(struct store *st, const char *digest, const void *buf,
 	b->mb_size = len;
 	b->mb_refs = 1;
 	(void)util_strlcpy(b->mb_digest, digest, sizeof(b->mb_digest));
+	store_mem_now(&b->mb_used);
 	pthread_mutex_lock(&s->s_lock);
 	pp = store_mem_blob_find(s, digest);
 	if (*pp != NULL && strcmp((*pp)->mb_digest, digest) == 0) {
 		pthread_mutex_unlock(&s->s_lock);
 		store_mem_blob_unref(b);
+		if (store_mem_exists_fn != NULL)
+			store_mem_exists_fn(digest, store_mem_exists_arg);
 		return 0;
 	}
 	b->mb_next = *pp;
@@ -759,6 +796,8 @@ store_mem_link_write(struct store *st, const char *name, enum store_link kind,
 		l->ml_next = *lp;
 		*lp = l;
 	}
+	store_mem_now(&(*lp)->ml_used);
+	store_mem_blob_touch(s, digest);
 	if (kind == STORE_LINK_REVISION)
 		r->mr_manifests = 1;
 	rv = 0;
@@ -1309,6 +1348,9 @@ store_mem_writer_commit(struct store_writer *sw, const char *digest)
 		l->ml_next = *lp;
 		*lp = l;
 	}
+	/* As store_link_write: the link and the blob count as used now. */
+	store_mem_now(&(*lp)->ml_used);
+	store_mem_blob_touch(s, digest);
 	*up = u->mu_next;
 	store_mem_upload_free(u);
 	rv = 0;
@@ -1788,4 +1830,140 @@ done:
 	free(ss.ss_v);
 	errno = saved;
 	return rv;
+}
+
+/* ---- when things were last used ---- */
+
+/*
+ * The clock the kernel stamps files with (the coarse realtime clock), so
+ * that times from this driver and the filesystem one compare alike.
+ */
+static void
+store_mem_now(struct timespec *ts)
+{
+	(void)clock_gettime(CLOCK_REALTIME_COARSE, ts);
+}
+
+/* store_mem_blob_touch: the blob digest, if stored, is used now. */
+static void
+store_mem_blob_touch(struct store_mem *s, const char *digest)
+{
+	struct store_mem_blob **bp;
+
+	bp = store_mem_blob_find(s, digest);
+	if (*bp != NULL && strcmp((*bp)->mb_digest, digest) == 0)
+		store_mem_now(&(*bp)->mb_used);
+}
+
+static int
+store_mem_blob_used(struct store *st, const char *digest, struct timespec *ts)
+{
+	struct store_mem *s = (struct store_mem *)st;
+	struct store_mem_blob **bp;
+	int rv = -1;
+
+	if (!store_digest_ok(digest)) {
+		errno = EINVAL;
+		return -1;
+	}
+	pthread_mutex_lock(&s->s_lock);
+	bp = store_mem_blob_find(s, digest);
+	if (*bp != NULL && strcmp((*bp)->mb_digest, digest) == 0) {
+		*ts = (*bp)->mb_used;
+		rv = 0;
+	} else
+		errno = ENOENT;
+	pthread_mutex_unlock(&s->s_lock);
+	return rv;
+}
+
+/*
+ * store_mem_link_get: the link of kind in repository name, or NULL
+ * with ENOENT. Under s_lock.
+ */
+static struct store_mem_link *
+store_mem_link_get(struct store_mem *s, const char *name, enum store_link kind,
+    const char *digest)
+{
+	struct store_mem_repo *r;
+	struct store_mem_link **lp;
+
+	if ((r = store_mem_repo_get(s, name, 0)) == NULL)
+		return NULL;
+	lp = store_mem_link_find(&r->mr_links[kind], digest);
+	if (*lp == NULL || strcmp((*lp)->ml_digest, digest) != 0) {
+		errno = ENOENT;
+		return NULL;
+	}
+	return *lp;
+}
+
+static int
+store_mem_link_used(struct store *st, const char *name, enum store_link kind,
+    const char *digest, struct timespec *ts)
+{
+	struct store_mem *s = (struct store_mem *)st;
+	struct store_mem_link *l;
+	int rv = -1;
+
+	if (!store_name_ok(name) || !store_digest_ok(digest) ||
+	    (kind != STORE_LINK_LAYER && kind != STORE_LINK_REVISION)) {
+		errno = EINVAL;
+		return -1;
+	}
+	pthread_mutex_lock(&s->s_lock);
+	if ((l = store_mem_link_get(s, name, kind, digest)) != NULL) {
+		*ts = l->ml_used;
+		rv = 0;
+	}
+	pthread_mutex_unlock(&s->s_lock);
+	return rv;
+}
+
+/* store_mem_link_touch: ENOENT when the link or the blob is missing. */
+static int
+store_mem_link_touch(struct store *st, const char *name, enum store_link kind,
+    const char *digest)
+{
+	struct store_mem *s = (struct store_mem *)st;
+	struct store_mem_link *l;
+	struct store_mem_blob **bp;
+	int rv = -1;
+
+	if (!store_name_ok(name) || !store_digest_ok(digest) ||
+	    (kind != STORE_LINK_LAYER && kind != STORE_LINK_REVISION)) {
+		errno = EINVAL;
+		return -1;
+	}
+	pthread_mutex_lock(&s->s_lock);
+	if ((l = store_mem_link_get(s, name, kind, digest)) != NULL) {
+		store_mem_now(&l->ml_used);
+		bp = store_mem_blob_find(s, digest);
+		if (*bp != NULL && strcmp((*bp)->mb_digest, digest) == 0) {
+			store_mem_now(&(*bp)->mb_used);
+			rv = 0;
+		} else
+			errno = ENOENT;
+	}
+	pthread_mutex_unlock(&s->s_lock);
+	return rv;
+}
+
+void
+store_mem_age(struct store *st, time_t seconds)
+{
+	struct store_mem *s = (struct store_mem *)st;
+	struct store_mem_blob *b;
+	struct store_mem_repo *r;
+	struct store_mem_link *l;
+	size_t k;
+
+	pthread_mutex_lock(&s->s_lock);
+	for (b = s->s_blobs; b != NULL; b = b->mb_next)
+		b->mb_used.tv_sec -= seconds;
+	for (r = s->s_repos; r != NULL; r = r->mr_next)
+		for (k = 0; k < 2; k++)
+			for (l = r->mr_links[k]; l != NULL; l = l->ml_next)
+				l->ml_used.tv_sec -= seconds;
+	pthread_mutex_unlock(&s->s_lock);
 }

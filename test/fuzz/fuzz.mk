@@ -37,7 +37,7 @@ FUZZ_LINK_fuzz_http	= $(call FUZZ_O,util log metrics)
 FUZZ_LINK_fuzz_router	= $(call FUZZ_O,router digest util)
 FUZZ_LINK_fuzz_digest	= $(call FUZZ_O,digest util)
 FUZZ_LINK_fuzz_manifest	= $(call FUZZ_O,manifest digest util)
-FUZZ_LINK_fuzz_config	= $(call FUZZ_O,config log util)
+FUZZ_LINK_fuzz_config	= $(call FUZZ_O,config config_yaml log util)
 FUZZ_LINK_fuzz_range	= $(call FUZZ_O,api_parse manifest digest util)
 FUZZ_LINK_fuzz_htpasswd	= $(filter-out $(BUILD)/obj/auth.o,$(LIBOBJS))
 

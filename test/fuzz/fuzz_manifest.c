@@ -1,6 +1,6 @@
 /*
- * fuzz_manifest: manifest_parse, manifest_media_type and manifest_accepts
- * (manifest.c) on arbitrary bytes.
+ * fuzz_manifest: manifest_parse, manifest_media_type, manifest_accepts and
+ * manifest_scan (manifest.c) on arbitrary bytes.
  *
  * Input format (see README.md):
  *   byte 0      Content-Type: 0 none, 1..N one of fuzz_types[], anything
@@ -11,7 +11,9 @@
  * Invariants: a parsed manifest has a known media type, at most
  * MANIFEST_MAX_REFS references, each a valid digest, a valid subject when
  * it has one; parsing without a Content-Type and manifest_media_type agree
- * on the media type; everything is freed (LeakSanitizer).
+ * on the media type; manifest_scan (garbage collection) finds every
+ * reference and the subject manifest_parse found, so a collection never
+ * keeps less than a push had to have; everything is freed (LeakSanitizer).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -84,10 +86,31 @@ fuzz_check_manifest(const struct manifest *m)
 		FUZZ_CHECK(m->m_annotations[0] == '{');
 }
 
+/* Every reference of parsed is among those of scanned. */
+static void
+fuzz_check_scan(const struct manifest *parsed, const struct manifest *scanned)
+{
+	size_t i, j;
+
+	for (i = 0; i < parsed->m_nrefs; i++) {
+		for (j = 0; j < scanned->m_nrefs; j++)
+			if (strcmp(parsed->m_refs[i].mr_digest,
+			    scanned->m_refs[j].mr_digest) == 0)
+				break;
+		FUZZ_CHECK(j < scanned->m_nrefs);
+		if (parsed->m_refs[i].mr_kind == MANIFEST_REF_CHILD)
+			FUZZ_CHECK(scanned->m_refs[j].mr_kind ==
+			    MANIFEST_REF_CHILD);
+	}
+	FUZZ_CHECK(parsed->m_has_subject == scanned->m_has_subject);
+	if (parsed->m_has_subject)
+		FUZZ_CHECK(strcmp(parsed->m_subject, scanned->m_subject) == 0);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct manifest m;
+	struct manifest m, sm;
 	char err[256], mt[MANIFEST_MT_MAX], *ct = NULL, *body, *acc;
 	const char *nl, *ctp = NULL;
 	size_t blen;
@@ -144,6 +167,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rc = manifest_parse(body, size, NULL, &m, err, sizeof(err));
 	rc2 = manifest_media_type(body, size, mt, sizeof(mt));
 	FUZZ_CHECK(strnlen(mt, sizeof(mt)) < sizeof(mt));
+	/* What garbage collection reads of the same bytes once stored. */
+	if (manifest_scan(body, size, &sm, err, sizeof(err)) == 0) {
+		for (blen = 0; blen < sm.m_nrefs; blen++)
+			FUZZ_CHECK(digest_is_valid(sm.m_refs[blen].mr_digest,
+			    strnlen(sm.m_refs[blen].mr_digest, DIGEST_BUFSZ)));
+		if (rc == 0)
+			fuzz_check_scan(&m, &sm);
+		manifest_free(&sm);
+	} else
+		FUZZ_CHECK(rc != 0 && sm.m_nrefs == 0 && sm.m_refs == NULL);
 	if (rc == 0) {
 		fuzz_check_manifest(&m);
 		FUZZ_CHECK(rc2 == 0 && strcasecmp(mt, m.m_media_type) == 0);

@@ -61,6 +61,8 @@ fuzz_route(const char *path, size_t len)
 	switch (m.rm_id) {
 	case ROUTE_BASE:
 	case ROUTE_CATALOG:
+	case ROUTE_HEALTHZ:
+	case ROUTE_READYZ:
 		FUZZ_CHECK(m.rm_name[0] == '\0' && rlen == 0);
 		break;
 	case ROUTE_TAGS:

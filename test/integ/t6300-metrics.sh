@@ -276,12 +276,14 @@ test_expect_success CURL,PROMTOOL,REGISTRYD 'with auth, /metrics needs credentia
 	grep -q "^registry_http_requests_total{code=\"401\",handler=\"metrics\",method=\"get\"} 2$" a1.txt
 '
 
-test_expect_success CURL,PROMTOOL,REGISTRYD 'the debug listener serves /metrics alone, without auth' '
+test_expect_success CURL,PROMTOOL,REGISTRYD 'the debug listener serves /metrics and the probes alone, without auth' '
 	stop_registryd &&
 	REG_HTTP_EXTRA="debug_addr = 127.0.0.1:$DPORT" &&
 	write_config &&
 	start_registryd &&
-	grep -q "listening on 127.0.0.1 port $DPORT (debug: /metrics)" "$TRASH/registryd.log" &&
+	grep -q "listening on 127.0.0.1 port $DPORT (debug listener)" "$TRASH/registryd.log" &&
+	reg_curl GET "$DEBUG/healthz" && expect_status 200 &&
+	reg_curl GET "$DEBUG/readyz" && expect_status 200 &&
 	scrape d1.txt "$DEBUG/metrics" &&
 	scrape d2.txt "$DEBUG/metrics?x=1" &&
 	reg_curl HEAD "$DEBUG/metrics" && expect_status 200 &&

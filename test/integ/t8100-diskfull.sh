@@ -2,7 +2,8 @@
 # shellcheck disable=SC1091,SC2016,SC2034  # test bodies are single-quoted, eval'd later
 # Disk full and a read-only root, on a 64 MiB tmpfs (needs root: skipped
 # on a developer's machine without it, a failure under CI=true). A full
-# disk gives 507 with the OCI error body and leaves no partial blob, the
+# disk gives 507 with the OCI error body (and /readyz 503: a load balancer
+# stops sending pushes) and leaves no partial blob, the
 # stored content stays readable, the server keeps serving and recovers
 # once space is freed; a read-only root stops the start with a message
 # naming the root.
@@ -153,6 +154,8 @@ test_expect_success TMPFS,CURL,REGISTRYD 'while full: existing content stays rea
 	kill -0 "$REG_PID" &&
 	reg_curl GET /v2/ &&
 	expect_status 200 &&
+	reg_curl GET /healthz &&
+	expect_status 200 &&
 	reg_curl GET "/v2/disk/app/blobs/$(sha256_of keep)" &&
 	expect_status 200 &&
 	expect_body_file keep &&
@@ -164,8 +167,18 @@ test_expect_success TMPFS,CURL,REGISTRYD 'while full: existing content stays rea
 	expect_body_file img/layer.bin
 '
 
+test_expect_success TMPFS,CURL,REGISTRYD 'while full: /readyz says 503, the storage takes no writes' '
+	reg_curl GET /readyz &&
+	expect_status 503 &&
+	grep -q "^not ready: storage does not take writes: No space left on device$" body &&
+	test_expect_code 1 "$REGISTRYD" healthcheck -r -c "$CONF" &&
+	"$REGISTRYD" healthcheck -c "$CONF"
+'
+
 test_expect_success TMPFS,CURL,REGISTRYD 'after freeing space: the big upload and the manifest succeed' '
 	rm -f "$MNT/filler" &&
+	reg_curl GET /readyz &&
+	expect_status 200 &&
 	push_blob disk/app big &&
 	reg_curl GET "/v2/disk/app/blobs/$DBIG" &&
 	expect_status 200 &&

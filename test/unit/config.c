@@ -439,7 +439,8 @@ test_debug_addr(void)
 	    "metrics at /metrics only; ignored");
 	expect_env("REGISTRY_HTTP_DEBUG_TLS_CERTIFICATE=/x", 0,
 	    "REGISTRY_HTTP_DEBUG_TLS_CERTIFICATE: warning: the debug listener "
-	    "serves /metrics only (no pprof, expvar or TLS); ignored");
+	    "serves /metrics and the probes only (no pprof, expvar or TLS); "
+	    "ignored");
 }
 
 static void
@@ -645,6 +646,9 @@ test_env(void)
 	    "registry:2 purge interval alias");
 	is_int(cf.cf_upload_purge, 1, "purging on by default");
 	is_int(cf.cf_upload_purge_dryrun, 0, "no dry run by default");
+	is_int(cf.cf_read_only, 0, "writable by default");
+	is_int(cf.cf_gc_interval, 0, "no online garbage collection by default");
+	is_int(cf.cf_gc_grace, 3600, "garbage collection grace: an hour");
 	is_int(cf.cf_drain_timeout, 10, "registry:2 draintimeout alias");
 	is_str(cf.cf_secret, "hunter2", "secret from env");
 	is_str(cf.cf_root, "/data", "root from env");
@@ -699,11 +703,24 @@ test_env(void)
 	    "REGISTRY_HTTP_PREFIX: a URL prefix is not supported by "
 	    "registryd; refusing to start");
 	expect_env("REGISTRY_HTTP_PREFIX=/", 0, "");
-	expect_env("REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED=true", -1,
-	    "REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED: read-only mode "
-	    "is not supported by registryd; refusing to start a writable "
-	    "registry");
+	/* registry:2's read-only maintenance mode is [storage] read_only. */
+	{
+		char *roenv[] = {
+		    "REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED=true",
+		    "REGISTRY_STORAGE_GC_INTERVAL=1h", NULL};
+
+		rv = load(&cf, "[storage]\ngc_grace = 10m\n", roenv);
+		is_int(rv, 0, "read-only and gc settings load");
+		is_int(cf.cf_read_only, 1, "registry:2 readonly alias");
+		is_int(cf.cf_gc_interval, 3600, "REGISTRY_STORAGE_GC_INTERVAL");
+		is_int(cf.cf_gc_grace, 600, "gc_grace from the file");
+		config_free(&cf);
+	}
+	expect_env("REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED=true", 0, "");
 	expect_env("REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED=no", 0, "");
+	expect_env("REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED=maybe", -1,
+	    "REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED: expected "
+	    "true|false|yes|no|on|off|1|0");
 	/* registry:2's uploadpurging is honoured, not warned about. */
 	expect_env("REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_ENABLED=false", 0,
 	    "");
@@ -1023,6 +1040,31 @@ test_service(void)
 	expect_error("[server]\nuser = abcdefghijabcdefghijabcdefghijabc\n",
 	    CONF ":2: user: expected a user name: letters, digits, '.', '_', "
 	         "'-', at most 32 bytes");
+
+	/* [server] chown_root and umask: what the container image sets. */
+	rv = load(&cf, "", NULL);
+	is_int(cf.cf_chown_root, 0, "default chown_root false");
+	is_str(cf.cf_umask, "", "default umask: inherited");
+	config_free(&cf);
+	rv = load(&cf, "[server]\nchown_root = true\numask = 0027\n", NULL);
+	is_int(rv, 0, "chown_root and umask load");
+	is_int(cf.cf_chown_root, 1, "chown_root");
+	is_str(cf.cf_umask, "0027", "umask");
+	config_free(&cf);
+	envp[0] = "REGISTRY_SERVER_UMASK=022";
+	envp[1] = NULL;
+	rv = load(&cf, "", envp);
+	is_int(rv, 0, "REGISTRY_SERVER_UMASK=022");
+	is_str(cf.cf_umask, "022", "three digits");
+	config_free(&cf);
+	expect_error("[server]\numask = 0028\n",
+	    CONF ":2: umask: expected an octal umask such as 0027 or 0022");
+	expect_error("[server]\numask = 27\n",
+	    CONF ":2: umask: expected an octal umask such as 0027 or 0022");
+	expect_error("[server]\numask = 10027\n",
+	    CONF ":2: umask: expected an octal umask such as 0027 or 0022");
+	expect_env("REGISTRY_SERVER_CHOWN_ROOT=maybe", -1,
+	    "REGISTRY_SERVER_CHOWN_ROOT: expected true|false|yes|no|on|off|1|0");
 }
 
 static void

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -21,6 +22,7 @@
 #include "api.h"
 #include "config.h"
 #include "digest.h"
+#include "gc.h"
 #include "http.h"
 #include "log.h"
 #include "manifest.h"
@@ -2092,6 +2094,244 @@ test_manifest_buffer(void)
 	cfg.cf_manifest_buffer_max = saved;
 }
 
+/*
+ * 1 when the store says blob digest (with repo: its layer link there) was
+ * used in the last minute.
+ */
+static int
+used_now(const char *repo, const char *digest)
+{
+	struct timespec now, ts;
+
+	(void)clock_gettime(CLOCK_REALTIME_COARSE, &now);
+	now.tv_sec -= 60;
+	if (repo != NULL)
+		return store_link_used(st, repo, STORE_LINK_LAYER, digest,
+		           &ts) == 0 &&
+		    ts.tv_sec >= now.tv_sec;
+	return store_blob_used(st, digest, &ts) == 0 && ts.tv_sec >= now.tv_sec;
+}
+
+/*
+ * What online garbage collection relies on (gc.c): a blob HEAD (a client
+ * about to skip an upload), a mount and a manifest PUT mark what they
+ * found or named as used in the store; a GET does not.
+ */
+static void
+test_used(void)
+{
+	struct resp r;
+	char l[DIGEST_BUFSZ], c[DIGEST_BUFSZ], m[DIGEST_BUFSZ], man[1024];
+
+	ok(push_blob("lib/used", "used layer!", l) &&
+	        push_blob("lib/used",
+	            "{\"architecture\":\"amd64\",\"os\":\"x\"}", c),
+	    "used: two blobs pushed");
+	store_mem_age(st, 7200);
+	ok(!used_now(NULL, l) && !used_now(NULL, c), "used: aged two hours");
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/used/blobs/%s HTTP/1.1\r\nHost: t\r\n", c);
+	is_int(r.status, 200, "used: GET of a blob");
+	resp_free(&r);
+	ok(!used_now(NULL, c) && !used_now("lib/used", c),
+	    "used: a GET touches nothing");
+	api_req(&r, NULL, 0,
+	    "HEAD /v2/lib/used/blobs/%s HTTP/1.1\r\nHost: t\r\n", l);
+	is_int(r.status, 200, "used: HEAD of a blob");
+	resp_free(&r);
+	ok(used_now("lib/used", l) && used_now(NULL, l),
+	    "used: a HEAD touches the layer link and the blob");
+	api_req(&r, NULL, 0,
+	    "POST /v2/lib/used2/blobs/uploads/?mount=%s&from=lib/used "
+	    "HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n",
+	    c);
+	is_int(r.status, 201, "used: a mount");
+	resp_free(&r);
+	ok(used_now("lib/used2", c) && used_now(NULL, c),
+	    "used: the mounted blob and its new link are used now");
+	store_mem_age(st, 7200);
+	image_manifest(man, sizeof(man), c, l);
+	is_int(push_manifest("lib/used", "v1", MT_OCI_MANIFEST, man, m, &r),
+	    201, "used: a manifest PUT");
+	resp_free(&r);
+	ok(used_now("lib/used", c) && used_now("lib/used", l) &&
+	        used_now(NULL, c) && used_now(NULL, l),
+	    "used: it touched the links and blobs it names");
+}
+
+/*
+ * Read-only (registry:2's maintenance mode): every write under /v2/ is
+ * 405 UNSUPPORTED with what the route still allows; reads work and touch
+ * nothing.
+ */
+static void
+test_read_only(void)
+{
+	struct resp r;
+	char v[64], l[DIGEST_BUFSZ], m[DIGEST_BUFSZ];
+	const char *man = "{\"schemaVersion\":2}";
+
+	ok(push_blob("lib/ro", "read only", l), "read-only: a blob first");
+	cfg.cf_read_only = 1;
+	store_mem_age(st, 7200);
+	api_req(&r, NULL, 0,
+	    "POST /v2/lib/ro/blobs/uploads/ HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Length: 0\r\n");
+	ok(r.status == 405 && oci_error(&r, "UNSUPPORTED") &&
+	        strcasestr(r.head, "\r\nAllow:") != NULL &&
+	        strcmp(hdr(&r, "Allow", v, sizeof(v)), "") == 0,
+	    "read-only: POST of an upload: 405 UNSUPPORTED, nothing allowed");
+	resp_free(&r);
+	digest_buf(man, strlen(man), m);
+	api_req(&r, man, strlen(man),
+	    "PUT /v2/lib/ro/manifests/v1 HTTP/1.1\r\nHost: t\r\n"
+	    "Content-Type: %s\r\nContent-Length: %zu\r\n",
+	    MT_OCI_MANIFEST, strlen(man));
+	ok(r.status == 405 && oci_error(&r, "UNSUPPORTED") &&
+	        strcmp(hdr(&r, "Allow", v, sizeof(v)), "GET, HEAD") == 0,
+	    "read-only: PUT of a manifest: 405, GET and HEAD allowed");
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "DELETE /v2/lib/ro/blobs/%s HTTP/1.1\r\nHost: t\r\n", l);
+	ok(r.status == 405 && oci_error(&r, "UNSUPPORTED"),
+	    "read-only: DELETE of a blob: 405");
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "DELETE /v2/lib/ro/manifests/%s HTTP/1.1\r\nHost: t\r\n", m);
+	ok(r.status == 405 && oci_error(&r, "UNSUPPORTED"),
+	    "read-only: DELETE of a manifest: 405");
+	resp_free(&r);
+	api_req(&r, NULL, 0, "HEAD /v2/lib/ro/blobs/%s HTTP/1.1\r\nHost: t\r\n",
+	    l);
+	is_int(r.status, 200, "read-only: HEAD of a blob works");
+	resp_free(&r);
+	ok(!used_now("lib/ro", l) && !used_now(NULL, l),
+	    "read-only: ... and touches nothing");
+	api_req(&r, NULL, 0, "GET /v2/lib/ro/blobs/%s HTTP/1.1\r\nHost: t\r\n",
+	    l);
+	ok(r.status == 200 && strcmp(r.body, "read only") == 0,
+	    "read-only: GET of a blob works");
+	resp_free(&r);
+	cfg.cf_read_only = 0;
+}
+
+/*
+ * A collection that, once it started, sees the blob of a manifest that
+ * was deleted earlier: the store_mem_on_blob_write hook starts it in a
+ * thread at the moment a push of that same manifest finds the blob
+ * present, and waits for it to end (for at most half a second: a push
+ * that holds the collector's guard there keeps it waiting).
+ */
+struct repush {
+	const char *rp_digest;
+	pthread_mutex_t rp_lock;
+	pthread_cond_t rp_cond;
+	pthread_t rp_thread;
+	int rp_started, rp_done, rp_rc;
+};
+
+static void *
+repush_gc(void *arg)
+{
+	struct repush *rp = arg;
+	struct gc_options o;
+	struct gc *g;
+	int rc = -1;
+
+	memset(&o, 0, sizeof(o));
+	o.go_grace = 60;
+	if ((g = gc_new(st, &o)) != NULL) {
+		while ((rc = gc_step(g)) == 1)
+			continue;
+		gc_free(g);
+	}
+	pthread_mutex_lock(&rp->rp_lock);
+	rp->rp_rc = rc;
+	rp->rp_done = 1;
+	pthread_cond_signal(&rp->rp_cond);
+	pthread_mutex_unlock(&rp->rp_lock);
+	return NULL;
+}
+
+static void
+repush_hook(const char *digest, void *arg)
+{
+	struct repush *rp = arg;
+	struct timespec until;
+
+	if (rp->rp_started || strcmp(digest, rp->rp_digest) != 0)
+		return;
+	if (pthread_create(&rp->rp_thread, NULL, repush_gc, rp) != 0)
+		return;
+	rp->rp_started = 1;
+	(void)clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_nsec += 500000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&rp->rp_lock);
+	while (!rp->rp_done &&
+	    pthread_cond_timedwait(&rp->rp_cond, &rp->rp_lock, &until) == 0)
+		continue;
+	pthread_mutex_unlock(&rp->rp_lock);
+}
+
+/*
+ * Online garbage collection and a push of a manifest deleted earlier
+ * (docker push of the same image again): its blob is still there,
+ * unreferenced, and old. A collection deciding on that blob between the
+ * push finding it present and the push linking it would leave an
+ * acknowledged tag naming a missing manifest; the push keeps the
+ * collector's guard until its links are written.
+ */
+static void
+test_repush_during_gc(void)
+{
+	struct repush rp;
+	struct resp r;
+	char l[DIGEST_BUFSZ], c[DIGEST_BUFSZ], m[DIGEST_BUFSZ], m2[DIGEST_BUFSZ];
+	char man[1024];
+
+	ok(push_blob("lib/repush", "repush lyr!", l) &&
+	        push_blob("lib/repush",
+	            "{\"architecture\":\"amd64\",\"os\":\"y\"}", c),
+	    "repush: two blobs pushed");
+	image_manifest(man, sizeof(man), c, l);
+	is_int(push_manifest("lib/repush", "v1", MT_OCI_MANIFEST, man, m, &r),
+	    201, "repush: the image pushed");
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "DELETE /v2/lib/repush/manifests/%s HTTP/1.1\r\nHost: t\r\n", m);
+	is_int(r.status, 202, "repush: and deleted by digest");
+	resp_free(&r);
+	store_mem_age(st, 7200);
+
+	memset(&rp, 0, sizeof(rp));
+	rp.rp_digest = m;
+	pthread_mutex_init(&rp.rp_lock, NULL);
+	pthread_cond_init(&rp.rp_cond, NULL);
+	store_mem_on_blob_write(repush_hook, &rp);
+	is_int(push_manifest("lib/repush", "v2", MT_OCI_MANIFEST, man, m2, &r),
+	    201, "repush: the same manifest pushed again, as v2");
+	resp_free(&r);
+	store_mem_on_blob_write(NULL, NULL);
+	ok(rp.rp_started, "repush: a collection ran during the push");
+	if (rp.rp_started)
+		pthread_join(rp.rp_thread, NULL);
+	is_int(rp.rp_rc, 0, "repush: the collection completed");
+	pthread_mutex_destroy(&rp.rp_lock);
+	pthread_cond_destroy(&rp.rp_cond);
+
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/repush/manifests/v2 HTTP/1.1\r\nHost: t\r\n"
+	    "Accept: %s\r\n",
+	    MT_OCI_MANIFEST);
+	ok(r.status == 200 && strcmp(r.body, man) == 0,
+	    "repush: the acknowledged v2 is pullable (got %d)", r.status);
+	resp_free(&r);
+}
+
 /* Every handler test, against st. */
 static void
 test_all(void)
@@ -2113,6 +2353,9 @@ test_all(void)
 	test_tags_pages();
 	test_manifest_buffer();
 	test_old_clients();
+	test_used();
+	test_read_only();
+	test_repush_during_gc();
 }
 
 int

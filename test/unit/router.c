@@ -33,6 +33,10 @@ static const struct {
 	{ "/v2/a/blobs/uploads", 0, ROUTE_UPLOADS, "a", "", 0 },
 	{ "/v2/a/blobs/uploads/" UUID, 0, ROUTE_UPLOAD, "a", UUID, 0 },
 	{ "/v2/a/referrers/" DG, 0, ROUTE_REFERRERS, "a", DG, 1 },
+	{ "/healthz", 0, ROUTE_HEALTHZ, "", "", 0 },
+	{ "/readyz", 0, ROUTE_READYZ, "", "", 0 },
+	{ "/healthz/", ROUTE_ERR_NOT_FOUND, 0, "", "", 0 },
+	{ "/v2/healthz", ROUTE_ERR_NOT_FOUND, 0, "", "", 0 },
 	{ "/metrics", 0, ROUTE_METRICS, "", "", 0 },
 	/* A repository called metrics is a repository. */
 	{ "/v2/metrics/tags/list", 0, ROUTE_TAGS, "metrics", "", 0 },

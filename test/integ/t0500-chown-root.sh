@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC1091,SC2016,SC2034  # test bodies are single-quoted, eval'd later
+# [server] chown_root and [server] umask, what the container image sets:
+# registryd started as root takes over a storage root that registry:2
+# (Debian's docker-registry, run as root here) wrote, then drops to
+# [server] user and pushes into the existing repository; started without
+# root on a root-owned tree it refuses, naming the chown to run; the umask
+# decides the modes of what it creates.
+. "$(dirname "$0")/../lib/test-lib.sh"
+
+eval "own_orig_prereq_check() $(declare -f prereq_check | tail -n +2)"
+prereq_check() {
+	case "$1" in
+	ROOT)	[ "$(id -u)" = 0 ] && command -v setpriv >/dev/null ;;
+	*)	own_orig_prereq_check "$1" ;;
+	esac
+}
+
+REF_PORT=$(free_port)
+REF_PID=
+stop_reference() {
+	[ -n "$REF_PID" ] || return 0
+	kill -TERM "$REF_PID" 2>/dev/null
+	wait "$REF_PID" 2>/dev/null
+	REF_PID=
+}
+test_atexit stop_reference
+
+test_expect_success ROOT,DOCKER_REGISTRY,SKOPEO,BUSYBOX 'setup: docker-registry, as root, writes a tree' '
+	make_oci_layout "$TRASH/src" v1 &&
+	cat >ref.yml <<-EOF &&
+	version: 0.1
+	storage:
+	  filesystem:
+	    rootdirectory: $ROOT
+	http:
+	  addr: 127.0.0.1:$REF_PORT
+	EOF
+	{ (umask 022; exec docker-registry serve ref.yml >ref.log 2>&1 3>&-) & } &&
+	REF_PID=$! &&
+	wait_for registryd_is_up "http://127.0.0.1:$REF_PORT" &&
+	reg_skopeo copy --dest-tls-verify=false "oci:$TRASH/src:v1" \
+	    "docker://127.0.0.1:$REF_PORT/old/app:v1" &&
+	stop_reference &&
+	test "$(stat -c %u "$ROOT/docker/registry/v2/repositories/old/app/_layers")" = 0
+'
+
+test_expect_success ROOT,DOCKER_REGISTRY,SKOPEO,BUSYBOX,REGISTRYD 'without root: refused, naming the chown' '
+	chmod 755 "$ROOT" &&
+	test_expect_code 1 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    env REGISTRY_SERVER_CHOWN_ROOT=true REGISTRY_HTTP_ADDR=127.0.0.1:$PORT \
+	    REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY="$ROOT" \
+	    "$REGISTRYD" serve 2>err </dev/null 3>&- ;
+	cat err &&
+	uid=$(id -u nobody) && gid=$(id -g nobody) &&
+	grep -q "refusing to start: storage $ROOT is owned by uid 0 and not writable by uid $uid that registryd runs as.*run chown -R $uid:$gid $ROOT" err &&
+	chmod 777 "$ROOT" &&
+	test_expect_code 1 setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    env REGISTRY_SERVER_CHOWN_ROOT=true REGISTRY_HTTP_ADDR=127.0.0.1:$PORT \
+	    REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY="$ROOT" \
+	    "$REGISTRYD" serve 2>err </dev/null 3>&- ;
+	cat err &&
+	grep -q "refusing to start: storage $ROOT/docker/registry/v2 is owned by uid 0 and not writable" err &&
+	chmod 755 "$ROOT"
+'
+
+test_expect_success ROOT,DOCKER_REGISTRY,SKOPEO,BUSYBOX,REGISTRYD 'as root with user and chown_root: the tree is taken over, then root is dropped' '
+	cat >"$CONF" <<-EOF &&
+	[http]
+	addr = 127.0.0.1:$PORT
+	[storage]
+	rootdirectory = $ROOT
+	[server]
+	user = nobody
+	chown_root = true
+	umask = 0027
+	[log]
+	level = debug
+	EOF
+	start_registryd &&
+	grep -q "storage $ROOT: [0-9]* entries given to user nobody" registryd.log &&
+	grep -q "running as user nobody" registryd.log &&
+	test "$(stat -c %U "$ROOT/docker/registry/v2/repositories/old/app/_layers")" = nobody &&
+	test -z "$(find "$ROOT" ! -user nobody | head -n 1)" &&
+	test "$(ps -o user= -p "$REG_PID")" = nobody
+'
+
+test_expect_success ROOT,DOCKER_REGISTRY,SKOPEO,BUSYBOX,REGISTRYD 'a push into the repository registry:2 wrote, files made with umask 0027' '
+	reg_skopeo copy --src-tls-verify=false --dest-tls-verify=false \
+	    "docker://127.0.0.1:$PORT/old/app:v1" "docker://127.0.0.1:$PORT/old/app:v2" &&
+	reg_curl GET /v2/old/app/tags/list &&
+	jq_body ".tags == [\"v1\", \"v2\"]" &&
+	link="$ROOT/docker/registry/v2/repositories/old/app/_manifests/tags/v2/current/link" &&
+	test "$(stat -c %a "$link")" = 640 &&
+	test "$(stat -c %a "$(dirname "$link")")" = 750 &&
+	test "$(stat -c %U "$link")" = nobody
+'
+
+test_expect_success ROOT,DOCKER_REGISTRY,SKOPEO,BUSYBOX,REGISTRYD 'a second start changes nothing' '
+	stop_registryd &&
+	start_registryd &&
+	test "$(grep -c "entries given to user nobody" registryd.log)" = 1
+'
+
+test_done
