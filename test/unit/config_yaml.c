@@ -385,12 +385,9 @@ test_verdicts(void)
 	    "127.0.0.1:5000 or [::1]:5000\n");
 	expect("tcp listener and prefix /", "http:\n  net: tcp\n  prefix: /\n",
 	    0, "");
-	expect("read-only mode",
+	expect("read-only mode (honoured)",
 	    "storage:\n  maintenance:\n    readonly:\n      enabled: true\n",
-	    -1,
-	    "c.yml:4: storage.maintenance.readonly.enabled: read-only mode is "
-	    "not supported by registryd; refusing to start a writable "
-	    "registry\n");
+	    0, "");
 	expect("notifications warned once",
 	    "notifications:\n  events:\n    includereferences: true\n"
 	    "  endpoints:\n    - name: alistener\n      url: https://x\n",
