@@ -72,8 +72,8 @@ int route_match(const char *path, size_t len, struct route_match *m);
  * constant: registry:2's route names where it has the endpoint ("base",
  * "catalog", "tags", "manifest", "blob", "blob_upload",
  * "blob_upload_chunk"), else ours ("referrers", "ui_root", "ui",
- * "ui_status", "v1_ping", "v1_search", "metrics"); "other" for an id
- * without a name.
+ * "ui_status", "v1_ping", "v1_search", "healthz", "readyz", "metrics");
+ * "other" for an id without a name.
  */
 const char *route_name(enum route_id);
 

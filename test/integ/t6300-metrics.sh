@@ -16,7 +16,7 @@ DEBUG="http://127.0.0.1:$DPORT"
 HT="$TRASH/htpasswd"
 PA='alice-Pw.1x'
 # Every handler label registryd can write.
-HANDLERS='base|catalog|tags|manifest|blob|blob_upload|blob_upload_chunk|referrers|ui_root|ui|ui_status|v1_ping|v1_search|metrics|other'
+HANDLERS='base|catalog|tags|manifest|blob|blob_upload|blob_upload_chunk|referrers|ui_root|ui|ui_status|v1_ping|v1_search|healthz|readyz|metrics|other'
 
 # scrape FILE [URL [curl args...]]: GET URL (default /metrics) into
 # FILE: 200, the text format's content type, and promtool finds nothing
