@@ -64,9 +64,11 @@ $(BUILD)/obj/ui_assets.o: $(BUILD)/gen/ui_assets.c include/ui_assets.h \
 
 # A unit test may #include the module's .c to reach its statics; it links
 # against every other module, unless TEST_LINK_<module> names a smaller set
-# (the HTTP layer needs only util and log: the test gives it a dispatcher
-# of its own and drives it through a bufferevent pair, no server).
-TEST_LINK_http = $(BUILD)/obj/util.o $(BUILD)/obj/log.o
+# (the HTTP layer needs only util, log and metrics: the test gives it a
+# dispatcher of its own and drives it through a bufferevent pair, no
+# server).
+TEST_LINK_http = $(BUILD)/obj/util.o $(BUILD)/obj/log.o \
+	$(BUILD)/obj/metrics.o
 $(BUILD)/test/%.t: test/unit/%.c test/unit/tap.h $(LIBOBJS) | $(BUILD)/test
 	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Wno-missing-declarations \
 	    -o $@ $< $(or $(TEST_LINK_$*),$(filter-out \

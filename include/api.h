@@ -163,6 +163,13 @@ void api_upload_delete(struct request *, const struct route_match *);
 int api_sweep_start(struct event_base *, const struct config *, struct store *);
 void api_sweep_stop(void);
 
+/*
+ * api_metrics.c: GET /metrics, the Prometheus text format: what
+ * metrics.c counts, and the gauges read at each scrape (uploads, the
+ * catalog's figures, the worker pool, the process).
+ */
+void api_metrics_get(struct request *, const struct route_match *);
+
 /* api_manifests.c: /v2/<name>/manifests/<ref> */
 void api_manifest_get(struct request *, const struct route_match *);
 void api_manifest_put(struct request *, const struct route_match *);

@@ -75,6 +75,14 @@
  */
 #define UI_USAGE_MAX_AGE 30
 
+/*
+ * Blob counts for /metrics (catalog.c): a catalog refresh counts the
+ * blobs too once this many times the last count's walk has passed since
+ * it, so counting takes at most 1/CATALOG_BLOB_DUTY of a worker's time
+ * (every refresh on a small store, every minute or so on a large one).
+ */
+#define CATALOG_BLOB_DUTY 20
+
 /* Upload writeback (upload.c): start writeback every this many bytes. */
 #define UPLOAD_WRITEBACK_BYTES (8 * 1024 * 1024)
 

@@ -2,6 +2,8 @@
 #define REGISTRYD_CATALOG_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
 
 struct event_base;
 struct store;
@@ -15,6 +17,21 @@ struct store;
  */
 int catalog_init(struct event_base *, struct store *, int refresh);
 void catalog_shutdown(void);
+/* What the index knows of the store's size, for /metrics. */
+struct catalog_stats {
+	size_t cs_repos;        /* repositories in the index now */
+	uint64_t cs_blobs;      /* blobs the last refresh counted */
+	uint64_t cs_blob_bytes; /* their bytes */
+	time_t cs_scan_time;    /* when it finished; 0: none has yet */
+	uint64_t cs_scan_ms;    /* how long that refresh's walk took */
+};
+
+/*
+ * catalog_stats: the figures now. Blobs are counted by a refresh, every
+ * refresh on a small store and less often on a large one (at most
+ * 1/CATALOG_BLOB_DUTY of a worker's time: catalog.c).
+ */
+void catalog_stats(struct catalog_stats *);
 /* catalog_add: note a repository that now has a manifest. */
 void catalog_add(const char *name);
 /*

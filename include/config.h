@@ -41,6 +41,7 @@ struct config {
 	int cf_manifest_buffer_max; /* manifest_buffer_max= bytes, all PUTs */
 	char *cf_trust_proxy;   /* trust_proxy= addresses, comma list */
 	char *cf_cors_origins;  /* cors_origins= origins, comma list */
+	char *cf_debug_addr;    /* debug_addr= / REGISTRY_HTTP_DEBUG_ADDR */
 	/* [tls]: TLS is on when cf_tls_cert is set */
 	char *cf_tls_cert;      /* certificate= (full chain, PEM) */
 	char *cf_tls_key;       /* key= */

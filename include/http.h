@@ -160,6 +160,14 @@ void http_reply_source(struct request *, int status, const char *content_type,
 void http_error(struct request *, int status, const char *code, const char *fmt,
     ...) __attribute__((format(printf, 4, 5)));
 
+/*
+ * http_set_route: the name of the route serving the request (a string
+ * constant, such as router.c's names), under which the metrics count it:
+ * in flight from now until it is freed, then done with its status,
+ * bytes and duration. Unset, a request counts as "other".
+ */
+void http_set_route(struct request *, const char *name);
+
 /* Set the digest shown in the access log line. */
 void http_log_digest(struct request *, const char *digest);
 
@@ -170,7 +178,9 @@ void http_log_digest(struct request *, const char *digest);
  * CLIENT is the peer's "addr:port" or the address behind a trusted proxy,
  * BYTES counts the body bytes sent and MS runs from the request's first
  * byte; a line for a response that did not go out whole ends in
- * " aborted", with status 499 when no reply had started.
+ * " aborted", with status 499 when no reply had started. The metrics
+ * (metrics.h) count the request at the same moment, with the same
+ * status, bytes and duration.
  */
 
 /* ---- the connection side, used by server.c ---- */
@@ -237,6 +247,12 @@ int http_refusal(char *buf, size_t size, int status, const char *code,
  */
 struct http_conn *http_conn_new(struct bufferevent *bev, unsigned int id,
     const char *peer, const char *addr, int flags);
+/*
+ * http_conn_set_dispatch: send the requests of hc to dispatch instead of
+ * http_init's dispatcher (the debug listener's connections). Call it
+ * right after http_conn_new.
+ */
+void http_conn_set_dispatch(struct http_conn *, http_dispatch_cb);
 /*
  * http_conn_free: free the request in flight (its cleanup runs), the
  * timer and hc; not the bufferevent. NULL is a no-op.

@@ -21,6 +21,12 @@ void reg_drain(void);
  * handler (see http.h for what a handler must do). Never closes the conn.
  */
 void reg_dispatch(struct request *);
+/*
+ * reg_debug_dispatch: the dispatcher of the debug listener ([http]
+ * debug_addr): /metrics, /healthz and /readyz without authentication,
+ * 404 for anything else.
+ */
+void reg_debug_dispatch(struct request *);
 
 /*
  * reg_collect_garbage: start an online garbage collection now, unless one

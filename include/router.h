@@ -29,6 +29,7 @@ enum route_id {
 	ROUTE_V1_SEARCH, /* /v1/search */
 	ROUTE_HEALTHZ,   /* /healthz: alive, no auth */
 	ROUTE_READYZ,    /* /readyz: ready for traffic, no auth */
+	ROUTE_METRICS,   /* /metrics (Prometheus) */
 };
 
 /* Longest file name under /ui/ (ROUTE_UI). */
@@ -65,6 +66,16 @@ struct route_match {
  * route and its valid name), rm_ref is not.
  */
 int route_match(const char *path, size_t len, struct route_match *m);
+
+/*
+ * route_name: the endpoint's name for metric labels and logs, a string
+ * constant: registry:2's route names where it has the endpoint ("base",
+ * "catalog", "tags", "manifest", "blob", "blob_upload",
+ * "blob_upload_chunk"), else ours ("referrers", "ui_root", "ui",
+ * "ui_status", "v1_ping", "v1_search", "healthz", "readyz", "metrics");
+ * "other" for an id without a name.
+ */
+const char *route_name(enum route_id);
 
 /*
  * route_ui_file_is_valid: 1 when s[0..len) may name a file of the web

@@ -23,6 +23,13 @@ struct request;
 int server_start(struct event_base *, const struct config *,
     void (*dispatch)(struct request *));
 /*
+ * server_listen_debug: also listen on addr (the form of [http] addr) for
+ * the debug listener: plain HTTP whatever [tls] says, each request to
+ * dispatch, under the same connection limits. After server_start. 0, or
+ * -1 with a logged reason.
+ */
+int server_listen_debug(const char *addr, void (*dispatch)(struct request *));
+/*
  * server_shutdown: stop accepting, close idle connections, let requests in
  * flight finish for up to drain_timeout seconds, then leave the loop.
  */

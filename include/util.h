@@ -51,7 +51,8 @@ void util_rfc3339(time_t t, char *buf, size_t size);
 /* util_uuid: a random RFC 4122 v4 uuid, lowercase, 36 chars + NUL. */
 int util_uuid(char out[37]);
 
-/* Monotonic clock in milliseconds. */
+/* Monotonic clock in milliseconds, and in microseconds. */
 uint64_t util_now_ms(void);
+uint64_t util_now_us(void);
 
 #endif /* REGISTRYD_UTIL_H */

@@ -7,7 +7,9 @@
 #          systemd-container and debootstrap (the systemd test),
 #          chromium, Node.js and npm (each only when missing), then
 #          playwright-core with `npm ci` in test/ui (package-lock.json),
-#          docker-compose, python3-yaml, binutils (the image test)
+#          docker-compose, python3-yaml, binutils (the image test),
+#          prometheus (promtool, the metrics test), strace (the backup
+#          test)
 #   all    (default) the same as test
 set -eu
 
@@ -15,14 +17,14 @@ BUILD_PKGS="gcc make pkg-config libevent-dev libhttp-parser-dev libjansson-dev
 libssl-dev libcrypt-dev libyaml-dev"
 TEST_PKGS="curl jq perl python3 skopeo docker.io docker-registry busybox-static
 openssl ca-certificates clang-format nginx systemd-container debootstrap
-docker-compose python3-yaml binutils chromium"
+docker-compose python3-yaml binutils chromium prometheus strace"
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 
 ui=
 case "${1:-all}" in
 build)		want=$BUILD_PKGS ;;
 test | all)	want="$BUILD_PKGS $TEST_PKGS"; ui=1 ;;
--h | --help)	sed -n '2,11s/^# \{0,1\}//p' "$0"; exit 0 ;;
+-h | --help)	sed -n '2,13s/^# \{0,1\}//p' "$0"; exit 0 ;;
 *)		echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
 esac
 
@@ -69,4 +71,13 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing
+# The tests use prometheus' promtool only, never the server the package
+# enables and starts: turn that off again when this run installed it.
+case " $missing " in
+*" prometheus "*)
+	if [ -d /run/systemd/system ]; then
+		$SUDO systemctl disable --now prometheus.service || true
+	fi
+	;;
+esac
 [ -z "$ui" ] || ui_modules

@@ -30,6 +30,7 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "router.h"
 #include "upload.h"
 #include "util.h"
@@ -230,7 +231,9 @@ limited(struct request *req, const char *addr, const char *user)
  * the pool, in which case the request is held and auth_done runs h later.
  * With anonymous_pull, reads pass without credentials, but GET /v2/ still
  * challenges: docker login would otherwise report success for any
- * password and never send credentials on push.
+ * password and never send credentials on push. So does /metrics: it
+ * tells about the registry's traffic, not about images, and a scraper
+ * without credentials has the debug listener.
  */
 int
 access_check(struct request *req, const struct route_match *m, api_handler h)
@@ -245,7 +248,7 @@ access_check(struct request *req, const struct route_match *m, api_handler h)
 		return 1;
 	if (authz == NULL && api_config()->cf_anonymous_pull &&
 	    (meth == HTTP_M_GET || meth == HTTP_M_HEAD) &&
-	    m->rm_id != ROUTE_BASE)
+	    m->rm_id != ROUTE_BASE && m->rm_id != ROUTE_METRICS)
 		return 1;
 	access_client_addr(req, addr, sizeof(addr));
 	switch (auth_check(authz, addr, user, auth_done, req, &pending)) {
@@ -263,10 +266,13 @@ access_check(struct request *req, const struct route_match *m, api_handler h)
 		http_hold(req);
 		return 0;
 	case AUTH_LIMITED:
+		metrics_auth_failure(METRICS_AUTH_LIMITED);
 		limited(req, addr, user);
 		return 0;
 	case AUTH_FAIL:
 	default:
+		metrics_auth_failure(authz == NULL ? METRICS_AUTH_MISSING
+		                                   : METRICS_AUTH_INVALID);
 		challenge(req);
 		return 0;
 	}
@@ -285,10 +291,13 @@ auth_done(void *arg, enum auth_result res, const char *user)
 		http_set_user(req, user);
 		ctx->ac_handler(req, &ctx->ac_match);
 	} else if (res == AUTH_LIMITED) {
+		metrics_auth_failure(METRICS_AUTH_LIMITED);
 		access_client_addr(req, addr, sizeof(addr));
 		limited(req, addr, user);
-	} else
+	} else {
+		metrics_auth_failure(METRICS_AUTH_INVALID);
 		challenge(req);
+	}
 	http_release(req);
 }
 

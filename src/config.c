@@ -199,6 +199,7 @@ static const struct {
 	"ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305"
 
 static int config_validate_addr(const char *, char *, size_t);
+static int config_validate_optaddr(const char *, char *, size_t);
 static int config_validate_path(const char *, char *, size_t);
 static int config_validate_optpath(const char *, char *, size_t);
 static int config_validate_proxies(const char *, char *, size_t);
@@ -260,6 +261,9 @@ static const struct config_key config_keys[] = {
     {"http", "cors_origins", "REGISTRY_HTTP_CORSORIGINS", NULL, CONFIG_T_STRING,
         CF(cf_cors_origins), "", 0, 0, config_validate_origins, CONFIG_F_LIST,
         "credentialed CORS origins, comma list; * alone: any, no credentials"},
+    {"http", "debug_addr", "REGISTRY_HTTP_DEBUG_ADDR", NULL, CONFIG_T_STRING,
+        CF(cf_debug_addr), "", 0, 0, config_validate_optaddr, 0,
+        "debug listener, plain HTTP: /metrics and the probes without auth"},
     {"tls", "certificate", "REGISTRY_HTTP_TLS_CERTIFICATE", NULL,
         CONFIG_T_STRING, CF(cf_tls_cert), "", 0, 0, config_validate_optpath, 0,
         "PEM certificate chain; set with key to serve HTTPS"},
@@ -449,8 +453,14 @@ static const struct config_env_rule config_env_rules[] = {
         "not supported by registryd; ignored"},
     {"REGISTRY_LOG_HOOKS_", 1, NULL, CONFIG_ENV_WARN,
         "not supported by registryd; ignored"},
+    /* registryd's debug listener always serves /metrics. */
+    {"REGISTRY_HTTP_DEBUG_PROMETHEUS_ENABLED", 0, NULL, CONFIG_ENV_ACCEPT,
+        NULL},
+    {"REGISTRY_HTTP_DEBUG_PROMETHEUS_PATH", 0, "/metrics", CONFIG_ENV_WARN,
+        "registryd serves metrics at /metrics only; ignored"},
     {"REGISTRY_HTTP_DEBUG_", 1, NULL, CONFIG_ENV_WARN,
-        "the debug server is not supported by registryd; ignored"},
+        "the debug listener serves /metrics and the probes only (no pprof, "
+        "expvar or TLS); ignored"},
     {"REGISTRY_HTTP_HOST", 0, NULL, CONFIG_ENV_WARN,
         "not supported by registryd; ignored"},
     {"REGISTRY_HTTP_RELATIVEURLS", 0, NULL, CONFIG_ENV_WARN,
@@ -838,6 +848,15 @@ bad:
 	    "expected [host]:port, such as :5000, "
 	    "127.0.0.1:5000 or [::1]:5000");
 	return -1;
+}
+
+/* An optional address (debug_addr=): empty, or as addr= takes it. */
+static int
+config_validate_optaddr(const char *s, char *err, size_t errlen)
+{
+	if (*s == '\0')
+		return 0;
+	return config_validate_addr(s, err, errlen);
 }
 
 /* An optional path (certificate=, htpasswd=): empty, or fits PATH_MAX. */

@@ -52,6 +52,7 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 #define HTTP_NO_OFFSET   UINT32_MAX
@@ -84,6 +85,7 @@ struct http_conn {
 	struct request *hc_req;        /* request being parsed/served */
 	enum http_conn_state hc_state; /* only raised: http_conn_set_state */
 	int hc_flags;                  /* HTTP_CONN_F_*, from the server */
+	http_dispatch_cb hc_dispatch;  /* http_init's, or the listener's */
 	int hc_paused;                 /* parser paused at a message end */
 	unsigned int hc_id;
 	char hc_peer[64]; /* "addr:port" for logs */
@@ -113,7 +115,10 @@ struct request {
 	enum http_method_id r_method;
 	int r_flags; /* REQ_F_* */
 	int r_holds; /* http_hold calls not yet released */
-	uint64_t r_start_ms;
+
+	uint64_t r_start_us; /* the request's first byte, monotonic */
+	const char *r_route; /* route name for metrics (a constant), or NULL */
+	uint64_t r_body_in;  /* body bytes received, kept or discarded */
 
 	char *r_buf; /* url, then header strings */
 	size_t r_buflen;
@@ -267,6 +272,7 @@ http_conn_new(struct bufferevent *bev, unsigned int id, const char *peer,
 	hc->hc_bev = bev;
 	hc->hc_id = id;
 	hc->hc_flags = flags;
+	hc->hc_dispatch = http_dispatch;
 	util_strlcpy(hc->hc_peer, peer, sizeof(hc->hc_peer));
 	util_strlcpy(hc->hc_addr, addr, sizeof(hc->hc_addr));
 	http_parser_init(&hc->hc_parser, HTTP_REQUEST);
@@ -274,6 +280,16 @@ http_conn_new(struct bufferevent *bev, unsigned int id, const char *peer,
 	http_read_timeout(hc, http_cfg->cf_idle_timeout);
 	http_header_deadline(hc, 1);
 	return hc;
+}
+
+/*
+ * http_conn_set_dispatch: the requests of hc go to dispatch rather than
+ * to http_init's (a listener with endpoints of its own).
+ */
+void
+http_conn_set_dispatch(struct http_conn *hc, http_dispatch_cb dispatch)
+{
+	hc->hc_dispatch = dispatch;
 }
 
 /* The state only rises: nothing takes back a decision to close. */
@@ -372,7 +388,7 @@ http_request_new(struct http_conn *hc)
 	r->r_hc = hc;
 	util_strlcpy(r->r_client, hc->hc_peer, sizeof(r->r_client));
 	r->r_content_length = -1;
-	r->r_start_ms = util_now_ms();
+	r->r_start_us = util_now_us();
 	r->r_path = r->r_query = HTTP_NO_OFFSET;
 	if ((r->r_headers = evbuffer_new()) == NULL) {
 		free(r);
@@ -387,6 +403,8 @@ http_request_free(struct request *r)
 {
 	if (r == NULL)
 		return;
+	if (r->r_route != NULL)
+		metrics_in_flight(r->r_route, -1);
 	if (r->r_cleanup_cb != NULL)
 		r->r_cleanup_cb(r);
 	http_source_release(r);
@@ -768,7 +786,7 @@ http_on_headers_complete(http_parser *p)
 		http_error(r, 400, "BAD_REQUEST",
 		    "plain HTTP sent to an HTTPS port: use https://");
 	} else
-		http_dispatch(r);
+		hc->hc_dispatch(r);
 	if (!(r->r_flags & REQ_F_HELD))
 		http_after_dispatch(r);
 	/*
@@ -788,6 +806,7 @@ http_on_body(http_parser *p, const char *at, size_t len)
 	if (hc->hc_cr != NULL && hc->hc_cr >= at && hc->hc_cr < at + len)
 		hc->hc_cr_body = 1;
 	hc->hc_body_end = at + len;
+	r->r_body_in += len;
 	if ((r->r_flags & REQ_F_DISCARD) || r->r_body_cb == NULL) {
 		/* A body nobody asked for (held, or no sink): throw away. */
 		r->r_flags |= REQ_F_DISCARD;
@@ -1457,6 +1476,20 @@ http_set_cleanup(struct request *r, http_cleanup_cb cb)
 	r->r_cleanup_cb = cb;
 }
 
+/*
+ * http_set_route: the route name the metrics count r under (a string
+ * constant); r is in flight under it until it is freed.
+ */
+void
+http_set_route(struct request *r, const char *name)
+{
+	if (r->r_route != NULL)
+		metrics_in_flight(r->r_route, -1);
+	r->r_route = name;
+	if (name != NULL)
+		metrics_in_flight(name, 1);
+}
+
 /* http_log_digest: the digest for the access line. */
 void
 http_log_digest(struct request *r, const char *digest)
@@ -1631,9 +1664,9 @@ http_body_sent(const struct request *r, int *whole)
 }
 
 /*
- * The access line of r, once, just before it is freed: client (the
- * peer's "addr:port", or the address behind a trusted proxy as the
- * dispatcher set it), method, path, status,
+ * The access line of r and its count in the metrics, once, just before
+ * it is freed: client (the peer's "addr:port", or the address behind a
+ * trusted proxy as the dispatcher set it), method, path, status,
  * body bytes sent, time from the request's first byte until the last
  * byte of the response left (or the connection closed), user, digest.
  * When the response has not gone out whole (the connection closed first,
@@ -1648,7 +1681,8 @@ http_log_request(struct request *r)
 {
 	const char *path = http_path(r);
 	struct log_request lr;
-	uint64_t body;
+	struct metrics_request mr;
+	uint64_t body, us;
 	int whole;
 
 	if (!(r->r_flags & (REQ_F_REPLIED | REQ_F_DISPATCHED)))
@@ -1660,11 +1694,19 @@ http_log_request(struct request *r)
 	lr.lr_status =
 	    (r->r_flags & REQ_F_REPLIED) ? r->r_status : HTTP_STATUS_LOST;
 	lr.lr_bytes = (unsigned long long)body;
-	lr.lr_ms = (unsigned long long)(util_now_ms() - r->r_start_ms);
+	us = util_now_us() - r->r_start_us;
+	lr.lr_ms = (unsigned long long)(us / 1000);
 	lr.lr_user = r->r_user;
 	lr.lr_digest = r->r_digest;
 	lr.lr_aborted = !whole;
 	log_access(&lr);
+	mr.mr_handler = r->r_route;
+	mr.mr_method = lr.lr_method;
+	mr.mr_status = lr.lr_status;
+	mr.mr_bytes_in = r->r_body_in;
+	mr.mr_bytes_out = body;
+	mr.mr_usec = us;
+	metrics_request(&mr);
 }
 
 /*

@@ -241,6 +241,15 @@ main_serve(struct config *cfg)
 		    cfg->cf_addr);
 		goto done;
 	}
+	if (*cfg->cf_debug_addr != '\0' &&
+	    server_listen_debug(cfg->cf_debug_addr, reg_debug_dispatch) == -1) {
+		log_errorx("refusing to start: cannot listen on the debug "
+		           "address %s (see the warnings above); stop what "
+		           "uses the port, or set [http] debug_addr "
+		           "(REGISTRY_HTTP_DEBUG_ADDR)",
+		    cfg->cf_debug_addr);
+		goto done;
+	}
 	if (cfg->cf_chown_root && main_own_root(cfg) == -1)
 		goto done;
 	if (*cfg->cf_user != '\0') {

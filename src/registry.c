@@ -7,7 +7,9 @@
  * of which handler serves which (route, method), and reg_dispatch, which
  * routes a request whose headers are complete, lets access.c decide
  * whether it may run, and runs one handler; 405 for a method a route does
- * not have.
+ * not have. reg_debug_dispatch does the same for the debug listener
+ * ([http] debug_addr), which serves /metrics and the probes alone,
+ * without authentication.
  *
  * The handlers live by resource in api_*.c (api.h); what they share,
  * including the per-request state and its cleanup, is api.c; who may do
@@ -30,6 +32,9 @@
 #include "upload.h"
 
 #define REG_ALLOW_MAX 64 /* "GET, HEAD, PUT, ..." */
+
+/* The metrics' name of a request no route matched. */
+#define REG_ROUTE_OTHER "other"
 
 struct reg_route {
 	enum route_id rr_route;
@@ -69,6 +74,7 @@ static const struct reg_route reg_routes[] = {
     {ROUTE_UI_STATUS, HTTP_M_GET, api_ui_status_get},
     {ROUTE_V1_PING, HTTP_M_GET, api_search_ping_get},
     {ROUTE_V1_SEARCH, HTTP_M_GET, api_search_get},
+    {ROUTE_METRICS, HTTP_M_GET, api_metrics_get},
 };
 
 /*
@@ -84,6 +90,16 @@ static const enum route_id reg_public[] = {
     ROUTE_V1_PING,
     ROUTE_HEALTHZ,
     ROUTE_READYZ,
+};
+
+/*
+ * What the debug listener serves, without authentication: it is meant
+ * for loopback or a monitoring network, as registry:2's debug server is.
+ */
+static const struct reg_route reg_debug_routes[] = {
+    {ROUTE_METRICS, HTTP_M_GET, api_metrics_get},
+    {ROUTE_HEALTHZ, HTTP_M_GET, api_health_live},
+    {ROUTE_READYZ, HTTP_M_GET, api_health_ready},
 };
 
 /* ----------------------------------------------------------------------
@@ -185,10 +201,20 @@ reg_dispatch(struct request *req)
 	/* The access line shows the client behind a trusted proxy. */
 	access_client_addr(req, client, sizeof(client));
 	http_set_client(req, client);
+	memset(&m, 0, sizeof(m));
+	rc = route_match(path, strlen(path), &m);
+	/*
+	 * The metrics count the request by route, never by name: a route
+	 * with a bad tag, digest or uuid still is that route.
+	 */
+	http_set_route(req,
+	    rc == 0 || rc == ROUTE_ERR_TAG || rc == ROUTE_ERR_DIGEST ||
+	            rc == ROUTE_ERR_UUID
+	        ? route_name(m.rm_id)
+	        : REG_ROUTE_OTHER);
 	if (access_cors(req))
 		return;
-	memset(&m, 0, sizeof(m));
-	if ((rc = route_match(path, strlen(path), &m)) != 0) {
+	if (rc != 0) {
 		reg_route_error(req, &m, rc);
 		return;
 	}
@@ -227,6 +253,55 @@ reg_is_public(enum route_id id)
 		if (reg_public[i] == id)
 			return 1;
 	return 0;
+}
+
+/*
+ * reg_debug_dispatch: a request on the debug listener: the routes of
+ * reg_debug_routes, without authentication; 404 for every other path, so
+ * the debug port never serves the registry itself. Never closes the
+ * connection.
+ */
+void
+reg_debug_dispatch(struct request *req)
+{
+	struct route_match m;
+	enum http_method_id meth = http_method(req);
+	const char *path = http_path(req);
+	const struct reg_route *r;
+	char client[ACCESS_ADDR_MAX];
+	size_t i;
+	int found = 0;
+
+	access_client_addr(req, client, sizeof(client));
+	http_set_client(req, client);
+	if (meth == HTTP_M_HEAD)
+		meth = HTTP_M_GET;
+	memset(&m, 0, sizeof(m));
+	if (route_match(path, strlen(path), &m) == 0) {
+		for (i = 0;
+		     i < sizeof(reg_debug_routes) / sizeof(reg_debug_routes[0]);
+		     i++) {
+			r = &reg_debug_routes[i];
+			if (r->rr_route != m.rm_id)
+				continue;
+			found = 1;
+			if (r->rr_method == meth) {
+				http_set_route(req, route_name(m.rm_id));
+				r->rr_handler(req, &m);
+				return;
+			}
+		}
+	}
+	if (!found) {
+		http_set_route(req, REG_ROUTE_OTHER);
+		http_error(req, 404, "NOT_FOUND",
+		    "the debug listener serves /metrics, /healthz and /readyz "
+		    "only");
+		return;
+	}
+	http_set_route(req, route_name(m.rm_id));
+	http_add_header(req, "Allow", "GET, HEAD");
+	http_error(req, 405, "UNSUPPORTED", "method not allowed here");
 }
 
 /*

@@ -1,6 +1,7 @@
 /*
  * router.c: the URL space. route_match turns a request path into an
- * endpoint, a repository name and a reference. Names and references are
+ * endpoint, a repository name and a reference; route_name names the
+ * endpoint. Names and references are
  * checked against the OCI grammars here, by hand and with explicit
  * lengths, so that whatever this module accepts can be joined into a path
  * under the storage root: no "..", no empty or absolute components, no
@@ -30,6 +31,7 @@ static const struct {
     {"/v1/search", ROUTE_V1_SEARCH},
     {"/healthz", ROUTE_HEALTHZ},
     {"/readyz", ROUTE_READYZ},
+    {"/metrics", ROUTE_METRICS},
 };
 
 /* The separators a name can be followed by, in route_match's search. */
@@ -49,6 +51,30 @@ static const struct {
     {ROUTE_MARK_BLOBS, "/blobs/"},
     {ROUTE_MARK_TAGS, "/tags/list"},
     {ROUTE_MARK_REFERRERS, "/referrers/"},
+};
+
+/*
+ * Route names (route_name). registry:2 names its routes "blob-upload" and
+ * labels metrics with '-' turned to '_': the labels are what people
+ * see, so those are the names.
+ */
+static const char *const route_names[] = {
+    [ROUTE_BASE] = "base",
+    [ROUTE_CATALOG] = "catalog",
+    [ROUTE_TAGS] = "tags",
+    [ROUTE_MANIFEST] = "manifest",
+    [ROUTE_BLOB] = "blob",
+    [ROUTE_UPLOADS] = "blob_upload",
+    [ROUTE_UPLOAD] = "blob_upload_chunk",
+    [ROUTE_REFERRERS] = "referrers",
+    [ROUTE_ROOT] = "ui_root",
+    [ROUTE_UI] = "ui",
+    [ROUTE_UI_STATUS] = "ui_status",
+    [ROUTE_V1_PING] = "v1_ping",
+    [ROUTE_V1_SEARCH] = "v1_search",
+    [ROUTE_METRICS] = "metrics",
+    [ROUTE_HEALTHZ] = "healthz",
+    [ROUTE_READYZ] = "readyz",
 };
 
 static int route_is_alnum_lower(char);
@@ -249,6 +275,16 @@ route_match(const char *path, size_t len, struct route_match *m)
 		break;
 	}
 	return ROUTE_ERR_NOT_FOUND;
+}
+
+/* route_name: the endpoint's name for labels; "other" when it has none. */
+const char *
+route_name(enum route_id id)
+{
+	if ((size_t)id >= sizeof(route_names) / sizeof(route_names[0]) ||
+	    route_names[id] == NULL)
+		return "other";
+	return route_names[id];
 }
 
 /*

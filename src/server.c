@@ -1,12 +1,14 @@
 /*
  * Listening sockets, accepted connections and their lifecycle: the
  * connection limits (in all and per client address), the TLS sniffing of
- * the first byte and graceful shutdown. The HTTP side of a connection
- * (parser, request in flight, header deadline, read timeouts) is http.c's
- * struct http_conn; what it wants done with the connection comes back
- * through http_conn_state. A connection is freed in exactly one place,
- * conn_close, and only from the top of its own event callbacks (STYLE O2,
- * O3).
+ * the first byte and graceful shutdown. Besides the registry's listeners
+ * there may be a debug listener ([http] debug_addr): plain HTTP, with a
+ * dispatcher of its own, under the same limits. The HTTP side of a
+ * connection (parser, request in flight, header deadline, read timeouts)
+ * is http.c's struct http_conn; what it wants done with the connection
+ * comes back through http_conn_state. A connection is freed in exactly
+ * one place, conn_close, and only from the top of its own event
+ * callbacks (STYLE O2, O3).
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -32,6 +34,7 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "server.h"
 #include "tls.h"
@@ -52,6 +55,19 @@
 #define CONN_F_PLAIN_ON_TLS 0x02 /* plain HTTP on a TLS port: 400 */
 
 /*
+ * What kind of listener a connection came from. The registry's
+ * listeners take TLS when it is configured and send requests to
+ * http_init's dispatcher; the debug listener is plain HTTP with its own.
+ */
+struct server_port {
+	int sp_tls;                            /* TLS when configured */
+	void (*sp_dispatch)(struct request *); /* NULL: http_init's */
+};
+
+static const struct server_port server_main_port = {1, NULL};
+static struct server_port server_debug_port = {0, NULL};
+
+/*
  * The connections of one client address (util_addr_key: an IPv6 /64).
  * Owned by the server's address table; freed when its last connection
  * closes.
@@ -70,13 +86,14 @@ struct conn {
 	TAILQ_ENTRY(conn) c_entry;
 	unsigned int c_id;
 	int c_fd;
-	struct bufferevent *c_bev; /* owns c_fd once set */
-	struct event *c_peek;      /* TLS port: waiting for byte 1 */
-	struct http_conn *c_http;  /* parser and request in flight */
-	int c_flags;               /* CONN_F_* */
-	char c_peer[64];           /* "addr:port" for logs */
-	char c_addr[48];           /* peer IP address alone */
-	struct server_addr *c_sa;  /* counted here; NULL: not capped */
+	struct bufferevent *c_bev;        /* owns c_fd once set */
+	struct event *c_peek;             /* TLS port: waiting for byte 1 */
+	struct http_conn *c_http;         /* parser and request in flight */
+	int c_flags;                      /* CONN_F_* */
+	char c_peer[64];                  /* "addr:port" for logs */
+	char c_addr[48];                  /* peer IP address alone */
+	struct server_addr *c_sa;         /* counted here; NULL: not capped */
+	const struct server_port *c_port; /* the listener's kind */
 };
 
 TAILQ_HEAD(conn_list, conn);
@@ -102,7 +119,9 @@ static struct {
 static void server_accept_cb(struct evconnlistener *, evutil_socket_t,
     struct sockaddr *, int, void *);
 static void server_accept_error_cb(struct evconnlistener *, void *);
-static int server_listen(const char *, const char *, int);
+static int
+server_listen(const char *, const char *, int, const struct server_port *);
+static int server_bind(const char *, const struct server_port *);
 static int server_adopt(void);
 static void server_listeners_enable(int);
 static void server_drain_cb(evutil_socket_t, short, void *);
@@ -110,7 +129,7 @@ static void server_raise_nofile(void);
 static unsigned int server_addr_hash(const char *);
 static struct server_addr *server_addr_take(const char *);
 static void server_addr_release(struct server_addr *);
-static void server_refuse(evutil_socket_t, const char *);
+static void server_refuse(evutil_socket_t, const char *, int);
 static int conn_setup(struct conn *, struct bufferevent *);
 static void conn_peek_cb(evutil_socket_t, short, void *);
 static void conn_read_more(struct conn *);
@@ -145,10 +164,12 @@ server_raise_nofile(void)
 
 /*
  * Bind every address host resolves to (NULL: the IPv4 and IPv6 wildcard)
- * on port. Returns how many listeners were added, or -1.
+ * on port, for connections of kind sp. Returns how many listeners were
+ * added, or -1.
  */
 static int
-server_listen(const char *host, const char *port, int backlog)
+server_listen(const char *host, const char *port, int backlog,
+    const struct server_port *sp)
 {
 	struct addrinfo hints, *res, *ai;
 	struct evconnlistener *l;
@@ -187,7 +208,8 @@ server_listen(const char *host, const char *port, int backlog)
 			close(fd);
 			continue;
 		}
-		l = evconnlistener_new(srv.base, server_accept_cb, NULL,
+		l = evconnlistener_new(srv.base, server_accept_cb,
+		    (void *)(uintptr_t)sp,
 		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, backlog, fd);
 		if (l == NULL) {
 			log_warn("listen %s port %s", name, port);
@@ -196,7 +218,8 @@ server_listen(const char *host, const char *port, int backlog)
 		}
 		evconnlistener_set_error_cb(l, server_accept_error_cb);
 		srv.listeners[srv.nlisteners++] = l;
-		log_info("listening on %s port %s", name, port);
+		log_info("listening on %s port %s%s", name, port,
+		    sp == &server_main_port ? "" : " (debug listener)");
 		n++;
 	}
 	freeaddrinfo(res);
@@ -218,7 +241,8 @@ server_adopt(void)
 		return n;
 	for (i = 0; i < n; i++) {
 		/* Backlog 0: the socket already listens. */
-		l = evconnlistener_new(srv.base, server_accept_cb, NULL,
+		l = evconnlistener_new(srv.base, server_accept_cb,
+		    (void *)(uintptr_t)&server_main_port,
 		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fds[i]);
 		if (l == NULL) {
 			log_warnx("socket activation: descriptor %d", fds[i]);
@@ -242,9 +266,6 @@ int
 server_start(struct event_base *base, const struct config *cfg,
     void (*dispatch)(struct request *))
 {
-	char host[256], *port;
-	const char *h;
-
 	srv.base = base;
 	srv.cfg = cfg;
 	srv.max_conns = cfg->cf_max_connections > 0 ? cfg->cf_max_connections
@@ -267,9 +288,35 @@ server_start(struct event_base *base, const struct config *cfg,
 	default:
 		return 0;
 	}
-	if (util_strlcpy(host, cfg->cf_addr, sizeof(host)) >= sizeof(host) ||
+	return server_bind(cfg->cf_addr, &server_main_port);
+}
+
+/*
+ * server_listen_debug: listen on addr (as [http] addr is written) for
+ * the debug listener, whose requests go to dispatch; plain HTTP even
+ * when TLS is configured. Call after server_start. 0, or -1 when nothing
+ * could be bound.
+ */
+int
+server_listen_debug(const char *addr, void (*dispatch)(struct request *))
+{
+	server_debug_port.sp_dispatch = dispatch;
+	return server_bind(addr, &server_debug_port);
+}
+
+/*
+ * Listen on addr, "host:port", "[v6]:port" or ":port" (every address),
+ * for connections of kind sp. 0, or -1 when nothing could be bound.
+ */
+static int
+server_bind(const char *addr, const struct server_port *sp)
+{
+	char host[256], *port;
+	const char *h;
+
+	if (util_strlcpy(host, addr, sizeof(host)) >= sizeof(host) ||
 	    (port = strrchr(host, ':')) == NULL) {
-		log_warnx("addr %s: expected host:port", cfg->cf_addr);
+		log_warnx("addr %s: expected host:port", addr);
 		return -1;
 	}
 	*port++ = '\0';
@@ -278,7 +325,7 @@ server_start(struct event_base *base, const struct config *cfg,
 		size_t len = strlen(h);
 
 		if (len < 2 || h[len - 1] != ']') {
-			log_warnx("addr %s: bad IPv6 address", cfg->cf_addr);
+			log_warnx("addr %s: bad IPv6 address", addr);
 			return -1;
 		}
 		host[len - 1] = '\0';
@@ -286,7 +333,7 @@ server_start(struct event_base *base, const struct config *cfg,
 	}
 	if (*h == '\0')
 		h = NULL; /* ":5000": every IPv4 and IPv6 address */
-	if (server_listen(h, port, 1024) <= 0)
+	if (server_listen(h, port, 1024, sp) <= 0)
 		return -1;
 	return 0;
 }
@@ -323,12 +370,12 @@ static void
 server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
+	const struct server_port *sp = arg;
 	struct conn *c;
 	char host[INET6_ADDRSTRLEN], port[8], key[UTIL_ADDR_KEY_MAX];
 	int on = 1;
 
 	(void)l;
-	(void)arg;
 	if (srv.stopping) {
 		close(fd);
 		return;
@@ -340,6 +387,7 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	}
 	c->c_id = ++srv.next_id;
 	c->c_fd = fd;
+	c->c_port = sp;
 	if (getnameinfo(sa, (socklen_t)salen, host, sizeof(host), port,
 	        sizeof(port), NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
 		snprintf(c->c_peer, sizeof(c->c_peer), "%s:%s", host, port);
@@ -356,7 +404,7 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	    !util_list_has(srv.cfg->cf_trust_proxy, c->c_addr)) {
 		util_addr_key(c->c_addr, key, sizeof(key));
 		if ((c->c_sa = server_addr_take(key)) == NULL) {
-			server_refuse(fd, key);
+			server_refuse(fd, key, sp->sp_tls && tls_enabled());
 			free(c);
 			return;
 		}
@@ -366,8 +414,9 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	/* Listed from here on, so that conn_close undoes what follows. */
 	TAILQ_INSERT_TAIL(&srv.conns, c, c_entry);
 	srv.nconns++;
+	metrics_connections(1);
 	log_debug("%s: conn %u: from %s", __func__, c->c_id, c->c_peer);
-	if (tls_enabled()) {
+	if (sp->sp_tls && tls_enabled()) {
 		/*
 		 * Look at the first byte before OpenSSL does: a plain HTTP
 		 * request on the TLS port gets a readable 400 instead of a
@@ -462,13 +511,14 @@ server_addr_release(struct server_addr *sa)
  * before any request is read, into the empty socket buffer of a new
  * connection, so it never blocks. Whatever the client sent already is
  * read first, so that the close sends FIN, not a reset that could
- * destroy the reply. A TLS listener just closes: the client expects a
- * handshake, and doing one for a refusal would cost what the cap saves.
+ * destroy the reply. A TLS listener (tls) just closes: the client
+ * expects a handshake, and doing one for a refusal would cost what the
+ * cap saves.
  * Logged at most once a second, with the count since the last line.
  * (A reply that does not fit, with very many [headers], is left out.)
  */
 static void
-server_refuse(evutil_socket_t fd, const char *key)
+server_refuse(evutil_socket_t fd, const char *key, int tls)
 {
 	/* Static: the [headers] may make the reply a few KiB. */
 	static char scratch[16384], reply[8192];
@@ -484,7 +534,7 @@ server_refuse(evutil_socket_t fd, const char *key)
 		srv.refused_log_ms = now;
 		srv.refused = 0;
 	}
-	if (!tls_enabled()) {
+	if (!tls) {
 		len = http_refusal(reply, sizeof(reply), 429, "TOOMANYREQUESTS",
 		    "too many connections from this address");
 		(void)recv(fd, scratch, sizeof(scratch), MSG_DONTWAIT);
@@ -520,6 +570,8 @@ conn_setup(struct conn *c, struct bufferevent *bev)
 	c->c_http = http_conn_new(bev, c->c_id, c->c_peer, c->c_addr, flags);
 	if (c->c_http == NULL)
 		return -1;
+	if (c->c_port->sp_dispatch != NULL)
+		http_conn_set_dispatch(c->c_http, c->c_port->sp_dispatch);
 	bufferevent_setcb(c->c_bev, conn_read_cb, conn_write_cb, conn_event_cb,
 	    c);
 	bufferevent_setwatermark(c->c_bev, EV_WRITE, SERVER_WRITE_LOW, 0);
@@ -595,6 +647,7 @@ conn_close(struct conn *c, const char *reason)
 	server_addr_release(c->c_sa);
 	free(c);
 	srv.nconns--;
+	metrics_connections(-1);
 	if (srv.stopping) {
 		if (srv.nconns == 0)
 			event_base_loopexit(srv.base, NULL);

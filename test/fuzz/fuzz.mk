@@ -33,7 +33,7 @@ FUZZ_MAKEFILES	 = -f Makefile -f test/fuzz/fuzz.mk
 # without FUZZ_LINK_<target> links every module. fuzz_http, like the HTTP
 # unit test, gives http.c a dispatcher of its own and needs no server.
 FUZZ_O = $(patsubst %,$(BUILD)/obj/%.o,$(1))
-FUZZ_LINK_fuzz_http	= $(call FUZZ_O,util log)
+FUZZ_LINK_fuzz_http	= $(call FUZZ_O,util log metrics)
 FUZZ_LINK_fuzz_router	= $(call FUZZ_O,router digest util)
 FUZZ_LINK_fuzz_digest	= $(call FUZZ_O,digest util)
 FUZZ_LINK_fuzz_manifest	= $(call FUZZ_O,manifest digest util)

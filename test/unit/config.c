@@ -411,6 +411,38 @@ test_addr(void)
 	    CONF ":2: addr: expected a port from 1 to 65535");
 }
 
+/* [http] debug_addr: empty (none) or an address as addr= takes it. */
+static void
+test_debug_addr(void)
+{
+	struct config cf;
+
+	is_int(load(&cf, "", NULL), 0, "empty file");
+	is_str(cf.cf_debug_addr, "", "default debug_addr: none");
+	config_free(&cf);
+	is_int(load(&cf, "[http]\ndebug_addr = 127.0.0.1:5001\n", NULL), 0,
+	    "debug_addr set");
+	is_str(cf.cf_debug_addr, "127.0.0.1:5001", "debug_addr kept");
+	config_free(&cf);
+	expect_error("[http]\ndebug_addr = 5001\n",
+	    CONF ":2: debug_addr: expected [host]:port, such as :5000, "
+	         "127.0.0.1:5000 or [::1]:5000");
+	/* registry:2's names for its debug server. */
+	expect_env("REGISTRY_HTTP_DEBUG_ADDR=[::1]:5001", 0, "");
+	expect_env("REGISTRY_HTTP_DEBUG_ADDR=localhost", -1,
+	    "REGISTRY_HTTP_DEBUG_ADDR: expected [host]:port, such as :5000, "
+	    "127.0.0.1:5000 or [::1]:5000");
+	expect_env("REGISTRY_HTTP_DEBUG_PROMETHEUS_ENABLED=true", 0, "");
+	expect_env("REGISTRY_HTTP_DEBUG_PROMETHEUS_PATH=/metrics", 0, "");
+	expect_env("REGISTRY_HTTP_DEBUG_PROMETHEUS_PATH=/prom", 0,
+	    "REGISTRY_HTTP_DEBUG_PROMETHEUS_PATH: warning: registryd serves "
+	    "metrics at /metrics only; ignored");
+	expect_env("REGISTRY_HTTP_DEBUG_TLS_CERTIFICATE=/x", 0,
+	    "REGISTRY_HTTP_DEBUG_TLS_CERTIFICATE: warning: the debug listener "
+	    "serves /metrics and the probes only (no pprof, expvar or TLS); "
+	    "ignored");
+}
+
 static void
 test_values(void)
 {
@@ -1164,6 +1196,7 @@ main(void)
 	test_full_file();
 	test_errors();
 	test_addr();
+	test_debug_addr();
 	test_values();
 	test_env();
 	test_env_headers();

@@ -233,8 +233,9 @@ test_stock(void)
 	    NULL);
 	is_int(rv, 0, "newer image config.yml loads");
 	is_int(cf.cf_log_level, LOG_LVL_DEBUG, "log.level");
-	ok(strstr(captured, "c.yml:18: http.debug: warning:") != NULL,
-	    "http.debug warned once at its line");
+	is_str(cf.cf_debug_addr, ":5001", "http.debug.addr: the debug listener");
+	ok(strstr(captured, "http.debug") == NULL,
+	    "http.debug.prometheus taken as it is (path /metrics)");
 	config_free(&cf);
 }
 

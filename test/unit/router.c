@@ -37,6 +37,10 @@ static const struct {
 	{ "/readyz", 0, ROUTE_READYZ, "", "", 0 },
 	{ "/healthz/", ROUTE_ERR_NOT_FOUND, 0, "", "", 0 },
 	{ "/v2/healthz", ROUTE_ERR_NOT_FOUND, 0, "", "", 0 },
+	{ "/metrics", 0, ROUTE_METRICS, "", "", 0 },
+	/* A repository called metrics is a repository. */
+	{ "/v2/metrics/tags/list", 0, ROUTE_TAGS, "metrics", "", 0 },
+	{ "/v2/metrics/manifests/metrics", 0, ROUTE_MANIFEST, "metrics", "metrics", 0 },
 
 	/* Names with separator words as components. */
 	{ "/v2/a/blobs/b/manifests/latest", 0, ROUTE_MANIFEST, "a/blobs/b", "latest", 0 },
@@ -127,6 +131,11 @@ static const struct {
 	{ "/v2/a/blobs/uploads/3F2A1B4C-5D6E-4F70-8A9B-0C1D2E3F4A5B", ROUTE_ERR_UUID, 0, NULL, NULL, 0 },
 	{ "/v2/a/blobs/uploads/" UUID "/", ROUTE_ERR_UUID, 0, NULL, NULL, 0 },
 	{ "/v2/a/blobs/uploads/../" UUID, ROUTE_ERR_UUID, 0, NULL, NULL, 0 },
+	{ "/metrics/", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
+	{ "/metricsx", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
+	{ "/Metrics", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
+	{ "/v2/metrics", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
+	{ "//metrics", ROUTE_ERR_NOT_FOUND, 0, NULL, NULL, 0 },
 };
 
 static void
@@ -276,10 +285,26 @@ test_grammars(void)
 	is_int(route_name_is_valid(NULL, 0), 0, "name NULL");
 }
 
+/* Route names: registry:2's, fixed constants, "other" beyond the table. */
+static void
+test_names(void)
+{
+	is_str(route_name(ROUTE_BASE), "base", "name of /v2/");
+	is_str(route_name(ROUTE_TAGS), "tags", "name of tags/list");
+	is_str(route_name(ROUTE_UPLOADS), "blob_upload", "name of uploads/");
+	is_str(route_name(ROUTE_UPLOAD), "blob_upload_chunk",
+	    "name of uploads/<uuid>");
+	is_str(route_name(ROUTE_METRICS), "metrics", "name of /metrics");
+	is_str(route_name((enum route_id)1000), "other", "no such route");
+	ok(route_name(ROUTE_BLOB) == route_name(ROUTE_BLOB),
+	    "the same constant every time");
+}
+
 int
 main(void)
 {
 	test_table();
+	test_names();
 	test_lengths();
 	test_ui_files();
 	test_grammars();
