@@ -1407,10 +1407,14 @@ store_fs_writer_stat(struct store_writer *sw, uint64_t *size)
 /*
  * store_fs_writer_append: write all of buf at the end of the data. Each
  * time the data crosses an UPLOAD_WRITEBACK_BYTES boundary, writeback of
- * the window just finished is started, and the window before it is
- * waited for; so the dirty pages of an upload stay under two windows and
- * the final fdatasync is short. On error the file is truncated back to
- * where it was and -1 is returned with the write's errno.
+ * the window just finished is started (SYNC_FILE_RANGE_WRITE submits the
+ * pages and returns), so the pages of an upload not yet on their way to
+ * the disk stay under one window and the final fdatasync is short.
+ * Nothing here waits for the disk: this runs on the event loop. The wait
+ * is the commit's fdatasync, on a worker; until then the pages in flight
+ * are bounded by the kernel (the device queue, and the dirty limits that
+ * throttle any writer). On error the file is truncated back to where it
+ * was and -1 is returned with the write's errno.
  */
 static int
 store_fs_writer_append(struct store_writer *sw, const void *buf, size_t len)
@@ -1439,15 +1443,13 @@ store_fs_writer_append(struct store_writer *sw, const void *buf, size_t len)
 	/*
 	 * Window k - 1 is [(k - 1) * win, k * win). Failures are ignored:
 	 * the writeback is a hint, and fdatasync at commit reports real
-	 * errors.
+	 * errors. (This used to wait for window k - 2 with
+	 * SYNC_FILE_RANGE_WAIT_BEFORE: a disk slower than the network then
+	 * stalled every connection of the loop, not just this upload.)
 	 */
-	for (k = offset / win + 1; k * win <= end; k++) {
-		if (k >= 2)
-			(void)sync_file_range(w->w_fd, (off_t)((k - 2) * win),
-			    (off_t)win, SYNC_FILE_RANGE_WAIT_BEFORE);
+	for (k = offset / win + 1; k * win <= end; k++)
 		(void)sync_file_range(w->w_fd, (off_t)((k - 1) * win),
 		    (off_t)win, SYNC_FILE_RANGE_WRITE);
-	}
 	return 0;
 }
 
