@@ -57,6 +57,8 @@ struct config {
 	int cf_auth_fail_limit; /* fail_limit= failures per minute */
 	char *cf_username;      /* REGISTRY_USERNAME (env only) */
 	char *cf_password;      /* REGISTRY_PASSWORD (env only) */
+	/* pending_max= password checks queued or running at most */
+	int cf_auth_pending_max;
 	/* [storage] */
 	char *cf_root;                     /* rootdirectory= */
 	int cf_delete_enabled;             /* delete_enabled= */

@@ -287,12 +287,13 @@ main_serve(struct config *cfg)
 		    (unsigned int)getegid());
 		goto done;
 	}
-	if (pool_start(base, POOL_THREADS) == -1) {
+	if (pool_start(base, NULL) == -1) {
 		log_errorx("refusing to start: cannot start the worker "
 		           "threads (see above); check the limits on threads "
 		           "and file descriptors (ulimit -u, ulimit -n)");
 		goto done;
 	}
+	pool_set_limit(POOL_AUTH, cfg->cf_auth_pending_max);
 	if (reg_init(base, cfg, store) == -1) {
 		log_errorx("refusing to start: cannot set up the registry "
 		           "(see above); out of memory?");
