@@ -28,17 +28,17 @@
 #define SERVER_MAX_CONNECTIONS_PER_ADDRESS 256
 
 /* Registry objects. */
-#define NAME_MAX_LEN       255 /* repository name, OCI grammar */
-#define TAG_MAX_LEN        128 /* [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127} */
-#define DIGEST_MAX_LEN     71  /* "sha256:" + 64 hex */
-#define UUID_LEN           36  /* upload session id */
-#define MANIFEST_MAX_BYTES (4 * 1024 * 1024) /* manifest PUT: 413 */
-#define LIST_MAX_ENTRIES   100000            /* n= on tags/list and _catalog */
+#define NAME_MAX_LEN           255 /* repository name, OCI grammar */
+#define TAG_MAX_LEN            128 /* [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127} */
+#define DIGEST_MAX_LEN         71  /* "sha256:" + 64 hex */
+#define UUID_LEN               36  /* upload session id */
+#define MANIFEST_MAX_BYTES     (4 * 1024 * 1024) /* manifest PUT: 413 */
+#define LIST_MAX_ENTRIES       100000 /* n= on tags/list and _catalog */
 /*
  * Descriptors in one manifest: real images have tens of layers, indexes
  * tens of platforms; this keeps the existence checks after a PUT bounded.
  */
-#define MANIFEST_MAX_REFS  10000
+#define MANIFEST_MAX_REFS      10000
 /*
  * Referrers (api_referrers.c): manifests one query reads to bring the
  * index up to date (those pushed without it; a later query goes on),

@@ -2,10 +2,10 @@
  * registryd: a private Docker/OCI container registry.
  *
  * Subcommands: serve (the default), check-config, fsck, garbage-collect, du,
- * passwd, version. main loads the configuration, binds the listeners, drops root ([server] user=), opens
- * the storage, starts the worker pool and the registry on one event loop,
- * tells the service manager it is ready, and tears all of it down in reverse
- * order after a graceful shutdown (SIGTERM, SIGINT).
+ * passwd, version. main loads the configuration, binds the listeners, drops
+ * root ([server] user=), opens the storage, starts the worker pool and the
+ * registry on one event loop, tells the service manager it is ready, and tears
+ * all of it down in reverse order after a graceful shutdown (SIGTERM, SIGINT).
  */
 #include <sys/stat.h>
 
@@ -178,8 +178,8 @@ main_own_root(const struct config *cfg)
 	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		if ((size_t)snprintf(sub, sizeof(sub), "%s%s", cfg->cf_root,
 		        dirs[i]) >= sizeof(sub) ||
-		    stat(sub, &st) == -1 ||
-		    access(sub, W_OK | X_OK) == 0 || errno != EACCES)
+		    stat(sub, &st) == -1 || access(sub, W_OK | X_OK) == 0 ||
+		    errno != EACCES)
 			continue;
 		log_errorx("refusing to start: storage %s is owned by uid %u "
 		           "and not writable by uid %u that registryd runs "
@@ -255,7 +255,8 @@ main_serve(struct config *cfg)
 	if (*cfg->cf_user != '\0') {
 		if (priv_drop(cfg->cf_user, err, sizeof(err)) == -1) {
 			log_errorx("refusing to start: [server] user: %s; "
-			           "name an existing user (REGISTRY_SERVER_USER) "
+			           "name an existing user "
+			           "(REGISTRY_SERVER_USER) "
 			           "and start as root, or leave it empty",
 			    err);
 			goto done;

@@ -2282,8 +2282,8 @@ store_fs_read_alloc(struct store_fs *s, const char *path, size_t max,
 	ssize_t n;
 	int fd, saved;
 
-	fd = openat(s->s_fd, path,
-	    O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	fd =
+	    openat(s->s_fd, path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 	if (fd == -1) {
 		if (errno == ENOTDIR)
 			errno = ENOENT;
@@ -2406,10 +2406,10 @@ store_fs_referrer_put(struct store *st, const char *name, const char *digest,
 		same = store_fs_read_alloc(s, path, len, &old, &oldlen) == 0 &&
 		    oldlen == len && memcmp(old, desc, len) == 0;
 		free(old);
-		if (!same && ((flags & STORE_REFERRER_DURABLE)
-		                     ? store_write_atomic(s, path, desc, len)
-		                     : store_fs_write_replace(s, path, desc,
-		                           len)) == -1)
+		if (!same &&
+		    ((flags & STORE_REFERRER_DURABLE)
+		            ? store_write_atomic(s, path, desc, len)
+		            : store_fs_write_replace(s, path, desc, len)) == -1)
 			return -1;
 	}
 	if (store_referrer_marks(name, path, sizeof(path)) == -1 ||
