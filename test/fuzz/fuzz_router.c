@@ -63,6 +63,7 @@ fuzz_route(const char *path, size_t len)
 	case ROUTE_CATALOG:
 	case ROUTE_HEALTHZ:
 	case ROUTE_READYZ:
+	case ROUTE_METRICS:
 		FUZZ_CHECK(m.rm_name[0] == '\0' && rlen == 0);
 		break;
 	case ROUTE_TAGS:
