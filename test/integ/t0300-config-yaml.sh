@@ -164,13 +164,16 @@ test_expect_success DOCKER_REGISTRY,CURL 'and serves on docker-registry too' '
 	stop_reference
 '
 
-test_expect_success REGISTRYD 'the registry:3 image config.yml starts as it is' '
+test_expect_success REGISTRYD,CURL 'the registry:3 image config.yml starts as it is, its debug listener with /metrics' '
 	CONF=$TRASH/image-3.yml &&
-	start_registryd $LOOP_ENV &&
-	grep -q "image-3.yml:18: http.debug: warning:" registryd.log &&
+	DEBUG_PORT=$(free_port) &&
+	start_registryd $LOOP_ENV REGISTRY_HTTP_DEBUG_ADDR=127.0.0.1:$DEBUG_PORT &&
+	grep -q "listening on 127.0.0.1 port $DEBUG_PORT (debug listener)" registryd.log &&
 	reg_curl GET /v2/yaml/image/tags/list &&
 	expect_status 200 &&
 	jq_body ".tags == [\"v1\"]" &&
+	reg_curl GET "http://127.0.0.1:$DEBUG_PORT/metrics" &&
+	expect_status 200 &&
 	stop_registryd
 '
 
