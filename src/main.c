@@ -313,9 +313,16 @@ done:
 	pool_stop();
 	reg_shutdown();
 	auth_shutdown();
-	for (i = 0; i < 4; i++)
+	/*
+	 * Freeing the signal events restores the default actions; a second
+	 * SIGTERM (systemd, docker stop, a test) during the last steps must
+	 * not turn a clean stop into death by signal.
+	 */
+	for (i = 0; i < 4; i++) {
 		if (sigs[i] != NULL)
 			event_free(sigs[i]);
+		(void)signal(signums[i], SIG_IGN);
+	}
 	event_base_free(base);
 	store_close(store);
 	tls_shutdown();
