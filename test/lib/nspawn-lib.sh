@@ -136,14 +136,16 @@ nspawn_boot() {
 		cat "$TRASH/nspawn.log"
 		return 1
 	fi
-	# Until PID 1 has its bus socket, systemctl cannot even ask.
+	# Until PID 1 has made /run/systemd/system, systemctl answers
+	# "offline" (sd_booted() is false); until it has its bus socket,
+	# systemctl cannot even ask. Both are early boot: ask again.
 	for ((i = 0; i < 600; i++)); do
 		st=$(CSYS_TIMEOUT=120 csys systemctl is-system-running --wait 2>&1)
 		case $st in
 		running | degraded)
 			echo "boot: $st"
 			return 0 ;;
-		*"Failed to connect to bus"* | "")
+		offline | *"Failed to connect to bus"* | "")
 			kill -0 "$NSPAWN_PID" 2>/dev/null || break
 			sleep 0.1 ;;
 		*)	break ;;
