@@ -63,6 +63,7 @@ fuzz_route(const char *path, size_t len)
 	case ROUTE_CATALOG:
 	case ROUTE_HEALTHZ:
 	case ROUTE_READYZ:
+	case ROUTE_METRICS:
 		FUZZ_CHECK(m.rm_name[0] == '\0' && rlen == 0);
 		break;
 	case ROUTE_TAGS:
@@ -107,6 +108,8 @@ fuzz_route(const char *path, size_t len)
 	default:
 		FUZZ_CHECK(!"unknown route id");
 	}
+	/* Every route has a name for the metrics, never "other". */
+	FUZZ_CHECK(strcmp(route_name(m.rm_id), "other") != 0);
 }
 
 int
