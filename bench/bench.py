@@ -653,6 +653,42 @@ http {
         except (BenchError, subprocess.TimeoutExpired) as e:
             self.err("4_small_per_s", srv.kind, e)
 
+    def small_par(self, srv, conns=8):
+        """Phase 4b: the same uploads from conns connections at once, each
+        a keep-alive rbc small of small_n / conns uploads; the rate is all
+        uploads over the wall time of the slowest. registryd's concurrent
+        commits share their syncs (group commit), which one connection
+        cannot show."""
+        self.sync()
+        each = max(1, self.a.small_n // conns)
+        key = "4b_small%d_per_s" % conns
+        try:
+            with Sampler(srv) as s:
+                t0 = time.monotonic()
+                procs = [spawn([self.rbc, "small", srv.addr, "bench/smallp",
+                                str(each), "4096",
+                                "%s-smallp-%d" % (srv.kind, i), "put"],
+                               stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+                         for i in range(conns)]
+                outs = [p.communicate(timeout=600) for p in procs]
+                secs = time.monotonic() - t0
+            for p, (out, err) in zip(procs, outs):
+                if p.returncode != 0 or not out.startswith("ok"):
+                    raise BenchError((out or err).strip() or "rbc failed")
+                if "reconnects=0" not in out:
+                    self.errors.append((key, srv.kind,
+                                        "server closed keep-alive: %s"
+                                        % out.strip()))
+            n = each * conns
+            self.put(key, srv.kind, n / secs)
+            self.put("4b_small%d_cpu_ms" % conns, srv.kind,
+                     s.cpu * 1000 / n)
+            self.note_mem("4 small uploads", srv, s)
+            srv.repos.add("bench/smallp")
+        except (BenchError, subprocess.TimeoutExpired) as e:
+            self.err(key, srv.kind, e)
+
     # -- phase 5: wrk
 
     def setup_image(self, srv):
@@ -1117,8 +1153,10 @@ http {
                 rd.root, "docker/registry/v2/blobs/sha256", h[:2], h, "data"),
                 dl["registryd"][1])
         for srv in servers:
-            self.say("%s: %d small uploads" % (srv.kind, a.small_n))
+            self.say("%s: %d small uploads, 1 and 8 connections"
+                     % (srv.kind, a.small_n))
             self.small(srv)
+            self.small_par(srv)
         manifests = {}
         for srv in servers:
             try:
@@ -1224,6 +1262,9 @@ http {
             ("4_small_per_s", "4  %d x 4 KiB uploads, 1 conn, /s" %
              self.a.small_n, "max", ge(3, ">=3x r2")),
             ("4_small_cpu_ms", "   server CPU ms per upload", "min", None),
+            ("4b_small8_per_s", "4b %d x 4 KiB uploads, 8 conns, /s" %
+             (self.a.small_n // 8 * 8), "max", None),
+            ("4b_small8_cpu_ms", "   server CPU ms per upload", "min", None),
         ]
         wl = {"5a_manifest": "5a wrk GET manifest by tag",
               "5b_head_blob": "5b wrk HEAD blob (empty)",

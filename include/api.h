@@ -204,8 +204,8 @@ void api_referrers_get(struct request *, const struct route_match *);
  */
 void api_referrers_index(struct store *, const char *name, const char *digest,
     const struct manifest *mf, size_t len);
-void api_referrers_unindex(struct store *, const char *name,
-    const char *digest);
+void
+api_referrers_unindex(struct store *, const char *name, const char *digest);
 
 /*
  * api_ui.c: the web interface: GET / and /ui (a redirect to /ui/), its

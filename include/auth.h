@@ -26,6 +26,7 @@ enum auth_result {
 	AUTH_FAIL,    /* none, malformed, unknown user or wrong password */
 	AUTH_LIMITED, /* too many failures of this user here: 429 */
 	AUTH_PENDING, /* being checked on the pool; done() follows */
+	AUTH_BUSY,    /* the password-check queue is full: 429 */
 };
 
 /* Called on the event loop with the decision of a pending check. */
@@ -61,6 +62,11 @@ enum auth_result auth_check(const char *authorization, const char *addr,
     char *user, auth_done_cb done, void *arg, struct auth_pending **pending);
 /* auth_cancel: done will not be called for this check. */
 void auth_cancel(struct auth_pending *);
+/*
+ * auth_busy_retry_after: seconds a client refused with AUTH_BUSY should
+ * wait (Retry-After): about the time the queued checks take; at least 1.
+ */
+int auth_busy_retry_after(void);
 
 /*
  * auth_retry_after: seconds user (as AUTH_LIMITED left it in auth_check's

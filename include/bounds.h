@@ -28,17 +28,17 @@
 #define SERVER_MAX_CONNECTIONS_PER_ADDRESS 256
 
 /* Registry objects. */
-#define NAME_MAX_LEN       255 /* repository name, OCI grammar */
-#define TAG_MAX_LEN        128 /* [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127} */
-#define DIGEST_MAX_LEN     71  /* "sha256:" + 64 hex */
-#define UUID_LEN           36  /* upload session id */
-#define MANIFEST_MAX_BYTES (4 * 1024 * 1024) /* manifest PUT: 413 */
-#define LIST_MAX_ENTRIES   100000            /* n= on tags/list and _catalog */
+#define NAME_MAX_LEN           255 /* repository name, OCI grammar */
+#define TAG_MAX_LEN            128 /* [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127} */
+#define DIGEST_MAX_LEN         71  /* "sha256:" + 64 hex */
+#define UUID_LEN               36  /* upload session id */
+#define MANIFEST_MAX_BYTES     (4 * 1024 * 1024) /* manifest PUT: 413 */
+#define LIST_MAX_ENTRIES       100000 /* n= on tags/list and _catalog */
 /*
  * Descriptors in one manifest: real images have tens of layers, indexes
  * tens of platforms; this keeps the existence checks after a PUT bounded.
  */
-#define MANIFEST_MAX_REFS  10000
+#define MANIFEST_MAX_REFS      10000
 /*
  * Referrers (api_referrers.c): manifests one query reads to bring the
  * index up to date (those pushed without it; a later query goes on),
@@ -102,7 +102,6 @@
 #define AUTH_LIMIT_MAX    4096              /* limiter keys with failures */
 #define AUTH_ADDR_MAX     64                /* bytes of a client address */
 #define AUTH_WINDOW       60                /* seconds of the failure window */
-#define AUTH_PENDING_MAX  256               /* checks in flight, all clients */
 #define AUTH_DEFAULT_COST 10                /* passwd; dummy of an empty file */
 #define AUTH_KEY_LEN      32                /* HMAC key and digest bytes */
 #define AUTH_PASS_MAX     4096              /* passwd: bytes of a password */
@@ -114,7 +113,17 @@
  */
 #define AUTH_ADDR_FAIL_FACTOR 10
 
-/* Worker pool (pool.c). */
-#define POOL_THREADS 2
+/*
+ * Worker pool (pool.c): threads per class of job. Store jobs mostly wait
+ * for the disk, and commits in flight together share their syncs; walks
+ * are a catalog refresh and an upload purge, one of each at a time.
+ * Password checks get one thread per CPU but one, at most
+ * POOL_AUTH_THREADS_MAX (bcrypt is all CPU). Their queue depth is
+ * [auth] pending_max.
+ */
+#define POOL_STORE_THREADS    4
+#define POOL_WALK_THREADS     2
+#define POOL_AUTH_THREADS_MAX 4
+#define POOL_THREADS_MAX      32 /* all classes together */
 
 #endif /* REGISTRYD_BOUNDS_H */

@@ -29,19 +29,19 @@ struct config_header {
  */
 struct config {
 	/* [http] */
-	char *cf_addr;          /* addr= / REGISTRY_HTTP_ADDR, ":5000" */
-	char *cf_secret;        /* secret= / REGISTRY_HTTP_SECRET */
-	int cf_max_connections; /* max_connections= */
-	int cf_conns_per_addr;  /* max_connections_per_address= */
-	int cf_header_timeout;  /* header_timeout= seconds, absolute */
-	int cf_body_timeout;    /* body_timeout= seconds idle */
-	int cf_write_timeout;   /* write_timeout= seconds idle */
-	int cf_idle_timeout;    /* idle_timeout= keep-alive seconds */
-	int cf_drain_timeout;   /* drain_timeout= seconds at shutdown */
+	char *cf_addr;              /* addr= / REGISTRY_HTTP_ADDR, ":5000" */
+	char *cf_secret;            /* secret= / REGISTRY_HTTP_SECRET */
+	int cf_max_connections;     /* max_connections= */
+	int cf_conns_per_addr;      /* max_connections_per_address= */
+	int cf_header_timeout;      /* header_timeout= seconds, absolute */
+	int cf_body_timeout;        /* body_timeout= seconds idle */
+	int cf_write_timeout;       /* write_timeout= seconds idle */
+	int cf_idle_timeout;        /* idle_timeout= keep-alive seconds */
+	int cf_drain_timeout;       /* drain_timeout= seconds at shutdown */
 	int cf_manifest_buffer_max; /* manifest_buffer_max= bytes, all PUTs */
-	char *cf_trust_proxy;   /* trust_proxy= addresses, comma list */
-	char *cf_cors_origins;  /* cors_origins= origins, comma list */
-	char *cf_debug_addr;    /* debug_addr= / REGISTRY_HTTP_DEBUG_ADDR */
+	char *cf_trust_proxy;       /* trust_proxy= addresses, comma list */
+	char *cf_cors_origins;      /* cors_origins= origins, comma list */
+	char *cf_debug_addr;        /* debug_addr= / REGISTRY_HTTP_DEBUG_ADDR */
 	/* [tls]: TLS is on when cf_tls_cert is set */
 	char *cf_tls_cert;      /* certificate= (full chain, PEM) */
 	char *cf_tls_key;       /* key= */
@@ -57,6 +57,8 @@ struct config {
 	int cf_auth_fail_limit; /* fail_limit= failures per minute */
 	char *cf_username;      /* REGISTRY_USERNAME (env only) */
 	char *cf_password;      /* REGISTRY_PASSWORD (env only) */
+	/* pending_max= password checks queued or running at most */
+	int cf_auth_pending_max;
 	/* [storage] */
 	char *cf_root;                     /* rootdirectory= */
 	int cf_delete_enabled;             /* delete_enabled= */
@@ -75,9 +77,9 @@ struct config {
 	int cf_access_log;   /* access_log= */
 	char *cf_log_format; /* format= text|json|logstash */
 	/* [server] */
-	char *cf_user;      /* user= to become after binding */
-	int cf_chown_root;  /* chown_root=: as root, give user the root */
-	char *cf_umask;     /* umask= octal, "" to keep the inherited one */
+	char *cf_user;     /* user= to become after binding */
+	int cf_chown_root; /* chown_root=: as root, give user the root */
+	char *cf_umask;    /* umask= octal, "" to keep the inherited one */
 	/* [ui] */
 	int cf_ui_enabled; /* enabled= the web interface at /ui/ */
 	/* [headers] */

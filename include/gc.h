@@ -97,8 +97,9 @@ void gc_summary(const struct gc_result *, int dry_run, char *buf, size_t size);
  * blobs and manifests it references (store_link_touch, then
  * store_link_exists) and the writes of its own blob and links, so that
  * no collection in this process decides on one of them in between
- * (its own blob may be an old one, present since a delete). Shared: pushes never wait for each other,
- * only, for a moment, for a collection removing one blob.
+ * (its own blob may be an old one, present since a delete). Shared: pushes
+ * never wait for each other, only, for a moment, for a collection removing one
+ * blob.
  */
 void gc_guard_enter(void);
 void gc_guard_leave(void);

@@ -3,29 +3,85 @@
 
 #include <sys/queue.h>
 
+#include <stdint.h>
+
 struct event_base;
 
 /*
- * A small pool of worker threads for the few syscalls that may block for
- * long (fsync of a finished blob, directory walks, bcrypt). The job queue is
- * the only state shared with the workers: pj_work runs on a worker and must
- * touch only what the job owns; pj_done runs afterwards on the event loop.
- * The job is embedded in its owner's struct and owned by it; the pool never
- * frees it.
+ * Worker threads for the few things that may block for long: fsync of a
+ * finished blob and its directories, walks of the whole tree, bcrypt.
+ * Jobs are queued by class, each class with threads of its own, so a
+ * commit never waits behind queued password checks (see pool.c for why
+ * the threads are split this way). The queues are the only state shared
+ * with the workers: pj_work runs on a worker and must touch only what
+ * the job owns; pj_done runs afterwards on the event loop, always from
+ * the loop's own callback (never inside pool_submit or pool_cancel).
+ * The job is embedded in its owner's struct and owned by it; the pool
+ * never frees it.
  */
+enum pool_class {
+	POOL_STORE, /* storage calls (commits, fsync); never refused */
+	POOL_AUTH,  /* password checks; refused beyond the class limit */
+	POOL_WALK,  /* walks of the whole store (catalog, purge) */
+	POOL_NCLASSES,
+};
+
 struct pool_job {
 	void (*pj_work)(struct pool_job *);
 	void (*pj_done)(struct pool_job *);
+	enum pool_class pj_class; /* set before pool_submit; 0 is STORE */
+	int pj_state;             /* private to pool.c */
 	TAILQ_ENTRY(pool_job) pj_entry;
 };
 
-/* pool_start: nthreads workers reporting to base. 0, or -1. */
-int pool_start(struct event_base *base, int nthreads);
-/* pool_submit: queue a job; pj_done will run on the loop later. */
-void pool_submit(struct pool_job *);
-/* pool_pending: jobs queued or running (shutdown waits for 0). */
+/* One class as pool_stats sees it (for logs and /metrics). */
+struct pool_stats {
+	int ps_threads;          /* workers serving the class */
+	int ps_queued;           /* jobs waiting for a worker */
+	int ps_running;          /* jobs a worker runs now */
+	int ps_limit;            /* queued + running refused beyond; 0: none */
+	uint64_t ps_submitted;   /* jobs accepted since start */
+	uint64_t ps_refused;     /* pool_submit calls refused (limit) */
+	uint64_t ps_cancelled;   /* jobs cancelled before they ran */
+	uint64_t ps_avg_work_us; /* moving average of pj_work's run time */
+};
+
+/*
+ * pool_start: start the workers, nthreads[class] of each (each at least
+ * 1; NULL: the defaults of bounds.h, with one password-check worker per
+ * CPU but one), whose finished jobs are reported on base. Returns 0, or
+ * -1 with a logged reason.
+ */
+int pool_start(struct event_base *base, const int nthreads[POOL_NCLASSES]);
+/*
+ * pool_set_limit: refuse jobs of class c beyond max queued + running
+ * (0: no limit, the default). Only POOL_AUTH may be limited: store work
+ * and walks carry commits and cleanups nobody may drop.
+ */
+void pool_set_limit(enum pool_class c, int max);
+/*
+ * pool_submit: queue job in its pj_class; its pj_done runs on the loop
+ * once pj_work has run. 0, or -1 with errno EAGAIN when the class is at
+ * its limit (the job is not queued; the caller still owns it).
+ */
+int pool_submit(struct pool_job *);
+/*
+ * pool_cancel: take job back if no worker has started it: pj_work will
+ * not run, pj_done still will (from the loop) so that the owner frees
+ * it. 1 when it was taken back, 0 when it runs or has run already.
+ */
+int pool_cancel(struct pool_job *);
+/* pool_pending: jobs submitted whose pj_done has not run yet. */
 int pool_pending(void);
-/* pool_stop: finish queued jobs, join the workers. */
+/* pool_stats: the depths and counters of class c, for /metrics. */
+void pool_stats(enum pool_class c, struct pool_stats *);
+/*
+ * pool_wait_estimate: seconds a job of class c submitted now would wait
+ * for a worker, from the queue's depth and the recent run times; at
+ * least 1 (Retry-After).
+ */
+int pool_wait_estimate(enum pool_class c);
+/* pool_stop: run the queued jobs, join the workers, run the pj_dones. */
 void pool_stop(void);
 
 #endif /* REGISTRYD_POOL_H */

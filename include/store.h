@@ -239,8 +239,8 @@ int store_referrer_list(struct store *, const char *name, const char *subject,
  * between leaves a revision to index again, never a mark without its
  * entry. ENOENT when neither was there.
  */
-int store_referrer_delete(struct store *, const char *name,
-    const char *subject, const char *digest);
+int store_referrer_delete(struct store *, const char *name, const char *subject,
+    const char *digest);
 /*
  * store_referrer_stale: what the index of name lacks: *add, the
  * revisions without a mark, and *drop, the marks of revisions that are
@@ -382,9 +382,9 @@ enum store_severity {
 
 struct store_item {
 	enum store_item_kind si_kind;
-	const char *si_name;   /* repository */
-	const char *si_tag;    /* tag */
-	const char *si_uuid;   /* upload session */
+	const char *si_name;    /* repository */
+	const char *si_tag;     /* tag */
+	const char *si_uuid;    /* upload session */
 	const char *si_digest;  /* the blob or link the item is about */
 	const char *si_subject; /* REFERRER: the entry's subject */
 	enum store_link si_link;

@@ -226,6 +226,19 @@ limited(struct request *req, const char *addr, const char *user)
 }
 
 /*
+ * 429 when the password checks' queue is full: the same answer as the
+ * global upload-session cap, since like it this is about every client
+ * together. Only requests whose credentials need a check get it.
+ */
+static void
+busy(struct request *req)
+{
+	http_add_header(req, "Retry-After", "%d", auth_busy_retry_after());
+	http_error(req, 429, "TOOMANYREQUESTS",
+	    "too many logins waiting for a password check: retry later");
+}
+
+/*
  * access_check: decide whether the request may run handler h. Returns 1
  * to run it now; 0 when a reply was made (401, 429) or the check went to
  * the pool, in which case the request is held and auth_done runs h later.
@@ -268,6 +281,9 @@ access_check(struct request *req, const struct route_match *m, api_handler h)
 	case AUTH_LIMITED:
 		metrics_auth_failure(METRICS_AUTH_LIMITED);
 		limited(req, addr, user);
+		return 0;
+	case AUTH_BUSY:
+		busy(req);
 		return 0;
 	case AUTH_FAIL:
 	default:

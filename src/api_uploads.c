@@ -40,7 +40,8 @@
  * acquired (taken over from the request).
  */
 enum api_upload_op {
-	UPLOAD_OP_COMMIT, /* verify, make it a blob: 201; mismatch: abort, 400 */
+	UPLOAD_OP_COMMIT, /* verify, make it a blob: 201; mismatch: abort, 400
+	                   */
 	UPLOAD_OP_CANCEL, /* DELETE of a session: abort, 204 */
 	UPLOAD_OP_MOUNT,  /* link a blob the store has: 201, else a session */
 };

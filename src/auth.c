@@ -12,9 +12,11 @@
  *   - verified credentials are cached under HMAC-SHA256(key, "user:pass")
  *     with a random per-process key and a TTL (cache_ttl=); a hit answers
  *     at once on the loop and the cache never holds a password;
- *   - a miss runs crypt_rn on the worker pool (pool.h); the job owns
- *     copies of everything it needs, because a reload may swap the user
- *     table while it runs;
+ *   - a miss runs crypt_rn on the worker pool (pool.h), in the password
+ *     checks' own queue: commits never wait behind it, and it is bounded
+ *     (pending_max=; beyond, AUTH_BUSY: 429). The job owns copies of
+ *     everything it needs, because a reload may swap the user table
+ *     while it runs;
  *   - an unknown user is checked against a dummy hash with the scheme and
  *     cost that most lines of the file use (htpasswd -B writes cost 5,
  *     registryd passwd 10), made again at every load, so that it costs
@@ -173,6 +175,7 @@ static void auth_limit_pending(const char *, const char *, int);
 static void auth_job_work(struct pool_job *);
 static void auth_job_done(struct pool_job *);
 static void auth_pending_free(struct auth_pending *);
+static void auth_busy_log(void);
 static int auth_read_password(char *, size_t, const char *);
 
 /* Monotonic seconds, plus the unit tests' skew. */
@@ -957,8 +960,6 @@ auth_limited(const char *key, const char *akey)
 {
 	int limit = auth.cfg->cf_auth_fail_limit;
 
-	if (auth.pending >= AUTH_PENDING_MAX)
-		return 1;
 	if (limit <= 0)
 		return 0;
 	return auth_limit_over(key, limit) ||
@@ -1056,11 +1057,16 @@ auth_job_done(struct pool_job *job)
 	    offsetof(struct auth_pending, ap_job));
 
 	auth.pending--;
+	auth_limit_pending(ap->ap_key, ap->ap_akey, -1);
+	if (ap->ap_cancelled && !ap->ap_ran) {
+		/* Taken off the queue (auth_cancel): nothing was checked. */
+		auth_pending_free(ap);
+		return;
+	}
 	if (ap->ap_ran)
 		auth.crypt_runs++;
 	if (ap->ap_ran && ap->ap_dummy)
 		auth.dummy_runs++;
-	auth_limit_pending(ap->ap_key, ap->ap_akey, -1);
 	if (ap->ap_match) {
 		/* A reload meanwhile may have changed this password. */
 		if (auth.enabled && ap->ap_generation == auth.generation)
@@ -1299,10 +1305,21 @@ auth_check(const char *authorization, const char *addr, char *user,
 	ap->ap_arg = arg;
 	ap->ap_job.pj_work = auth_job_work;
 	ap->ap_job.pj_done = auth_job_done;
+	ap->ap_job.pj_class = POOL_AUTH;
+	/*
+	 * The checks' own queue, bounded by pending_max: beyond it, only
+	 * this request is refused (AUTH_BUSY); commits and cached users are
+	 * not queued behind it.
+	 */
+	if (pool_submit(&ap->ap_job) == -1) {
+		auth_pending_free(ap);
+		auth_busy_log();
+		rv = AUTH_BUSY;
+		goto done;
+	}
 	if (auth.cfg->cf_auth_fail_limit > 0)
 		auth_limit_pending(key, akey, 1);
 	auth.pending++;
-	pool_submit(&ap->ap_job);
 	*pending = ap;
 	rv = AUTH_PENDING;
 done:
@@ -1313,7 +1330,9 @@ done:
 
 /*
  * auth_cancel: the requester went away; its done callback will not run.
- * The check itself finishes on the pool and frees itself.
+ * A check no worker has started is taken off the queue (no bcrypt for
+ * nobody: a client that gives up frees its place at once); one that runs
+ * finishes. Either way it frees itself in auth_job_done.
  */
 void
 auth_cancel(struct auth_pending *ap)
@@ -1323,6 +1342,34 @@ auth_cancel(struct auth_pending *ap)
 	ap->ap_cancelled = 1;
 	ap->ap_done = NULL;
 	ap->ap_arg = NULL;
+	(void)pool_cancel(&ap->ap_job);
+}
+
+/* The check queue is full: say so, once a window, not once a refusal. */
+static void
+auth_busy_log(void)
+{
+	static uint64_t last;
+	static int logged;
+	uint64_t now = auth_now();
+
+	if (logged && now - last < AUTH_WINDOW)
+		return;
+	logged = 1;
+	last = now;
+	log_warnx("auth: %d password checks in flight (pending_max): "
+	          "refusing logins that need one with 429 for now",
+	    auth.pending);
+}
+
+/*
+ * auth_busy_retry_after: seconds to wait after AUTH_BUSY (Retry-After):
+ * about the time the checks queued now take.
+ */
+int
+auth_busy_retry_after(void)
+{
+	return pool_wait_estimate(POOL_AUTH);
 }
 
 /*

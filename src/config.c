@@ -299,6 +299,9 @@ static const struct config_key config_keys[] = {
     {"auth", "fail_limit", "REGISTRY_AUTH_FAILLIMIT", NULL, CONFIG_T_INT,
         CF(cf_auth_fail_limit), "10", 0, 100000, NULL, 0,
         "failed logins per minute per user and address; 0: no limit"},
+    {"auth", "pending_max", "REGISTRY_AUTH_PENDINGMAX", NULL, CONFIG_T_INT,
+        CF(cf_auth_pending_max), "256", 1, 100000, NULL, 0,
+        "password checks queued or running; beyond, logins get 429"},
     {"auth", "username", "REGISTRY_USERNAME", NULL, CONFIG_T_STRING,
         CF(cf_username), "", 0, 0, config_validate_user, CONFIG_F_ENV_ONLY,
         "user of a missing htpasswd file to create"},
@@ -359,8 +362,8 @@ static const struct config_key config_keys[] = {
     {"server", "user", "REGISTRY_SERVER_USER", NULL, CONFIG_T_STRING,
         CF(cf_user), "", 0, 0, config_validate_sysuser, 0,
         "started as root: become this user after binding; empty: stay"},
-    {"server", "chown_root", "REGISTRY_SERVER_CHOWN_ROOT", NULL,
-        CONFIG_T_BOOL, CF(cf_chown_root), "false", 0, 0, NULL, 0,
+    {"server", "chown_root", "REGISTRY_SERVER_CHOWN_ROOT", NULL, CONFIG_T_BOOL,
+        CF(cf_chown_root), "false", 0, 0, NULL, 0,
         "started as root with user: make user own the storage root first"},
     {"server", "umask", "REGISTRY_SERVER_UMASK", NULL, CONFIG_T_STRING,
         CF(cf_umask), "", 0, 0, config_validate_umask, 0,
@@ -1062,8 +1065,8 @@ config_validate_umask(const char *s, char *err, size_t errlen)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || ((n == 3 || (n == 4 && s[0] == '0')) &&
-	                  strspn(s, "01234567") == n))
+	if (n == 0 ||
+	    ((n == 3 || (n == 4 && s[0] == '0')) && strspn(s, "01234567") == n))
 		return 0;
 	snprintf(err, errlen, "expected an octal umask such as 0027 or 0022");
 	return -1;

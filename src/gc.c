@@ -19,13 +19,13 @@
  * used since go_grace seconds before the run started: it asks again just
  * before removing it. The question and the removal happen under the
  * write side of gc_guard; a manifest push touches and then checks its
- * references, and writes its own blob and links, under the read side. So, in one process, either the push
- * touched first and the sweep keeps the blob, or the sweep removed it
- * first and the push finds it missing and fails (MANIFEST_BLOB_UNKNOWN,
- * never acknowledged). Between processes sharing a store only the times
- * order them: the window is the sweep's last check and its removal, two
- * calls wide. go_grace covers what was found present before the run
- * started (a HEAD at minute 0, the manifest at minute 40).
+ * references, and writes its own blob and links, under the read side. So, in
+ * one process, either the push touched first and the sweep keeps the blob, or
+ * the sweep removed it first and the push finds it missing and fails
+ * (MANIFEST_BLOB_UNKNOWN, never acknowledged). Between processes sharing a
+ * store only the times order them: the window is the sweep's last check and its
+ * removal, two calls wide. go_grace covers what was found present before the
+ * run started (a HEAD at minute 0, the manifest at minute 40).
  *
  * The referrers index (store.h) is a cache that its queries keep right:
  * a manifest removed here (--delete-untagged) drops out of it at the next

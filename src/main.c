@@ -2,10 +2,10 @@
  * registryd: a private Docker/OCI container registry.
  *
  * Subcommands: serve (the default), check-config, fsck, garbage-collect, du,
- * passwd, version. main loads the configuration, binds the listeners, drops root ([server] user=), opens
- * the storage, starts the worker pool and the registry on one event loop,
- * tells the service manager it is ready, and tears all of it down in reverse
- * order after a graceful shutdown (SIGTERM, SIGINT).
+ * passwd, version. main loads the configuration, binds the listeners, drops
+ * root ([server] user=), opens the storage, starts the worker pool and the
+ * registry on one event loop, tells the service manager it is ready, and tears
+ * all of it down in reverse order after a graceful shutdown (SIGTERM, SIGINT).
  */
 #include <sys/stat.h>
 
@@ -178,8 +178,8 @@ main_own_root(const struct config *cfg)
 	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
 		if ((size_t)snprintf(sub, sizeof(sub), "%s%s", cfg->cf_root,
 		        dirs[i]) >= sizeof(sub) ||
-		    stat(sub, &st) == -1 ||
-		    access(sub, W_OK | X_OK) == 0 || errno != EACCES)
+		    stat(sub, &st) == -1 || access(sub, W_OK | X_OK) == 0 ||
+		    errno != EACCES)
 			continue;
 		log_errorx("refusing to start: storage %s is owned by uid %u "
 		           "and not writable by uid %u that registryd runs "
@@ -255,7 +255,8 @@ main_serve(struct config *cfg)
 	if (*cfg->cf_user != '\0') {
 		if (priv_drop(cfg->cf_user, err, sizeof(err)) == -1) {
 			log_errorx("refusing to start: [server] user: %s; "
-			           "name an existing user (REGISTRY_SERVER_USER) "
+			           "name an existing user "
+			           "(REGISTRY_SERVER_USER) "
 			           "and start as root, or leave it empty",
 			    err);
 			goto done;
@@ -287,12 +288,13 @@ main_serve(struct config *cfg)
 		    (unsigned int)getegid());
 		goto done;
 	}
-	if (pool_start(base, POOL_THREADS) == -1) {
+	if (pool_start(base, NULL) == -1) {
 		log_errorx("refusing to start: cannot start the worker "
 		           "threads (see above); check the limits on threads "
 		           "and file descriptors (ulimit -u, ulimit -n)");
 		goto done;
 	}
+	pool_set_limit(POOL_AUTH, cfg->cf_auth_pending_max);
 	if (reg_init(base, cfg, store) == -1) {
 		log_errorx("refusing to start: cannot set up the registry "
 		           "(see above); out of memory?");
@@ -311,9 +313,16 @@ done:
 	pool_stop();
 	reg_shutdown();
 	auth_shutdown();
-	for (i = 0; i < 4; i++)
+	/*
+	 * Freeing the signal events restores the default actions; a second
+	 * SIGTERM (systemd, docker stop, a test) during the last steps must
+	 * not turn a clean stop into death by signal.
+	 */
+	for (i = 0; i < 4; i++) {
 		if (sigs[i] != NULL)
 			event_free(sigs[i]);
+		(void)signal(signums[i], SIG_IGN);
+	}
 	event_base_free(base);
 	store_close(store);
 	tls_shutdown();

@@ -14,6 +14,7 @@
 
 #include "bounds.h"
 #include "digest.h"
+#include "log.h"
 #include "pool.h"
 #include "store.h"
 #include "store_driver.h"
@@ -40,9 +41,11 @@ store_describe(const struct store *s)
 
 /*
  * store_call: cheap kinds run here and now, the others on the worker
- * pool, whose completion comes back through the loop. A driver that one
- * day talks to its backend without blocking (libcurl multi on the loop)
- * would start the request here instead.
+ * pool, whose completion comes back through the loop: walks in their own
+ * class, so that a long walk never holds up a commit, everything else
+ * with the store's workers (never refused: see pool.c). A driver that
+ * one day talks to its backend without blocking (libcurl multi on the
+ * loop) would start the request here instead.
  */
 void
 store_call(struct store *s, struct store_call *c)
@@ -54,7 +57,10 @@ store_call(struct store *s, struct store_call *c)
 	}
 	c->sc_job.pj_work = store_call_work;
 	c->sc_job.pj_done = store_call_done;
-	pool_submit(&c->sc_job);
+	c->sc_job.pj_class =
+	    c->sc_kind == STORE_CALL_WALK ? POOL_WALK : POOL_STORE;
+	if (pool_submit(&c->sc_job) == -1)
+		fatal("%s: store and walk jobs have no limit", __func__);
 }
 
 static void

@@ -204,10 +204,10 @@ static int store_mem_referrer_put(struct store *, const char *, const char *,
     const char *, const void *, size_t, int);
 static int store_mem_referrer_get(struct store *, const char *, const char *,
     const char *, size_t, char **, size_t *);
-static int store_mem_referrer_list(struct store *, const char *,
-    const char *, char ***, size_t *);
-static int store_mem_referrer_delete(struct store *, const char *,
-    const char *, const char *);
+static int store_mem_referrer_list(struct store *, const char *, const char *,
+    char ***, size_t *);
+static int store_mem_referrer_delete(struct store *, const char *, const char *,
+    const char *);
 static int store_mem_referrer_stale(struct store *, const char *, char ***,
     size_t *, char ***, size_t *);
 static int store_mem_walk(struct store *,
@@ -1534,8 +1534,8 @@ done:
 }
 
 static int
-store_mem_referrer_list(struct store *st, const char *name,
-    const char *subject, char ***digests, size_t *n)
+store_mem_referrer_list(struct store *st, const char *name, const char *subject,
+    char ***digests, size_t *n)
 {
 	struct store_mem *s = (struct store_mem *)st;
 	struct store_list l = {NULL, 0, 0};

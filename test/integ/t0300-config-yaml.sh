@@ -138,10 +138,8 @@ health:
     threshold: 3
 EOF
 
-# Only loopback: the files listen on every interface (registry:3's debug
-# server too), the tests do not.
-DPORT=$(free_port) || exit 1
-LOOP_ENV="REGISTRY_HTTP_ADDR=127.0.0.1:$PORT REGISTRY_HTTP_DEBUG_ADDR=127.0.0.1:$DPORT REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=$TRASH/root-image"
+# Only loopback: the files listen on every interface, the tests do not.
+LOOP_ENV="REGISTRY_HTTP_ADDR=127.0.0.1:$PORT REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY=$TRASH/root-image"
 
 test_expect_success REGISTRYD 'the registry:2 image config.yml starts as it is' '
 	CONF=$TRASH/image-2.8.yml &&
@@ -166,15 +164,16 @@ test_expect_success DOCKER_REGISTRY,CURL 'and serves on docker-registry too' '
 	stop_reference
 '
 
-test_expect_success REGISTRYD 'the registry:3 image config.yml starts as it is' '
+test_expect_success REGISTRYD,CURL 'the registry:3 image config.yml starts as it is, its debug listener with /metrics' '
 	CONF=$TRASH/image-3.yml &&
-	start_registryd $LOOP_ENV &&
-	! grep -q "http.debug" registryd.log &&
-	grep -q "listening on 127.0.0.1 port $DPORT (debug listener)" registryd.log &&
-	reg_curl GET "http://127.0.0.1:$DPORT/metrics" && expect_status 200 &&
+	DEBUG_PORT=$(free_port) &&
+	start_registryd $LOOP_ENV REGISTRY_HTTP_DEBUG_ADDR=127.0.0.1:$DEBUG_PORT &&
+	grep -q "listening on 127.0.0.1 port $DEBUG_PORT (debug listener)" registryd.log &&
 	reg_curl GET /v2/yaml/image/tags/list &&
 	expect_status 200 &&
 	jq_body ".tags == [\"v1\"]" &&
+	reg_curl GET "http://127.0.0.1:$DEBUG_PORT/metrics" &&
+	expect_status 200 &&
 	stop_registryd
 '
 

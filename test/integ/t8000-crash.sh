@@ -332,6 +332,57 @@ test_expect_success CURL,REGISTRYD 'the rounds pushed something' '
 	test "$(grep -c "^tag" "$LEDGER")" -gt 0
 '
 
+# Group commit (hardening item 23): concurrent small uploads share their
+# sync rounds, and each 201 must still come only after its own commit is
+# complete. Eight clients push 4 KiB blobs at once; registryd is killed
+# the moment the last 201 arrives; every acknowledged blob must be there
+# after the restart. (A kill -9 keeps the page cache: this checks that no
+# 201 goes out before its blob and link are in place. That they are
+# synced before the 201 is test/unit/store_fs.c's round log.)
+SMALL_CLIENTS=8
+SMALL_EACH=25
+
+small_client() {
+	local k=$1 n f d
+	for ((n = 0; n < SMALL_EACH; n++)); do
+		f="$TRASH/small/c$k.$n"
+		{ echo "client $k upload $n $RANDOM"; head -c 4000 /dev/urandom; } >"$f" &&
+		d=$(sha256_of "$f") &&
+		push_mono "crash/small$k" "$f" "$d" &&
+		echo "blob $d crash/small$k $f" >>"$TRASH/small/acked.$k" ||
+		return 1
+	done
+}
+
+test_expect_success CURL,REGISTRYD 'concurrent small uploads: every 201 survives a kill -9 right after the last' '
+	mkdir -p "$TRASH/small" &&
+	: >"$GO" &&
+	pids=() &&
+	for ((k = 0; k < SMALL_CLIENTS; k++)); do
+		small_client "$k" &
+		pids+=($!)
+	done &&
+	fails=0 &&
+	for p in "${pids[@]}"; do
+		wait "$p" || fails=$((fails + 1))
+	done &&
+	kill -KILL "$REG_PID" &&
+	{ wait "$REG_PID" 2>/dev/null || :; } &&
+	REG_PID= &&
+	rm -f "$GO" &&
+	echo "--- killed right after the last small upload" >>"$TRASH/registryd.log" &&
+	test "$fails" = 0 &&
+	cat "$TRASH"/small/acked.* >"$TRASH/small/acked" &&
+	test "$(wc -l <"$TRASH/small/acked")" = $((SMALL_CLIENTS * SMALL_EACH)) &&
+	start_registryd &&
+	LEDGER_SAVED=$LEDGER &&
+	LEDGER="$TRASH/small/acked" &&
+	check_ledger_blobs &&
+	LEDGER=$LEDGER_SAVED &&
+	check_blob_files &&
+	run_fsck
+'
+
 say "# kill -9 rounds run: $ROUNDS_RUN; acknowledged blobs: $(grep -c '^blob' "$LEDGER"), tags: $(grep -c '^tag' "$LEDGER"); interrupted uploads resumed: $UPLOADS_RESUMED, gone (404): $UPLOADS_GONE"
 
 test_done

@@ -2366,7 +2366,9 @@ main(void)
 	log_init(getenv("HANDLERS_DEBUG") ? LOG_LVL_DEBUG : LOG_LVL_ERROR, 0);
 	if (config_load(&cfg, NULL, 0, env) == -1)
 		return 1;
-	if ((base = event_base_new()) == NULL || pool_start(base, 1) == -1)
+	/* One store worker: the gate holds it (api_gone). */
+	if ((base = event_base_new()) == NULL ||
+	    pool_start(base, (const int[POOL_NCLASSES]){1, 1, 1}) == -1)
 		return 1;
 	if ((st = store_mem_open()) == NULL)
 		return 1;

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,8 +19,35 @@
 #include <time.h>
 #include <unistd.h>
 
+/*
+ * Every sync_file_range of the driver goes through this recorder, so
+ * that the tests can see which flags the loop's append path uses.
+ */
+static int sfr_calls, sfr_waits;
+static int sfr_record(int, off_t, off_t, unsigned int);
+/*
+ * And every rename, so that the order of renames and sync rounds can be
+ * checked (the durability log, below).
+ */
+static int rec_renameat(int, const char *, int, const char *);
+static int rec_fdatasync(int);
+#define sync_file_range sfr_record
+#define renameat        rec_renameat
+#define fdatasync       rec_fdatasync
 #include "../../src/store_fs.c"
+#undef sync_file_range
+#undef renameat
+#undef fdatasync
 #include "tap.h"
+
+static int
+sfr_record(int fd, off_t off, off_t len, unsigned int flags)
+{
+	sfr_calls++;
+	if (flags & (SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WAIT_AFTER))
+		sfr_waits++;
+	return sync_file_range(fd, off, len, flags);
+}
 
 static char root[PATH_MAX];
 
@@ -521,6 +549,411 @@ test_uploads(struct store *s)
 	}
 }
 
+/* ---- group commit ---- */
+
+/*
+ * The durability log: each sync round (the inodes of the files it
+ * synced) and each rename (its target), in order, while log_on.
+ */
+enum { EV_ROUND, EV_RENAME, EV_ALONE };
+static struct {
+	int e_kind;
+	int e_n;
+	ino_t e_ino[64];
+	char e_to[PATH_MAX];
+} evlog[64];
+static int nev, log_on;
+static pthread_mutex_t evlock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t evcond = PTHREAD_COND_INITIALIZER;
+/* Rounds wait here while gate_closed (they see the waiters queue up). */
+static int gate_closed, rounds_seen;
+
+static int
+rec_renameat(int ofd, const char *from, int nfd, const char *to)
+{
+	pthread_mutex_lock(&evlock);
+	if (log_on && nev < 64) {
+		evlog[nev].e_kind = EV_RENAME;
+		snprintf(evlog[nev].e_to, sizeof(evlog[nev].e_to), "%s", to);
+		nev++;
+	}
+	pthread_mutex_unlock(&evlock);
+	return renameat(ofd, from, nfd, to);
+}
+
+/* A file synced by its writer alone, outside the shared rounds. */
+static int
+rec_fdatasync(int fd)
+{
+	struct stat sb;
+
+	pthread_mutex_lock(&evlock);
+	if (log_on && nev < 64 && fstat(fd, &sb) == 0) {
+		evlog[nev].e_kind = EV_ALONE;
+		evlog[nev].e_n = 1;
+		evlog[nev].e_ino[0] = sb.st_ino;
+		nev++;
+	}
+	pthread_mutex_unlock(&evlock);
+	return fdatasync(fd);
+}
+
+static void
+rec_round(const struct store_sync_req *batch)
+{
+	const struct store_sync_req *r;
+	struct stat sb;
+	int i;
+
+	pthread_mutex_lock(&evlock);
+	rounds_seen++;
+	pthread_cond_broadcast(&evcond);
+	while (gate_closed)
+		pthread_cond_wait(&evcond, &evlock);
+	if (log_on && nev < 64) {
+		evlog[nev].e_kind = EV_ROUND;
+		evlog[nev].e_n = 0;
+		for (r = batch; r != NULL; r = r->sq_next)
+			for (i = 0; i < r->sq_n && evlog[nev].e_n < 64; i++)
+				if (fstat(r->sq_fds[i], &sb) == 0)
+					evlog[nev].e_ino[evlog[nev].e_n++] =
+					    sb.st_ino;
+		nev++;
+	}
+	pthread_mutex_unlock(&evlock);
+}
+
+static void
+gate(int closed)
+{
+	pthread_mutex_lock(&evlock);
+	gate_closed = closed;
+	pthread_cond_broadcast(&evcond);
+	pthread_mutex_unlock(&evlock);
+}
+
+/* Callers queued for the next round (waiting behind a leader). */
+static int
+sync_waiting(struct store_fs *fs)
+{
+	struct store_sync_req *r;
+	int n = 0;
+
+	pthread_mutex_lock(&fs->s_sync_lock);
+	for (r = fs->s_sync_head; r != NULL; r = r->sq_next)
+		n++;
+	pthread_mutex_unlock(&fs->s_sync_lock);
+	return n;
+}
+
+/* Wait (bounded, ~10 s) until f(arg) >= want. */
+static int
+wait_until(int (*f)(void *), void *arg, int want)
+{
+	int i;
+
+	for (i = 0; i < 100000; i++) {
+		if (f(arg) >= want)
+			return 1;
+		usleep(100);
+	}
+	return 0;
+}
+
+static int
+sync_waiting_cb(void *arg)
+{
+	return sync_waiting(arg);
+}
+
+static int
+rounds_seen_cb(void *arg)
+{
+	int n;
+
+	(void)arg;
+	pthread_mutex_lock(&evlock);
+	n = rounds_seen;
+	pthread_mutex_unlock(&evlock);
+	return n;
+}
+
+static ino_t
+ino_of(const char *rel)
+{
+	char path[PATH_MAX * 2];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/docker/registry/v2/%s", root, rel);
+	return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+static int
+round_has(int ev, ino_t ino)
+{
+	int i;
+
+	for (i = 0; i < evlog[ev].e_n; i++)
+		if (evlog[ev].e_ino[i] == ino)
+			return 1;
+	return 0;
+}
+
+/*
+ * One commit: two rounds, each before the next step. The data and the
+ * link's temporary file (and the parents of the directories made) are
+ * durable before anything is renamed into place; the blob is renamed
+ * before the link; both directories are durable before commit returns.
+ */
+static void
+test_commit_rounds(struct store *s)
+{
+	const char *uuid = "aaaaaaaa-1111-4222-8333-444444444444";
+	const char *bytes = "bytes of an ordered commit";
+	char d[DIGEST_BUFSZ], blob[PATH_MAX], bdir[PATH_MAX], xx[PATH_MAX];
+	char link[PATH_MAX], ldir[PATH_MAX];
+	struct store_writer *w;
+	int r;
+
+	digest_buf(bytes, strlen(bytes), d);
+	w = store_upload_create(s, "order/repo", uuid);
+	ok(w != NULL && store_writer_append(w, bytes, strlen(bytes)) == 0,
+	    "upload to commit");
+	nev = 0;
+	log_on = 1;
+	store_round_hook = rec_round;
+	r = w != NULL ? store_writer_commit(w, d) : -1;
+	store_round_hook = NULL;
+	log_on = 0;
+	store_writer_free(w);
+	ok(r == 0, "commit");
+	store_blob_path(d, "/data", blob, sizeof(blob));
+	store_blob_path(d, "", bdir, sizeof(bdir));
+	snprintf(xx, sizeof(xx), "blobs/sha256/%.2s", digest_hex(d));
+	store_link_path("order/repo", STORE_LINK_LAYER, d, "/link", link,
+	    sizeof(link));
+	store_link_path("order/repo", STORE_LINK_LAYER, d, "", ldir,
+	    sizeof(ldir));
+	is_int(nev, 4, "two rounds and two renames");
+	if (nev != 4)
+		return;
+	ok(evlog[0].e_kind == EV_ROUND && round_has(0, ino_of(blob)) &&
+	        round_has(0, ino_of(link)) && round_has(0, ino_of(xx)) &&
+	        round_has(0, ino_of("repositories/order/repo/_layers/sha256")),
+	    "round 1: data, link file, parents of the new directories");
+	ok(evlog[1].e_kind == EV_RENAME && strcmp(evlog[1].e_to, blob) == 0,
+	    "then the data is renamed into the blob directory");
+	ok(evlog[2].e_kind == EV_RENAME && strcmp(evlog[2].e_to, link) == 0,
+	    "then the link into place");
+	ok(evlog[3].e_kind == EV_ROUND && evlog[3].e_n == 2 &&
+	        round_has(3, ino_of(bdir)) && round_has(3, ino_of(ldir)),
+	    "round 2: both directories, before commit returns");
+	ok(exists("docker/registry/v2/repositories/order/repo/_uploads") &&
+	        !exists("docker/registry/v2/repositories/order/repo/_uploads/"
+	                "aaaaaaaa-1111-4222-8333-444444444444"),
+	    "upload dir removed");
+
+	/*
+	 * A big blob's data is synced by its commit alone, before the shared
+	 * round: other commits never wait for it.
+	 */
+	{
+		char *big;
+		size_t bigsz = STORE_SHARED_MAX + 1;
+
+		if ((big = malloc(bigsz)) == NULL)
+			abort();
+		memset(big, 'b', bigsz);
+		digest_buf(big, bigsz, d);
+		w = store_upload_create(s, "order/repo", uuid);
+		ok(w != NULL && store_writer_append(w, big, bigsz) == 0,
+		    "upload of a big blob");
+		free(big);
+		nev = 0;
+		log_on = 1;
+		store_round_hook = rec_round;
+		r = w != NULL ? store_writer_commit(w, d) : -1;
+		store_round_hook = NULL;
+		log_on = 0;
+		store_writer_free(w);
+		store_blob_path(d, "/data", blob, sizeof(blob));
+		ok(r == 0 && nev == 5 && evlog[0].e_kind == EV_ALONE &&
+		        evlog[0].e_ino[0] == ino_of(blob) &&
+		        evlog[1].e_kind == EV_ROUND && !round_has(1, ino_of(blob)) &&
+		        evlog[2].e_kind == EV_RENAME &&
+		        strcmp(evlog[2].e_to, blob) == 0,
+		    "big data synced alone, before round 1 (which has not it), "
+		    "before its rename");
+	}
+
+	/* Where AIO is refused, files are synced one by one: same result. */
+	{
+		struct store_fs *fs = (struct store_fs *)s;
+		aio_context_t aio = fs->s_aio;
+
+		printf("# AIO fsync %s here\n", aio != 0 ? "available" : "refused");
+		fs->s_aio = 0;
+		bytes = "bytes synced one by one";
+		digest_buf(bytes, strlen(bytes), d);
+		w = store_upload_create(s, "order/repo", uuid);
+		ok(w != NULL &&
+		        store_writer_append(w, bytes, strlen(bytes)) == 0 &&
+		        store_writer_commit(w, d) == 0 &&
+		        store_link_exists(s, "order/repo", STORE_LINK_LAYER, d) ==
+		            1,
+		    "commit without AIO");
+		store_writer_free(w);
+		fs->s_aio = aio;
+	}
+}
+
+struct syncer {
+	struct store_fs *sy_fs;
+	const char *sy_dir;
+	int sy_rv;
+	int sy_returned;
+	uint64_t sy_rounds_at_return;
+	pthread_t sy_thread;
+};
+
+static void *
+syncer_run(void *arg)
+{
+	struct syncer *sy = arg;
+	int fd;
+
+	fd = openat(sy->sy_fs->s_fd, sy->sy_dir, O_RDONLY | O_DIRECTORY);
+	sy->sy_rv = store_group_sync(sy->sy_fs, &fd, 1);
+	close(fd);
+	pthread_mutex_lock(&sy->sy_fs->s_sync_lock);
+	sy->sy_rounds_at_return = sy->sy_fs->s_sync_rounds;
+	sy->sy_returned = 1;
+	pthread_mutex_unlock(&sy->sy_fs->s_sync_lock);
+	return NULL;
+}
+
+/*
+ * Group commit: A leads a round that is held open; B and C arrive meanwhile
+ * and wait; they share the next round, in which their common directory
+ * is synced once, and return only after it finished.
+ */
+static void
+test_group_sync(struct store *s)
+{
+	struct store_fs *fs = (struct store_fs *)s;
+	struct syncer sy[3] = {
+	    {fs, "repositories", 0, 0, 0, 0},
+	    {fs, "blobs", 0, 0, 0, 0},
+	    {fs, "blobs", 0, 0, 0, 0},
+	};
+	uint64_t rounds0 = fs->s_sync_rounds, files0 = fs->s_sync_files;
+	int i, waiting_returned;
+
+	rounds_seen = 0;
+	gate(1);
+	store_round_hook = rec_round;
+	pthread_create(&sy[0].sy_thread, NULL, syncer_run, &sy[0]);
+	ok(wait_until(rounds_seen_cb, NULL, 1), "A leads a round (held)");
+	pthread_create(&sy[1].sy_thread, NULL, syncer_run, &sy[1]);
+	pthread_create(&sy[2].sy_thread, NULL, syncer_run, &sy[2]);
+	ok(wait_until(sync_waiting_cb, fs, 2),
+	    "B and C arrive while it is in flight and queue");
+	pthread_mutex_lock(&fs->s_sync_lock);
+	waiting_returned = sy[1].sy_returned + sy[2].sy_returned;
+	pthread_mutex_unlock(&fs->s_sync_lock);
+	is_int(waiting_returned, 0, "neither returns before a round covered it");
+	gate(0);
+	for (i = 0; i < 3; i++)
+		pthread_join(sy[i].sy_thread, NULL);
+	store_round_hook = NULL;
+	ok(sy[0].sy_rv == 0 && sy[1].sy_rv == 0 && sy[2].sy_rv == 0,
+	    "all three synced");
+	is_int(fs->s_sync_rounds - rounds0, 2, "in two rounds: A's, then B's "
+	                                        "and C's together");
+	is_int(fs->s_sync_files - files0, 2,
+	    "their common directory synced once");
+	ok(sy[1].sy_rounds_at_return >= rounds0 + 2 &&
+	        sy[2].sy_rounds_at_return >= rounds0 + 2,
+	    "B and C returned after the second round");
+}
+
+struct committer {
+	struct store *cm_store;
+	struct store_writer *cm_w;
+	char cm_digest[DIGEST_BUFSZ];
+	int cm_rv;
+	pthread_t cm_thread;
+};
+
+static void *
+committer_run(void *arg)
+{
+	struct committer *cm = arg;
+
+	cm->cm_rv = store_writer_commit(cm->cm_w, cm->cm_digest);
+	return NULL;
+}
+
+/*
+ * Concurrent commits share rounds: with the first round held until the
+ * other three wait, four commits take fewer than the 8 rounds they
+ * would alone, and every one is complete.
+ */
+static void
+test_concurrent_commits(struct store *s)
+{
+	struct store_fs *fs = (struct store_fs *)s;
+	struct committer cm[4];
+	char uuid[64], bytes[64], *got = NULL;
+	uint64_t rounds0 = fs->s_sync_rounds;
+	size_t len;
+	int i, good = 1;
+
+	for (i = 0; i < 4; i++) {
+		snprintf(uuid, sizeof(uuid),
+		    "cccccccc-0000-4000-8000-00000000000%d", i);
+		snprintf(bytes, sizeof(bytes), "concurrent commit %d", i);
+		cm[i].cm_store = s;
+		cm[i].cm_w = store_upload_create(s, "group/repo", uuid);
+		if (cm[i].cm_w == NULL ||
+		    store_writer_append(cm[i].cm_w, bytes, strlen(bytes)) == -1)
+			good = 0;
+		digest_buf(bytes, strlen(bytes), cm[i].cm_digest);
+	}
+	ok(good, "four uploads ready");
+	if (!good)
+		return;
+	rounds_seen = 0;
+	gate(1);
+	store_round_hook = rec_round;
+	pthread_create(&cm[0].cm_thread, NULL, committer_run, &cm[0]);
+	ok(wait_until(rounds_seen_cb, NULL, 1), "first commit's round held");
+	for (i = 1; i < 4; i++)
+		pthread_create(&cm[i].cm_thread, NULL, committer_run, &cm[i]);
+	ok(wait_until(sync_waiting_cb, fs, 3), "three more commits wait for it");
+	gate(0);
+	for (i = 0; i < 4; i++)
+		pthread_join(cm[i].cm_thread, NULL);
+	store_round_hook = NULL;
+	for (i = 0; i < 4; i++) {
+		if (cm[i].cm_rv != 0 ||
+		    store_link_exists(s, "group/repo", STORE_LINK_LAYER,
+		        cm[i].cm_digest) != 1)
+			good = 0;
+		snprintf(bytes, sizeof(bytes), "concurrent commit %d", i);
+		if (store_blob_read(s, cm[i].cm_digest, 64, &got, &len) == -1)
+			good = 0;
+		else if (len != strlen(bytes) || memcmp(got, bytes, len) != 0)
+			good = 0;
+		free(got);
+		store_writer_free(cm[i].cm_w);
+	}
+	ok(good, "all four committed: blob and layer link");
+	ok(fs->s_sync_rounds - rounds0 < 8,
+	    "in %d rounds, not 8: they shared",
+	    (int)(fs->s_sync_rounds - rounds0));
+}
+
 static void
 test_writeback(struct store *s)
 {
@@ -535,12 +968,17 @@ test_writeback(struct store *s)
 		abort();
 	memset(buf, 'x', chunk);
 	w = store_upload_create(s, "demo/big", uuid);
+	sfr_calls = sfr_waits = 0;
 	for (i = 0; w != NULL && i < 7; i++) {
 		if (store_writer_append(w, buf, chunk) == -1)
 			good = 0;
 		total += chunk;
 	}
 	ok(w != NULL && good, "appends across writeback windows");
+	/* Appends run on the event loop: they start writeback, never wait. */
+	is_int(sfr_calls, (int)(total / UPLOAD_WRITEBACK_BYTES),
+	    "writeback started once per finished window");
+	is_int(sfr_waits, 0, "and never waited for (no WAIT_BEFORE/AFTER)");
 	store_writer_free(w);
 	w = store_upload_resume(s, "demo/big", uuid, &size);
 	ok(w != NULL && size == total, "size after 7 appends");
@@ -631,6 +1069,9 @@ main(void)
 	test_repos(s);
 	test_uploads(s);
 	test_writeback(s);
+	test_commit_rounds(s);
+	test_group_sync(s);
+	test_concurrent_commits(s);
 	test_purge(s);
 	store_close(s);
 	store_close(NULL);
