@@ -6,9 +6,9 @@
  * The answer is what metrics.c counts as requests finish, then gauges
  * read now from their owners: upload sessions (upload.c), repositories
  * and blobs as the catalog's last refresh walk counted them (catalog.c:
- * a scrape never walks the store), the worker pool's backlog, and the
- * process (/proc/self). Everything is cheap enough for the loop: the
- * costliest step is counting /proc/self/fd.
+ * a scrape never walks the store), the worker pool's queues by class of
+ * job (pool.c), and the process (/proc/self). Everything is cheap enough for
+ * the loop: the costliest step is counting /proc/self/fd.
  */
 #include <sys/resource.h>
 
@@ -29,6 +29,8 @@
 
 static void metrics_uploads(FILE *);
 static void metrics_storage(FILE *);
+static void metrics_pool_family(FILE *, const char *, const char *,
+    const char *, const double[POOL_NCLASSES]);
 static void metrics_pool(FILE *);
 static void metrics_process(FILE *);
 static double metrics_start_time(void);
@@ -114,19 +116,68 @@ metrics_storage(FILE *f)
 	    (double)cs.cs_scan_ms / 1000.0);
 }
 
+/* The pool's classes as labels; a class without a name is left out. */
+static const char *const metrics_pool_classes[POOL_NCLASSES] = {
+    [POOL_STORE] = "store",
+    [POOL_AUTH] = "auth",
+    [POOL_WALK] = "walk",
+};
+
+/* One family with a sample per class of job, v[class]. */
+static void
+metrics_pool_family(FILE *f, const char *name, const char *type,
+    const char *help, const double v[POOL_NCLASSES])
+{
+	const char *l[3] = {"class", NULL, NULL};
+	int c;
+
+	metrics_family(f, name, type, help);
+	for (c = 0; c < POOL_NCLASSES; c++) {
+		if ((l[1] = metrics_pool_classes[c]) != NULL)
+			metrics_sample(f, name, l, v[c]);
+	}
+}
+
 /*
- * The worker pool's backlog: jobs (commits, walks, password checks)
- * submitted and not yet done, queued or running.
- * XXX Once the pool has a queue per class of job (pool_stats), give its
- * depths per class here: registryd_pool_queued_jobs{class} and
- * registryd_pool_running_jobs{class}.
+ * The worker pool, by class of job (pool.h): its threads, what waits for
+ * them and what they run now, and since start the jobs taken and those
+ * refused (password checks beyond their limit, answered 503); and the
+ * jobs of every class whose completion has not run yet.
  */
 static void
 metrics_pool(FILE *f)
 {
+	double threads[POOL_NCLASSES], queued[POOL_NCLASSES];
+	double running[POOL_NCLASSES], taken[POOL_NCLASSES];
+	double refused[POOL_NCLASSES], work[POOL_NCLASSES];
+	struct pool_stats ps;
+	int c;
+
+	for (c = 0; c < POOL_NCLASSES; c++) {
+		pool_stats((enum pool_class)c, &ps);
+		threads[c] = ps.ps_threads;
+		queued[c] = ps.ps_queued;
+		running[c] = ps.ps_running;
+		taken[c] = (double)ps.ps_submitted;
+		refused[c] = (double)ps.ps_refused;
+		work[c] = (double)ps.ps_avg_work_us / 1e6;
+	}
+	metrics_pool_family(f, "registryd_pool_threads", "gauge",
+	    "Worker threads of the class.", threads);
+	metrics_pool_family(f, "registryd_pool_queued_jobs", "gauge",
+	    "Jobs of the class waiting for a worker.", queued);
+	metrics_pool_family(f, "registryd_pool_running_jobs", "gauge",
+	    "Jobs of the class a worker runs now.", running);
+	metrics_pool_family(f, "registryd_pool_jobs_total", "counter",
+	    "Jobs of the class taken since start.", taken);
+	metrics_pool_family(f, "registryd_pool_refused_total", "counter",
+	    "Jobs of the class refused at its limit (password checks: 503).",
+	    refused);
+	metrics_pool_family(f, "registryd_pool_work_seconds_average", "gauge",
+	    "Moving average of how long a job of the class runs.", work);
 	metrics_family(f, "registryd_pool_pending_jobs", "gauge",
-	    "Jobs handed to the worker threads and not done yet (queued or "
-	    "running).");
+	    "Jobs handed to the worker threads whose completion has not run "
+	    "yet, all classes.");
 	metrics_sample(f, "registryd_pool_pending_jobs", NULL,
 	    (double)pool_pending());
 }

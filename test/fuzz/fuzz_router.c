@@ -108,6 +108,8 @@ fuzz_route(const char *path, size_t len)
 	default:
 		FUZZ_CHECK(!"unknown route id");
 	}
+	/* Every route has a name for the metrics, never "other". */
+	FUZZ_CHECK(strcmp(route_name(m.rm_id), "other") != 0);
 }
 
 int

@@ -173,6 +173,19 @@ test_expect_success CURL,PROMTOOL,REGISTRYD 'pushes count under their routes, by
 	histograms_ok m1.txt
 '
 
+test_expect_success CURL,PROMTOOL,REGISTRYD 'the worker pool by class: commits went to store, nothing waits now' '
+	# Each blob PUT commits (fsync) on a store worker.
+	grew m0.txt m1.txt "registryd_pool_jobs_total{class=\"store\"}" ">=" 5 &&
+	(
+		for c in store auth walk; do
+			grep -q "^registryd_pool_threads{class=\"$c\"} [1-9]" m1.txt &&
+			grep -q "^registryd_pool_queued_jobs{class=\"$c\"} 0$" m1.txt &&
+			grep -q "^registryd_pool_running_jobs{class=\"$c\"} [0-9]" m1.txt &&
+			grep -q "^registryd_pool_refused_total{class=\"$c\"} 0$" m1.txt || exit 1
+		done
+	)
+'
+
 test_expect_success CURL,PROMTOOL,REGISTRYD 'labels never carry a repository name, also one named like a route' '
 	labels_ok m1.txt &&
 	! grep -q "zz-secret" m1.txt &&
