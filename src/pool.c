@@ -67,8 +67,8 @@ enum {
 };
 
 struct pool_class_state {
-	struct pool_queue pc_todo; /* waiting for a worker of the class */
-	pthread_cond_t pc_cond;    /* pc_todo got a job, or stopping */
+	struct pool_queue pc_waiting; /* waiting for a worker of the class */
+	pthread_cond_t pc_cond;       /* pc_waiting got a job, or stopping */
 	int pc_threads;
 	int pc_queued;
 	int pc_running;
@@ -144,11 +144,11 @@ pool_worker(void *arg)
 
 	pthread_mutex_lock(&pool.lock);
 	for (;;) {
-		while (TAILQ_EMPTY(&c->pc_todo) && !pool.stopping)
+		while (TAILQ_EMPTY(&c->pc_waiting) && !pool.stopping)
 			pthread_cond_wait(&c->pc_cond, &pool.lock);
-		if ((job = TAILQ_FIRST(&c->pc_todo)) == NULL)
+		if ((job = TAILQ_FIRST(&c->pc_waiting)) == NULL)
 			break; /* stopping and nothing left */
-		TAILQ_REMOVE(&c->pc_todo, job, pj_entry);
+		TAILQ_REMOVE(&c->pc_waiting, job, pj_entry);
 		c->pc_queued--;
 		c->pc_running++;
 		job->pj_state = POOL_JOB_RUNNING;
@@ -259,7 +259,7 @@ pool_start(struct event_base *base, const int nthreads[POOL_NCLASSES])
 		limit = pool.cls[c].pc_limit;
 		memset(&pool.cls[c], 0, sizeof(pool.cls[c]));
 		pool.cls[c].pc_limit = limit;
-		TAILQ_INIT(&pool.cls[c].pc_todo);
+		TAILQ_INIT(&pool.cls[c].pc_waiting);
 		if ((errno = pthread_cond_init(&pool.cls[c].pc_cond, NULL)) !=
 		    0) {
 			log_warn("pthread_cond_init");
@@ -330,7 +330,7 @@ pool_submit(struct pool_job *job)
 		return -1;
 	}
 	job->pj_state = POOL_JOB_QUEUED;
-	TAILQ_INSERT_TAIL(&c->pc_todo, job, pj_entry);
+	TAILQ_INSERT_TAIL(&c->pc_waiting, job, pj_entry);
 	c->pc_queued++;
 	c->pc_submitted++;
 	pool.pending++;
@@ -352,7 +352,7 @@ pool_cancel(struct pool_job *job)
 
 	pthread_mutex_lock(&pool.lock);
 	if (job->pj_state == POOL_JOB_QUEUED) {
-		TAILQ_REMOVE(&c->pc_todo, job, pj_entry);
+		TAILQ_REMOVE(&c->pc_waiting, job, pj_entry);
 		c->pc_queued--;
 		c->pc_cancelled++;
 		pool_finish_locked(job);
