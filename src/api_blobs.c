@@ -62,6 +62,7 @@ static void
 reply_blob(struct request *, int, struct store_reader *, uint64_t, uint64_t);
 static ssize_t reader_read(void *, void *, size_t, uint64_t);
 static void reader_free(void *);
+static void reader_wake(void *);
 
 /*
  * api_blob_get: GET/HEAD /v2/<name>/blobs/<digest> (end-2). The blob must
@@ -133,8 +134,7 @@ read_done(struct store_call *sc)
 		goto done;
 	}
 	if (br->br_linked == -1) {
-		http_error(req, 500, "UNKNOWN", "store_link_exists: %s",
-		    strerror(br->br_errno));
+		api_storage_error(req, br->br_errno, "store_link_exists");
 		goto done;
 	}
 	if (br->br_linked == 0) {
@@ -152,8 +152,7 @@ read_done(struct store_call *sc)
 		if (br->br_errno == ENOENT)
 			http_error(req, 404, "BLOB_UNKNOWN", NULL);
 		else
-			http_error(req, 500, "UNKNOWN", "store_blob_open: %s",
-			    strerror(br->br_errno));
+			api_storage_error(req, br->br_errno, "store_blob_open");
 		goto done;
 	}
 	http_add_header(req, "Accept-Ranges", "bytes");
@@ -202,8 +201,20 @@ reply_blob(struct request *req, int status, struct store_reader *rd,
 		http_reply_file(req, status, API_CT_OCTET, fd, first, len);
 		return;
 	}
+	/*
+	 * A network driver's reader may have nothing yet: it says EAGAIN and
+	 * wakes the request. The reader goes with the request (hs_free), so
+	 * the wake never outlives req.
+	 */
+	store_reader_set_wake(rd, reader_wake, req);
 	http_reply_source(req, status, API_CT_OCTET, &reader_source, rd, first,
 	    len);
+}
+
+static void
+reader_wake(void *arg)
+{
+	http_source_wake(arg);
 }
 
 static ssize_t
@@ -267,8 +278,8 @@ delete_done(struct store_call *sc)
 		if (bd->bd_errno == ENOENT)
 			http_error(req, 404, "BLOB_UNKNOWN", NULL);
 		else
-			http_error(req, 500, "UNKNOWN", "store_link_delete: %s",
-			    strerror(bd->bd_errno));
+			api_storage_error(req, bd->bd_errno,
+			    "store_link_delete");
 		goto done;
 	}
 	http_reply(req, 202, NULL, NULL, 0);

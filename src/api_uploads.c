@@ -102,6 +102,22 @@ static int job_start(struct request *, struct api_ctx *, enum api_upload_op,
     struct upload *, const char *, const char *);
 static void job_work(struct store_call *);
 static void job_done(struct store_call *);
+static void body_wake(void *);
+static void flush_work(struct store_call *);
+static void flush_done(struct store_call *);
+
+/*
+ * The end of a PATCH on a store that shows appends to other instances
+ * only once flushed (S3): the flush, then the 202. It takes the upload
+ * over from the request, like a commit, and gives it back (or releases
+ * it when the client went away). Owned by itself.
+ */
+struct api_flush_job {
+	struct api_job fj_job; /* first: the call and request link */
+	struct upload *fj_upload;
+	int fj_result; /* 0, or -1 (fj_errno) */
+	int fj_errno;
+};
 
 /* ----------------------------------------------------------------------
  * Sessions
@@ -512,7 +528,23 @@ body_cb(struct request *req, const char *buf, size_t len)
 			api_storage_error(req, errno, "upload_write");
 		return -1;
 	}
+	/*
+	 * A store still sending earlier bytes: hold the client back (TCP)
+	 * rather than buffer without bound.
+	 */
+	if (upload_busy(u, body_wake, req))
+		http_body_pause(req);
 	return 0;
+}
+
+/*
+ * The store takes bytes again: read on. The wake is forgotten when the
+ * request goes (upload_release), so req is alive here.
+ */
+static void
+body_wake(void *arg)
+{
+	http_body_resume(arg);
 }
 
 /*
@@ -523,11 +555,66 @@ static void
 patch_end(struct request *req)
 {
 	struct api_ctx *ctx = http_ctx(req);
+	struct api_flush_job *fj;
 
 	if (range_short(req, ctx))
 		return;
+	if (upload_wants_flush(ctx->ac_upload)) {
+		if ((fj = calloc(1, sizeof(*fj))) == NULL) {
+			http_error(req, 500, "UNKNOWN", "out of memory");
+			return;
+		}
+		api_job_init(&fj->fj_job, req, ctx, STORE_CALL_DURABLE,
+		    flush_work, flush_done);
+		fj->fj_upload = ctx->ac_upload;
+		ctx->ac_upload = NULL;
+		api_job_start(&fj->fj_job);
+		return;
+	}
 	session_headers(req, ctx->ac_upload);
 	http_reply(req, 202, NULL, NULL, 0);
+}
+
+static void
+flush_work(struct store_call *sc)
+{
+	struct api_flush_job *fj = (struct api_flush_job *)sc;
+
+	fj->fj_result = upload_flush_work(fj->fj_upload);
+	fj->fj_errno = errno;
+}
+
+/*
+ * On the loop: the request gets its upload back and its answer; a failed
+ * flush undoes the request's bytes, as a failed append would.
+ */
+static void
+flush_done(struct store_call *sc)
+{
+	struct api_flush_job *fj = (struct api_flush_job *)sc;
+	struct request *req = api_job_detach(&fj->fj_job);
+	struct api_ctx *ctx;
+
+	if (!api_running()) {
+		free(fj);
+		return;
+	}
+	if (fj->fj_result == -1)
+		upload_rollback(fj->fj_upload);
+	if (req == NULL) {
+		upload_release(fj->fj_upload);
+		free(fj);
+		return;
+	}
+	ctx = http_ctx(req);
+	ctx->ac_upload = fj->fj_upload;
+	if (fj->fj_result == -1)
+		api_storage_error(req, fj->fj_errno, "storing the chunk");
+	else {
+		session_headers(req, fj->fj_upload);
+		http_reply(req, 202, NULL, NULL, 0);
+	}
+	free(fj);
 }
 
 /*

@@ -3,7 +3,8 @@
  * call to the driver that made the store, runs asynchronous calls where
  * the driver wants them, and holds what the drivers share: the second
  * check of names, tags, digests and uuids, string lists and the catalog
- * order. The drivers are store_fs.c (registry:2's tree) and store_mem.c.
+ * order. The drivers are store_fs.c (registry:2's tree), store_s3.c (the
+ * same layout as object keys) and store_mem.c.
  */
 
 #include <ctype.h>
@@ -97,6 +98,13 @@ ssize_t
 store_reader_read(struct store_reader *r, void *buf, size_t len, uint64_t off)
 {
 	return r->sr_store->s_ops->so_reader_read(r, buf, len, off);
+}
+
+void
+store_reader_set_wake(struct store_reader *r, void (*fn)(void *), void *arg)
+{
+	if (r->sr_store->s_ops->so_reader_set_wake != NULL)
+		r->sr_store->s_ops->so_reader_set_wake(r, fn, arg);
 }
 
 void
@@ -320,6 +328,41 @@ store_writer_truncate(struct store_writer *w, uint64_t size)
 		return -1;
 	w->sw_size = size;
 	return 0;
+}
+
+int
+store_writer_busy(struct store_writer *w)
+{
+	if (w->sw_store->s_ops->so_writer_busy == NULL)
+		return 0;
+	return w->sw_store->s_ops->so_writer_busy(w);
+}
+
+void
+store_writer_set_wake(struct store_writer *w, void (*fn)(void *), void *arg)
+{
+	if (w->sw_store->s_ops->so_writer_set_wake != NULL)
+		w->sw_store->s_ops->so_writer_set_wake(w, fn, arg);
+}
+
+int
+store_writer_wants_flush(const struct store_writer *w)
+{
+	return w->sw_store->s_ops->so_writer_flush != NULL;
+}
+
+int
+store_writer_flush(struct store_writer *w)
+{
+	if (w->sw_store->s_ops->so_writer_flush == NULL)
+		return 0;
+	return w->sw_store->s_ops->so_writer_flush(w);
+}
+
+int
+store_workers(const struct store *s)
+{
+	return s->s_ops->so_workers;
 }
 
 void
