@@ -26,22 +26,22 @@ struct event_base;
 struct evbuffer;
 
 struct s3_config {
-	const char *endpoint;   /* "http://127.0.0.1:7480" (regionendpoint),
-	                         * or NULL for https://s3.REGION.amazonaws.com */
-	const char *region;     /* "us-east-1"; NULL: "us-east-1" */
+	const char *endpoint; /* "http://127.0.0.1:7480" (regionendpoint),
+	                       * or NULL for https://s3.REGION.amazonaws.com */
+	const char *region;   /* "us-east-1"; NULL: "us-east-1" */
 	const char *bucket;
 	const char *access_key;
 	const char *secret_key;
-	int path_style;         /* 1: http://host/bucket/key, 0: virtual
-	                         * host http://bucket.host/key */
-	int secure;             /* with endpoint NULL: 1 https, 0 http */
-	const char *ca_file;    /* NULL: system default */
-	int timeout_ms;         /* per attempt, whole request (buffered body)
-	                         * or without progress (sink); 0: 30000 */
-	int retries;            /* extra attempts on 5xx / 429 / transport
-	                         * errors; 0: 4; -1: none */
-	int backoff_ms;         /* first retry delay, doubled per attempt up
-	                         * to 8 s, with jitter; 0: 100 */
+	int path_style;      /* 1: http://host/bucket/key, 0: virtual
+	                      * host http://bucket.host/key */
+	int secure;          /* with endpoint NULL: 1 https, 0 http */
+	const char *ca_file; /* NULL: system default */
+	int timeout_ms;      /* per attempt, whole request (buffered body)
+	                      * or without progress (sink); 0: 30000 */
+	int retries;         /* extra attempts on 5xx / 429 / transport
+	                      * errors; 0: 4; -1: none */
+	int backoff_ms;      /* first retry delay, doubled per attempt up
+	                      * to 8 s, with jitter; 0: 100 */
 };
 
 struct s3;
@@ -81,63 +81,63 @@ struct s3_request;
  * bytes it was given are consumed all the same. Error bodies (non-2xx)
  * never reach the sink: the client keeps them to read <Code>.
  */
-typedef int (*s3_sink_fn)(struct s3_request *, const void *buf, size_t len,
-    void *arg);
+typedef int (
+    *s3_sink_fn)(struct s3_request *, const void *buf, size_t len, void *arg);
 
 /* rq_flags */
 #define S3_F_NORETRY 0x01 /* one attempt only (non-idempotent requests) */
 
 struct s3_request {
 	/* in */
-	const char *rq_method;  /* "GET", "PUT", "HEAD", "POST", "DELETE" */
-	const char *rq_key;     /* object key, raw, no leading '/';
-	                         * "" = the bucket itself */
-	const char *rq_query;   /* raw (NOT percent-encoded) query, e.g.
-	                         * "uploads", "partNumber=3&uploadId=X",
-	                         * "list-type=2&prefix=a/&delimiter=/": split
-	                         * at '&' and the first '='; the client sorts
-	                         * and AWS-encodes it. Values that may hold '&'
-	                         * (continuation-token, start-after...) go in
-	                         * rq_params instead. NULL: none */
-	const struct s3_param *rq_params; /* more parameters, raw; NULL-
-	                                   * terminated by sp_name == NULL */
+	const char *rq_method; /* "GET", "PUT", "HEAD", "POST", "DELETE" */
+	const char *rq_key;    /* object key, raw, no leading '/';
+	                        * "" = the bucket itself */
+	const char *rq_query;  /* raw (NOT percent-encoded) query, e.g.
+	                        * "uploads", "partNumber=3&uploadId=X",
+	                        * "list-type=2&prefix=a/&delimiter=/": split
+	                        * at '&' and the first '='; the client sorts
+	                        * and AWS-encodes it. Values that may hold '&'
+	                        * (continuation-token, start-after...) go in
+	                        * rq_params instead. NULL: none */
+	const struct s3_param *rq_params;   /* more parameters, raw; NULL-
+	                                     * terminated by sp_name == NULL */
 	const struct s3_header *rq_headers; /* extra, all signed (Range,
 	                                     * Content-Type, x-amz-*); NULL-
 	                                     * terminated by sh_name == NULL */
-	const void *rq_body;    /* PUT/POST body (may be NULL, len 0: sent
-	                         * with Content-Length: 0) */
+	const void *rq_body; /* PUT/POST body (may be NULL, len 0: sent
+	                      * with Content-Length: 0) */
 	size_t rq_body_len;
 	const char *rq_body_sha256; /* lowercase hex of the body, when the
 	                             * caller already knows it, or
 	                             * "UNSIGNED-PAYLOAD"; NULL: computed at
 	                             * s3_start (on the loop: ~3 ms per MiB) */
-	s3_sink_fn rq_sink;     /* NULL: response body into rs_body */
+	s3_sink_fn rq_sink;         /* NULL: response body into rs_body */
 	void *rq_sink_arg;
-	size_t rq_body_max;     /* without a sink: cap on rs_body, beyond
-	                         * it the request fails with EFBIG;
-	                         * 0: S3_BODY_MAX_DEFAULT */
-	int rq_flags;           /* S3_F_* */
+	size_t rq_body_max; /* without a sink: cap on rs_body, beyond
+	                     * it the request fails with EFBIG;
+	                     * 0: S3_BODY_MAX_DEFAULT */
+	int rq_flags;       /* S3_F_* */
 
 	/* out, valid once done ran (s3_start) or s3_perform returned */
-	long rs_status;         /* HTTP status of the last attempt, 0 if none */
+	long rs_status; /* HTTP status of the last attempt, 0 if none */
 	struct evbuffer *rs_body; /* response body without a sink (2xx and
 	                           * errors alike); owned by req, freed by
 	                           * s3_request_reset; NULL if none */
-	char rs_etag[80];       /* ETag header, quotes kept, "" if none */
-	int64_t rs_length;      /* Content-Length, -1 if absent */
-	int64_t rs_total;       /* total size from Content-Range, -1 */
-	int64_t rs_mtime;       /* Last-Modified, seconds since epoch, -1 */
-	int64_t rs_received;    /* body bytes given to the sink */
-	char rs_code[64];       /* S3 error <Code>, "" if none; may be set
-	                         * with a 200: CopyObject, UploadPartCopy and
-	                         * CompleteMultipartUpload can answer 200 with
-	                         * an <Error> body */
-	int rs_errno;           /* 0, or why the request failed: ETIMEDOUT,
-	                         * ECONNREFUSED, EHOSTUNREACH, EPROTO (TLS),
-	                         * EIO (transport, sink abort), EFBIG (body
-	                         * over rq_body_max), ECANCELED. rs_status may
-	                         * still be set (EFBIG, EIO mid-body) */
-	int rs_attempts;        /* attempts made */
+	char rs_etag[80];         /* ETag header, quotes kept, "" if none */
+	int64_t rs_length;        /* Content-Length, -1 if absent */
+	int64_t rs_total;         /* total size from Content-Range, -1 */
+	int64_t rs_mtime;         /* Last-Modified, seconds since epoch, -1 */
+	int64_t rs_received;      /* body bytes given to the sink */
+	char rs_code[64];         /* S3 error <Code>, "" if none; may be set
+	                           * with a 200: CopyObject, UploadPartCopy and
+	                           * CompleteMultipartUpload can answer 200 with
+	                           * an <Error> body */
+	int rs_errno;             /* 0, or why the request failed: ETIMEDOUT,
+	                           * ECONNREFUSED, EHOSTUNREACH, EPROTO (TLS),
+	                           * EIO (transport, sink abort), EFBIG (body
+	                           * over rq_body_max), ECANCELED. rs_status may
+	                           * still be set (EFBIG, EIO mid-body) */
+	int rs_attempts;          /* attempts made */
 
 	/* private to s3.c */
 	void *rq_priv;
@@ -183,8 +183,7 @@ void s3_request_reset(struct s3_request *);
  * method on key, valid for expires seconds (1..604800) from now, for
  * redirects. malloc'd, NULL with errno.
  */
-char *s3_presign(struct s3 *, const char *method, const char *key,
-    int expires);
+char *s3_presign(struct s3 *, const char *method, const char *key, int expires);
 
 /*
  * s3_uri_encode: AWS-style encoding: A-Z a-z 0-9 - . _ ~ kept, '/' kept
@@ -211,7 +210,6 @@ int s3_xml_next(const char *buf, size_t len, size_t *pos, const char *tag,
  * entities and &#N; / &#xN; references decoded, NUL-terminated into
  * out. -1 (ENAMETOOLONG) if it does not fit, EINVAL if malformed.
  */
-int s3_xml_text(const char *inner, size_t innerlen, char *out,
-    size_t outlen);
+int s3_xml_text(const char *inner, size_t innerlen, char *out, size_t outlen);
 
 #endif /* REGISTRYD_S3_H */
