@@ -198,7 +198,7 @@ char *s3_uri_encode(const char *, int keep_slash);
  * past the prolog.
  *
  * s3_xml_next: find the next element <tag> in buf[*pos..len); set
- * *inner/*innerlen to its content (between the tags; empty for <tag/>)
+ * *inner and *innerlen to its content (between the tags; empty for <tag/>)
  * and *pos past its end tag. 1 if found, 0 if not, -1 if the element
  * is not closed. To walk nested elements, call it again on the inner
  * range: e.g. each <Contents> of a listing, then <Key> inside it.
