@@ -22,7 +22,7 @@ ALL_CFLAGS += -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wformat=2 -Wvla -Wnull-dereference -fno-common \
 	   -fstack-protector-strong -D_FORTIFY_SOURCE=2 $(WERROR)
 PKGS	 = libevent_openssl libevent_pthreads libevent openssl libcrypt jansson \
-	   yaml-0.1
+	   yaml-0.1 libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS += $(PKG_CFLAGS)

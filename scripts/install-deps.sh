@@ -14,7 +14,7 @@
 set -eu
 
 BUILD_PKGS="gcc make pkg-config libevent-dev libhttp-parser-dev libjansson-dev
-libssl-dev libcrypt-dev libyaml-dev"
+libssl-dev libcrypt-dev libyaml-dev libcurl4-openssl-dev"
 TEST_PKGS="curl jq perl python3 skopeo docker.io docker-registry busybox-static
 openssl ca-certificates clang-format nginx systemd-container debootstrap
 docker-compose python3-yaml binutils chromium prometheus strace"
