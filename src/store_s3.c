@@ -387,8 +387,10 @@ store_s3_get(struct store_s3 *s, const char *key, uint64_t first,
 	}
 	rq.rq_body_max = max > 0 ? max : 1;
 	if (store_s3_run(s, &rq) == -1 || rq.rs_errno != 0) {
-		saved = rq.rs_errno != 0 ? store_s3_errno(0, rq.rs_errno)
-		                         : errno;
+		/* A 404's XML may be over max: the status says it all. */
+		saved = rq.rs_status >= 300 ? store_s3_errno(rq.rs_status, 0)
+		    : rq.rs_errno != 0      ? store_s3_errno(0, rq.rs_errno)
+		                            : errno;
 		s3_request_reset(&rq);
 		errno = saved;
 		return -1;

@@ -58,6 +58,8 @@ struct store_s3_obj {
 /* store_s3_key: s_prefix + the formatted rest into buf; ENAMETOOLONG. */
 int store_s3_key(struct store_s3 *, char *buf, size_t size, const char *fmt,
     ...) __attribute__((format(printf, 4, 5)));
+/* store_s3_body_sha256: hex SHA-256 of a body to sign, off the loop. */
+void store_s3_body_sha256(const void *, size_t, char[65]);
 /*
  * store_s3_errno: the errno for an answer with status (404 ENOENT, 403
  * EACCES, 5xx EAGAIN, ...), or for a request that got none (err).
