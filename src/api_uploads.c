@@ -532,8 +532,11 @@ body_cb(struct request *req, const char *buf, size_t len)
 	 * A store still sending earlier bytes: hold the client back (TCP)
 	 * rather than buffer without bound.
 	 */
-	if (upload_busy(u, body_wake, req))
+	if (upload_busy(u, body_wake, req)) {
+		log_debug("%s: conn %u: store busy, body paused", __func__,
+		    http_conn_id(req));
 		http_body_pause(req);
+	}
 	return 0;
 }
 
