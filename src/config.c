@@ -1545,6 +1545,13 @@ config_yaml_item(const struct config_yaml_item *it, void *arg)
 	cp->cp_yaml_key = it->cy_key;
 	rv = 0;
 	k = config_key_by_env(it->cy_env, &i);
+	/*
+	 * storage: is a mapping whose driver entry (config_yaml.c) gives
+	 * REGISTRY_STORAGE=<driver>, the key of the same name.
+	 */
+	if (k != NULL && it->cy_kind == CONFIG_YAML_MAP &&
+	    strcmp(it->cy_env, "REGISTRY_STORAGE") == 0)
+		k = NULL;
 	if (strcmp(it->cy_env, CONFIG_ENV_HEADERS1) == 0) {
 		if (it->cy_kind != CONFIG_YAML_MAP) {
 			config_file_error(cp,
