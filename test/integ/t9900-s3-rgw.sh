@@ -8,9 +8,14 @@
 . "$(dirname "$0")/../lib/test-lib.sh"
 . "$TEST_DIRECTORY/lib/s3-lib.sh"
 
-REF_PID=
-REF_PORT=$(free_port)
 REF_ROOT=/ref
+declare -A REF_PIDS=()	# docker-registry instances by port
+REF_PORT=$(free_port)
+REF_PORT2=$(free_port)
+[ "$REF_PORT2" != "$REF_PORT" ] || REF_PORT2=$(free_port)
+# registry:2 instances behind a balancer share the secret that signs
+# their upload state.
+REF_SECRET=t9900-shared-secret
 
 # s3_get KEY [SECRET]: a SigV4-signed GET of KEY in the bucket with curl
 # (curl 7.88 signs, but does not send x-amz-content-sha256 itself: the
@@ -24,11 +29,13 @@ s3_get() {
 	    "$S3_ENDPOINT/$S3_BUCKET/$1" >"$TRASH/status"
 }
 
-# start_reference: docker-registry on 127.0.0.1:$REF_PORT with the s3
-# driver on the cluster's bucket, under $REF_ROOT. Without AWS_CA_BUNDLE:
-# Go's AWS SDK panics on it with a plain-HTTP endpoint.
+# start_reference [PORT [ROOT]]: docker-registry on 127.0.0.1:PORT
+# (default $REF_PORT) with the s3 driver on the cluster's bucket, under
+# ROOT (default $REF_ROOT). Without AWS_CA_BUNDLE: Go's AWS SDK panics
+# on it with a plain-HTTP endpoint.
 start_reference() {
-	cat >"$TRASH/reference.yml" <<-EOF
+	local port=${1:-$REF_PORT} root=${2:-$REF_ROOT} pid i
+	cat >"$TRASH/reference-$port.yml" <<-EOF
 	version: 0.1
 	log:
 	  level: info
@@ -41,44 +48,54 @@ start_reference() {
 	    forcepathstyle: true
 	    secure: false
 	    bucket: $S3_BUCKET
-	    rootdirectory: $REF_ROOT
+	    rootdirectory: $root
 	  redirect:
 	    disable: true
 	  delete:
 	    enabled: true
 	http:
-	  addr: 127.0.0.1:$REF_PORT
+	  addr: 127.0.0.1:$port
+	  secret: $REF_SECRET
 	EOF
-	env -u AWS_CA_BUNDLE docker-registry serve "$TRASH/reference.yml" \
-	    >>"$TRASH/reference.log" 2>&1 </dev/null 3>&- &
-	REF_PID=$!
-	local i
+	env -u AWS_CA_BUNDLE docker-registry serve "$TRASH/reference-$port.yml" \
+	    >>"$TRASH/reference-$port.log" 2>&1 </dev/null 3>&- &
+	pid=$!
+	REF_PIDS[$port]=$pid
 	for ((i = 0; i < 300; i++)); do
-		kill -0 "$REF_PID" 2>/dev/null || {
-			echo "docker-registry exited"; tail -n 20 "$TRASH/reference.log"
-			REF_PID=; return 1; }
-		registryd_is_up "http://127.0.0.1:$REF_PORT" && return 0
+		kill -0 "$pid" 2>/dev/null || {
+			echo "docker-registry exited"; tail -n 20 "$TRASH/reference-$port.log"
+			unset "REF_PIDS[$port]"; return 1; }
+		registryd_is_up "http://127.0.0.1:$port" && return 0
 		sleep 0.1
 	done
 	echo "docker-registry did not answer within 30 s"
-	stop_reference
+	stop_reference "$port"
 	return 1
 }
 
+# stop_reference [PORT|all]: stop the instance on PORT (default $REF_PORT).
 stop_reference() {
-	local i
-	[ -n "$REF_PID" ] || return 0
-	kill -TERM "$REF_PID" 2>/dev/null
+	local port pid i
+	if [ "${1:-}" = all ]; then
+		for port in "${!REF_PIDS[@]}"; do
+			stop_reference "$port"
+		done
+		return 0
+	fi
+	port=${1:-$REF_PORT}
+	pid=${REF_PIDS[$port]:-}
+	[ -n "$pid" ] || return 0
+	unset "REF_PIDS[$port]"
+	kill -TERM "$pid" 2>/dev/null
 	for ((i = 0; i < 100; i++)); do
-		kill -0 "$REF_PID" 2>/dev/null || break
+		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.1
 	done
-	kill -KILL "$REF_PID" 2>/dev/null
-	wait "$REF_PID" 2>/dev/null
-	REF_PID=
+	kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
 	return 0
 }
-test_atexit stop_reference
+test_atexit "stop_reference all"
 
 test_expect_success CEPH 'setup: a Ceph cluster with an S3 gateway on loopback' '
 	s3_start &&
@@ -176,6 +193,35 @@ test_expect_success CEPH,DOCKER_REGISTRY,SKOPEO,BUSYBOX 'registry:2 serves it ba
 	same_blobs "$TRASH/src" "$TRASH/out" &&
 	same_blobs "$TRASH/out" "$TRASH/src" &&
 	stop_reference
+'
+
+# The shape of the multi-instance tests: two instances on one bucket
+# behind haproxy, a push whose requests land on both, a pull from either.
+test_expect_success CEPH,HAPROXY,DOCKER_REGISTRY,SKOPEO,BUSYBOX 'two registry:2 on the bucket behind haproxy take a push and serve it' '
+	start_reference "$REF_PORT" /lb &&
+	start_reference "$REF_PORT2" /lb &&
+	# registry:2 has no /healthz (registryd has): check /v2/ instead.
+	HAPROXY_CHECK=/v2/ lb_start "$REF_PORT" "$REF_PORT2" &&
+	haproxy_wait_up 2 &&
+	reg_skopeo copy --dest-tls-verify=false --preserve-digests \
+	    "oci:$TRASH/src:v1" "docker://127.0.0.1:$LB_PORT/lb/img:v1" &&
+	test "$(haproxy_served s1)" -gt 2 &&
+	test "$(haproxy_served s2)" -gt 2 &&
+	reg_skopeo copy --src-tls-verify=false \
+	    "docker://127.0.0.1:$REF_PORT2/lb/img:v1" "oci:$TRASH/out2:v1" &&
+	same_blobs "$TRASH/src" "$TRASH/out2"
+'
+
+test_expect_success CEPH,HAPROXY,DOCKER_REGISTRY,SKOPEO,BUSYBOX 'with one instance gone, the balancer serves from the other' '
+	stop_reference "$REF_PORT" &&
+	# At once: a refused connection is redispatched to the other one,
+	# before the health check has seen anything.
+	reg_skopeo copy --src-tls-verify=false \
+	    "docker://127.0.0.1:$LB_PORT/lb/img:v1" "oci:$TRASH/out3:v1" &&
+	same_blobs "$TRASH/src" "$TRASH/out3" &&
+	haproxy_wait_state s1 DOWN 10 &&
+	stop_reference all &&
+	haproxy_stop
 '
 
 test_expect_success CEPH 'teardown stops every daemon the cluster started' '

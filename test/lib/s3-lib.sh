@@ -28,6 +28,8 @@ prereq_check() {
 		    command -v ceph-authtool >/dev/null &&
 		    command -v monmaptool >/dev/null &&
 		    command -v s3cmd >/dev/null ;;
+	HAPROXY) command -v haproxy >/dev/null && command -v curl >/dev/null &&
+		    command -v python3 >/dev/null ;;
 	*)	s3_orig_prereq_check "$1" ;;
 	esac
 }
@@ -37,4 +39,22 @@ s3_start() {
 	# Registered first: a start that fails halfway leaves daemons too.
 	test_atexit "ceph_stop '$d'"
 	ceph_start "$d"
+}
+
+# ---- a balancer in front of several instances (test/s3/haproxy-lib.sh)
+#
+#   lb_start BACKEND...   haproxy over the BACKENDs (ports) in $TRASH/lb,
+#                         stopped by test_atexit; sets LB_PORT, LB_BASE.
+#                         haproxy_wait_up N, haproxy_status,
+#                         haproxy_served NAME (s1, s2, ... in BACKEND
+#                         order), haproxy_stop: see haproxy-lib.sh.
+#
+# Prerequisite added: HAPROXY (haproxy, curl, python3).
+
+# shellcheck source=../s3/haproxy-lib.sh
+. "$TEST_DIRECTORY/s3/haproxy-lib.sh"
+
+lb_start() {
+	test_atexit haproxy_stop
+	haproxy_start "$TRASH/lb" "$@"
 }
