@@ -140,6 +140,8 @@ ceph_write_conf() {
 	auth client required = cephx
 	keyring = $d/keyring
 	run dir = $d
+	# For "ceph daemon" when debugging; a path over 107 bytes only
+	# disables them (logged), nothing fails.
 	admin socket = $d/\$name.asok
 	pid file = $d/\$name.pid
 	log file = $d/\$name.log
