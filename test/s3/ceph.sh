@@ -22,7 +22,7 @@ set -u
 . "$(dirname "$0")/ceph-lib.sh"
 
 usage() {
-	sed -n '2,15s/^# \{0,1\}//p' "$0" >&2
+	sed -n '2,19s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 
@@ -54,6 +54,11 @@ start)
 stop)
 	[ $# = 1 ] || usage
 	[ -d "$1" ] || exit 0
+	# Only a cluster directory is removed, never a mistyped path.
+	if [ ! -f "$1/ceph.conf" ] || [ ! -f "$1/pids" ]; then
+		echo "ceph.sh: $1 is not a cluster directory" >&2
+		exit 1
+	fi
 	ceph_stop "$1" || exit 1
 	rm -rf "$1"
 	;;
@@ -77,6 +82,12 @@ run)
 	while [ $# -gt 0 ] && [ "$1" != -- ]; do shift; done
 	[ $# -gt 1 ] || usage
 	shift
+	# ceph_start refuses a directory with something in it: check before
+	# the trap that removes it is set.
+	if [ -e "$d" ] && [ -n "$(ls -A "$d")" ]; then
+		echo "ceph.sh: $d exists and is not empty" >&2
+		exit 1
+	fi
 	trap 'ceph_stop "$d"; rm -rf "$d"' EXIT
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
