@@ -108,13 +108,20 @@ ceph_rgw_answers() {
 	    grep -q ListAllMyBucketsResult
 }
 
+# ceph_logs [N]: the last N (default 8) lines of each daemon's log and
+# output, the gateway's last: a test's failure output shows only its last
+# 60 lines. The monitor's audit log (cluster.log) and the tools' logs are
+# left in DIR.
 ceph_logs() {
 	local f
-	for f in "$CEPH_DIR"/*.log "$CEPH_DIR"/*.out; do
+	for f in "$CEPH_DIR"/mkfs.out "$CEPH_DIR"/mon.a.log "$CEPH_DIR"/osd.0.log \
+	    "$CEPH_DIR"/mon.out "$CEPH_DIR"/osd.out "$CEPH_DIR"/rgw.out \
+	    "$CEPH_DIR"/client.rgw.x.log; do
 		[ -s "$f" ] || continue
-		echo "--- ${f##*/} (last ${1:-15} lines)"
-		tail -n "${1:-15}" "$f" | cut -c1-300
+		echo "--- ${f##*/} (last ${1:-8} lines)"
+		tail -n "${1:-8}" "$f" | grep -v '^$' | cut -c1-300
 	done >&2
+	echo "ceph: the logs are in $CEPH_DIR" >&2
 }
 
 ceph_write_conf() {
