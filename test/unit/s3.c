@@ -130,7 +130,8 @@ srv_verify(struct evhttp_request *r, const char *body, size_t body_len)
 
 	if (q != NULL && strstr(q, "X-Amz-Signature=") != NULL) {
 		/* Presigned: rebuild the query and compare it whole. */
-		char *copy = strdup(q), *dt = NULL, *ex = NULL, *p2, *t;
+		char *copy = strdup(q), *qcopy, *dt = NULL, *ex = NULL;
+		char *p2, *t;
 
 		for (p2 = copy; (t = strsep(&p2, "&")) != NULL;) {
 			if (strncmp(t, "X-Amz-Date=", 11) == 0)
@@ -140,8 +141,8 @@ srv_verify(struct evhttp_request *r, const char *body, size_t body_len)
 		}
 		hv[0] =
 		    (struct sigv4_pair){"host", evhttp_find_header(in, "Host")};
-		np = srv_params(strdup(q) /* leaked: a test */, pv, 32, 1,
-		    freeme);
+		qcopy = strdup(q);
+		np = srv_params(qcopy, pv, 32, 1, freeme);
 		sr = (struct sigv4_request){srv_method(
 		                                evhttp_request_get_command(r)),
 		    path, pv, np, hv, 1, SIGV4_UNSIGNED};
@@ -149,6 +150,7 @@ srv_verify(struct evhttp_request *r, const char *body, size_t body_len)
 			mine = sigv4_presign_query(&key, &sr, srv_time(dt),
 			    atoi(ex));
 		ok = mine != NULL && strcmp(mine, q) == 0;
+		free(qcopy);
 		free(copy);
 		goto done;
 	}
@@ -298,6 +300,12 @@ srv_cb(struct evhttp_request *r, void *arg)
 #undef IS
 }
 
+static struct event_base *srv_base;
+static struct evhttp *srv_http;
+static struct event srv_stop_ev;
+static pthread_t srv_thread;
+static int srv_stop_fd[2];
+
 static void *
 srv_main(void *arg)
 {
@@ -305,29 +313,51 @@ srv_main(void *arg)
 	return NULL;
 }
 
+/* From the server's own thread: no evthread locking needed. */
+static void
+srv_stop_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	event_base_loopbreak(arg);
+}
+
 static void
 srv_start(void)
 {
-	struct event_base *base = event_base_new();
-	struct evhttp *http = evhttp_new(base);
 	struct evhttp_bound_socket *bs;
 	struct sockaddr_in sin;
 	socklen_t sl = sizeof(sin);
-	pthread_t t;
 
-	evhttp_set_gencb(http, srv_cb, NULL);
-	evhttp_set_allowed_methods(http,
+	srv_base = event_base_new();
+	srv_http = evhttp_new(srv_base);
+	evhttp_set_gencb(srv_http, srv_cb, NULL);
+	evhttp_set_allowed_methods(srv_http,
 	    EVHTTP_REQ_GET | EVHTTP_REQ_PUT | EVHTTP_REQ_POST |
 	        EVHTTP_REQ_HEAD | EVHTTP_REQ_DELETE);
-	bs = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0);
-	if (bs == NULL)
+	bs = evhttp_bind_socket_with_handle(srv_http, "127.0.0.1", 0);
+	if (bs == NULL || pipe(srv_stop_fd) == -1)
 		abort();
 	getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&sin,
 	    &sl);
 	srv_port = ntohs(sin.sin_port);
-	/* Left running until the process exits. */
-	pthread_create(&t, NULL, srv_main, base);
-	pthread_detach(t);
+	event_assign(&srv_stop_ev, srv_base, srv_stop_fd[0], EV_READ,
+	    srv_stop_cb, srv_base);
+	event_add(&srv_stop_ev, NULL);
+	pthread_create(&srv_thread, NULL, srv_main, srv_base);
+}
+
+static void
+srv_stop(void)
+{
+	if (write(srv_stop_fd[1], "x", 1) != 1)
+		abort();
+	pthread_join(srv_thread, NULL);
+	evhttp_free(srv_http);
+	event_del(&srv_stop_ev);
+	event_base_free(srv_base);
+	close(srv_stop_fd[0]);
+	close(srv_stop_fd[1]);
 }
 
 /* --- the client side ---------------------------------------------- */
@@ -1080,5 +1110,7 @@ main(void)
 	s3_free(c);
 	event_del(&tick);
 	event_base_free(cbase);
+	srv_stop();
+	curl_global_cleanup();
 	return done_testing();
 }
