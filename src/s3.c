@@ -286,9 +286,8 @@ s3_new(struct event_base *base, const struct s3_config *cfg)
 
 	/* "scheme://host[:port]", a bare host, or AWS's regional name. */
 	ep = cfg->endpoint;
-	scheme = cfg->secure || ep == NULL ? "https" : "http";
+	scheme = cfg->secure ? "https" : "http";
 	if (ep == NULL || ep[0] == '\0') {
-		scheme = cfg->secure ? "https" : "http";
 		if (asprintf(&host, "s3.%s.amazonaws.com", region) == -1)
 			host = NULL;
 	} else {
@@ -783,11 +782,17 @@ s3_job_prepare(struct s3 *s, struct s3_job *j)
 	if (req->rq_method == NULL || req->rq_key == NULL ||
 	    (req->rq_body == NULL && req->rq_body_len > 0))
 		goto inval;
+	/* Headers go out as given: no line breaks, and none of ours. */
 	for (h = req->rq_headers; h != NULL && h->sh_name != NULL; h++)
 		if (h - req->rq_headers >= S3_MAX_HDRS ||
 		    strpbrk(h->sh_name, "\r\n: ") != NULL ||
 		    h->sh_name[0] == '\0' || h->sh_value == NULL ||
-		    strpbrk(h->sh_value, "\r\n") != NULL)
+		    strpbrk(h->sh_value, "\r\n") != NULL ||
+		    strcasecmp(h->sh_name, "host") == 0 ||
+		    strcasecmp(h->sh_name, "authorization") == 0 ||
+		    strcasecmp(h->sh_name, "x-amz-date") == 0 ||
+		    strcasecmp(h->sh_name, "x-amz-content-sha256") == 0 ||
+		    strcasecmp(h->sh_name, "content-length") == 0)
 			goto inval;
 	if (req->rq_query != NULL && req->rq_query[0] != '\0') {
 		if ((j->j_qbuf = strdup(req->rq_query)) == NULL)

@@ -1059,6 +1059,31 @@ test_config(void)
 }
 
 static void
+test_bad_requests(struct s3 *c)
+{
+	const struct s3_header crlf[] = {{"x-amz-meta-a", "b\r\nEvil: 1"},
+	    {NULL, NULL}};
+	const struct s3_header ours[] = {{"Host", "elsewhere"}, {NULL, NULL}};
+	struct s3_request req = {.rq_method = "GET",
+	    .rq_key = "ok",
+	    .rq_headers = crlf};
+	atomic_int fin = 0;
+
+	errno = 0;
+	ok(s3_start(c, &req, done_cb, &fin) == -1 && errno == EINVAL,
+	    "a header value with CRLF refused");
+	ok(req.rq_priv == NULL, "refused: nothing in flight");
+	req.rq_headers = ours;
+	ok(s3_start(c, &req, done_cb, &fin) == -1 && errno == EINVAL,
+	    "a caller's Host header refused");
+	req.rq_headers = NULL;
+	req.rq_key = NULL;
+	ok(s3_start(c, &req, done_cb, &fin) == -1 && errno == EINVAL,
+	    "no key refused");
+	s3_request_reset(&req);
+}
+
+static void
 test_free_inflight(void)
 {
 	struct s3_request req = {.rq_method = "GET", .rq_key = "hang"};
@@ -1102,6 +1127,7 @@ main(void)
 	test_presign(c);
 	test_xml();
 	test_config();
+	test_bad_requests(c);
 	test_free_inflight();
 	is_int(srv_bad_sigs, 0,
 	    "no request failed the server's signature "
