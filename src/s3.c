@@ -148,8 +148,21 @@ static int s3_curl_errno(CURLcode);
 static int s3_curl_retryable(CURLcode);
 static int s3_code_retryable(const char *);
 static int s3_is_loop(struct s3 *);
+static const char *s3_outcome(char *, size_t, int, struct s3_request *);
 
 /* --- small helpers ------------------------------------------------ */
+
+/* "503 SlowDown" or "Connection refused", for the log. */
+static const char *
+s3_outcome(char *buf, size_t len, int err, struct s3_request *req)
+{
+	if (err != 0)
+		snprintf(buf, len, "%s", strerror(err));
+	else
+		snprintf(buf, len, "%ld%s%s", req->rs_status,
+		    req->rs_code[0] ? " " : "", req->rs_code);
+	return buf;
+}
 
 static int
 s3_is_loop(struct s3 *s)
@@ -273,9 +286,8 @@ s3_new(struct event_base *base, const struct s3_config *cfg)
 
 	/* "scheme://host[:port]", a bare host, or AWS's regional name. */
 	ep = cfg->endpoint;
-	scheme = cfg->secure || ep == NULL ? "https" : "http";
+	scheme = cfg->secure ? "https" : "http";
 	if (ep == NULL || ep[0] == '\0') {
-		scheme = cfg->secure ? "https" : "http";
 		if (asprintf(&host, "s3.%s.amazonaws.com", region) == -1)
 			host = NULL;
 	} else {
@@ -515,7 +527,7 @@ s3_check_done(struct s3 *s)
 	CURLcode rc;
 	long status = 0;
 	int left, err, retry, delay, half, k;
-	char *p;
+	char *p, what[128];
 
 	while ((m = curl_multi_info_read(s->s_multi, &left)) != NULL) {
 		if (m->msg != CURLMSG_DONE)
@@ -557,12 +569,9 @@ s3_check_done(struct s3 *s)
 			half = delay / 2;
 			delay =
 			    half + (int)(arc4random() % (uint32_t)(half + 1));
-			log_debug("%s: %s %s: %s%ld%s%s, attempt %d, retry "
-			          "in %d ms",
+			log_debug("%s: %s %s: %s, attempt %d, retry in %d ms",
 			    __func__, req->rq_method, j->j_path,
-			    err ? "error " : "status ",
-			    err ? (long)err : status,
-			    req->rs_code[0] ? " " : "", req->rs_code,
+			    s3_outcome(what, sizeof(what), err, req),
 			    req->rs_attempts, delay);
 			s3_out_clear(req);
 			if (j->j_err != NULL)
@@ -576,11 +585,9 @@ s3_check_done(struct s3 *s)
 			continue;
 		}
 		if (retry && req->rs_attempts > 1)
-			log_warnx("s3: %s %s: %s%ld%s%s after %d attempts",
+			log_warnx("s3: %s %s: %s after %d attempts",
 			    req->rq_method, j->j_path,
-			    err ? "error " : "status ",
-			    err ? (long)err : status,
-			    req->rs_code[0] ? " " : "", req->rs_code,
+			    s3_outcome(what, sizeof(what), err, req),
 			    req->rs_attempts);
 		s3_job_end(j, err);
 	}
@@ -667,9 +674,9 @@ s3_header_cb(char *p, size_t size, size_t n, void *arg)
 			req->rs_length = (int64_t)u;
 	} else if (nl == 13 && strncasecmp(p, "Content-Range", 13) == 0) {
 		/* "bytes 0-9/443": the total follows the last '/' */
-		    if ((v = strrchr(buf, '/')) != NULL &&
-		        util_strtou64(v + 1, strlen(v + 1), INT64_MAX, &u) == 0)
-		        req->rs_total = (int64_t)u;
+		if ((v = strrchr(buf, '/')) != NULL &&
+		    util_strtou64(v + 1, strlen(v + 1), INT64_MAX, &u) == 0)
+			req->rs_total = (int64_t)u;
 	} else if (nl == 13 && strncasecmp(p, "Last-Modified", 13) == 0) {
 		time_t t = curl_getdate(buf, NULL);
 
@@ -775,11 +782,17 @@ s3_job_prepare(struct s3 *s, struct s3_job *j)
 	if (req->rq_method == NULL || req->rq_key == NULL ||
 	    (req->rq_body == NULL && req->rq_body_len > 0))
 		goto inval;
+	/* Headers go out as given: no line breaks, and none of ours. */
 	for (h = req->rq_headers; h != NULL && h->sh_name != NULL; h++)
 		if (h - req->rq_headers >= S3_MAX_HDRS ||
 		    strpbrk(h->sh_name, "\r\n: ") != NULL ||
 		    h->sh_name[0] == '\0' || h->sh_value == NULL ||
-		    strpbrk(h->sh_value, "\r\n") != NULL)
+		    strpbrk(h->sh_value, "\r\n") != NULL ||
+		    strcasecmp(h->sh_name, "host") == 0 ||
+		    strcasecmp(h->sh_name, "authorization") == 0 ||
+		    strcasecmp(h->sh_name, "x-amz-date") == 0 ||
+		    strcasecmp(h->sh_name, "x-amz-content-sha256") == 0 ||
+		    strcasecmp(h->sh_name, "content-length") == 0)
 			goto inval;
 	if (req->rq_query != NULL && req->rq_query[0] != '\0') {
 		if ((j->j_qbuf = strdup(req->rq_query)) == NULL)
