@@ -75,16 +75,16 @@ struct config {
 	int cf_gc_grace;                   /* gc_grace= seconds */
 	int cf_redirect_disable;           /* redirect_disable= */
 	/* [s3] (the s3 driver) */
-	char *cf_s3_region;         /* region= */
-	char *cf_s3_endpoint;       /* regionendpoint= URL, or "" (AWS) */
-	char *cf_s3_bucket;         /* bucket= */
-	char *cf_s3_access_key;     /* accesskey= (secret) */
-	char *cf_s3_secret_key;     /* secretkey= (secret) */
+	char *cf_s3_region;          /* region= */
+	char *cf_s3_endpoint;        /* regionendpoint= URL, or "" (AWS) */
+	char *cf_s3_bucket;          /* bucket= */
+	char *cf_s3_access_key;      /* accesskey= (secret) */
+	char *cf_s3_secret_key;      /* secretkey= (secret) */
 	char *cf_s3_secret_key_file; /* secretkeyfile= */
-	char *cf_s3_root;           /* rootdirectory= key prefix */
-	int cf_s3_secure;           /* secure= https to AWS */
-	int cf_s3_path_style;       /* forcepathstyle= */
-	int cf_s3_chunk_size;       /* chunksize= bytes per part */
+	char *cf_s3_root;            /* rootdirectory= key prefix */
+	int cf_s3_secure;            /* secure= https to AWS */
+	int cf_s3_path_style;        /* forcepathstyle= */
+	int cf_s3_chunk_size;        /* chunksize= bytes per part */
 	/* [log] */
 	int cf_log_level;    /* level= LOG_LVL_* */
 	int cf_access_log;   /* access_log= */

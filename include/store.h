@@ -112,8 +112,8 @@ store_reader_read(struct store_reader *, void *buf, size_t len, uint64_t off);
  * an error). Without it a read waits (workers, the subcommands). Drivers
  * that never wait ignore it.
  */
-void store_reader_set_wake(struct store_reader *, void (*fn)(void *),
-    void *arg);
+void
+store_reader_set_wake(struct store_reader *, void (*fn)(void *), void *arg);
 void store_reader_close(struct store_reader *);
 /*
  * store_blob_read: the whole blob into a malloc'd buffer with one NUL
@@ -336,8 +336,8 @@ int store_writer_busy(struct store_writer *);
  * stops being busy or failed (the next append says why); NULL to clear.
  * store_writer_idle and store_writer_free clear it.
  */
-void store_writer_set_wake(struct store_writer *, void (*fn)(void *),
-    void *arg);
+void
+store_writer_set_wake(struct store_writer *, void (*fn)(void *), void *arg);
 /*
  * store_writer_wants_flush: 1 when appends are not visible to other
  * instances sharing the store until store_writer_flush (the S3 driver

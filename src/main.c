@@ -48,8 +48,8 @@ extern char **environ;
 static void usage(void) __attribute__((noreturn));
 static int main_serve(struct config *);
 static struct store *main_store(const struct config *, const char *, int);
-static struct store *main_open_store(const struct config *,
-    struct event_base *, int, char *, size_t);
+static struct store *main_open_store(const struct config *, struct event_base *,
+    int, char *, size_t);
 static int main_is_s3(const struct config *);
 static int main_gc(const struct config *, int, int);
 static int main_du(const struct config *);
@@ -294,7 +294,8 @@ main_serve(struct config *cfg)
 			           "root must exist or be creatable, and be "
 			           "writable by uid %u gid %u, or set "
 			           "[storage] rootdirectory "
-			           "(REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY)",
+			           "(REGISTRY_STORAGE_FILESYSTEM_"
+			           "ROOTDIRECTORY)",
 			    cfg->cf_root, err, (unsigned int)geteuid(),
 			    (unsigned int)getegid());
 		goto done;
@@ -515,8 +516,7 @@ main_store(const struct config *cfg, const char *what, int flags)
 	struct store *st;
 	char err[512];
 
-	if ((st = main_open_store(cfg, NULL, flags, err, sizeof(err))) ==
-	    NULL)
+	if ((st = main_open_store(cfg, NULL, flags, err, sizeof(err))) == NULL)
 		fprintf(stderr, "registryd: %s: storage %s: %s\n", what,
 		    main_is_s3(cfg) ? "s3" : cfg->cf_root, err);
 	return st;

@@ -61,10 +61,10 @@
 #include "util.h"
 
 #define STORE_S3_V2        "docker/registry/v2/"
-#define STORE_S3_LINK_MAX  128               /* longer links are garbage */
+#define STORE_S3_LINK_MAX  128                /* longer links are garbage */
 #define STORE_S3_LIST_MAX  (16 * 1024 * 1024) /* one ListObjectsV2 page */
-#define STORE_S3_REPO_TTL  5                 /* seconds, see s_repos */
-#define STORE_S3_AHEAD     (4 * 1024 * 1024) /* read-ahead per reader */
+#define STORE_S3_REPO_TTL  5                  /* seconds, see s_repos */
+#define STORE_S3_AHEAD     (4 * 1024 * 1024)  /* read-ahead per reader */
 #define STORE_S3_USED      "_registryd-used"
 #define STORE_S3_DEPTH_MAX (NAME_MAX_LEN / 2 + 1)
 #define STORE_S3_RESTARTS  3 /* reader GETs cut short asked again */
@@ -82,10 +82,10 @@ struct store_s3_reader {
 	uint64_t r_size;
 	/* The loop side. */
 	struct s3_request r_req;
-	int r_active;            /* r_req is in flight */
-	int r_paused;            /* s3_pause'd: r_ahead full */
-	int r_closing;           /* closed while in flight: done frees */
-	int r_err;               /* errno of a failed GET, until a new one */
+	int r_active;             /* r_req is in flight */
+	int r_paused;             /* s3_pause'd: r_ahead full */
+	int r_closing;            /* closed while in flight: done frees */
+	int r_err;                /* errno of a failed GET, until a new one */
 	struct evbuffer *r_ahead; /* bytes from r_ahead_off on */
 	uint64_t r_ahead_off;
 	void (*r_wake)(void *);
@@ -100,25 +100,25 @@ static void store_s3_close(struct store *);
 static int store_s3_cheap(enum store_call_kind);
 static void *store_s3_thread(void *);
 static void store_s3_keepalive_cb(evutil_socket_t, short, void *);
-static void store_s3_req(struct s3_request *, const char *, const char *,
-    const char *);
+static void
+store_s3_req(struct s3_request *, const char *, const char *, const char *);
 static int store_s3_run(struct store_s3 *, struct s3_request *);
 static int store_s3_xml_value(const char *, const char *, const char *,
     const char **, size_t *);
 static int store_s3_xml_text(const char *, size_t, char *, size_t);
 static int store_s3_parse_time(const char *, size_t, time_t *);
-static int store_s3_link_read(struct store_s3 *, const char *,
-    char[DIGEST_BUFSZ]);
+static int
+store_s3_link_read(struct store_s3 *, const char *, char[DIGEST_BUFSZ]);
 static int store_s3_link_key(struct store_s3 *, const char *, enum store_link,
     const char *, const char *, char *, size_t);
 static int store_s3_blob_key(struct store_s3 *, const char *, const char *,
     char *, size_t);
 static int store_s3_any(struct store_s3 *, const char *);
-static int store_s3_hexdirs(struct store_s3 *, const char *, int,
-    struct store_list *);
+static int
+store_s3_hexdirs(struct store_s3 *, const char *, int, struct store_list *);
 static void store_s3_reader_done(struct s3_request *, void *);
-static int store_s3_reader_sink(struct s3_request *, const void *, size_t,
-    void *);
+static int
+store_s3_reader_sink(struct s3_request *, const void *, size_t, void *);
 static void store_s3_reader_wake_cb(evutil_socket_t, short, void *);
 static void store_s3_reader_free(struct store_s3_reader *);
 
@@ -211,7 +211,8 @@ store_s3_open(struct event_base *base, const struct store_s3_config *cfg,
 	}
 	memset(sc, 0, sizeof(*sc)); /* the client has its copies */
 	if (s->s_s3 == NULL) {
-		snprintf(err, errlen, "S3 client: %s", strerror(s->s_new_errno != 0 ? s->s_new_errno : errno));
+		snprintf(err, errlen, "S3 client: %s",
+		    strerror(s->s_new_errno != 0 ? s->s_new_errno : errno));
 		goto fail;
 	}
 	return &s->s_base;
@@ -283,8 +284,7 @@ store_s3_cheap(enum store_call_kind kind)
 /* ---- requests ---- */
 
 int
-store_s3_key(struct store_s3 *s, char *buf, size_t size, const char *fmt,
-    ...)
+store_s3_key(struct store_s3 *s, char *buf, size_t size, const char *fmt, ...)
 {
 	va_list ap;
 	size_t plen = strlen(s->s_prefix);
@@ -358,8 +358,8 @@ store_s3_run(struct store_s3 *s, struct s3_request *rq)
  * malloc'd buffer with a NUL appended; EFBIG beyond max bytes.
  */
 int
-store_s3_get(struct store_s3 *s, const char *key, uint64_t first,
-    uint64_t len, size_t max, char **buf, size_t *got)
+store_s3_get(struct store_s3 *s, const char *key, uint64_t first, uint64_t len,
+    size_t max, char **buf, size_t *got)
 {
 	struct s3_request rq;
 	struct s3_header h[2];
@@ -373,8 +373,8 @@ store_s3_get(struct store_s3 *s, const char *key, uint64_t first,
 	store_s3_req(&rq, "GET", key, NULL);
 	if (first > 0 || len > 0) {
 		if (len > 0)
-			snprintf(range, sizeof(range),
-			    "Range: bytes=%llu-%llu", (unsigned long long)first,
+			snprintf(range, sizeof(range), "Range: bytes=%llu-%llu",
+			    (unsigned long long)first,
 			    (unsigned long long)(first + len - 1));
 		else
 			snprintf(range, sizeof(range), "Range: bytes=%llu-",
@@ -596,8 +596,8 @@ store_s3_list(struct store_s3 *s, const char *prefix, int delim,
 		/* Values that may hold '&' go as parameters of their own. */
 		params[0].sp_name = "prefix";
 		params[0].sp_value = full;
-		params[1].sp_name = token[0] != '\0' ? "continuation-token"
-		                                     : NULL;
+		params[1].sp_name =
+		    token[0] != '\0' ? "continuation-token" : NULL;
 		params[1].sp_value = token;
 		params[2].sp_name = NULL;
 		store_s3_req(&rq, "GET", "", query);
@@ -610,21 +610,21 @@ store_s3_list(struct store_s3 *s, const char *prefix, int delim,
 			return -1;
 		}
 		n = rq.rs_body != NULL ? evbuffer_get_length(rq.rs_body) : 0;
-		body = n > 0 ? (const char *)evbuffer_pullup(rq.rs_body, -1)
-		             : "";
+		body =
+		    n > 0 ? (const char *)evbuffer_pullup(rq.rs_body, -1) : "";
 		if (body == NULL) {
 			s3_request_reset(&rq);
 			errno = ENOMEM;
 			return -1;
 		}
 		end = body + n;
-		truncated = store_s3_xml_value(body, end, "IsTruncated", &v,
-		                &vlen) &&
+		truncated =
+		    store_s3_xml_value(body, end, "IsTruncated", &v, &vlen) &&
 		    vlen == 4 && memcmp(v, "true", 4) == 0;
 		token[0] = '\0';
 		if (truncated &&
-		    (!store_s3_xml_value(body, end, "NextContinuationToken",
-		         &v, &vlen) ||
+		    (!store_s3_xml_value(body, end, "NextContinuationToken", &v,
+		         &vlen) ||
 		        store_s3_xml_text(v, vlen, token, sizeof(token)) ==
 		            -1)) {
 			log_warnx("%s: truncated listing without a token",
@@ -662,8 +662,8 @@ store_s3_list(struct store_s3 *s, const char *prefix, int delim,
 			if (!is_prefix) {
 				if (store_s3_xml_value(c, blk_end, "Size", &v,
 				        &vlen) &&
-				    util_strtou64(v, vlen, UINT64_MAX,
-				        &size) == 0)
+				    util_strtou64(v, vlen, UINT64_MAX, &size) ==
+				        0)
 					o.so_size = size;
 				if (store_s3_xml_value(c, blk_end,
 				        "LastModified", &v, &vlen))
@@ -710,8 +710,8 @@ store_s3_delete_prefix(struct store_s3 *s, const char *prefix, size_t *n)
 	if (store_s3_list(s, prefix, 0, store_s3_collect_cb, &k) == -1)
 		goto done;
 	for (i = 0; i < k.k_list.sl_n; i++) {
-		if (store_s3_key(s, key, sizeof(key), "%s",
-		        k.k_list.sl_v[i]) == -1 ||
+		if (store_s3_key(s, key, sizeof(key), "%s", k.k_list.sl_v[i]) ==
+		        -1 ||
 		    store_s3_delete(s, key) == -1)
 			goto done;
 	}
@@ -857,8 +857,7 @@ store_s3_blob_open(struct store *st, const char *digest, uint64_t *size)
 }
 
 static void
-store_s3_reader_set_wake(struct store_reader *sr, void (*fn)(void *),
-    void *arg)
+store_s3_reader_set_wake(struct store_reader *sr, void (*fn)(void *), void *arg)
 {
 	struct store_s3_reader *r = (struct store_s3_reader *)sr;
 	struct store_s3 *s = (struct store_s3 *)sr->sr_store;
@@ -885,8 +884,8 @@ store_s3_reader_wake_cb(evutil_socket_t fd, short what, void *arg)
 static void
 store_s3_reader_kick(struct store_s3_reader *r)
 {
-	if (r->r_wake_ev != NULL && !event_pending(r->r_wake_ev, EV_TIMEOUT,
-	                                NULL))
+	if (r->r_wake_ev != NULL &&
+	    !event_pending(r->r_wake_ev, EV_TIMEOUT, NULL))
 		event_active(r->r_wake_ev, EV_TIMEOUT, 1);
 }
 
@@ -1151,8 +1150,8 @@ store_s3_link_put(struct store_s3 *s, const char *name, enum store_link kind,
 		return -1;
 	if (store_s3_head(s, key, NULL, NULL) == -1)
 		return errno == ENOENT ? 0 : -1;
-	if (store_s3_blob_key(s, digest, "/" STORE_S3_USED, key,
-	        sizeof(key)) == -1)
+	if (store_s3_blob_key(s, digest, "/" STORE_S3_USED, key, sizeof(key)) ==
+	    -1)
 		return -1;
 	return store_s3_put(s, key, "", 0);
 }
@@ -1266,9 +1265,9 @@ store_s3_link_list(struct store *st, const char *name, enum store_link kind,
 		return -1;
 	}
 	if (snprintf(prefix, sizeof(prefix), "repositories/%s/%s/", name,
-	        kind == STORE_LINK_LAYER ? "_layers/sha256"
-	                                 : "_manifests/revisions/sha256") >=
-	    (int)sizeof(prefix)) {
+	        kind == STORE_LINK_LAYER
+	            ? "_layers/sha256"
+	            : "_manifests/revisions/sha256") >= (int)sizeof(prefix)) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
@@ -1321,8 +1320,8 @@ store_s3_tag_set(struct store *st, const char *name, const char *tag,
 		return -1;
 	}
 	if (store_s3_key(s, key, sizeof(key),
-	        "repositories/%s/_manifests/tags/%s/index/sha256/%s/link",
-	        name, tag, digest_hex(digest)) == -1 ||
+	        "repositories/%s/_manifests/tags/%s/index/sha256/%s/link", name,
+	        tag, digest_hex(digest)) == -1 ||
 	    store_s3_put(s, key, digest, strlen(digest)) == -1 ||
 	    store_s3_key(s, key, sizeof(key),
 	        "repositories/%s/_manifests/tags/%s/current/link", name,
@@ -1414,8 +1413,8 @@ store_s3_tag_list(struct store *st, const char *name, char ***tags, size_t *n)
 		goto fail;
 	if (l.sl_n == 0) {
 		if (snprintf(prefix, sizeof(prefix),
-		        "repositories/%s/_manifests/", name) >=
-		    (int)sizeof(prefix)) {
+		        "repositories/%s/_manifests/",
+		        name) >= (int)sizeof(prefix)) {
 			errno = ENAMETOOLONG;
 			goto fail;
 		}
@@ -1559,12 +1558,13 @@ store_s3_repo_list(struct store *st, char ***names, size_t *n)
 /* ---- the referrers index (store_fs.c explains it) ---- */
 
 static int
-store_s3_referrer_key(struct store_s3 *s, const char *name,
-    const char *subject, const char *digest, char *buf, size_t size)
+store_s3_referrer_key(struct store_s3 *s, const char *name, const char *subject,
+    const char *digest, char *buf, size_t size)
 {
 	if (subject != NULL)
 		return store_s3_key(s, buf, size,
-		    "repositories/%s/_registryd/referrers/subjects/sha256/%s/%s",
+		    "repositories/%s/_registryd/referrers/subjects/sha256/%s/"
+		    "%s",
 		    name, digest_hex(subject), digest_hex(digest));
 	return store_s3_key(s, buf, size,
 	    "repositories/%s/_registryd/referrers/indexed/sha256/%s", name,
@@ -1611,8 +1611,8 @@ store_s3_referrer_get(struct store *st, const char *name, const char *subject,
 		errno = EINVAL;
 		return -1;
 	}
-	if (store_s3_referrer_key(s, name, subject, digest, key,
-	        sizeof(key)) == -1)
+	if (store_s3_referrer_key(s, name, subject, digest, key, sizeof(key)) ==
+	    -1)
 		return -1;
 	return store_s3_get(s, key, 0, 0, max, desc, len);
 }
@@ -1707,13 +1707,13 @@ store_s3_referrer_stale(struct store *st, const char *name, char ***add,
 		return -1;
 	}
 	if (snprintf(prefix, sizeof(prefix),
-	        "repositories/%s/_manifests/revisions/sha256/", name) >=
-	        (int)sizeof(prefix) ||
+	        "repositories/%s/_manifests/revisions/sha256/",
+	        name) >= (int)sizeof(prefix) ||
 	    store_s3_hexdirs(s, prefix, 1, &revs) == -1)
 		goto done;
 	if (snprintf(prefix, sizeof(prefix),
-	        "repositories/%s/_registryd/referrers/indexed/sha256/", name) >=
-	        (int)sizeof(prefix) ||
+	        "repositories/%s/_registryd/referrers/indexed/sha256/",
+	        name) >= (int)sizeof(prefix) ||
 	    store_s3_hexdirs(s, prefix, 0, &marks) == -1)
 		goto done;
 	while (i < revs.sl_n || j < marks.sl_n) {
@@ -1762,7 +1762,7 @@ struct store_s3_walk {
 	int (*w_cb)(const struct store_item *, void *);
 	void *w_arg;
 	int w_stopped;
-	char w_repo[NAME_MAX_LEN + 1]; /* last REPO item sent */
+	char w_repo[NAME_MAX_LEN + 1];              /* last REPO item sent */
 	char w_upload[NAME_MAX_LEN + UUID_LEN + 2]; /* last UPLOAD sent */
 };
 
@@ -1799,8 +1799,7 @@ store_s3_is_hex(const char *p, size_t len)
 	if (len != 64)
 		return 0;
 	for (i = 0; i < len; i++)
-		if (!isdigit((unsigned char)p[i]) &&
-		    (p[i] < 'a' || p[i] > 'f'))
+		if (!isdigit((unsigned char)p[i]) && (p[i] < 'a' || p[i] > 'f'))
 			return 0;
 	return 1;
 }
@@ -2002,8 +2001,8 @@ store_s3_blob_used(struct store *st, const char *digest, struct timespec *ts)
 	if (store_s3_blob_key(s, digest, "/data", key, sizeof(key)) == -1 ||
 	    store_s3_head(s, key, NULL, &data) == -1)
 		return -1;
-	if (store_s3_blob_key(s, digest, "/" STORE_S3_USED, key,
-	        sizeof(key)) == -1)
+	if (store_s3_blob_key(s, digest, "/" STORE_S3_USED, key, sizeof(key)) ==
+	    -1)
 		return -1;
 	if (store_s3_head(s, key, NULL, &used) == -1 && errno != ENOENT)
 		return -1;

@@ -49,8 +49,8 @@ struct store_s3 {
 
 /* One object listed by store_s3_list. */
 struct store_s3_obj {
-	const char *so_key;   /* relative to s_prefix; a prefix ends in '/' */
-	int so_is_prefix;     /* a CommonPrefixes entry */
+	const char *so_key; /* relative to s_prefix; a prefix ends in '/' */
+	int so_is_prefix;   /* a CommonPrefixes entry */
 	uint64_t so_size;
 	time_t so_mtime;
 };
@@ -71,8 +71,8 @@ int store_s3_errno(long status, int err);
  */
 int store_s3_get(struct store_s3 *, const char *key, uint64_t first,
     uint64_t len, size_t max, char **buf, size_t *got);
-int store_s3_put(struct store_s3 *, const char *key, const void *buf,
-    size_t len);
+int
+store_s3_put(struct store_s3 *, const char *key, const void *buf, size_t len);
 int store_s3_head(struct store_s3 *, const char *key, uint64_t *size,
     time_t *mtime);
 int store_s3_delete(struct store_s3 *, const char *key);

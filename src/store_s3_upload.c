@@ -56,7 +56,7 @@
 #include "store_s3_impl.h"
 #include "util.h"
 
-#define STORE_S3_STATE_MAX (1024 * 1024)   /* bytes of a state object */
+#define STORE_S3_STATE_MAX (1024 * 1024)     /* bytes of a state object */
 #define STORE_S3_PIECE     (8 * 1024 * 1024) /* re-hash and copy GETs */
 #define STORE_S3_XML_MAX   (64 * 1024)       /* multipart answers */
 
@@ -102,7 +102,7 @@ struct store_s3_writer {
 	struct digest_ctx *w_bufhash;
 	int w_bufhash_ok;
 	char w_flysha[65];
-	int w_err;     /* a part failed: appends fail until a truncate */
+	int w_err; /* a part failed: appends fail until a truncate */
 	/* Who to wake when no longer busy; runs from w_wake_ev. */
 	void (*w_wake)(void *);
 	void *w_wake_arg;
@@ -110,8 +110,8 @@ struct store_s3_writer {
 	int w_freeing; /* freed with a part in flight: its done frees */
 };
 
-static struct store_s3_writer *store_s3_writer_new(struct store *,
-    const char *, const char *);
+static struct store_s3_writer *
+store_s3_writer_new(struct store *, const char *, const char *);
 static void store_s3_writer_destroy(struct store_s3_writer *);
 static int store_s3_seg_add(struct store_s3_writer *, uint32_t, uint64_t);
 static void store_s3_trim(struct store_s3_writer *, uint64_t);
@@ -121,8 +121,8 @@ static void store_s3_wake_cb(evutil_socket_t, short, void *);
 static void store_s3_wait(struct store_s3_writer *);
 static int store_s3_load(struct store_s3_writer *);
 static int store_s3_save(struct store_s3_writer *);
-static int store_s3_part_key(struct store_s3_writer *, uint32_t, char *,
-    size_t);
+static int
+store_s3_part_key(struct store_s3_writer *, uint32_t, char *, size_t);
 
 /* The part size. */
 static inline uint64_t
@@ -183,8 +183,7 @@ store_s3_writer_destroy(struct store_s3_writer *w)
 }
 
 static int
-store_s3_part_key(struct store_s3_writer *w, uint32_t n, char *buf,
-    size_t size)
+store_s3_part_key(struct store_s3_writer *w, uint32_t n, char *buf, size_t size)
 {
 	if (n == 0) {
 		if (snprintf(buf, size, "%s_registryd/tail", w->w_dir) >=
@@ -264,7 +263,8 @@ store_s3_save(struct store_s3_writer *w)
 		    json_pack("[iI]", (int)w->w_segs[i].sg_n,
 		        (json_int_t)w->w_segs[i].sg_size));
 	json_object_set_new(root, "owner", json_string(w->w_owner));
-	json_object_set_new(root, "gen", json_integer((json_int_t)w->w_gen + 1));
+	json_object_set_new(root, "gen",
+	    json_integer((json_int_t)w->w_gen + 1));
 	json_object_set_new(root, "next", json_integer(w->w_next));
 	json_object_set_new(root, "parts", parts);
 	json_object_set_new(root, "tail", json_integer((json_int_t)w->w_len));
@@ -342,19 +342,21 @@ store_s3_read_state(struct store_s3_writer *w, int apply, uint64_t *size)
 		return -1;
 	}
 	if (!apply) {
-		json_array_foreach (parts, i, p) {
+		json_array_foreach(parts, i, p)
+		{
 			if (json_unpack(p, "[II]", &n, &sz) == 0 && sz > 0)
 				total += (uint64_t)sz;
 		}
 		*size = total + (uint64_t)tail;
-		w->w_stale = strcmp(owner, w->w_owner) != 0 ||
-		    (uint64_t)gen != w->w_gen;
+		w->w_stale =
+		    strcmp(owner, w->w_owner) != 0 || (uint64_t)gen != w->w_gen;
 		json_decref(root);
 		return 0;
 	}
 	w->w_nsegs = 0;
 	w->w_segs_bytes = 0;
-	json_array_foreach (parts, i, p) {
+	json_array_foreach(parts, i, p)
+	{
 		if (json_unpack(p, "[II]", &n, &sz) == -1 || n < 1 ||
 		    n > UINT32_MAX || sz < 0 ||
 		    store_s3_seg_add(w, (uint32_t)n, (uint64_t)sz) == -1) {
@@ -373,8 +375,8 @@ store_s3_read_state(struct store_s3_writer *w, int apply, uint64_t *size)
 	w->w_len = w->w_cap = 0;
 	if (tail > 0) {
 		if (store_s3_part_key(w, 0, key, sizeof(key)) == -1 ||
-		    store_s3_get(s, key, 0, (uint64_t)tail,
-		        (size_t)tail, &tb, &tlen) == -1)
+		    store_s3_get(s, key, 0, (uint64_t)tail, (size_t)tail, &tb,
+		        &tlen) == -1)
 			return -1;
 		if (tlen != (size_t)tail) {
 			free(tb);
@@ -572,8 +574,8 @@ store_s3_sent(struct s3_request *rq, void *arg)
 	s3_request_reset(rq);
 	if (w->w_err == 0 && w->w_len >= store_s3_chunk(w))
 		store_s3_send(w);
-	wake = w->w_wake != NULL && (w->w_err != 0 || !w->w_active ||
-	                                w->w_len < store_s3_chunk(w));
+	wake = w->w_wake != NULL &&
+	    (w->w_err != 0 || !w->w_active || w->w_len < store_s3_chunk(w));
 	pthread_cond_broadcast(&w->w_cond);
 	pthread_mutex_unlock(&w->w_lock);
 	if (wake && w->w_wake_ev != NULL)
@@ -687,8 +689,7 @@ store_s3_writer_busy(struct store_writer *sw)
 }
 
 void
-store_s3_writer_set_wake(struct store_writer *sw, void (*fn)(void *),
-    void *arg)
+store_s3_writer_set_wake(struct store_writer *sw, void (*fn)(void *), void *arg)
 {
 	struct store_s3_writer *w = (struct store_s3_writer *)sw;
 	struct store_s3 *s = (struct store_s3 *)sw->sw_store;
@@ -857,8 +858,7 @@ struct store_s3_mpu {
 
 /* The text of <tag> in an answer body (an ETag, an UploadId). */
 static int
-store_s3_answer(struct s3_request *rq, const char *tag, char *out,
-    size_t size)
+store_s3_answer(struct s3_request *rq, const char *tag, char *out, size_t size)
 {
 	char open[64], close[64];
 	const char *body, *a, *b;
@@ -928,8 +928,7 @@ store_s3_mpu_create(struct store_s3_mpu *m)
 	rq.rq_query = "uploads";
 	if (store_s3_mpu_run(m, &rq, "CreateMultipartUpload") == -1)
 		return -1;
-	if (store_s3_answer(&rq, "UploadId", m->m_id, sizeof(m->m_id)) ==
-	    -1) {
+	if (store_s3_answer(&rq, "UploadId", m->m_id, sizeof(m->m_id)) == -1) {
 		s3_request_reset(&rq);
 		errno = EIO;
 		return -1;
@@ -1017,10 +1016,9 @@ store_s3_mpu_complete(struct store_s3_mpu *m)
 	if ((xml = evbuffer_new()) == NULL)
 		return -1;
 	evbuffer_add_printf(xml, "<CompleteMultipartUpload>");
-	json_array_foreach (m->m_etags, i, e)
-		evbuffer_add_printf(xml,
-		    "<Part><PartNumber>%zu</PartNumber><ETag>%s</ETag></Part>",
-		    i + 1, json_string_value(e));
+	json_array_foreach(m->m_etags, i, e) evbuffer_add_printf(xml,
+	    "<Part><PartNumber>%zu</PartNumber><ETag>%s</ETag></Part>", i + 1,
+	    json_string_value(e));
 	evbuffer_add_printf(xml, "</CompleteMultipartUpload>");
 	snprintf(query, sizeof(query), "uploadId=%s", m->m_id);
 	n = evbuffer_get_length(xml);
@@ -1182,7 +1180,8 @@ store_s3_writer_commit(struct store_writer *sw, const char *digest)
 		if (errno != ENOENT)
 			return -1;
 		if (w->w_nsegs == 0) {
-			if (store_s3_put(s, key, w->w_buf != NULL ? w->w_buf : "",
+			if (store_s3_put(s, key,
+			        w->w_buf != NULL ? w->w_buf : "",
 			        w->w_len) == -1)
 				return -1;
 		} else {
