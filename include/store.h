@@ -123,6 +123,13 @@ void store_reader_close(struct store_reader *);
 int store_blob_read(struct store *, const char *digest, size_t max, char **buf,
     size_t *len);
 /*
+ * store_blob_url: a URL the client may GET the blob's bytes from for
+ * expires seconds without credentials (a presigned S3 URL), malloc'd;
+ * NULL with ENOTSUP for drivers that have none (the filesystem). It does
+ * not check that the blob exists.
+ */
+char *store_blob_url(struct store *, const char *digest, int expires);
+/*
  * store_blob_write: store buf as blob digest (the caller has verified the
  * digest). Atomic and durable; succeeds at once when the blob exists.
  */

@@ -23,7 +23,8 @@
 #include "store_fs.h"
 #include "util.h"
 
-#define API_BLOB_MAX_AGE 31536000 /* blobs never change: a year */
+#define API_BLOB_MAX_AGE      31536000 /* blobs never change: a year */
+#define API_BLOB_REDIRECT_TTL 1200     /* seconds, registry:2's 20 min */
 
 /*
  * A blob read: the lookups (is it linked here, open it) are a store call,
@@ -37,6 +38,8 @@ struct api_blob_read {
 	int br_not_modified; /* If-None-Match names the digest: no open */
 	int br_touch;        /* a HEAD: the layer link counts as used */
 	int br_linked;       /* 1, 0, or -1 (br_errno) */
+	int br_redirect;     /* a GET: try a URL of the store's first */
+	char *br_url;        /* that URL (307), or NULL; owned */
 	struct store_reader *br_reader; /* NULL: see br_errno */
 	uint64_t br_size;
 	int br_errno;
@@ -93,6 +96,12 @@ api_blob_get(struct request *req, const struct route_match *m)
 	 */
 	br->br_touch =
 	    http_method(req) == HTTP_M_HEAD && !api_config()->cf_read_only;
+	/*
+	 * registry:2 with a network store sends GETs there by default
+	 * (storage.redirect), which spares this process the bytes.
+	 */
+	br->br_redirect = http_method(req) == HTTP_M_GET &&
+	    !api_config()->cf_redirect_disable;
 	api_job_start(&br->br_job);
 }
 
@@ -113,6 +122,10 @@ read_work(struct store_call *sc)
 		    STORE_LINK_REVISION, br->br_digest);
 	br->br_errno = errno;
 	if (br->br_linked != 1 || br->br_not_modified)
+		return;
+	if (br->br_redirect &&
+	    (br->br_url = store_blob_url(st, br->br_digest,
+	         API_BLOB_REDIRECT_TTL)) != NULL)
 		return;
 	br->br_reader = store_blob_open(st, br->br_digest, &br->br_size);
 	br->br_errno = errno;
@@ -148,6 +161,12 @@ read_done(struct store_call *sc)
 		http_reply(req, 304, NULL, NULL, 0);
 		goto done;
 	}
+	if (br->br_url != NULL) {
+		/* The store serves the bytes, Range included. */
+		http_add_header(req, "Location", "%s", br->br_url);
+		http_reply(req, 307, NULL, NULL, 0);
+		goto done;
+	}
 	if (rd == NULL) {
 		if (br->br_errno == ENOENT)
 			http_error(req, 404, "BLOB_UNKNOWN", NULL);
@@ -180,6 +199,7 @@ read_done(struct store_call *sc)
 	}
 	reply_blob(req, 200, rd, 0, br->br_size);
 done:
+	free(br->br_url);
 	free(br);
 }
 

@@ -163,6 +163,16 @@ fail:
 	return -1;
 }
 
+char *
+store_blob_url(struct store *s, const char *digest, int expires)
+{
+	if (s->s_ops->so_blob_url == NULL) {
+		errno = ENOTSUP;
+		return NULL;
+	}
+	return s->s_ops->so_blob_url(s, digest, expires);
+}
+
 int
 store_blob_write(struct store *s, const char *digest, const void *buf,
     size_t len)

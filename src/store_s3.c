@@ -1049,6 +1049,22 @@ store_s3_reader_close(struct store_reader *sr)
 	store_s3_reader_free(r);
 }
 
+/* store_s3_blob_url: a presigned GET of the blob's data object. */
+static char *
+store_s3_blob_url(struct store *st, const char *digest, int expires)
+{
+	struct store_s3 *s = (struct store_s3 *)st;
+	char key[STORE_S3_KEY_MAX];
+
+	if (!store_digest_ok(digest)) {
+		errno = EINVAL;
+		return NULL;
+	}
+	if (store_s3_blob_key(s, digest, "/data", key, sizeof(key)) == -1)
+		return NULL;
+	return s3_presign(s->s_s3, "GET", key, expires);
+}
+
 /*
  * store_s3_blob_write: content-addressed: an existing blob is left alone
  * (and counts as used); else one PUT, which S3 makes visible whole.
@@ -2118,5 +2134,6 @@ static const struct store_ops store_s3_ops = {
     .so_writer_busy = store_s3_writer_busy,
     .so_writer_set_wake = store_s3_writer_set_wake,
     .so_writer_flush = store_s3_writer_flush,
+    .so_blob_url = store_s3_blob_url,
     .so_workers = STORE_S3_THREADS,
 };

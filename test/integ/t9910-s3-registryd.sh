@@ -30,6 +30,8 @@ s3_env() {
 	    "REGISTRY_STORAGE_S3_ROOTDIRECTORY=$S3_ROOT"
 	    "REGISTRY_STORAGE_S3_CHUNKSIZE=$CHUNK"
 	    "REGISTRY_HTTP_SECRET=$SECRET")
+	# The first instance serves blobs itself; the second redirects.
+	S3ENV1=("${S3ENV[@]}" REGISTRY_STORAGE_REDIRECT_DISABLE=true)
 }
 
 # key REST: the object key of REST under the registry's root.
@@ -112,7 +114,7 @@ test_expect_success CEPH,CURL 'setup: a Ceph cluster, registryd on its bucket' '
 	s3_start &&
 	printf "%s\n" "$S3_SECRET_KEY" >"$TRASH/s3-secret" &&
 	s3_env &&
-	start_registryd "${S3ENV[@]}" &&
+	start_registryd "${S3ENV1[@]}" &&
 	grep -q "serving s3 $S3_BUCKET$S3_ROOT" "$TRASH/registryd.log" &&
 	! grep -q -- "$S3_SECRET_KEY" "$TRASH/registryd.log"
 '
@@ -229,6 +231,15 @@ test_expect_success CEPH,CURL 'an upload begun on one instance is finished on an
 	expect_status 201 &&
 	reg_curl GET "/v2/s3/moved/blobs/$MV" && expect_status 200 &&
 	expect_body_file "$TRASH/mv"
+'
+
+test_expect_success CEPH,CURL 'with redirects on, a blob GET is a 307 to a presigned URL' '
+	reg_curl GET "$B2/v2/s3/moved/blobs/$MV" && expect_status 307 &&
+	expect_header_prefix Location "$S3_ENDPOINT/$S3_BUCKET/" &&
+	curl -sf "$(header Location)" -H "Range: bytes=0-999" | cmp - "$TRASH/m1" -n 1000 &&
+	curl -sf -L "$B2/v2/s3/moved/blobs/$MV" | cmp - "$TRASH/mv" &&
+	reg_curl HEAD "$B2/v2/s3/moved/blobs/$MV" && expect_status 200 &&
+	reg_curl GET "$B2/v2/s3/moved/blobs/$D" && expect_status 404
 '
 
 test_expect_success CEPH,CURL 'the store stopped mid-upload: 503 with the OCI body, nothing half-written' '
