@@ -5,11 +5,12 @@
  * repositories/<name>/_uploads/<uuid>/:
  *
  *   startedat               RFC 3339, as registry:2 writes it (purging)
- *   _registryd/part-<n>     a part of the data, each >= the chunk size
+ *   _registryd/part-<w>-<n> a part of the data, each >= the chunk size,
+ *                           named by the writer w that stored it
  *   _registryd/tail         the bytes after the last part, written at
  *                           the end of each request (store_writer_flush)
  *   _registryd/state        JSON: {"owner", "gen", "next", "parts":
- *                           [[n, size], ...], "tail": size}
+ *                           [[w, n, size], ...], "tail": size}
  *
  * Why parts are objects of their own rather than the parts of one
  * multipart upload: S3 cannot read back the parts of an unfinished
@@ -59,9 +60,15 @@
 #define STORE_S3_STATE_MAX (1024 * 1024)     /* bytes of a state object */
 #define STORE_S3_PIECE     (8 * 1024 * 1024) /* re-hash and copy GETs */
 #define STORE_S3_XML_MAX   (64 * 1024)       /* multipart answers */
+#define STORE_S3_TOKEN     16 /* hex digits of a writer's token */
 
-/* One part of the data: object part-<sg_n>, of which sg_size bytes count. */
+/*
+ * One part of the data: object part-<sg_owner>-<sg_n>, of which sg_size
+ * bytes count. The writer's token in the name keeps two instances that
+ * both think they continue a session from ever writing the same object.
+ */
 struct store_s3_seg {
+	char sg_owner[STORE_S3_TOKEN + 1];
 	uint32_t sg_n;
 	uint64_t sg_size;
 };
@@ -74,8 +81,11 @@ struct store_s3_writer {
 	char w_uuid[UUID_LEN + 1];
 	char w_dir[STORE_S3_KEY_MAX]; /* ".../_uploads/<uuid>/" (whole key) */
 	/* The state object as this writer last wrote or read it. */
-	char w_owner[33];
+	char w_owner[STORE_S3_TOKEN + 1]; /* this writer's: states, parts */
 	uint64_t w_gen;
+	/* The state as last read or written: another one is newer. */
+	char w_seen_owner[STORE_S3_TOKEN + 1];
+	uint64_t w_seen_gen;
 	int w_stale; /* another writer's state is newer (writer_stat) */
 	/* The parts stored, in order. */
 	struct store_s3_seg *w_segs;
@@ -113,7 +123,8 @@ struct store_s3_writer {
 static struct store_s3_writer *
 store_s3_writer_new(struct store *, const char *, const char *);
 static void store_s3_writer_destroy(struct store_s3_writer *);
-static int store_s3_seg_add(struct store_s3_writer *, uint32_t, uint64_t);
+static int
+store_s3_seg_add(struct store_s3_writer *, const char *, uint32_t, uint64_t);
 static void store_s3_trim(struct store_s3_writer *, uint64_t);
 static void store_s3_send(struct store_s3_writer *);
 static void store_s3_sent(struct s3_request *, void *);
@@ -121,8 +132,8 @@ static void store_s3_wake_cb(evutil_socket_t, short, void *);
 static void store_s3_wait(struct store_s3_writer *);
 static int store_s3_load(struct store_s3_writer *);
 static int store_s3_save(struct store_s3_writer *);
-static int
-store_s3_part_key(struct store_s3_writer *, uint32_t, char *, size_t);
+static int store_s3_part_key(struct store_s3_writer *, const char *, uint32_t,
+    char *, size_t);
 
 /* The part size. */
 static inline uint64_t
@@ -156,7 +167,7 @@ store_s3_writer_new(struct store *st, const char *name, const char *uuid)
 		errno = EIO;
 		return NULL;
 	}
-	for (i = 0; i < 16; i++)
+	for (i = 0; i < STORE_S3_TOKEN / 2; i++)
 		snprintf(w->w_owner + 2 * i, 3, "%02x", rnd[i]);
 	w->w_next = 1;
 	if ((w->w_bufhash = digest_ctx_new()) == NULL) {
@@ -183,16 +194,17 @@ store_s3_writer_destroy(struct store_s3_writer *w)
 }
 
 static int
-store_s3_part_key(struct store_s3_writer *w, uint32_t n, char *buf, size_t size)
+store_s3_part_key(struct store_s3_writer *w, const char *owner, uint32_t n,
+    char *buf, size_t size)
 {
-	if (n == 0) {
+	if (owner == NULL) {
 		if (snprintf(buf, size, "%s_registryd/tail", w->w_dir) >=
 		    (int)size)
 			goto toolong;
 		return 0;
 	}
-	if (snprintf(buf, size, "%s_registryd/part-%u", w->w_dir, n) >=
-	    (int)size)
+	if (snprintf(buf, size, "%s_registryd/part-%.*s-%u", w->w_dir,
+	        STORE_S3_TOKEN, owner, n) >= (int)size)
 		goto toolong;
 	return 0;
 toolong:
@@ -201,7 +213,8 @@ toolong:
 }
 
 static int
-store_s3_seg_add(struct store_s3_writer *w, uint32_t n, uint64_t size)
+store_s3_seg_add(struct store_s3_writer *w, const char *owner, uint32_t n,
+    uint64_t size)
 {
 	struct store_s3_seg *v;
 	size_t cap;
@@ -213,6 +226,8 @@ store_s3_seg_add(struct store_s3_writer *w, uint32_t n, uint64_t size)
 		w->w_segs = v;
 		w->w_capsegs = cap;
 	}
+	(void)util_strlcpy(w->w_segs[w->w_nsegs].sg_owner, owner,
+	    sizeof(w->w_segs[w->w_nsegs].sg_owner));
 	w->w_segs[w->w_nsegs].sg_n = n;
 	w->w_segs[w->w_nsegs].sg_size = size;
 	w->w_nsegs++;
@@ -260,7 +275,8 @@ store_s3_save(struct store_s3_writer *w)
 	}
 	for (i = 0; i < w->w_nsegs; i++)
 		json_array_append_new(parts,
-		    json_pack("[iI]", (int)w->w_segs[i].sg_n,
+		    json_pack("[siI]", w->w_segs[i].sg_owner,
+		        (int)w->w_segs[i].sg_n,
 		        (json_int_t)w->w_segs[i].sg_size));
 	json_object_set_new(root, "owner", json_string(w->w_owner));
 	json_object_set_new(root, "gen",
@@ -282,8 +298,12 @@ store_s3_save(struct store_s3_writer *w)
 	}
 	rv = store_s3_put(s, key, txt, strlen(txt));
 	free(txt);
-	if (rv == 0)
+	if (rv == 0) {
 		w->w_gen++;
+		(void)util_strlcpy(w->w_seen_owner, w->w_owner,
+		    sizeof(w->w_seen_owner));
+		w->w_seen_gen = w->w_gen;
+	}
 	return rv;
 }
 
@@ -301,7 +321,7 @@ store_s3_read_state(struct store_s3_writer *w, int apply, uint64_t *size)
 	char key[STORE_S3_KEY_MAX];
 	json_t *root, *parts, *p;
 	json_error_t jerr;
-	const char *owner;
+	const char *owner, *po;
 	json_int_t gen, next, tail, n, sz;
 	char *txt, *tb;
 	size_t len, i, tlen;
@@ -325,7 +345,10 @@ store_s3_read_state(struct store_s3_writer *w, int apply, uint64_t *size)
 			w->w_segs_bytes = 0;
 			w->w_len = 0;
 			w->w_gen = 0;
-		}
+			w->w_seen_owner[0] = '\0';
+			w->w_seen_gen = 0;
+		} else
+			w->w_stale = w->w_seen_owner[0] != '\0';
 		return 0;
 	}
 	root = json_loadb(txt, len, 0, &jerr);
@@ -342,30 +365,34 @@ store_s3_read_state(struct store_s3_writer *w, int apply, uint64_t *size)
 		return -1;
 	}
 	if (!apply) {
-		json_array_foreach(parts, i, p)
-		{
-			if (json_unpack(p, "[II]", &n, &sz) == 0 && sz > 0)
+		for (i = 0; i < json_array_size(parts); i++) {
+			p = json_array_get(parts, i);
+			if (json_unpack(p, "[sII]", &po, &n, &sz) == 0 &&
+			    sz > 0)
 				total += (uint64_t)sz;
 		}
 		*size = total + (uint64_t)tail;
-		w->w_stale =
-		    strcmp(owner, w->w_owner) != 0 || (uint64_t)gen != w->w_gen;
+		w->w_stale = strcmp(owner, w->w_seen_owner) != 0 ||
+		    (uint64_t)gen != w->w_seen_gen;
 		json_decref(root);
 		return 0;
 	}
 	w->w_nsegs = 0;
 	w->w_segs_bytes = 0;
-	json_array_foreach(parts, i, p)
-	{
-		if (json_unpack(p, "[II]", &n, &sz) == -1 || n < 1 ||
-		    n > UINT32_MAX || sz < 0 ||
-		    store_s3_seg_add(w, (uint32_t)n, (uint64_t)sz) == -1) {
+	for (i = 0; i < json_array_size(parts); i++) {
+		p = json_array_get(parts, i);
+		if (json_unpack(p, "[sII]", &po, &n, &sz) == -1 || n < 1 ||
+		    n > UINT32_MAX || sz < 0 || strlen(po) != STORE_S3_TOKEN ||
+		    strspn(po, "0123456789abcdef") != STORE_S3_TOKEN ||
+		    store_s3_seg_add(w, po, (uint32_t)n, (uint64_t)sz) == -1) {
 			json_decref(root);
 			errno = EIO;
 			return -1;
 		}
 	}
-	(void)util_strlcpy(w->w_owner, owner, sizeof(w->w_owner));
+	/* Ours stays ours: the next state says who wrote it. */
+	(void)util_strlcpy(w->w_seen_owner, owner, sizeof(w->w_seen_owner));
+	w->w_seen_gen = (uint64_t)gen;
 	w->w_gen = (uint64_t)gen;
 	if ((uint32_t)next > w->w_next)
 		w->w_next = (uint32_t)next;
@@ -374,7 +401,7 @@ store_s3_read_state(struct store_s3_writer *w, int apply, uint64_t *size)
 	w->w_buf = NULL;
 	w->w_len = w->w_cap = 0;
 	if (tail > 0) {
-		if (store_s3_part_key(w, 0, key, sizeof(key)) == -1 ||
+		if (store_s3_part_key(w, NULL, 0, key, sizeof(key)) == -1 ||
 		    store_s3_get(s, key, 0, (uint64_t)tail, (size_t)tail, &tb,
 		        &tlen) == -1)
 			return -1;
@@ -478,7 +505,8 @@ store_s3_send(struct store_s3_writer *w)
 	uint32_t n = w->w_next;
 	char d[DIGEST_BUFSZ];
 
-	if (store_s3_part_key(w, n, w->w_flykey, sizeof(w->w_flykey)) == -1) {
+	if (store_s3_part_key(w, w->w_owner, n, w->w_flykey,
+	        sizeof(w->w_flykey)) == -1) {
 		w->w_err = errno;
 		return;
 	}
@@ -527,7 +555,7 @@ store_s3_sent(struct s3_request *rq, void *arg)
 		store_s3_writer_destroy(w);
 		return;
 	}
-	if (ok && store_s3_seg_add(w, w->w_flyn, w->w_flylen) == -1)
+	if (ok && store_s3_seg_add(w, w->w_owner, w->w_flyn, w->w_flylen) == -1)
 		ok = 0;
 	if (ok) {
 		free(w->w_fly);
@@ -732,6 +760,7 @@ store_s3_writer_flush(struct store_writer *sw)
 	struct store_s3_writer *w = (struct store_s3_writer *)sw;
 	struct store_s3 *s = (struct store_s3 *)sw->sw_store;
 	char key[STORE_S3_KEY_MAX];
+	uint64_t stored;
 	int err;
 
 	pthread_mutex_lock(&w->w_lock);
@@ -742,9 +771,22 @@ store_s3_writer_flush(struct store_writer *sw)
 		errno = err;
 		return -1;
 	}
+	/*
+	 * Another instance wrote to the session since this writer last saw
+	 * it (the client went back and forth between instances): what this
+	 * one holds does not follow what is stored, and writing its state
+	 * would lose the other's bytes. ESTALE: the caller drops this writer
+	 * and the client starts again from what the store says.
+	 */
+	if (store_s3_read_state(w, 0, &stored) == -1)
+		return -1;
+	if (w->w_stale) {
+		errno = ESTALE;
+		return -1;
+	}
 	/* The request holds the session: the loop touches nothing now. */
 	if (!w->w_tail_ok && w->w_len > 0 &&
-	    (store_s3_part_key(w, 0, key, sizeof(key)) == -1 ||
+	    (store_s3_part_key(w, NULL, 0, key, sizeof(key)) == -1 ||
 	        store_s3_put(s, key, w->w_buf, w->w_len) == -1))
 		return -1;
 	if (store_s3_save(w) == -1)
@@ -811,8 +853,8 @@ store_s3_writer_hash(struct store_writer *sw, char digest[DIGEST_BUFSZ])
 		return -1;
 	}
 	for (i = 0; i < w->w_nsegs; i++) {
-		if (store_s3_part_key(w, w->w_segs[i].sg_n, key, sizeof(key)) ==
-		    -1)
+		if (store_s3_part_key(w, w->w_segs[i].sg_owner,
+		        w->w_segs[i].sg_n, key, sizeof(key)) == -1)
 			goto fail;
 		for (off = 0; off < w->w_segs[i].sg_size; off += got) {
 			want = w->w_segs[i].sg_size - off;
@@ -1016,9 +1058,12 @@ store_s3_mpu_complete(struct store_s3_mpu *m)
 	if ((xml = evbuffer_new()) == NULL)
 		return -1;
 	evbuffer_add_printf(xml, "<CompleteMultipartUpload>");
-	json_array_foreach(m->m_etags, i, e) evbuffer_add_printf(xml,
-	    "<Part><PartNumber>%zu</PartNumber><ETag>%s</ETag></Part>", i + 1,
-	    json_string_value(e));
+	for (i = 0; i < json_array_size(m->m_etags); i++) {
+		e = json_array_get(m->m_etags, i);
+		evbuffer_add_printf(xml,
+		    "<Part><PartNumber>%zu</PartNumber><ETag>%s</ETag></Part>",
+		    i + 1, json_string_value(e));
+	}
 	evbuffer_add_printf(xml, "</CompleteMultipartUpload>");
 	snprintf(query, sizeof(query), "uploadId=%s", m->m_id);
 	n = evbuffer_get_length(xml);
@@ -1101,8 +1146,8 @@ store_s3_assemble(struct store_s3_writer *w, struct store_s3_mpu *m)
 	int rv;
 
 	for (i = 0; i < w->w_nsegs; i++) {
-		if (store_s3_part_key(w, w->w_segs[i].sg_n, key, sizeof(key)) ==
-		    -1)
+		if (store_s3_part_key(w, w->w_segs[i].sg_owner,
+		        w->w_segs[i].sg_n, key, sizeof(key)) == -1)
 			return -1;
 		size = w->w_segs[i].sg_size;
 		for (off = 0; off < size;) {
