@@ -32,6 +32,7 @@ struct store_s3 {
 	int s_thread_started;
 	int s_thread_ready; /* s_s3 made (or not), under s_lock */
 	int s_new_errno;
+	int s_stop; /* store_s3_close: the own loop ends (atomic) */
 	pthread_cond_t s_ready;
 	struct s3_config s_cfg; /* for s3_new on the thread; then wiped */
 	char s_bucket[64];
