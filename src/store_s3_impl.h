@@ -38,6 +38,7 @@ struct store_s3 {
 	char s_bucket[64];
 	char s_prefix[STORE_S3_KEY_MAX / 2]; /* "<root>/docker/registry/v2/" */
 	uint64_t s_chunk;
+	uint64_t s_buffered; /* upload bytes in memory, all writers (atomic) */
 	/*
 	 * The repository list, kept for STORE_S3_REPO_TTL seconds (other
 	 * instances' new repositories show up after that at the latest) and

@@ -117,7 +117,8 @@ struct store_s3_writer {
 	void (*w_wake)(void *);
 	void *w_wake_arg;
 	struct event *w_wake_ev;
-	int w_freeing; /* freed with a part in flight: its done frees */
+	int w_freeing;      /* freed with a part in flight: its done frees */
+	uint64_t w_counted; /* bytes of w_buf and w_fly in s_buffered */
 };
 
 static struct store_s3_writer *
@@ -140,6 +141,25 @@ static inline uint64_t
 store_s3_chunk(const struct store_s3_writer *w)
 {
 	return ((const struct store_s3 *)w->w_base.sw_store)->s_chunk;
+}
+
+/*
+ * Count what the writer holds in memory now (w_buf, w_fly) in the
+ * store's s_buffered, which caps all uploads together.
+ */
+static void
+store_s3_account(struct store_s3_writer *w)
+{
+	struct store_s3 *s = (struct store_s3 *)w->w_base.sw_store;
+	uint64_t now = w->w_len + (w->w_fly != NULL ? w->w_flylen : 0);
+
+	if (now >= w->w_counted)
+		__atomic_add_fetch(&s->s_buffered, now - w->w_counted,
+		    __ATOMIC_RELAXED);
+	else
+		__atomic_sub_fetch(&s->s_buffered, w->w_counted - now,
+		    __ATOMIC_RELAXED);
+	w->w_counted = now;
 }
 
 static struct store_s3_writer *
@@ -182,6 +202,9 @@ store_s3_writer_new(struct store *st, const char *name, const char *uuid)
 static void
 store_s3_writer_destroy(struct store_s3_writer *w)
 {
+	struct store_s3 *s = (struct store_s3 *)w->w_base.sw_store;
+
+	__atomic_sub_fetch(&s->s_buffered, w->w_counted, __ATOMIC_RELAXED);
 	if (w->w_wake_ev != NULL)
 		event_free(w->w_wake_ev);
 	digest_ctx_free(w->w_bufhash);
@@ -415,6 +438,7 @@ store_s3_read_state(struct store_s3_writer *w, int apply, uint64_t *size)
 	}
 	w->w_bufhash_ok = w->w_len == 0;
 	digest_ctx_reset(w->w_bufhash);
+	store_s3_account(w);
 	w->w_tail_ok = 1;
 	w->w_stale = 0;
 	*size = w->w_segs_bytes + w->w_len;
@@ -604,6 +628,7 @@ store_s3_sent(struct s3_request *rq, void *arg)
 		store_s3_send(w);
 	wake = w->w_wake != NULL &&
 	    (w->w_err != 0 || !w->w_active || w->w_len < store_s3_chunk(w));
+	store_s3_account(w);
 	pthread_cond_broadcast(&w->w_cond);
 	pthread_mutex_unlock(&w->w_lock);
 	if (wake && w->w_wake_ev != NULL)
@@ -632,6 +657,7 @@ int
 store_s3_writer_append(struct store_writer *sw, const void *buf, size_t len)
 {
 	struct store_s3_writer *w = (struct store_s3_writer *)sw;
+	struct store_s3 *s = (struct store_s3 *)sw->sw_store;
 	size_t cap;
 	char *nb;
 
@@ -642,6 +668,18 @@ store_s3_writer_append(struct store_writer *sw, const void *buf, size_t len)
 	}
 	if (len > SIZE_MAX / 2 - w->w_len) {
 		errno = EFBIG;
+		goto fail;
+	}
+	/*
+	 * All uploads together hold at most STORE_S3_BUFFERED_MAX: beyond,
+	 * the request fails (503) rather than the process growing without
+	 * bound when the store is slower than many clients together.
+	 */
+	if (__atomic_load_n(&s->s_buffered, __ATOMIC_RELAXED) + len >
+	    STORE_S3_BUFFERED_MAX) {
+		log_warnx("%s: uploads hold %d MiB in memory already", __func__,
+		    STORE_S3_BUFFERED_MAX >> 20);
+		errno = EAGAIN;
 		goto fail;
 	}
 	if (w->w_len + len > w->w_cap) {
@@ -662,6 +700,7 @@ store_s3_writer_append(struct store_writer *sw, const void *buf, size_t len)
 		digest_ctx_update(w->w_bufhash, buf, len);
 	if (!w->w_active && w->w_len >= store_s3_chunk(w))
 		store_s3_send(w);
+	store_s3_account(w);
 	pthread_mutex_unlock(&w->w_lock);
 	return 0;
 fail:
@@ -700,6 +739,7 @@ store_s3_writer_truncate(struct store_writer *sw, uint64_t size)
 	}
 	w->w_tail_ok = 0;
 	w->w_err = 0;
+	store_s3_account(w);
 	pthread_mutex_unlock(&w->w_lock);
 	return 0;
 }
@@ -784,7 +824,26 @@ store_s3_writer_flush(struct store_writer *sw)
 		errno = ESTALE;
 		return -1;
 	}
-	/* The request holds the session: the loop touches nothing now. */
+	/*
+	 * The request holds the session: the loop touches nothing now. A
+	 * tail big enough to be a part (S3's minimum) becomes one, so that
+	 * an idle session keeps less than that in memory.
+	 */
+	if (w->w_len >= STORE_S3_CHUNK_MIN) {
+		if (store_s3_part_key(w, w->w_owner, w->w_next, key,
+		        sizeof(key)) == -1 ||
+		    store_s3_put(s, key, w->w_buf, w->w_len) == -1 ||
+		    store_s3_seg_add(w, w->w_owner, w->w_next, w->w_len) == -1)
+			return -1;
+		pthread_mutex_lock(&w->w_lock);
+		free(w->w_buf);
+		w->w_buf = NULL;
+		w->w_len = w->w_cap = 0;
+		digest_ctx_reset(w->w_bufhash);
+		w->w_bufhash_ok = 1;
+		store_s3_account(w);
+		pthread_mutex_unlock(&w->w_lock);
+	}
 	if (!w->w_tail_ok && w->w_len > 0 &&
 	    (store_s3_part_key(w, NULL, 0, key, sizeof(key)) == -1 ||
 	        store_s3_put(s, key, w->w_buf, w->w_len) == -1))
