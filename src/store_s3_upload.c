@@ -119,6 +119,13 @@ struct store_s3_writer {
 	struct event *w_wake_ev;
 	int w_freeing;      /* freed with a part in flight: its done frees */
 	uint64_t w_counted; /* bytes of w_buf and w_fly in s_buffered */
+	/*
+	 * At the last sync with the store (load or flush): how many parts
+	 * there were and the bytes of the tail in w_buf. What came after is
+	 * this writer's own since then (store_s3_rebase).
+	 */
+	size_t w_sync_nsegs;
+	uint64_t w_sync_tail;
 };
 
 static struct store_s3_writer *
@@ -133,6 +140,7 @@ static void store_s3_wake_cb(evutil_socket_t, short, void *);
 static void store_s3_wait(struct store_s3_writer *);
 static int store_s3_load(struct store_s3_writer *);
 static int store_s3_save(struct store_s3_writer *);
+static int store_s3_rebase(struct store_s3_writer *);
 static int store_s3_part_key(struct store_s3_writer *, const char *, uint32_t,
     char *, size_t);
 
@@ -441,6 +449,8 @@ store_s3_read_state(struct store_s3_writer *w, int apply, uint64_t *size)
 	store_s3_account(w);
 	w->w_tail_ok = 1;
 	w->w_stale = 0;
+	w->w_sync_nsegs = w->w_nsegs;
+	w->w_sync_tail = w->w_len;
 	*size = w->w_segs_bytes + w->w_len;
 	return 0;
 }
@@ -815,15 +825,14 @@ store_s3_writer_flush(struct store_writer *sw)
 	 * Another instance wrote to the session since this writer last saw
 	 * it (the client went back and forth between instances): what this
 	 * one holds does not follow what is stored, and writing its state
-	 * would lose the other's bytes. ESTALE: the caller drops this writer
-	 * and the client starts again from what the store says.
+	 * would lose the other's bytes. The bytes of this request go after
+	 * what is stored instead (as the filesystem driver appends at the
+	 * data's end), and the running hash no longer holds (sw_rebased).
 	 */
 	if (store_s3_read_state(w, 0, &stored) == -1)
 		return -1;
-	if (w->w_stale) {
-		errno = ESTALE;
+	if (w->w_stale && store_s3_rebase(w) == -1)
 		return -1;
-	}
 	/*
 	 * The request holds the session: the loop touches nothing now. A
 	 * tail big enough to be a part (S3's minimum) becomes one, so that
@@ -851,7 +860,131 @@ store_s3_writer_flush(struct store_writer *sw)
 	if (store_s3_save(w) == -1)
 		return -1;
 	w->w_tail_ok = 1;
+	w->w_sync_nsegs = w->w_nsegs;
+	w->w_sync_tail = w->w_len;
 	return 0;
+}
+
+/* Add len bytes to t's tail; a full chunk is stored as t's next part. */
+static int
+store_s3_rebase_add(struct store_s3_writer *t, const char *buf, size_t len)
+{
+	struct store_s3 *s = (struct store_s3 *)t->w_base.sw_store;
+	char key[STORE_S3_KEY_MAX];
+	char *nb;
+
+	if (t->w_len + len > t->w_cap) {
+		if ((nb = realloc(t->w_buf, t->w_len + len)) == NULL)
+			return -1;
+		t->w_buf = nb;
+		t->w_cap = t->w_len + len;
+	}
+	memcpy(t->w_buf + t->w_len, buf, len);
+	t->w_len += len;
+	if (t->w_len < store_s3_chunk(t))
+		return 0;
+	if (store_s3_part_key(t, t->w_owner, t->w_next, key, sizeof(key)) ==
+	        -1 ||
+	    store_s3_put(s, key, t->w_buf, t->w_len) == -1 ||
+	    store_s3_seg_add(t, t->w_owner, t->w_next, t->w_len) == -1)
+		return -1;
+	t->w_len = 0;
+	return 0;
+}
+
+/*
+ * store_s3_rebase: on a worker, with nothing in flight: the session as
+ * stored now (another instance's) followed by what this writer got since
+ * its last sync, which is read back from its own parts (named with its
+ * token: the other instance never wrote them) and w_buf, and stored in
+ * new parts; this writer then holds that view. Rare (a client alternating
+ * between instances within one upload), so the bytes may cross the
+ * network again.
+ */
+static int
+store_s3_rebase(struct store_s3_writer *w)
+{
+	struct store_s3 *s = (struct store_s3 *)w->w_base.sw_store;
+	struct store_s3_writer *t;
+	char key[STORE_S3_KEY_MAX];
+	uint64_t skip = w->w_sync_tail, off, want, stored, mine = 0;
+	size_t i, got, n;
+	char *buf;
+	int rv = -1, saved;
+
+	if ((t = store_s3_writer_new(&s->s_base, w->w_name, w->w_uuid)) == NULL)
+		return -1;
+	if (store_s3_read_state(t, 1, &stored) == -1)
+		goto done;
+	for (i = w->w_sync_nsegs < w->w_nsegs ? w->w_sync_nsegs : w->w_nsegs;
+	     i < w->w_nsegs; i++) {
+		if (store_s3_part_key(w, w->w_segs[i].sg_owner,
+		        w->w_segs[i].sg_n, key, sizeof(key)) == -1)
+			goto done;
+		for (off = 0; off < w->w_segs[i].sg_size; off += got) {
+			want = w->w_segs[i].sg_size - off;
+			if (want > STORE_S3_PIECE)
+				want = STORE_S3_PIECE;
+			if (store_s3_get(s, key, off, want, (size_t)want, &buf,
+			        &got) == -1)
+				goto done;
+			if (got == 0) {
+				free(buf);
+				errno = EIO;
+				goto done;
+			}
+			n = skip < got ? (size_t)skip : got;
+			skip -= n;
+			if (store_s3_rebase_add(t, buf + n, got - n) == -1) {
+				free(buf);
+				goto done;
+			}
+			mine += got - n;
+			free(buf);
+		}
+	}
+	n = skip < w->w_len ? (size_t)skip : w->w_len;
+	if (store_s3_rebase_add(t, w->w_buf + n, w->w_len - n) == -1)
+		goto done;
+	mine += w->w_len - n;
+	log_info("%s: %s/%s: %llu bytes go after the %llu another instance "
+	         "stored",
+	    __func__, w->w_name, w->w_uuid, (unsigned long long)mine,
+	    (unsigned long long)stored);
+	/* Take t's view; the states this writer writes stay its own. */
+	pthread_mutex_lock(&w->w_lock);
+	free(w->w_segs);
+	w->w_segs = t->w_segs;
+	w->w_nsegs = t->w_nsegs;
+	w->w_capsegs = t->w_capsegs;
+	w->w_segs_bytes = t->w_segs_bytes;
+	t->w_segs = NULL;
+	free(w->w_buf);
+	w->w_buf = t->w_buf;
+	w->w_len = t->w_len;
+	w->w_cap = t->w_cap;
+	t->w_buf = NULL;
+	t->w_len = t->w_cap = 0;
+	if (t->w_next > w->w_next)
+		w->w_next = t->w_next;
+	(void)util_strlcpy(w->w_seen_owner, t->w_seen_owner,
+	    sizeof(w->w_seen_owner));
+	w->w_seen_gen = t->w_seen_gen;
+	w->w_gen = t->w_gen;
+	w->w_stale = 0;
+	w->w_tail_ok = 0;
+	w->w_bufhash_ok = 0;
+	w->w_base.sw_size = w->w_segs_bytes + w->w_len;
+	w->w_base.sw_rebased = 1;
+	store_s3_account(w);
+	pthread_mutex_unlock(&w->w_lock);
+	store_s3_account(t);
+	rv = 0;
+done:
+	saved = errno;
+	store_s3_writer_destroy(t);
+	errno = saved;
+	return rv;
 }
 
 /*

@@ -100,6 +100,8 @@ prereq_check() {
 	# Not a sanitizer build (make test-asan sets ASAN_OPTIONS): ASan's
 	# quarantine makes memory figures meaningless.
 	NOT_ASAN) [ -z "${ASAN_OPTIONS:-}" ] ;;
+	# The data is in $ROOT (not TEST_STORE=s3): checks of the tree.
+	FSROOT) [ "${TEST_STORE:-}" != s3 ] ;;
 	*)	echo "unknown prerequisite $1" >&2; return 1 ;;
 	esac
 }
@@ -323,11 +325,29 @@ write_config() {
 	[storage]
 	rootdirectory = $ROOT
 	delete_enabled = $REG_DELETE
+	$(test_store_s3_config)
 
 	[log]
 	level = $REG_LOG_LEVEL
 	$REG_EXTRA
 	EOF
+}
+
+# With TEST_STORE=s3 and the S3_* variables of a running cluster
+# (test/s3/ceph.sh start), the server keeps its data there instead, under
+# a root of its own: the filesystem suite's store-facing scripts then run
+# against the s3 driver (make test-s3). Checks that look into $ROOT say
+# so with the FSROOT prerequisite.
+test_store_s3_config() {
+	[ "${TEST_STORE:-}" = s3 ] || return 0
+	printf 'driver = s3\nredirect_disable = true\n\n[s3]\n'
+	printf 'regionendpoint = %s\nbucket = %s\nregion = %s\n' \
+	    "$S3_ENDPOINT" "$S3_BUCKET" "${S3_REGION:-us-east-1}"
+	printf 'accesskey = %s\nsecretkey = %s\nrootdirectory = /%s-%s\n' \
+	    "$S3_ACCESS_KEY" "$S3_SECRET_KEY" "$TEST_NAME" "$$"
+	# The smallest parts: an upload's memory stays under the suite's
+	# bounds (two parts at most).
+	printf 'chunksize = 5242880\n'
 }
 
 # registryd_is_up [BASE]: GET /v2/ answers with any HTTP status.
