@@ -1542,8 +1542,9 @@ store_s3_upload_purge(struct store *st, time_t max_age, int dryrun)
 {
 	struct store_s3 *s = (struct store_s3 *)st;
 	struct store_s3_purge p;
+	const char *what;
 	size_t i;
-	int removed = 0, saved;
+	int removed = 0, saved, wlen;
 
 	memset(&p, 0, sizeof(p));
 	p.p_now = time(NULL);
@@ -1551,17 +1552,19 @@ store_s3_upload_purge(struct store *st, time_t max_age, int dryrun)
 	if (store_s3_list(s, "repositories/", 0, store_s3_purge_cb, &p) == -1)
 		goto fail;
 	for (i = 0; i < p.p_old.sl_n; i++) {
+		/* Named as the filesystem driver names them: name/_uploads/uuid */
+		what = p.p_old.sl_v[i] + strlen("repositories/");
+		wlen = (int)strlen(what) - 1;
 		if (dryrun) {
-			log_info("would purge upload %s (dry run)",
-			    p.p_old.sl_v[i]);
+			log_info("would purge upload %.*s (dry run)", wlen, what);
 			removed++;
 			continue;
 		}
 		if (store_s3_delete_prefix(s, p.p_old.sl_v[i], NULL) == -1) {
-			log_warn("%s: %s", __func__, p.p_old.sl_v[i]);
+			log_warn("%s: %.*s", __func__, wlen, what);
 			continue;
 		}
-		log_info("purged upload %s", p.p_old.sl_v[i]);
+		log_info("purged upload %.*s", wlen, what);
 		removed++;
 	}
 	store_list_free(p.p_old.sl_v, p.p_old.sl_n);
