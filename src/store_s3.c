@@ -105,7 +105,6 @@ store_s3_req(struct s3_request *, const char *, const char *, const char *);
 static int store_s3_run(struct store_s3 *, struct s3_request *);
 static int store_s3_xml_value(const char *, const char *, const char *,
     const char **, size_t *);
-static int store_s3_xml_text(const char *, size_t, char *, size_t);
 static int store_s3_parse_time(const char *, size_t, time_t *);
 static int
 store_s3_link_read(struct store_s3 *, const char *, char[DIGEST_BUFSZ]);
@@ -495,69 +494,16 @@ store_s3_delete(struct store_s3 *s, const char *key)
 }
 
 /*
- * The value of the first <tag>...</tag> in [p, end): *v and *vlen, the
- * raw text (entities not decoded). 1 when found, 0 when not.
+ * The raw content of the first <tag> in [p, end) (s3.c's extractor): 1
+ * and *v, *vlen when there is one, else 0.
  */
 static int
 store_s3_xml_value(const char *p, const char *end, const char *tag,
     const char **v, size_t *vlen)
 {
-	char open[64], close[64];
-	const char *a, *b;
-	size_t olen, clen;
+	size_t pos = 0;
 
-	olen = (size_t)snprintf(open, sizeof(open), "<%s>", tag);
-	clen = (size_t)snprintf(close, sizeof(close), "</%s>", tag);
-	if ((a = memmem(p, (size_t)(end - p), open, olen)) == NULL)
-		return 0;
-	a += olen;
-	if ((b = memmem(a, (size_t)(end - a), close, clen)) == NULL)
-		return 0;
-	*v = a;
-	*vlen = (size_t)(b - a);
-	return 1;
-}
-
-/* Decode XML text (the five entities and &#N;) into out; -1 if too long. */
-static int
-store_s3_xml_text(const char *v, size_t len, char *out, size_t size)
-{
-	static const struct {
-		const char *e;
-		char c;
-	} ents[] = {{"&amp;", '&'}, {"&lt;", '<'}, {"&gt;", '>'},
-	    {"&quot;", '"'}, {"&apos;", '\''}};
-	size_t i = 0, o = 0, k, el;
-	unsigned long cp;
-	char *endp;
-
-	while (i < len) {
-		if (o + 1 >= size)
-			return -1;
-		if (v[i] != '&') {
-			out[o++] = v[i++];
-			continue;
-		}
-		for (k = 0; k < sizeof(ents) / sizeof(ents[0]); k++) {
-			el = strlen(ents[k].e);
-			if (len - i >= el && memcmp(v + i, ents[k].e, el) == 0)
-				break;
-		}
-		if (k < sizeof(ents) / sizeof(ents[0])) {
-			out[o++] = ents[k].c;
-			i += strlen(ents[k].e);
-		} else if (len - i > 2 && v[i + 1] == '#') {
-			cp = strtoul(v + i + 2, &endp, 10);
-			if (endp >= v + len || *endp != ';' || cp == 0 ||
-			    cp > 127)
-				return -1; /* not in our keys */
-			out[o++] = (char)cp;
-			i = (size_t)(endp - v) + 1;
-		} else
-			return -1;
-	}
-	out[o] = '\0';
-	return 0;
+	return s3_xml_next(p, (size_t)(end - p), &pos, tag, v, vlen) == 1;
 }
 
 /* "2026-11-30T09:00:00.000Z" (ListObjectsV2's LastModified). */
@@ -633,8 +579,7 @@ store_s3_list(struct store_s3 *s, const char *prefix, int delim,
 		if (truncated &&
 		    (!store_s3_xml_value(body, end, "NextContinuationToken", &v,
 		         &vlen) ||
-		        store_s3_xml_text(v, vlen, token, sizeof(token)) ==
-		            -1)) {
+		        s3_xml_text(v, vlen, token, sizeof(token)) == -1)) {
 			log_warnx("%s: truncated listing without a token",
 			    __func__);
 			saved = EIO;
@@ -661,8 +606,7 @@ store_s3_list(struct store_s3 *s, const char *prefix, int delim,
 			memset(&o, 0, sizeof(o));
 			if (!store_s3_xml_value(c, blk_end,
 			        is_prefix ? "Prefix" : "Key", &v, &vlen) ||
-			    store_s3_xml_text(v, vlen, key, sizeof(key)) ==
-			        -1 ||
+			    s3_xml_text(v, vlen, key, sizeof(key)) == -1 ||
 			    strncmp(key, s->s_prefix, plen) != 0)
 				continue;
 			o.so_key = key + plen;
