@@ -191,6 +191,7 @@ static int http_on_message_begin(http_parser *);
 static int http_on_url(http_parser *, const char *, size_t);
 static int http_on_header_field(http_parser *, const char *, size_t);
 static int http_on_header_value(http_parser *, const char *, size_t);
+static int http_on_trailer(struct request *, const char *, size_t, int);
 static int http_on_headers_complete(http_parser *);
 static int http_on_body(http_parser *, const char *, size_t);
 static int http_on_message_complete(http_parser *);
@@ -519,6 +520,8 @@ http_on_header_field(http_parser *p, const char *at, size_t len)
 	struct http_conn *hc = p->data;
 	struct request *r = hc->hc_req;
 
+	if (r->r_flags & REQ_F_DISPATCHED)
+		return http_on_trailer(r, at, len, 1);
 	if (r->r_nheaders == 0 || (r->r_flags & REQ_F_IN_VALUE)) {
 		/* A new header begins: close the url or the last value. */
 		if (http_buf_terminate(r) == -1)
@@ -550,6 +553,8 @@ http_on_header_value(http_parser *p, const char *at, size_t len)
 	struct request *r = hc->hc_req;
 	int i = r->r_nheaders - 1;
 
+	if (r->r_flags & REQ_F_DISPATCHED)
+		return http_on_trailer(r, at, len, 0);
 	if (i < 0)
 		return -1;
 	if (!(r->r_flags & REQ_F_IN_VALUE)) {
@@ -561,6 +566,26 @@ http_on_header_value(http_parser *p, const char *at, size_t len)
 	if ((r->r_hbytes += len) > HTTP_MAX_HEADER_BYTES)
 		return http_refuse(r, 431, NULL);
 	return http_buf_append(r, at, len);
+}
+
+/*
+ * A trailer field (after the last chunk of a chunked body): http-parser
+ * reports it through the header callbacks, after the request was
+ * dispatched. It is bounded and checked like a header line, then
+ * dropped: RFC 9110 6.5.1 lets a recipient discard trailers, and none
+ * may act as a header here (a trailing Content-Type would set a
+ * manifest's type after the head was routed and checked). Appending it
+ * to the arena would also leave its value without the NUL that
+ * http_finish_headers adds only to the head's fields.
+ */
+static int
+http_on_trailer(struct request *r, const char *at, size_t len, int name)
+{
+	if ((r->r_hbytes += len) > HTTP_MAX_HEADER_BYTES)
+		return http_refuse(r, 431, NULL);
+	if (name && memchr(at, ' ', len) != NULL)
+		return http_refuse(r, 400, "whitespace in a header name");
+	return 0;
 }
 
 /*
