@@ -141,7 +141,7 @@ metrics_pool_family(FILE *f, const char *name, const char *type,
 /*
  * The worker pool, by class of job (pool.h): its threads, what waits for
  * them and what they run now, and since start the jobs taken and those
- * refused (password checks beyond their limit, answered 503); and the
+ * refused (password checks beyond their limit, answered 429); and the
  * jobs of every class whose completion has not run yet.
  */
 static void
@@ -171,7 +171,7 @@ metrics_pool(FILE *f)
 	metrics_pool_family(f, "registryd_pool_jobs_total", "counter",
 	    "Jobs of the class taken since start.", taken);
 	metrics_pool_family(f, "registryd_pool_refused_total", "counter",
-	    "Jobs of the class refused at its limit (password checks: 503).",
+	    "Jobs of the class refused at its limit (password checks: 429).",
 	    refused);
 	metrics_pool_family(f, "registryd_pool_work_seconds_average", "gauge",
 	    "Moving average of how long a job of the class runs.", work);

@@ -2923,7 +2923,7 @@ store_fs_blobs_cb(const char *path, enum store_entry kind, uint64_t size,
 	size_t len[6], n = 0;
 
 	(void)size;
-	if (store_fs_has_suffix(base, ".tmp"))
+	if (kind != STORE_ENTRY_DIR && store_fs_has_suffix(base, ".tmp"))
 		return store_fs_odd(w, STORE_SEV_INFO, path,
 		           "stray temporary file") == -1
 		    ? -1
@@ -3024,7 +3024,13 @@ store_fs_repos_cb(const char *path, enum store_entry kind, uint64_t size,
 	int r;
 
 	(void)size;
-	if (store_fs_has_suffix(base, ".tmp"))
+	/*
+	 * Temporary files are files ("<path>.<hex>.tmp"); a directory
+	 * named *.tmp is a repository name component ("lib.tmp/app") or a
+	 * tag ("v1.tmp"), both valid, and skipping it would hide what it
+	 * holds from garbage collection, which would then free its blobs.
+	 */
+	if (kind != STORE_ENTRY_DIR && store_fs_has_suffix(base, ".tmp"))
 		return store_fs_odd(w, STORE_SEV_INFO, path,
 		           "stray temporary file") == -1
 		    ? -1
