@@ -54,8 +54,8 @@ has_line(const char *s, const char *line)
 static const char *
 check_format(const char *s)
 {
-	static char why[256];
-	char fam[128] = "", type[32] = "", seen[8192] = " ", name[128];
+	static char why[512];
+	char fam[128] = "", type[32] = "", seen[8192] = " ", name[160];
 	const char *p = s, *eol, *q;
 	size_t n;
 	int after_help = 0, inq;
