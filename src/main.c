@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -29,6 +30,7 @@
 #include "gc.h"
 #include "healthcheck.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "pool.h"
 #include "priv.h"
@@ -368,6 +370,7 @@ main(int argc, char *argv[])
 	const char *cmd = "serve", *path = CONFIG_DEFAULT_PATH, *env;
 	int ch, required = 0, ready = 0, rc, dry_run = 0, untagged = 0;
 
+	metrics_process_started();
 	if (argc > 1 && strcmp(argv[1], "passwd") == 0)
 		return auth_passwd_main(argc - 1, argv + 1);
 	/*
