@@ -340,13 +340,20 @@ void store_writer_free(struct store_writer *);
  */
 int store_upload_purge(struct store *, time_t max_age, int dryrun);
 
+/* What store_probe asks of the store. */
+enum store_probe_kind {
+	STORE_PROBE_WRITE, /* a small object written and removed */
+	STORE_PROBE_READ,  /* the top of the tree read (read_only mode) */
+};
+
 /*
- * store_probe: 0 when the store takes writes now (a small object written
- * and removed, nothing left behind), or -1 with errno (EROFS, ENOSPC,
- * EACCES, EIO). For /readyz: a STORE_CALL_DURABLE, since a sick disk may
- * hang it.
+ * store_probe: 0 when the store takes writes now (STORE_PROBE_WRITE:
+ * nothing is left behind), or, for a registry in read_only mode, which
+ * may sit on a read-only mount, answers reads now (STORE_PROBE_READ);
+ * -1 with errno (EROFS, ENOSPC, EACCES, EIO). For /readyz: a
+ * STORE_CALL_DURABLE, since a sick disk may hang it.
  */
-int store_probe(struct store *);
+int store_probe(struct store *, enum store_probe_kind);
 
 /* ---- the walk (fsck, garbage collection) ---- */
 

@@ -401,9 +401,9 @@ store_referrer_stale(struct store *s, const char *name, char ***add,
 /* ---- the walk ---- */
 
 int
-store_probe(struct store *s)
+store_probe(struct store *s, enum store_probe_kind kind)
 {
-	return s->s_ops->so_probe(s);
+	return s->s_ops->so_probe(s, kind);
 }
 
 int

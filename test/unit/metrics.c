@@ -347,6 +347,22 @@ test_bounds(void)
 	    "dropped requests still have their duration");
 }
 
+/* The start time is the wall clock when main recorded it, no /proc. */
+static void
+test_start_time(void)
+{
+	struct timespec before, after;
+	double t;
+
+	ok(metrics_start_time() == 0, "no start time before it is recorded");
+	clock_gettime(CLOCK_REALTIME, &before);
+	metrics_process_started();
+	clock_gettime(CLOCK_REALTIME, &after);
+	t = metrics_start_time();
+	ok(t >= (double)before.tv_sec && t <= (double)after.tv_sec + 1,
+	    "start time is the wall clock when recorded");
+}
+
 int
 main(void)
 {
@@ -355,6 +371,7 @@ main(void)
 	test_sample();
 	test_requests();
 	test_bounds();
+	test_start_time();
 	free(text);
 	done_testing();
 }
