@@ -9,22 +9,25 @@
 #          playwright-core with `npm ci` in test/ui (package-lock.json),
 #          docker-compose, python3-yaml, binutils (the image test),
 #          prometheus (promtool, the metrics test), strace (the backup
-#          test)
+#          test), ceph-mon, ceph-osd, ceph-mgr, radosgw and s3cmd (a
+#          throw-away Ceph cluster as the S3 store, test/s3/ceph.sh),
+#          haproxy (the balancer of the multi-instance test)
 #   all    (default) the same as test
 set -eu
 
 BUILD_PKGS="gcc make pkg-config libevent-dev libhttp-parser-dev libjansson-dev
-libssl-dev libcrypt-dev libyaml-dev"
+libssl-dev libcrypt-dev libyaml-dev libcurl4-openssl-dev"
 TEST_PKGS="curl jq perl python3 skopeo docker.io docker-registry busybox-static
 openssl ca-certificates clang-format nginx systemd-container debootstrap
-docker-compose python3-yaml binutils chromium prometheus strace"
+docker-compose python3-yaml binutils chromium prometheus strace
+ceph-mon ceph-osd ceph-mgr radosgw s3cmd haproxy"
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 
 ui=
 case "${1:-all}" in
 build)		want=$BUILD_PKGS ;;
 test | all)	want="$BUILD_PKGS $TEST_PKGS"; ui=1 ;;
--h | --help)	sed -n '2,13s/^# \{0,1\}//p' "$0"; exit 0 ;;
+-h | --help)	sed -n '2,16s/^# \{0,1\}//p' "$0"; exit 0 ;;
 *)		echo "usage: $0 [build|test|all]" >&2; exit 2 ;;
 esac
 
@@ -81,12 +84,15 @@ $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing
 # The tests use prometheus' promtool only, never the server the package
-# enables and starts: turn that off again when this run installed it.
-case " $missing " in
-*" prometheus "*)
-	if [ -d /run/systemd/system ]; then
-		$SUDO systemctl disable --now prometheus.service || true
-	fi
-	;;
-esac
+# enables and starts, and start their own haproxy on a port they pick:
+# turn the packaged services off again when this run installed them.
+for svc in prometheus haproxy; do
+	case " $missing " in
+	*" $svc "*)
+		if [ -d /run/systemd/system ]; then
+			$SUDO systemctl disable --now "$svc.service" || true
+		fi
+		;;
+	esac
+done
 [ -z "$ui" ] || ui_modules
