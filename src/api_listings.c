@@ -25,9 +25,10 @@
 #define API_QUERY_MAX 512 /* longest n= / last= value kept */
 
 /*
- * A tags/list: the store's list is one store call, the page is cut from
- * it by tags_done on the loop. Owned by itself; tags_done frees it and
- * the list.
+ * A tags/list: one store call of kind LIST (a repository may have a
+ * hundred thousand tags), whose work lists the tags and makes the whole
+ * answer off the loop: tags_done only sends it. Owned by itself;
+ * tags_done frees it.
  */
 struct api_tags_list {
 	struct api_job tl_job; /* first: the call and request link */
@@ -35,14 +36,15 @@ struct api_tags_list {
 	char tl_last[API_QUERY_MAX]; /* last=, when tl_has_last */
 	int tl_has_last;
 	size_t tl_limit; /* n= */
-	char **tl_tags;  /* store_tag_list's, owned */
-	size_t tl_ntags;
-	int tl_result; /* store_tag_list's: 0, -1 (tl_errno) */
+	int tl_result;   /* store_tag_list's: 0, -1 (tl_errno) */
 	int tl_errno;
+	char *tl_body; /* the JSON answer (owned), NULL: out of memory */
+	char *tl_next; /* last= of the next page (owned), NULL: none */
 };
 
 static int page_args(struct request *, size_t *, char *, size_t, int *);
 static void tags_work(struct store_call *);
+static void tags_page(struct api_tags_list *, char **, size_t);
 static void tags_done(struct store_call *);
 
 /*
@@ -131,7 +133,7 @@ api_listing_tags_get(struct request *req, const struct route_match *m)
 
 	if (page_args(req, &limit, last, sizeof(last), &has_last) == -1)
 		return;
-	if ((tl = api_job_new(req, m, sizeof(*tl), STORE_CALL_QUICK, tags_work,
+	if ((tl = api_job_new(req, m, sizeof(*tl), STORE_CALL_LIST, tags_work,
 	         tags_done)) == NULL)
 		return;
 	util_strlcpy(tl->tl_name, m->rm_name, sizeof(tl->tl_name));
@@ -147,21 +149,53 @@ static void
 tags_work(struct store_call *sc)
 {
 	struct api_tags_list *tl = (struct api_tags_list *)sc;
+	char **tags = NULL;
+	size_t ntags = 0;
 
-	tl->tl_result = store_tag_list(api_store(), tl->tl_name, &tl->tl_tags,
-	    &tl->tl_ntags);
+	tl->tl_result = store_tag_list(api_store(), tl->tl_name, &tags, &ntags);
 	tl->tl_errno = errno;
+	if (tl->tl_result == 0)
+		tags_page(tl, tags, ntags);
+	store_list_free(tags, ntags);
 }
 
-/* On the loop: cut the page and answer, if the client is still there. */
+/*
+ * Cut the page after last= from the sorted tags and serialise it into
+ * tl_body, with tl_next set when more follow. On the worker: building
+ * the JSON of 100 000 tags takes as long as listing them.
+ */
+static void
+tags_page(struct api_tags_list *tl, char **tags, size_t ntags)
+{
+	json_t *root = NULL, *arr = NULL;
+	size_t limit = tl->tl_limit, start = 0, k, i;
+
+	/* store_tag_list sorts by strcmp, which is the order of last. */
+	if (tl->tl_has_last)
+		while (start < ntags && strcmp(tags[start], tl->tl_last) <= 0)
+			start++;
+	k = ntags - start < limit ? ntags - start : limit;
+	if ((root = json_object()) == NULL ||
+	    api_json_set(root, "name", json_string(tl->tl_name)) == -1 ||
+	    api_json_set(root, "tags", arr = json_array()) == -1)
+		goto done;
+	for (i = start; i < start + k; i++)
+		if (api_json_append(arr, json_string(tags[i])) == -1)
+			goto done;
+	if (start + k < ntags && k > 0 &&
+	    (tl->tl_next = strdup(tags[start + k - 1])) == NULL)
+		goto done;
+	tl->tl_body = json_dumps(root, JSON_COMPACT);
+done:
+	json_decref(root);
+}
+
+/* On the loop: send the answer, if the client is still there. */
 static void
 tags_done(struct store_call *sc)
 {
 	struct api_tags_list *tl = (struct api_tags_list *)sc;
 	struct request *req = api_job_detach(&tl->tl_job);
-	char **tags = tl->tl_tags;
-	json_t *root = NULL, *arr = NULL;
-	size_t ntags = tl->tl_ntags, limit = tl->tl_limit, start = 0, k, i;
 
 	if (req == NULL)
 		goto done;
@@ -173,28 +207,17 @@ tags_done(struct store_call *sc)
 			    strerror(tl->tl_errno));
 		goto done;
 	}
-	/* store_tag_list sorts by strcmp, which is the order of last. */
-	if (tl->tl_has_last)
-		while (start < ntags && strcmp(tags[start], tl->tl_last) <= 0)
-			start++;
-	k = ntags - start < limit ? ntags - start : limit;
-	if ((root = json_object()) == NULL ||
-	    api_json_set(root, "name", json_string(tl->tl_name)) == -1 ||
-	    api_json_set(root, "tags", arr = json_array()) == -1)
-		goto fail;
-	for (i = start; i < start + k; i++)
-		if (api_json_append(arr, json_string(tags[i])) == -1)
-			goto fail;
-	if (start + k < ntags && k > 0)
+	if (tl->tl_body == NULL) {
+		http_error(req, 500, "UNKNOWN", "out of memory");
+		goto done;
+	}
+	if (tl->tl_next != NULL)
 		http_add_header(req, "Link",
 		    "</v2/%s/tags/list?n=%zu&last=%s>; rel=\"next\"",
-		    tl->tl_name, limit, tags[start + k - 1]);
-	api_reply_json(req, 200, API_CT_JSON, root);
-	goto done;
-fail:
-	json_decref(root);
-	http_error(req, 500, "UNKNOWN", "out of memory");
+		    tl->tl_name, tl->tl_limit, tl->tl_next);
+	http_reply(req, 200, API_CT_JSON, tl->tl_body, strlen(tl->tl_body));
 done:
-	store_list_free(tags, ntags);
+	free(tl->tl_body);
+	free(tl->tl_next);
 	free(tl);
 }
