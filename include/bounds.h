@@ -27,6 +27,15 @@
  */
 #define SERVER_MAX_CONNECTIONS_PER_ADDRESS 256
 
+/*
+ * accept() out of descriptors (EMFILE, ENFILE): the listeners are off
+ * until a connection closes or this backoff, doubled after each failed
+ * retry up to the maximum, has passed (descriptors held elsewhere, by
+ * blob readers or another process, come free without any close).
+ */
+#define SERVER_ACCEPT_RETRY_MIN_MS 100
+#define SERVER_ACCEPT_RETRY_MAX_MS 1000
+
 /* Registry objects. */
 #define NAME_MAX_LEN           255 /* repository name, OCI grammar */
 #define TAG_MAX_LEN            128 /* [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127} */
