@@ -13,6 +13,14 @@
 #define HTTP_DISCARD_MAX      (1024 * 1024) /* discarded after an early reply */
 #define HTTP_READ_MAX         (256 * 1024)  /* bytes parsed per read callback */
 #define HTTP_FILE_SEGMENT     (256 * 1024)  /* pread size without sendfile */
+/*
+ * Lingering close (after a reply with Connection: close): input is
+ * discarded until EOF, HTTP_LINGER_IDLE seconds of silence or
+ * HTTP_LINGER_MAX seconds in all, whichever comes first; the last, so
+ * that a client trickling bytes cannot hold the connection for good.
+ */
+#define HTTP_LINGER_IDLE      2
+#define HTTP_LINGER_MAX       10
 
 /* Connections (server.c). */
 #define SERVER_MAX_CONNECTIONS 4096 /* default [http] max_connections */
