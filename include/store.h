@@ -70,9 +70,10 @@ enum store_call_kind {
 	                     * a local disk */
 	STORE_CALL_LIST,    /* a listing with no bound on its size (the
 	                     * tags of a repository, its links, a
-	                     * subject's referrers): one directory, but
-	                     * it may hold 100 000 entries, so never on
-	                     * the loop */
+	                     * subject's referrers), or an answer made
+	                     * from one (a _catalog page): one
+	                     * directory, but it may hold 100 000
+	                     * entries, so never on the loop */
 	STORE_CALL_DURABLE, /* writes that end in fsync or a remote commit */
 	STORE_CALL_WALK,    /* a walk of the whole store: always slow */
 };

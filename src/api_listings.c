@@ -25,6 +25,21 @@
 #define API_QUERY_MAX 512 /* longest n= / last= value kept */
 
 /*
+ * A _catalog page: its names, copied from the index on the loop, and the
+ * answer made from them by a LIST call. Owned by itself; catalog_done
+ * frees it.
+ */
+struct api_catalog_page {
+	struct api_job cp_job; /* first: the call and request link */
+	size_t cp_limit;       /* n= */
+	int cp_more;           /* names follow the page */
+	char **cp_names;       /* cp_n pointers into cp_buf (owned) */
+	size_t cp_n;
+	char *cp_buf;  /* the names, NUL-terminated, end to end (owned) */
+	char *cp_body; /* the JSON answer (owned), NULL: out of memory */
+};
+
+/*
  * A tags/list: one store call of kind LIST (a repository may have a
  * hundred thousand tags), whose work lists the tags and makes the whole
  * answer off the loop: tags_done only sends it. Owned by itself;
@@ -43,6 +58,9 @@ struct api_tags_list {
 };
 
 static int page_args(struct request *, size_t *, char *, size_t, int *);
+static void catalog_work(struct store_call *);
+static void catalog_done(struct store_call *);
+static void catalog_free(struct api_catalog_page *);
 static void tags_work(struct store_call *);
 static void tags_page(struct api_tags_list *, char **, size_t);
 static void tags_done(struct store_call *);
@@ -76,45 +94,105 @@ api_listing_base_get(struct request *req, const struct route_match *m)
 /*
  * api_listing_catalog_get: GET /v2/_catalog: a page of the repository
  * index, with a Link to the next page when more follow (registry:2's
- * extension of the spec).
+ * extension of the spec). The index may change at the next loop turn, so
+ * the page's names are copied now, into one buffer (a memcpy each); the
+ * JSON of up to 100 000 of them is made off the loop, by a LIST call.
  */
 void
 api_listing_catalog_get(struct request *req, const struct route_match *m)
 {
+	struct api_catalog_page *cp;
 	char last[API_QUERY_MAX];
 	const char **names = NULL;
-	json_t *root = NULL, *arr = NULL;
-	size_t limit, k, i;
+	size_t limit, k, i, len, total = 0;
 	int has_last, more = 0;
+	char *p;
 
-	(void)m;
 	if (page_args(req, &limit, last, sizeof(last), &has_last) == -1)
 		return;
-	if (limit > 0 && (names = calloc(limit, sizeof(*names))) == NULL) {
-		http_error(req, 500, "UNKNOWN", "out of memory");
-		return;
-	}
+	if (limit > 0 && (names = calloc(limit, sizeof(*names))) == NULL)
+		goto nomem;
 	k = limit > 0
 	    ? catalog_page(has_last ? last : NULL, limit, names, &more)
 	    : 0;
+	for (i = 0; i < k; i++)
+		total += strlen(names[i]) + 1;
+	if ((cp = api_job_new(req, m, sizeof(*cp), STORE_CALL_LIST,
+	         catalog_work, catalog_done)) == NULL) {
+		free(names);
+		return;
+	}
+	cp->cp_limit = limit;
+	cp->cp_more = more;
+	if (k > 0 &&
+	    ((cp->cp_names = calloc(k, sizeof(*cp->cp_names))) == NULL ||
+	        (cp->cp_buf = malloc(total)) == NULL)) {
+		api_job_detach(&cp->cp_job);
+		catalog_free(cp);
+		goto nomem;
+	}
+	for (i = 0, p = cp->cp_buf; i < k; i++, p += len) {
+		len = strlen(names[i]) + 1;
+		memcpy(p, names[i], len);
+		cp->cp_names[i] = p;
+	}
+	cp->cp_n = k;
+	free(names);
+	api_job_start(&cp->cp_job);
+	return;
+nomem:
+	free(names);
+	http_error(req, 500, "UNKNOWN", "out of memory");
+}
+
+/* Wherever the store runs it: only the job's own fields. */
+static void
+catalog_work(struct store_call *sc)
+{
+	struct api_catalog_page *cp = (struct api_catalog_page *)sc;
+	json_t *root = NULL, *arr = NULL;
+	size_t i;
+
 	if ((root = json_object()) == NULL ||
 	    api_json_set(root, "repositories", arr = json_array()) == -1)
-		goto fail;
-	for (i = 0; i < k; i++)
-		if (api_json_append(arr, json_string(names[i])) == -1)
-			goto fail;
-	/* The index may change at the next loop turn: use it now. */
-	if (more && k > 0)
-		http_add_header(req, "Link",
-		    "</v2/_catalog?n=%zu&last=%s>; rel=\"next\"", limit,
-		    names[k - 1]);
-	free(names);
-	api_reply_json(req, 200, API_CT_JSON, root);
-	return;
-fail:
-	free(names);
+		goto done;
+	for (i = 0; i < cp->cp_n; i++)
+		if (api_json_append(arr, json_string(cp->cp_names[i])) == -1)
+			goto done;
+	cp->cp_body = json_dumps(root, JSON_COMPACT);
+done:
 	json_decref(root);
-	http_error(req, 500, "UNKNOWN", "out of memory");
+}
+
+/* On the loop: send the page, if the client is still there. */
+static void
+catalog_done(struct store_call *sc)
+{
+	struct api_catalog_page *cp = (struct api_catalog_page *)sc;
+	struct request *req = api_job_detach(&cp->cp_job);
+
+	if (req == NULL)
+		goto done;
+	if (cp->cp_body == NULL) {
+		http_error(req, 500, "UNKNOWN", "out of memory");
+		goto done;
+	}
+	if (cp->cp_more && cp->cp_n > 0)
+		http_add_header(req, "Link",
+		    "</v2/_catalog?n=%zu&last=%s>; rel=\"next\"", cp->cp_limit,
+		    cp->cp_names[cp->cp_n - 1]);
+	http_reply(req, 200, API_CT_JSON, cp->cp_body, strlen(cp->cp_body));
+done:
+	catalog_free(cp);
+}
+
+static void
+catalog_free(struct api_catalog_page *cp)
+{
+	free(cp->cp_names);
+	free(cp->cp_buf);
+	free(cp->cp_body);
+	free(cp);
 }
 
 /*
