@@ -68,6 +68,12 @@ enum store_call_kind {
 	STORE_CALL_QUICK,   /* stat, small reads, small unsynced writes
 	                     * (an upload's start, an unlink): at once on
 	                     * a local disk */
+	STORE_CALL_LIST,    /* a listing with no bound on its size (the
+	                     * tags of a repository, its links, a
+	                     * subject's referrers), or an answer made
+	                     * from one (a _catalog page): one
+	                     * directory, but it may hold 100 000
+	                     * entries, so never on the loop */
 	STORE_CALL_DURABLE, /* writes that end in fsync or a remote commit */
 	STORE_CALL_WALK,    /* a walk of the whole store: always slow */
 };
@@ -148,7 +154,7 @@ int store_link_delete(struct store *, const char *name, enum store_link,
     const char *digest);
 /*
  * store_link_list: the digests of every link of that kind in name (a
- * list). A repository without any gives 0 and *n = 0.
+ * list). A repository without any gives 0 and *n = 0. A STORE_CALL_LIST.
  */
 int store_link_list(struct store *, const char *name, enum store_link,
     char ***digests, size_t *n);
@@ -165,7 +171,7 @@ int store_tag_set(struct store *, const char *name, const char *tag,
 int store_tag_delete(struct store *, const char *name, const char *tag);
 /*
  * store_tag_list: tag names of name, sorted by strcmp (a list). ENOENT
- * when the repository does not exist.
+ * when the repository does not exist. A STORE_CALL_LIST.
  */
 int store_tag_list(struct store *, const char *name, char ***tags, size_t *n);
 
@@ -229,7 +235,7 @@ int store_referrer_get(struct store *, const char *name, const char *subject,
     const char *digest, size_t max, char **desc, size_t *len);
 /*
  * store_referrer_list: the digests with an entry under subject, sorted by
- * strcmp (a list). None gives 0 and *n = 0.
+ * strcmp (a list). None gives 0 and *n = 0. A STORE_CALL_LIST.
  */
 int store_referrer_list(struct store *, const char *name, const char *subject,
     char ***digests, size_t *n);

@@ -65,7 +65,8 @@ int upload_write(struct upload *, const void *buf, size_t len);
 
 /*
  * upload_rollback: drop the bytes written since upload_acquire (a request
- * refused part-way, e.g. a chunk longer than its Content-Range).
+ * refused part-way, e.g. a chunk longer than its Content-Range, or that
+ * ended without success in any other way).
  */
 void upload_rollback(struct upload *);
 

@@ -526,6 +526,7 @@ patch_end(struct request *req)
 
 	if (range_short(req, ctx))
 		return;
+	ctx->ac_upload_kept = 1;
 	session_headers(req, ctx->ac_upload);
 	http_reply(req, 202, NULL, NULL, 0);
 }
@@ -585,6 +586,7 @@ commit_start(struct request *req)
 	ctx->ac_upload = NULL;
 	if (job_start(req, ctx, UPLOAD_OP_COMMIT, u, ctx->ac_match.rm_name,
 	        ctx->ac_digest) == -1) {
+		upload_rollback(u);
 		upload_release(u);
 		http_error(req, 500, "UNKNOWN", "out of memory");
 	}

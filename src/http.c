@@ -80,7 +80,8 @@
  */
 struct http_conn {
 	struct bufferevent *hc_bev;    /* the server's; never freed here */
-	struct event *hc_hdr_timer;    /* absolute header deadline */
+	struct event *hc_hdr_timer;    /* absolute header deadline; while
+	                                * lingering, the linger cap */
 	http_parser hc_parser;         /* hc_parser.data is hc */
 	struct request *hc_req;        /* request being parsed/served */
 	enum http_conn_state hc_state; /* only raised: http_conn_set_state */
@@ -367,7 +368,11 @@ http_header_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (hc->hc_req == NULL)
+	if (hc->hc_state == HTTP_CONN_LINGER)
+		log_debug("%s: still sending after %d s of lingering close, "
+		          "closing",
+		    hc->hc_peer, HTTP_LINGER_MAX);
+	else if (hc->hc_req == NULL)
 		/* Idle, like a keep-alive connection that timed out. */
 		log_debug("%s: no request within %d s, closing", hc->hc_peer,
 		    http_cfg->cf_header_timeout);
@@ -1207,14 +1212,20 @@ http_finish_request(struct http_conn *hc)
 	if (hc->hc_state >= HTTP_CONN_CLOSE_AFTER_REPLY) {
 		/*
 		 * Lingering close: shut our side so the client reads the whole
-		 * reply, then discard what it still sends until EOF or the
-		 * read timeout, instead of resetting the connection.
+		 * reply, then discard what it still sends until EOF, the
+		 * read timeout or the overall cap (the header deadline's
+		 * timer, free now: no request is in flight), instead of
+		 * resetting the connection.
 		 */
+		struct timeval cap = {HTTP_LINGER_MAX, 0};
+
 		http_conn_free_request(hc);
 		hc->hc_paused = 0;
 		http_conn_set_state(hc, HTTP_CONN_LINGER);
 		shutdown(bufferevent_getfd(hc->hc_bev), SHUT_WR);
-		http_read_timeout(hc, 2);
+		http_read_timeout(hc, HTTP_LINGER_IDLE);
+		evtimer_del(hc->hc_hdr_timer);
+		evtimer_add(hc->hc_hdr_timer, &cap);
 		bufferevent_enable(hc->hc_bev, EV_READ);
 		return 0;
 	}

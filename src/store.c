@@ -43,7 +43,9 @@ store_describe(const struct store *s)
  * store_call: cheap kinds run here and now, the others on the worker
  * pool, whose completion comes back through the loop: walks in their own
  * class, so that a long walk never holds up a commit, everything else
- * with the store's workers (never refused: see pool.c). A driver that
+ * with the store's workers (never refused: see pool.c). Listings go with
+ * the latter: a tags/list must not wait behind an hour-long purge, and a
+ * listing, however big, reads one directory, not the tree. A driver that
  * one day talks to its backend without blocking (libcurl multi on the
  * loop) would start the request here instead.
  */

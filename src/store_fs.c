@@ -966,6 +966,7 @@ store_fs_close(struct store *st)
 
 /*
  * A stat or a link read on a local disk is as quick as the loop needs;
+ * listings (four tags/list of 100 000 tags held the loop for 1.5 s),
  * fsync and whole-tree walks are not.
  */
 static int
