@@ -1371,13 +1371,19 @@ store_s3_link_touch(struct store *st, const char *name, enum store_link kind,
 	return store_s3_head(s, key, NULL, NULL);
 }
 
-/* store_s3_probe: a small object written and removed. */
+/*
+ * store_s3_probe: a small object written and removed; or, for a
+ * read-only registry, a listing of the root (the bucket answers, with
+ * these credentials).
+ */
 static int
-store_s3_probe(struct store *st)
+store_s3_probe(struct store *st, enum store_probe_kind kind)
 {
 	struct store_s3 *s = (struct store_s3 *)st;
 	char key[STORE_S3_KEY_MAX], uuid[UUID_LEN + 1];
 
+	if (kind == STORE_PROBE_READ)
+		return store_s3_any(s, "") == -1 ? -1 : 0;
 	if (util_uuid(uuid) == -1 ||
 	    store_s3_key(s, key, sizeof(key), "_registryd/probe-%s", uuid) ==
 	        -1 ||
