@@ -122,9 +122,12 @@ void *api_job_new(struct request *, const struct route_match *m, size_t size,
 
 /*
  * api_storage_error: answer a failed storage operation what, err being
- * the errno: 507 when the disk is full, else 500.
+ * the errno: 507 when the disk is full, 503 when a network store is out
+ * of reach (api_storage_unavailable), else 500.
  */
 void api_storage_error(struct request *, int err, const char *what);
+/* api_storage_unavailable: 1 when err is a store out of reach for now. */
+int api_storage_unavailable(int err);
 /*
  * api_reply_json: serialise root (consumed, may be NULL) and send it with
  * status and type; 500 when that fails.

@@ -143,4 +143,13 @@
 #define POOL_AUTH_THREADS_MAX 4
 #define POOL_THREADS_MAX      32 /* all classes together */
 
+/*
+ * S3 client (s3.c). A response body kept in memory (listings, multipart
+ * answers, error XML) is capped: a ListObjectsV2 page of 1000 keys is
+ * about 300 KiB. Error bodies are read for <Code> up to S3_ERRBODY_MAX.
+ */
+#define S3_BODY_MAX_DEFAULT (8 * 1024 * 1024)
+#define S3_ERRBODY_MAX      (16 * 1024)
+#define S3_BACKOFF_MAX_MS   8000 /* longest delay between two attempts */
+
 #endif /* REGISTRYD_BOUNDS_H */

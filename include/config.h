@@ -60,6 +60,7 @@ struct config {
 	/* pending_max= password checks queued or running at most */
 	int cf_auth_pending_max;
 	/* [storage] */
+	char *cf_driver;                   /* driver= filesystem|s3 */
 	char *cf_root;                     /* rootdirectory= */
 	int cf_delete_enabled;             /* delete_enabled= */
 	int cf_catalog_refresh;            /* catalog_refresh= seconds */
@@ -72,6 +73,18 @@ struct config {
 	int cf_read_only;                  /* read_only= */
 	int cf_gc_interval;                /* gc_interval= seconds, 0 off */
 	int cf_gc_grace;                   /* gc_grace= seconds */
+	int cf_redirect_disable;           /* redirect_disable= */
+	/* [s3] (the s3 driver) */
+	char *cf_s3_region;          /* region= */
+	char *cf_s3_endpoint;        /* regionendpoint= URL, or "" (AWS) */
+	char *cf_s3_bucket;          /* bucket= */
+	char *cf_s3_access_key;      /* accesskey= (secret) */
+	char *cf_s3_secret_key;      /* secretkey= (secret) */
+	char *cf_s3_secret_key_file; /* secretkeyfile= */
+	char *cf_s3_root;            /* rootdirectory= key prefix */
+	int cf_s3_secure;            /* secure= https to AWS */
+	int cf_s3_path_style;        /* forcepathstyle= */
+	int cf_s3_chunk_size;        /* chunksize= bytes per part */
 	/* [log] */
 	int cf_log_level;    /* level= LOG_LVL_* */
 	int cf_access_log;   /* access_log= */

@@ -147,9 +147,29 @@ struct http_source {
 /*
  * http_reply_source: send length bytes of src from offset, in bounded
  * segments as the output drains. Takes ownership of arg in every case.
+ * hs_read may also return -1 with errno EAGAIN when it has nothing yet
+ * (a store reading over the network): sending stops until the source
+ * calls http_source_wake.
  */
 void http_reply_source(struct request *, int status, const char *content_type,
     const struct http_source *src, void *arg, uint64_t offset, uint64_t length);
+/*
+ * http_source_wake: the source of r's body, which said EAGAIN, has bytes
+ * (or an error) now: go on. From a callback of the loop, not from within
+ * hs_read.
+ */
+void http_source_wake(struct request *);
+
+/*
+ * http_body_pause: from a body callback (http_body_sink), stop taking
+ * the body after this chunk until http_body_resume: the sink cannot take
+ * more now (a store sending parts over the network). The connection
+ * stops reading meanwhile, so the client is held back by TCP.
+ * http_body_resume: from a callback of the loop; the request may be gone
+ * after it returns.
+ */
+void http_body_pause(struct request *);
+void http_body_resume(struct request *);
 
 /*
  * http_error: the OCI error body {"errors":[{"code","message","detail"}]}

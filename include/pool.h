@@ -53,6 +53,8 @@ struct pool_stats {
  * -1 with a logged reason.
  */
 int pool_start(struct event_base *base, const int nthreads[POOL_NCLASSES]);
+/* pool_default_threads: the workers of class c with nthreads NULL. */
+int pool_default_threads(enum pool_class c);
 /*
  * pool_set_limit: refuse jobs of class c beyond max queued + running
  * (0: no limit, the default). Only POOL_AUTH may be limited: store work

@@ -12,9 +12,10 @@
 
 /*
  * The storage interface: everything the registry keeps goes through it,
- * and only a driver knows where the bytes live. Two drivers today:
+ * and only a driver knows where the bytes live. Three drivers today:
  *
  *   filesystem  registry:2's tree, byte for byte (store_fs.h);
+ *   s3          the same layout as keys of an S3 bucket (store_s3.h);
  *   memory      a process-local map, for handler tests (store_mem.h).
  *
  * The model is distribution's: content-addressed blobs; per repository
@@ -108,6 +109,17 @@ store_blob_open(struct store *, const char *digest, uint64_t *size);
  */
 ssize_t
 store_reader_read(struct store_reader *, void *buf, size_t len, uint64_t off);
+/*
+ * store_reader_set_wake: the reader is pulled on the event loop, which
+ * must not wait: from now on store_reader_read may return -1 with
+ * EAGAIN when the bytes at off are not there yet (a network driver's
+ * read-ahead is empty), and fn(arg) runs later, on the loop and never
+ * from within a store call, once reading again makes progress (bytes, or
+ * an error). Without it a read waits (workers, the subcommands). Drivers
+ * that never wait ignore it.
+ */
+void
+store_reader_set_wake(struct store_reader *, void (*fn)(void *), void *arg);
 void store_reader_close(struct store_reader *);
 /*
  * store_blob_read: the whole blob into a malloc'd buffer with one NUL
@@ -116,6 +128,13 @@ void store_reader_close(struct store_reader *);
  */
 int store_blob_read(struct store *, const char *digest, size_t max, char **buf,
     size_t *len);
+/*
+ * store_blob_url: a URL the client may GET the blob's bytes from for
+ * expires seconds without credentials (a presigned S3 URL), malloc'd;
+ * NULL with ENOTSUP for drivers that have none (the filesystem). It does
+ * not check that the blob exists.
+ */
+char *store_blob_url(struct store *, const char *digest, int expires);
 /*
  * store_blob_write: store buf as blob digest (the caller has verified the
  * digest). Atomic and durable; succeeds at once when the blob exists.
@@ -317,6 +336,48 @@ int store_writer_append(struct store_writer *, const void *buf, size_t len);
  * when size is more than the data holds.
  */
 int store_writer_truncate(struct store_writer *, uint64_t size);
+/*
+ * store_writer_busy: 1 when the writer holds as many bytes as it may
+ * while it sends them on (a network driver with its part buffers full):
+ * the caller stops feeding appends (pauses the request body) and resumes
+ * once the wake callback (store_writer_set_wake) runs. An append while
+ * busy still takes its bytes. 0 for drivers that never hold back.
+ */
+int store_writer_busy(struct store_writer *);
+/*
+ * store_writer_set_wake: fn(arg) runs once, on the loop, when the writer
+ * stops being busy or failed (the next append says why); NULL to clear.
+ * store_writer_idle and store_writer_free clear it.
+ */
+void
+store_writer_set_wake(struct store_writer *, void (*fn)(void *), void *arg);
+/*
+ * store_writer_wants_flush: 1 when appends are not visible to other
+ * instances sharing the store until store_writer_flush (the S3 driver
+ * keeps the last partial part in memory), 0 when they are at once.
+ */
+int store_writer_wants_flush(const struct store_writer *);
+/*
+ * store_writer_flush: make what the session holds so far durable and
+ * visible to every instance sharing the store, so that the next request
+ * of the upload may go to any of them. A STORE_CALL_DURABLE, run after
+ * the request's last append and before its answer. 0 at once for drivers
+ * without store_writer_wants_flush.
+ */
+int store_writer_flush(struct store_writer *);
+/*
+ * store_writer_refresh: before a request uses a writer kept from an
+ * earlier one (drivers with store_writer_wants_flush): take what the
+ * store holds now when another instance wrote to the session since, as
+ * its size (sw_rebased set). ENOENT when the session is gone. A
+ * STORE_CALL_QUICK; 0 at once for the other drivers.
+ */
+int store_writer_refresh(struct store_writer *);
+/*
+ * store_workers: how many worker threads store calls want (a driver
+ * whose calls wait on the network wants more), or 0 for the default.
+ */
+int store_workers(const struct store *);
 /*
  * store_writer_idle: the request that wrote is over: release what the
  * writer holds for writing (a descriptor). The next append reacquires it.

@@ -92,6 +92,20 @@ struct store_ops {
 	int (*so_link_touch)(struct store *, const char *, enum store_link,
 	    const char *);
 	int (*so_probe)(struct store *, enum store_probe_kind);
+
+	/*
+	 * For drivers whose loop-side calls start network requests (S3);
+	 * NULL in the others, which never make the loop wait.
+	 */
+	void (*so_reader_set_wake)(struct store_reader *, void (*)(void *),
+	    void *);
+	int (*so_writer_busy)(struct store_writer *);
+	void (*so_writer_set_wake)(struct store_writer *, void (*)(void *),
+	    void *);
+	int (*so_writer_flush)(struct store_writer *);
+	int (*so_writer_refresh)(struct store_writer *);
+	char *(*so_blob_url)(struct store *, const char *, int);
+	int so_workers; /* store call workers it wants; 0: the pool's default */
 };
 
 /* The head of every driver's store. */

@@ -64,6 +64,33 @@ uint64_t upload_offset(const struct upload *);
 int upload_write(struct upload *, const void *buf, size_t len);
 
 /*
+ * upload_busy: after upload_write, 1 when the store takes no more bytes
+ * for now (a network store's part buffers are full): the caller pauses
+ * the body, and wake(arg) runs on the loop once it may go on (or the
+ * next write would fail). 0, and no wake, when it may go on at once.
+ * upload_release forgets the wake.
+ */
+int upload_busy(struct upload *, void (*wake)(void *), void *arg);
+
+/*
+ * upload_wants_flush: 1 when what the request wrote reaches the other
+ * instances sharing the store only with upload_flush_work (the S3
+ * driver), which then must run before the request is answered.
+ * upload_flush_work: that, on a worker, holding the session like
+ * upload_commit_work. 0, or -1 with errno.
+ */
+int upload_wants_flush(const struct upload *);
+int upload_flush_work(struct upload *);
+/*
+ * upload_refresh_work: before a request uses a session of the table on
+ * a store shared by instances (upload_wants_flush): take the store's
+ * view when another instance wrote to it since (store_writer_refresh);
+ * the running hash is then unknown. On a worker, holding the session.
+ * 0, or -1 with errno (ENOENT: gone).
+ */
+int upload_refresh_work(struct upload *);
+
+/*
  * upload_rollback: drop the bytes written since upload_acquire (a request
  * refused part-way, e.g. a chunk longer than its Content-Range, or that
  * ended without success in any other way).

@@ -221,9 +221,31 @@ api_job_new(struct request *req, const struct route_match *m, size_t size,
  */
 
 /*
+ * api_storage_unavailable: 1 when err says the store cannot be reached
+ * or is overloaded for now (a network store down, timing out, or asking
+ * to slow down), which a client should retry later, not a fault.
+ */
+int
+api_storage_unavailable(int err)
+{
+	switch (err) {
+	case EAGAIN:
+	case ETIMEDOUT:
+	case ECONNREFUSED:
+	case ECONNRESET:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/*
  * api_storage_error: answer a failed storage operation: 507 when the disk
- * is full (the client may retry later, RFC 4918 11.5), else 500. err is
- * the errno.
+ * is full (the client may retry later, RFC 4918 11.5), 503 UNAVAILABLE
+ * when a network store is out of reach (api_storage_unavailable), else
+ * 500. err is the errno.
  */
 void
 api_storage_error(struct request *req, int err, const char *what)
@@ -231,6 +253,9 @@ api_storage_error(struct request *req, int err, const char *what)
 	if (err == ENOSPC || err == EDQUOT)
 		http_error(req, 507, "BLOB_UPLOAD_INVALID", "%s: storage full",
 		    what);
+	else if (api_storage_unavailable(err))
+		http_error(req, 503, "UNAVAILABLE", "%s: storage: %s", what,
+		    strerror(err));
 	else
 		http_error(req, 500, "UNKNOWN", "%s: %s", what, strerror(err));
 }

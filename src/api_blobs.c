@@ -23,7 +23,8 @@
 #include "store_fs.h"
 #include "util.h"
 
-#define API_BLOB_MAX_AGE 31536000 /* blobs never change: a year */
+#define API_BLOB_MAX_AGE      31536000 /* blobs never change: a year */
+#define API_BLOB_REDIRECT_TTL 1200     /* seconds, registry:2's 20 min */
 
 /*
  * A blob read: the lookups (is it linked here, open it) are a store call,
@@ -37,6 +38,8 @@ struct api_blob_read {
 	int br_not_modified; /* If-None-Match names the digest: no open */
 	int br_touch;        /* a HEAD: the layer link counts as used */
 	int br_linked;       /* 1, 0, or -1 (br_errno) */
+	int br_redirect;     /* a GET: try a URL of the store's first */
+	char *br_url;        /* that URL (307), or NULL; owned */
 	struct store_reader *br_reader; /* NULL: see br_errno */
 	uint64_t br_size;
 	int br_errno;
@@ -62,6 +65,7 @@ static void
 reply_blob(struct request *, int, struct store_reader *, uint64_t, uint64_t);
 static ssize_t reader_read(void *, void *, size_t, uint64_t);
 static void reader_free(void *);
+static void reader_wake(void *);
 
 /*
  * api_blob_get: GET/HEAD /v2/<name>/blobs/<digest> (end-2). The blob must
@@ -92,6 +96,12 @@ api_blob_get(struct request *req, const struct route_match *m)
 	 */
 	br->br_touch =
 	    http_method(req) == HTTP_M_HEAD && !api_config()->cf_read_only;
+	/*
+	 * registry:2 with a network store sends GETs there by default
+	 * (storage.redirect), which spares this process the bytes.
+	 */
+	br->br_redirect = http_method(req) == HTTP_M_GET &&
+	    !api_config()->cf_redirect_disable;
 	api_job_start(&br->br_job);
 }
 
@@ -113,6 +123,10 @@ read_work(struct store_call *sc)
 	br->br_errno = errno;
 	if (br->br_linked != 1 || br->br_not_modified)
 		return;
+	if (br->br_redirect &&
+	    (br->br_url = store_blob_url(st, br->br_digest,
+	         API_BLOB_REDIRECT_TTL)) != NULL)
+		return;
 	br->br_reader = store_blob_open(st, br->br_digest, &br->br_size);
 	br->br_errno = errno;
 }
@@ -133,8 +147,7 @@ read_done(struct store_call *sc)
 		goto done;
 	}
 	if (br->br_linked == -1) {
-		http_error(req, 500, "UNKNOWN", "store_link_exists: %s",
-		    strerror(br->br_errno));
+		api_storage_error(req, br->br_errno, "store_link_exists");
 		goto done;
 	}
 	if (br->br_linked == 0) {
@@ -148,12 +161,17 @@ read_done(struct store_call *sc)
 		http_reply(req, 304, NULL, NULL, 0);
 		goto done;
 	}
+	if (br->br_url != NULL) {
+		/* The store serves the bytes, Range included. */
+		http_add_header(req, "Location", "%s", br->br_url);
+		http_reply(req, 307, NULL, NULL, 0);
+		goto done;
+	}
 	if (rd == NULL) {
 		if (br->br_errno == ENOENT)
 			http_error(req, 404, "BLOB_UNKNOWN", NULL);
 		else
-			http_error(req, 500, "UNKNOWN", "store_blob_open: %s",
-			    strerror(br->br_errno));
+			api_storage_error(req, br->br_errno, "store_blob_open");
 		goto done;
 	}
 	http_add_header(req, "Accept-Ranges", "bytes");
@@ -181,6 +199,7 @@ read_done(struct store_call *sc)
 	}
 	reply_blob(req, 200, rd, 0, br->br_size);
 done:
+	free(br->br_url);
 	free(br);
 }
 
@@ -202,8 +221,20 @@ reply_blob(struct request *req, int status, struct store_reader *rd,
 		http_reply_file(req, status, API_CT_OCTET, fd, first, len);
 		return;
 	}
+	/*
+	 * A network driver's reader may have nothing yet: it says EAGAIN and
+	 * wakes the request. The reader goes with the request (hs_free), so
+	 * the wake never outlives req.
+	 */
+	store_reader_set_wake(rd, reader_wake, req);
 	http_reply_source(req, status, API_CT_OCTET, &reader_source, rd, first,
 	    len);
+}
+
+static void
+reader_wake(void *arg)
+{
+	http_source_wake(arg);
 }
 
 static ssize_t
@@ -267,8 +298,8 @@ delete_done(struct store_call *sc)
 		if (bd->bd_errno == ENOENT)
 			http_error(req, 404, "BLOB_UNKNOWN", NULL);
 		else
-			http_error(req, 500, "UNKNOWN", "store_link_delete: %s",
-			    strerror(bd->bd_errno));
+			api_storage_error(req, bd->bd_errno,
+			    "store_link_delete");
 		goto done;
 	}
 	http_reply(req, 202, NULL, NULL, 0);

@@ -281,8 +281,7 @@ tags_done(struct store_call *sc)
 		if (tl->tl_errno == ENOENT)
 			http_error(req, 404, "NAME_UNKNOWN", NULL);
 		else
-			http_error(req, 500, "UNKNOWN", "store_tag_list: %s",
-			    strerror(tl->tl_errno));
+			api_storage_error(req, tl->tl_errno, "store_tag_list");
 		goto done;
 	}
 	if (tl->tl_body == NULL) {

@@ -333,12 +333,10 @@ get_done(struct store_call *sc)
 		    GET_OLD_CLIENT_OS, GET_OLD_CLIENT_ARCH);
 		goto done;
 	case GET_TAG_FAILED:
-		http_error(req, 500, "UNKNOWN", "store_tag_get: %s",
-		    strerror(mg->mg_errno));
+		api_storage_error(req, mg->mg_errno, "store_tag_get");
 		goto done;
 	case GET_LINK_FAILED:
-		http_error(req, 500, "UNKNOWN", "store_link_exists: %s",
-		    strerror(mg->mg_errno));
+		api_storage_error(req, mg->mg_errno, "store_link_exists");
 		goto done;
 	case GET_FOUND:
 	case GET_NOT_MODIFIED:
@@ -356,8 +354,7 @@ get_done(struct store_call *sc)
 		if (mg->mg_errno == ENOENT)
 			http_error(req, 404, "MANIFEST_UNKNOWN", NULL);
 		else
-			http_error(req, 500, "UNKNOWN", "store_blob_read: %s",
-			    strerror(mg->mg_errno));
+			api_storage_error(req, mg->mg_errno, "store_blob_read");
 		goto done;
 	}
 	api_parse_served_type(mg->mg_buf, mg->mg_len, type, sizeof(type));
@@ -697,8 +694,7 @@ put_done(struct store_call *sc)
 		    r->mr_digest);
 		break;
 	case PUT_REF_FAILED:
-		http_error(req, 500, "UNKNOWN", "store_link_exists: %s",
-		    strerror(job->mj_errno));
+		api_storage_error(req, job->mj_errno, "store_link_exists");
 		break;
 	case PUT_STORE_FAILED:
 		api_storage_error(req, job->mj_errno, "storing");

@@ -691,8 +691,7 @@ referrers_done(struct store_call *sc)
 	if (req == NULL)
 		goto done;
 	if (rf->rf_result == REFERRERS_LIST_FAILED) {
-		http_error(req, 500, "UNKNOWN", "store_referrer_list: %s",
-		    strerror(rf->rf_errno));
+		api_storage_error(req, rf->rf_errno, "store_referrer_list");
 		goto done;
 	}
 	if (rf->rf_result != REFERRERS_FOUND) {

@@ -77,7 +77,22 @@ struct api_session_job {
 	api_session_next sj_next;
 };
 
+/*
+ * A session of the table refreshed from a shared store before a request
+ * uses it (session_find): holds it acquired meanwhile. Owned by itself.
+ */
+struct api_refresh_job {
+	struct api_job rj_job; /* first: the call and request link */
+	struct upload *rj_upload;
+	api_session_next rj_next;
+	int rj_result;
+	int rj_errno;
+};
+
 static void session_headers(struct request *, struct upload *);
+static void refresh_start(struct request *, struct upload *, api_session_next);
+static void refresh_work(struct store_call *);
+static void refresh_done(struct store_call *);
 static void
 session_find(struct request *, const struct route_match *, api_session_next);
 static void session_start(struct request *, const struct route_match *, int,
@@ -102,6 +117,22 @@ static int job_start(struct request *, struct api_ctx *, enum api_upload_op,
     struct upload *, const char *, const char *);
 static void job_work(struct store_call *);
 static void job_done(struct store_call *);
+static void body_wake(void *);
+static void flush_work(struct store_call *);
+static void flush_done(struct store_call *);
+
+/*
+ * The end of a PATCH on a store that shows appends to other instances
+ * only once flushed (S3): the flush, then the 202. It takes the upload
+ * over from the request, like a commit, and gives it back (or releases
+ * it when the client went away). Owned by itself.
+ */
+struct api_flush_job {
+	struct api_job fj_job; /* first: the call and request link */
+	struct upload *fj_upload;
+	int fj_result; /* 0, or -1 (fj_errno) */
+	int fj_errno;
+};
 
 /* ----------------------------------------------------------------------
  * Sessions
@@ -151,10 +182,81 @@ session_find(struct request *req, const struct route_match *m,
 		return;
 	}
 	if ((u = upload_lookup(m->rm_name, m->rm_ref)) != NULL) {
+		/*
+		 * On a store shared by instances, another one may have
+		 * written to the session since this one last did: refresh
+		 * it from the store first (one small read), unless a request
+		 * holds it (next answers as for any busy session).
+		 */
+		if (upload_wants_flush(u) && upload_acquire(u) == 0) {
+			refresh_start(req, u, next);
+			return;
+		}
 		next(req, u);
 		return;
 	}
 	session_start(req, m, 0, m->rm_ref, next);
+}
+
+/* Refresh u (acquired) from the store in a store call, then next. */
+static void
+refresh_start(struct request *req, struct upload *u, api_session_next next)
+{
+	struct api_refresh_job *rj;
+
+	if ((rj = calloc(1, sizeof(*rj))) == NULL) {
+		upload_release(u);
+		http_error(req, 500, "UNKNOWN", "out of memory");
+		return;
+	}
+	api_job_init(&rj->rj_job, req, http_ctx(req), STORE_CALL_QUICK,
+	    refresh_work, refresh_done);
+	rj->rj_upload = u;
+	rj->rj_next = next;
+	http_hold(req);
+	api_job_start(&rj->rj_job);
+}
+
+static void
+refresh_work(struct store_call *sc)
+{
+	struct api_refresh_job *rj = (struct api_refresh_job *)sc;
+
+	rj->rj_result = upload_refresh_work(rj->rj_upload);
+	rj->rj_errno = errno;
+}
+
+/*
+ * On the loop: give the session back and go on with it, or answer 404
+ * when it is gone from the store (forgotten here too).
+ */
+static void
+refresh_done(struct store_call *sc)
+{
+	struct api_refresh_job *rj = (struct api_refresh_job *)sc;
+	struct request *req = api_job_detach(&rj->rj_job);
+	struct upload *u = rj->rj_upload;
+
+	if (!api_running()) {
+		free(rj);
+		return;
+	}
+	upload_release(u);
+	if (rj->rj_result == -1 && rj->rj_errno == ENOENT) {
+		upload_close(u);
+		u = NULL;
+	}
+	if (req == NULL)
+		goto done;
+	if (u != NULL && rj->rj_result == 0)
+		rj->rj_next(req, u);
+	else if (u == NULL)
+		http_error(req, 404, "BLOB_UPLOAD_UNKNOWN", NULL);
+	else
+		api_storage_error(req, rj->rj_errno, "refreshing the upload");
+	http_release(req);
+done:
+	free(rj);
 }
 
 /*
@@ -512,7 +614,26 @@ body_cb(struct request *req, const char *buf, size_t len)
 			api_storage_error(req, errno, "upload_write");
 		return -1;
 	}
+	/*
+	 * A store still sending earlier bytes: hold the client back (TCP)
+	 * rather than buffer without bound.
+	 */
+	if (upload_busy(u, body_wake, req)) {
+		log_debug("%s: conn %u: store busy, body paused", __func__,
+		    http_conn_id(req));
+		http_body_pause(req);
+	}
 	return 0;
+}
+
+/*
+ * The store takes bytes again: read on. The wake is forgotten when the
+ * request goes (upload_release), so req is alive here.
+ */
+static void
+body_wake(void *arg)
+{
+	http_body_resume(arg);
 }
 
 /*
@@ -523,12 +644,82 @@ static void
 patch_end(struct request *req)
 {
 	struct api_ctx *ctx = http_ctx(req);
+	struct api_flush_job *fj;
 
 	if (range_short(req, ctx))
 		return;
+	if (upload_wants_flush(ctx->ac_upload)) {
+		if ((fj = calloc(1, sizeof(*fj))) == NULL) {
+			http_error(req, 500, "UNKNOWN", "out of memory");
+			return;
+		}
+		api_job_init(&fj->fj_job, req, ctx, STORE_CALL_DURABLE,
+		    flush_work, flush_done);
+		fj->fj_upload = ctx->ac_upload;
+		ctx->ac_upload = NULL;
+		api_job_start(&fj->fj_job);
+		return;
+	}
 	ctx->ac_upload_kept = 1;
 	session_headers(req, ctx->ac_upload);
 	http_reply(req, 202, NULL, NULL, 0);
+}
+
+static void
+flush_work(struct store_call *sc)
+{
+	struct api_flush_job *fj = (struct api_flush_job *)sc;
+
+	fj->fj_result = upload_flush_work(fj->fj_upload);
+	fj->fj_errno = errno;
+}
+
+/*
+ * On the loop: the request gets its upload back and its answer; a failed
+ * flush undoes the request's bytes, as a failed append would.
+ */
+static void
+flush_done(struct store_call *sc)
+{
+	struct api_flush_job *fj = (struct api_flush_job *)sc;
+	struct request *req = api_job_detach(&fj->fj_job);
+	struct api_ctx *ctx;
+
+	if (!api_running()) {
+		free(fj);
+		return;
+	}
+	if (fj->fj_result == -1 && fj->fj_errno == ENOENT) {
+		/* Cancelled, committed or purged elsewhere: gone here too. */
+		upload_release(fj->fj_upload);
+		upload_close(fj->fj_upload);
+		if (req != NULL)
+			http_error(req, 404, "BLOB_UPLOAD_UNKNOWN", NULL);
+		free(fj);
+		return;
+	}
+	if (fj->fj_result == -1)
+		upload_rollback(fj->fj_upload);
+	if (req == NULL) {
+		/*
+		 * Gone before its 202: the bytes stay all the same, since the
+		 * store (which other instances read) has them now; a GET of
+		 * the session tells the client.
+		 */
+		upload_release(fj->fj_upload);
+		free(fj);
+		return;
+	}
+	ctx = http_ctx(req);
+	ctx->ac_upload = fj->fj_upload;
+	if (fj->fj_result == -1)
+		api_storage_error(req, fj->fj_errno, "storing the chunk");
+	else {
+		ctx->ac_upload_kept = 1;
+		session_headers(req, fj->fj_upload);
+		http_reply(req, 202, NULL, NULL, 0);
+	}
+	free(fj);
 }
 
 /*

@@ -89,7 +89,8 @@ static void catalog_done(struct store_call *);
 
 /*
  * catalog_init: build the index with one walk of the tree, synchronously
- * (this runs at start, before the server accepts), and schedule a
+ * (this runs at start, before the server accepts; a network store's
+ * first walk runs on the pool like the refreshes), and schedule a
  * refresh on the pool every refresh seconds (none when refresh <= 0).
  * A failed first walk is logged and leaves the index empty until the
  * next refresh. Returns 0, or -1 when the timer cannot be set up.
@@ -104,7 +105,13 @@ catalog_init(struct event_base *base, struct store *store, int refresh)
 	memset(&cat, 0, sizeof(cat));
 	cat.store = store;
 	cat.refresh = refresh;
-	if (store_repo_list(store, &names, &n) == -1)
+	/*
+	 * A store whose calls wait on the network (S3) cannot list on the
+	 * loop: the first refresh, at once below, fills the index.
+	 */
+	if (store_workers(store) > 0)
+		;
+	else if (store_repo_list(store, &names, &n) == -1)
 		log_warn("%s: listing repositories", __func__);
 	else if (catalog_list_adopt(&cat.index, names, n) == -1)
 		log_warnx("%s: out of memory", __func__);

@@ -210,6 +210,10 @@ static int config_validate_user(const char *, char *, size_t);
 static int config_validate_logformat(const char *, char *, size_t);
 static int config_validate_sysuser(const char *, char *, size_t);
 static int config_validate_umask(const char *, char *, size_t);
+static int config_validate_driver(const char *, char *, size_t);
+static int config_validate_nonempty(const char *, char *, size_t);
+static int config_validate_endpoint(const char *, char *, size_t);
+static int config_validate_bucket(const char *, char *, size_t);
 
 #define CF(f) offsetof(struct config, f)
 
@@ -308,6 +312,9 @@ static const struct config_key config_keys[] = {
     {"auth", "password", "REGISTRY_PASSWORD", NULL, CONFIG_T_STRING,
         CF(cf_password), "", 0, 0, NULL, CONFIG_F_ENV_ONLY | CONFIG_F_SECRET,
         "password of that user"},
+    {"storage", "driver", "REGISTRY_STORAGE", NULL, CONFIG_T_STRING,
+        CF(cf_driver), "filesystem", 0, 0, config_validate_driver, 0,
+        "storage driver: filesystem, or s3 (see [s3])"},
     {"storage", "rootdirectory", "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY",
         NULL, CONFIG_T_STRING, CF(cf_root), "/var/lib/registry", 0, 0,
         config_validate_path, 0, "storage root, registry:2 filesystem layout"},
@@ -351,6 +358,41 @@ static const struct config_key config_keys[] = {
     {"storage", "gc_grace", "REGISTRY_STORAGE_GC_GRACE", NULL,
         CONFIG_T_DURATION, CF(cf_gc_grace), "3600", 0, 2592000, NULL, 0,
         "garbage collection keeps what was used within this many seconds"},
+    {"storage", "redirect_disable", "REGISTRY_STORAGE_REDIRECT_DISABLE", NULL,
+        CONFIG_T_BOOL, CF(cf_redirect_disable), "false", 0, 0, NULL, 0,
+        "s3: serve blob GETs through registryd, not 307 to the store"},
+    {"s3", "region", "REGISTRY_STORAGE_S3_REGION", NULL, CONFIG_T_STRING,
+        CF(cf_s3_region), "us-east-1", 0, 0, config_validate_nonempty, 0,
+        "region the requests are signed for"},
+    {"s3", "regionendpoint", "REGISTRY_STORAGE_S3_REGIONENDPOINT", NULL,
+        CONFIG_T_STRING, CF(cf_s3_endpoint), "", 0, 0, config_validate_endpoint,
+        0,
+        "URL of an S3-compatible store (http://127.0.0.1:7480); "
+        "empty: AWS"},
+    {"s3", "bucket", "REGISTRY_STORAGE_S3_BUCKET", NULL, CONFIG_T_STRING,
+        CF(cf_s3_bucket), "", 0, 0, config_validate_bucket, 0,
+        "bucket holding the registry"},
+    {"s3", "accesskey", "REGISTRY_STORAGE_S3_ACCESSKEY", NULL, CONFIG_T_STRING,
+        CF(cf_s3_access_key), "", 0, 0, NULL, CONFIG_F_SECRET, "access key id"},
+    {"s3", "secretkey", "REGISTRY_STORAGE_S3_SECRETKEY", NULL, CONFIG_T_STRING,
+        CF(cf_s3_secret_key), "", 0, 0, NULL, CONFIG_F_SECRET,
+        "secret access key (or secretkeyfile)"},
+    {"s3", "secretkeyfile", "REGISTRY_STORAGE_S3_SECRETKEYFILE", NULL,
+        CONFIG_T_STRING, CF(cf_s3_secret_key_file), "", 0, 0,
+        config_validate_optpath, 0,
+        "file holding the secret access key (first line)"},
+    {"s3", "rootdirectory", "REGISTRY_STORAGE_S3_ROOTDIRECTORY", NULL,
+        CONFIG_T_STRING, CF(cf_s3_root), "", 0, 0, NULL, 0,
+        "key prefix of the registry in the bucket"},
+    {"s3", "secure", "REGISTRY_STORAGE_S3_SECURE", NULL, CONFIG_T_BOOL,
+        CF(cf_s3_secure), "true", 0, 0, NULL, 0,
+        "https to AWS (regionendpoint says its own scheme)"},
+    {"s3", "forcepathstyle", "REGISTRY_STORAGE_S3_FORCEPATHSTYLE", NULL,
+        CONFIG_T_BOOL, CF(cf_s3_path_style), "false", 0, 0, NULL, 0,
+        "host/bucket/key URLs also for AWS (always with regionendpoint)"},
+    {"s3", "chunksize", "REGISTRY_STORAGE_S3_CHUNKSIZE", NULL, CONFIG_T_INT,
+        CF(cf_s3_chunk_size), "10485760", 5242880, 1073741824, NULL, 0,
+        "bytes per multipart part; an upload buffers two"},
     {"log", "level", "REGISTRY_LOG_LEVEL", NULL, CONFIG_T_LOGLEVEL,
         CF(cf_log_level), "info", 0, 0, NULL, 0, "error, warn, info or debug"},
     {"log", "access_log", "REGISTRY_LOG_ACCESSLOG_DISABLED", NULL,
@@ -413,12 +455,14 @@ static const struct config_env_rule config_env_rules[] = {
         "refusing to serve a plain HTTP registry"},
     {"REGISTRY_HTTP_TLS_", 1, NULL, CONFIG_ENV_WARN,
         "unknown TLS setting, ignored"},
-    {"REGISTRY_STORAGE", 0, "filesystem", CONFIG_ENV_REFUSE,
-        "only the filesystem storage driver is supported by registryd; "
-        "refusing to start"},
-    {"REGISTRY_STORAGE_S3", 1, NULL, CONFIG_ENV_REFUSE,
-        "the s3 storage driver is not supported by registryd; "
-        "refusing to start"},
+    {"REGISTRY_STORAGE_S3_ENCRYPT", 0, "false", CONFIG_ENV_REFUSE,
+        "server-side encryption is not supported by registryd's s3 "
+        "driver; refusing to store unencrypted"},
+    {"REGISTRY_STORAGE_S3_KEYID", 1, NULL, CONFIG_ENV_REFUSE,
+        "server-side encryption is not supported by registryd's s3 "
+        "driver; refusing to store unencrypted"},
+    {"REGISTRY_STORAGE_S3_", 1, NULL, CONFIG_ENV_WARN,
+        "not supported by registryd's s3 driver; ignored"},
     {"REGISTRY_STORAGE_GCS", 1, NULL, CONFIG_ENV_REFUSE,
         "the gcs storage driver is not supported by registryd; "
         "refusing to start"},
@@ -1087,6 +1131,59 @@ config_validate_path(const char *s, char *err, size_t errlen)
 	return 0;
 }
 
+/* The storage drivers: filesystem, s3. */
+static int
+config_validate_driver(const char *s, char *err, size_t errlen)
+{
+	if (strcmp(s, "filesystem") == 0 || strcmp(s, "s3") == 0)
+		return 0;
+	snprintf(err, errlen,
+	    "only the filesystem and s3 storage drivers are supported by "
+	    "registryd; refusing to start");
+	return -1;
+}
+
+static int
+config_validate_nonempty(const char *s, char *err, size_t errlen)
+{
+	if (*s != '\0')
+		return 0;
+	snprintf(err, errlen, "must not be empty");
+	return -1;
+}
+
+/* An S3 endpoint: "" (AWS), or an http:// or https:// URL. */
+static int
+config_validate_endpoint(const char *s, char *err, size_t errlen)
+{
+	if (*s == '\0' || strncmp(s, "http://", 7) == 0 ||
+	    strncmp(s, "https://", 8) == 0)
+		return 0;
+	snprintf(err, errlen, "expected an http:// or https:// URL");
+	return -1;
+}
+
+/* S3 bucket names: 3 to 63 of [a-z0-9.-] (empty: not set). */
+static int
+config_validate_bucket(const char *s, char *err, size_t errlen)
+{
+	size_t len = strlen(s), i;
+
+	if (len == 0)
+		return 0;
+	if (len < 3 || len > 63)
+		goto bad;
+	for (i = 0; i < len; i++)
+		if (!islower((unsigned char)s[i]) &&
+		    !isdigit((unsigned char)s[i]) && s[i] != '.' &&
+		    s[i] != '-' && s[i] != '_')
+			goto bad;
+	return 0;
+bad:
+	snprintf(err, errlen, "a bucket name is 3 to 63 of a-z 0-9 . -");
+	return -1;
+}
+
 /* ---- response headers ---- */
 
 /* RFC 9110 token: the characters allowed in a field name. */
@@ -1447,6 +1544,13 @@ config_yaml_item(const struct config_yaml_item *it, void *arg)
 	cp->cp_yaml_key = it->cy_key;
 	rv = 0;
 	k = config_key_by_env(it->cy_env, &i);
+	/*
+	 * storage: is a mapping whose driver entry (config_yaml.c) gives
+	 * REGISTRY_STORAGE=<driver>, the key of the same name.
+	 */
+	if (k != NULL && it->cy_kind == CONFIG_YAML_MAP &&
+	    strcmp(it->cy_env, "REGISTRY_STORAGE") == 0)
+		k = NULL;
 	if (strcmp(it->cy_env, CONFIG_ENV_HEADERS1) == 0) {
 		if (it->cy_kind != CONFIG_YAML_MAP) {
 			config_file_error(cp,
@@ -2241,6 +2345,24 @@ config_check(struct config_parse *cp)
 		    "htpasswd needs REGISTRY_AUTH_HTPASSWD_PATH; "
 		    "refusing to serve an unprotected registry");
 		cp->cp_errors++;
+	}
+	if (strcmp(cf->cf_driver, "s3") == 0) {
+		if (*cf->cf_s3_bucket == '\0') {
+			config_report(where, 0,
+			    "the s3 driver needs [s3] bucket "
+			    "(REGISTRY_STORAGE_S3_BUCKET)");
+			cp->cp_errors++;
+		}
+		if (*cf->cf_s3_access_key == '\0' ||
+		    (*cf->cf_s3_secret_key == '\0') ==
+		        (*cf->cf_s3_secret_key_file == '\0')) {
+			config_report(where, 0,
+			    "the s3 driver needs [s3] accesskey and either "
+			    "secretkey or secretkeyfile "
+			    "(REGISTRY_STORAGE_S3_ACCESSKEY, "
+			    "REGISTRY_STORAGE_S3_SECRETKEY)");
+			cp->cp_errors++;
+		}
 	}
 	if ((*cf->cf_username == '\0') != (*cf->cf_password == '\0')) {
 		config_report(where, 0,

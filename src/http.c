@@ -170,6 +170,7 @@ struct request {
 	void *r_src_arg;
 	uint64_t r_src_off;
 	uint64_t r_src_left;
+	int r_src_wait; /* hs_read said EAGAIN: until http_source_wake */
 };
 
 static const struct config *http_cfg;
@@ -1286,6 +1287,11 @@ http_source_refill(struct request *r)
 			v.iov_len = want;
 		n = r->r_src.hs_read(r->r_src_arg, v.iov_base, v.iov_len,
 		    r->r_src_off);
+		if (n == -1 && errno == EAGAIN) {
+			/* Nothing yet: http_source_wake goes on. */
+			r->r_src_wait = 1;
+			return;
+		}
 		if (n <= 0) {
 			log_warn("%s: conn %u: read of %s", __func__,
 			    r->r_hc->hc_id, http_path(r));
@@ -1306,11 +1312,52 @@ fail:
 	http_conn_set_state(r->r_hc, HTTP_CONN_CLOSE);
 }
 
+/*
+ * http_source_wake: the source of the request's body has bytes again
+ * (or an error) after hs_read said EAGAIN: send on. Not from within
+ * hs_read.
+ */
+void
+http_source_wake(struct request *r)
+{
+	if (!r->r_src_wait || r->r_src_left == 0)
+		return;
+	r->r_src_wait = 0;
+	/* What it queues drains through http_conn_drained as usual. */
+	http_source_refill(r);
+}
+
+/*
+ * http_body_pause: from a body callback, take no more of the body (the
+ * connection stops reading) until http_body_resume, for a sink that
+ * cannot take more now: the client feels TCP back-pressure. The chunk in
+ * hand was taken. It is a hold (http_hold) from within the parser, which
+ * http-parser allows from its data callbacks: it stops right after the
+ * chunk and takes up the message where it stopped.
+ */
+void
+http_body_pause(struct request *r)
+{
+	http_hold(r);
+}
+
+/*
+ * http_body_resume: go on with the body after http_body_pause; from a
+ * callback of the loop, never from within a body callback. r may be
+ * gone after it returns (as after http_release).
+ */
+void
+http_body_resume(struct request *r)
+{
+	http_release(r);
+}
+
 /* Release the request's body source, if any. */
 static void
 http_source_release(struct request *r)
 {
 	r->r_src_left = 0;
+	r->r_src_wait = 0;
 	if (r->r_src.hs_free != NULL)
 		r->r_src.hs_free(r->r_src_arg);
 	memset(&r->r_src, 0, sizeof(r->r_src));

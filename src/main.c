@@ -38,6 +38,7 @@
 #include "server.h"
 #include "store.h"
 #include "store_fs.h"
+#include "store_s3.h"
 #include "tls.h"
 #include "version.h"
 
@@ -49,6 +50,9 @@ extern char **environ;
 static void usage(void) __attribute__((noreturn));
 static int main_serve(struct config *);
 static struct store *main_store(const struct config *, const char *, int);
+static struct store *main_open_store(const struct config *, struct event_base *,
+    int, char *, size_t);
+static int main_is_s3(const struct config *);
 static int main_gc(const struct config *, int, int);
 static int main_du(const struct config *);
 static void main_signal_cb(evutil_socket_t, short, void *);
@@ -236,6 +240,7 @@ main_serve(struct config *cfg)
 	struct event *sigs[4] = {NULL, NULL, NULL, NULL};
 	const int signums[4] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
 	struct store *store = NULL;
+	int threads[POOL_NCLASSES];
 	char err[512];
 	int i, rc = 1;
 
@@ -278,7 +283,7 @@ main_serve(struct config *cfg)
 		    cfg->cf_debug_addr);
 		goto done;
 	}
-	if (cfg->cf_chown_root && main_own_root(cfg) == -1)
+	if (cfg->cf_chown_root && !main_is_s3(cfg) && main_own_root(cfg) == -1)
 		goto done;
 	if (*cfg->cf_user != '\0') {
 		if (priv_drop(cfg->cf_user, err, sizeof(err)) == -1) {
@@ -305,18 +310,30 @@ main_serve(struct config *cfg)
 		goto done;
 	}
 	/* Read-only: the tree may be on a read-only mount (a replica). */
-	if ((store = store_fs_open(cfg->cf_root,
+	if ((store = main_open_store(cfg, base,
 	         cfg->cf_read_only ? STORE_FS_READONLY : 0, err,
 	         sizeof(err))) == NULL) {
-		log_errorx("refusing to start: storage %s: %s; the root must "
-		           "exist or be creatable, and be writable by uid %u "
-		           "gid %u, or set [storage] rootdirectory "
-		           "(REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY)",
-		    cfg->cf_root, err, (unsigned int)geteuid(),
-		    (unsigned int)getegid());
+		if (main_is_s3(cfg))
+			log_errorx("refusing to start: storage s3: %s; check "
+			           "the [s3] settings (REGISTRY_STORAGE_S3_*)",
+			    err);
+		else
+			log_errorx("refusing to start: storage %s: %s; the "
+			           "root must exist or be creatable, and be "
+			           "writable by uid %u gid %u, or set "
+			           "[storage] rootdirectory "
+			           "(REGISTRY_STORAGE_FILESYSTEM_"
+			           "ROOTDIRECTORY)",
+			    cfg->cf_root, err, (unsigned int)geteuid(),
+			    (unsigned int)getegid());
 		goto done;
 	}
-	if (pool_start(base, NULL) == -1) {
+	/* Store calls that wait on the network want more workers. */
+	for (i = 0; i < POOL_NCLASSES; i++)
+		threads[i] = pool_default_threads(i);
+	if (store_workers(store) > threads[POOL_STORE])
+		threads[POOL_STORE] = store_workers(store);
+	if (pool_start(base, threads) == -1) {
 		log_errorx("refusing to start: cannot start the worker "
 		           "threads (see above); check the limits on threads "
 		           "and file descriptors (ulimit -u, ulimit -n)");
@@ -337,6 +354,14 @@ main_serve(struct config *cfg)
 	rc = 0;
 done:
 	server_free();
+	/*
+	 * A store whose calls wait on requests run by the loop (S3) needs
+	 * the loop until they are over; then pool_stop has nothing left.
+	 */
+	if (store != NULL && store_workers(store) > 0)
+		while (pool_pending() > 0 &&
+		    event_base_loop(base, EVLOOP_ONCE) == 0)
+			;
 	/* Jobs still running finish; their owners see no request. */
 	pool_stop();
 	reg_shutdown();
@@ -443,11 +468,11 @@ main(int argc, char *argv[])
 		}
 		/* Findings go to stdout; the store's own warnings are noise. */
 		log_init(LOG_LVL_ERROR, 0);
-		fstore = store_fs_open(cfg.cf_root, STORE_FS_READONLY, ferr,
+		fstore = main_open_store(&cfg, NULL, STORE_FS_READONLY, ferr,
 		    sizeof(ferr));
 		if (fstore == NULL) {
 			fprintf(stderr, "registryd: fsck: storage %s: %s\n",
-			    cfg.cf_root, ferr);
+			    main_is_s3(&cfg) ? "s3" : cfg.cf_root, ferr);
 			config_free(&cfg);
 			return 1;
 		}
@@ -520,9 +545,73 @@ main_store(const struct config *cfg, const char *what, int flags)
 	struct store *st;
 	char err[512];
 
-	if ((st = store_fs_open(cfg->cf_root, flags, err, sizeof(err))) == NULL)
+	if ((st = main_open_store(cfg, NULL, flags, err, sizeof(err))) == NULL)
 		fprintf(stderr, "registryd: %s: storage %s: %s\n", what,
-		    cfg->cf_root, err);
+		    main_is_s3(cfg) ? "s3" : cfg->cf_root, err);
+	return st;
+}
+
+static int
+main_is_s3(const struct config *cfg)
+{
+	return strcmp(cfg->cf_driver, "s3") == 0;
+}
+
+/*
+ * main_open_store: the store [storage] driver names, its requests on
+ * base (NULL for the subcommands: the S3 driver then runs a loop of its
+ * own). flags are the filesystem driver's. NULL with a message in err.
+ * The S3 secret may come from a file, so that it is neither on a command
+ * line nor in the environment; it is wiped once the client copied it.
+ */
+static struct store *
+main_open_store(const struct config *cfg, struct event_base *base, int flags,
+    char *err, size_t errlen)
+{
+	struct store_s3_config sc;
+	struct store *st;
+	char secret[512];
+	size_t len;
+	FILE *fp;
+
+	if (!main_is_s3(cfg))
+		return store_fs_open(cfg->cf_root, flags, err, errlen);
+	memset(&sc, 0, sizeof(sc));
+	sc.sc_region = cfg->cf_s3_region;
+	sc.sc_endpoint = cfg->cf_s3_endpoint;
+	sc.sc_bucket = cfg->cf_s3_bucket;
+	sc.sc_access_key = cfg->cf_s3_access_key;
+	sc.sc_secret_key = cfg->cf_s3_secret_key;
+	sc.sc_root = cfg->cf_s3_root;
+	sc.sc_secure = cfg->cf_s3_secure;
+	/* registry:2 2.8 uses path-style whenever regionendpoint is set. */
+	sc.sc_path_style =
+	    cfg->cf_s3_path_style || *cfg->cf_s3_endpoint != '\0';
+	sc.sc_chunk_size = (uint64_t)cfg->cf_s3_chunk_size;
+	if (*cfg->cf_s3_secret_key_file != '\0') {
+		if ((fp = fopen(cfg->cf_s3_secret_key_file, "re")) == NULL) {
+			/* Read as the service user, like TLS keys. */
+			snprintf(err, errlen,
+			    "secretkeyfile %s: %s; it must be readable by uid "
+			    "%u",
+			    cfg->cf_s3_secret_key_file, strerror(errno),
+			    (unsigned int)geteuid());
+			return NULL;
+		}
+		if (fgets(secret, sizeof(secret), fp) == NULL)
+			secret[0] = '\0';
+		(void)fclose(fp);
+		len = strcspn(secret, "\r\n");
+		secret[len] = '\0';
+		if (len == 0) {
+			snprintf(err, errlen, "secretkeyfile %s: empty",
+			    cfg->cf_s3_secret_key_file);
+			return NULL;
+		}
+		sc.sc_secret_key = secret;
+	}
+	st = store_s3_open(base, &sc, err, errlen);
+	explicit_bzero(secret, sizeof(secret));
 	return st;
 }
 

@@ -226,6 +226,21 @@ pool_default_auth_threads(void)
  * defaults), whose finished jobs are reported on base. Returns 0, or -1
  * with a logged reason.
  */
+/* pool_default_threads: the workers class c gets with pool_start(NULL). */
+int
+pool_default_threads(enum pool_class c)
+{
+	switch (c) {
+	case POOL_STORE:
+		return POOL_STORE_THREADS;
+	case POOL_AUTH:
+		return pool_default_auth_threads();
+	case POOL_WALK:
+	default:
+		return POOL_WALK_THREADS;
+	}
+}
+
 int
 pool_start(struct event_base *base, const int nthreads[POOL_NCLASSES])
 {

@@ -3,7 +3,8 @@
  * call to the driver that made the store, runs asynchronous calls where
  * the driver wants them, and holds what the drivers share: the second
  * check of names, tags, digests and uuids, string lists and the catalog
- * order. The drivers are store_fs.c (registry:2's tree) and store_mem.c.
+ * order. The drivers are store_fs.c (registry:2's tree), store_s3.c (the
+ * same layout as object keys) and store_mem.c.
  */
 
 #include <ctype.h>
@@ -102,6 +103,13 @@ store_reader_read(struct store_reader *r, void *buf, size_t len, uint64_t off)
 }
 
 void
+store_reader_set_wake(struct store_reader *r, void (*fn)(void *), void *arg)
+{
+	if (r->sr_store->s_ops->so_reader_set_wake != NULL)
+		r->sr_store->s_ops->so_reader_set_wake(r, fn, arg);
+}
+
+void
 store_reader_close(struct store_reader *r)
 {
 	if (r != NULL)
@@ -155,6 +163,16 @@ fail:
 	store_reader_close(r);
 	errno = saved;
 	return -1;
+}
+
+char *
+store_blob_url(struct store *s, const char *digest, int expires)
+{
+	if (s->s_ops->so_blob_url == NULL) {
+		errno = ENOTSUP;
+		return NULL;
+	}
+	return s->s_ops->so_blob_url(s, digest, expires);
 }
 
 int
@@ -322,6 +340,49 @@ store_writer_truncate(struct store_writer *w, uint64_t size)
 		return -1;
 	w->sw_size = size;
 	return 0;
+}
+
+int
+store_writer_busy(struct store_writer *w)
+{
+	if (w->sw_store->s_ops->so_writer_busy == NULL)
+		return 0;
+	return w->sw_store->s_ops->so_writer_busy(w);
+}
+
+void
+store_writer_set_wake(struct store_writer *w, void (*fn)(void *), void *arg)
+{
+	if (w->sw_store->s_ops->so_writer_set_wake != NULL)
+		w->sw_store->s_ops->so_writer_set_wake(w, fn, arg);
+}
+
+int
+store_writer_wants_flush(const struct store_writer *w)
+{
+	return w->sw_store->s_ops->so_writer_flush != NULL;
+}
+
+int
+store_writer_flush(struct store_writer *w)
+{
+	if (w->sw_store->s_ops->so_writer_flush == NULL)
+		return 0;
+	return w->sw_store->s_ops->so_writer_flush(w);
+}
+
+int
+store_writer_refresh(struct store_writer *w)
+{
+	if (w->sw_store->s_ops->so_writer_refresh == NULL)
+		return 0;
+	return w->sw_store->s_ops->so_writer_refresh(w);
+}
+
+int
+store_workers(const struct store *s)
+{
+	return s->s_ops->so_workers;
 }
 
 void

@@ -230,6 +230,66 @@ upload_write(struct upload *u, const void *buf, size_t len)
 }
 
 /*
+ * upload_busy: 1 when the writer holds all it may for now; wake(arg)
+ * then runs once it may take more (store_writer_set_wake).
+ */
+int
+upload_busy(struct upload *u, void (*wake)(void *), void *arg)
+{
+	if (u->u_committed || !store_writer_busy(u->u_writer))
+		return 0;
+	store_writer_set_wake(u->u_writer, wake, arg);
+	return 1;
+}
+
+/* upload_wants_flush: see upload.h. */
+int
+upload_wants_flush(const struct upload *u)
+{
+	return !u->u_committed && store_writer_wants_flush(u->u_writer);
+}
+
+/*
+ * upload_flush_work: make the session's data so far visible to every
+ * instance sharing the store (store_writer_flush). On a worker, holding
+ * the session.
+ */
+int
+upload_flush_work(struct upload *u)
+{
+	if (u->u_committed) {
+		errno = EBADF;
+		return -1;
+	}
+	if (store_writer_flush(u->u_writer) == -1)
+		return -1;
+	/*
+	 * Another instance had written to the session: this request's bytes
+	 * went after its, which this process never hashed.
+	 */
+	if (store_writer_rebased(u->u_writer))
+		u->u_hash_valid = 0;
+	return 0;
+}
+
+/* upload_refresh_work: see upload.h. */
+int
+upload_refresh_work(struct upload *u)
+{
+	if (u->u_committed) {
+		errno = EBADF;
+		return -1;
+	}
+	if (store_writer_refresh(u->u_writer) == -1)
+		return -1;
+	if (store_writer_rebased(u->u_writer)) {
+		u->u_hash_valid = 0;
+		u->u_mark = store_writer_size(u->u_writer);
+	}
+	return 0;
+}
+
+/*
  * upload_rollback: undo what the request holding the session wrote: the
  * data goes back to its offset at upload_acquire; the running hash is
  * reset when that is 0, else marked unknown (the commit re-reads).

@@ -136,10 +136,19 @@ test_expect_success REGISTRYD 'REGISTRY_PROXY_REMOTEURL refuses to start with a 
 '
 
 test_expect_success REGISTRYD 'another storage driver refuses to start' '
-	test_expect_code_nonzero env REGISTRY_STORAGE_S3_BUCKET=b \
+	test_expect_code_nonzero env REGISTRY_STORAGE=gcs \
 	    timeout 10 "$REGISTRYD" serve -c "$CONF" >out 2>&1 &&
 	cat out &&
-	grep -q REGISTRY_STORAGE_S3 out
+	grep -q "REGISTRY_STORAGE: only the filesystem and s3" out
+'
+
+test_expect_success REGISTRYD 'the s3 driver without a bucket refuses to start' '
+	test_expect_code_nonzero env REGISTRY_STORAGE=s3 \
+	    REGISTRY_STORAGE_S3_ACCESSKEY=a REGISTRY_STORAGE_S3_SECRETKEY=s \
+	    timeout 10 "$REGISTRYD" serve -c "$CONF" >out 2>&1 &&
+	cat out &&
+	grep -q REGISTRY_STORAGE_S3_BUCKET out &&
+	! grep -q "REGISTRY_STORAGE_S3_SECRETKEY=s\|: s\$" out
 '
 
 test_expect_success CURL,REGISTRYD 'REGISTRY_HTTP_HEADERS_<Name> adds a response header' '

@@ -693,12 +693,75 @@ test_env(void)
 	expect_env("REGISTRY_AUTH_HTPASSWD_PATH=/auth/htpasswd", 0, "");
 	expect_env("REGISTRY_HTTP_TLS_CERTIFICATE=/certs/c.pem", -1,
 	    "environment: [tls] certificate and key go together");
+	expect_env("REGISTRY_STORAGE=gcs", -1,
+	    "REGISTRY_STORAGE: only the filesystem and s3 storage drivers "
+	    "are supported by registryd; refusing to start");
 	expect_env("REGISTRY_STORAGE=s3", -1,
-	    "REGISTRY_STORAGE: only the filesystem storage driver is "
-	    "supported by registryd; refusing to start");
+	    "environment: the s3 driver needs [s3] bucket "
+	    "(REGISTRY_STORAGE_S3_BUCKET)\n"
+	    "environment: the s3 driver needs [s3] accesskey and either "
+	    "secretkey or secretkeyfile (REGISTRY_STORAGE_S3_ACCESSKEY, "
+	    "REGISTRY_STORAGE_S3_SECRETKEY)");
 	expect_env("REGISTRY_STORAGE_S3_BUCKET=b", -1,
-	    "REGISTRY_STORAGE_S3_BUCKET: the s3 storage driver is not "
-	    "supported by registryd; refusing to start");
+	    "REGISTRY_STORAGE_S3_BUCKET: a bucket name is 3 to 63 of a-z 0-9 "
+	    ". -");
+	expect_env("REGISTRY_STORAGE_S3_REGIONENDPOINT=127.0.0.1:7480", -1,
+	    "REGISTRY_STORAGE_S3_REGIONENDPOINT: expected an http:// or "
+	    "https:// URL");
+	expect_env("REGISTRY_STORAGE_S3_CHUNKSIZE=1048576", -1,
+	    "REGISTRY_STORAGE_S3_CHUNKSIZE: expected a number from 5242880 to "
+	    "1073741824");
+	expect_env("REGISTRY_STORAGE_S3_ENCRYPT=true", -1,
+	    "REGISTRY_STORAGE_S3_ENCRYPT: server-side encryption is not "
+	    "supported by registryd's s3 driver; refusing to store "
+	    "unencrypted");
+	expect_env("REGISTRY_STORAGE_S3_ENCRYPT=false", 0, "");
+	expect_env("REGISTRY_STORAGE_S3_STORAGECLASS=STANDARD", 0,
+	    "REGISTRY_STORAGE_S3_STORAGECLASS: warning: not supported by "
+	    "registryd's s3 driver; ignored");
+	/* The s3 driver, as registry:2's environment gives it. */
+	{
+		char *s3env[] = {"REGISTRY_STORAGE=s3",
+		    "REGISTRY_STORAGE_S3_REGION=eu-west-1",
+		    "REGISTRY_STORAGE_S3_REGIONENDPOINT=http://127.0.0.1:7480",
+		    "REGISTRY_STORAGE_S3_BUCKET=reg-bucket",
+		    "REGISTRY_STORAGE_S3_ACCESSKEY=AK",
+		    "REGISTRY_STORAGE_S3_SECRETKEY=SK",
+		    "REGISTRY_STORAGE_S3_ROOTDIRECTORY=/reg",
+		    "REGISTRY_STORAGE_S3_SECURE=false",
+		    "REGISTRY_STORAGE_S3_CHUNKSIZE=5242880",
+		    "REGISTRY_STORAGE_REDIRECT_DISABLE=true", NULL};
+		struct config s3cf;
+
+		ok(capture_load(&s3cf, NULL, 0, s3env) == 0 &&
+		        captured[0] == '\0',
+		    "s3 driver from the environment loads");
+		is_str(s3cf.cf_driver, "s3", "driver");
+		is_str(s3cf.cf_s3_region, "eu-west-1", "region");
+		is_str(s3cf.cf_s3_endpoint, "http://127.0.0.1:7480",
+		    "regionendpoint");
+		is_str(s3cf.cf_s3_bucket, "reg-bucket", "bucket");
+		is_str(s3cf.cf_s3_access_key, "AK", "accesskey");
+		is_str(s3cf.cf_s3_secret_key, "SK", "secretkey");
+		is_str(s3cf.cf_s3_root, "/reg", "rootdirectory");
+		is_int(s3cf.cf_s3_secure, 0, "secure");
+		is_int(s3cf.cf_s3_path_style, 0, "forcepathstyle default");
+		is_int(s3cf.cf_s3_chunk_size, 5242880, "chunksize");
+		is_int(s3cf.cf_redirect_disable, 1, "redirect disable");
+		config_free(&s3cf);
+	}
+	{
+		char *s3env[] = {"REGISTRY_STORAGE=s3",
+		    "REGISTRY_STORAGE_S3_BUCKET=reg-bucket",
+		    "REGISTRY_STORAGE_S3_ACCESSKEY=AK",
+		    "REGISTRY_STORAGE_S3_SECRETKEY=SK",
+		    "REGISTRY_STORAGE_S3_SECRETKEYFILE=/run/secrets/s3", NULL};
+		struct config s3cf;
+
+		ok(capture_load(&s3cf, NULL, 0, s3env) == -1,
+		    "secretkey and secretkeyfile do not go together");
+		config_free(&s3cf);
+	}
 	expect_env("REGISTRY_HTTP_PREFIX=/reg/", -1,
 	    "REGISTRY_HTTP_PREFIX: a URL prefix is not supported by "
 	    "registryd; refusing to start");

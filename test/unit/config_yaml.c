@@ -351,12 +351,21 @@ static void
 test_verdicts(void)
 {
 	expect("s3 driver",
-	    "storage:\n  s3:\n    bucket: b\n    region: r\n", -1,
-	    "c.yml:2: storage.s3: only the filesystem storage driver is "
-	    "supported by registryd; refusing to start\n");
+	    "storage:\n  s3:\n    bucket: reg-bucket\n    region: r\n"
+	    "    accesskey: a\n    secretkey: s\n    encrypt: false\n"
+	    "    storageclass: STANDARD\n",
+	    0,
+	    "c.yml:2: storage.s3: warning: not supported by registryd's s3 "
+	    "driver; ignored\n");
+	expect("s3 driver without a bucket",
+	    "storage:\n  s3:\n    region: r\n    accesskey: a\n"
+	    "    secretkey: s\n",
+	    -1,
+	    "c.yml: the s3 driver needs [s3] bucket "
+	    "(REGISTRY_STORAGE_S3_BUCKET)\n");
 	expect("inmemory driver with no value", "storage:\n  inmemory:\n", -1,
-	    "c.yml:2: storage.inmemory: only the filesystem storage driver is "
-	    "supported by registryd; refusing to start\n");
+	    "c.yml:2: storage.inmemory: only the filesystem and s3 storage "
+	    "drivers are supported by registryd; refusing to start\n");
 	expect("token auth",
 	    "auth:\n  token:\n    realm: https://auth/token\n"
 	    "    service: s\n",

@@ -1,0 +1,131 @@
+/*
+ * store_s3_impl.h: what the files of the S3 driver share: store_s3.c
+ * (the store, blobs, links, tags, repositories, referrers),
+ * store_s3_req.c (requests and listings), store_s3_walk.c (the walk) and
+ * store_s3_upload.c (upload sessions).
+ * Private to the S3 driver; the registry sees store_s3.h.
+ */
+#ifndef REGISTRYD_STORE_S3_IMPL_H
+#define REGISTRYD_STORE_S3_IMPL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "s3.h"
+#include "store.h"
+#include "store_driver.h"
+
+struct event;
+struct event_base;
+struct s3_request;
+
+#define STORE_S3_KEY_MAX  1024 /* S3 allows 1024 bytes of UTF-8 */
+#define STORE_S3_LINK_MAX 128  /* longer links are garbage */
+/* A blob's mark of its last use (store_s3.c explains it). */
+#define STORE_S3_USED     "_registryd-used"
+
+struct store_s3 {
+	struct store s_base;
+	struct s3 *s_s3;
+	struct event_base *s_evbase; /* the loop the requests run on */
+	/* With a loop of our own (store_s3_open with no base). */
+	struct event_base *s_own_base;
+	struct event *s_keepalive; /* keeps the own loop dispatching */
+	pthread_t s_thread;
+	int s_thread_started;
+	int s_thread_ready; /* s_s3 made (or not), under s_lock */
+	int s_new_errno;
+	int s_stop; /* store_s3_close: the own loop ends (atomic) */
+	pthread_cond_t s_ready;
+	struct s3_config s_cfg; /* for s3_new on the thread; then wiped */
+	char s_bucket[64];
+	char s_prefix[STORE_S3_KEY_MAX / 2]; /* "<root>/docker/registry/v2/" */
+	uint64_t s_chunk;
+	uint64_t s_buffered; /* upload bytes in memory, all writers (atomic) */
+	/*
+	 * The repository list, kept for STORE_S3_REPO_TTL seconds (other
+	 * instances' new repositories show up after that at the latest) and
+	 * dropped at once when this process writes a revision or a tag.
+	 */
+	pthread_mutex_t s_lock;
+	struct store_list s_repos;
+	time_t s_repos_at; /* monotonic seconds; 0: no list */
+};
+
+/* One object listed by store_s3_list. */
+struct store_s3_obj {
+	const char *so_key; /* relative to s_prefix; a prefix ends in '/' */
+	int so_is_prefix;   /* a CommonPrefixes entry */
+	uint64_t so_size;
+	time_t so_mtime;
+};
+
+/* store_s3_key: s_prefix + the formatted rest into buf; ENAMETOOLONG. */
+int store_s3_key(struct store_s3 *, char *buf, size_t size, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
+/* store_s3_req: a zeroed request of method on key (whole) with query. */
+void store_s3_req(struct s3_request *, const char *method, const char *key,
+    const char *query);
+/* store_s3_any: 1 when some key starts with prefix, 0 when none, -1. */
+int store_s3_any(struct store_s3 *, const char *prefix);
+/* store_s3_blob_key: s_prefix + "blobs/sha256/xx/<hex>" + suffix. */
+int store_s3_blob_key(struct store_s3 *, const char *digest, const char *suffix,
+    char *buf, size_t size);
+/* store_s3_walk.c: store_walk. */
+int store_s3_walk(struct store *, int (*)(const struct store_item *, void *),
+    void *);
+/* store_s3_body_sha256: hex SHA-256 of a body to sign, off the loop. */
+void store_s3_body_sha256(const void *, size_t, char[65]);
+/*
+ * store_s3_errno: the errno for an answer with status (404 ENOENT, 403
+ * EACCES, 5xx EAGAIN, ...), or for a request that got none (err).
+ */
+int store_s3_errno(long status, int err);
+/*
+ * The synchronous requests, on a worker (s3_perform). Keys are whole
+ * keys (store_s3_key). 0, or -1 with errno (ENOENT for a missing key).
+ */
+int store_s3_get(struct store_s3 *, const char *key, uint64_t first,
+    uint64_t len, size_t max, char **buf, size_t *got);
+int
+store_s3_put(struct store_s3 *, const char *key, const void *buf, size_t len);
+int store_s3_head(struct store_s3 *, const char *key, uint64_t *size,
+    time_t *mtime);
+int store_s3_delete(struct store_s3 *, const char *key);
+/*
+ * store_s3_list: every object (or, with delim, common prefix) whose key
+ * starts with prefix (relative to s_prefix), in key order, to cb, which
+ * returns 0 to go on, -1 to stop (its errno is returned).
+ */
+int store_s3_list(struct store_s3 *, const char *prefix, int delim,
+    int (*cb)(const struct store_s3_obj *, void *), void *arg);
+/* store_s3_delete_prefix: delete every object under prefix; *n of them. */
+int store_s3_delete_prefix(struct store_s3 *, const char *prefix, size_t *n);
+/* store_s3_repos_changed: drop the cached repository list. */
+void store_s3_repos_changed(struct store_s3 *);
+/* store_s3_link_write: the layer link, as store_link_write. */
+int store_s3_link_put(struct store_s3 *, const char *name, enum store_link,
+    const char *digest);
+
+/* store_s3_upload.c */
+struct store_writer *
+store_s3_upload_create(struct store *, const char *name, const char *uuid);
+struct store_writer *store_s3_upload_resume(struct store *, const char *name,
+    const char *uuid, uint64_t *size);
+int store_s3_writer_append(struct store_writer *, const void *, size_t);
+int store_s3_writer_truncate(struct store_writer *, uint64_t);
+void store_s3_writer_idle(struct store_writer *);
+int store_s3_writer_hash(struct store_writer *, char[DIGEST_BUFSZ]);
+int store_s3_writer_stat(struct store_writer *, uint64_t *);
+int store_s3_writer_commit(struct store_writer *, const char *);
+int store_s3_writer_abort(struct store_writer *);
+void store_s3_writer_free(struct store_writer *);
+int store_s3_writer_busy(struct store_writer *);
+void store_s3_writer_set_wake(struct store_writer *, void (*)(void *), void *);
+int store_s3_writer_flush(struct store_writer *);
+int store_s3_writer_refresh(struct store_writer *);
+int store_s3_upload_purge(struct store *, time_t, int);
+
+#endif /* REGISTRYD_STORE_S3_IMPL_H */

@@ -1,0 +1,343 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC1091,SC2016,SC2034  # test bodies are single-quoted, eval'd later
+# registryd on S3 (the s3 storage driver) against a real Ceph RADOS
+# Gateway: blobs, chunked uploads assembled from parts, manifests, tags,
+# the catalog and referrers over HTTP; skopeo push and pull; an upload
+# continued on a second instance sharing the bucket; the store stopped
+# mid-upload (503 with the OCI body, nothing half-written, the next push
+# works once it is back); registry:2's own s3 driver and registryd
+# serving each other's pushes from one bucket.
+. "$(dirname "$0")/../lib/test-lib.sh"
+. "$TEST_DIRECTORY/lib/s3-lib.sh"
+
+S3_ROOT=/t9910
+SECRET=t9910-shared-secret
+CHUNK=5242880
+PORT2=$(free_port)
+[ "$PORT2" != "$PORT" ] || PORT2=$(free_port)
+REF_PORT=$(free_port)
+PID2=
+REF_PID=
+
+# The s3 driver's settings, as registry:2 names them in the environment.
+s3_env() {
+	S3ENV=(REGISTRY_STORAGE=s3
+	    "REGISTRY_STORAGE_S3_REGION=$S3_REGION"
+	    "REGISTRY_STORAGE_S3_REGIONENDPOINT=$S3_ENDPOINT"
+	    "REGISTRY_STORAGE_S3_BUCKET=$S3_BUCKET"
+	    "REGISTRY_STORAGE_S3_ACCESSKEY=$S3_ACCESS_KEY"
+	    "REGISTRY_STORAGE_S3_SECRETKEYFILE=$TRASH/s3-secret"
+	    "REGISTRY_STORAGE_S3_ROOTDIRECTORY=$S3_ROOT"
+	    "REGISTRY_STORAGE_S3_CHUNKSIZE=$CHUNK"
+	    "REGISTRY_HTTP_SECRET=$SECRET")
+	# The first instance serves blobs itself; the second redirects.
+	S3ENV1=("${S3ENV[@]}" REGISTRY_STORAGE_REDIRECT_DISABLE=true)
+}
+
+# key REST: the object key of REST under the registry's root.
+key() {
+	printf '%s/docker/registry/v2/%s\n' "${S3_ROOT#/}" "$1"
+}
+
+# s3_has REST: the object exists in the bucket.
+s3_has() {
+	s3c ls "s3://$S3_BUCKET/$(key "$1")" | grep -q "$(key "$1")\$"
+}
+
+# s3_none PREFIX: no object under PREFIX.
+s3_none() {
+	[ -z "$(s3c ls -r "s3://$S3_BUCKET/$(key "$1")")" ]
+}
+
+# catalog_is JSON: /v2/_catalog lists these repositories (the index is
+# refreshed in the background).
+catalog_is() {
+	reg_curl GET /v2/_catalog >/dev/null &&
+	jq -e --argjson want "$1" '.repositories == $want' "$TRASH/body"
+}
+
+# start_second: a second registryd on the same bucket and secret.
+start_second() {
+	local i
+	env "${S3ENV[@]}" "REGISTRY_HTTP_ADDR=127.0.0.1:$PORT2" \
+	    "$REGISTRYD" serve -c "$CONF" \
+	    >>"$TRASH/registryd2.log" 2>&1 </dev/null 3>&- &
+	PID2=$!
+	test_atexit "kill $PID2 2>/dev/null"
+	for ((i = 0; i < 100; i++)); do
+		registryd_is_up "http://127.0.0.1:$PORT2" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# start_reference: registry:2 (docker-registry) with its s3 driver on
+# the same bucket and root; without AWS_CA_BUNDLE, on which Go's AWS
+# SDK panics with a plain-HTTP endpoint.
+start_reference() {
+	local i
+	cat >"$TRASH/reference.yml" <<-EOF
+	version: 0.1
+	log:
+	  level: info
+	storage:
+	  s3:
+	    accesskey: $S3_ACCESS_KEY
+	    secretkey: $S3_SECRET_KEY
+	    region: $S3_REGION
+	    regionendpoint: $S3_ENDPOINT
+	    forcepathstyle: true
+	    secure: false
+	    bucket: $S3_BUCKET
+	    rootdirectory: $S3_ROOT
+	  redirect:
+	    disable: true
+	  delete:
+	    enabled: true
+	http:
+	  addr: 127.0.0.1:$REF_PORT
+	  secret: $SECRET
+	EOF
+	env -u AWS_CA_BUNDLE docker-registry serve "$TRASH/reference.yml" \
+	    >>"$TRASH/reference.log" 2>&1 </dev/null 3>&- &
+	REF_PID=$!
+	test_atexit "kill $REF_PID 2>/dev/null"
+	for ((i = 0; i < 300; i++)); do
+		registryd_is_up "http://127.0.0.1:$REF_PORT" && return 0
+		sleep 0.1
+	done
+	tail -n 20 "$TRASH/reference.log"
+	return 1
+}
+
+test_expect_success CEPH,CURL 'setup: a Ceph cluster, registryd on its bucket' '
+	s3_start &&
+	printf "%s\n" "$S3_SECRET_KEY" >"$TRASH/s3-secret" &&
+	s3_env &&
+	start_registryd "${S3ENV1[@]}" &&
+	grep -q "serving s3 $S3_BUCKET$S3_ROOT" "$TRASH/registryd.log" &&
+	! grep -q -- "$S3_SECRET_KEY" "$TRASH/registryd.log"
+'
+
+test_expect_success CEPH,CURL '/v2/ answers; the catalog of an empty bucket is empty' '
+	reg_curl GET /v2/ && expect_status 200 &&
+	reg_curl GET /v2/_catalog && expect_status 200 &&
+	jq_body ".repositories == []"
+'
+
+test_expect_success CEPH,CURL 'a monolithic blob upload lands at the registry:2 key' '
+	random_file "$TRASH/small" 1000 &&
+	D=$(sha256_of "$TRASH/small") && H=${D#sha256:} &&
+	push_blob s3/one "$TRASH/small" &&
+	s3_has "blobs/sha256/${H:0:2}/$H/data" &&
+	s3_has "repositories/s3/one/_layers/sha256/$H/link" &&
+	s3c get "s3://$S3_BUCKET/$(key "repositories/s3/one/_layers/sha256/$H/link")" "$TRASH/link" &&
+	[ "$(cat "$TRASH/link")" = "$D" ]
+'
+
+test_expect_success CEPH,CURL 'blob HEAD, GET and a range GET' '
+	reg_curl HEAD "/v2/s3/one/blobs/$D" && expect_status 200 &&
+	expect_header Content-Length 1000 &&
+	reg_curl GET "/v2/s3/one/blobs/$D" && expect_status 200 &&
+	expect_body_file "$TRASH/small" &&
+	reg_curl GET "/v2/s3/one/blobs/$D" -H "Range: bytes=10-19" &&
+	expect_status 206 &&
+	dd if="$TRASH/small" bs=1 skip=10 count=10 2>/dev/null >"$TRASH/part" &&
+	expect_body_file "$TRASH/part" &&
+	reg_curl GET "/v2/s3/other/blobs/$D" && expect_status 404 &&
+	expect_error_code BLOB_UNKNOWN
+'
+
+test_expect_success CEPH,CURL 'a chunked upload of several parts is assembled whole' '
+	random_file "$TRASH/big" 13000000 &&
+	BIG=$(sha256_of "$TRASH/big") && BH=${BIG#sha256:} &&
+	head -c 6000000 "$TRASH/big" >"$TRASH/c1" &&
+	tail -c +6000001 "$TRASH/big" >"$TRASH/c2" &&
+	upload_start s3/big &&
+	reg_curl PATCH "$UPLOAD" -H "Content-Range: 0-5999999" \
+	    --data-binary @"$TRASH/c1" && expect_status 202 &&
+	expect_header Range 0-5999999 &&
+	LOC=$(url "$(header Location)") &&
+	reg_curl PATCH "$LOC" -H "Transfer-Encoding: chunked" \
+	    --data-binary @"$TRASH/c2" && expect_status 202 &&
+	expect_header Range 0-12999999 &&
+	LOC=$(url "$(header Location)") &&
+	reg_curl PUT "$(with_query "$LOC" "digest=$BIG")" && expect_status 201 &&
+	reg_curl GET "/v2/s3/big/blobs/$BIG" && expect_status 200 &&
+	expect_body_file "$TRASH/big" &&
+	s3_has "blobs/sha256/${BH:0:2}/$BH/data" &&
+	s3_none "repositories/s3/big/_uploads/"
+'
+
+test_expect_success CEPH,CURL 'a digest mismatch is 400 DIGEST_INVALID and leaves nothing' '
+	upload_start s3/bad &&
+	reg_curl PUT "$(with_query "$UPLOAD" "digest=$D")" \
+	    --data-binary @"$TRASH/c1" && expect_status 400 &&
+	expect_error_code DIGEST_INVALID &&
+	s3_none "repositories/s3/bad/"
+'
+
+test_expect_success CEPH,CURL 'manifests, tags, the catalog' '
+	make_image s3/img v1 "$TRASH/img" &&
+	reg_curl GET /v2/s3/img/manifests/v1 -H "Accept: $MT_OCI_MANIFEST" &&
+	expect_status 200 && expect_body_file "$TRASH/img/manifest.json" &&
+	reg_curl GET "/v2/s3/img/manifests/$IMG_DIGEST" && expect_status 200 &&
+	push_manifest s3/img v2 "$TRASH/img/manifest.json" "$MT_OCI_MANIFEST" &&
+	reg_curl GET /v2/s3/img/tags/list && expect_status 200 &&
+	jq_body ".tags == [\"v1\",\"v2\"]" &&
+	s3_has "repositories/s3/img/_manifests/tags/v1/current/link" &&
+	reg_curl DELETE "/v2/s3/img/manifests/v2" && expect_status 202 &&
+	reg_curl GET /v2/s3/img/tags/list && jq_body ".tags == [\"v1\"]" &&
+	wait_for catalog_is "[\"s3/img\"]"
+'
+
+test_expect_success CEPH,CURL 'referrers: an artifact naming the image is listed' '
+	printf "{}" >"$TRASH/empty.json" &&
+	push_blob s3/img "$TRASH/empty.json" &&
+	printf "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"artifactType\":\"application/x-t9910\",\"config\":%s,\"layers\":[%s],\"subject\":{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%s}}" \
+	    "$MT_OCI_MANIFEST" "$(json_descriptor "$MT_OCI_EMPTY" "$TRASH/empty.json")" \
+	    "$(json_descriptor "$MT_OCI_EMPTY" "$TRASH/empty.json")" \
+	    "$MT_OCI_MANIFEST" "$IMG_DIGEST" "$(size_of "$TRASH/img/manifest.json")" \
+	    >"$TRASH/sig.json" &&
+	push_manifest s3/img "$(sha256_of "$TRASH/sig.json")" "$TRASH/sig.json" "$MT_OCI_MANIFEST" &&
+	reg_curl GET "/v2/s3/img/referrers/$IMG_DIGEST" && expect_status 200 &&
+	jq_body ".manifests | length == 1" &&
+	jq_body ".manifests[0].artifactType == \"application/x-t9910\""
+'
+
+test_expect_success CEPH,SKOPEO,BUSYBOX 'skopeo copy pushes and pulls byte for byte' '
+	make_oci_layout "$TRASH/src" v1 $((7 * 1024 * 1024)) &&
+	REF=docker://127.0.0.1:$PORT/sko/img &&
+	reg_skopeo copy --dest-tls-verify=false --preserve-digests \
+	    "oci:$TRASH/src:v1" "$REF:v1" &&
+	reg_skopeo copy --src-tls-verify=false "$REF:v1" "oci:$TRASH/out:v1" &&
+	same_blobs "$TRASH/src" "$TRASH/out"
+'
+
+test_expect_success CEPH,CURL 'an upload begun on one instance is finished on another' '
+	start_second &&
+	B2=http://127.0.0.1:$PORT2 &&
+	random_file "$TRASH/mv" 9000000 &&
+	MV=$(sha256_of "$TRASH/mv") &&
+	head -c 7000000 "$TRASH/mv" >"$TRASH/m1" &&
+	tail -c +7000001 "$TRASH/mv" >"$TRASH/m2" &&
+	upload_start s3/moved &&
+	reg_curl PATCH "$UPLOAD" --data-binary @"$TRASH/m1" &&
+	expect_status 202 &&
+	LOC=$(header Location) &&
+	reg_curl PATCH "$B2$LOC" --data-binary @"$TRASH/m2" &&
+	expect_status 202 && expect_header Range 0-8999999 &&
+	reg_curl PUT "$(with_query "$B2$LOC" "digest=$MV")" &&
+	expect_status 201 &&
+	reg_curl GET "/v2/s3/moved/blobs/$MV" && expect_status 200 &&
+	expect_body_file "$TRASH/mv"
+'
+
+test_expect_success CEPH,CURL 'chunks with Content-Range alternating between instances: each takes the store'"'"'s offset' '
+	random_file "$TRASH/rr" 15000000 &&
+	RR=$(sha256_of "$TRASH/rr") &&
+	head -c 6000000 "$TRASH/rr" >"$TRASH/r1" &&
+	dd if="$TRASH/rr" bs=1000000 skip=6 count=6 2>/dev/null >"$TRASH/r2" &&
+	tail -c +12000001 "$TRASH/rr" >"$TRASH/r3" &&
+	upload_start s3/rr && LOC=$(header Location) &&
+	reg_curl PATCH "$B2$LOC" -H "Content-Range: 0-5999999" \
+	    --data-binary @"$TRASH/r1" && expect_status 202 &&
+	reg_curl GET "$BASE$LOC" && expect_status 204 &&
+	expect_header Range 0-5999999 &&
+	reg_curl PATCH "$BASE$LOC" -H "Content-Range: 6000000-11999999" \
+	    --data-binary @"$TRASH/r2" && expect_status 202 &&
+	expect_header Range 0-11999999 &&
+	reg_curl PATCH "$B2$LOC" -H "Content-Range: 12000000-14999999" \
+	    --data-binary @"$TRASH/r3" && expect_status 202 &&
+	reg_curl PUT "$(with_query "$BASE$LOC" "digest=$RR")" &&
+	expect_status 201 &&
+	reg_curl GET "$B2/v2/s3/rr/blobs/$RR" -L && expect_status 200 &&
+	expect_body_file "$TRASH/rr"
+'
+
+test_expect_success CEPH,CURL 'with redirects on, a blob GET is a 307 to a presigned URL' '
+	reg_curl GET "$B2/v2/s3/moved/blobs/$MV" && expect_status 307 &&
+	expect_header_prefix Location "$S3_ENDPOINT/$S3_BUCKET/" &&
+	curl -sf "$(header Location)" -H "Range: bytes=0-999" | cmp - "$TRASH/m1" -n 1000 &&
+	curl -sf -L "$B2/v2/s3/moved/blobs/$MV" | cmp - "$TRASH/mv" &&
+	reg_curl HEAD "$B2/v2/s3/moved/blobs/$MV" && expect_status 200 &&
+	reg_curl GET "$B2/v2/s3/moved/blobs/$D" && expect_status 404
+'
+
+test_expect_success CEPH,CURL 'the store stopped mid-upload: 503 with the OCI body, nothing half-written' '
+	random_file "$TRASH/down" 8000000 &&
+	DN=$(sha256_of "$TRASH/down") && DH=${DN#sha256:} &&
+	head -c 6000000 "$TRASH/down" >"$TRASH/d1" &&
+	tail -c +6000001 "$TRASH/down" >"$TRASH/d2" &&
+	upload_start s3/down &&
+	reg_curl PATCH "$UPLOAD" --data-binary @"$TRASH/d1" &&
+	expect_status 202 && LOC=$(url "$(header Location)") &&
+	ceph_rgw_stop &&
+	reg_curl PUT "$(with_query "$LOC" "digest=$DN")" \
+	    --data-binary @"$TRASH/d2" &&
+	expect_status 503 && expect_error_code UNAVAILABLE &&
+	reg_curl GET /v2/s3/img/manifests/v1 && expect_status 503 &&
+	expect_error_code UNAVAILABLE &&
+	ceph_rgw_start &&
+	reg_curl HEAD "/v2/s3/down/blobs/$DN" && expect_status 404 &&
+	! s3_has "blobs/sha256/${DH:0:2}/$DH/data"
+'
+
+test_expect_success CEPH,CURL 'once it is back, the next push works' '
+	push_blob s3/down "$TRASH/down" &&
+	reg_curl GET "/v2/s3/down/blobs/$DN" && expect_status 200 &&
+	expect_body_file "$TRASH/down"
+'
+
+test_expect_success CEPH,SKOPEO,BUSYBOX 'registry:2 serves what registryd pushed' '
+	start_reference &&
+	RREF=docker://127.0.0.1:$REF_PORT &&
+	reg_skopeo copy --src-tls-verify=false "$RREF/sko/img:v1" \
+	    "oci:$TRASH/fromref:v1" &&
+	same_blobs "$TRASH/src" "$TRASH/fromref" &&
+	curl -sf "http://127.0.0.1:$REF_PORT/v2/s3/big/blobs/$BIG" | cmp - "$TRASH/big"
+'
+
+test_expect_success CEPH,SKOPEO,BUSYBOX 'registryd serves what registry:2 pushed' '
+	make_oci_layout "$TRASH/src2" v2 $((6 * 1024 * 1024)) &&
+	reg_skopeo copy --dest-tls-verify=false --preserve-digests \
+	    "oci:$TRASH/src2:v2" "$RREF/ref/img:v2" &&
+	reg_skopeo copy --src-tls-verify=false \
+	    "docker://127.0.0.1:$PORT/ref/img:v2" "oci:$TRASH/fromreg:v2" &&
+	same_blobs "$TRASH/src2" "$TRASH/fromreg" &&
+	reg_curl GET /v2/ref/img/tags/list && jq_body ".tags == [\"v2\"]"
+'
+
+test_expect_success CEPH 'fsck and du read the bucket' '
+	env "${S3ENV[@]}" "$REGISTRYD" fsck -c "$CONF" >"$TRASH/fsck" 2>&1 &&
+	cat "$TRASH/fsck" &&
+	grep -q ", 0 problems" "$TRASH/fsck" &&
+	env "${S3ENV[@]}" "$REGISTRYD" du -c "$CONF" >"$TRASH/du" 2>&1 &&
+	cat "$TRASH/du" &&
+	grep -q "sko/img\$" "$TRASH/du"
+'
+
+test_expect_success CEPH 'registry:2 garbage-collect takes the bucket as it is' '
+	env -u AWS_CA_BUNDLE timeout 120 docker-registry garbage-collect \
+	    --dry-run "$TRASH/reference.yml" >"$TRASH/refgc" 2>&1 &&
+	tail -n 3 "$TRASH/refgc" &&
+	grep -q "sko/img: marking manifest" "$TRASH/refgc"
+'
+
+test_expect_success CEPH,SKOPEO,BUSYBOX 'garbage-collect removes what no manifest names, images stay whole' '
+	env "${S3ENV[@]}" REGISTRY_STORAGE_GC_GRACE=0 "$REGISTRYD" \
+	    garbage-collect -c "$CONF" >"$TRASH/gc" 2>&1 &&
+	cat "$TRASH/gc" &&
+	grep -q "remove blob $BIG" "$TRASH/gc" &&
+	! s3_has "blobs/sha256/${BH:0:2}/$BH/data" &&
+	reg_curl HEAD "/v2/s3/big/blobs/$BIG" && expect_status 404 &&
+	reg_skopeo copy --src-tls-verify=false "$RREF/sko/img:v1" \
+	    "oci:$TRASH/aftergc:v1" &&
+	same_blobs "$TRASH/src" "$TRASH/aftergc"
+'
+
+test_expect_success CEPH,CURL 'no secret in the logs' '
+	! grep -q -- "$S3_SECRET_KEY" "$TRASH/registryd.log" "$TRASH/registryd2.log"
+'
+
+test_done
