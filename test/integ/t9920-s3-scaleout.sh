@@ -32,6 +32,7 @@ declare -a IPORT IPID
 IPORT[1]=$PORT
 IPORT[2]=$(free_port)
 [ "${IPORT[2]}" != "$PORT" ] || IPORT[2]=$(free_port)
+IPORT[3]=$(free_port)
 
 eval "scale_orig_prereq_check() $(declare -f prereq_check | tail -n +2)"
 prereq_check() {
@@ -70,12 +71,14 @@ write_scale_config() {
 	printf '%s\n' "$S3_SECRET_KEY" >"$TRASH/s3-secret"
 }
 
-# inst_start N: instance N on IPORT[N]; waits until it answers.
+# inst_start N [VAR=value...]: instance N on IPORT[N]; waits until it
+# answers.
 inst_start() {
 	local n=$1 i
+	shift
 	echo "--- start $(date +%T)" >>"$TRASH/registryd-$n.log"
 	env "REGISTRY_HTTP_ADDR=127.0.0.1:${IPORT[$n]}" \
-	    "REGISTRY_USERNAME=$USERNAME" "REGISTRY_PASSWORD=$PASSWORD" \
+	    "REGISTRY_USERNAME=$USERNAME" "REGISTRY_PASSWORD=$PASSWORD" "$@" \
 	    "$REGISTRYD" serve -c "$CONF" \
 	    >>"$TRASH/registryd-$n.log" 2>&1 </dev/null 3>&- &
 	IPID[n]=$!
@@ -103,6 +106,7 @@ inst_kill() {
 inst_kill_all() {
 	inst_kill 1 KILL
 	inst_kill 2 KILL
+	inst_kill 3 KILL
 }
 test_atexit inst_kill_all
 
@@ -155,6 +159,11 @@ s3_has() {
 # included); the instance taking a large PATCH is the one whose count runs.
 rx() {
 	awk '$1 == "rchar:" { print $2 }' "/proc/$1/io"
+}
+
+# rx_grew PID BASE BYTES: the process has read BYTES more than BASE.
+rx_grew() {
+	[ $(($(rx "$1") - $2)) -ge "$3" ]
 }
 
 # small_image NAME TAG DIR: an OCI image of two random layers and a config
@@ -229,6 +238,16 @@ test_expect_success CEPH,HAPROXY,CURL 'the blob is whole, on either instance' '
 	done)
 '
 
+test_expect_success CEPH,HAPROXY,CURL 'an instance with another http secret does not take the upload' '
+	inst_start 3 REGISTRY_HTTP_SECRET=not-the-shared-one &&
+	acurl POST "$(inst 1)/v2/scale/sec/blobs/uploads/" && expect_status 202 &&
+	LOC=$(header Location) &&
+	acurl PATCH "$(inst 3)$LOC" --data-binary @c1 && expect_status 404 &&
+	expect_error_code BLOB_UPLOAD_UNKNOWN &&
+	acurl PATCH "$(inst 2)$LOC" --data-binary @c1 && expect_status 202 &&
+	inst_kill 3
+'
+
 test_expect_success CEPH,HAPROXY,SKOPEO,BUSYBOX 'skopeo push through the balancer: both instances took part of it' '
 	make_oci_layout "$TRASH/src" v1 $((6 * MIB)) &&
 	reg_skopeo copy --dest-tls-verify=false --dest-creds "$CRED" \
@@ -277,6 +296,16 @@ test_expect_success CEPH,HAPROXY,CURL 'a tag deleted on one instance is gone on 
 	expect_status 404 &&
 	acurl GET "/v2/scale/b/manifests/$SI_DIGEST" && expect_status 404 &&
 	BASE=$LB_BASE
+'
+
+test_expect_success CEPH,HAPROXY,CURL 'a blob mounted, then deleted, on one instance: the other sees each at once' '
+	L1=$(sha256_of img1/l1) &&
+	acurl POST "$(inst 1)/v2/scale/mnt/blobs/uploads/?mount=$L1&from=scale/b" &&
+	expect_status 201 &&
+	acurl HEAD "$(inst 2)/v2/scale/mnt/blobs/$L1" && expect_status 200 &&
+	acurl DELETE "$(inst 2)/v2/scale/mnt/blobs/$L1" && expect_status 202 &&
+	acurl HEAD "$(inst 1)/v2/scale/mnt/blobs/$L1" && expect_status 404 &&
+	acurl HEAD "$(inst 1)/v2/scale/b/blobs/$L1" && expect_status 200
 '
 
 test_expect_success CEPH,HAPROXY,CURL 'a new repository shows in the other instance catalog' '
@@ -378,6 +407,33 @@ test_expect_success CEPH,HAPROXY,DOCKER,BUSYBOX 'docker rmi, docker pull through
 	timeout 120 docker run --rm --network none "$IMG:v1" >run.out &&
 	cut -d" " -f1 run.out >got.sum &&
 	cmp want.sum got.sum
+'
+
+test_expect_success CEPH,HAPROXY,CURL 'a chunked upload whose instance dies mid-PATCH: what the client was told stays, it goes on elsewhere' '
+	random_file chunky 14000000 &&
+	DC=$(sha256_of chunky) &&
+	head -c 6000000 chunky >k1 && tail -c +6000001 chunky >k2 &&
+	acurl POST "$(inst 1)/v2/scale/chunky/blobs/uploads/" && expect_status 202 &&
+	LOC=$(header Location) &&
+	acurl PATCH "$(inst 1)$LOC" -H "Content-Range: 0-5999999" --data-binary @k1 &&
+	expect_status 202 && expect_header Range 0-5999999 &&
+	LOC=$(header Location) &&
+	b=$(rx "${IPID[2]}") &&
+	{ CURL_TIMEOUT=60 acurl PATCH "$(inst 2)$LOC" -H "Content-Range: 6000000-13999999" \
+	    --limit-rate 2M --data-binary @k2 >dying.out 2>&1 & } &&
+	P=$! &&
+	WAIT_SECONDS=30 wait_for rx_grew "${IPID[2]}" "$b" $((6 * MIB)) &&
+	inst_kill 2 KILL &&
+	{ wait "$P"; true; } &&
+	cat dying.out &&
+	acurl GET "$(inst 1)$LOC" && expect_status 204 && expect_header Range 0-5999999 &&
+	acurl PATCH "$(inst 1)$LOC" -H "Content-Range: 6000000-13999999" --data-binary @k2 &&
+	expect_status 202 && expect_header Range 0-13999999 &&
+	LOC=$(header Location) &&
+	acurl PUT "$(with_query "$(inst 1)$LOC" "digest=$DC")" && expect_status 201 &&
+	inst_start 2 && haproxy_wait_up 2 &&
+	acurl GET "$(inst 2)/v2/scale/chunky/blobs/$DC" -L && expect_status 200 &&
+	expect_body_file chunky
 '
 
 # ------------------------- (d) the store stopped mid-upload, then back again
