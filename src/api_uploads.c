@@ -602,21 +602,12 @@ flush_done(struct store_call *sc)
 		free(fj);
 		return;
 	}
-	if (fj->fj_result == -1 &&
-	    (fj->fj_errno == ENOENT || fj->fj_errno == ESTALE)) {
-		/*
-		 * Gone (cancelled, committed, purged elsewhere), or written
-		 * to by another instance since this one last saw it: this
-		 * process forgets its copy; the store has the truth, which a
-		 * GET of the upload (resumed from the store) tells.
-		 */
+	if (fj->fj_result == -1 && fj->fj_errno == ENOENT) {
+		/* Cancelled, committed or purged elsewhere: gone here too. */
 		upload_release(fj->fj_upload);
 		upload_close(fj->fj_upload);
-		if (req != NULL && fj->fj_errno == ENOENT)
+		if (req != NULL)
 			http_error(req, 404, "BLOB_UPLOAD_UNKNOWN", NULL);
-		else if (req != NULL)
-			http_error(req, 416, "BLOB_UPLOAD_INVALID",
-			    "the upload went on through another instance");
 		free(fj);
 		return;
 	}

@@ -261,7 +261,15 @@ upload_flush_work(struct upload *u)
 		errno = EBADF;
 		return -1;
 	}
-	return store_writer_flush(u->u_writer);
+	if (store_writer_flush(u->u_writer) == -1)
+		return -1;
+	/*
+	 * Another instance had written to the session: this request's bytes
+	 * went after its, which this process never hashed.
+	 */
+	if (store_writer_rebased(u->u_writer))
+		u->u_hash_valid = 0;
+	return 0;
 }
 
 /*

@@ -286,6 +286,34 @@ test_expect_success CEPH,SKOPEO,BUSYBOX 'registryd serves what registry:2 pushed
 	reg_curl GET /v2/ref/img/tags/list && jq_body ".tags == [\"v2\"]"
 '
 
+test_expect_success CEPH 'fsck and du read the bucket' '
+	env "${S3ENV[@]}" "$REGISTRYD" fsck -c "$CONF" >"$TRASH/fsck" 2>&1 &&
+	cat "$TRASH/fsck" &&
+	grep -q ", 0 problems" "$TRASH/fsck" &&
+	env "${S3ENV[@]}" "$REGISTRYD" du -c "$CONF" >"$TRASH/du" 2>&1 &&
+	cat "$TRASH/du" &&
+	grep -q "sko/img\$" "$TRASH/du"
+'
+
+test_expect_success CEPH 'registry:2 garbage-collect takes the bucket as it is' '
+	env -u AWS_CA_BUNDLE timeout 120 docker-registry garbage-collect \
+	    --dry-run "$TRASH/reference.yml" >"$TRASH/refgc" 2>&1 &&
+	tail -n 3 "$TRASH/refgc" &&
+	grep -q "sko/img: marking manifest" "$TRASH/refgc"
+'
+
+test_expect_success CEPH,SKOPEO,BUSYBOX 'garbage-collect removes what no manifest names, images stay whole' '
+	env "${S3ENV[@]}" REGISTRY_STORAGE_GC_GRACE=0 "$REGISTRYD" \
+	    garbage-collect -c "$CONF" >"$TRASH/gc" 2>&1 &&
+	cat "$TRASH/gc" &&
+	grep -q "remove blob $BIG" "$TRASH/gc" &&
+	! s3_has "blobs/sha256/${BH:0:2}/$BH/data" &&
+	reg_curl HEAD "/v2/s3/big/blobs/$BIG" && expect_status 404 &&
+	reg_skopeo copy --src-tls-verify=false "$RREF/sko/img:v1" \
+	    "oci:$TRASH/aftergc:v1" &&
+	same_blobs "$TRASH/src" "$TRASH/aftergc"
+'
+
 test_expect_success CEPH,CURL 'no secret in the logs' '
 	! grep -q -- "$S3_SECRET_KEY" "$TRASH/registryd.log" "$TRASH/registryd2.log"
 '
