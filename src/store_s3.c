@@ -2142,6 +2142,7 @@ static const struct store_ops store_s3_ops = {
     .so_writer_busy = store_s3_writer_busy,
     .so_writer_set_wake = store_s3_writer_set_wake,
     .so_writer_flush = store_s3_writer_flush,
+    .so_writer_refresh = store_s3_writer_refresh,
     .so_blob_url = store_s3_blob_url,
     .so_workers = STORE_S3_THREADS,
 };

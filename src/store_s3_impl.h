@@ -109,6 +109,7 @@ void store_s3_writer_free(struct store_writer *);
 int store_s3_writer_busy(struct store_writer *);
 void store_s3_writer_set_wake(struct store_writer *, void (*)(void *), void *);
 int store_s3_writer_flush(struct store_writer *);
+int store_s3_writer_refresh(struct store_writer *);
 int store_s3_upload_purge(struct store *, time_t, int);
 
 #endif /* REGISTRYD_STORE_S3_IMPL_H */

@@ -988,6 +988,37 @@ done:
 }
 
 /*
+ * store_s3_writer_refresh: on a worker, before a request uses this
+ * writer: when the stored state is not the one it last saw (another
+ * instance wrote since), take the store's view, size included. ENOENT
+ * when the session is gone.
+ */
+int
+store_s3_writer_refresh(struct store_writer *sw)
+{
+	struct store_s3_writer *w = (struct store_s3_writer *)sw;
+	uint64_t stored, before = sw->sw_size;
+
+	pthread_mutex_lock(&w->w_lock);
+	store_s3_wait(w);
+	pthread_mutex_unlock(&w->w_lock);
+	if (store_s3_read_state(w, 0, &stored) == -1)
+		return -1;
+	if (!w->w_stale)
+		return 0;
+	pthread_mutex_lock(&w->w_lock);
+	w->w_err = 0;
+	pthread_mutex_unlock(&w->w_lock);
+	if (store_s3_load(w) == -1)
+		return -1;
+	log_debug("%s: %s/%s: %llu bytes here, %llu in the store", __func__,
+	    w->w_name, w->w_uuid, (unsigned long long)before,
+	    (unsigned long long)sw->sw_size);
+	sw->sw_rebased = 1;
+	return 0;
+}
+
+/*
  * store_s3_writer_stat: the size the state object says, which differs
  * from this writer's when another instance wrote to the session since.
  */
@@ -1552,11 +1583,13 @@ store_s3_upload_purge(struct store *st, time_t max_age, int dryrun)
 	if (store_s3_list(s, "repositories/", 0, store_s3_purge_cb, &p) == -1)
 		goto fail;
 	for (i = 0; i < p.p_old.sl_n; i++) {
-		/* Named as the filesystem driver names them: name/_uploads/uuid */
+		/* Named as the filesystem driver names them: name/_uploads/uuid
+		 */
 		what = p.p_old.sl_v[i] + strlen("repositories/");
 		wlen = (int)strlen(what) - 1;
 		if (dryrun) {
-			log_info("would purge upload %.*s (dry run)", wlen, what);
+			log_info("would purge upload %.*s (dry run)", wlen,
+			    what);
 			removed++;
 			continue;
 		}

@@ -272,6 +272,23 @@ upload_flush_work(struct upload *u)
 	return 0;
 }
 
+/* upload_refresh_work: see upload.h. */
+int
+upload_refresh_work(struct upload *u)
+{
+	if (u->u_committed) {
+		errno = EBADF;
+		return -1;
+	}
+	if (store_writer_refresh(u->u_writer) == -1)
+		return -1;
+	if (store_writer_rebased(u->u_writer)) {
+		u->u_hash_valid = 0;
+		u->u_mark = store_writer_size(u->u_writer);
+	}
+	return 0;
+}
+
 /*
  * upload_rollback: undo what the request holding the session wrote: the
  * data goes back to its offset at upload_acquire; the running hash is

@@ -233,6 +233,28 @@ test_expect_success CEPH,CURL 'an upload begun on one instance is finished on an
 	expect_body_file "$TRASH/mv"
 '
 
+test_expect_success CEPH,CURL 'chunks with Content-Range alternating between instances: each takes the store'"'"'s offset' '
+	random_file "$TRASH/rr" 15000000 &&
+	RR=$(sha256_of "$TRASH/rr") &&
+	head -c 6000000 "$TRASH/rr" >"$TRASH/r1" &&
+	dd if="$TRASH/rr" bs=1000000 skip=6 count=6 2>/dev/null >"$TRASH/r2" &&
+	tail -c +12000001 "$TRASH/rr" >"$TRASH/r3" &&
+	upload_start s3/rr && LOC=$(header Location) &&
+	reg_curl PATCH "$B2$LOC" -H "Content-Range: 0-5999999" \
+	    --data-binary @"$TRASH/r1" && expect_status 202 &&
+	reg_curl GET "$BASE$LOC" && expect_status 204 &&
+	expect_header Range 0-5999999 &&
+	reg_curl PATCH "$BASE$LOC" -H "Content-Range: 6000000-11999999" \
+	    --data-binary @"$TRASH/r2" && expect_status 202 &&
+	expect_header Range 0-11999999 &&
+	reg_curl PATCH "$B2$LOC" -H "Content-Range: 12000000-14999999" \
+	    --data-binary @"$TRASH/r3" && expect_status 202 &&
+	reg_curl PUT "$(with_query "$BASE$LOC" "digest=$RR")" &&
+	expect_status 201 &&
+	reg_curl GET "$B2/v2/s3/rr/blobs/$RR" -L && expect_status 200 &&
+	expect_body_file "$TRASH/rr"
+'
+
 test_expect_success CEPH,CURL 'with redirects on, a blob GET is a 307 to a presigned URL' '
 	reg_curl GET "$B2/v2/s3/moved/blobs/$MV" && expect_status 307 &&
 	expect_header_prefix Location "$S3_ENDPOINT/$S3_BUCKET/" &&
