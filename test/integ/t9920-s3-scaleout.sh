@@ -436,6 +436,49 @@ test_expect_success CEPH,HAPROXY,CURL 'a chunked upload whose instance dies mid-
 	expect_body_file chunky
 '
 
+test_expect_success CEPH,HAPROXY,SKOPEO,BUSYBOX,CURL 'a rolling restart: SIGTERM finishes the PATCH in flight, the balancer sends the rest to the other' '
+	random_file slow 8000000 &&
+	DS=$(sha256_of slow) &&
+	acurl POST "$(inst 1)/v2/scale/roll/blobs/uploads/" && expect_status 202 &&
+	LOC=$(header Location) &&
+	b=$(rx "${IPID[1]}") &&
+	{ CURL_TIMEOUT=60 acurl PATCH "$(inst 1)$LOC" --limit-rate 2M \
+	    --data-binary @slow >roll.out 2>&1 & } &&
+	P=$! &&
+	WAIT_SECONDS=30 wait_for rx_grew "${IPID[1]}" "$b" $((2 * MIB)) &&
+	pid=${IPID[1]} && IPID[1]= &&
+	kill -TERM "$pid" &&
+	haproxy_wait_state s1 DOWN 10 &&
+	reg_skopeo copy --dest-tls-verify=false --dest-creds "$CRED" \
+	    --preserve-digests "oci:$TRASH/src:v1" "docker://127.0.0.1:$LB_PORT/scale/roll:v1" &&
+	{ wait "$P"; echo $? >roll.rc; } &&
+	cat roll.out && test "$(cat roll.rc)" = 0 &&
+	STATUS=$(cat status) && expect_status 202 && expect_header Range 0-7999999 &&
+	LOC=$(header Location) &&
+	{ wait "$pid"; echo $? >roll.exit; } &&
+	echo "instance 1 exited $(cat roll.exit)" && test "$(cat roll.exit)" = 0 &&
+	acurl PUT "$(with_query "$LB_BASE$LOC" "digest=$DS")" && expect_status 201 &&
+	inst_start 1 && haproxy_wait_up 2 &&
+	acurl GET "$(inst 1)/v2/scale/roll/blobs/$DS" -L && expect_status 200 &&
+	expect_body_file slow
+'
+
+test_expect_success CEPH,HAPROXY,SKOPEO,BUSYBOX 'two pushes of one tag at once through the balancer both succeed' '
+	make_oci_layout "$TRASH/src3" v3 $((3 * MIB)) &&
+	DEST=docker://127.0.0.1:$LB_PORT/scale/race &&
+	{ reg_skopeo copy --dest-tls-verify=false --dest-creds "$CRED" --preserve-digests \
+	    "oci:$TRASH/src:v1" "$DEST:v1" >race1.out 2>&1 & } && R1=$! &&
+	{ reg_skopeo copy --dest-tls-verify=false --dest-creds "$CRED" --preserve-digests \
+	    "oci:$TRASH/src:v1" "$DEST:v1" >race2.out 2>&1 & } && R2=$! &&
+	{ reg_skopeo copy --dest-tls-verify=false --dest-creds "$CRED" --preserve-digests \
+	    "oci:$TRASH/src3:v3" "$DEST:v1" >race3.out 2>&1 & } && R3=$! &&
+	{ wait $R1; echo $? >race.rc; wait $R2; echo $? >>race.rc; wait $R3; echo $? >>race.rc; } &&
+	cat race1.out race2.out race3.out race.rc &&
+	test "$(sort -u race.rc)" = 0 &&
+	reg_skopeo copy --src-tls-verify=false --src-creds "$CRED" "$DEST:v1" "oci:$TRASH/race:v1" &&
+	{ same_blobs "$TRASH/race" "$TRASH/src" || same_blobs "$TRASH/race" "$TRASH/src3"; }
+'
+
 # ------------------------- (d) the store stopped mid-upload, then back again
 
 test_expect_success CEPH,HAPROXY,CURL 'the store stopped during a PATCH: 503 with the OCI body' '
