@@ -561,8 +561,12 @@ main_open_store(const struct config *cfg, struct event_base *base, int flags,
 	sc.sc_chunk_size = (uint64_t)cfg->cf_s3_chunk_size;
 	if (*cfg->cf_s3_secret_key_file != '\0') {
 		if ((fp = fopen(cfg->cf_s3_secret_key_file, "re")) == NULL) {
-			snprintf(err, errlen, "secretkeyfile %s: %s",
-			    cfg->cf_s3_secret_key_file, strerror(errno));
+			/* Read as the service user, like TLS keys. */
+			snprintf(err, errlen,
+			    "secretkeyfile %s: %s; it must be readable by uid "
+			    "%u",
+			    cfg->cf_s3_secret_key_file, strerror(errno),
+			    (unsigned int)geteuid());
 			return NULL;
 		}
 		if (fgets(secret, sizeof(secret), fp) == NULL)

@@ -1857,14 +1857,28 @@ store_s3_blobs_cb(const struct store_s3_obj *o, void *arg)
 }
 
 static int
-store_s3_walk_link(struct store_s3_walk *w, const char *key,
+store_s3_walk_link(struct store_s3_walk *w, const struct store_s3_obj *o,
     struct store_item *it)
 {
+	const char *key = o->so_key;
 	char full[STORE_S3_KEY_MAX];
 	char *buf = NULL;
 	size_t len;
 	int rv;
 
+	/*
+	 * A layer, revision or tag index link names the digest of its own
+	 * key, exactly "sha256:<hex>" as distribution writes it: one of that
+	 * size is taken from the listing without a GET, which turns a walk
+	 * (garbage collection, fsck) into mostly listings. A tag's current
+	 * link, and a link of any other size, is read.
+	 */
+	if (it->si_digest != NULL && o->so_size == strlen(it->si_digest)) {
+		it->si_target_state = STORE_TARGET_OK;
+		it->si_target = it->si_digest;
+		it->si_target_len = strlen(it->si_digest);
+		return store_s3_walk_item(w, it);
+	}
 	if (store_s3_key(w->w_store, full, sizeof(full), "%s", key) == -1)
 		return -1;
 	if (store_s3_get(w->w_store, full, 0, 0, STORE_S3_LINK_MAX, &buf,
@@ -1925,7 +1939,7 @@ store_s3_repos_cb(const struct store_s3_obj *o, void *arg)
 		it.si_kind = STORE_ITEM_LINK;
 		it.si_link = STORE_LINK_LAYER;
 		it.si_digest = digest;
-		return store_s3_walk_link(w, o->so_key, &it);
+		return store_s3_walk_link(w, o, &it);
 	}
 	if (strncmp(rest, "_manifests/revisions/sha256/", 28) == 0 &&
 	    store_s3_is_hex(rest + 28, 64) && strcmp(rest + 92, "/link") == 0) {
@@ -1933,7 +1947,7 @@ store_s3_repos_cb(const struct store_s3_obj *o, void *arg)
 		it.si_kind = STORE_ITEM_LINK;
 		it.si_link = STORE_LINK_REVISION;
 		it.si_digest = digest;
-		return store_s3_walk_link(w, o->so_key, &it);
+		return store_s3_walk_link(w, o, &it);
 	}
 	if (strncmp(rest, "_manifests/tags/", 16) == 0 &&
 	    (p = strchr(rest + 16, '/')) != NULL &&
@@ -1943,7 +1957,7 @@ store_s3_repos_cb(const struct store_s3_obj *o, void *arg)
 		it.si_tag = tag;
 		if (store_tag_ok(tag) && strcmp(p, "/current/link") == 0) {
 			it.si_kind = STORE_ITEM_TAG;
-			return store_s3_walk_link(w, o->so_key, &it);
+			return store_s3_walk_link(w, o, &it);
 		}
 		if (store_tag_ok(tag) &&
 		    strncmp(p, "/index/sha256/", 14) == 0 &&
@@ -1953,7 +1967,7 @@ store_s3_repos_cb(const struct store_s3_obj *o, void *arg)
 			    p + 14);
 			it.si_kind = STORE_ITEM_TAG_INDEX;
 			it.si_digest = digest;
-			return store_s3_walk_link(w, o->so_key, &it);
+			return store_s3_walk_link(w, o, &it);
 		}
 	}
 	if (strncmp(rest, "_uploads/", 9) == 0 &&
