@@ -308,6 +308,32 @@ test_expect_success CEPH,HAPROXY,CURL 'a blob mounted, then deleted, on one inst
 	acurl HEAD "$(inst 1)/v2/scale/b/blobs/$L1" && expect_status 200
 '
 
+test_expect_success CEPH,HAPROXY,CURL 'referrers: an artifact pushed on one instance is listed by the other at once, and its delete too' '
+	BASE=$(inst 1) &&
+	apush_blob scale/ref img1/l1 && apush_blob scale/ref img1/l2 &&
+	apush_blob scale/ref img1/config.json &&
+	apush_manifest scale/ref v1 img1/manifest.json &&
+	SUBJ=$(sha256_of img1/manifest.json) &&
+	printf "{}" >empty.json &&
+	printf "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"artifactType\":\"application/x-t9920\",\"config\":%s,\"layers\":[%s],\"subject\":{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%s}}" \
+	    "$MT_OCI_MANIFEST" "$(json_descriptor "$MT_OCI_EMPTY" empty.json)" \
+	    "$(json_descriptor "$MT_OCI_EMPTY" empty.json)" \
+	    "$MT_OCI_MANIFEST" "$SUBJ" "$(size_of img1/manifest.json)" >sig.json &&
+	SIG=$(sha256_of sig.json) &&
+	BASE=$(inst 2) &&
+	apush_blob scale/ref empty.json &&
+	apush_manifest scale/ref "$SIG" sig.json &&
+	BASE=$(inst 1) &&
+	acurl GET "/v2/scale/ref/referrers/$SUBJ" && expect_status 200 &&
+	jq_body ".manifests | length == 1" &&
+	jq_body ".manifests[0].digest == \"$SIG\"" &&
+	acurl DELETE "/v2/scale/ref/manifests/$SIG" && expect_status 202 &&
+	BASE=$(inst 2) &&
+	acurl GET "/v2/scale/ref/referrers/$SUBJ" && expect_status 200 &&
+	jq_body ".manifests | length == 0" &&
+	BASE=$LB_BASE
+'
+
 test_expect_success CEPH,HAPROXY,CURL 'a new repository shows in the other instance catalog' '
 	BASE=$(inst 2) &&
 	apush_blob scale/new img1/l1 && apush_blob scale/new img1/l2 &&
