@@ -1158,36 +1158,22 @@ struct store_s3_mpu {
 	size_t m_acclen;
 };
 
-/* The text of <tag> in an answer body (an ETag, an UploadId). */
+/*
+ * The text of the first <tag> of an answer body (an ETag, an UploadId,
+ * an error Code), decoded; -1 when there is none.
+ */
 static int
 store_s3_answer(struct s3_request *rq, const char *tag, char *out, size_t size)
 {
-	char open[64], close[64];
-	const char *body, *a, *b;
-	size_t n, len;
+	const char *body, *v;
+	size_t n, vlen, pos = 0;
 
 	n = rq->rs_body != NULL ? evbuffer_get_length(rq->rs_body) : 0;
 	if (n == 0 ||
-	    (body = (const char *)evbuffer_pullup(rq->rs_body, -1)) == NULL)
+	    (body = (const char *)evbuffer_pullup(rq->rs_body, -1)) == NULL ||
+	    s3_xml_next(body, n, &pos, tag, &v, &vlen) != 1)
 		return -1;
-	snprintf(open, sizeof(open), "<%s>", tag);
-	snprintf(close, sizeof(close), "</%s>", tag);
-	if ((a = memmem(body, n, open, strlen(open))) == NULL)
-		return -1;
-	a += strlen(open);
-	if ((b = memmem(a, n - (size_t)(a - body), close, strlen(close))) ==
-	    NULL)
-		return -1;
-	len = (size_t)(b - a);
-	if (len >= size)
-		return -1;
-	memcpy(out, a, len);
-	out[len] = '\0';
-	/* ETags come quoted, as &quot; in XML. */
-	while ((a = strstr(out, "&quot;")) != NULL)
-		memmove((char *)a + 1, a + 6, strlen(a + 6) + 1),
-		    *(char *)a = '"';
-	return 0;
+	return s3_xml_text(v, vlen, out, size);
 }
 
 static int
