@@ -17,6 +17,10 @@
 # shellcheck source=../s3/ceph-lib.sh
 . "$TEST_DIRECTORY/s3/ceph-lib.sh"
 
+# A test script killed by SIGKILL runs no trap: the daemons it started
+# (the cluster, haproxy) die with it (see ceph_daemon).
+TEST_PDEATHSIG=1
+
 eval "s3_orig_prereq_check() $(declare -f prereq_check | tail -n +2)"
 prereq_check() {
 	case "$1" in

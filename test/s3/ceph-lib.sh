@@ -30,7 +30,9 @@
 # S3_BUCKET; CEPH_MEMSTORE_BYTES (the OSD's capacity, default 4 GiB: the
 # data lives in the OSD's memory and is not given back after deletes);
 # CEPH_START_TIMEOUT (seconds for each wait, default 60: under load the
-# first start of a daemon reads ~100 MB of libraries).
+# first start of a daemon reads ~100 MB of libraries); TEST_PDEATHSIG=1
+# ties the daemons' life to the calling shell's (not for ceph.sh start,
+# whose daemons outlive it; the caller must not be a subshell).
 #
 # Layout of DIR: ceph.conf, keyring, mon.a/, osd.0/, rgw/, *.log (the
 # daemons' logs), *.out (their stdout/stderr), pids ("name pid" lines),
@@ -89,7 +91,12 @@ ceph_cli() {
 ceph_daemon() {
 	local name=$1 pid
 	shift
-	"$@" -c "$CEPH_DIR/ceph.conf" </dev/null >>"$CEPH_DIR/$name.out" 2>&1 3>&- &
+	# TEST_PDEATHSIG=1 (test/lib/s3-lib.sh sets it): the daemon is
+	# killed when the shell that started it dies, even by SIGKILL, when
+	# no trap runs.
+	# setpriv execs, so $! stays the daemon's PID.
+	${TEST_PDEATHSIG:+setpriv --pdeathsig KILL} \
+	    "$@" -c "$CEPH_DIR/ceph.conf" </dev/null >>"$CEPH_DIR/$name.out" 2>&1 3>&- &
 	pid=$!
 	# Out of the job table: bash still reaps it, but prints no "Killed"
 	# notice into the test's output when ceph_kill ends it.

@@ -89,6 +89,8 @@ run)
 		exit 1
 	fi
 	trap 'ceph_stop "$d"; rm -rf "$d"' EXIT
+	# Killed by SIGKILL, this script takes its cluster with it.
+	TEST_PDEATHSIG=1
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 	ceph_start "$d" || exit 1

@@ -91,7 +91,9 @@ haproxy_start() {
 		cat "$LB_DIR/haproxy.log" >&2; return 1; }
 	# -db: stay in the foreground (its PID is the one to stop). fd 3 is
 	# closed: test-lib.sh keeps the TAP stream there.
-	haproxy -db -f "$LB_DIR/haproxy.cfg" </dev/null >>"$LB_DIR/haproxy.log" 2>&1 3>&- &
+	# TEST_PDEATHSIG=1: killed with the calling shell (see ceph-lib.sh).
+	${TEST_PDEATHSIG:+setpriv --pdeathsig KILL} \
+	    haproxy -db -f "$LB_DIR/haproxy.cfg" </dev/null >>"$LB_DIR/haproxy.log" 2>&1 3>&- &
 	pid=$!
 	disown "$pid"
 	LB_PID=$pid
