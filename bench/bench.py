@@ -348,8 +348,12 @@ class Ceph:
     instead, the script gets SIGTERM (our PDEATHSIG) and cat EOF, and the
     daemons also carry PDEATHSIG (SIGKILL) towards the script: nothing
     outlives the benchmark. The OSD keeps the data in its memory
-    (memstore, capacity `capacity` bytes), which it does not give back to
-    the system after deletes: one cluster per run, removed at the end."""
+    (memstore, capacity `capacity` bytes, about 1.8 bytes of RSS per byte
+    stored). RGW deletes the data of a deleted object only in its garbage
+    collection, by default two hours later, so that memory would only
+    grow: gc_min_wait=0 (CEPH_ARGS, read by every daemon) and gc() after
+    the deletes between workloads hand it back. One cluster per run,
+    removed at the end."""
 
     TOOLS = ("ceph", "ceph-mon", "ceph-osd", "ceph-authtool", "monmaptool",
              "radosgw", "radosgw-admin", "s3cmd", "setpriv")
@@ -366,7 +370,8 @@ class Ceph:
         self.env = {}
 
     def start(self, timeout=180):
-        env = dict(os.environ, CEPH_MEMSTORE_BYTES=str(self.capacity))
+        env = dict(os.environ, CEPH_MEMSTORE_BYTES=str(self.capacity),
+                   CEPH_ARGS="--rgw-gc-obj-min-wait=0")
         logf = open(self.log, "a")
         t0 = time.monotonic()
         self.proc = spawn(["bash", os.path.join(TOP, "test/s3/ceph.sh"),
@@ -440,6 +445,15 @@ class Ceph:
 
     def hwm(self, name):
         return proc_mem(self.pids()[name])[2]
+
+    def gc(self):
+        """Run RGW's garbage collection now: the deleted objects' data
+        leaves the OSD (and its memory)."""
+        r = run(["radosgw-admin", "-c", self.env["CEPH_CONF"], "gc",
+                 "process", "--include-all"], timeout=300)
+        if r.returncode != 0:
+            raise BenchError("radosgw-admin gc process: %s"
+                             % r.stderr.strip()[-300:])
 
     def s3cmd(self, *args, timeout=300):
         r = run(["s3cmd", "-c", self.env["S3CMD_CONF"]] + list(args),
@@ -1285,10 +1299,10 @@ http {
 
     def s3_capacity(self):
         """Memstore bytes for the OSD: each server drops its big blobs
-        after use (s3_drop), so at most one server's upload is in the
-        bucket at a time, with its copy (both assemble multipart uploads
-        server-side) and its parts, plus 2 GiB for RGW's own objects and
-        what a failed run leaves."""
+        after use (s3_drop, with RGW's garbage collection), so at most one
+        workload is in the bucket at a time: its parts, and its copy while
+        both exist (both servers assemble the blob server-side), plus
+        room for what the commits delete before the next collection."""
         a = self.a
         one = max(a.blob_bytes, a.many_n * a.many_bytes)
         return max(4 * GiB, 3 * one + 2 * GiB)
@@ -1300,6 +1314,7 @@ http {
         pre = "%s/docker/registry/v2/blobs/" % srv.s3["root"].strip("/")
         ceph.delete([k for n, k in ceph.ls(pre)
                      if n >= MiB and k.endswith("/data")])
+        ceph.gc()
 
     def s3_leftovers(self, ceph, srv):
         """Objects under _uploads/ after every upload was committed: what
@@ -1394,11 +1409,16 @@ http {
                 except (BenchError, subprocess.TimeoutExpired) as e:
                     self.errors.append(("9 S3 leftovers", srv.kind, str(e)))
             try:
-                mp = ceph.s3cmd("multipart", "s3://" + ceph.env["S3_BUCKET"])
-                n = len([x for x in mp.splitlines() if "s3://" in x])
-                if n:
+                # Lines "date\ts3://bucket/key\tid" after a header.
+                pre = "s3://%s/" % ceph.env["S3_BUCKET"]
+                mp = [w[1][len(pre):] for w in
+                      (x.split("\t") for x in ceph.s3cmd(
+                          "multipart", pre).splitlines())
+                      if len(w) >= 3 and w[1].startswith(pre)]
+                if mp:
                     self.notes.append("S3: %d multipart uploads left "
-                                      "unfinished in the bucket" % n)
+                                      "unfinished in the bucket, e.g. %s"
+                                      % (len(mp), ", ".join(mp[:3])))
                 self.limits["osd_hwm_GiB"] = ceph.hwm("osd") / 1048576
                 self.limits["rgw_hwm_GiB"] = ceph.hwm("rgw") / 1048576
             except (BenchError, OSError, KeyError,
