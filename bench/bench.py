@@ -1382,10 +1382,11 @@ http {
                     self.say("S3 rep %d/%d %s: upload, download, %d "
                              "concurrent pushes" % (rep + 1, a.reps,
                                                     srv.kind, a.many_n))
-                    # Peak memory per rep: after 9c a server keeps some
-                    # of what the 32 uploads used (malloc arenas, Go's
-                    # heap), which then shows in the next rep's upload.
-                    m = "" if rep == 0 else " (rep %d, after 9c)" % (rep + 1)
+                    # Peak memory per rep ("#2"): after 9c a server keeps
+                    # some of what the 32 uploads used (malloc arenas, Go's
+                    # heap), which then shows in the next rep's upload;
+                    # the targets are on the first rep.
+                    m = "" if rep == 0 else " #%d" % (rep + 1)
                     try:
                         d, size = self.up_stream(srv, rep, src, "9a_s3_stream",
                                                  "9 S3 upload" + m)
@@ -1398,7 +1399,7 @@ http {
                                           "9 S3 download" + m)
                         self.s3_drop(ceph, srv)
                         self.many(srv, rep, src, "9c_s3_many",
-                                  "9 S3 concurrent pushes" + m)
+                                  "9 S3 pushes" + m)
                         self.s3_drop(ceph, srv)
                     except (BenchError, subprocess.TimeoutExpired) as e:
                         self.errors.append(("9 S3", srv.kind, str(e)))
@@ -1667,7 +1668,7 @@ http {
             part = self.a.s3_chunk / MiB + 0.25  # a part's buffer
             if p in ("9 S3 upload", "9 S3 download"):
                 tgt = absle(2 * part + 8, "<=2 parts+8 MiB")
-            elif p == "9 S3 concurrent pushes":
+            elif p == "9 S3 pushes":
                 tgt = absle(self.a.many_n * 2 * part + 8,
                             "<=%dx2 parts+8 MiB" % self.a.many_n)
             rows += [("7_peak_anon:" + p, "7  peak RssAnon MiB, %s" % p, "max",
