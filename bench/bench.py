@@ -1408,7 +1408,7 @@ http {
                                             "server died, see %s" % srv.log))
             for srv in servers:
                 if srv.alive():
-                    self.put("9_hwm", srv.kind, srv.hwm() / 1024)
+                    self.put("9_hwm_rss", srv.kind, srv.hwm() / 1024)
                 try:
                     self.s3_leftovers(ceph, srv)
                 except (BenchError, subprocess.TimeoutExpired) as e:
@@ -1748,7 +1748,7 @@ http {
             ("9c_s3_many_store_cpu", "   " + s3, "min", None),
             ("9_idle_anon", "9  S3 idle RssAnon MiB", "min", None),
             ("9_idle_rss", "   idle VmRSS MiB", "min", None),
-            ("9_hwm", "9  S3 peak VmRSS MiB, whole life (VmHWM)", "max",
+            ("9_hwm_rss", "9  S3 peak VmRSS MiB, whole life (VmHWM)", "max",
              None),
         ]
 
