@@ -36,7 +36,7 @@ OBJS	 = $(SRCS:src/%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/ui_assets.o
 LIBOBJS	 = $(filter-out $(BUILD)/obj/main.o,$(OBJS))
 UNITS	 = $(patsubst test/unit/%.c,$(BUILD)/test/%.t,$(wildcard test/unit/*.c))
 
-.PHONY: all deps deps-build test unit integ test-asan test-systemd run install uninstall image \
+.PHONY: all deps deps-build test unit integ test-asan test-s3 test-systemd run install uninstall image \
 	check-headers format-check clean
 
 all: $(BUILD)/registryd
@@ -99,6 +99,17 @@ test: deps
 	@$(MAKE) --no-print-directory all unit
 	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(TEST_FUZZ_SECONDS)
 	prove -e '' $(UNITS) test/fuzz/run-regress.sh $(INTEG)
+
+# The store-facing scripts again with the data on S3: a throw-away Ceph
+# cluster (test/s3/ceph.sh) and the s3 driver (TEST_STORE=s3 in
+# test-lib.sh); checks that read the storage root on disk skip (FSROOT).
+# t9910-s3-registryd.sh, part of make test, covers S3 on its own.
+S3_INTEG = t1000-blobs t2000-uploads t2100-purge t2300-vanished-upload \
+	   t2400-two-instances t3000-manifests t6000-gc t9000-skopeo
+test-s3: deps
+	@$(MAKE) --no-print-directory all
+	test/s3/ceph.sh run -- sh -c 'cd test/integ && TEST_STORE=s3 \
+	    prove -j2 $(S3_INTEG:%=%.sh)'
 
 # registryd.service under systemd as PID 1 in a booted Debian container
 # (root; the Debian tree is cached in ~/.cache/registryd-test). Also part

@@ -360,6 +360,14 @@ int store_writer_wants_flush(const struct store_writer *);
  */
 int store_writer_flush(struct store_writer *);
 /*
+ * store_writer_refresh: before a request uses a writer kept from an
+ * earlier one (drivers with store_writer_wants_flush): take what the
+ * store holds now when another instance wrote to the session since, as
+ * its size (sw_rebased set). ENOENT when the session is gone. A
+ * STORE_CALL_QUICK; 0 at once for the other drivers.
+ */
+int store_writer_refresh(struct store_writer *);
+/*
  * store_workers: how many worker threads store calls want (a driver
  * whose calls wait on the network wants more), or 0 for the default.
  */

@@ -103,6 +103,7 @@ struct store_ops {
 	void (*so_writer_set_wake)(struct store_writer *, void (*)(void *),
 	    void *);
 	int (*so_writer_flush)(struct store_writer *);
+	int (*so_writer_refresh)(struct store_writer *);
 	char *(*so_blob_url)(struct store *, const char *, int);
 	int so_workers; /* store call workers it wants; 0: the pool's default */
 };

@@ -21,6 +21,11 @@ struct store;
 #define STORE_S3_CHUNK_MIN     (5 * 1024 * 1024)
 /* registry:2's default chunksize. */
 #define STORE_S3_CHUNK_DEFAULT (10 * 1024 * 1024)
+/*
+ * Upload bytes all sessions together may hold in memory (two parts each
+ * at most while they are sent); an append beyond fails with EAGAIN (503).
+ */
+#define STORE_S3_BUFFERED_MAX  (1024 * 1024 * 1024)
 /* Worker threads for store calls: they only wait on the network. */
 #define STORE_S3_THREADS       16
 

@@ -81,6 +81,14 @@ int upload_busy(struct upload *, void (*wake)(void *), void *arg);
  */
 int upload_wants_flush(const struct upload *);
 int upload_flush_work(struct upload *);
+/*
+ * upload_refresh_work: before a request uses a session of the table on
+ * a store shared by instances (upload_wants_flush): take the store's
+ * view when another instance wrote to it since (store_writer_refresh);
+ * the running hash is then unknown. On a worker, holding the session.
+ * 0, or -1 with errno (ENOENT: gone).
+ */
+int upload_refresh_work(struct upload *);
 
 /*
  * upload_rollback: drop the bytes written since upload_acquire (a request

@@ -77,7 +77,22 @@ struct api_session_job {
 	api_session_next sj_next;
 };
 
+/*
+ * A session of the table refreshed from a shared store before a request
+ * uses it (session_find): holds it acquired meanwhile. Owned by itself.
+ */
+struct api_refresh_job {
+	struct api_job rj_job; /* first: the call and request link */
+	struct upload *rj_upload;
+	api_session_next rj_next;
+	int rj_result;
+	int rj_errno;
+};
+
 static void session_headers(struct request *, struct upload *);
+static void refresh_start(struct request *, struct upload *, api_session_next);
+static void refresh_work(struct store_call *);
+static void refresh_done(struct store_call *);
 static void
 session_find(struct request *, const struct route_match *, api_session_next);
 static void session_start(struct request *, const struct route_match *, int,
@@ -167,10 +182,81 @@ session_find(struct request *req, const struct route_match *m,
 		return;
 	}
 	if ((u = upload_lookup(m->rm_name, m->rm_ref)) != NULL) {
+		/*
+		 * On a store shared by instances, another one may have
+		 * written to the session since this one last did: refresh
+		 * it from the store first (one small read), unless a request
+		 * holds it (next answers as for any busy session).
+		 */
+		if (upload_wants_flush(u) && upload_acquire(u) == 0) {
+			refresh_start(req, u, next);
+			return;
+		}
 		next(req, u);
 		return;
 	}
 	session_start(req, m, 0, m->rm_ref, next);
+}
+
+/* Refresh u (acquired) from the store in a store call, then next. */
+static void
+refresh_start(struct request *req, struct upload *u, api_session_next next)
+{
+	struct api_refresh_job *rj;
+
+	if ((rj = calloc(1, sizeof(*rj))) == NULL) {
+		upload_release(u);
+		http_error(req, 500, "UNKNOWN", "out of memory");
+		return;
+	}
+	api_job_init(&rj->rj_job, req, http_ctx(req), STORE_CALL_QUICK,
+	    refresh_work, refresh_done);
+	rj->rj_upload = u;
+	rj->rj_next = next;
+	http_hold(req);
+	api_job_start(&rj->rj_job);
+}
+
+static void
+refresh_work(struct store_call *sc)
+{
+	struct api_refresh_job *rj = (struct api_refresh_job *)sc;
+
+	rj->rj_result = upload_refresh_work(rj->rj_upload);
+	rj->rj_errno = errno;
+}
+
+/*
+ * On the loop: give the session back and go on with it, or answer 404
+ * when it is gone from the store (forgotten here too).
+ */
+static void
+refresh_done(struct store_call *sc)
+{
+	struct api_refresh_job *rj = (struct api_refresh_job *)sc;
+	struct request *req = api_job_detach(&rj->rj_job);
+	struct upload *u = rj->rj_upload;
+
+	if (!api_running()) {
+		free(rj);
+		return;
+	}
+	upload_release(u);
+	if (rj->rj_result == -1 && rj->rj_errno == ENOENT) {
+		upload_close(u);
+		u = NULL;
+	}
+	if (req == NULL)
+		goto done;
+	if (u != NULL && rj->rj_result == 0)
+		rj->rj_next(req, u);
+	else if (u == NULL)
+		http_error(req, 404, "BLOB_UPLOAD_UNKNOWN", NULL);
+	else
+		api_storage_error(req, rj->rj_errno, "refreshing the upload");
+	http_release(req);
+done:
+	free(rj);
 }
 
 /*
@@ -602,21 +688,12 @@ flush_done(struct store_call *sc)
 		free(fj);
 		return;
 	}
-	if (fj->fj_result == -1 &&
-	    (fj->fj_errno == ENOENT || fj->fj_errno == ESTALE)) {
-		/*
-		 * Gone (cancelled, committed, purged elsewhere), or written
-		 * to by another instance since this one last saw it: this
-		 * process forgets its copy; the store has the truth, which a
-		 * GET of the upload (resumed from the store) tells.
-		 */
+	if (fj->fj_result == -1 && fj->fj_errno == ENOENT) {
+		/* Cancelled, committed or purged elsewhere: gone here too. */
 		upload_release(fj->fj_upload);
 		upload_close(fj->fj_upload);
-		if (req != NULL && fj->fj_errno == ENOENT)
+		if (req != NULL)
 			http_error(req, 404, "BLOB_UPLOAD_UNKNOWN", NULL);
-		else if (req != NULL)
-			http_error(req, 416, "BLOB_UPLOAD_INVALID",
-			    "the upload went on through another instance");
 		free(fj);
 		return;
 	}

@@ -370,6 +370,14 @@ store_writer_flush(struct store_writer *w)
 }
 
 int
+store_writer_refresh(struct store_writer *w)
+{
+	if (w->sw_store->s_ops->so_writer_refresh == NULL)
+		return 0;
+	return w->sw_store->s_ops->so_writer_refresh(w);
+}
+
+int
 store_workers(const struct store *s)
 {
 	return s->s_ops->so_workers;

@@ -134,7 +134,7 @@ store_s3_open(struct event_base *base, const struct store_s3_config *cfg,
 	struct s3_config *sc;
 	const char *root = cfg->sc_root != NULL ? cfg->sc_root : "";
 	size_t rlen;
-	struct timeval tv = {3600, 0};
+	struct timeval tv = {0, 50 * 1000};
 
 	if (cfg->sc_bucket == NULL || strlen(cfg->sc_bucket) < 3 ||
 	    strlen(cfg->sc_bucket) >= sizeof(s->s_bucket)) {
@@ -170,7 +170,7 @@ store_s3_open(struct event_base *base, const struct store_s3_config *cfg,
 		/* The subcommands: a loop of our own, on a thread. */
 		if ((s->s_own_base = event_base_new()) == NULL ||
 		    (s->s_keepalive = event_new(s->s_own_base, -1, EV_PERSIST,
-		         store_s3_keepalive_cb, NULL)) == NULL ||
+		         store_s3_keepalive_cb, s)) == NULL ||
 		    event_add(s->s_keepalive, &tv) == -1) {
 			snprintf(err, errlen, "cannot make an event loop");
 			goto fail;
@@ -244,12 +244,20 @@ store_s3_thread(void *arg)
 	return NULL;
 }
 
+/*
+ * The own loop's timer: it keeps the loop dispatching, and ends it when
+ * store_s3_close asks (libevent here is not set up for threads, so
+ * another thread cannot break the loop itself).
+ */
 static void
 store_s3_keepalive_cb(evutil_socket_t fd, short what, void *arg)
 {
+	struct store_s3 *s = arg;
+
 	(void)fd;
 	(void)what;
-	(void)arg;
+	if (__atomic_load_n(&s->s_stop, __ATOMIC_ACQUIRE))
+		(void)event_base_loopbreak(s->s_own_base);
 }
 
 static void
@@ -258,7 +266,7 @@ store_s3_close(struct store *st)
 	struct store_s3 *s = (struct store_s3 *)st;
 
 	if (s->s_thread_started) {
-		(void)event_base_loopbreak(s->s_own_base);
+		__atomic_store_n(&s->s_stop, 1, __ATOMIC_RELEASE);
 		(void)pthread_join(s->s_thread, NULL);
 	}
 	pthread_cond_destroy(&s->s_ready);
@@ -2134,6 +2142,7 @@ static const struct store_ops store_s3_ops = {
     .so_writer_busy = store_s3_writer_busy,
     .so_writer_set_wake = store_s3_writer_set_wake,
     .so_writer_flush = store_s3_writer_flush,
+    .so_writer_refresh = store_s3_writer_refresh,
     .so_blob_url = store_s3_blob_url,
     .so_workers = STORE_S3_THREADS,
 };

@@ -32,11 +32,13 @@ struct store_s3 {
 	int s_thread_started;
 	int s_thread_ready; /* s_s3 made (or not), under s_lock */
 	int s_new_errno;
+	int s_stop; /* store_s3_close: the own loop ends (atomic) */
 	pthread_cond_t s_ready;
 	struct s3_config s_cfg; /* for s3_new on the thread; then wiped */
 	char s_bucket[64];
 	char s_prefix[STORE_S3_KEY_MAX / 2]; /* "<root>/docker/registry/v2/" */
 	uint64_t s_chunk;
+	uint64_t s_buffered; /* upload bytes in memory, all writers (atomic) */
 	/*
 	 * The repository list, kept for STORE_S3_REPO_TTL seconds (other
 	 * instances' new repositories show up after that at the latest) and
@@ -107,6 +109,7 @@ void store_s3_writer_free(struct store_writer *);
 int store_s3_writer_busy(struct store_writer *);
 void store_s3_writer_set_wake(struct store_writer *, void (*)(void *), void *);
 int store_s3_writer_flush(struct store_writer *);
+int store_s3_writer_refresh(struct store_writer *);
 int store_s3_upload_purge(struct store *, time_t, int);
 
 #endif /* REGISTRYD_STORE_S3_IMPL_H */

@@ -117,7 +117,15 @@ struct store_s3_writer {
 	void (*w_wake)(void *);
 	void *w_wake_arg;
 	struct event *w_wake_ev;
-	int w_freeing; /* freed with a part in flight: its done frees */
+	int w_freeing;      /* freed with a part in flight: its done frees */
+	uint64_t w_counted; /* bytes of w_buf and w_fly in s_buffered */
+	/*
+	 * At the last sync with the store (load or flush): how many parts
+	 * there were and the bytes of the tail in w_buf. What came after is
+	 * this writer's own since then (store_s3_rebase).
+	 */
+	size_t w_sync_nsegs;
+	uint64_t w_sync_tail;
 };
 
 static struct store_s3_writer *
@@ -132,6 +140,7 @@ static void store_s3_wake_cb(evutil_socket_t, short, void *);
 static void store_s3_wait(struct store_s3_writer *);
 static int store_s3_load(struct store_s3_writer *);
 static int store_s3_save(struct store_s3_writer *);
+static int store_s3_rebase(struct store_s3_writer *);
 static int store_s3_part_key(struct store_s3_writer *, const char *, uint32_t,
     char *, size_t);
 
@@ -140,6 +149,25 @@ static inline uint64_t
 store_s3_chunk(const struct store_s3_writer *w)
 {
 	return ((const struct store_s3 *)w->w_base.sw_store)->s_chunk;
+}
+
+/*
+ * Count what the writer holds in memory now (w_buf, w_fly) in the
+ * store's s_buffered, which caps all uploads together.
+ */
+static void
+store_s3_account(struct store_s3_writer *w)
+{
+	struct store_s3 *s = (struct store_s3 *)w->w_base.sw_store;
+	uint64_t now = w->w_len + (w->w_fly != NULL ? w->w_flylen : 0);
+
+	if (now >= w->w_counted)
+		__atomic_add_fetch(&s->s_buffered, now - w->w_counted,
+		    __ATOMIC_RELAXED);
+	else
+		__atomic_sub_fetch(&s->s_buffered, w->w_counted - now,
+		    __ATOMIC_RELAXED);
+	w->w_counted = now;
 }
 
 static struct store_s3_writer *
@@ -182,6 +210,9 @@ store_s3_writer_new(struct store *st, const char *name, const char *uuid)
 static void
 store_s3_writer_destroy(struct store_s3_writer *w)
 {
+	struct store_s3 *s = (struct store_s3 *)w->w_base.sw_store;
+
+	__atomic_sub_fetch(&s->s_buffered, w->w_counted, __ATOMIC_RELAXED);
 	if (w->w_wake_ev != NULL)
 		event_free(w->w_wake_ev);
 	digest_ctx_free(w->w_bufhash);
@@ -415,8 +446,11 @@ store_s3_read_state(struct store_s3_writer *w, int apply, uint64_t *size)
 	}
 	w->w_bufhash_ok = w->w_len == 0;
 	digest_ctx_reset(w->w_bufhash);
+	store_s3_account(w);
 	w->w_tail_ok = 1;
 	w->w_stale = 0;
+	w->w_sync_nsegs = w->w_nsegs;
+	w->w_sync_tail = w->w_len;
 	*size = w->w_segs_bytes + w->w_len;
 	return 0;
 }
@@ -604,6 +638,7 @@ store_s3_sent(struct s3_request *rq, void *arg)
 		store_s3_send(w);
 	wake = w->w_wake != NULL &&
 	    (w->w_err != 0 || !w->w_active || w->w_len < store_s3_chunk(w));
+	store_s3_account(w);
 	pthread_cond_broadcast(&w->w_cond);
 	pthread_mutex_unlock(&w->w_lock);
 	if (wake && w->w_wake_ev != NULL)
@@ -632,6 +667,7 @@ int
 store_s3_writer_append(struct store_writer *sw, const void *buf, size_t len)
 {
 	struct store_s3_writer *w = (struct store_s3_writer *)sw;
+	struct store_s3 *s = (struct store_s3 *)sw->sw_store;
 	size_t cap;
 	char *nb;
 
@@ -642,6 +678,18 @@ store_s3_writer_append(struct store_writer *sw, const void *buf, size_t len)
 	}
 	if (len > SIZE_MAX / 2 - w->w_len) {
 		errno = EFBIG;
+		goto fail;
+	}
+	/*
+	 * All uploads together hold at most STORE_S3_BUFFERED_MAX: beyond,
+	 * the request fails (503) rather than the process growing without
+	 * bound when the store is slower than many clients together.
+	 */
+	if (__atomic_load_n(&s->s_buffered, __ATOMIC_RELAXED) + len >
+	    STORE_S3_BUFFERED_MAX) {
+		log_warnx("%s: uploads hold %d MiB in memory already", __func__,
+		    STORE_S3_BUFFERED_MAX >> 20);
+		errno = EAGAIN;
 		goto fail;
 	}
 	if (w->w_len + len > w->w_cap) {
@@ -662,6 +710,7 @@ store_s3_writer_append(struct store_writer *sw, const void *buf, size_t len)
 		digest_ctx_update(w->w_bufhash, buf, len);
 	if (!w->w_active && w->w_len >= store_s3_chunk(w))
 		store_s3_send(w);
+	store_s3_account(w);
 	pthread_mutex_unlock(&w->w_lock);
 	return 0;
 fail:
@@ -700,6 +749,7 @@ store_s3_writer_truncate(struct store_writer *sw, uint64_t size)
 	}
 	w->w_tail_ok = 0;
 	w->w_err = 0;
+	store_s3_account(w);
 	pthread_mutex_unlock(&w->w_lock);
 	return 0;
 }
@@ -775,16 +825,34 @@ store_s3_writer_flush(struct store_writer *sw)
 	 * Another instance wrote to the session since this writer last saw
 	 * it (the client went back and forth between instances): what this
 	 * one holds does not follow what is stored, and writing its state
-	 * would lose the other's bytes. ESTALE: the caller drops this writer
-	 * and the client starts again from what the store says.
+	 * would lose the other's bytes. The bytes of this request go after
+	 * what is stored instead (as the filesystem driver appends at the
+	 * data's end), and the running hash no longer holds (sw_rebased).
 	 */
 	if (store_s3_read_state(w, 0, &stored) == -1)
 		return -1;
-	if (w->w_stale) {
-		errno = ESTALE;
+	if (w->w_stale && store_s3_rebase(w) == -1)
 		return -1;
+	/*
+	 * The request holds the session: the loop touches nothing now. A
+	 * tail big enough to be a part (S3's minimum) becomes one, so that
+	 * an idle session keeps less than that in memory.
+	 */
+	if (w->w_len >= STORE_S3_CHUNK_MIN) {
+		if (store_s3_part_key(w, w->w_owner, w->w_next, key,
+		        sizeof(key)) == -1 ||
+		    store_s3_put(s, key, w->w_buf, w->w_len) == -1 ||
+		    store_s3_seg_add(w, w->w_owner, w->w_next, w->w_len) == -1)
+			return -1;
+		pthread_mutex_lock(&w->w_lock);
+		free(w->w_buf);
+		w->w_buf = NULL;
+		w->w_len = w->w_cap = 0;
+		digest_ctx_reset(w->w_bufhash);
+		w->w_bufhash_ok = 1;
+		store_s3_account(w);
+		pthread_mutex_unlock(&w->w_lock);
 	}
-	/* The request holds the session: the loop touches nothing now. */
 	if (!w->w_tail_ok && w->w_len > 0 &&
 	    (store_s3_part_key(w, NULL, 0, key, sizeof(key)) == -1 ||
 	        store_s3_put(s, key, w->w_buf, w->w_len) == -1))
@@ -792,6 +860,161 @@ store_s3_writer_flush(struct store_writer *sw)
 	if (store_s3_save(w) == -1)
 		return -1;
 	w->w_tail_ok = 1;
+	w->w_sync_nsegs = w->w_nsegs;
+	w->w_sync_tail = w->w_len;
+	return 0;
+}
+
+/* Add len bytes to t's tail; a full chunk is stored as t's next part. */
+static int
+store_s3_rebase_add(struct store_s3_writer *t, const char *buf, size_t len)
+{
+	struct store_s3 *s = (struct store_s3 *)t->w_base.sw_store;
+	char key[STORE_S3_KEY_MAX];
+	char *nb;
+
+	if (t->w_len + len > t->w_cap) {
+		if ((nb = realloc(t->w_buf, t->w_len + len)) == NULL)
+			return -1;
+		t->w_buf = nb;
+		t->w_cap = t->w_len + len;
+	}
+	memcpy(t->w_buf + t->w_len, buf, len);
+	t->w_len += len;
+	if (t->w_len < store_s3_chunk(t))
+		return 0;
+	if (store_s3_part_key(t, t->w_owner, t->w_next, key, sizeof(key)) ==
+	        -1 ||
+	    store_s3_put(s, key, t->w_buf, t->w_len) == -1 ||
+	    store_s3_seg_add(t, t->w_owner, t->w_next, t->w_len) == -1)
+		return -1;
+	t->w_len = 0;
+	return 0;
+}
+
+/*
+ * store_s3_rebase: on a worker, with nothing in flight: the session as
+ * stored now (another instance's) followed by what this writer got since
+ * its last sync, which is read back from its own parts (named with its
+ * token: the other instance never wrote them) and w_buf, and stored in
+ * new parts; this writer then holds that view. Rare (a client alternating
+ * between instances within one upload), so the bytes may cross the
+ * network again.
+ */
+static int
+store_s3_rebase(struct store_s3_writer *w)
+{
+	struct store_s3 *s = (struct store_s3 *)w->w_base.sw_store;
+	struct store_s3_writer *t;
+	char key[STORE_S3_KEY_MAX];
+	uint64_t skip = w->w_sync_tail, off, want, stored, mine = 0;
+	size_t i, got, n;
+	char *buf;
+	int rv = -1, saved;
+
+	if ((t = store_s3_writer_new(&s->s_base, w->w_name, w->w_uuid)) == NULL)
+		return -1;
+	if (store_s3_read_state(t, 1, &stored) == -1)
+		goto done;
+	for (i = w->w_sync_nsegs < w->w_nsegs ? w->w_sync_nsegs : w->w_nsegs;
+	     i < w->w_nsegs; i++) {
+		if (store_s3_part_key(w, w->w_segs[i].sg_owner,
+		        w->w_segs[i].sg_n, key, sizeof(key)) == -1)
+			goto done;
+		for (off = 0; off < w->w_segs[i].sg_size; off += got) {
+			want = w->w_segs[i].sg_size - off;
+			if (want > STORE_S3_PIECE)
+				want = STORE_S3_PIECE;
+			if (store_s3_get(s, key, off, want, (size_t)want, &buf,
+			        &got) == -1)
+				goto done;
+			if (got == 0) {
+				free(buf);
+				errno = EIO;
+				goto done;
+			}
+			n = skip < got ? (size_t)skip : got;
+			skip -= n;
+			if (store_s3_rebase_add(t, buf + n, got - n) == -1) {
+				free(buf);
+				goto done;
+			}
+			mine += got - n;
+			free(buf);
+		}
+	}
+	n = skip < w->w_len ? (size_t)skip : w->w_len;
+	if (store_s3_rebase_add(t, w->w_buf + n, w->w_len - n) == -1)
+		goto done;
+	mine += w->w_len - n;
+	log_info("%s: %s/%s: %llu bytes go after the %llu another instance "
+	         "stored",
+	    __func__, w->w_name, w->w_uuid, (unsigned long long)mine,
+	    (unsigned long long)stored);
+	/* Take t's view; the states this writer writes stay its own. */
+	pthread_mutex_lock(&w->w_lock);
+	free(w->w_segs);
+	w->w_segs = t->w_segs;
+	w->w_nsegs = t->w_nsegs;
+	w->w_capsegs = t->w_capsegs;
+	w->w_segs_bytes = t->w_segs_bytes;
+	t->w_segs = NULL;
+	free(w->w_buf);
+	w->w_buf = t->w_buf;
+	w->w_len = t->w_len;
+	w->w_cap = t->w_cap;
+	t->w_buf = NULL;
+	t->w_len = t->w_cap = 0;
+	if (t->w_next > w->w_next)
+		w->w_next = t->w_next;
+	(void)util_strlcpy(w->w_seen_owner, t->w_seen_owner,
+	    sizeof(w->w_seen_owner));
+	w->w_seen_gen = t->w_seen_gen;
+	w->w_gen = t->w_gen;
+	w->w_stale = 0;
+	w->w_tail_ok = 0;
+	w->w_bufhash_ok = 0;
+	w->w_base.sw_size = w->w_segs_bytes + w->w_len;
+	w->w_base.sw_rebased = 1;
+	store_s3_account(w);
+	pthread_mutex_unlock(&w->w_lock);
+	store_s3_account(t);
+	rv = 0;
+done:
+	saved = errno;
+	store_s3_writer_destroy(t);
+	errno = saved;
+	return rv;
+}
+
+/*
+ * store_s3_writer_refresh: on a worker, before a request uses this
+ * writer: when the stored state is not the one it last saw (another
+ * instance wrote since), take the store's view, size included. ENOENT
+ * when the session is gone.
+ */
+int
+store_s3_writer_refresh(struct store_writer *sw)
+{
+	struct store_s3_writer *w = (struct store_s3_writer *)sw;
+	uint64_t stored, before = sw->sw_size;
+
+	pthread_mutex_lock(&w->w_lock);
+	store_s3_wait(w);
+	pthread_mutex_unlock(&w->w_lock);
+	if (store_s3_read_state(w, 0, &stored) == -1)
+		return -1;
+	if (!w->w_stale)
+		return 0;
+	pthread_mutex_lock(&w->w_lock);
+	w->w_err = 0;
+	pthread_mutex_unlock(&w->w_lock);
+	if (store_s3_load(w) == -1)
+		return -1;
+	log_debug("%s: %s/%s: %llu bytes here, %llu in the store", __func__,
+	    w->w_name, w->w_uuid, (unsigned long long)before,
+	    (unsigned long long)sw->sw_size);
+	sw->sw_rebased = 1;
 	return 0;
 }
 
@@ -1350,8 +1573,9 @@ store_s3_upload_purge(struct store *st, time_t max_age, int dryrun)
 {
 	struct store_s3 *s = (struct store_s3 *)st;
 	struct store_s3_purge p;
+	const char *what;
 	size_t i;
-	int removed = 0, saved;
+	int removed = 0, saved, wlen;
 
 	memset(&p, 0, sizeof(p));
 	p.p_now = time(NULL);
@@ -1359,17 +1583,21 @@ store_s3_upload_purge(struct store *st, time_t max_age, int dryrun)
 	if (store_s3_list(s, "repositories/", 0, store_s3_purge_cb, &p) == -1)
 		goto fail;
 	for (i = 0; i < p.p_old.sl_n; i++) {
+		/* Named as the filesystem driver names them: name/_uploads/uuid
+		 */
+		what = p.p_old.sl_v[i] + strlen("repositories/");
+		wlen = (int)strlen(what) - 1;
 		if (dryrun) {
-			log_info("would purge upload %s (dry run)",
-			    p.p_old.sl_v[i]);
+			log_info("would purge upload %.*s (dry run)", wlen,
+			    what);
 			removed++;
 			continue;
 		}
 		if (store_s3_delete_prefix(s, p.p_old.sl_v[i], NULL) == -1) {
-			log_warn("%s: %s", __func__, p.p_old.sl_v[i]);
+			log_warn("%s: %.*s", __func__, wlen, what);
 			continue;
 		}
-		log_info("purged upload %s", p.p_old.sl_v[i]);
+		log_info("purged upload %.*s", wlen, what);
 		removed++;
 	}
 	store_list_free(p.p_old.sl_v, p.p_old.sl_n);

@@ -261,7 +261,32 @@ upload_flush_work(struct upload *u)
 		errno = EBADF;
 		return -1;
 	}
-	return store_writer_flush(u->u_writer);
+	if (store_writer_flush(u->u_writer) == -1)
+		return -1;
+	/*
+	 * Another instance had written to the session: this request's bytes
+	 * went after its, which this process never hashed.
+	 */
+	if (store_writer_rebased(u->u_writer))
+		u->u_hash_valid = 0;
+	return 0;
+}
+
+/* upload_refresh_work: see upload.h. */
+int
+upload_refresh_work(struct upload *u)
+{
+	if (u->u_committed) {
+		errno = EBADF;
+		return -1;
+	}
+	if (store_writer_refresh(u->u_writer) == -1)
+		return -1;
+	if (store_writer_rebased(u->u_writer)) {
+		u->u_hash_valid = 0;
+		u->u_mark = store_writer_size(u->u_writer);
+	}
+	return 0;
 }
 
 /*

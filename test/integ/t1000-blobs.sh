@@ -175,7 +175,7 @@ test_expect_success CURL 'mount of a missing blob starts an upload: 202' '
 	expect_status 404
 '
 
-test_expect_success CURL 'the blob is stored in the registry:2 layout' '
+test_expect_success CURL,FSROOT 'the blob is stored in the registry:2 layout' '
 	h=${D1#sha256:} &&
 	cmp b1 "$ROOT/docker/registry/v2/blobs/sha256/${h:0:2}/$h/data" &&
 	echo -n "$D1" >want &&

@@ -6,9 +6,9 @@
 # at the next sweep; a dry run only logs; purging can be turned off.
 . "$(dirname "$0")/../lib/test-lib.sh"
 
-# upload_dir UUID: the session's directory in the registry:2 layout.
-upload_dir() {
-	echo "$ROOT/docker/registry/v2/repositories/purge/me/_uploads/$1"
+# upload_there UUID: the session is in the store (registry:2's layout).
+upload_there() {
+	store_has "repositories/purge/me/_uploads/$1/"
 }
 
 test_expect_success CURL,REGISTRYD 'setup: purge every second, age 2 s' '
@@ -21,8 +21,8 @@ test_expect_success CURL,REGISTRYD 'a session abandoned after the start is purge
 	expect_status 202 &&
 	OLD=$(header Docker-Upload-UUID) &&
 	OLDURL=$(url "$(header Location)") &&
-	test -d "$(upload_dir "$OLD")" &&
-	WAIT_SECONDS=15 wait_for test ! -e "$(upload_dir "$OLD")" &&
+	upload_there "$OLD" &&
+	WAIT_SECONDS=15 wait_for eval "! upload_there $OLD" &&
 	# The sweep has finished (on the loop) once it logs its count.
 	WAIT_SECONDS=15 wait_for grep -q "purged [0-9]* stale upload" \
 	    "$TRASH/registryd.log" &&
@@ -38,7 +38,7 @@ test_expect_success CURL,REGISTRYD 'a session in use within the age is kept' '
 	NEWURL=$(url "$(header Location)") &&
 	reg_curl PATCH "$NEWURL" --data-binary "abc" &&
 	expect_status 202 &&
-	test -d "$(upload_dir "$NEW")"
+	upload_there "$NEW"
 '
 
 test_expect_success CURL,REGISTRYD 'a dry run only logs what it would purge' '
@@ -49,7 +49,7 @@ test_expect_success CURL,REGISTRYD 'a dry run only logs what it would purge' '
 	WAIT_SECONDS=15 wait_for grep -q \
 	    "would purge upload purge/me/_uploads/$NEW (dry run)" \
 	    "$TRASH/registryd.log" &&
-	test -d "$(upload_dir "$NEW")"
+	upload_there "$NEW"
 '
 
 test_expect_success CURL,REGISTRYD 'purging turned off keeps every session' '
@@ -58,7 +58,7 @@ test_expect_success CURL,REGISTRYD 'purging turned off keeps every session' '
 	    REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_AGE=1s \
 	    REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_INTERVAL=1s &&
 	sleep 3 &&
-	test -d "$(upload_dir "$NEW")" &&
+	upload_there "$NEW" &&
 	! grep -q "ENABLED.*ignored" "$TRASH/registryd.log"
 '
 

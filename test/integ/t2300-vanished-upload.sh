@@ -14,7 +14,7 @@ test_expect_success CURL,REGISTRYD 'setup' '
 	start_registryd
 '
 
-test_expect_success CURL,REGISTRYD 'data removed under a session: 404, and no blob with the wrong bytes' '
+test_expect_success CURL,REGISTRYD,FSROOT 'data removed under a session: 404, and no blob with the wrong bytes' '
 	reg_curl POST /v2/vanish/r/blobs/uploads/ &&
 	U=$(header Docker-Upload-UUID) &&
 	LOC=$(url "$(header Location)") &&

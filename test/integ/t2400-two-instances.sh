@@ -121,7 +121,8 @@ alternate() {
 	expect_status 200 &&
 	cmp whole "$TRASH/body" &&
 	h=${d#sha256:} &&
-	cmp whole "$ROOT/docker/registry/v2/blobs/sha256/${h:0:2}/$h/data"
+	{ ! test_have_prereq FSROOT ||
+	    cmp whole "$ROOT/docker/registry/v2/blobs/sha256/${h:0:2}/$h/data"; }
 }
 
 test_expect_success CURL,REGISTRYD 'POST on A, PATCH on B, PATCH on A, PUT on B: 201 and the right bytes' '

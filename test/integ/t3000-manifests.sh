@@ -545,7 +545,7 @@ test_expect_success CURL,REGISTRYD 'DELETE by tag when deletes are disabled: 405
 	expect_error_code UNSUPPORTED
 '
 
-test_expect_success CURL 'the tree is registry:2'"'"'s layout' '
+test_expect_success CURL,FSROOT 'the tree is registry:2'"'"'s layout' '
 	v2=$ROOT/docker/registry/v2/repositories/man/a/_manifests &&
 	printf "%s" "$M1" >want &&
 	cmp want "$v2/tags/v1/current/link" &&

@@ -7,15 +7,20 @@
 # collects over and over: every acknowledged push stays pullable.
 . "$(dirname "$0")/../lib/test-lib.sh"
 
-# blob_file DIGEST: the blob's data file in the registry:2 layout.
-blob_file() {
-	local h=${1#sha256:}
-	echo "$ROOT/docker/registry/v2/blobs/sha256/${h:0:2}/$h/data"
-}
-
-# link_file REPO DIGEST: a layer link.
+# link_file REPO DIGEST: a layer link's file in the registry:2 layout.
 link_file() {
 	echo "$ROOT/docker/registry/v2/repositories/$1/_layers/sha256/${2#sha256:}/link"
+}
+
+# has_blob DIGEST: the store holds the blob's data (on disk or on S3).
+has_blob() {
+	local h=${1#sha256:}
+	store_has "blobs/sha256/${h:0:2}/$h/data"
+}
+
+# has_link REPO DIGEST: the store holds the layer link.
+has_link() {
+	store_has "repositories/$1/_layers/sha256/${2#sha256:}/link"
 }
 
 # gc [ARGS...]: registryd garbage-collect on the test's tree, output in gc.out.
@@ -56,7 +61,7 @@ test_expect_success CURL,REGISTRYD 'setup: gc/a:v1 and v2, v2 deleted, an orphan
 	push_blob gc/b orphan.bin &&
 	reg_curl POST "/v2/gc/b/blobs/uploads/?mount=$L1&from=gc/a" &&
 	expect_status 201 &&
-	test -f "$(blob_file "$M2")" && test -f "$(blob_file "$L2")"
+	has_blob "$M2" && has_blob "$L2"
 '
 
 test_expect_success CURL,REGISTRYD 'du: bytes per repository, shared blobs once in the total' '
@@ -76,7 +81,7 @@ test_expect_success CURL,REGISTRYD 'du: bytes per repository, shared blobs once 
 test_expect_success CURL,REGISTRYD 'within gc_grace (default 1 h) nothing just pushed is removed' '
 	gc &&
 	grep -q "^garbage-collect: 7 blobs, 2 repositories, 1 manifests read; removed 0 manifests, 0 links, 0 blobs, 0 bytes; kept 4 recently used blobs" gc.out &&
-	test -f "$(blob_file "$L2")" && test -f "$(blob_file "$O")"
+	has_blob "$L2" && has_blob "$O"
 '
 
 test_expect_success CURL,REGISTRYD 'a dry run with gc_grace 0 lists what would go and removes nothing' '
@@ -88,7 +93,7 @@ test_expect_success CURL,REGISTRYD 'a dry run with gc_grace 0 lists what would g
 	grep -q "^would remove layer link gc/a@$L2$" gc.out &&
 	grep -q "^would remove layer link gc/b@$O$" gc.out &&
 	grep -q "would remove 0 manifests, 3 links, 4 blobs, $(( $(size_of i2/manifest.json) + $(size_of i2/layer.bin) + $(size_of i2/config.json) + 3000 )) bytes; kept 0" gc.out &&
-	test -f "$(blob_file "$L2")" && test -f "$(link_file gc/a "$L2")"
+	has_blob "$L2" && has_link gc/a "$L2"
 '
 
 test_expect_success CURL,REGISTRYD 'garbage-collect removes them, the links first; v1 is whole; fsck is clean' '
@@ -98,9 +103,9 @@ test_expect_success CURL,REGISTRYD 'garbage-collect removes them, the links firs
 	b=$(grep -n "^remove blob $L2 " gc.out | cut -d: -f1) &&
 	test "$a" -lt "$b" &&
 	for d in "$M2" "$L2" "$C2" "$O"; do
-		test ! -e "$(blob_file "$d")" || return 1
+		! has_blob "$d" || return 1
 	done &&
-	test ! -e "$(link_file gc/a "$L2")" &&
+	! has_link gc/a "$L2" &&
 	pullable gc/a v1 "$TRASH/i1" &&
 	reg_curl HEAD "/v2/gc/b/blobs/$L1" && expect_status 200 &&
 	reg_curl HEAD "/v2/gc/a/blobs/$L2" && expect_status 404 &&
@@ -125,7 +130,7 @@ test_expect_success CURL,REGISTRYD '--delete-untagged removes a manifest no tag 
 	grep -q "removed 1 manifests, 2 links, 3 blobs" gc.out &&
 	reg_curl GET "/v2/gc/c/manifests/$M4" -H "Accept: $MT_OCI_MANIFEST" &&
 	expect_status 404 &&
-	test ! -e "$(blob_file "$M4")" &&
+	! has_blob "$M4" &&
 	pullable gc/c v1 "$TRASH/i3" &&
 	run_fsck
 '
@@ -162,7 +167,7 @@ test_expect_success CURL,REGISTRYD 'read-only (registry:2'"'"'s maintenance vari
 	expect_error_code UNSUPPORTED
 '
 
-test_expect_success CURL,REGISTRYD 'read-only: reads work and touch nothing' '
+test_expect_success CURL,REGISTRYD,FSROOT 'read-only: reads work and touch nothing' '
 	before=$(stat -c %Y.%y "$(link_file gc/a "$L1")") &&
 	sleep 1.1 &&
 	pullable gc/a v1 "$TRASH/i1" &&
@@ -204,7 +209,7 @@ test_expect_success CURL,REGISTRYD 'SIGUSR1: the server collects; gc_grace keeps
 	WAIT_SECONDS=20 wait_for grep -q "garbage collection (SIGUSR1) done" registryd.log &&
 	grep "garbage collection (SIGUSR1) done" registryd.log &&
 	grep -q "garbage collection: remove blob $L6 " registryd.log &&
-	test ! -e "$(blob_file "$L6")" && test ! -e "$(blob_file "$M6")" &&
+	! has_blob "$L6" && ! has_blob "$M6" &&
 	pullable gc/on v1 "$TRASH/i5" &&
 	pullable gc/a v1 "$TRASH/i1"
 '
@@ -214,7 +219,7 @@ test_expect_success CURL,REGISTRYD 'gc_interval: the server collects on its own'
 	start_registryd REGISTRY_STORAGE_GC_GRACE=0 REGISTRY_STORAGE_GC_INTERVAL=1 &&
 	make_image gc/on v3 "$TRASH/i7" && M7=$IMG_DIGEST &&
 	reg_curl DELETE "/v2/gc/on/manifests/$M7" && expect_status 202 &&
-	WAIT_SECONDS=20 wait_for test ! -e "$(blob_file "$(sha256_of i7/layer.bin)")" &&
+	WAIT_SECONDS=20 wait_for eval "! has_blob $(sha256_of i7/layer.bin)" &&
 	grep -q "garbage collection (gc_interval) done" registryd.log &&
 	pullable gc/on v1 "$TRASH/i5" &&
 	run_fsck
@@ -227,7 +232,7 @@ test_expect_success CURL,REGISTRYD 'with the default gc_grace the server keeps b
 	reg_curl DELETE "/v2/gc/on/manifests/$M8" && expect_status 202 &&
 	kill -USR1 "$REG_PID" &&
 	WAIT_SECONDS=20 wait_for grep -q "kept 3 recently used blobs" registryd.log &&
-	test -f "$(blob_file "$(sha256_of i8/layer.bin)")"
+	has_blob "$(sha256_of i8/layer.bin)"
 '
 
 # A layer found present by a HEAD (or mounted), and named by a manifest
@@ -236,6 +241,9 @@ test_expect_success CURL,REGISTRYD 'with the default gc_grace the server keeps b
 test_expect_success CURL,PYTHON3,REGISTRYD 'pushes while the server collects over and over: every acknowledged push is pullable' '
 	stop_registryd &&
 	start_registryd REGISTRY_STORAGE_GC_GRACE=0 || return 1
+	# This server's lines only: a slow store may have had the previous
+	# server's collection interrupted by its stop.
+	from=$(($(wc -l <registryd.log) + 1)) &&
 	( while kill -USR1 "$REG_PID" 2>/dev/null; do sleep 0.2; done ) &
 	SIGPID=$! &&
 	test_atexit "kill $SIGPID" &&
@@ -244,12 +252,15 @@ test_expect_success CURL,PYTHON3,REGISTRYD 'pushes while the server collects ove
 	cat push.json &&
 	test "$rc" = 0 &&
 	jq -e ".unpullable == [] and .acked > 20 and .counts.reuse > 5 and .counts.delete > 5" push.json &&
-	runs=$(grep -c "garbage collection (SIGUSR1) done" registryd.log) &&
-	removed=$(grep "garbage collection (SIGUSR1) done" registryd.log |
+	tail -n "+$from" registryd.log >this.log &&
+	runs=$(grep -c "garbage collection (SIGUSR1) done" this.log) &&
+	removed=$(grep "garbage collection (SIGUSR1) done" this.log |
 	    sed -n "s/.*links, \([0-9]*\) blobs,.*/\1/p" | awk "{ s += \$1 } END { print s }") &&
 	echo "$runs collections removed $removed blobs; $(jq .counts.refused push.json) pushes refused and retried" &&
-	test "$runs" -ge 10 && test "$removed" -gt 0 &&
-	! grep -q "garbage collection.*stopped" registryd.log &&
+	# A collection over S3 lists and reads over the network: fewer runs.
+	min=10 && { [ "${TEST_STORE:-}" != s3 ] || min=3; } &&
+	test "$runs" -ge "$min" && test "$removed" -gt 0 &&
+	! grep -q "garbage collection.*stopped" this.log &&
 	stop_registryd &&
 	run_fsck
 '

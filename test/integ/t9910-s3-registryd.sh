@@ -233,6 +233,28 @@ test_expect_success CEPH,CURL 'an upload begun on one instance is finished on an
 	expect_body_file "$TRASH/mv"
 '
 
+test_expect_success CEPH,CURL 'chunks with Content-Range alternating between instances: each takes the store'"'"'s offset' '
+	random_file "$TRASH/rr" 15000000 &&
+	RR=$(sha256_of "$TRASH/rr") &&
+	head -c 6000000 "$TRASH/rr" >"$TRASH/r1" &&
+	dd if="$TRASH/rr" bs=1000000 skip=6 count=6 2>/dev/null >"$TRASH/r2" &&
+	tail -c +12000001 "$TRASH/rr" >"$TRASH/r3" &&
+	upload_start s3/rr && LOC=$(header Location) &&
+	reg_curl PATCH "$B2$LOC" -H "Content-Range: 0-5999999" \
+	    --data-binary @"$TRASH/r1" && expect_status 202 &&
+	reg_curl GET "$BASE$LOC" && expect_status 204 &&
+	expect_header Range 0-5999999 &&
+	reg_curl PATCH "$BASE$LOC" -H "Content-Range: 6000000-11999999" \
+	    --data-binary @"$TRASH/r2" && expect_status 202 &&
+	expect_header Range 0-11999999 &&
+	reg_curl PATCH "$B2$LOC" -H "Content-Range: 12000000-14999999" \
+	    --data-binary @"$TRASH/r3" && expect_status 202 &&
+	reg_curl PUT "$(with_query "$BASE$LOC" "digest=$RR")" &&
+	expect_status 201 &&
+	reg_curl GET "$B2/v2/s3/rr/blobs/$RR" -L && expect_status 200 &&
+	expect_body_file "$TRASH/rr"
+'
+
 test_expect_success CEPH,CURL 'with redirects on, a blob GET is a 307 to a presigned URL' '
 	reg_curl GET "$B2/v2/s3/moved/blobs/$MV" && expect_status 307 &&
 	expect_header_prefix Location "$S3_ENDPOINT/$S3_BUCKET/" &&
@@ -284,6 +306,34 @@ test_expect_success CEPH,SKOPEO,BUSYBOX 'registryd serves what registry:2 pushed
 	    "docker://127.0.0.1:$PORT/ref/img:v2" "oci:$TRASH/fromreg:v2" &&
 	same_blobs "$TRASH/src2" "$TRASH/fromreg" &&
 	reg_curl GET /v2/ref/img/tags/list && jq_body ".tags == [\"v2\"]"
+'
+
+test_expect_success CEPH 'fsck and du read the bucket' '
+	env "${S3ENV[@]}" "$REGISTRYD" fsck -c "$CONF" >"$TRASH/fsck" 2>&1 &&
+	cat "$TRASH/fsck" &&
+	grep -q ", 0 problems" "$TRASH/fsck" &&
+	env "${S3ENV[@]}" "$REGISTRYD" du -c "$CONF" >"$TRASH/du" 2>&1 &&
+	cat "$TRASH/du" &&
+	grep -q "sko/img\$" "$TRASH/du"
+'
+
+test_expect_success CEPH 'registry:2 garbage-collect takes the bucket as it is' '
+	env -u AWS_CA_BUNDLE timeout 120 docker-registry garbage-collect \
+	    --dry-run "$TRASH/reference.yml" >"$TRASH/refgc" 2>&1 &&
+	tail -n 3 "$TRASH/refgc" &&
+	grep -q "sko/img: marking manifest" "$TRASH/refgc"
+'
+
+test_expect_success CEPH,SKOPEO,BUSYBOX 'garbage-collect removes what no manifest names, images stay whole' '
+	env "${S3ENV[@]}" REGISTRY_STORAGE_GC_GRACE=0 "$REGISTRYD" \
+	    garbage-collect -c "$CONF" >"$TRASH/gc" 2>&1 &&
+	cat "$TRASH/gc" &&
+	grep -q "remove blob $BIG" "$TRASH/gc" &&
+	! s3_has "blobs/sha256/${BH:0:2}/$BH/data" &&
+	reg_curl HEAD "/v2/s3/big/blobs/$BIG" && expect_status 404 &&
+	reg_skopeo copy --src-tls-verify=false "$RREF/sko/img:v1" \
+	    "oci:$TRASH/aftergc:v1" &&
+	same_blobs "$TRASH/src" "$TRASH/aftergc"
 '
 
 test_expect_success CEPH,CURL 'no secret in the logs' '

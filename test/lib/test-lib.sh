@@ -100,6 +100,8 @@ prereq_check() {
 	# Not a sanitizer build (make test-asan sets ASAN_OPTIONS): ASan's
 	# quarantine makes memory figures meaningless.
 	NOT_ASAN) [ -z "${ASAN_OPTIONS:-}" ] ;;
+	# The data is in $ROOT (not TEST_STORE=s3): checks of the tree.
+	FSROOT) [ "${TEST_STORE:-}" != s3 ] ;;
 	*)	echo "unknown prerequisite $1" >&2; return 1 ;;
 	esac
 }
@@ -323,11 +325,42 @@ write_config() {
 	[storage]
 	rootdirectory = $ROOT
 	delete_enabled = $REG_DELETE
+	$(test_store_s3_config)
 
 	[log]
 	level = $REG_LOG_LEVEL
 	$REG_EXTRA
 	EOF
+}
+
+# With TEST_STORE=s3 and the S3_* variables of a running cluster
+# (test/s3/ceph.sh start), the server keeps its data there instead, under
+# a root of its own: the filesystem suite's store-facing scripts then run
+# against the s3 driver (make test-s3). Checks that look into $ROOT say
+# so with the FSROOT prerequisite.
+S3_TEST_ROOT="$TEST_NAME-$$"
+
+# store_has PATH: with TEST_STORE=s3, some object's key starts with
+# PATH under the registry's root; else PATH exists under $ROOT.
+store_has() {
+	if [ "${TEST_STORE:-}" != s3 ]; then
+		test -e "$ROOT/docker/registry/v2/$1"
+		return
+	fi
+	s3cmd -c "$S3CMD_CONF" ls -r \
+	    "s3://$S3_BUCKET/$S3_TEST_ROOT/docker/registry/v2/$1" | grep -q .
+}
+
+test_store_s3_config() {
+	[ "${TEST_STORE:-}" = s3 ] || return 0
+	printf 'driver = s3\nredirect_disable = true\n\n[s3]\n'
+	printf 'regionendpoint = %s\nbucket = %s\nregion = %s\n' \
+	    "$S3_ENDPOINT" "$S3_BUCKET" "${S3_REGION:-us-east-1}"
+	printf 'accesskey = %s\nsecretkey = %s\nrootdirectory = /%s\n' \
+	    "$S3_ACCESS_KEY" "$S3_SECRET_KEY" "$S3_TEST_ROOT"
+	# The smallest parts: an upload's memory stays under the suite's
+	# bounds (two parts at most).
+	printf 'chunksize = 5242880\n'
 }
 
 # registryd_is_up [BASE]: GET /v2/ answers with any HTTP status.
