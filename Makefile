@@ -140,8 +140,11 @@ $(BUILD)/registryd.service: etc/registryd.service FORCE | $(BUILD)/obj
 	    etc/registryd.service >$@.tmp && \
 	    { cmp -s $@.tmp $@ && rm -f $@.tmp || mv -f $@.tmp $@; }
 
-# An existing configuration file is never overwritten.
-install: all $(BUILD)/registryd.service
+# An existing configuration file is never overwritten. Like run, it
+# installs the missing build dependencies first (a fresh Debian has no
+# compiler), then builds.
+install: deps-build
+	@$(MAKE) --no-print-directory all $(BUILD)/registryd.service
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(UNITDIR) \
 	    $(DESTDIR)$(SYSCONFDIR)/registryd

@@ -49,9 +49,14 @@ struct api_ctx {
 	struct route_match ac_match; /* copy of the routed path */
 	/*
 	 * The upload this request holds acquired, or NULL. Released by the
-	 * cleanup, unless a job took it over (then NULL here).
+	 * cleanup, unless a job took it over (then NULL here); rolled back
+	 * first, to its offset when acquired, unless ac_upload_kept: a
+	 * request that ends without success (a malformed chunk or trailer
+	 * after good chunks, a client gone mid-body) keeps none of its
+	 * bytes, since its client cannot know how many were.
 	 */
 	struct upload *ac_upload;
+	int ac_upload_kept; /* the request succeeded: its bytes stay */
 	char ac_digest[DIGEST_BUFSZ]; /* ?digest= */
 	int ac_has_range;             /* Content-Range was given */
 	uint64_t ac_range_end;        /* its last byte index */

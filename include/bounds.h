@@ -13,6 +13,14 @@
 #define HTTP_DISCARD_MAX      (1024 * 1024) /* discarded after an early reply */
 #define HTTP_READ_MAX         (256 * 1024)  /* bytes parsed per read callback */
 #define HTTP_FILE_SEGMENT     (256 * 1024)  /* pread size without sendfile */
+/*
+ * Lingering close (after a reply with Connection: close): input is
+ * discarded until EOF, HTTP_LINGER_IDLE seconds of silence or
+ * HTTP_LINGER_MAX seconds in all, whichever comes first; the last, so
+ * that a client trickling bytes cannot hold the connection for good.
+ */
+#define HTTP_LINGER_IDLE      2
+#define HTTP_LINGER_MAX       10
 
 /* Connections (server.c). */
 #define SERVER_MAX_CONNECTIONS 4096 /* default [http] max_connections */
@@ -26,6 +34,15 @@
  * default max_connections. Trusted proxies (trust_proxy) are not capped.
  */
 #define SERVER_MAX_CONNECTIONS_PER_ADDRESS 256
+
+/*
+ * accept() out of descriptors (EMFILE, ENFILE): the listeners are off
+ * until a connection closes or this backoff, doubled after each failed
+ * retry up to the maximum, has passed (descriptors held elsewhere, by
+ * blob readers or another process, come free without any close).
+ */
+#define SERVER_ACCEPT_RETRY_MIN_MS 100
+#define SERVER_ACCEPT_RETRY_MAX_MS 1000
 
 /* Registry objects. */
 #define NAME_MAX_LEN           255 /* repository name, OCI grammar */

@@ -230,7 +230,7 @@ enum http_conn_state {
 	HTTP_CONN_CLOSE_AFTER_REPLY,
 	/*
 	 * The last reply is out and the write side shut: discard input until
-	 * EOF or the short read timeout, then close.
+	 * EOF, the short read timeout or HTTP_LINGER_MAX in all, then close.
 	 */
 	HTTP_CONN_LINGER,
 	/* Close now. */

@@ -40,6 +40,15 @@ void metrics_request(const struct metrics_request *);
  * started (+1) or ended (-1).
  */
 void metrics_in_flight(const char *handler, int delta);
+/*
+ * metrics_process_started: take the wall clock now as the time the
+ * process started (main calls it first), for process_start_time_seconds.
+ * Recorded rather than read from /proc/stat's boot time, which systemd's
+ * ProcSubset=pid (registryd.service) hides. metrics_start_time: that
+ * time in seconds since the epoch, 0 when never recorded.
+ */
+void metrics_process_started(void);
+double metrics_start_time(void);
 /* metrics_connections: a client connection opened (+1) or closed (-1). */
 void metrics_connections(int delta);
 

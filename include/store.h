@@ -69,6 +69,12 @@ enum store_call_kind {
 	STORE_CALL_QUICK,   /* stat, small reads, small unsynced writes
 	                     * (an upload's start, an unlink): at once on
 	                     * a local disk */
+	STORE_CALL_LIST,    /* a listing with no bound on its size (the
+	                     * tags of a repository, its links, a
+	                     * subject's referrers), or an answer made
+	                     * from one (a _catalog page): one
+	                     * directory, but it may hold 100 000
+	                     * entries, so never on the loop */
 	STORE_CALL_DURABLE, /* writes that end in fsync or a remote commit */
 	STORE_CALL_WALK,    /* a walk of the whole store: always slow */
 };
@@ -167,7 +173,7 @@ int store_link_delete(struct store *, const char *name, enum store_link,
     const char *digest);
 /*
  * store_link_list: the digests of every link of that kind in name (a
- * list). A repository without any gives 0 and *n = 0.
+ * list). A repository without any gives 0 and *n = 0. A STORE_CALL_LIST.
  */
 int store_link_list(struct store *, const char *name, enum store_link,
     char ***digests, size_t *n);
@@ -184,7 +190,7 @@ int store_tag_set(struct store *, const char *name, const char *tag,
 int store_tag_delete(struct store *, const char *name, const char *tag);
 /*
  * store_tag_list: tag names of name, sorted by strcmp (a list). ENOENT
- * when the repository does not exist.
+ * when the repository does not exist. A STORE_CALL_LIST.
  */
 int store_tag_list(struct store *, const char *name, char ***tags, size_t *n);
 
@@ -248,7 +254,7 @@ int store_referrer_get(struct store *, const char *name, const char *subject,
     const char *digest, size_t max, char **desc, size_t *len);
 /*
  * store_referrer_list: the digests with an entry under subject, sorted by
- * strcmp (a list). None gives 0 and *n = 0.
+ * strcmp (a list). None gives 0 and *n = 0. A STORE_CALL_LIST.
  */
 int store_referrer_list(struct store *, const char *name, const char *subject,
     char ***digests, size_t *n);
@@ -401,13 +407,20 @@ void store_writer_free(struct store_writer *);
  */
 int store_upload_purge(struct store *, time_t max_age, int dryrun);
 
+/* What store_probe asks of the store. */
+enum store_probe_kind {
+	STORE_PROBE_WRITE, /* a small object written and removed */
+	STORE_PROBE_READ,  /* the top of the tree read (read_only mode) */
+};
+
 /*
- * store_probe: 0 when the store takes writes now (a small object written
- * and removed, nothing left behind), or -1 with errno (EROFS, ENOSPC,
- * EACCES, EIO). For /readyz: a STORE_CALL_DURABLE, since a sick disk may
- * hang it.
+ * store_probe: 0 when the store takes writes now (STORE_PROBE_WRITE:
+ * nothing is left behind), or, for a registry in read_only mode, which
+ * may sit on a read-only mount, answers reads now (STORE_PROBE_READ);
+ * -1 with errno (EROFS, ENOSPC, EACCES, EIO). For /readyz: a
+ * STORE_CALL_DURABLE, since a sick disk may hang it.
  */
-int store_probe(struct store *);
+int store_probe(struct store *, enum store_probe_kind);
 
 /* ---- the walk (fsck, garbage collection) ---- */
 

@@ -91,7 +91,7 @@ struct store_ops {
 	    const char *, struct timespec *);
 	int (*so_link_touch)(struct store *, const char *, enum store_link,
 	    const char *);
-	int (*so_probe)(struct store *);
+	int (*so_probe)(struct store *, enum store_probe_kind);
 
 	/*
 	 * For drivers whose loop-side calls start network requests (S3);

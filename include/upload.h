@@ -92,7 +92,8 @@ int upload_refresh_work(struct upload *);
 
 /*
  * upload_rollback: drop the bytes written since upload_acquire (a request
- * refused part-way, e.g. a chunk longer than its Content-Range).
+ * refused part-way, e.g. a chunk longer than its Content-Range, or that
+ * ended without success in any other way).
  */
 void upload_rollback(struct upload *);
 

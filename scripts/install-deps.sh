@@ -44,6 +44,15 @@ ui_modules() {
 	(cd "$d" && npm ci --no-audit --no-fund)
 }
 
+# Off Debian there is no package database to ask: name what is needed
+# and leave it to the administrator, rather than fail a build that may
+# well work.
+if ! command -v dpkg-query >/dev/null 2>&1; then
+	echo "install-deps: no dpkg-query (not Debian); make sure these," \
+	    "or your system's equivalents, are installed:" $want >&2
+	exit 0
+fi
+
 missing=
 for p in $want; do
 	s=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)

@@ -131,7 +131,8 @@ api_ctx_new(struct request *req, const struct route_match *m)
 /*
  * The request is being freed (replied, or its connection closed). Drop
  * the back pointer of a job still working for it and give back an upload
- * it still holds; a job that took the upload over releases it itself.
+ * it still holds, without the bytes it wrote unless it succeeded (see
+ * ac_upload); a job that took the upload over releases it itself.
  */
 static void
 ctx_cleanup_cb(struct request *req)
@@ -144,8 +145,11 @@ ctx_cleanup_cb(struct request *req)
 		ctx->ac_job->aj_req = NULL;
 	if (ctx->ac_auth != NULL)
 		auth_cancel(ctx->ac_auth);
-	if (ctx->ac_upload != NULL && api_run)
+	if (ctx->ac_upload != NULL && api_run) {
+		if (!ctx->ac_upload_kept)
+			upload_rollback(ctx->ac_upload);
 		upload_release(ctx->ac_upload);
+	}
 	api_manifest_body_free(ctx);
 	free(ctx);
 	http_set_ctx(req, NULL);

@@ -25,9 +25,25 @@
 #define API_QUERY_MAX 512 /* longest n= / last= value kept */
 
 /*
- * A tags/list: the store's list is one store call, the page is cut from
- * it by tags_done on the loop. Owned by itself; tags_done frees it and
- * the list.
+ * A _catalog page: its names, copied from the index on the loop, and the
+ * answer made from them by a LIST call. Owned by itself; catalog_done
+ * frees it.
+ */
+struct api_catalog_page {
+	struct api_job cp_job; /* first: the call and request link */
+	size_t cp_limit;       /* n= */
+	int cp_more;           /* names follow the page */
+	char **cp_names;       /* cp_n pointers into cp_buf (owned) */
+	size_t cp_n;
+	char *cp_buf;  /* the names, NUL-terminated, end to end (owned) */
+	char *cp_body; /* the JSON answer (owned), NULL: out of memory */
+};
+
+/*
+ * A tags/list: one store call of kind LIST (a repository may have a
+ * hundred thousand tags), whose work lists the tags and makes the whole
+ * answer off the loop: tags_done only sends it. Owned by itself;
+ * tags_done frees it.
  */
 struct api_tags_list {
 	struct api_job tl_job; /* first: the call and request link */
@@ -35,14 +51,18 @@ struct api_tags_list {
 	char tl_last[API_QUERY_MAX]; /* last=, when tl_has_last */
 	int tl_has_last;
 	size_t tl_limit; /* n= */
-	char **tl_tags;  /* store_tag_list's, owned */
-	size_t tl_ntags;
-	int tl_result; /* store_tag_list's: 0, -1 (tl_errno) */
+	int tl_result;   /* store_tag_list's: 0, -1 (tl_errno) */
 	int tl_errno;
+	char *tl_body; /* the JSON answer (owned), NULL: out of memory */
+	char *tl_next; /* last= of the next page (owned), NULL: none */
 };
 
 static int page_args(struct request *, size_t *, char *, size_t, int *);
+static void catalog_work(struct store_call *);
+static void catalog_done(struct store_call *);
+static void catalog_free(struct api_catalog_page *);
 static void tags_work(struct store_call *);
+static void tags_page(struct api_tags_list *, char **, size_t);
 static void tags_done(struct store_call *);
 
 /*
@@ -74,45 +94,105 @@ api_listing_base_get(struct request *req, const struct route_match *m)
 /*
  * api_listing_catalog_get: GET /v2/_catalog: a page of the repository
  * index, with a Link to the next page when more follow (registry:2's
- * extension of the spec).
+ * extension of the spec). The index may change at the next loop turn, so
+ * the page's names are copied now, into one buffer (a memcpy each); the
+ * JSON of up to 100 000 of them is made off the loop, by a LIST call.
  */
 void
 api_listing_catalog_get(struct request *req, const struct route_match *m)
 {
+	struct api_catalog_page *cp;
 	char last[API_QUERY_MAX];
 	const char **names = NULL;
-	json_t *root = NULL, *arr = NULL;
-	size_t limit, k, i;
+	size_t limit, k, i, len, total = 0;
 	int has_last, more = 0;
+	char *p;
 
-	(void)m;
 	if (page_args(req, &limit, last, sizeof(last), &has_last) == -1)
 		return;
-	if (limit > 0 && (names = calloc(limit, sizeof(*names))) == NULL) {
-		http_error(req, 500, "UNKNOWN", "out of memory");
-		return;
-	}
+	if (limit > 0 && (names = calloc(limit, sizeof(*names))) == NULL)
+		goto nomem;
 	k = limit > 0
 	    ? catalog_page(has_last ? last : NULL, limit, names, &more)
 	    : 0;
+	for (i = 0; i < k; i++)
+		total += strlen(names[i]) + 1;
+	if ((cp = api_job_new(req, m, sizeof(*cp), STORE_CALL_LIST,
+	         catalog_work, catalog_done)) == NULL) {
+		free(names);
+		return;
+	}
+	cp->cp_limit = limit;
+	cp->cp_more = more;
+	if (k > 0 &&
+	    ((cp->cp_names = calloc(k, sizeof(*cp->cp_names))) == NULL ||
+	        (cp->cp_buf = malloc(total)) == NULL)) {
+		api_job_detach(&cp->cp_job);
+		catalog_free(cp);
+		goto nomem;
+	}
+	for (i = 0, p = cp->cp_buf; i < k; i++, p += len) {
+		len = strlen(names[i]) + 1;
+		memcpy(p, names[i], len);
+		cp->cp_names[i] = p;
+	}
+	cp->cp_n = k;
+	free(names);
+	api_job_start(&cp->cp_job);
+	return;
+nomem:
+	free(names);
+	http_error(req, 500, "UNKNOWN", "out of memory");
+}
+
+/* Wherever the store runs it: only the job's own fields. */
+static void
+catalog_work(struct store_call *sc)
+{
+	struct api_catalog_page *cp = (struct api_catalog_page *)sc;
+	json_t *root = NULL, *arr = NULL;
+	size_t i;
+
 	if ((root = json_object()) == NULL ||
 	    api_json_set(root, "repositories", arr = json_array()) == -1)
-		goto fail;
-	for (i = 0; i < k; i++)
-		if (api_json_append(arr, json_string(names[i])) == -1)
-			goto fail;
-	/* The index may change at the next loop turn: use it now. */
-	if (more && k > 0)
-		http_add_header(req, "Link",
-		    "</v2/_catalog?n=%zu&last=%s>; rel=\"next\"", limit,
-		    names[k - 1]);
-	free(names);
-	api_reply_json(req, 200, API_CT_JSON, root);
-	return;
-fail:
-	free(names);
+		goto done;
+	for (i = 0; i < cp->cp_n; i++)
+		if (api_json_append(arr, json_string(cp->cp_names[i])) == -1)
+			goto done;
+	cp->cp_body = json_dumps(root, JSON_COMPACT);
+done:
 	json_decref(root);
-	http_error(req, 500, "UNKNOWN", "out of memory");
+}
+
+/* On the loop: send the page, if the client is still there. */
+static void
+catalog_done(struct store_call *sc)
+{
+	struct api_catalog_page *cp = (struct api_catalog_page *)sc;
+	struct request *req = api_job_detach(&cp->cp_job);
+
+	if (req == NULL)
+		goto done;
+	if (cp->cp_body == NULL) {
+		http_error(req, 500, "UNKNOWN", "out of memory");
+		goto done;
+	}
+	if (cp->cp_more && cp->cp_n > 0)
+		http_add_header(req, "Link",
+		    "</v2/_catalog?n=%zu&last=%s>; rel=\"next\"", cp->cp_limit,
+		    cp->cp_names[cp->cp_n - 1]);
+	http_reply(req, 200, API_CT_JSON, cp->cp_body, strlen(cp->cp_body));
+done:
+	catalog_free(cp);
+}
+
+static void
+catalog_free(struct api_catalog_page *cp)
+{
+	free(cp->cp_names);
+	free(cp->cp_buf);
+	free(cp->cp_body);
+	free(cp);
 }
 
 /*
@@ -131,7 +211,7 @@ api_listing_tags_get(struct request *req, const struct route_match *m)
 
 	if (page_args(req, &limit, last, sizeof(last), &has_last) == -1)
 		return;
-	if ((tl = api_job_new(req, m, sizeof(*tl), STORE_CALL_QUICK, tags_work,
+	if ((tl = api_job_new(req, m, sizeof(*tl), STORE_CALL_LIST, tags_work,
 	         tags_done)) == NULL)
 		return;
 	util_strlcpy(tl->tl_name, m->rm_name, sizeof(tl->tl_name));
@@ -147,21 +227,53 @@ static void
 tags_work(struct store_call *sc)
 {
 	struct api_tags_list *tl = (struct api_tags_list *)sc;
+	char **tags = NULL;
+	size_t ntags = 0;
 
-	tl->tl_result = store_tag_list(api_store(), tl->tl_name, &tl->tl_tags,
-	    &tl->tl_ntags);
+	tl->tl_result = store_tag_list(api_store(), tl->tl_name, &tags, &ntags);
 	tl->tl_errno = errno;
+	if (tl->tl_result == 0)
+		tags_page(tl, tags, ntags);
+	store_list_free(tags, ntags);
 }
 
-/* On the loop: cut the page and answer, if the client is still there. */
+/*
+ * Cut the page after last= from the sorted tags and serialise it into
+ * tl_body, with tl_next set when more follow. On the worker: building
+ * the JSON of 100 000 tags takes as long as listing them.
+ */
+static void
+tags_page(struct api_tags_list *tl, char **tags, size_t ntags)
+{
+	json_t *root = NULL, *arr = NULL;
+	size_t limit = tl->tl_limit, start = 0, k, i;
+
+	/* store_tag_list sorts by strcmp, which is the order of last. */
+	if (tl->tl_has_last)
+		while (start < ntags && strcmp(tags[start], tl->tl_last) <= 0)
+			start++;
+	k = ntags - start < limit ? ntags - start : limit;
+	if ((root = json_object()) == NULL ||
+	    api_json_set(root, "name", json_string(tl->tl_name)) == -1 ||
+	    api_json_set(root, "tags", arr = json_array()) == -1)
+		goto done;
+	for (i = start; i < start + k; i++)
+		if (api_json_append(arr, json_string(tags[i])) == -1)
+			goto done;
+	if (start + k < ntags && k > 0 &&
+	    (tl->tl_next = strdup(tags[start + k - 1])) == NULL)
+		goto done;
+	tl->tl_body = json_dumps(root, JSON_COMPACT);
+done:
+	json_decref(root);
+}
+
+/* On the loop: send the answer, if the client is still there. */
 static void
 tags_done(struct store_call *sc)
 {
 	struct api_tags_list *tl = (struct api_tags_list *)sc;
 	struct request *req = api_job_detach(&tl->tl_job);
-	char **tags = tl->tl_tags;
-	json_t *root = NULL, *arr = NULL;
-	size_t ntags = tl->tl_ntags, limit = tl->tl_limit, start = 0, k, i;
 
 	if (req == NULL)
 		goto done;
@@ -172,28 +284,17 @@ tags_done(struct store_call *sc)
 			api_storage_error(req, tl->tl_errno, "store_tag_list");
 		goto done;
 	}
-	/* store_tag_list sorts by strcmp, which is the order of last. */
-	if (tl->tl_has_last)
-		while (start < ntags && strcmp(tags[start], tl->tl_last) <= 0)
-			start++;
-	k = ntags - start < limit ? ntags - start : limit;
-	if ((root = json_object()) == NULL ||
-	    api_json_set(root, "name", json_string(tl->tl_name)) == -1 ||
-	    api_json_set(root, "tags", arr = json_array()) == -1)
-		goto fail;
-	for (i = start; i < start + k; i++)
-		if (api_json_append(arr, json_string(tags[i])) == -1)
-			goto fail;
-	if (start + k < ntags && k > 0)
+	if (tl->tl_body == NULL) {
+		http_error(req, 500, "UNKNOWN", "out of memory");
+		goto done;
+	}
+	if (tl->tl_next != NULL)
 		http_add_header(req, "Link",
 		    "</v2/%s/tags/list?n=%zu&last=%s>; rel=\"next\"",
-		    tl->tl_name, limit, tags[start + k - 1]);
-	api_reply_json(req, 200, API_CT_JSON, root);
-	goto done;
-fail:
-	json_decref(root);
-	http_error(req, 500, "UNKNOWN", "out of memory");
+		    tl->tl_name, tl->tl_limit, tl->tl_next);
+	http_reply(req, 200, API_CT_JSON, tl->tl_body, strlen(tl->tl_body));
 done:
-	store_list_free(tags, ntags);
+	free(tl->tl_body);
+	free(tl->tl_next);
 	free(tl);
 }

@@ -7,7 +7,8 @@
  * read now from their owners: upload sessions (upload.c), repositories
  * and blobs as the catalog's last refresh walk counted them (catalog.c:
  * a scrape never walks the store), the worker pool's queues by class of
- * job (pool.c), and the process (/proc/self). Everything is cheap enough for
+ * job (pool.c), and the process (/proc/self; its start time is what main
+ * recorded: metrics.c). Everything is cheap enough for
  * the loop: the costliest step is counting /proc/self/fd.
  */
 #include <sys/resource.h>
@@ -33,7 +34,6 @@ static void metrics_pool_family(FILE *, const char *, const char *,
     const char *, const double[POOL_NCLASSES]);
 static void metrics_pool(FILE *);
 static void metrics_process(FILE *);
-static double metrics_start_time(void);
 static int metrics_open_fds(void);
 
 /* api_metrics_get: GET (and HEAD) /metrics; any query is ignored. */
@@ -141,7 +141,7 @@ metrics_pool_family(FILE *f, const char *name, const char *type,
 /*
  * The worker pool, by class of job (pool.h): its threads, what waits for
  * them and what they run now, and since start the jobs taken and those
- * refused (password checks beyond their limit, answered 503); and the
+ * refused (password checks beyond their limit, answered 429); and the
  * jobs of every class whose completion has not run yet.
  */
 static void
@@ -171,7 +171,7 @@ metrics_pool(FILE *f)
 	metrics_pool_family(f, "registryd_pool_jobs_total", "counter",
 	    "Jobs of the class taken since start.", taken);
 	metrics_pool_family(f, "registryd_pool_refused_total", "counter",
-	    "Jobs of the class refused at its limit (password checks: 503).",
+	    "Jobs of the class refused at its limit (password checks: 429).",
 	    refused);
 	metrics_pool_family(f, "registryd_pool_work_seconds_average", "gauge",
 	    "Moving average of how long a job of the class runs.", work);
@@ -237,44 +237,6 @@ metrics_process(FILE *f)
 		    "Start time of the process since unix epoch in seconds.");
 		metrics_sample(f, "process_start_time_seconds", NULL, start);
 	}
-}
-
-/*
- * When the process started, in seconds since the epoch: the boot time
- * (/proc/stat btime) plus the start in clock ticks after boot
- * (/proc/self/stat field 22). Read once; 0 when unknown.
- */
-static double
-metrics_start_time(void)
-{
-	static double start;
-	unsigned long long ticks = 0, btime = 0;
-	double tick = (double)sysconf(_SC_CLK_TCK);
-	char line[1024], *p;
-	FILE *fp;
-
-	if (start > 0 || tick <= 0)
-		return start;
-	if ((fp = fopen("/proc/self/stat", "r")) == NULL)
-		return 0;
-	if (fgets(line, sizeof(line), fp) == NULL ||
-	    (p = strrchr(line, ')')) == NULL ||
-	    sscanf(p + 1,
-	        " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d "
-	        "%*d %*d %*d %*d %*d %llu",
-	        &ticks) != 1)
-		ticks = 0;
-	fclose(fp);
-	if ((fp = fopen("/proc/stat", "r")) == NULL)
-		return 0;
-	while (fgets(line, sizeof(line), fp) != NULL)
-		if (sscanf(line, "btime %llu", &btime) == 1)
-			break;
-	fclose(fp);
-	if (btime == 0 || ticks == 0)
-		return 0;
-	start = (double)btime + (double)ticks / tick;
-	return start;
 }
 
 /* Descriptors open now (not counting the one that lists them), or -1. */

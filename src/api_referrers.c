@@ -26,9 +26,11 @@
  * revision with a mark but without its entry, the one state the
  * reconcile cannot see.
  *
- * A query is one store call of kind WALK (struct api_job), never on the
+ * A query is one store call of kind LIST (struct api_job), never on the
  * loop: it lists the subject's entries, reads the page's and builds the
- * answer's bytes; its done function only sends them.
+ * answer's bytes; its done function only sends them. Not a WALK: it
+ * reads one repository's index, and must not wait behind a purge or a
+ * garbage collection walking the whole store.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -550,7 +552,7 @@ api_referrers_get(struct request *req, const struct route_match *m)
 	if (limit > REFERRERS_PAGE_MAX)
 		limit = REFERRERS_PAGE_MAX;
 
-	if ((rf = api_job_new(req, m, sizeof(*rf), STORE_CALL_WALK,
+	if ((rf = api_job_new(req, m, sizeof(*rf), STORE_CALL_LIST,
 	         referrers_work, referrers_done)) == NULL)
 		return;
 	util_strlcpy(rf->rf_name, m->rm_name, sizeof(rf->rf_name));

@@ -660,6 +660,7 @@ patch_end(struct request *req)
 		api_job_start(&fj->fj_job);
 		return;
 	}
+	ctx->ac_upload_kept = 1;
 	session_headers(req, ctx->ac_upload);
 	http_reply(req, 202, NULL, NULL, 0);
 }
@@ -700,6 +701,11 @@ flush_done(struct store_call *sc)
 	if (fj->fj_result == -1)
 		upload_rollback(fj->fj_upload);
 	if (req == NULL) {
+		/*
+		 * Gone before its 202: the bytes stay all the same, since the
+		 * store (which other instances read) has them now; a GET of
+		 * the session tells the client.
+		 */
 		upload_release(fj->fj_upload);
 		free(fj);
 		return;
@@ -709,6 +715,7 @@ flush_done(struct store_call *sc)
 	if (fj->fj_result == -1)
 		api_storage_error(req, fj->fj_errno, "storing the chunk");
 	else {
+		ctx->ac_upload_kept = 1;
 		session_headers(req, fj->fj_upload);
 		http_reply(req, 202, NULL, NULL, 0);
 	}
@@ -770,6 +777,7 @@ commit_start(struct request *req)
 	ctx->ac_upload = NULL;
 	if (job_start(req, ctx, UPLOAD_OP_COMMIT, u, ctx->ac_match.rm_name,
 	        ctx->ac_digest) == -1) {
+		upload_rollback(u);
 		upload_release(u);
 		http_error(req, 500, "UNKNOWN", "out of memory");
 	}

@@ -13,9 +13,17 @@
  * visited are capped, and the file's size is capped before parsing. It
  * runs twice: a first pass checks the whole structure and calls nothing,
  * so a file that is no usable YAML gets one error and no verdicts.
+ *
+ * libyaml 0.2.5 itself has no nesting limit, and its scanner takes time
+ * quadratic in the nesting (200 KB of "[[[..." took 48 s to load), so
+ * the events are read once before loading, to refuse a file nested
+ * deeper than CY_NEST_MAX after reading only that far. Duplicate keys
+ * are found by sorting a mapping's keys, not by comparing each with
+ * every other one (20000 keys took 5 s).
  */
 #include <ctype.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +37,7 @@
 #define CY_LIST_MAX  8192   /* bytes of a list in the env form */
 #define CY_DEPTH_MAX 16     /* nesting of mappings and sequences */
 #define CY_ITEMS_MAX 100000 /* nodes visited, aliases counted each time */
+#define CY_NEST_MAX  64     /* nesting while parsing, before the walk */
 
 #define CY_ENV_PREFIX  "REGISTRY"
 #define CY_ENV_HEADERS "REGISTRY_HTTP_HEADERS"
@@ -73,6 +82,10 @@ static int cy_node(struct cy_walk *, const yaml_node_t *, int, int);
 static int cy_map(struct cy_walk *, const yaml_node_t *, int);
 static int cy_push(struct cy_walk *, const yaml_node_t *, const char *, int);
 static int cy_is_type_key(const char *, const char *);
+static int cy_key_cmp(const void *, const void *);
+static int
+cy_dup(struct cy_walk *, const yaml_node_t *, size_t *, const yaml_node_t **);
+static int cy_nesting(const unsigned char *, size_t, char *, size_t, int *);
 
 /* Record the first error of the walk; returns -1. */
 static int
@@ -282,19 +295,88 @@ cy_is_type_key(const char *env, const char *key)
 	return 1;
 }
 
+/* A key of a mapping, for sorting: its text and its position. */
+struct cy_key {
+	const char *k_text;
+	size_t k_index;
+};
+
+/* By text, ignoring case; equal texts by position. */
+static int
+cy_key_cmp(const void *a, const void *b)
+{
+	const struct cy_key *x = a, *y = b;
+	int c;
+
+	if ((c = strcasecmp(x->k_text, y->k_text)) != 0)
+		return c;
+	return x->k_index < y->k_index ? -1 : x->k_index > y->k_index;
+}
+
+/*
+ * The first entry of mapping n (in document order) whose key an earlier
+ * entry already has, ignoring case: its position in *dup and the node of
+ * that earlier key in *first; *dup is left alone when there is none.
+ * Keys that are no string are skipped (cy_map refuses them). -1 only
+ * when out of memory.
+ */
+static int
+cy_dup(struct cy_walk *w, const yaml_node_t *n, size_t *dup,
+    const yaml_node_t **first)
+{
+	const yaml_node_pair_t *p, *start = n->data.mapping.pairs.start;
+	const yaml_node_t *kn;
+	struct cy_key *keys;
+	size_t nkeys = 0, i, j;
+	const char *key;
+
+	if (n->data.mapping.pairs.top - start < 2)
+		return 0;
+	if ((keys = calloc((size_t)(n->data.mapping.pairs.top - start),
+	         sizeof(*keys))) == NULL)
+		return cy_error(w, n, "out of memory");
+	for (p = start; p < n->data.mapping.pairs.top; p++) {
+		kn = yaml_document_get_node(w->w_doc, p->key);
+		if (kn == NULL || kn->type != YAML_SCALAR_NODE ||
+		    cy_scalar(kn, &key) == -1)
+			continue;
+		keys[nkeys].k_text = key;
+		keys[nkeys++].k_index = (size_t)(p - start);
+	}
+	qsort(keys, nkeys, sizeof(*keys), cy_key_cmp);
+	for (i = 0; i < nkeys; i = j) {
+		/* A run of equal keys: the first one and the second. */
+		for (j = i + 1; j < nkeys &&
+		     strcasecmp(keys[i].k_text, keys[j].k_text) == 0;
+		     j++)
+			;
+		if (j - i > 1 && keys[i + 1].k_index < *dup) {
+			*dup = keys[i + 1].k_index;
+			*first = yaml_document_get_node(w->w_doc,
+			    start[keys[i].k_index].key);
+		}
+	}
+	free(keys);
+	return 0;
+}
+
 /* The entries of mapping n, at the walk's current key. */
 static int
 cy_map(struct cy_walk *w, const yaml_node_t *n, int depth)
 {
 	char key0[CY_PATH_MAX], env0[CY_PATH_MAX], env1[CY_PATH_MAX];
-	const yaml_node_pair_t *p, *q;
-	const yaml_node_t *kn, *vn, *kq;
-	const char *key, *other;
+	const yaml_node_pair_t *p;
+	const yaml_node_t *kn, *vn, *kq = NULL;
+	const char *key;
+	size_t dup = SIZE_MAX;
 	int header, line, rv;
 
 	memcpy(key0, w->w_key, sizeof(key0));
 	memcpy(env0, w->w_env, sizeof(env0));
 	header = strcmp(env0, CY_ENV_HEADERS) == 0;
+	/* The first pass has checked the keys of every mapping it saw. */
+	if (w->w_dry && cy_dup(w, n, &dup, &kq) == -1)
+		return -1;
 	for (p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
 	     p++) {
 		kn = yaml_document_get_node(w->w_doc, p->key);
@@ -318,16 +400,11 @@ cy_map(struct cy_walk *w, const yaml_node_t *n, int depth)
 		 * case-insensitive in the environment, so "Addr" and "addr"
 		 * are one setting, as header names are one header.
 		 */
-		for (q = n->data.mapping.pairs.start; q < p; q++) {
-			kq = yaml_document_get_node(w->w_doc, q->key);
-			if (cy_scalar(kq, &other) == 0 &&
-			    strcasecmp(other, key) == 0)
-				return cy_error(w, kn,
-				    "duplicate key '%.64s%s%.64s' (first at "
-				    "line %d)",
-				    key0, *key0 != '\0' ? "." : "", key,
-				    (int)kq->start_mark.line + 1);
-		}
+		if ((size_t)(p - n->data.mapping.pairs.start) == dup)
+			return cy_error(w, kn,
+			    "duplicate key '%.64s%s%.64s' (first at line %d)",
+			    key0, *key0 != '\0' ? "." : "", key,
+			    (int)kq->start_mark.line + 1);
 		if (cy_push(w, kn, key, header) == -1)
 			return -1;
 		w->w_lines[depth] = line;
@@ -391,6 +468,54 @@ config_yaml_sniff(const char *path, const char *head, size_t len)
 }
 
 /*
+ * Read buf's events up to its first document's end: 0 when it nests no
+ * deeper than CY_NEST_MAX, else -1 with the message (a syntax error
+ * found first is left to the loader, which reports it the same way).
+ */
+static int
+cy_nesting(const unsigned char *buf, size_t len, char *err, size_t errlen,
+    int *line)
+{
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	int depth = 0, rv = 0, done = 0;
+
+	if (!yaml_parser_initialize(&parser)) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	yaml_parser_set_input_string(&parser, buf, len);
+	while (!done && yaml_parser_parse(&parser, &ev)) {
+		switch (ev.type) {
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT:
+			if (++depth > CY_NEST_MAX) {
+				*line = (int)ev.start_mark.line + 1;
+				snprintf(err, errlen,
+				    "YAML: nested deeper than %d levels",
+				    CY_NEST_MAX);
+				rv = -1;
+				done = 1;
+			}
+			break;
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			depth--;
+			break;
+		case YAML_DOCUMENT_END_EVENT:
+		case YAML_STREAM_END_EVENT:
+			done = 1;
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+	return rv;
+}
+
+/*
  * config_yaml_read: see config_yaml.h.
  */
 int
@@ -418,6 +543,10 @@ config_yaml_read(FILE *fp, size_t max, config_yaml_fn fn, void *arg, char *err,
 	}
 	if (len > max) {
 		snprintf(err, errlen, "file larger than %zu bytes", max);
+		free(buf);
+		return -1;
+	}
+	if (cy_nesting(buf, len, err, errlen, line) == -1) {
 		free(buf);
 		return -1;
 	}

@@ -80,7 +80,8 @@
  */
 struct http_conn {
 	struct bufferevent *hc_bev;    /* the server's; never freed here */
-	struct event *hc_hdr_timer;    /* absolute header deadline */
+	struct event *hc_hdr_timer;    /* absolute header deadline; while
+	                                * lingering, the linger cap */
 	http_parser hc_parser;         /* hc_parser.data is hc */
 	struct request *hc_req;        /* request being parsed/served */
 	enum http_conn_state hc_state; /* only raised: http_conn_set_state */
@@ -192,6 +193,7 @@ static int http_on_message_begin(http_parser *);
 static int http_on_url(http_parser *, const char *, size_t);
 static int http_on_header_field(http_parser *, const char *, size_t);
 static int http_on_header_value(http_parser *, const char *, size_t);
+static int http_on_trailer(struct request *, const char *, size_t, int);
 static int http_on_headers_complete(http_parser *);
 static int http_on_body(http_parser *, const char *, size_t);
 static int http_on_message_complete(http_parser *);
@@ -367,7 +369,11 @@ http_header_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (hc->hc_req == NULL)
+	if (hc->hc_state == HTTP_CONN_LINGER)
+		log_debug("%s: still sending after %d s of lingering close, "
+		          "closing",
+		    hc->hc_peer, HTTP_LINGER_MAX);
+	else if (hc->hc_req == NULL)
 		/* Idle, like a keep-alive connection that timed out. */
 		log_debug("%s: no request within %d s, closing", hc->hc_peer,
 		    http_cfg->cf_header_timeout);
@@ -520,6 +526,8 @@ http_on_header_field(http_parser *p, const char *at, size_t len)
 	struct http_conn *hc = p->data;
 	struct request *r = hc->hc_req;
 
+	if (r->r_flags & REQ_F_DISPATCHED)
+		return http_on_trailer(r, at, len, 1);
 	if (r->r_nheaders == 0 || (r->r_flags & REQ_F_IN_VALUE)) {
 		/* A new header begins: close the url or the last value. */
 		if (http_buf_terminate(r) == -1)
@@ -551,6 +559,8 @@ http_on_header_value(http_parser *p, const char *at, size_t len)
 	struct request *r = hc->hc_req;
 	int i = r->r_nheaders - 1;
 
+	if (r->r_flags & REQ_F_DISPATCHED)
+		return http_on_trailer(r, at, len, 0);
 	if (i < 0)
 		return -1;
 	if (!(r->r_flags & REQ_F_IN_VALUE)) {
@@ -562,6 +572,26 @@ http_on_header_value(http_parser *p, const char *at, size_t len)
 	if ((r->r_hbytes += len) > HTTP_MAX_HEADER_BYTES)
 		return http_refuse(r, 431, NULL);
 	return http_buf_append(r, at, len);
+}
+
+/*
+ * A trailer field (after the last chunk of a chunked body): http-parser
+ * reports it through the header callbacks, after the request was
+ * dispatched. It is bounded and checked like a header line, then
+ * dropped: RFC 9110 6.5.1 lets a recipient discard trailers, and none
+ * may act as a header here (a trailing Content-Type would set a
+ * manifest's type after the head was routed and checked). Appending it
+ * to the arena would also leave its value without the NUL that
+ * http_finish_headers adds only to the head's fields.
+ */
+static int
+http_on_trailer(struct request *r, const char *at, size_t len, int name)
+{
+	if ((r->r_hbytes += len) > HTTP_MAX_HEADER_BYTES)
+		return http_refuse(r, 431, NULL);
+	if (name && memchr(at, ' ', len) != NULL)
+		return http_refuse(r, 400, "whitespace in a header name");
+	return 0;
 }
 
 /*
@@ -1183,14 +1213,20 @@ http_finish_request(struct http_conn *hc)
 	if (hc->hc_state >= HTTP_CONN_CLOSE_AFTER_REPLY) {
 		/*
 		 * Lingering close: shut our side so the client reads the whole
-		 * reply, then discard what it still sends until EOF or the
-		 * read timeout, instead of resetting the connection.
+		 * reply, then discard what it still sends until EOF, the
+		 * read timeout or the overall cap (the header deadline's
+		 * timer, free now: no request is in flight), instead of
+		 * resetting the connection.
 		 */
+		struct timeval cap = {HTTP_LINGER_MAX, 0};
+
 		http_conn_free_request(hc);
 		hc->hc_paused = 0;
 		http_conn_set_state(hc, HTTP_CONN_LINGER);
 		shutdown(bufferevent_getfd(hc->hc_bev), SHUT_WR);
-		http_read_timeout(hc, 2);
+		http_read_timeout(hc, HTTP_LINGER_IDLE);
+		evtimer_del(hc->hc_hdr_timer);
+		evtimer_add(hc->hc_hdr_timer, &cap);
 		bufferevent_enable(hc->hc_bev, EV_READ);
 		return 0;
 	}

@@ -152,7 +152,9 @@ log_appendf(char *line, size_t size, size_t *off, const char *fmt, ...)
 /*
  * Append s as a JSON string of at most max bytes between its quotes:
  * quotes, backslashes and control bytes escaped, a byte that does not
- * start a well-formed UTF-8 sequence replaced by U+FFFD (a log shipper
+ * start a well-formed UTF-8 sequence (the shortest form of a scalar
+ * value: no overlong form, surrogate or code point above U+10FFFF; the
+ * client's path reaches the log) replaced by U+FFFD (a log shipper
  * must be able to parse every line). Truncates at max; the caller sizes
  * the line so that every field fits.
  */
@@ -161,6 +163,7 @@ log_json_str(char *line, size_t size, size_t *off, const char *s, size_t max)
 {
 	const unsigned char *p = (const unsigned char *)s;
 	size_t start, n, i;
+	unsigned char lo, hi;
 	char esc[8];
 
 	if (size - *off < max + 3)
@@ -177,14 +180,31 @@ log_json_str(char *line, size_t size, size_t *off, const char *s, size_t max)
 			esc[0] = (char)*p;
 			esc[1] = '\0';
 		} else {
+			/*
+			 * The second byte's range rules out overlong
+			 * forms (E0 80-9F, F0 80-8F), surrogates (ED
+			 * A0-BF) and code points above U+10FFFF (F4
+			 * 90-BF): Unicode table 3-7.
+			 */
+			lo = 0x80;
+			hi = 0xbf;
 			if (*p >= 0xc2 && *p <= 0xdf)
 				n = 2;
 			else if (*p >= 0xe0 && *p <= 0xef)
 				n = 3;
 			else if (*p >= 0xf0 && *p <= 0xf4)
 				n = 4;
+			if (*p == 0xe0)
+				lo = 0xa0;
+			else if (*p == 0xed)
+				hi = 0x9f;
+			else if (*p == 0xf0)
+				lo = 0x90;
+			else if (*p == 0xf4)
+				hi = 0x8f;
 			for (i = 1; i < n; i++)
-				if ((p[i] & 0xc0) != 0x80)
+				if ((p[i] & 0xc0) != 0x80 ||
+				    (i == 1 && (p[i] < lo || p[i] > hi)))
 					break;
 			if (n == 1 || i < n) {
 				n = 1;

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -29,6 +30,7 @@
 #include "gc.h"
 #include "healthcheck.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "pool.h"
 #include "priv.h"
@@ -153,25 +155,51 @@ main_own_root(const struct config *cfg)
 	static const char *const dirs[] = {"", "/docker/registry/v2",
 	    "/docker/registry/v2/blobs", "/docker/registry/v2/repositories"};
 	char err[768], sub[4096];
+	struct priv_own own;
+	struct timespec t0, t1;
 	struct stat st;
+	double secs;
 	size_t i;
-	long n;
+	int rc;
 
 	if (geteuid() == 0 && *cfg->cf_user != '\0') {
-		if ((n = priv_own_tree(cfg->cf_root, cfg->cf_user, err,
-		         sizeof(err))) == -1) {
+		/* The whole tree, every start: it takes a while on a big one.
+		 */
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		rc = priv_own_tree(cfg->cf_root, cfg->cf_user, &own, err,
+		    sizeof(err));
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		secs = (double)(t1.tv_sec - t0.tv_sec) +
+		    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+		if (rc == -1) {
 			log_errorx("refusing to start: [server] chown_root: "
-			           "%s; give the storage root to user %s where "
+			           "%s (after %ld entries, %ld given to user "
+			           "%s); give the storage root to user %s "
+			           "where "
 			           "its files live (chown -R), or set "
 			           "chown_root = false "
 			           "(REGISTRY_SERVER_CHOWN_ROOT)",
-			    err, cfg->cf_user);
+			    err, own.po_entries, own.po_changed, cfg->cf_user,
+			    cfg->cf_user);
 			return -1;
 		}
-		if (n > 0)
-			log_info("storage %s: %ld entries given to user %s "
-			         "([server] chown_root)",
-			    cfg->cf_root, n, cfg->cf_user);
+		if (own.po_changed > 0)
+			log_info("storage %s: %ld entries given to user %s in "
+			         "%.2f s, of %ld looked at ([server] "
+			         "chown_root)",
+			    cfg->cf_root, own.po_changed, cfg->cf_user, secs,
+			    own.po_entries);
+		else
+			log_info("storage %s: all %ld entries owned by user %s "
+			         "already, checked in %.2f s ([server] "
+			         "chown_root)",
+			    cfg->cf_root, own.po_entries, cfg->cf_user, secs);
+		if (own.po_skipped > 0)
+			log_warnx("storage %s: %ld entries left as they are "
+			          "([server] chown_root): on another file "
+			          "system, with several hard links, or nested "
+			          "too deep",
+			    cfg->cf_root, own.po_skipped);
 		return 0;
 	}
 	/*
@@ -367,6 +395,7 @@ main(int argc, char *argv[])
 	const char *cmd = "serve", *path = CONFIG_DEFAULT_PATH, *env;
 	int ch, required = 0, ready = 0, rc, dry_run = 0, untagged = 0;
 
+	metrics_process_started();
 	if (argc > 1 && strcmp(argv[1], "passwd") == 0)
 		return auth_passwd_main(argc - 1, argv + 1);
 	/*
@@ -561,8 +590,12 @@ main_open_store(const struct config *cfg, struct event_base *base, int flags,
 	sc.sc_chunk_size = (uint64_t)cfg->cf_s3_chunk_size;
 	if (*cfg->cf_s3_secret_key_file != '\0') {
 		if ((fp = fopen(cfg->cf_s3_secret_key_file, "re")) == NULL) {
-			snprintf(err, errlen, "secretkeyfile %s: %s",
-			    cfg->cf_s3_secret_key_file, strerror(errno));
+			/* Read as the service user, like TLS keys. */
+			snprintf(err, errlen,
+			    "secretkeyfile %s: %s; it must be readable by uid "
+			    "%u",
+			    cfg->cf_s3_secret_key_file, strerror(errno),
+			    (unsigned int)geteuid());
 			return NULL;
 		}
 		if (fgets(secret, sizeof(secret), fp) == NULL)

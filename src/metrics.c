@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "metrics.h"
 
@@ -94,6 +95,7 @@ static struct {
 	int64_t in_flight[METRICS_HANDLERS];
 	int64_t connections;
 	uint64_t auth[METRICS_AUTH_NREASONS];
+	double started; /* metrics_process_started; 0: not called */
 } mt;
 
 static const char *const metrics_auth_reasons[METRICS_AUTH_NREASONS] = {
@@ -223,6 +225,23 @@ void
 metrics_in_flight(const char *handler, int delta)
 {
 	mt.in_flight[metrics_handler(handler)] += delta;
+}
+
+/* metrics_process_started: now, as the process's start. */
+void
+metrics_process_started(void)
+{
+	struct timespec now;
+
+	if (clock_gettime(CLOCK_REALTIME, &now) == 0)
+		mt.started = (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+/* metrics_start_time: see metrics.h. */
+double
+metrics_start_time(void)
+{
+	return mt.started;
 }
 
 /* metrics_connections: connections opened (+1) or closed (-1). */

@@ -15,16 +15,17 @@
  *    login storm leaves a core to the event loop and the disk: on a
  *    2-core machine one password check runs at a time, and the rest wait
  *    in a queue of bounded depth (pool_set_limit; the registry answers
- *    503 beyond it, which only a request needing a check can get).
- *  - Store jobs (commits, manifest writes, deferred store calls) are
- *    mostly waiting for the disk: several can be in fsync at once for
- *    about the cost of one, and the filesystem driver lets commits that
- *    arrive during a sync share the next one (group commit), which needs
- *    commits in flight together. So they get a few threads that never
- *    run anything else. Their queue has no limit of its own and needs
- *    none: every store job belongs to a request, one per connection at a
- *    time, so max_connections bounds it; refusing a commit would throw
- *    away an upload that was already received.
+ *    429 TOOMANYREQUESTS with Retry-After beyond it, which only a request
+ *    needing a check can get: access.c).
+ *  - Store jobs (commits, manifest writes, listings, deferred store
+ *    calls) are mostly waiting for the disk: several can be in fsync at
+ *    once for about the cost of one, and the filesystem driver lets
+ *    commits that arrive during a sync share the next one (group
+ *    commit), which needs commits in flight together. So they get a few
+ *    threads that never run anything else. Their queue has no limit of
+ *    its own and needs none: every store job belongs to a request, one
+ *    per connection at a time, so max_connections bounds it; refusing a
+ *    commit would throw away an upload that was already received.
  *  - Walks (catalog refresh, upload purge) take seconds on a big root;
  *    each kind runs one at a time. Two threads of their own, so that a
  *    walk never holds a commit's worker and a long purge never delays

@@ -8,8 +8,9 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -19,18 +20,27 @@
 
 #include "priv.h"
 
-#define PRIV_FDS 32 /* descriptors nftw may hold open */
+/*
+ * Directories below the root deeper than this are not entered: the
+ * store goes no deeper (a repository name has at most 128 components),
+ * and each level holds a descriptor.
+ */
+#define PRIV_DEPTH 256
 
-/* What priv_own_tree's nftw callback works with (nftw takes no arg). */
-static struct {
-	uid_t po_uid;
-	gid_t po_gid;
-	long po_changed;
-	int po_errno;
-	char po_failed[512]; /* the entry whose lchown failed */
-} priv_own;
+/* State of one priv_own_tree walk. */
+struct priv_walk {
+	uid_t pw_uid;
+	gid_t pw_gid;
+	dev_t pw_dev;            /* the root's file system: stay on it */
+	struct priv_own *pw_own; /* the caller's counters */
+	char *pw_err;            /* the caller's message buffer */
+	size_t pw_errlen;
+};
 
-static int priv_own_cb(const char *, const struct stat *, int, struct FTW *);
+static int priv_own_dir(struct priv_walk *, int, char *, size_t, int);
+static int
+priv_own_entry(struct priv_walk *, int, const char *, char *, size_t, int);
+static int priv_own_fail(struct priv_walk *, const char *, const char *);
 
 /* priv_drop: see priv.h. */
 int
@@ -82,75 +92,170 @@ priv_drop(const char *user, char *err, size_t errlen)
 	return 0;
 }
 
-/* One entry of the tree: give it to the user unless it has it already. */
+/* An error on path: the message, errno kept; -1. */
 static int
-priv_own_cb(const char *path, const struct stat *st, int type, struct FTW *f)
+priv_own_fail(struct priv_walk *w, const char *what, const char *path)
 {
-	(void)f;
-	if (type == FTW_NS || type == FTW_DNR) {
-		priv_own.po_errno = errno != 0 ? errno : EACCES;
-		snprintf(priv_own.po_failed, sizeof(priv_own.po_failed), "%s",
-		    path);
-		return 1;
+	int saved = errno;
+
+	snprintf(w->pw_err, w->pw_errlen, "%s %s: %s", what, path,
+	    strerror(saved));
+	errno = saved;
+	return -1;
+}
+
+/*
+ * The entries of the directory open on dfd (taken over: closed on
+ * return), path naming it for messages only (a buffer of size bytes,
+ * restored on return).
+ */
+static int
+priv_own_dir(struct priv_walk *w, int dfd, char *path, size_t size, int depth)
+{
+	struct dirent *de;
+	size_t len = strlen(path);
+	DIR *d;
+	int rv = -1;
+
+	if ((d = fdopendir(dfd)) == NULL) {
+		(void)priv_own_fail(w, "opendir", path);
+		(void)close(dfd);
+		return -1;
 	}
-	if (st->st_uid == priv_own.po_uid && st->st_gid == priv_own.po_gid)
+	for (;;) {
+		errno = 0;
+		if ((de = readdir(d)) == NULL) {
+			if (errno != 0) {
+				(void)priv_own_fail(w, "readdir", path);
+				goto done;
+			}
+			break;
+		}
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		/* A path too long for the buffer is only cut in messages. */
+		(void)snprintf(path + len, size - len, "/%s", de->d_name);
+		if (priv_own_entry(w, dirfd(d), de->d_name, path, size,
+		        depth) == -1)
+			goto done;
+		path[len] = '\0';
+	}
+	rv = 0;
+done:
+	path[len] = '\0';
+	(void)closedir(d);
+	return rv;
+}
+
+/*
+ * One entry, name in the directory open on parent: give it to the user
+ * unless it has it already, and walk it when it is a directory. Every
+ * call goes through a descriptor opened without following a symlink
+ * (O_PATH | O_NOFOLLOW), so that what is checked is what is changed
+ * and entered, even when the entry is swapped for a symlink meanwhile:
+ * nothing outside the tree is ever touched. Left alone and counted as
+ * skipped: entries on another file system, files with more than one
+ * link (a hard link made in the volume to a file outside it must not
+ * hand that file over), directories nested deeper than PRIV_DEPTH.
+ */
+static int
+priv_own_entry(struct priv_walk *w, int parent, const char *name, char *path,
+    size_t size, int depth)
+{
+	struct stat st;
+	int fd, dfd, mine;
+
+	if ((fd = openat(parent, name, O_PATH | O_NOFOLLOW | O_CLOEXEC)) == -1)
+		return errno == ENOENT ? 0 : priv_own_fail(w, "open", path);
+	if (fstat(fd, &st) == -1) {
+		(void)priv_own_fail(w, "stat", path);
+		(void)close(fd);
+		return -1;
+	}
+	if (st.st_dev != w->pw_dev ||
+	    (!S_ISDIR(st.st_mode) && st.st_nlink > 1) ||
+	    (S_ISDIR(st.st_mode) && depth >= PRIV_DEPTH)) {
+		w->pw_own->po_skipped++;
+		(void)close(fd);
 		return 0;
-	if (lchown(path, priv_own.po_uid, priv_own.po_gid) == -1) {
-		priv_own.po_errno = errno;
-		snprintf(priv_own.po_failed, sizeof(priv_own.po_failed), "%s",
-		    path);
-		return 1;
 	}
-	priv_own.po_changed++;
-	return 0;
+	w->pw_own->po_entries++;
+	mine = st.st_uid == w->pw_uid && st.st_gid == w->pw_gid;
+	if (!S_ISDIR(st.st_mode)) {
+		/* A symlink itself, never its target. */
+		if (!mine &&
+		    fchownat(fd, "", w->pw_uid, w->pw_gid,
+		        AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) == -1) {
+			(void)priv_own_fail(w, "chown", path);
+			(void)close(fd);
+			return -1;
+		}
+		if (!mine)
+			w->pw_own->po_changed++;
+		return close(fd);
+	}
+	/* The directory just checked, opened through its own descriptor. */
+	dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	(void)close(fd);
+	if (dfd == -1)
+		return errno == ENOENT ? 0 : priv_own_fail(w, "open", path);
+	if (!mine) {
+		if (fchown(dfd, w->pw_uid, w->pw_gid) == -1) {
+			(void)priv_own_fail(w, "chown", path);
+			(void)close(dfd);
+			return -1;
+		}
+		w->pw_own->po_changed++;
+	}
+	return priv_own_dir(w, dfd, path, size, depth + 1);
 }
 
 /* priv_own_tree: see priv.h. */
-long
-priv_own_tree(const char *path, const char *user, char *err, size_t errlen)
+int
+priv_own_tree(const char *root, const char *user, struct priv_own *own,
+    char *err, size_t errlen)
 {
-	static const char *const dirs[] = {"", "/docker/registry/v2",
-	    "/docker/registry/v2/blobs", "/docker/registry/v2/repositories"};
-	char sub[4096];
+	struct priv_walk w;
 	struct passwd *pw;
 	struct stat st;
-	size_t i;
-	int needed = 0;
+	char path[4096];
+	int fd;
 
+	memset(own, 0, sizeof(*own));
 	errno = 0;
 	if ((pw = getpwnam(user)) == NULL) {
 		snprintf(err, errlen, "user %s: %s", user,
 		    errno != 0 ? strerror(errno) : "no such user");
 		return -1;
 	}
-	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-		if ((size_t)snprintf(sub, sizeof(sub), "%s%s", path, dirs[i]) >=
-		    sizeof(sub)) {
-			snprintf(err, errlen, "%s: path too long", path);
-			return -1;
-		}
-		if (lstat(sub, &st) == -1) {
-			if (errno == ENOENT)
-				continue;
-			snprintf(err, errlen, "%s: %s", sub, strerror(errno));
-			return -1;
-		}
-		if (st.st_uid != pw->pw_uid || st.st_gid != pw->pw_gid)
-			needed = 1;
-	}
-	if (!needed)
-		return 0;
-	memset(&priv_own, 0, sizeof(priv_own));
-	priv_own.po_uid = pw->pw_uid;
-	priv_own.po_gid = pw->pw_gid;
-	if (nftw(path, priv_own_cb, PRIV_FDS, FTW_PHYS | FTW_MOUNT) == -1 ||
-	    priv_own.po_errno != 0) {
-		snprintf(err, errlen, "chown %u:%u %s: %s",
-		    (unsigned int)pw->pw_uid, (unsigned int)pw->pw_gid,
-		    priv_own.po_failed[0] != '\0' ? priv_own.po_failed : path,
-		    strerror(
-		        priv_own.po_errno != 0 ? priv_own.po_errno : errno));
+	memset(&w, 0, sizeof(w));
+	w.pw_uid = pw->pw_uid;
+	w.pw_gid = pw->pw_gid;
+	w.pw_own = own;
+	w.pw_err = err;
+	w.pw_errlen = errlen;
+	if ((size_t)snprintf(path, sizeof(path), "%s", root) >= sizeof(path)) {
+		snprintf(err, errlen, "%s: path too long", root);
 		return -1;
 	}
-	return priv_own.po_changed;
+	/* The root as configured may be a symlink (to a volume): followed. */
+	if ((fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return errno == ENOENT ? 0 : priv_own_fail(&w, "open", root);
+	if (fstat(fd, &st) == -1) {
+		(void)priv_own_fail(&w, "stat", root);
+		(void)close(fd);
+		return -1;
+	}
+	w.pw_dev = st.st_dev;
+	own->po_entries++;
+	if (st.st_uid != w.pw_uid || st.st_gid != w.pw_gid) {
+		if (fchown(fd, w.pw_uid, w.pw_gid) == -1) {
+			(void)priv_own_fail(&w, "chown", root);
+			(void)close(fd);
+			return -1;
+		}
+		own->po_changed++;
+	}
+	return priv_own_dir(&w, fd, path, sizeof(path), 0);
 }

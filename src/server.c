@@ -114,6 +114,8 @@ static struct {
 	int stopping;
 	unsigned int next_id;
 	struct event *drain_timer;
+	struct event *accept_timer; /* out of descriptors: try again */
+	int accept_backoff_ms;      /* its next delay; 0: accepts work */
 } srv;
 
 static void server_accept_cb(struct evconnlistener *, evutil_socket_t,
@@ -125,6 +127,7 @@ static int server_bind(const char *, const struct server_port *);
 static int server_adopt(void);
 static void server_listeners_enable(int);
 static void server_drain_cb(evutil_socket_t, short, void *);
+static void server_accept_retry_cb(evutil_socket_t, short, void *);
 static void server_raise_nofile(void);
 static unsigned int server_addr_hash(const char *);
 static struct server_addr *server_addr_take(const char *);
@@ -277,7 +280,9 @@ server_start(struct event_base *base, const struct config *cfg,
 	server_raise_nofile();
 	http_init(cfg, dispatch);
 	if ((srv.drain_timer = evtimer_new(base, server_drain_cb, NULL)) ==
-	    NULL)
+	        NULL ||
+	    (srv.accept_timer =
+	            evtimer_new(base, server_accept_retry_cb, NULL)) == NULL)
 		return -1;
 
 	switch (server_adopt()) {
@@ -355,15 +360,49 @@ server_listeners_enable(int on)
 static void
 server_accept_error_cb(struct evconnlistener *l, void *arg)
 {
+	struct timeval tv;
+	int ms;
+
 	(void)l;
 	(void)arg;
 	/*
-	 * EMFILE/ENFILE: stop accepting until a connection closes rather
-	 * than spinning on a listener that stays readable.
+	 * EMFILE/ENFILE: stop accepting rather than spinning on a listener
+	 * that stays readable, until a connection closes or, since none
+	 * may be open to close (the descriptors are held elsewhere), the
+	 * retry timer fires. Logged once per pause: the timer retries.
 	 */
-	log_warn("accept");
-	if (errno == EMFILE || errno == ENFILE)
-		server_listeners_enable(0);
+	if (errno != EMFILE && errno != ENFILE) {
+		log_warn("accept");
+		return;
+	}
+	if (srv.accept_backoff_ms == 0) {
+		log_warn("accept");
+		srv.accept_backoff_ms = SERVER_ACCEPT_RETRY_MIN_MS;
+	}
+	server_listeners_enable(0);
+	ms = srv.accept_backoff_ms;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	if (evtimer_add(srv.accept_timer, &tv) == -1)
+		log_warnx("%s: evtimer_add failed", __func__);
+	srv.accept_backoff_ms = ms * 2 > SERVER_ACCEPT_RETRY_MAX_MS
+	    ? SERVER_ACCEPT_RETRY_MAX_MS
+	    : ms * 2;
+}
+
+/*
+ * The accept backoff has passed: listen again, unless at max_connections
+ * (a close re-enables then). Another EMFILE comes back to
+ * server_accept_error_cb with a longer delay.
+ */
+static void
+server_accept_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (!srv.stopping && srv.paused && srv.nconns < srv.max_conns)
+		server_listeners_enable(1);
 }
 
 static void
@@ -380,6 +419,7 @@ server_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		close(fd);
 		return;
 	}
+	srv.accept_backoff_ms = 0;
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("%s: calloc", __func__);
 		close(fd);
@@ -810,6 +850,8 @@ server_shutdown(void)
 	for (i = 0; i < srv.nlisteners; i++)
 		evconnlistener_free(srv.listeners[i]);
 	srv.nlisteners = 0;
+	if (srv.accept_timer != NULL)
+		evtimer_del(srv.accept_timer);
 	log_info("shutting down: %d connections to finish", srv.nconns);
 	for (c = TAILQ_FIRST(&srv.conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, c_entry);
@@ -840,4 +882,7 @@ server_free(void)
 	if (srv.drain_timer != NULL)
 		event_free(srv.drain_timer);
 	srv.drain_timer = NULL;
+	if (srv.accept_timer != NULL)
+		event_free(srv.accept_timer);
+	srv.accept_timer = NULL;
 }

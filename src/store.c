@@ -44,7 +44,9 @@ store_describe(const struct store *s)
  * store_call: cheap kinds run here and now, the others on the worker
  * pool, whose completion comes back through the loop: walks in their own
  * class, so that a long walk never holds up a commit, everything else
- * with the store's workers (never refused: see pool.c). A driver that
+ * with the store's workers (never refused: see pool.c). Listings go with
+ * the latter: a tags/list must not wait behind an hour-long purge, and a
+ * listing, however big, reads one directory, not the tree. A driver that
  * one day talks to its backend without blocking (libcurl multi on the
  * loop) would start the request here instead.
  */
@@ -462,9 +464,9 @@ store_referrer_stale(struct store *s, const char *name, char ***add,
 /* ---- the walk ---- */
 
 int
-store_probe(struct store *s)
+store_probe(struct store *s, enum store_probe_kind kind)
 {
-	return s->s_ops->so_probe(s);
+	return s->s_ops->so_probe(s, kind);
 }
 
 int

@@ -255,11 +255,12 @@ store_mem_snap_repo(struct store_mem_snaps *, const struct store_mem_repo *);
  */
 static int store_mem_deferred;
 
-/* store_probe: memory always takes writes. */
+/* store_probe: memory always takes writes and answers reads. */
 static int
-store_mem_probe(struct store *st)
+store_mem_probe(struct store *st, enum store_probe_kind kind)
 {
 	(void)st;
+	(void)kind;
 	return 0;
 }
 

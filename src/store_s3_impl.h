@@ -1,6 +1,8 @@
 /*
- * store_s3_impl.h: what store_s3.c (the store, blobs, links, tags,
- * listings, the walk) and store_s3_upload.c (upload sessions) share.
+ * store_s3_impl.h: what the files of the S3 driver share: store_s3.c
+ * (the store, blobs, links, tags, repositories, referrers),
+ * store_s3_req.c (requests and listings), store_s3_walk.c (the walk) and
+ * store_s3_upload.c (upload sessions).
  * Private to the S3 driver; the registry sees store_s3.h.
  */
 #ifndef REGISTRYD_STORE_S3_IMPL_H
@@ -19,7 +21,10 @@ struct event;
 struct event_base;
 struct s3_request;
 
-#define STORE_S3_KEY_MAX 1024 /* S3 allows 1024 bytes of UTF-8 */
+#define STORE_S3_KEY_MAX  1024 /* S3 allows 1024 bytes of UTF-8 */
+#define STORE_S3_LINK_MAX 128  /* longer links are garbage */
+/* A blob's mark of its last use (store_s3.c explains it). */
+#define STORE_S3_USED     "_registryd-used"
 
 struct store_s3 {
 	struct store s_base;
@@ -60,6 +65,17 @@ struct store_s3_obj {
 /* store_s3_key: s_prefix + the formatted rest into buf; ENAMETOOLONG. */
 int store_s3_key(struct store_s3 *, char *buf, size_t size, const char *fmt,
     ...) __attribute__((format(printf, 4, 5)));
+/* store_s3_req: a zeroed request of method on key (whole) with query. */
+void store_s3_req(struct s3_request *, const char *method, const char *key,
+    const char *query);
+/* store_s3_any: 1 when some key starts with prefix, 0 when none, -1. */
+int store_s3_any(struct store_s3 *, const char *prefix);
+/* store_s3_blob_key: s_prefix + "blobs/sha256/xx/<hex>" + suffix. */
+int store_s3_blob_key(struct store_s3 *, const char *digest, const char *suffix,
+    char *buf, size_t size);
+/* store_s3_walk.c: store_walk. */
+int store_s3_walk(struct store *, int (*)(const struct store_item *, void *),
+    void *);
 /* store_s3_body_sha256: hex SHA-256 of a body to sign, off the loop. */
 void store_s3_body_sha256(const void *, size_t, char[65]);
 /*

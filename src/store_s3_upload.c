@@ -96,6 +96,13 @@ struct store_s3_writer {
 	struct s3_request w_req;
 	int w_active;
 	char *w_fly;
+	size_t w_flycap;
+	/*
+	 * A stored part's buffer, kept for the next one: two buffers of a
+	 * chunk swap rather than a third growing while one is freed.
+	 */
+	char *w_spare;
+	size_t w_spare_cap;
 	size_t w_flylen;
 	uint32_t w_flyn;
 	char w_flykey[STORE_S3_KEY_MAX];
@@ -216,6 +223,7 @@ store_s3_writer_destroy(struct store_s3_writer *w)
 	if (w->w_wake_ev != NULL)
 		event_free(w->w_wake_ev);
 	digest_ctx_free(w->w_bufhash);
+	free(w->w_spare);
 	free(w->w_fly);
 	free(w->w_buf);
 	free(w->w_segs);
@@ -564,8 +572,12 @@ store_s3_send(struct store_s3_writer *w)
 	w->w_flyn = n;
 	w->w_fly = w->w_buf;
 	w->w_flylen = w->w_len;
-	w->w_buf = NULL;
-	w->w_len = w->w_cap = 0;
+	w->w_flycap = w->w_cap;
+	w->w_buf = w->w_spare;
+	w->w_cap = w->w_spare_cap;
+	w->w_len = 0;
+	w->w_spare = NULL;
+	w->w_spare_cap = 0;
 	w->w_tail_ok = 0;
 	w->w_active = 1;
 	digest_ctx_reset(w->w_bufhash);
@@ -592,7 +604,14 @@ store_s3_sent(struct s3_request *rq, void *arg)
 	if (ok && store_s3_seg_add(w, w->w_owner, w->w_flyn, w->w_flylen) == -1)
 		ok = 0;
 	if (ok) {
-		free(w->w_fly);
+		if (w->w_buf == NULL) {
+			w->w_buf = w->w_fly;
+			w->w_cap = w->w_flycap;
+		} else if (w->w_spare == NULL) {
+			w->w_spare = w->w_fly;
+			w->w_spare_cap = w->w_flycap;
+		} else
+			free(w->w_fly);
 		if (w->w_trunc_pending)
 			store_s3_trim(w, w->w_trunc);
 	} else {
@@ -788,7 +807,25 @@ store_s3_writer_set_wake(struct store_writer *sw, void (*fn)(void *), void *arg)
 void
 store_s3_writer_idle(struct store_writer *sw)
 {
+	struct store_s3_writer *w = (struct store_s3_writer *)sw;
+	char *nb;
+
 	store_s3_writer_set_wake(sw, NULL, NULL);
+	/* An idle session keeps no spare buffer, and no room to spare. */
+	pthread_mutex_lock(&w->w_lock);
+	free(w->w_spare);
+	w->w_spare = NULL;
+	w->w_spare_cap = 0;
+	if (w->w_len == 0) {
+		free(w->w_buf);
+		w->w_buf = NULL;
+		w->w_cap = 0;
+	} else if (w->w_cap > w->w_len + 64 * 1024 &&
+	    (nb = realloc(w->w_buf, w->w_len)) != NULL) {
+		w->w_buf = nb;
+		w->w_cap = w->w_len;
+	}
+	pthread_mutex_unlock(&w->w_lock);
 }
 
 /* On a worker: wait until no part is in flight; w_lock held. */
@@ -1121,36 +1158,22 @@ struct store_s3_mpu {
 	size_t m_acclen;
 };
 
-/* The text of <tag> in an answer body (an ETag, an UploadId). */
+/*
+ * The text of the first <tag> of an answer body (an ETag, an UploadId,
+ * an error Code), decoded; -1 when there is none.
+ */
 static int
 store_s3_answer(struct s3_request *rq, const char *tag, char *out, size_t size)
 {
-	char open[64], close[64];
-	const char *body, *a, *b;
-	size_t n, len;
+	const char *body, *v;
+	size_t n, vlen, pos = 0;
 
 	n = rq->rs_body != NULL ? evbuffer_get_length(rq->rs_body) : 0;
 	if (n == 0 ||
-	    (body = (const char *)evbuffer_pullup(rq->rs_body, -1)) == NULL)
+	    (body = (const char *)evbuffer_pullup(rq->rs_body, -1)) == NULL ||
+	    s3_xml_next(body, n, &pos, tag, &v, &vlen) != 1)
 		return -1;
-	snprintf(open, sizeof(open), "<%s>", tag);
-	snprintf(close, sizeof(close), "</%s>", tag);
-	if ((a = memmem(body, n, open, strlen(open))) == NULL)
-		return -1;
-	a += strlen(open);
-	if ((b = memmem(a, n - (size_t)(a - body), close, strlen(close))) ==
-	    NULL)
-		return -1;
-	len = (size_t)(b - a);
-	if (len >= size)
-		return -1;
-	memcpy(out, a, len);
-	out[len] = '\0';
-	/* ETags come quoted, as &quot; in XML. */
-	while ((a = strstr(out, "&quot;")) != NULL)
-		memmove((char *)a + 1, a + 6, strlen(a + 6) + 1),
-		    *(char *)a = '"';
-	return 0;
+	return s3_xml_text(v, vlen, out, size);
 }
 
 static int

@@ -82,7 +82,30 @@ test_expect_success MAKE,SYSTEMD_ANALYZE 'systemd-analyze security: exposure 2.0
 	level=$(sed -n "s/.*Overall exposure level for registryd.service: \([0-9.]*\).*/\1/p" out) &&
 	echo "exposure $level" &&
 	test -n "$level" &&
-	awk -v l="$level" "BEGIN { exit !(l <= 2.0) }"
+	awk -v l="$level" "BEGIN { exit !(l <= 2.0) }" &&
+	echo "$level" >exposure
+'
+
+test_expect_success MAKE,SYSTEMD_ANALYZE 'the unit and the README state the exposure systemd-analyze gives' '
+	level=$(cat exposure) &&
+	grep -q "security registryd.service. rates it $level " "$TOP/etc/registryd.service" &&
+	tr "\n" " " <"$TOP/README.md" |
+	    grep -q "security registryd.service. rates it $level "
+'
+
+test_expect_success MAKE 'make install first installs missing build dependencies, as make run does' '
+	make -C "$TOP" -n BUILD="$B" PREFIX="$P" SYSCONFDIR="$E" install >dry.out 2>&1 &&
+	grep -q "scripts/install-deps.sh build" dry.out &&
+	make -C "$TOP" -n run >dry.out 2>&1 &&
+	grep -q "scripts/install-deps.sh build" dry.out
+'
+
+test_expect_success 'install-deps off Debian (no dpkg-query): names the packages, installs nothing' '
+	mkdir -p nodpkg &&
+	ln -sf "$(command -v dirname)" nodpkg/dirname &&
+	env PATH="$TRASH/nodpkg" /bin/sh "$TOP/scripts/install-deps.sh" build >out 2>&1 &&
+	cat out &&
+	grep -q "no dpkg-query.*libevent-dev" out
 '
 
 test_expect_success MAKE 'install again: a changed configuration is kept' '

@@ -383,7 +383,7 @@ test_expect_success REGISTRYD 'token auth and another storage driver are refused
 	EOF
 	test_expect_code 1 "$REGISTRYD" check-config -c token.yml >/dev/null 2>err &&
 	cat err &&
-	grep -q "^token.yml:3: storage.inmemory: only the filesystem storage driver" err &&
+	grep -q "^token.yml:3: storage.inmemory: only the filesystem and s3 storage drivers" err &&
 	grep -q "^token.yml:5: auth.token: only htpasswd authentication is supported" err &&
 	test "$(wc -l <err)" = 2
 '

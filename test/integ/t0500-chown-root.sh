@@ -102,4 +102,32 @@ test_expect_success ROOT,DOCKER_REGISTRY,SKOPEO,BUSYBOX,REGISTRYD 'a second star
 	test "$(grep -c "entries given to user nobody" registryd.log)" = 1
 '
 
+# A volume registryd took over, then written again by registry:2 as root:
+# the root and the v2 directories are the user's, but a repository deep
+# down is root's again. A symlink in the volume that points outside it is
+# never followed, and a hard link to a file outside is left alone.
+test_expect_success ROOT,DOCKER_REGISTRY,SKOPEO,BUSYBOX,REGISTRYD 'root-owned entries deep down are taken over; links out are not followed' '
+	stop_registryd &&
+	chown -R 0:0 "$ROOT/docker/registry/v2/repositories/old" &&
+	test "$(stat -c %U "$ROOT/docker/registry/v2/repositories")" = nobody &&
+	mkdir -p outside/dir &&
+	echo secret >outside/file &&
+	echo secret >outside/dir/file &&
+	chown -R 0:0 outside &&
+	ln -s "$TRASH/outside/file" "$ROOT/link-to-file" &&
+	ln -s "$TRASH/outside/dir" "$ROOT/docker/registry/v2/link-to-dir" &&
+	ln outside/dir/file "$ROOT/docker/registry/v2/hard-link" &&
+	start_registryd &&
+	reg_skopeo copy --src-tls-verify=false --dest-tls-verify=false \
+	    "docker://127.0.0.1:$PORT/old/app:v1" "docker://127.0.0.1:$PORT/old/app:v3" &&
+	reg_curl GET /v2/old/app/tags/list &&
+	jq_body ".tags == [\"v1\", \"v2\", \"v3\"]" &&
+	grep "entries given to user nobody" registryd.log | tail -n 1 >given &&
+	cat given &&
+	grep -q "storage $ROOT: [1-9][0-9]* entries given to user nobody in [0-9.]* s" given &&
+	grep -q "storage $ROOT: 1 entries left as they are" registryd.log &&
+	test -z "$(find "$ROOT" ! -user nobody ! -name hard-link | head -n 1)" &&
+	test "$(stat -c %u:%g outside outside/file outside/dir outside/dir/file | sort -u)" = 0:0
+'
+
 test_done

@@ -276,4 +276,34 @@ test_expect_success CURL,REGISTRYD 'keep-alive: an upload in several requests ov
 	cmp want conns
 '
 
+# A PATCH that fails part-way keeps nothing: its good chunks went to the
+# data before the bad one came, and the client, told 400, cannot know
+# how much of it was kept.
+for bad in "malformed chunk size:ZZ\r\nxx\r\n0\r\n\r\n" \
+    "malformed trailer:0\r\nno colon here\r\n\r\n"; do
+	test_expect_success CURL,PYTHON3,REGISTRYD "a PATCH with good chunks, then a ${bad%%:*}: 400, its bytes undone" '
+		upload_start up/undo &&
+		reg_curl PATCH "$UPLOAD" --data-binary abc \
+		    -H "Content-Type: application/octet-stream" &&
+		expect_status 202 &&
+		expect_header Range 0-2 &&
+		LOC=$(header Location | sed -E "s|^https?://[^/]*||") &&
+		printf "PATCH %s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n4\r\nmore\r\n${bad#*:}" \
+		    "$LOC" >bad.req &&
+		raw_http bad.req >bad.out &&
+		status_lines bad.out >got &&
+		echo 400 >want &&
+		diff -u want got &&
+		reg_curl GET "$UPLOAD" &&
+		expect_status 204 &&
+		expect_header Range 0-2 &&
+		reg_curl PATCH "$UPLOAD" --data-binary def \
+		    -H "Content-Type: application/octet-stream" &&
+		expect_status 202 &&
+		printf abcdef >undo.bin &&
+		reg_curl PUT "$(with_query "$UPLOAD" "digest=$(sha256_of undo.bin)")" &&
+		expect_status 201
+	'
+done
+
 test_done

@@ -4,7 +4,9 @@
 # (upload_sessions_per_client, upload_sessions_max): beyond them POST gets
 # 429 TOOMANYREQUESTS with the OCI body; other clients keep pushing and
 # pulling; a finished or cancelled session frees its slot; a flood of
-# POSTs leaves the server's descriptors and memory flat.
+# POSTs beyond the caps leaves the server's descriptors and memory flat;
+# and with caps raised, 2000 real sessions, each written to once and then
+# idle, hold no descriptor.
 . "$(dirname "$0")/../lib/test-lib.sh"
 
 # fds and rss_kib of the server process.
@@ -75,6 +77,39 @@ test_expect_success CURL,REGISTRYD '2000 POSTs from one client: all 429, descrip
 # ASan keeps freed memory in quarantine: RSS says nothing there.
 test_expect_success CURL,REGISTRYD,NOT_ASAN 'and the server memory stays flat (RSS under +4 MiB)' '
 	test "$R1" -le "$((R0 + 4096))"
+'
+
+# curl_config METHOD URL-FILE [DATA]: a curl -K config with one request
+# of METHOD for every URL in URL-FILE, headers to stdout, body dropped.
+curl_config() {
+	while read -r u; do
+		printf "next\nrequest = \"%s\"\nurl = \"%s\"\noutput = \"/dev/null\"\ndump-header = \"-\"\n" "$1" "$u"
+		[ -z "$3" ] || printf "data-binary = \"%s\"\n" "$3"
+	done <"$2" | sed 1d
+}
+
+test_expect_success CURL,REGISTRYD 'caps raised: 2000 sessions from one client, each written to once, then idle' '
+	stop_registryd &&
+	start_registryd REGISTRY_STORAGE_UPLOAD_SESSIONS_PERCLIENT=3000 \
+	    REGISTRY_STORAGE_UPLOAD_SESSIONS_MAX=3000 &&
+	F0=$(fds) &&
+	seq 2000 | sed "s|.*|$BASE/v2/idle/a/blobs/uploads/|" >posts &&
+	curl_config POST posts >posts.cfg &&
+	curl -sS -K posts.cfg >posts.out &&
+	test "$(grep -c "^HTTP/1.1 202 " posts.out)" = 2000 &&
+	tr -d "\r" <posts.out | sed -n "s|^Location: |$BASE|p" >locations &&
+	test "$(sort -u locations | wc -l)" = 2000 &&
+	curl_config PATCH locations "some bytes" >patches.cfg &&
+	curl -sS -K patches.cfg -H "Content-Type: application/octet-stream" >patches.out &&
+	test "$(grep -c "^HTTP/1.1 202 " patches.out)" = 2000 &&
+	test "$(grep -c "^Range: 0-9" patches.out)" = 2000 &&
+	test "$(ls "$ROOT/docker/registry/v2/repositories/idle/a/_uploads" | wc -l)" = 2000
+'
+
+test_expect_success REGISTRYD 'the 2000 idle sessions hold no descriptor' '
+	F1=$(fds) &&
+	say "# idle sessions: fds $F0 -> $F1" &&
+	test "$F1" -le "$((F0 + 2))"
 '
 
 test_done

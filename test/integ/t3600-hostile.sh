@@ -56,6 +56,22 @@ one_chunk() {
 	printf '\r\n0\r\n\r\n'
 }
 
+# one_chunk_trailers TRAILER...: stdin as a single chunk, the last chunk,
+# then TRAILER lines.
+one_chunk_trailers() {
+	local t
+	cat >"$TRASH/.chunk" &&
+	printf '%x\r\n' "$(size_of "$TRASH/.chunk")" &&
+	cat "$TRASH/.chunk" &&
+	printf '\r\n0\r\n' &&
+	for t in "$@"; do crlf "$t"; done &&
+	crlf ""
+}
+
+# no_media_type FILE: the manifest FILE without its top-level mediaType
+# (make_image writes it first).
+no_media_type() { sed 's/"mediaType":"[^"]*",//' "$1"; }
+
 # upper_hex DIGEST: the digest with its hex in upper case.
 upper_hex() { printf '%s:%s' "${1%%:*}" "$(printf '%s' "${1#*:}" | tr a-f A-F)"; }
 

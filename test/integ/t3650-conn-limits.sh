@@ -6,7 +6,9 @@
 # served, and a trusted proxy is not capped. A connection that sends
 # nothing is closed after header_timeout (5 s here), not idle_timeout
 # (60 s); a keep-alive connection idle between requests keeps
-# idle_timeout.
+# idle_timeout. When accept() fails for want of descriptors while no
+# connection is open (none will close to re-enable the listeners), the
+# server tries again on a timer.
 . "$(dirname "$0")/../lib/test-lib.sh"
 
 CONNLIMITS="$TEST_DIRECTORY/integ/lib-py/connlimits.py"
@@ -66,6 +68,26 @@ trust_proxy = 127.0.0.3" &&
 	python3 "$CONNLIMITS" hold "$PORT" 127.0.0.3 $((CAP * 2)) 127.0.0.1 >proxy.json &&
 	cat proxy.json &&
 	jq -e ".refused_held == 0 and .extra == \"200\" and .other == \"200\"" proxy.json
+'
+
+# lowest_free_fd PID: the descriptor accept() would get in process PID.
+lowest_free_fd() {
+	local fd=0
+	while [ -e "/proc/$1/fd/$fd" ]; do fd=$((fd + 1)); done
+	echo "$fd"
+}
+
+# No connection is open here, so none can close and re-enable the
+# listeners: before the retry timer, the server never accepted again.
+test_expect_success CURL,REGISTRYD 'out of descriptors with no connection open: accepts again once descriptors are free' '
+	SOFT=$(prlimit --pid "$REG_PID" --nofile --noheadings --output SOFT) &&
+	FREE=$(lowest_free_fd "$REG_PID") &&
+	prlimit --pid "$REG_PID" --nofile="$FREE:" &&
+	! curl -sS -m 1 -o /dev/null "$BASE/v2/" &&
+	prlimit --pid "$REG_PID" --nofile="$SOFT:" &&
+	grep -q "accept: Too many open files" "$TRASH/registryd.log" &&
+	CURL_TIMEOUT=10 reg_curl GET /v2/ &&
+	expect_status 200
 '
 
 test_done

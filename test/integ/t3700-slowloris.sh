@@ -2,7 +2,9 @@
 # shellcheck disable=SC1091,SC2016,SC2034  # test bodies are single-quoted, eval'd later
 # Slowloris: 2000 connections that send a request head one byte per second
 # do not keep a normal client from pushing and pulling a 1 MiB blob, and
-# the server closes them once header_timeout (3 s here) has passed.
+# the server closes them once header_timeout (3 s here) has passed. A
+# client that keeps sending a byte a second after a "Connection: close"
+# reply cannot hold the lingering close past its 10 s cap either.
 . "$(dirname "$0")/../lib/test-lib.sh"
 
 SLOW_CONNS=${SLOW_CONNS:-2000}
@@ -83,6 +85,15 @@ test_expect_success REGISTRYD 'descriptors back to the baseline; the server stil
 	test -n "$ok" &&
 	reg_curl GET "/v2/slow/normal/blobs/$DB" &&
 	expect_status 200 && expect_body_file blob
+'
+
+# The lingering close discards input until EOF, 2 s of silence or 10 s in
+# all; before the cap, a byte a second held it open for good.
+test_expect_success PYTHON3,REGISTRYD 'a client sending a byte a second after Connection: close is cut after 10 s' '
+	python3 "$TEST_DIRECTORY/integ/lib-py/linger.py" "$PORT" 1 25 >linger.json &&
+	say "# linger: $(cat linger.json)" &&
+	jq -e ".status == 200" linger.json &&
+	jq -e ".closed_after != null and .closed_after >= 8 and .closed_after <= 16" linger.json
 '
 
 test_done

@@ -47,6 +47,21 @@ assert h[\"ca\"] == \"/etc/containerd/certs.d/localhost:$PORT/ca.crt\", h
 assert \"push\" in h[\"capabilities\"], h"
 '
 
+# Docker and containerd name a registry on 443 without the port (an image
+# HOST/app, never HOST:443/app), and look for HOST in certs.d.
+test_expect_success OPENSSL 'with -p 443 the client paths name the host alone' '
+	"$GEN" -d "$TRASH/certs443" -p 443 registry.example 10.0.0.5 ::1 >gen443.out &&
+	cat gen443.out &&
+	c="$TRASH/certs443/registryd.crt" &&
+	grep -qx "  cp $c /etc/docker/certs.d/registry.example/ca.crt" gen443.out &&
+	grep -qx "  cp $c /etc/docker/certs.d/10.0.0.5/ca.crt" gen443.out &&
+	grep -qx "  cp $c /etc/docker/certs.d/\[::1\]/ca.crt" gen443.out &&
+	grep -qx "  cat >/etc/containerd/certs.d/registry.example/hosts.toml <<.TOML." gen443.out &&
+	grep -qx "server = \"https://registry.example\"" gen443.out &&
+	grep -qx "\[host.\"https://registry.example\"\]" gen443.out &&
+	! grep -q ":443" gen443.out
+'
+
 test_expect_success OPENSSL 'an existing certificate is not overwritten without -f' '
 	cp "$CRT" before.crt &&
 	test_expect_code 1 "$GEN" -d "$TRASH/certs" localhost >out 2>&1 &&

@@ -241,9 +241,9 @@ test_expect_success CURL,REGISTRYD 'with the default gc_grace the server keeps b
 test_expect_success CURL,PYTHON3,REGISTRYD 'pushes while the server collects over and over: every acknowledged push is pullable' '
 	stop_registryd &&
 	start_registryd REGISTRY_STORAGE_GC_GRACE=0 || return 1
-	# This server's lines only: a slow store may have had the previous
-	# server's collection interrupted by its stop.
-	from=$(($(wc -l <registryd.log) + 1)) &&
+	# The lines of this server only: on a slow store a collection of
+	# the previous server may have been cut short by its stop.
+	from=$(($(wc -l <registryd.log) + 1)) || return 1
 	( while kill -USR1 "$REG_PID" 2>/dev/null; do sleep 0.2; done ) &
 	SIGPID=$! &&
 	test_atexit "kill $SIGPID" &&

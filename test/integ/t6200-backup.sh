@@ -190,6 +190,36 @@ test_expect_success SKOPEO,REGISTRYD 'skopeo pulls from a restored tree' '
 	test -s "$TRASH/pulled/index.json"
 '
 
+# "lib.tmp/app" is a valid repository name and "v1.tmp" a valid tag:
+# only files named *.tmp are temporary. A backup that pruned every name
+# ending in .tmp lost such a repository, silently, and its restore was
+# fsck clean.
+test_expect_success REGISTRYD 'a repository or a tag named *.tmp is backed up' '
+	h=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef &&
+	t=tmproot/docker/registry/v2 &&
+	r=$t/repositories/lib.tmp/app &&
+	mkdir -p $t/blobs/sha256/01/$h $r/_layers/sha256/$h \
+	    $r/_manifests/revisions/sha256/$h \
+	    $r/_manifests/tags/v1.tmp/current \
+	    $r/_manifests/tags/v1.tmp/index/sha256/$h &&
+	echo data >$t/blobs/sha256/01/$h/data &&
+	for l in _layers/sha256/$h _manifests/revisions/sha256/$h \
+	    _manifests/tags/v1.tmp/current \
+	    _manifests/tags/v1.tmp/index/sha256/$h; do
+		printf sha256:%s $h >$r/$l/link || return 1
+	done &&
+	echo x >$r/_manifests/tags/v1.tmp/current/link.0011223344556677.tmp &&
+	"$BACKUP" tmproot tmp.tar &&
+	tar -tf tmp.tar >tmp.list &&
+	for l in _layers/sha256/$h _manifests/revisions/sha256/$h \
+	    _manifests/tags/v1.tmp/current \
+	    _manifests/tags/v1.tmp/index/sha256/$h; do
+		grep -qx "docker/registry/v2/repositories/lib.tmp/app/$l/link" \
+		    tmp.list || { echo "missing: $l/link"; return 1; }
+	done &&
+	! grep "link\.0011223344556677\.tmp" tmp.list
+'
+
 test_expect_success REGISTRYD 'backup refuses what is not a storage root' '
 	mkdir -p notaroot &&
 	test_expect_code 1 "$BACKUP" notaroot x.tar &&

@@ -141,6 +141,11 @@ eval "t6300_orig_prereq_check() $(declare -f prereq_check | tail -n +2)"
 prereq_check() {
 	case "$1" in
 	PROMTOOL) prereq_check_promtool ;;
+	# A /proc as systemd's ProcSubset=pid mounts it: no /proc/stat.
+	PROCSUBSET)
+		[ "$(id -u)" = 0 ] && command -v unshare >/dev/null &&
+		unshare -m sh -c "mount -t proc -o subset=pid proc /proc &&
+		    test -e /proc/self/stat && ! test -e /proc/stat" ;;
 	*) t6300_orig_prereq_check "$1" ;;
 	esac
 }
@@ -334,6 +339,27 @@ test_expect_success CURL,REGISTRYD 'a debug address that is taken stops the star
 	    >taken.out 2>&1 &&
 	cat taken.out &&
 	grep -q "refusing to start: cannot listen on the debug address 127.0.0.1:$PORT" taken.out
+'
+
+# Under the unit's ProcSubset=pid, /proc/stat (the boot time) is hidden.
+test_expect_success CURL,PROMTOOL,REGISTRYD,PROCSUBSET 'process_start_time_seconds without /proc/stat (ProcSubset=pid)' '
+	stop_registryd &&
+	cat >procsubset <<-EOF &&
+	#!/bin/sh
+	exec unshare -m sh -c "mount -t proc -o subset=pid proc /proc && exec \"\\\$0\" \"\\\$@\"" "$REGISTRYD" "\$@"
+	EOF
+	chmod +x procsubset &&
+	before=$(date +%s) &&
+	REGISTRYD=$TRASH/procsubset start_registryd \
+	    REGISTRY_HTTP_DEBUG_ADDR=127.0.0.1:$DPORT &&
+	after=$(date +%s) &&
+	test "$(readlink "/proc/$REG_PID/exe")" = "$(readlink -f "$REGISTRYD")" &&
+	! nsenter -t "$REG_PID" -m test -e /proc/stat &&
+	scrape ps.txt "$DEBUG/metrics" &&
+	start=$(sed -n "s/^process_start_time_seconds //p" ps.txt) &&
+	echo "started $start, between $before and $after" &&
+	awk -v s="$start" -v b="$before" -v a="$after" \
+	    "BEGIN { exit !(s != \"\" && s >= b - 1 && s <= a + 1) }"
 '
 
 test_done

@@ -218,6 +218,17 @@ test_expect_success TMPFS,REGISTRYD 'a read-only root that does not exist yet: a
 	grep -F "$MNT/newroot" ro2.out | grep -qi "read-only"
 '
 
+test_expect_success TMPFS,CURL,REGISTRYD '[storage] read_only on the read-only root: serves pulls, /readyz 200 (a read probe)' '
+	start_registryd REGISTRY_STORAGE_READ_ONLY=true &&
+	reg_curl GET "/v2/disk/app/blobs/$(sha256_of keep)" &&
+	expect_status 200 &&
+	expect_body_file keep &&
+	reg_curl GET /readyz &&
+	expect_status 200 &&
+	test "$(cat body)" = ready &&
+	stop_registryd
+'
+
 test_expect_success TMPFS,REGISTRYD 'registryd fsck works on the read-only root' '
 	"$REGISTRYD" fsck -c "$CONF" >fsck-ro.out 2>&1 &&
 	tail -n 1 fsck-ro.out &&

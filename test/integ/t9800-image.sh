@@ -78,7 +78,12 @@ test_expect_success DOCKER,BUSYBOX,CURL 'setup: dockerd, the image built FROM sc
 	tail -n 3 build.out &&
 	size=$(docker image inspect -f "{{.Size}}" "$IMAGE") &&
 	say "# image size: $size bytes" &&
-	test "$size" -lt 15000000
+	limit=15000000 &&
+	# make test-asan runs this on the sanitizer build, whose libasan
+	# and libubsan alone add about 10 MB: the size goal is for the
+	# release build alone.
+	if ldd "$REGISTRYD" | grep -q libasan; then limit=40000000; fi &&
+	test "$size" -lt "$limit"
 '
 
 test_expect_success DOCKER,BUSYBOX 'the image: one layer, no shell, the registry:2 contract' '

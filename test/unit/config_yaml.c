@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tap.h"
@@ -442,6 +443,8 @@ test_verdicts(void)
 }
 
 /* What is no usable YAML at all. */
+static void test_hostile_size(void);
+
 static void
 test_structure(void)
 {
@@ -488,6 +491,56 @@ test_structure(void)
 	expect("alias expansion is bounded", big, -1,
 	    "c.yml:1: more than 100000 items (aliases count each time they "
 	    "are used)\n");
+	test_hostile_size();
+}
+
+/*
+ * What libyaml and the walk would take time for that grows faster than
+ * the file: 20000 nested flow sequences (libyaml's scanner is quadratic
+ * in the nesting: 2.7 s, and the file was then accepted), and a mapping
+ * of 20000 keys with a duplicate at its end (each key compared with
+ * every earlier one: 5 s). CPU time, so that a loaded machine does not
+ * fail it.
+ */
+static void
+test_hostile_size(void)
+{
+	char *text, msg[128];
+	size_t o = 0, size = 512 * 1024;
+	clock_t t0;
+	int i, n = 20000;
+
+	if ((text = malloc(size)) == NULL)
+		exit(2);
+	o += (size_t)snprintf(text + o, size - o, "x: ");
+	for (i = 0; i < n; i++)
+		text[o++] = '[';
+	for (i = 0; i < n; i++)
+		text[o++] = ']';
+	text[o++] = '\n';
+	text[o] = '\0';
+	t0 = clock();
+	expect("deep nesting is refused while parsing", text, -1,
+	    "c.yml:1: YAML: nested deeper than 64 levels\n");
+	ok(clock() - t0 < CLOCKS_PER_SEC, "... at once (%.2f s of CPU)",
+	    (double)(clock() - t0) / CLOCKS_PER_SEC);
+
+	o = (size_t)snprintf(text, size, "notes:\n");
+	for (i = 0; i < n; i++)
+		o += (size_t)snprintf(text + o, size - o, "  k%d: 0\n", i);
+	o += (size_t)snprintf(text + o, size - o, "  K0: 1\n");
+	snprintf(msg, sizeof(msg),
+	    "c.yml:%d: duplicate key 'notes.K0' (first at line 2)\n", n + 2);
+	t0 = clock();
+	expect("a duplicate among 20000 keys", text, -1, msg);
+	ok(clock() - t0 < CLOCKS_PER_SEC, "... at once (%.2f s of CPU)",
+	    (double)(clock() - t0) / CLOCKS_PER_SEC);
+
+	/* The first duplicate in document order is the one reported. */
+	expect("two duplicates: the first one",
+	    "http:\n  b: 1\n  a: 1\n  A: 2\n  B: 2\n", -1,
+	    "c.yml:4: duplicate key 'http.A' (first at line 3)\n");
+	free(text);
 }
 
 int

@@ -328,6 +328,21 @@ main(void)
 	}
 	ok(store_walk(st, stop_cb, NULL) == -1, "a callback stops the walk");
 
+	/*
+	 * ---- names that end in ".tmp" ----
+	 * "lib.tmp/app" is a valid repository name and "v1.tmp" a valid
+	 * tag; only files are temporary. Skipping them as litter hid the
+	 * repository from fsck, du and garbage collection, which then
+	 * counted its blobs as unreferenced.
+	 */
+	sh("rm -rf repositories/other/_layers/sha256/2222* "
+	   "repositories/stray-file repositories/x");
+	image("lib.tmp/app", "v1.tmp", "tmp-named", x, l3, m3);
+	run();
+	is_int(res.fr_repos, 3, "a repository named lib.tmp/app is seen");
+	ok(!has("stray temporary file"),
+	    "a directory named *.tmp is no temporary file");
+
 	store_close(st);
 	sh("rm -rf '%s'", root);
 	return done_testing();

@@ -1701,6 +1701,8 @@ test_gone(void)
 	ok(api_gone(NULL, 0,
 	       "GET /v2/lib/gone/tags/list HTTP/1.1\r\nHost: t\r\n"),
 	    "tags/list");
+	ok(api_gone(NULL, 0, "GET /v2/_catalog HTTP/1.1\r\nHost: t\r\n"),
+	    "_catalog (its JSON is made off the loop)");
 	ok(api_gone(NULL, 0,
 	       "GET /v2/lib/gone/blobs/%s HTTP/1.1\r\nHost: t\r\n", layer),
 	    "blob GET");

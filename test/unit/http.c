@@ -39,6 +39,22 @@ test_end_cb(struct request *r)
 	http_reply(r, 201, "text/plain", msg, strlen(msg));
 }
 
+/*
+ * The end of a /trailer body: what X-T and Content-Type read as once the
+ * whole message, trailers included, is in.
+ */
+static void
+test_trailer_end_cb(struct request *r)
+{
+	const char *t = http_header(r, "x-t"), *ct = http_header(r,
+	    "content-type");
+	char msg[128];
+
+	snprintf(msg, sizeof(msg), "x-t=%s ct=%s", t ? t : "none",
+	    ct ? ct : "none");
+	http_reply(r, 201, "text/plain", msg, strlen(msg));
+}
+
 static void
 test_dispatch(struct request *r)
 {
@@ -48,6 +64,9 @@ test_dispatch(struct request *r)
 	if (strcmp(http_path(r), "/sink") == 0) {
 		test_bodylen = 0;
 		http_body_sink(r, test_body_cb, test_end_cb);
+	} else if (strcmp(http_path(r), "/trailer") == 0) {
+		test_bodylen = 0;
+		http_body_sink(r, test_body_cb, test_trailer_end_cb);
 	} else if (strcmp(http_path(r), "/early") == 0)
 		http_error(r, 404, "BLOB_UNKNOWN", NULL);
 	else if (strcmp(http_path(r), "/accept") == 0) {
@@ -427,6 +446,28 @@ main(void)
 		    "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n"
 		    "X-T: v\r\n\r\r"
 		    "GET /a?no HTTP/1.1\r\nHost: h\r\n\r\n",
+		    { "400 Bad Request", "BAD_REQUEST" }, 1, 1 },
+		/* RFC 9110 6.5.1: trailers are dropped, never headers. */
+		{ "a trailer is not read as a header",
+		    "PUT /trailer HTTP/1.1\r\nHost: h\r\n"
+		    "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n"
+		    "X-T: evil\r\nContent-Type: a/b\r\n\r\n",
+		    { "201 Created", "x-t=none ct=none" }, 1, 0 },
+		{ "a single trailer is not read as a header",
+		    "PUT /trailer HTTP/1.1\r\nHost: h\r\n"
+		    "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n"
+		    "Content-Type: application/vnd.oci.image.manifest.v1+json"
+		    "\r\n\r\n",
+		    { "201 Created", "x-t=none ct=none" }, 1, 0 },
+		{ "trailers leave the head's fields as they were",
+		    "PUT /trailer HTTP/1.1\r\nHost: h\r\nX-T: head\r\n"
+		    "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n"
+		    "X-T: tail\r\n\r\n",
+		    { "201 Created", "x-t=head ct=none" }, 1, 0 },
+		{ "whitespace before a trailer's colon is refused",
+		    "PUT /trailer HTTP/1.1\r\nHost: h\r\n"
+		    "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n"
+		    "X-T : v\r\n\r\n",
 		    { "400 Bad Request", "BAD_REQUEST" }, 1, 1 },
 		{ "a bare CR ending chunked data without trailers is refused",
 		    "PATCH /sink HTTP/1.1\r\nHost: h\r\n"

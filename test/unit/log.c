@@ -72,6 +72,28 @@ json_str(const char *s, size_t max)
 	return line;
 }
 
+/*
+ * 1 when s, escaped, is a JSON string that a strict parser (jansson
+ * rejects overlong forms, surrogates and code points above U+10FFFF)
+ * reads back, and prefix of s is not in it raw.
+ */
+static int
+strict_json(const char *s, const char *prefix)
+{
+	const char *j = json_str(s, 1000);
+	json_error_t e;
+	json_t *v;
+	int rv;
+
+	if ((v = json_loads(j, JSON_DECODE_ANY, &e)) == NULL) {
+		printf("#   not JSON: %s (%s)\n", j, e.text);
+		return 0;
+	}
+	rv = json_is_string(v) && strstr(j, prefix) == NULL;
+	json_decref(v);
+	return rv;
+}
+
 /* Every line of out parses as a JSON object; the last one in *last. */
 static int
 all_json(json_t **last)
@@ -115,6 +137,41 @@ test_json_str(void)
 	    "sequence cut by the end");
 	is_str(json_str("\xe2\x82x", 100), "\"\\ufffd\\ufffdx\"",
 	    "sequence cut by an ASCII byte");
+	/*
+	 * Well-formed means the shortest form of a scalar value (Unicode
+	 * table 3-7): no overlong forms, no surrogates, nothing above
+	 * U+10FFFF. Each byte of a rejected sequence becomes U+FFFD.
+	 */
+	is_str(json_str("\xe0\x80\xaf", 100), "\"\\ufffd\\ufffd\\ufffd\"",
+	    "overlong 3-byte '/': U+FFFD per byte");
+	is_str(json_str("\xe0\x9f\xbf", 100), "\"\\ufffd\\ufffd\\ufffd\"",
+	    "overlong 3-byte U+07FF");
+	is_str(json_str("\xf0\x80\x80\xaf", 100),
+	    "\"\\ufffd\\ufffd\\ufffd\\ufffd\"", "overlong 4-byte '/'");
+	is_str(json_str("\xf0\x8f\xbf\xbf", 100),
+	    "\"\\ufffd\\ufffd\\ufffd\\ufffd\"", "overlong 4-byte U+FFFF");
+	is_str(json_str("\xed\xa0\x80", 100), "\"\\ufffd\\ufffd\\ufffd\"",
+	    "surrogate U+D800");
+	is_str(json_str("\xed\xbf\xbf", 100), "\"\\ufffd\\ufffd\\ufffd\"",
+	    "surrogate U+DFFF");
+	is_str(json_str("\xed\xa0\xbd\xed\xb0\xb3", 100),
+	    "\"\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\"",
+	    "surrogate pair (CESU-8)");
+	is_str(json_str("\xf4\x90\x80\x80", 100),
+	    "\"\\ufffd\\ufffd\\ufffd\\ufffd\"", "U+110000, above U+10FFFF");
+	is_str(json_str("\xf4\xbf\xbf\xbf", 100),
+	    "\"\\ufffd\\ufffd\\ufffd\\ufffd\"", "U+13FFFF");
+	is_str(json_str("\xe0\xa0\x80 \xed\x9f\xbf \xee\x80\x80 "
+	                "\xf0\x90\x80\x80 \xf4\x8f\xbf\xbf",
+	        100),
+	    "\"\xe0\xa0\x80 \xed\x9f\xbf \xee\x80\x80 \xf0\x90\x80\x80 "
+	    "\xf4\x8f\xbf\xbf\"",
+	    "the boundaries kept: U+0800 U+D7FF U+E000 U+10000 U+10FFFF");
+	ok(strict_json("\xe0\x80\xaf\xf0\x80\x80\xaf\xed\xa0\x80\xf4\x90"
+	               "\x80\x80\xc0\xaf\xff\xe2\x82",
+	       "\xe0\x80\xaf\xf0\x80\x80\xaf\xed\xa0\x80\xf4\x90\x80\x80"),
+	    "every escaped form parses as strict JSON (jansson checks "
+	    "UTF-8)");
 	is_str(json_str("abcdef", 4), "\"abcd\"", "truncated at max");
 	is_str(json_str("ab\"cd", 3), "\"ab\"", "no half escape");
 	is_str(json_str("a\xe2\x82\xac", 3), "\"a\"", "no half character");

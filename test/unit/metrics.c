@@ -54,8 +54,8 @@ has_line(const char *s, const char *line)
 static const char *
 check_format(const char *s)
 {
-	static char why[256];
-	char fam[128] = "", type[32] = "", seen[8192] = " ", name[128];
+	static char why[512];
+	char fam[128] = "", type[32] = "", seen[8192] = " ", name[160];
 	const char *p = s, *eol, *q;
 	size_t n;
 	int after_help = 0, inq;
@@ -347,6 +347,22 @@ test_bounds(void)
 	    "dropped requests still have their duration");
 }
 
+/* The start time is the wall clock when main recorded it, no /proc. */
+static void
+test_start_time(void)
+{
+	struct timespec before, after;
+	double t;
+
+	ok(metrics_start_time() == 0, "no start time before it is recorded");
+	clock_gettime(CLOCK_REALTIME, &before);
+	metrics_process_started();
+	clock_gettime(CLOCK_REALTIME, &after);
+	t = metrics_start_time();
+	ok(t >= (double)before.tv_sec && t <= (double)after.tv_sec + 1,
+	    "start time is the wall clock when recorded");
+}
+
 int
 main(void)
 {
@@ -355,6 +371,7 @@ main(void)
 	test_sample();
 	test_requests();
 	test_bounds();
+	test_start_time();
 	free(text);
 	done_testing();
 }

@@ -1031,6 +1031,19 @@ test_purge(struct store *s)
 	    "rfc3339 variants");
 }
 
+/*
+ * Only QUICK calls run on the loop: a listing may hold 100 000 entries
+ * (STORE_CALL_LIST), and store_call sends it to the store workers.
+ */
+static void
+test_cheap(void)
+{
+	ok(store_fs_cheap(STORE_CALL_QUICK), "QUICK calls run inline");
+	ok(!store_fs_cheap(STORE_CALL_LIST), "LIST calls leave the loop");
+	ok(!store_fs_cheap(STORE_CALL_DURABLE), "DURABLE calls leave the loop");
+	ok(!store_fs_cheap(STORE_CALL_WALK), "WALK calls leave the loop");
+}
+
 int
 main(void)
 {
@@ -1049,6 +1062,7 @@ main(void)
 		abort();
 	close(fd0);
 	test_paths();
+	test_cheap();
 	s = store_fs_open(root, 0, err, sizeof(err));
 	ok(s != NULL, "store_fs_open: %s", s ? "ok" : err);
 	if (s == NULL)

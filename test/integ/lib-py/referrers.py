@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """referrers.py gen ROOT NAME SUBJECT COUNT [START]
-referrers.py race PORT SLOWPATH K FASTPATH
+referrers.py race PORT SLOWPATH K FASTPATH [DELAY_MS]
 
 gen: write COUNT OCI artifact manifests whose subject is SUBJECT into
 repository NAME of the registry:2 tree under ROOT the way registry:2
@@ -11,15 +11,18 @@ application/vnd.example.sig when i is odd, else .sbom, and the
 annotation org.example.seq = i. Prints the digests, one a line.
 
 race: send K requests GET SLOWPATH on K connections to 127.0.0.1:PORT,
-then, once all are sent and 20 ms have passed, GET FASTPATH on another;
-read every response whole. Prints one JSON object: "fast" (seconds from
-its send to its last byte), "slow" (the same for each of the K, in
-completion order), "fast_first" (true when the fast response was
-complete before any slow one), "statuses" and "sizes" (of the slow
-bodies: how many descriptors). Used by t3100-referrers.sh to show that
-long referrers queries do not hold the event loop: a server that ran
-them on the loop answers the fast request after them all, however
-quick it is.
+then, once all are sent and DELAY_MS (default 20) have passed, GET
+FASTPATH on another; read every response whole. Prints one JSON object:
+"fast" (seconds from its send to its last byte), "slow" (the same for
+each of the K, in completion order), "fast_first" (true when the fast
+response was complete before any slow one), "fast_before_any" (true
+when it was complete before the first byte of any slow one, which a
+big slow response sent in many writes cannot blur), "statuses" and
+"sizes" (of the slow
+bodies: how many entries their "manifests", "tags" or "repositories"
+list). Used by t3100-referrers.sh and t3060-big-listings.sh to show that
+long queries do not hold the event loop: a server that ran them on the
+loop answers the fast request after them all, however quick it is.
 """
 import hashlib
 import json
@@ -75,6 +78,7 @@ class Exchange:
                     "Connection: close\r\n\r\n" % path).encode()
         self.buf = b""
         self.sent = None
+        self.first = None
         self.done = None
 
     def send(self):
@@ -89,6 +93,8 @@ class Exchange:
         except BlockingIOError:
             return False
         if data:
+            if self.first is None:
+                self.first = time.monotonic()
             self.buf += data
             return False
         self.done = time.monotonic()
@@ -103,11 +109,19 @@ class Exchange:
         return self.buf.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in self.buf else b""
 
 
-def race(port, slowpath, k, fastpath):
+def entries(answer):
+    """How many entries a listing answer lists."""
+    for key in ("manifests", "tags", "repositories"):
+        if isinstance(answer.get(key), list):
+            return len(answer[key])
+    return 0
+
+
+def race(port, slowpath, k, fastpath, delay_ms=20):
     slow = [Exchange(port, slowpath) for _ in range(k)]
     for x in slow:
         x.send()
-    time.sleep(0.02)
+    time.sleep(delay_ms / 1000)
     fast = Exchange(port, fastpath)
     fast.send()
     sel = selectors.DefaultSelector()
@@ -122,14 +136,16 @@ def race(port, slowpath, k, fastpath):
                 left -= 1
     order = sorted(slow, key=lambda x: x.done or float("inf"))
     first_slow = min((x.done for x in slow if x.done), default=float("inf"))
+    start_slow = min((x.first for x in slow if x.first),
+                     default=float("inf"))
     print(json.dumps({
         "fast": round(fast.done - fast.sent, 4) if fast.done else None,
         "fast_status": fast.status(),
         "slow": [round(x.done - x.sent, 4) if x.done else None for x in order],
         "fast_first": fast.done is not None and fast.done < first_slow,
+        "fast_before_any": fast.done is not None and fast.done < start_slow,
         "statuses": [x.status() for x in order],
-        "sizes": [len(json.loads(x.body() or b"{}").get("manifests", []))
-                  for x in order],
+        "sizes": [entries(json.loads(x.body() or b"{}")) for x in order],
     }))
 
 
@@ -137,8 +153,9 @@ def main():
     if len(sys.argv) >= 6 and sys.argv[1] == "gen":
         gen(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]),
             int(sys.argv[6]) if len(sys.argv) > 6 else 0)
-    elif len(sys.argv) == 6 and sys.argv[1] == "race":
-        race(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5])
+    elif len(sys.argv) in (6, 7) and sys.argv[1] == "race":
+        race(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5],
+             float(sys.argv[6]) if len(sys.argv) > 6 else 20)
     else:
         sys.exit(__doc__)
 
