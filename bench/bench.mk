@@ -1,8 +1,12 @@
 # bench/bench.mk: `make bench` (~6 min) and `make bench-quick` (~1.5 min)
 # compare registryd with registry:2 (Debian's docker-registry) on loopback
-# in one run; see bench/README.md. Included from the top Makefile.
+# in one run; see bench/README.md. Included from the top Makefile. With the
+# Ceph packages installed, phase 9 (both on S3, a throw-away Ceph RGW)
+# adds ~5 min (quick: ~1 min).
 #
 #   make bench BENCH_FLAGS=--keep     keep roots and logs in build/bench/work
+#   make bench BENCH_FLAGS=--s3=no    without phase 9
+#   make bench BENCH_FLAGS='--only s3'  phase 9 alone
 #   make bench BENCH_JSON=out.json    also write the JSON line to a file
 #
 # The registryd under test is a release build (CFLAGS -O2 -g, the default)

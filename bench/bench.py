@@ -17,6 +17,8 @@ import http.client
 import json
 import os
 import re
+import select
+import shlex
 import shutil
 import signal
 import socket
@@ -91,18 +93,41 @@ def sha256_hex(b):
     return "sha256:" + hashlib.sha256(b).hexdigest()
 
 
+def proc_cpu(pid):
+    """utime + stime of every thread of pid, seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_mem(pid):
+    """(VmRSS, RssAnon, VmHWM) of pid in KiB."""
+    v = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k = line.split(":", 1)[0]
+            if k in ("VmRSS", "RssAnon", "VmHWM"):
+                v[k] = int(line.split()[1])
+    return v.get("VmRSS", 0), v.get("RssAnon", 0), v.get("VmHWM", 0)
+
+
 # ------------------------------------------------------------ servers
 
 class Server:
     """One registry under test: registryd or registry2. tls = (cert, key)
     serves HTTPS (clients verify with cert as the CA); auth = (htpasswd
     path, user, password) turns Basic auth on. tag names the instance
-    (its own directory and root)."""
+    (its own directory and root). s3 (a dict from Ceph.s3_settings) puts
+    the registry in a bucket instead of root, blob GETs served by the
+    server itself (redirects off); store is then the Ceph cluster, whose
+    CPU the Sampler also takes."""
 
     def __init__(self, kind, work, binary=None, tag=None, tls=None,
-                 auth=None, ini=""):
+                 auth=None, ini="", s3=None, store=None):
         self.kind = kind
         self.ini = ini  # more registryd.conf text (registryd only)
+        self.s3 = s3
+        self.store = store
         self.binary = binary
         self.tls = tls
         self.auth = auth
@@ -144,9 +169,19 @@ class Server:
         if self.kind == "registryd":
             conf = os.path.join(self.dir, "registryd.conf")
             with open(conf, "w") as f:
-                f.write("[http]\naddr = %s\n\n[storage]\nrootdirectory = %s\n"
-                        "\n[log]\nlevel = warn\naccess_log = false\n"
-                        % (self.addr, self.root))
+                f.write("[http]\naddr = %s\n\n" % self.addr)
+                if self.s3:
+                    f.write("[storage]\ndriver = s3\nredirect_disable = true\n"
+                            "\n[s3]\nregion = %(region)s\n"
+                            "regionendpoint = %(endpoint)s\n"
+                            "bucket = %(bucket)s\naccesskey = %(access)s\n"
+                            "secretkeyfile = %(secretfile)s\n"
+                            "rootdirectory = %(root)s\nsecure = false\n"
+                            "forcepathstyle = true\nchunksize = %(chunk)d\n"
+                            % self.s3)
+                else:
+                    f.write("[storage]\nrootdirectory = %s\n" % self.root)
+                f.write("\n[log]\nlevel = warn\naccess_log = false\n")
                 if self.tls:
                     f.write("\n[tls]\ncertificate = %s\nkey = %s\n"
                             % self.tls)
@@ -159,9 +194,23 @@ class Server:
             conf = os.path.join(self.dir, "config.yml")
             with open(conf, "w") as f:
                 f.write("version: 0.1\nlog:\n  level: warn\n  accesslog:\n"
-                        "    disabled: true\nstorage:\n  filesystem:\n"
-                        "    rootdirectory: %s\nhttp:\n  addr: %s\n"
-                        % (self.root, self.addr))
+                        "    disabled: true\nstorage:\n")
+                if self.s3:
+                    # Its s3 driver: path-style on plain HTTP to RGW, and
+                    # blob GETs through the server like registryd's.
+                    f.write("  s3:\n    region: %(region)s\n"
+                            "    regionendpoint: %(endpoint)s\n"
+                            "    forcepathstyle: true\n    secure: false\n"
+                            "    bucket: %(bucket)s\n"
+                            "    accesskey: %(access)s\n"
+                            "    secretkey: %(secret)s\n"
+                            "    rootdirectory: %(root)s\n"
+                            "    chunksize: %(chunk)d\n"
+                            "  redirect:\n    disable: true\n" % self.s3)
+                else:
+                    f.write("  filesystem:\n    rootdirectory: %s\n"
+                            % self.root)
+                f.write("http:\n  addr: %s\n" % self.addr)
                 if self.tls:
                     f.write("  tls:\n    certificate: %s\n    key: %s\n"
                             % self.tls)
@@ -172,8 +221,11 @@ class Server:
                     f.write("auth:\n  htpasswd:\n    realm: bench\n"
                             "    path: %s\n" % self.auth[0])
             argv = ["docker-registry", "serve", conf]
+        # Go's AWS SDK in registry:2's s3 driver panics on this
+        # machine's AWS_CA_BUNDLE with a plain-HTTP endpoint.
         env = {k: v for k, v in os.environ.items()
-               if not k.startswith("REGISTRY_") and "proxy" not in k.lower()}
+               if not k.startswith("REGISTRY_") and "proxy" not in k.lower()
+               and k != "AWS_CA_BUNDLE"}
         logf = open(self.log, "a")
         self.proc = spawn(argv, stdout=logf, stderr=logf,
                           stdin=subprocess.DEVNULL, env=env)
@@ -202,20 +254,15 @@ class Server:
 
     def cpu(self):
         """utime + stime of every thread, seconds."""
-        with open("/proc/%d/stat" % self.proc.pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return proc_cpu(self.proc.pid)
 
     def mem(self):
         """(VmRSS, RssAnon) in KiB."""
-        rss = anon = 0
-        with open("/proc/%d/status" % self.proc.pid) as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    rss = int(line.split()[1])
-                elif line.startswith("RssAnon:"):
-                    anon = int(line.split()[1])
-        return rss, anon
+        return proc_mem(self.proc.pid)[:2]
+
+    def hwm(self):
+        """VmHWM in KiB: the peak VmRSS of the process's whole life."""
+        return proc_mem(self.proc.pid)[2]
 
     def request(self, method, path, body=None, headers=None, conn=None,
                 timeout=60):
@@ -271,6 +318,9 @@ class Sampler:
     def __enter__(self):
         self._sample()
         self.cpu0 = self.srv.cpu()
+        self.store_cpu = None
+        if self.srv.store is not None:
+            self.store_cpu0 = self.srv.store.cpu()
         self.t0 = time.monotonic()
         self._t = threading.Thread(target=self._loop, daemon=True)
         self._t.start()
@@ -285,7 +335,150 @@ class Sampler:
             self.cpu = self.srv.cpu() - self.cpu0
         else:
             self.cpu = float("nan")
+        if self.srv.store is not None:
+            self.store_cpu = self.srv.store.cpu() - self.store_cpu0
         return False
+
+
+class Ceph:
+    """A throw-away single-node Ceph cluster with RGW, from the tests'
+    harness: `test/s3/ceph.sh run DIR -- sh -c 'echo ready; cat'` keeps it
+    up while our pipe to cat is open. stop() closes the pipe; the script's
+    trap then kills the daemons and removes DIR. If this process dies
+    instead, the script gets SIGTERM (our PDEATHSIG) and cat EOF, and the
+    daemons also carry PDEATHSIG (SIGKILL) towards the script: nothing
+    outlives the benchmark. The OSD keeps the data in its memory
+    (memstore, capacity `capacity` bytes, about 1.8 bytes of RSS per byte
+    stored). RGW deletes the data of a deleted object only in its garbage
+    collection, by default two hours later, so that memory would only
+    grow: gc_min_wait=0 (CEPH_ARGS, read by every daemon) and gc() after
+    the deletes between workloads hand it back. One cluster per run,
+    removed at the end."""
+
+    TOOLS = ("ceph", "ceph-mon", "ceph-osd", "ceph-authtool", "monmaptool",
+             "radosgw", "radosgw-admin", "s3cmd", "setpriv")
+
+    @classmethod
+    def missing(cls):
+        return [t for t in cls.TOOLS if shutil.which(t) is None]
+
+    def __init__(self, work, capacity):
+        self.dir = os.path.join(work, "ceph")
+        self.log = os.path.join(work, "ceph.log")
+        self.capacity = capacity
+        self.proc = None
+        self.env = {}
+
+    def start(self, timeout=180):
+        env = dict(os.environ, CEPH_MEMSTORE_BYTES=str(self.capacity),
+                   CEPH_ARGS="--rgw-gc-obj-min-wait=0")
+        logf = open(self.log, "a")
+        t0 = time.monotonic()
+        self.proc = spawn(["bash", os.path.join(TOP, "test/s3/ceph.sh"),
+                           "run", self.dir, "--", "sh", "-c",
+                           "echo ready && exec cat >/dev/null"],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          stderr=logf, env=env)
+        logf.close()
+        fd = self.proc.stdout.fileno()
+        out = b""
+        while b"ready\n" not in out:
+            left = t0 + timeout - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise BenchError("no cluster within %d s, see %s"
+                                 % (timeout, self.log))
+            b = os.read(fd, 4096)
+            if not b:
+                raise BenchError("ceph.sh run exited (status %s), see %s"
+                                 % (self.proc.wait(10), self.log))
+            out += b
+        self.start_secs = time.monotonic() - t0
+        with open(os.path.join(self.dir, "env")) as f:
+            for line in f:
+                w = shlex.split(line)
+                if len(w) == 2 and w[0] == "export" and "=" in w[1]:
+                    k, v = w[1].split("=", 1)
+                    self.env[k] = v
+        self.secret_file = os.path.join(os.path.dirname(self.dir),
+                                        "s3-secret")
+        fd = os.open(self.secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                     0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(self.env["S3_SECRET_KEY"] + "\n")
+
+    def stop(self):
+        if self.proc is None:
+            return
+        try:
+            self.proc.stdin.close()
+            self.proc.wait(60)
+        except (OSError, subprocess.TimeoutExpired):
+            stop(self.proc)
+        self.proc = None
+
+    def s3_settings(self, root, chunk):
+        e = self.env
+        return {"region": e["S3_REGION"], "endpoint": e["S3_ENDPOINT"],
+                "bucket": e["S3_BUCKET"], "access": e["S3_ACCESS_KEY"],
+                "secret": e["S3_SECRET_KEY"], "secretfile": self.secret_file,
+                "root": root, "chunk": chunk}
+
+    def pids(self):
+        """name -> PID of the daemons (the last one recorded per name)."""
+        p = {}
+        with open(os.path.join(self.dir, "pids")) as f:
+            for line in f:
+                w = line.split()
+                if len(w) == 2:
+                    p[w[0]] = int(w[1])
+        return p
+
+    def cpu(self):
+        """CPU seconds of the gateway, the OSD and the mon together."""
+        t = 0.0
+        for pid in self.pids().values():
+            try:
+                t += proc_cpu(pid)
+            except OSError:
+                pass
+        return t
+
+    def hwm(self, name):
+        return proc_mem(self.pids()[name])[2]
+
+    def gc(self):
+        """Run RGW's garbage collection now: the deleted objects' data
+        leaves the OSD (and its memory)."""
+        r = run(["radosgw-admin", "-c", self.env["CEPH_CONF"], "gc",
+                 "process", "--include-all"], timeout=300)
+        if r.returncode != 0:
+            raise BenchError("radosgw-admin gc process: %s"
+                             % r.stderr.strip()[-300:])
+
+    def s3cmd(self, *args, timeout=300):
+        r = run(["s3cmd", "-c", self.env["S3CMD_CONF"]] + list(args),
+                timeout=timeout)
+        if r.returncode != 0:
+            raise BenchError("s3cmd %s: %s" % (args[0], r.stderr.strip()[-300:]))
+        return r.stdout
+
+    def ls(self, prefix):
+        """[(size, key)] of every object under prefix in the bucket."""
+        out = self.s3cmd("ls", "-r", "s3://%s/%s" % (self.env["S3_BUCKET"],
+                                                     prefix))
+        pre = "s3://%s/" % self.env["S3_BUCKET"]
+        objs = []
+        for line in out.splitlines():
+            w = line.split(None, 3)
+            if len(w) == 4 and w[3].startswith(pre) and w[2].isdigit():
+                objs.append((int(w[2]), w[3][len(pre):]))
+        return objs
+
+    def delete(self, keys):
+        b = self.env["S3_BUCKET"]
+        for i in range(0, len(keys), 100):
+            self.s3cmd("del", *["s3://%s/%s" % (b, k)
+                                for k in keys[i:i + 100]])
 
 
 # ------------------------------------------------------------ the image
@@ -399,6 +592,11 @@ class Bench:
         if r.returncode != 0 or not out.startswith("ok"):
             raise BenchError(out or r.stderr.strip() or "rbc failed")
         return dict(kv.split("=", 1) for kv in out.split()[1:])
+
+    def put_store_cpu(self, key, srv, s, nbytes):
+        """The store's CPU-s per GiB in the Sampler s (S3 phases)."""
+        if s.store_cpu is not None:
+            self.put(key + "_store_cpu", srv.kind, s.store_cpu * GiB / nbytes)
 
     def sync(self):
         # Earlier writes (registry:2 does not fsync) must not be flushed
@@ -517,6 +715,7 @@ http {
             b = int(r["bytes"])
             self.put(key1, srv.kind, b / float(r["secs"]) / 1e6)
             self.put(key2, srv.kind, s.cpu * GiB / b)
+            self.put_store_cpu(key, srv, s, b)
             self.note_mem(mem, srv, s)
             srv.repos.add("bench/up")
             return r["digest"], b
@@ -593,27 +792,29 @@ http {
                                                  srv.curl_args)
                 self.put(key + "_MBps", srv.kind, mbps)
                 self.put(key + "_cpu", srv.kind, s.cpu * GiB / (par * size))
+                self.put_store_cpu(key, srv, s, par * size)
                 self.note_mem(mem, srv, s)
             except (BenchError, subprocess.TimeoutExpired) as e:
                 self.err(key + "_MBps", srv.kind, e)
 
     # -- phase 3: concurrent pushes
 
-    def many(self, srv, rep, src):
+    def many(self, srv, rep, src, key="3_many", mem="3 concurrent pushes"):
         a = self.a
         self.sync()
         try:
             with Sampler(srv) as s:
                 r = self.rbc_run("many", srv.addr, "bench/many", a.many_n, src,
                                  a.many_bytes, "%s-%d-many" % (srv.kind, rep),
-                                 a.chunk)
-            self.put("3_many_MBps", srv.kind,
-                     int(r["bytes"]) / float(r["secs"]) / 1e6)
-            self.put("3_many_cpu", srv.kind, s.cpu * GiB / int(r["bytes"]))
-            self.note_mem("3 concurrent pushes", srv, s)
+                                 a.chunk, srv=srv)
+            b = int(r["bytes"])
+            self.put(key + "_MBps", srv.kind, b / float(r["secs"]) / 1e6)
+            self.put(key + "_cpu", srv.kind, s.cpu * GiB / b)
+            self.put_store_cpu(key, srv, s, b)
+            self.note_mem(mem, srv, s)
             srv.repos.add("bench/many")
         except (BenchError, subprocess.TimeoutExpired) as e:
-            self.err("3_many_MBps", srv.kind, e)
+            self.err(key + "_MBps", srv.kind, e)
 
     def drop_blobs(self, srv, keep):
         """Delete the big blobs this rep uploaded (bench/up, bench/many),
@@ -1092,18 +1293,151 @@ http {
             finally:
                 srv.stop()
 
+    # -- phase 9: the S3 backend, on a throw-away Ceph cluster
+
+    S3_KEYS = ("9a_s3_stream_MBps", "9b_s3_dl1_MBps", "9c_s3_many_MBps")
+
+    def s3_capacity(self):
+        """Memstore bytes for the OSD: each server drops its big blobs
+        after use (s3_drop, with RGW's garbage collection), so at most one
+        workload is in the bucket at a time: its parts, and its copy while
+        both exist (both servers assemble the blob server-side), plus
+        room for what the commits delete before the next collection."""
+        a = self.a
+        one = max(a.blob_bytes, a.many_n * a.many_bytes)
+        return max(4 * GiB, 3 * one + 2 * GiB)
+
+    def s3_drop(self, ceph, srv):
+        """Delete the blobs of 1 MiB and more that srv stored, as
+        drop_blobs does on disk (they are never asked for again), so that
+        the OSD's memory holds one workload at a time."""
+        pre = "%s/docker/registry/v2/blobs/" % srv.s3["root"].strip("/")
+        ceph.delete([k for n, k in ceph.ls(pre)
+                     if n >= MiB and k.endswith("/data")])
+        ceph.gc()
+
+    def s3_leftovers(self, ceph, srv):
+        """Objects under _uploads/ after every upload was committed: what
+        a driver forgot to delete (a note, not an error)."""
+        root = srv.s3["root"].strip("/")
+        left = [(n, k) for n, k in ceph.ls(root + "/docker/registry/v2/"
+                                           "repositories/")
+                if "/_uploads/" in k]
+        if left:
+            self.notes.append("S3: %s left %d objects (%d bytes) under "
+                              "_uploads/, e.g. %s" % (
+                                  srv.kind, len(left), sum(n for n, _ in left),
+                                  left[0][1][len(root) + 1:]))
+
+    def s3_phase(self, src):
+        """registryd (driver s3) and registry:2 (its s3 driver) on one RGW,
+        each under its own rootdirectory of one bucket, redirects off so
+        every byte crosses the server: the phase 1a upload, the phase 2a
+        download of that blob and the phase 3 concurrent pushes, A B A B,
+        with server and store CPU and peak memory."""
+        a = self.a
+        missing = Ceph.missing()
+        if missing:
+            for k in self.S3_KEYS:
+                for kind in ("registryd", "registry2"):
+                    self.err(k, kind, "Ceph tools missing: %s "
+                             "(scripts/install-deps.sh test)"
+                             % " ".join(missing))
+            return
+        ceph = Ceph(self.work, self.s3_capacity())
+        self.say("S3: a Ceph cluster with RGW (memstore %.1f GiB)"
+                 % (ceph.capacity / GiB))
+        servers = []
+        try:
+            try:
+                ceph.start()
+            except (BenchError, OSError, KeyError,
+                    subprocess.TimeoutExpired) as e:
+                for k in self.S3_KEYS:
+                    for kind in ("registryd", "registry2"):
+                        self.err(k, kind, "Ceph: %s" % e)
+                return
+            self.limits["ceph_start_s"] = ceph.start_secs
+            self.limits["ceph_memstore_GiB"] = ceph.capacity / GiB
+            for kind, binary in (("registryd", a.registryd),
+                                 ("registry2", None)):
+                srv = Server(kind, self.work, binary, tag="s3",
+                             s3=ceph.s3_settings("/bench-" + kind,
+                                                 a.s3_chunk),
+                             store=ceph)
+                try:
+                    srv.start()
+                    time.sleep(0.5)
+                    rss, anon = srv.mem()
+                    self.put("9_idle_anon", kind, anon / 1024)
+                    self.put("9_idle_rss", kind, rss / 1024)
+                    servers.append(srv)
+                except (BenchError, OSError) as e:
+                    for k in self.S3_KEYS:
+                        self.err(k, kind, e)
+            for rep in range(a.reps):
+                for srv in servers:
+                    if not srv.alive():
+                        continue
+                    self.say("S3 rep %d/%d %s: upload, download, %d "
+                             "concurrent pushes" % (rep + 1, a.reps,
+                                                    srv.kind, a.many_n))
+                    # Peak memory per rep ("#2"): after 9c a server keeps
+                    # some of what the 32 uploads used (malloc arenas, Go's
+                    # heap), which then shows in the next rep's upload;
+                    # the targets are on the first rep.
+                    m = "" if rep == 0 else " #%d" % (rep + 1)
+                    try:
+                        d, size = self.up_stream(srv, rep, src, "9a_s3_stream",
+                                                 "9 S3 upload" + m)
+                        if d is None:
+                            self.err("9b_s3_dl1_MBps", srv.kind,
+                                     "no blob (upload failed)")
+                        else:
+                            self.download(srv, d, size, rep == 0,
+                                          ((1, "9b_s3_dl1"),),
+                                          "9 S3 download" + m)
+                        self.s3_drop(ceph, srv)
+                        self.many(srv, rep, src, "9c_s3_many",
+                                  "9 S3 pushes" + m)
+                        self.s3_drop(ceph, srv)
+                    except (BenchError, subprocess.TimeoutExpired) as e:
+                        self.errors.append(("9 S3", srv.kind, str(e)))
+                    if not srv.alive():
+                        self.errors.append(("9 S3", srv.kind,
+                                            "server died, see %s" % srv.log))
+            for srv in servers:
+                if srv.alive():
+                    self.put("9_hwm_rss", srv.kind, srv.hwm() / 1024)
+                try:
+                    self.s3_leftovers(ceph, srv)
+                except (BenchError, subprocess.TimeoutExpired) as e:
+                    self.errors.append(("9 S3 leftovers", srv.kind, str(e)))
+            try:
+                # Lines "date\ts3://bucket/key\tid" after a header.
+                pre = "s3://%s/" % ceph.env["S3_BUCKET"]
+                mp = [w[1][len(pre):] for w in
+                      (x.split("\t") for x in ceph.s3cmd(
+                          "multipart", pre).splitlines())
+                      if len(w) >= 3 and w[1].startswith(pre)]
+                if mp:
+                    self.notes.append("S3: %d multipart uploads left "
+                                      "unfinished in the bucket, e.g. %s"
+                                      % (len(mp), ", ".join(mp[:3])))
+                self.limits["osd_hwm_GiB"] = ceph.hwm("osd") / 1048576
+                self.limits["rgw_hwm_GiB"] = ceph.hwm("rgw") / 1048576
+            except (BenchError, OSError, KeyError,
+                    subprocess.TimeoutExpired) as e:
+                self.errors.append(("9 S3 cluster", "ceph", str(e)))
+        finally:
+            for srv in servers:
+                srv.stop()
+            ceph.stop()
+
     # -- the run
 
-    def main(self):
-        if self.a.only == "login":
-            os.makedirs(self.work, exist_ok=True)
-            self.limits["loadavg_start"] = os.getloadavg()[0]
-            self.login_phase()
-            self.limits["loadavg_end"] = os.getloadavg()[0]
-            self.report()
-            return
+    def write_src(self):
         a = self.a
-        os.makedirs(self.work, exist_ok=True)
         src = os.path.join(self.work, "src.bin")
         need = max(a.blob_bytes, a.many_n * a.many_bytes)
         self.say("work dir %s; writing %d MiB of random data" %
@@ -1114,6 +1448,27 @@ http {
                 k = min(left, 64 * MiB)
                 f.write(os.urandom(k))
                 left -= k
+        return src
+
+    def main(self):
+        if self.a.only == "login":
+            os.makedirs(self.work, exist_ok=True)
+            self.limits["loadavg_start"] = os.getloadavg()[0]
+            self.login_phase()
+            self.limits["loadavg_end"] = os.getloadavg()[0]
+            self.report()
+            return
+        if self.a.only == "s3":
+            os.makedirs(self.work, exist_ok=True)
+            src = self.write_src()
+            self.limits["loadavg_start"] = os.getloadavg()[0]
+            self.s3_phase(src)
+            self.limits["loadavg_end"] = os.getloadavg()[0]
+            self.report()
+            return
+        a = self.a
+        os.makedirs(self.work, exist_ok=True)
+        src = self.write_src()
         self.limits["loadavg_start"] = os.getloadavg()[0]
         self.machine_limits(src)
 
@@ -1185,6 +1540,14 @@ http {
         # TLS and then with Basic auth.
         self.phase8(src)
         self.login_phase()
+        # Phase 9: the S3 backend, when Ceph is installed (--s3 yes: an
+        # error when it is not).
+        if a.s3 == "yes" or (a.s3 == "auto" and not Ceph.missing()):
+            self.s3_phase(src)
+        elif a.s3 == "auto":
+            self.notes.append("9 S3: skipped, Ceph tools missing: %s "
+                              "(scripts/install-deps.sh test installs them)"
+                              % " ".join(Ceph.missing()))
         self.limits["loadavg_end"] = os.getloadavg()[0]
         self.report()
 
@@ -1300,6 +1663,14 @@ http {
                     self.put("7_peak_anon:" + p, kind, anon / 1024)
                     self.put("7_peak_rss:" + p, kind, rss / 1024)
             tgt = absle(16, "<=16 MiB") if p.startswith("3") else None
+            # S3: an upload buffers at most two parts, a download less
+            # (4 MiB read-ahead); 8 MiB for the rest.
+            part = self.a.s3_chunk / MiB + 0.25  # a part's buffer
+            if p in ("9 S3 upload", "9 S3 download"):
+                tgt = absle(2 * part + 8, "<=2 parts+8 MiB")
+            elif p == "9 S3 pushes":
+                tgt = absle(self.a.many_n * 2 * part + 8,
+                            "<=%dx2 parts+8 MiB" % self.a.many_n)
             rows += [("7_peak_anon:" + p, "7  peak RssAnon MiB, %s" % p, "max",
                       tgt),
                      ("7_peak_rss:" + p, "   peak VmRSS MiB, %s" % p, "max",
@@ -1360,6 +1731,26 @@ http {
             ("8i_login_frac", "   unknown / known user", "min",
              lambda rd, r2: (0.8 <= rd <= 1.25, "0.8-1.25")),
         ]
+        faster = lambda rd, r2: (None if r2 is None else rd > r2, ">r2")
+        s3 = "RGW+OSD+mon CPU-s per GiB"
+        rows += [
+            ("9a_s3_stream_MBps", "9a S3 streamed upload %s MB/s" % blob_s,
+             "max", faster),
+            ("9a_s3_stream_cpu", "   server CPU-s per GiB", "min", None),
+            ("9a_s3_stream_store_cpu", "   " + s3, "min", None),
+            ("9b_s3_dl1_MBps", "9b S3 download %s x1 MB/s" % blob_s, "max",
+             faster),
+            ("9b_s3_dl1_cpu", "   server CPU-s per GiB", "min", None),
+            ("9b_s3_dl1_store_cpu", "   " + s3, "min", None),
+            ("9c_s3_many_MBps", "9c S3 %d concurrent %d MiB pushes MB/s" %
+             (self.a.many_n, self.a.many_bytes // MiB), "max", faster),
+            ("9c_s3_many_cpu", "   server CPU-s per GiB", "min", None),
+            ("9c_s3_many_store_cpu", "   " + s3, "min", None),
+            ("9_idle_anon", "9  S3 idle RssAnon MiB", "min", None),
+            ("9_idle_rss", "   idle VmRSS MiB", "min", None),
+            ("9_hwm_rss", "9  S3 peak VmRSS MiB, whole life (VmHWM)", "max",
+             None),
+        ]
 
         out = []
         jrows = []
@@ -1410,9 +1801,15 @@ http {
                ("dsync_4k_per_s", "4 KiB O_DSYNC writes /s"),
                ("nginx_dl1_MBps", "nginx sendfile %s x1 MB/s (curl)" % blob_s),
                ("nginx_dl4_MBps", "nginx sendfile %s x4 MB/s (sum)" % blob_s),
+               ("ceph_start_s", "Ceph cluster up (s3 phase) s"),
+               ("ceph_memstore_GiB", "Ceph memstore capacity GiB"),
+               ("osd_hwm_GiB", "Ceph OSD peak VmRSS GiB"),
+               ("rgw_hwm_GiB", "Ceph RGW peak VmRSS GiB"),
                ("loadavg_start", "load average (1 min) at start"),
                ("loadavg_end", "load average (1 min) at the end")]
         for k, label in lim:
+            if k not in L:  # a phase that did not run (--only)
+                continue
             v = L.get(k)
             out.append("machine: %-35s %11s" % (label, fmt(v)))
         if max(L.get("loadavg_start") or 0, L.get("loadavg_end") or 0) > 3:
@@ -1453,9 +1850,13 @@ def main():
     ap.add_argument("--json-out", default=None)
     ap.add_argument("--keep", action="store_true",
                     help="keep the work directory (roots, logs)")
-    ap.add_argument("--only", choices=("login",), default=None,
+    ap.add_argument("--only", choices=("login", "s3"), default=None,
                     help="run one phase alone: login (8i, failed logins "
-                    "of known and unknown users, ~10 s)")
+                    "of known and unknown users, ~10 s); s3 (9, the S3 "
+                    "backend on a throw-away Ceph cluster, ~5 min)")
+    ap.add_argument("--s3", choices=("auto", "yes", "no"), default="auto",
+                    help="phase 9 (S3 on Ceph RGW) in a full run: auto "
+                    "(when the Ceph packages are installed), yes, no")
     a = ap.parse_args()
     if a.quick:
         a.blob_bytes, a.reps, a.many_n, a.many_bytes = 256 * MiB, 1, 32, 8 * MiB
@@ -1466,6 +1867,7 @@ def main():
         a.small_n, a.wrk_secs, a.repos, a.tags = 2000, 10, 10000, 10000
         a.sha_secs, a.dd_mib, a.dsync_count = 2, 1024, 2000
     a.chunk = MiB
+    a.s3_chunk = 10 * MiB  # registry:2's default chunksize, for both
     a.work = os.path.abspath(a.work)
     a.registryd = os.path.abspath(a.registryd)
     a.rbc = os.path.abspath(a.rbc)
@@ -1479,7 +1881,10 @@ def main():
     for tool in ("curl", "wrk", "openssl", "docker-registry", "dd"):
         if shutil.which(tool) is None:
             sys.exit("bench: %s is missing (bench/install-deps.sh)" % tool)
-    for f in (a.registryd,) + ((a.rbc,) if a.only is None else ()):
+    if a.only == "s3" and Ceph.missing():
+        sys.exit("bench: --only s3 needs %s (scripts/install-deps.sh test)"
+                 % " ".join(Ceph.missing()))
+    for f in (a.registryd,) + ((a.rbc,) if a.only != "login" else ()):
         if not os.access(f, os.X_OK):
             sys.exit("bench: %s is missing (make bench builds it)" % f)
 
