@@ -998,6 +998,14 @@ http_strict_check(struct http_conn *hc, const char *buf, size_t n, size_t len)
 	}
 	if (hc->hc_strict_pause == HTTP_PAUSE_CHUNK_DATA)
 		hc->hc_body_left = p->content_length;
+	else if (hc->hc_body_end != NULL && hc->hc_body_end > buf + n)
+		/*
+		 * A sink paused (http_body_pause) at a Content-Length body's
+		 * last byte: http-parser took it as body but counts it
+		 * unparsed, and parses it again (at the message end) when
+		 * resumed. It is body all the same: not scanned for CRs.
+		 */
+		hc->hc_body_left = (uint64_t)(hc->hc_body_end - (buf + n));
 	else if (n > 0 && hc->hc_body_end == buf + n &&
 	    p->content_length != ULLONG_MAX)
 		hc->hc_body_left = p->content_length;

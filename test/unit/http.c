@@ -55,6 +55,40 @@ test_trailer_end_cb(struct request *r)
 	http_reply(r, 201, "text/plain", msg, strlen(msg));
 }
 
+/*
+ * /pause: a sink that cannot take more after each chunk (a network
+ * store's part buffers full): it pauses the body and resumes it from an
+ * event of the loop, as api_uploads does with the store's wake.
+ */
+static struct event *test_resume_ev;
+static struct request *test_paused;
+static int test_pauses;
+
+static void
+test_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct request *r = test_paused;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	test_paused = NULL;
+	if (r != NULL)
+		http_body_resume(r);
+}
+
+static int
+test_pause_cb(struct request *r, const char *p, size_t len)
+{
+	if (test_body_cb(r, p, len) == -1)
+		return -1;
+	test_pauses++;
+	test_paused = r;
+	http_body_pause(r);
+	event_active(test_resume_ev, EV_TIMEOUT, 1);
+	return 0;
+}
+
 static void
 test_dispatch(struct request *r)
 {
@@ -64,6 +98,9 @@ test_dispatch(struct request *r)
 	if (strcmp(http_path(r), "/sink") == 0) {
 		test_bodylen = 0;
 		http_body_sink(r, test_body_cb, test_end_cb);
+	} else if (strcmp(http_path(r), "/pause") == 0) {
+		test_bodylen = 0;
+		http_body_sink(r, test_pause_cb, test_end_cb);
 	} else if (strcmp(http_path(r), "/trailer") == 0) {
 		test_bodylen = 0;
 		http_body_sink(r, test_body_cb, test_trailer_end_cb);
@@ -604,6 +641,50 @@ main(void)
 		    i == 0 ? "a Content-Length" : "a chunked", calls[1],
 		    calls[0]);
 	}
+
+	/*
+	 * A sink that pauses after every chunk (http_body_pause) and is
+	 * resumed from the loop: the body is whole, and a CR that ends it is
+	 * body, not framing, also when the pause came at its last byte
+	 * (http-parser then parses that byte again at the message end).
+	 */
+	test_resume_ev = event_new(base, -1, 0, test_resume_cb, NULL);
+	{
+		static const char *const paused[] = {
+		    "PUT /pause HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n"
+		    "\r\nabc\r"
+		    "GET /a?after HTTP/1.1\r\nHost: h\r\n\r\n",
+		    "PUT /pause HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n"
+		    "\r\nab\r\n"
+		    "GET /a?after HTTP/1.1\r\nHost: h\r\n\r\n",
+		    "PATCH /pause HTTP/1.1\r\nHost: h\r\n"
+		    "Transfer-Encoding: chunked\r\n\r\n2\r\na\r\r\n"
+		    "2\r\n\rb\r\n0\r\n\r\n"
+		    "GET /a?after HTTP/1.1\r\nHost: h\r\n\r\n",
+		};
+		size_t k, plen, at;
+
+		for (k = 0; k < sizeof(paused) / sizeof(paused[0]); k++) {
+			plen = strlen(paused[k]);
+			good = 1;
+			for (at = 0; at <= plen && good; at++) {
+				test_pauses = 0;
+				resp = test_run(paused[k], plen, at, &st);
+				good = resp != NULL &&
+				    strstr(resp, "got 4") != NULL &&
+				    strstr(resp, "after") != NULL &&
+				    test_count(resp, "HTTP/1.1 ") == 2 &&
+				    st == HTTP_CONN_OPEN && test_pauses > 0;
+				if (!good)
+					printf("# split %zu: %s\n", at,
+					    resp ? resp : "(null)");
+				free(resp);
+			}
+			ok(good, "paused body %zu ending in CR, then a request "
+			    "(every split)", k);
+		}
+	}
+	event_free(test_resume_ev);
 
 	/* An error body is the OCI shape. */
 	resp = test_run("GET /early HTTP/1.1\r\nHost: h\r\n\r\n", 32, 0, &st);
