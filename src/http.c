@@ -1328,11 +1328,24 @@ fail:
 void
 http_source_wake(struct request *r)
 {
+	struct http_conn *hc = r->r_hc;
+
 	if (!r->r_src_wait || r->r_src_left == 0)
 		return;
 	r->r_src_wait = 0;
 	/* What it queues drains through http_conn_drained as usual. */
 	http_source_refill(r);
+	/*
+	 * A failed read closes the connection, which only the server does,
+	 * from its own callbacks (STYLE O3). With nothing queued to write
+	 * none would come (reading stops while a reply is out) and the
+	 * client would wait for the rest of the body for ever: report it
+	 * as the header deadline does.
+	 */
+	if (hc->hc_state == HTTP_CONN_CLOSE)
+		bufferevent_trigger_event(hc->hc_bev,
+		    BEV_EVENT_READING | BEV_EVENT_TIMEOUT,
+		    BEV_TRIG_DEFER_CALLBACKS);
 }
 
 /*

@@ -89,6 +89,57 @@ test_pause_cb(struct request *r, const char *p, size_t len)
 	return 0;
 }
 
+/*
+ * /src: a body from a source that has nothing at first (a network
+ * store's reader, EAGAIN) and wakes the request from the loop; then it
+ * gives "hello" (test_src_fail 0) or fails (1).
+ */
+static struct event *test_wake_ev;
+static struct request *test_src_req;
+static int test_src_fail, test_src_calls;
+
+static void
+test_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (test_src_req != NULL)
+		http_source_wake(test_src_req);
+}
+
+static ssize_t
+test_src_read(void *arg, void *buf, size_t len, uint64_t off)
+{
+	(void)arg;
+	/*
+	 * Nothing for the first read (with the head) nor for the one once
+	 * the head is out (the output drained), which wakes the request
+	 * from the loop: the output is empty when the wake comes.
+	 */
+	if (test_src_calls++ < 2) {
+		if (test_src_calls == 2)
+			event_active(test_wake_ev, EV_TIMEOUT, 1);
+		errno = EAGAIN;
+		return -1;
+	}
+	if (test_src_fail) {
+		errno = EIO;
+		return -1;
+	}
+	if (len > 5 - off)
+		len = 5 - off;
+	memcpy(buf, "hello" + off, len);
+	return (ssize_t)len;
+}
+
+static void
+test_src_free(void *arg)
+{
+	(void)arg;
+	test_src_req = NULL;
+}
+
 static void
 test_dispatch(struct request *r)
 {
@@ -98,6 +149,12 @@ test_dispatch(struct request *r)
 	if (strcmp(http_path(r), "/sink") == 0) {
 		test_bodylen = 0;
 		http_body_sink(r, test_body_cb, test_end_cb);
+	} else if (strcmp(http_path(r), "/src") == 0) {
+		static const struct http_source src = {test_src_read,
+		    test_src_free};
+
+		test_src_req = r;
+		http_reply_source(r, 200, "text/plain", &src, NULL, 0, 5);
 	} else if (strcmp(http_path(r), "/pause") == 0) {
 		test_bodylen = 0;
 		http_body_sink(r, test_pause_cb, test_end_cb);
@@ -181,6 +238,65 @@ test_run(const char *in, size_t len, size_t split, enum http_conn_state *st)
 		bufferevent_write(pair[1], in + split, len - split);
 		test_spin();
 	}
+	out = bufferevent_get_input(pair[1]);
+	n = evbuffer_get_length(out);
+	resp = malloc(n + 1);
+	evbuffer_remove(out, resp, n);
+	resp[n] = '\0';
+	*st = http_conn_state(hc);
+	http_conn_free(hc);
+	bufferevent_free(pair[0]);
+	bufferevent_free(pair[1]);
+	return resp;
+}
+
+/*
+ * The server's side of a connection as far as the test sees it: the
+ * events the bufferevent reports (the server closes on any of them).
+ */
+static short test_events;
+
+static void
+test_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)arg;
+	test_events |= what;
+}
+
+/*
+ * GET /src with the source failing (fail) or not after its wake: what
+ * the client got, and whether the connection reported an event for the
+ * server to close it (only the server closes, from its callbacks).
+ */
+static char *
+test_src_run(int fail, enum http_conn_state *st)
+{
+	static const char req[] = "GET /src HTTP/1.1\r\nHost: h\r\n\r\n";
+	struct bufferevent *pair[2];
+	struct http_conn *hc;
+	struct evbuffer *out;
+	char *resp;
+	size_t n;
+
+	test_src_fail = fail;
+	test_src_calls = 0;
+	test_events = 0;
+	if (bufferevent_pair_new(base, 0, pair) == -1)
+		return NULL;
+	if ((hc = http_conn_new(pair[0], 1, "127.0.0.1:1", "127.0.0.1",
+	    0)) == NULL) {
+		bufferevent_free(pair[0]);
+		bufferevent_free(pair[1]);
+		return NULL;
+	}
+	bufferevent_setcb(pair[0], test_read_cb, test_write_cb,
+	    test_event_cb, hc);
+	bufferevent_enable(pair[0], EV_READ | EV_WRITE);
+	bufferevent_enable(pair[1], EV_READ | EV_WRITE);
+	bufferevent_write(pair[1], req, sizeof(req) - 1);
+	test_spin();
+	test_spin();
 	out = bufferevent_get_input(pair[1]);
 	n = evbuffer_get_length(out);
 	resp = malloc(n + 1);
@@ -685,6 +801,26 @@ main(void)
 		}
 	}
 	event_free(test_resume_ev);
+
+	/*
+	 * A source that said EAGAIN goes on at http_source_wake. When it
+	 * fails then, with nothing left to write, the connection must still
+	 * be reported for closing: no read or write event would come for it
+	 * (reading stops while a reply is out), so it would stay open, the
+	 * client waiting for the rest of a body that never comes.
+	 */
+	test_wake_ev = event_new(base, -1, 0, test_wake_cb, NULL);
+	resp = test_src_run(0, &st);
+	ok(resp && strstr(resp, "200 OK") && strstr(resp, "\r\n\r\nhello") &&
+	    st == HTTP_CONN_OPEN && test_events == 0 && test_src_calls == 3,
+	    "a source that waits (EAGAIN) goes on when woken");
+	free(resp);
+	resp = test_src_run(1, &st);
+	ok(resp && strstr(resp, "200 OK") && st == HTTP_CONN_CLOSE &&
+	    test_events != 0,
+	    "a source failing after its wake has the connection closed");
+	free(resp);
+	event_free(test_wake_ev);
 
 	/* An error body is the OCI shape. */
 	resp = test_run("GET /early HTTP/1.1\r\nHost: h\r\n\r\n", 32, 0, &st);
