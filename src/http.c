@@ -998,6 +998,14 @@ http_strict_check(struct http_conn *hc, const char *buf, size_t n, size_t len)
 	}
 	if (hc->hc_strict_pause == HTTP_PAUSE_CHUNK_DATA)
 		hc->hc_body_left = p->content_length;
+	else if (hc->hc_body_end != NULL && hc->hc_body_end > buf + n)
+		/*
+		 * A sink paused (http_body_pause) at a Content-Length body's
+		 * last byte: http-parser took it as body but counts it
+		 * unparsed, and parses it again (at the message end) when
+		 * resumed. It is body all the same: not scanned for CRs.
+		 */
+		hc->hc_body_left = (uint64_t)(hc->hc_body_end - (buf + n));
 	else if (n > 0 && hc->hc_body_end == buf + n &&
 	    p->content_length != ULLONG_MAX)
 		hc->hc_body_left = p->content_length;
@@ -1320,11 +1328,24 @@ fail:
 void
 http_source_wake(struct request *r)
 {
+	struct http_conn *hc = r->r_hc;
+
 	if (!r->r_src_wait || r->r_src_left == 0)
 		return;
 	r->r_src_wait = 0;
 	/* What it queues drains through http_conn_drained as usual. */
 	http_source_refill(r);
+	/*
+	 * A failed read closes the connection, which only the server does,
+	 * from its own callbacks (STYLE O3). With nothing queued to write
+	 * none would come (reading stops while a reply is out) and the
+	 * client would wait for the rest of the body for ever: report it
+	 * as the header deadline does.
+	 */
+	if (hc->hc_state == HTTP_CONN_CLOSE)
+		bufferevent_trigger_event(hc->hc_bev,
+		    BEV_EVENT_READING | BEV_EVENT_TIMEOUT,
+		    BEV_TRIG_DEFER_CALLBACKS);
 }
 
 /*

@@ -221,11 +221,6 @@ pool_default_auth_threads(void)
 	return n > POOL_AUTH_THREADS_MAX ? POOL_AUTH_THREADS_MAX : n;
 }
 
-/*
- * pool_start: start nthreads[c] workers for each class c (NULL: the
- * defaults), whose finished jobs are reported on base. Returns 0, or -1
- * with a logged reason.
- */
 /* pool_default_threads: the workers class c gets with pool_start(NULL). */
 int
 pool_default_threads(enum pool_class c)
@@ -241,6 +236,11 @@ pool_default_threads(enum pool_class c)
 	}
 }
 
+/*
+ * pool_start: start nthreads[c] workers for each class c (NULL: the
+ * defaults), whose finished jobs are reported on base. Returns 0, or -1
+ * with a logged reason.
+ */
 int
 pool_start(struct event_base *base, const int nthreads[POOL_NCLASSES])
 {
@@ -251,9 +251,8 @@ pool_start(struct event_base *base, const int nthreads[POOL_NCLASSES])
 		for (c = 0; c < POOL_NCLASSES; c++)
 			want[c] = nthreads[c];
 	} else {
-		want[POOL_STORE] = POOL_STORE_THREADS;
-		want[POOL_AUTH] = pool_default_auth_threads();
-		want[POOL_WALK] = POOL_WALK_THREADS;
+		for (c = 0; c < POOL_NCLASSES; c++)
+			want[c] = pool_default_threads(c);
 	}
 	for (c = 0; c < POOL_NCLASSES; c++) {
 		if (want[c] < 1)

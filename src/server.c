@@ -801,8 +801,12 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		else if (what & BEV_EVENT_WRITING)
 			conn_close(c, "write timeout");
 		else if (st == HTTP_CONN_CLOSE)
-			/* Reported by http.c: the header deadline passed. */
-			conn_close(c, "header timeout");
+			/*
+			 * Reported by http.c: the header deadline passed, or
+			 * a body source failed after a wait (http.c logs
+			 * which).
+			 */
+			conn_close(c, "closed by the HTTP layer");
 		else if (http_conn_busy(c->c_http))
 			conn_close(c, "body timeout");
 		else

@@ -55,6 +55,91 @@ test_trailer_end_cb(struct request *r)
 	http_reply(r, 201, "text/plain", msg, strlen(msg));
 }
 
+/*
+ * /pause: a sink that cannot take more after each chunk (a network
+ * store's part buffers full): it pauses the body and resumes it from an
+ * event of the loop, as api_uploads does with the store's wake.
+ */
+static struct event *test_resume_ev;
+static struct request *test_paused;
+static int test_pauses;
+
+static void
+test_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct request *r = test_paused;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	test_paused = NULL;
+	if (r != NULL)
+		http_body_resume(r);
+}
+
+static int
+test_pause_cb(struct request *r, const char *p, size_t len)
+{
+	if (test_body_cb(r, p, len) == -1)
+		return -1;
+	test_pauses++;
+	test_paused = r;
+	http_body_pause(r);
+	event_active(test_resume_ev, EV_TIMEOUT, 1);
+	return 0;
+}
+
+/*
+ * /src: a body from a source that has nothing at first (a network
+ * store's reader, EAGAIN) and wakes the request from the loop; then it
+ * gives "hello" (test_src_fail 0) or fails (1).
+ */
+static struct event *test_wake_ev;
+static struct request *test_src_req;
+static int test_src_fail, test_src_calls;
+
+static void
+test_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	if (test_src_req != NULL)
+		http_source_wake(test_src_req);
+}
+
+static ssize_t
+test_src_read(void *arg, void *buf, size_t len, uint64_t off)
+{
+	(void)arg;
+	/*
+	 * Nothing for the first read (with the head) nor for the one once
+	 * the head is out (the output drained), which wakes the request
+	 * from the loop: the output is empty when the wake comes.
+	 */
+	if (test_src_calls++ < 2) {
+		if (test_src_calls == 2)
+			event_active(test_wake_ev, EV_TIMEOUT, 1);
+		errno = EAGAIN;
+		return -1;
+	}
+	if (test_src_fail) {
+		errno = EIO;
+		return -1;
+	}
+	if (len > 5 - off)
+		len = 5 - off;
+	memcpy(buf, "hello" + off, len);
+	return (ssize_t)len;
+}
+
+static void
+test_src_free(void *arg)
+{
+	(void)arg;
+	test_src_req = NULL;
+}
+
 static void
 test_dispatch(struct request *r)
 {
@@ -64,6 +149,15 @@ test_dispatch(struct request *r)
 	if (strcmp(http_path(r), "/sink") == 0) {
 		test_bodylen = 0;
 		http_body_sink(r, test_body_cb, test_end_cb);
+	} else if (strcmp(http_path(r), "/src") == 0) {
+		static const struct http_source src = {test_src_read,
+		    test_src_free};
+
+		test_src_req = r;
+		http_reply_source(r, 200, "text/plain", &src, NULL, 0, 5);
+	} else if (strcmp(http_path(r), "/pause") == 0) {
+		test_bodylen = 0;
+		http_body_sink(r, test_pause_cb, test_end_cb);
 	} else if (strcmp(http_path(r), "/trailer") == 0) {
 		test_bodylen = 0;
 		http_body_sink(r, test_body_cb, test_trailer_end_cb);
@@ -144,6 +238,65 @@ test_run(const char *in, size_t len, size_t split, enum http_conn_state *st)
 		bufferevent_write(pair[1], in + split, len - split);
 		test_spin();
 	}
+	out = bufferevent_get_input(pair[1]);
+	n = evbuffer_get_length(out);
+	resp = malloc(n + 1);
+	evbuffer_remove(out, resp, n);
+	resp[n] = '\0';
+	*st = http_conn_state(hc);
+	http_conn_free(hc);
+	bufferevent_free(pair[0]);
+	bufferevent_free(pair[1]);
+	return resp;
+}
+
+/*
+ * The server's side of a connection as far as the test sees it: the
+ * events the bufferevent reports (the server closes on any of them).
+ */
+static short test_events;
+
+static void
+test_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	(void)arg;
+	test_events |= what;
+}
+
+/*
+ * GET /src with the source failing (fail) or not after its wake: what
+ * the client got, and whether the connection reported an event for the
+ * server to close it (only the server closes, from its callbacks).
+ */
+static char *
+test_src_run(int fail, enum http_conn_state *st)
+{
+	static const char req[] = "GET /src HTTP/1.1\r\nHost: h\r\n\r\n";
+	struct bufferevent *pair[2];
+	struct http_conn *hc;
+	struct evbuffer *out;
+	char *resp;
+	size_t n;
+
+	test_src_fail = fail;
+	test_src_calls = 0;
+	test_events = 0;
+	if (bufferevent_pair_new(base, 0, pair) == -1)
+		return NULL;
+	if ((hc = http_conn_new(pair[0], 1, "127.0.0.1:1", "127.0.0.1",
+	    0)) == NULL) {
+		bufferevent_free(pair[0]);
+		bufferevent_free(pair[1]);
+		return NULL;
+	}
+	bufferevent_setcb(pair[0], test_read_cb, test_write_cb,
+	    test_event_cb, hc);
+	bufferevent_enable(pair[0], EV_READ | EV_WRITE);
+	bufferevent_enable(pair[1], EV_READ | EV_WRITE);
+	bufferevent_write(pair[1], req, sizeof(req) - 1);
+	test_spin();
+	test_spin();
 	out = bufferevent_get_input(pair[1]);
 	n = evbuffer_get_length(out);
 	resp = malloc(n + 1);
@@ -604,6 +757,70 @@ main(void)
 		    i == 0 ? "a Content-Length" : "a chunked", calls[1],
 		    calls[0]);
 	}
+
+	/*
+	 * A sink that pauses after every chunk (http_body_pause) and is
+	 * resumed from the loop: the body is whole, and a CR that ends it is
+	 * body, not framing, also when the pause came at its last byte
+	 * (http-parser then parses that byte again at the message end).
+	 */
+	test_resume_ev = event_new(base, -1, 0, test_resume_cb, NULL);
+	{
+		static const char *const paused[] = {
+		    "PUT /pause HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n"
+		    "\r\nabc\r"
+		    "GET /a?after HTTP/1.1\r\nHost: h\r\n\r\n",
+		    "PUT /pause HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n"
+		    "\r\nab\r\n"
+		    "GET /a?after HTTP/1.1\r\nHost: h\r\n\r\n",
+		    "PATCH /pause HTTP/1.1\r\nHost: h\r\n"
+		    "Transfer-Encoding: chunked\r\n\r\n2\r\na\r\r\n"
+		    "2\r\n\rb\r\n0\r\n\r\n"
+		    "GET /a?after HTTP/1.1\r\nHost: h\r\n\r\n",
+		};
+		size_t k, plen, at;
+
+		for (k = 0; k < sizeof(paused) / sizeof(paused[0]); k++) {
+			plen = strlen(paused[k]);
+			good = 1;
+			for (at = 0; at <= plen && good; at++) {
+				test_pauses = 0;
+				resp = test_run(paused[k], plen, at, &st);
+				good = resp != NULL &&
+				    strstr(resp, "got 4") != NULL &&
+				    strstr(resp, "after") != NULL &&
+				    test_count(resp, "HTTP/1.1 ") == 2 &&
+				    st == HTTP_CONN_OPEN && test_pauses > 0;
+				if (!good)
+					printf("# split %zu: %s\n", at,
+					    resp ? resp : "(null)");
+				free(resp);
+			}
+			ok(good, "paused body %zu ending in CR, then a request "
+			    "(every split)", k);
+		}
+	}
+	event_free(test_resume_ev);
+
+	/*
+	 * A source that said EAGAIN goes on at http_source_wake. When it
+	 * fails then, with nothing left to write, the connection must still
+	 * be reported for closing: no read or write event would come for it
+	 * (reading stops while a reply is out), so it would stay open, the
+	 * client waiting for the rest of a body that never comes.
+	 */
+	test_wake_ev = event_new(base, -1, 0, test_wake_cb, NULL);
+	resp = test_src_run(0, &st);
+	ok(resp && strstr(resp, "200 OK") && strstr(resp, "\r\n\r\nhello") &&
+	    st == HTTP_CONN_OPEN && test_events == 0 && test_src_calls == 3,
+	    "a source that waits (EAGAIN) goes on when woken");
+	free(resp);
+	resp = test_src_run(1, &st);
+	ok(resp && strstr(resp, "200 OK") && st == HTTP_CONN_CLOSE &&
+	    test_events != 0,
+	    "a source failing after its wake has the connection closed");
+	free(resp);
+	event_free(test_wake_ev);
 
 	/* An error body is the OCI shape. */
 	resp = test_run("GET /early HTTP/1.1\r\nHost: h\r\n\r\n", 32, 0, &st);
