@@ -78,7 +78,10 @@ test_expect_success DOCKER,BUSYBOX,CURL 'setup: dockerd, the image built FROM sc
 	tail -n 3 build.out &&
 	size=$(docker image inspect -f "{{.Size}}" "$IMAGE") &&
 	say "# image size: $size bytes" &&
-	limit=15000000 &&
+	# The S3 driver links libcurl, whose own libraries (GnuTLS,
+	# libunistring, p11-kit, krb5, ldap, ssh2, ...) take the image from
+	# 9.1 to about 20.6 MB, still under the 25 MB of registry:2.
+	limit=22000000 &&
 	# make test-asan runs this on the sanitizer build, whose libasan
 	# and libubsan alone add about 10 MB: the size goal is for the
 	# release build alone.
