@@ -196,11 +196,24 @@ s3_curl_errno(CURLcode rc)
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY:
 		return EHOSTUNREACH;
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
 	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+		/*
+		 * The store went away mid-request or is restarting (the
+		 * retryable transport failures): "down", which the API
+		 * answers 503 like a refused connection (review R7).
+		 */
+		return ECONNRESET;
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CERTPROBLEM:
 	case CURLE_SSL_CIPHER:
 	case CURLE_SSL_CACERT_BADFILE:
+		/* A configuration fault, not an outage: it stays 500. */
 		return EPROTO;
 	case CURLE_OUT_OF_MEMORY:
 		return ENOMEM;
@@ -698,6 +711,10 @@ s3_write_cb(char *p, size_t size, size_t n, void *arg)
 		return 0; /* cancelled: abort the transfer */
 	if (req->rq_sink == NULL) {
 		max = req->rq_body_max ? req->rq_body_max : S3_BODY_MAX_DEFAULT;
+		/* An error's XML is read for its <Code> (NoSuchBucket)
+		 * even where a good answer must be tiny (a link). */
+		if (req->rs_status / 100 != 2 && max < S3_ERRBODY_MAX)
+			max = S3_ERRBODY_MAX;
 		have = evbuffer_get_length(req->rs_body);
 		if (len > max - have) {
 			j->j_errno = EFBIG;

@@ -79,10 +79,11 @@ int store_s3_walk(struct store *, int (*)(const struct store_item *, void *),
 /* store_s3_body_sha256: hex SHA-256 of a body to sign, off the loop. */
 void store_s3_body_sha256(const void *, size_t, char[65]);
 /*
- * store_s3_errno: the errno for an answer with status (404 ENOENT, 403
- * EACCES, 5xx EAGAIN, ...), or for a request that got none (err).
+ * store_s3_errno: the errno for an answer with status and S3 error code
+ * (may be NULL) (404 ENOENT, 403 EACCES, 5xx EAGAIN, NoSuchBucket ENXIO,
+ * ...), or for a request that got none (err).
  */
-int store_s3_errno(long status, int err);
+int store_s3_errno(long status, const char *code, int err);
 /*
  * The synchronous requests, on a worker (s3_perform). Keys are whole
  * keys (store_s3_key). 0, or -1 with errno (ENOENT for a missing key).

@@ -391,4 +391,21 @@ test_expect_success PYTHON3,CURL 'a range GET answered 503 after the retries clo
 	grep -q "GET .*/data: 503 SlowDown" "$TRASH/registryd-fake.log"
 '
 
+test_expect_success PYTHON3,CURL 'the store dropping the connection without an answer is 503, not 500 (R7)' '
+	echo "GET /link close" >"$TRASH/fake-rules" &&
+	reg_curl HEAD "$FBASE$FBLOB" && expect_status 503 &&
+	reg_curl GET "$FBASE/v2/fake/manifests/v1" && expect_status 503 &&
+	expect_error_code UNAVAILABLE
+'
+
+test_expect_success PYTHON3,CURL 'a bucket that is not there (NoSuchBucket) is 503, not 404 (R7)' '
+	printf "%s\n" "GET /link 404 NoSuchBucket" "HEAD /startedat 404" \
+	    "PUT /startedat 404 NoSuchBucket" >"$TRASH/fake-rules" &&
+	reg_curl HEAD "$FBASE$FBLOB" && expect_status 503 &&
+	reg_curl POST "$FBASE/v2/fake/blobs/uploads/" && expect_status 503 &&
+	reg_curl GET "$FBASE/v2/fake/manifests/v1" && expect_status 503 &&
+	expect_error_code UNAVAILABLE &&
+	grep -q "404 NoSuchBucket" "$TRASH/registryd-fake.log"
+'
+
 test_done

@@ -60,7 +60,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         if r is not None:
             code = r[1] if len(r) > 1 else "Fake"
-            body = ("<Error><Code>%s</Code></Error>" % code).encode()
+            # As long as a real one: more than a link's 128 bytes.
+            body = ('<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s'
+                    '</Code><BucketName>fake</BucketName><RequestId>tx0000'
+                    '0a1b2c3d4e5f60718-0065a1b2c3-1234-default</RequestId>'
+                    '<HostId>1234-default-default</HostId></Error>'
+                    % code).encode()
             return self.answer(int(r[0]), body)
         body = LINK if path.endswith("/link") else DATA
         if self.command in ("GET", "HEAD"):

@@ -650,6 +650,17 @@ test_transport(void)
 	is_int(req.rs_attempts, 3, "refused: retried");
 	s3_request_reset(&req);
 	s3_free(c);
+
+	/* A store gone mid-request is "down" (503 for the API), like a
+	 * refused connection; a certificate fault is not (review R7). */
+	is_int(s3_curl_errno(CURLE_GOT_NOTHING), ECONNRESET, "empty reply");
+	is_int(s3_curl_errno(CURLE_SEND_ERROR), ECONNRESET, "send error");
+	is_int(s3_curl_errno(CURLE_RECV_ERROR), ECONNRESET, "recv error");
+	is_int(s3_curl_errno(CURLE_PARTIAL_FILE), ECONNRESET, "cut short");
+	is_int(s3_curl_errno(CURLE_SSL_CONNECT_ERROR), ECONNRESET,
+	    "TLS handshake failed");
+	is_int(s3_curl_errno(CURLE_PEER_FAILED_VERIFICATION), EPROTO,
+	    "bad certificate");
 }
 
 /* --- sinks -------------------------------------------------------- */
