@@ -26,6 +26,16 @@ struct s3_request;
 /* A blob's mark of its last use (store_s3.c explains it). */
 #define STORE_S3_USED     "_registryd-used"
 
+/*
+ * A small request (links, state, tags, a HEAD; a body of at most
+ * STORE_S3_SMALL_MAX) ends within STORE_S3_DEADLINE_MS, retries included:
+ * a hung store answers 503 in seconds and frees the worker. Parts,
+ * copies, tails and streamed GETs keep the per-attempt no-progress
+ * timeouts (NOTE 3).
+ */
+#define STORE_S3_SMALL_MAX   (1024 * 1024)
+#define STORE_S3_DEADLINE_MS 15000
+
 struct store_s3 {
 	struct store s_base;
 	struct s3 *s_s3;

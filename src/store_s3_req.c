@@ -144,6 +144,8 @@ store_s3_get(struct store_s3 *s, const char *key, uint64_t first, uint64_t len,
 		rq.rq_headers = h;
 	}
 	rq.rq_body_max = max > 0 ? max : 1;
+	if (max <= STORE_S3_SMALL_MAX)
+		rq.rq_deadline_ms = STORE_S3_DEADLINE_MS;
 	if (store_s3_run(s, &rq) == -1 || rq.rs_errno != 0) {
 		/* A 404's XML may be over max: the status says it all. */
 		saved = rq.rs_status >= 300
@@ -199,6 +201,8 @@ store_s3_put(struct store_s3 *s, const char *key, const void *buf, size_t len)
 	rq.rq_body_len = len;
 	store_s3_body_sha256(buf, len, sha);
 	rq.rq_body_sha256 = sha;
+	if (len <= STORE_S3_SMALL_MAX)
+		rq.rq_deadline_ms = STORE_S3_DEADLINE_MS;
 	rv = store_s3_run(s, &rq);
 	saved = errno;
 	s3_request_reset(&rq);
@@ -215,6 +219,7 @@ store_s3_head(struct store_s3 *s, const char *key, uint64_t *size,
 	int rv, saved;
 
 	store_s3_req(&rq, "HEAD", key, NULL);
+	rq.rq_deadline_ms = STORE_S3_DEADLINE_MS;
 	rv = store_s3_run(s, &rq);
 	saved = errno;
 	if (rv == 0) {
@@ -236,6 +241,7 @@ store_s3_delete(struct store_s3 *s, const char *key)
 	int rv, saved;
 
 	store_s3_req(&rq, "DELETE", key, NULL);
+	rq.rq_deadline_ms = STORE_S3_DEADLINE_MS;
 	rv = store_s3_run(s, &rq);
 	saved = errno;
 	s3_request_reset(&rq);

@@ -408,4 +408,13 @@ test_expect_success PYTHON3,CURL 'a bucket that is not there (NoSuchBucket) is 5
 	grep -q "404 NoSuchBucket" "$TRASH/registryd-fake.log"
 '
 
+test_expect_success PYTHON3,CURL 'a hung store: a small request answers 503 within its 15 s deadline (NOTE 3)' '
+	echo "GET /link hang" >"$TRASH/fake-rules" &&
+	start=$(date +%s) &&
+	reg_curl HEAD "$FBASE$FBLOB" -m 40 && expect_status 503 &&
+	took=$(($(date +%s) - start)) &&
+	echo "HEAD took $took s" &&
+	test "$took" -ge 14 && test "$took" -le 25
+'
+
 test_done

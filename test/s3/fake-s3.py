@@ -9,12 +9,14 @@ is empty; PUT and DELETE succeed. RULES is a file read at each request,
 one rule a line, the first that matches wins:
     METHOD SUFFIX STATUS [CODE]    answer STATUS with <Code>CODE</Code>
     METHOD SUFFIX close            close the connection without an answer
+    METHOD SUFFIX hang             never answer (a hung store)
 for a request of METHOD whose key (query left out) ends with SUFFIX.
 Each request is logged on stderr as "fake: METHOD PATH".
 """
 import http.server
 import socketserver
 import sys
+import time
 
 LINK = b"sha256:" + b"a" * 64
 DATA = b"hello"
@@ -57,6 +59,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         r = self.rule(path)
         if r is not None and r[0] == "close":
             self.close_connection = True
+            return
+        if r is not None and r[0] == "hang":
+            time.sleep(3600)
             return
         if r is not None:
             code = r[1] if len(r) > 1 else "Fake"
