@@ -117,6 +117,10 @@ struct s3_request {
 	                     * it the request fails with EFBIG;
 	                     * 0: S3_BODY_MAX_DEFAULT */
 	int rq_flags;       /* S3_F_* */
+	int rq_deadline_ms; /* 0: none; else the whole request, attempts
+	                     * and backoffs included, ends within this
+	                     * (ETIMEDOUT, or the last attempt's answer):
+	                     * a hung store fails a small request soon */
 
 	/* out, valid once done ran (s3_start) or s3_perform returned */
 	long rs_status; /* HTTP status of the last attempt, 0 if none */

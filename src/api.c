@@ -235,6 +235,7 @@ api_storage_unavailable(int err)
 	case ECONNRESET:
 	case EHOSTUNREACH:
 	case ENETUNREACH:
+	case ENXIO: /* the store's bucket is missing */
 		return 1;
 	default:
 		return 0;

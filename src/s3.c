@@ -97,6 +97,7 @@ struct s3_job {
 	int j_paused;           /* the caller paused the sink */
 	int j_curl_paused;      /* we answered CURL_WRITEFUNC_PAUSE */
 	struct event j_timer;   /* backoff */
+	uint64_t j_deadline;    /* monotonic ms (rq_deadline_ms), 0: none */
 	struct event j_resume;  /* deferred unpause */
 	TAILQ_ENTRY(s3_job) j_entry;
 };
@@ -164,6 +165,42 @@ s3_outcome(char *buf, size_t len, int err, struct s3_request *req)
 	return buf;
 }
 
+/* Monotonic milliseconds, for rq_deadline_ms. */
+static uint64_t
+s3_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * s3_backoff: the delay before attempt n + 1: exponential, capped, with
+ * jitter, so instances that lost the store together do not return
+ * together.
+ */
+static int
+s3_backoff(struct s3 *s, int n)
+{
+	int delay = s->s_backoff_ms, half, k;
+
+	for (k = 1; k < n && delay < S3_BACKOFF_MAX_MS; k++)
+		delay *= 2;
+	if (delay > S3_BACKOFF_MAX_MS)
+		delay = S3_BACKOFF_MAX_MS;
+	half = delay / 2;
+	return half + (int)(arc4random() % (uint32_t)(half + 1));
+}
+
+/* s3_in_time: another attempt after delay ms still fits the deadline. */
+static int
+s3_in_time(struct s3_job *j, int delay)
+{
+	return j->j_deadline == 0 ||
+	    s3_now_ms() + (uint64_t)delay + 100 < j->j_deadline;
+}
+
 static int
 s3_is_loop(struct s3 *s)
 {
@@ -196,11 +233,24 @@ s3_curl_errno(CURLcode rc)
 	case CURLE_COULDNT_RESOLVE_HOST:
 	case CURLE_COULDNT_RESOLVE_PROXY:
 		return EHOSTUNREACH;
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
 	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+		/*
+		 * The store went away mid-request or is restarting (the
+		 * retryable transport failures): "down", which the API
+		 * answers 503 like a refused connection (review R7).
+		 */
+		return ECONNRESET;
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CERTPROBLEM:
 	case CURLE_SSL_CIPHER:
 	case CURLE_SSL_CACERT_BADFILE:
+		/* A configuration fault, not an outage: it stays 500. */
 		return EPROTO;
 	case CURLE_OUT_OF_MEMORY:
 		return ENOMEM;
@@ -526,7 +576,7 @@ s3_check_done(struct s3 *s)
 	struct s3_job *next;
 	CURLcode rc;
 	long status = 0;
-	int left, err, retry, delay, half, k;
+	int left, err, retry, delay;
 	char *p, what[128];
 
 	while ((m = curl_multi_info_read(s->s_multi, &left)) != NULL) {
@@ -555,20 +605,9 @@ s3_check_done(struct s3 *s)
 			        s3_code_retryable(req->rs_code));
 		}
 		if (retry && !(req->rq_flags & S3_F_NORETRY) &&
-		    req->rs_attempts <= s->s_retries) {
+		    req->rs_attempts <= s->s_retries &&
+		    s3_in_time(j, delay = s3_backoff(s, req->rs_attempts))) {
 			s3_attempt_clear(j);
-			/* Exponential, capped, with jitter: instances that
-			 * lost the store together do not return together. */
-			delay = s->s_backoff_ms;
-			for (k = 1;
-			     k < req->rs_attempts && delay < S3_BACKOFF_MAX_MS;
-			     k++)
-				delay *= 2;
-			if (delay > S3_BACKOFF_MAX_MS)
-				delay = S3_BACKOFF_MAX_MS;
-			half = delay / 2;
-			delay =
-			    half + (int)(arc4random() % (uint32_t)(half + 1));
 			log_debug("%s: %s %s: %s, attempt %d, retry in %d ms",
 			    __func__, req->rq_method, j->j_path,
 			    s3_outcome(what, sizeof(what), err, req),
@@ -698,6 +737,10 @@ s3_write_cb(char *p, size_t size, size_t n, void *arg)
 		return 0; /* cancelled: abort the transfer */
 	if (req->rq_sink == NULL) {
 		max = req->rq_body_max ? req->rq_body_max : S3_BODY_MAX_DEFAULT;
+		/* An error's XML is read for its <Code> (NoSuchBucket)
+		 * even where a good answer must be tiny (a link). */
+		if (req->rs_status / 100 != 2 && max < S3_ERRBODY_MAX)
+			max = S3_ERRBODY_MAX;
 		have = evbuffer_get_length(req->rs_body);
 		if (len > max - have) {
 			j->j_errno = EFBIG;
@@ -863,11 +906,22 @@ s3_attempt(struct s3_job *j)
 	struct curl_slist *l;
 	char amzdate[SIGV4_AMZDATE_LEN], *auth = NULL, *line;
 	size_t nh = 0, i;
-	long lowspeed;
+	long lowspeed, tmo;
+	uint64_t left;
 	int rc;
 	time_t now;
 	CURL *e;
 
+	tmo = s->s_timeout_ms;
+	if (j->j_deadline != 0) {
+		/* This attempt gets what is left of the deadline. */
+		if ((left = s3_now_ms()) >= j->j_deadline) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (j->j_deadline - left < (uint64_t)tmo)
+			tmo = (long)(j->j_deadline - left);
+	}
 	req->rs_attempts++;
 	j->j_sent = 0;
 	j->j_errno = 0;
@@ -932,8 +986,8 @@ s3_attempt(struct s3_job *j)
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
 	if (s->s_ca_file != NULL)
 		curl_easy_setopt(e, CURLOPT_CAINFO, s->s_ca_file);
-	if (req->rq_sink == NULL)
-		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)s->s_timeout_ms);
+	if (req->rq_sink == NULL || j->j_deadline != 0)
+		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, tmo);
 	else {
 		/* A paused reader may wait on its client for long: time out
 		 * only a transfer that makes no progress while unpaused. */
@@ -943,9 +997,17 @@ s3_attempt(struct s3_job *j)
 		curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
 		curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, lowspeed);
 	}
-	if (strcmp(req->rq_method, "GET") == 0)
+	if (strcmp(req->rq_method, "GET") == 0) {
 		curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
-	else if (strcmp(req->rq_method, "HEAD") == 0)
+		/*
+		 * A streamed body (a blob download): libcurl's default 16 KiB
+		 * costs a recv, a poll and a sink call per 16 KiB (PERF 1).
+		 * Small GETs (links, state) keep the default.
+		 */
+		if (req->rq_sink != NULL)
+			curl_easy_setopt(e, CURLOPT_BUFFERSIZE,
+			    (long)S3_GET_BUFFER);
+	} else if (strcmp(req->rq_method, "HEAD") == 0)
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 	else if (strcmp(req->rq_method, "PUT") == 0 ||
 	    strcmp(req->rq_method, "POST") == 0 || req->rq_body_len > 0) {
@@ -1116,6 +1178,8 @@ s3_job_new(struct s3 *s, struct s3_request *req)
 		goto fail;
 	s3_out_clear(req);
 	req->rs_attempts = 0;
+	if (req->rq_deadline_ms > 0)
+		j->j_deadline = s3_now_ms() + (uint64_t)req->rq_deadline_ms;
 	evtimer_assign(&j->j_timer, s->s_base, s3_backoff_cb, j);
 	event_assign(&j->j_resume, s->s_base, -1, 0, s3_resume_cb, j);
 	req->rq_priv = j;

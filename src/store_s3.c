@@ -457,7 +457,8 @@ store_s3_reader_done(struct s3_request *rq, void *arg)
 		    r->r_key, strerror(rq->rs_errno));
 	} else if ((rq->rs_status != 200 && rq->rs_status != 206) ||
 	    rq->rs_errno != 0) {
-		r->r_err = store_s3_errno(rq->rs_status, rq->rs_errno);
+		r->r_err =
+		    store_s3_errno(rq->rs_status, rq->rs_code, rq->rs_errno);
 		log_warnx("%s: GET %s: %ld %s: %s", __func__, r->r_key,
 		    rq->rs_status, rq->rs_code, strerror(r->r_err));
 	}
@@ -502,7 +503,12 @@ store_s3_reader_async(struct store_s3_reader *r, void *buf, size_t len,
 		return -1;
 	}
 	if (r->r_err != 0) {
-		errno = r->r_err;
+		/*
+		 * EAGAIN means "a GET is under way, wait for the wake" to
+		 * the HTTP layer; none is, so a store that kept answering
+		 * 5xx or 429 ends the body like any other failure (R0).
+		 */
+		errno = r->r_err == EAGAIN ? EIO : r->r_err;
 		r->r_err = 0; /* a new read starts afresh */
 		return -1;
 	}
@@ -522,7 +528,9 @@ store_s3_reader_async(struct store_s3_reader *r, void *buf, size_t len,
 	r->r_req.rq_sink_arg = r;
 	r->r_ahead_off = off;
 	if (s3_start(s->s_s3, &r->r_req, store_s3_reader_done, r) == -1) {
-		errno = store_s3_errno(0, errno);
+		errno = store_s3_errno(0, NULL, errno);
+		if (errno == EAGAIN) /* no GET in flight, no wake */
+			errno = EIO;
 		return -1;
 	}
 	r->r_active = 1;

@@ -26,6 +26,16 @@ struct s3_request;
 /* A blob's mark of its last use (store_s3.c explains it). */
 #define STORE_S3_USED     "_registryd-used"
 
+/*
+ * A small request (links, state, tags, a HEAD; a body of at most
+ * STORE_S3_SMALL_MAX) ends within STORE_S3_DEADLINE_MS, retries included:
+ * a hung store answers 503 in seconds and frees the worker. Parts,
+ * copies, tails and streamed GETs keep the per-attempt no-progress
+ * timeouts (NOTE 3).
+ */
+#define STORE_S3_SMALL_MAX   (1024 * 1024)
+#define STORE_S3_DEADLINE_MS 15000
+
 struct store_s3 {
 	struct store s_base;
 	struct s3 *s_s3;
@@ -79,10 +89,11 @@ int store_s3_walk(struct store *, int (*)(const struct store_item *, void *),
 /* store_s3_body_sha256: hex SHA-256 of a body to sign, off the loop. */
 void store_s3_body_sha256(const void *, size_t, char[65]);
 /*
- * store_s3_errno: the errno for an answer with status (404 ENOENT, 403
- * EACCES, 5xx EAGAIN, ...), or for a request that got none (err).
+ * store_s3_errno: the errno for an answer with status and S3 error code
+ * (may be NULL) (404 ENOENT, 403 EACCES, 5xx EAGAIN, NoSuchBucket ENXIO,
+ * ...), or for a request that got none (err).
  */
-int store_s3_errno(long status, int err);
+int store_s3_errno(long status, const char *code, int err);
 /*
  * The synchronous requests, on a worker (s3_perform). Keys are whole
  * keys (store_s3_key). 0, or -1 with errno (ENOENT for a missing key).

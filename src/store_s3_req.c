@@ -56,10 +56,17 @@ store_s3_key(struct store_s3 *s, char *buf, size_t size, const char *fmt, ...)
 }
 
 int
-store_s3_errno(long status, int err)
+store_s3_errno(long status, const char *code, int err)
 {
 	if (status == 0)
 		return err != 0 ? err : EIO;
+	/*
+	 * A bucket that is not there is the store missing, not the object:
+	 * ENOENT would read as "no such blob/session" (an upload would be
+	 * dropped as unknown); ENXIO is answered 503 (review R7).
+	 */
+	if (code != NULL && strcmp(code, "NoSuchBucket") == 0)
+		return ENXIO;
 	if (status == 404)
 		return ENOENT;
 	if (status == 401 || status == 403)
@@ -90,14 +97,15 @@ static int
 store_s3_run(struct store_s3 *s, struct s3_request *rq)
 {
 	if (s3_perform(s->s_s3, rq) == -1) {
-		errno = store_s3_errno(0, errno);
+		errno = store_s3_errno(0, NULL, errno);
 		return -1;
 	}
 	if (rq->rs_status < 200 || rq->rs_status > 299) {
-		if (rq->rs_status >= 500 || rq->rs_status == 403)
+		if (rq->rs_status >= 500 || rq->rs_status == 403 ||
+		    strcmp(rq->rs_code, "NoSuchBucket") == 0)
 			log_warnx("%s: %s %s: %ld %s", __func__, rq->rq_method,
 			    rq->rq_key, rq->rs_status, rq->rs_code);
-		errno = store_s3_errno(rq->rs_status, 0);
+		errno = store_s3_errno(rq->rs_status, rq->rs_code, 0);
 		return -1;
 	}
 	return 0;
@@ -136,11 +144,14 @@ store_s3_get(struct store_s3 *s, const char *key, uint64_t first, uint64_t len,
 		rq.rq_headers = h;
 	}
 	rq.rq_body_max = max > 0 ? max : 1;
+	if (max <= STORE_S3_SMALL_MAX)
+		rq.rq_deadline_ms = STORE_S3_DEADLINE_MS;
 	if (store_s3_run(s, &rq) == -1 || rq.rs_errno != 0) {
 		/* A 404's XML may be over max: the status says it all. */
-		saved = rq.rs_status >= 300 ? store_s3_errno(rq.rs_status, 0)
-		    : rq.rs_errno != 0      ? store_s3_errno(0, rq.rs_errno)
-		                            : errno;
+		saved = rq.rs_status >= 300
+		    ? store_s3_errno(rq.rs_status, rq.rs_code, 0)
+		    : rq.rs_errno != 0 ? store_s3_errno(0, NULL, rq.rs_errno)
+		                       : errno;
 		s3_request_reset(&rq);
 		errno = saved;
 		return -1;
@@ -190,6 +201,8 @@ store_s3_put(struct store_s3 *s, const char *key, const void *buf, size_t len)
 	rq.rq_body_len = len;
 	store_s3_body_sha256(buf, len, sha);
 	rq.rq_body_sha256 = sha;
+	if (len <= STORE_S3_SMALL_MAX)
+		rq.rq_deadline_ms = STORE_S3_DEADLINE_MS;
 	rv = store_s3_run(s, &rq);
 	saved = errno;
 	s3_request_reset(&rq);
@@ -206,6 +219,7 @@ store_s3_head(struct store_s3 *s, const char *key, uint64_t *size,
 	int rv, saved;
 
 	store_s3_req(&rq, "HEAD", key, NULL);
+	rq.rq_deadline_ms = STORE_S3_DEADLINE_MS;
 	rv = store_s3_run(s, &rq);
 	saved = errno;
 	if (rv == 0) {
@@ -227,6 +241,7 @@ store_s3_delete(struct store_s3 *s, const char *key)
 	int rv, saved;
 
 	store_s3_req(&rq, "DELETE", key, NULL);
+	rq.rq_deadline_ms = STORE_S3_DEADLINE_MS;
 	rv = store_s3_run(s, &rq);
 	saved = errno;
 	s3_request_reset(&rq);

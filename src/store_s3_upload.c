@@ -564,7 +564,7 @@ store_s3_send(struct store_s3_writer *w)
 	w->w_req.rq_body_len = w->w_len;
 	w->w_req.rq_body_sha256 = w->w_flysha;
 	if (s3_start(s->s_s3, &w->w_req, store_s3_sent, w) == -1) {
-		w->w_err = store_s3_errno(0, errno);
+		w->w_err = store_s3_errno(0, NULL, errno);
 		log_warn("%s: %s", __func__, w->w_flykey);
 		return;
 	}
@@ -620,7 +620,8 @@ store_s3_sent(struct s3_request *rq, void *arg)
 		 * truncate (the request's rollback) finds them, and a retry
 		 * after it sends them again.
 		 */
-		w->w_err = store_s3_errno(rq->rs_status, rq->rs_errno);
+		w->w_err =
+		    store_s3_errno(rq->rs_status, rq->rs_code, rq->rs_errno);
 		log_warnx("%s: PUT %s: %ld %s: %s", __func__, w->w_flykey,
 		    rq->rs_status, rq->rs_code, strerror(w->w_err));
 		keep = w->w_flylen;
@@ -1184,7 +1185,7 @@ store_s3_mpu_run(struct store_s3_mpu *m, struct s3_request *rq,
 
 	rq->rq_body_max = STORE_S3_XML_MAX;
 	if (s3_perform(m->m_store->s_s3, rq) == -1) {
-		saved = store_s3_errno(0, errno);
+		saved = store_s3_errno(0, NULL, errno);
 		log_warnx("%s: %s %s: %s", __func__, what, m->m_key,
 		    strerror(saved));
 		s3_request_reset(rq);
@@ -1197,7 +1198,7 @@ store_s3_mpu_run(struct store_s3_mpu *m, struct s3_request *rq,
 		    rq->rs_status, rq->rs_code);
 		if (rq->rs_status == 200)
 			rq->rs_status = 500;
-		saved = store_s3_errno(rq->rs_status, 0);
+		saved = store_s3_errno(rq->rs_status, rq->rs_code, 0);
 		s3_request_reset(rq);
 		errno = saved;
 		return -1;

@@ -110,6 +110,46 @@ start_reference() {
 	return 1
 }
 
+# start_fake: registryd serving blobs itself from the stand-in S3
+# (test/s3/fake-s3.py, no Ceph) on FAKE_PORT, answering by the rules in
+# $TRASH/fake-rules; FBASE is its URL. For failures RGW will not produce
+# on demand.
+FAKE_PORT=$(free_port)
+FAKE_REG_PORT=$(free_port)
+FBASE=http://127.0.0.1:$FAKE_REG_PORT
+FBLOB=/v2/fake/blobs/sha256:$(printf "a%.0s" $(seq 64))
+start_fake() {
+	local i
+	: >"$TRASH/fake-rules"
+	[ -e "$CONF" ] || write_config || return 1
+	python3 "$TEST_DIRECTORY/s3/fake-s3.py" "$FAKE_PORT" \
+	    "$TRASH/fake-rules" 2>>"$TRASH/fake.log" </dev/null 3>&- &
+	test_atexit "kill $! 2>/dev/null"
+	wait_for curl -s -o /dev/null "http://127.0.0.1:$FAKE_PORT/" &&
+	env REGISTRY_STORAGE=s3 REGISTRY_STORAGE_S3_REGION=us-east-1 \
+	    "REGISTRY_STORAGE_S3_REGIONENDPOINT=http://127.0.0.1:$FAKE_PORT" \
+	    REGISTRY_STORAGE_S3_BUCKET=fake REGISTRY_STORAGE_S3_ACCESSKEY=ak \
+	    REGISTRY_STORAGE_S3_SECRETKEY=sk \
+	    REGISTRY_STORAGE_REDIRECT_DISABLE=true \
+	    "REGISTRY_HTTP_ADDR=127.0.0.1:$FAKE_REG_PORT" \
+	    "$REGISTRYD" serve -c "$CONF" \
+	    >>"$TRASH/registryd-fake.log" 2>&1 </dev/null 3>&- &
+	test_atexit "kill $! 2>/dev/null"
+	for ((i = 0; i < 100; i++)); do
+		registryd_is_up "$FBASE" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# fake_get: GET the blob from the fake-backed registryd, at most 20 s;
+# prints curl's exit status and the HTTP status.
+fake_get() {
+	curl -sS -m 20 -o "$TRASH/fbody" -w "%{http_code}\n" "$FBASE$FBLOB" \
+	    >"$TRASH/fcode" 2>"$TRASH/ferr"
+	echo "$? $(cat "$TRASH/fcode")"
+}
+
 test_expect_success CEPH,CURL 'setup: a Ceph cluster, registryd on its bucket' '
 	s3_start &&
 	printf "%s\n" "$S3_SECRET_KEY" >"$TRASH/s3-secret" &&
@@ -338,6 +378,43 @@ test_expect_success CEPH,SKOPEO,BUSYBOX 'garbage-collect removes what no manifes
 
 test_expect_success CEPH,CURL 'no secret in the logs' '
 	! grep -q -- "$S3_SECRET_KEY" "$TRASH/registryd.log" "$TRASH/registryd2.log"
+'
+
+test_expect_success PYTHON3,CURL 'stand-in S3: registryd serves a blob from it' '
+	start_fake &&
+	test "$(fake_get)" = "0 200" && test "$(cat "$TRASH/fbody")" = hello
+'
+
+test_expect_success PYTHON3,CURL 'a range GET answered 503 after the retries closes the connection, no hang (R0)' '
+	echo "GET /data 503 SlowDown" >"$TRASH/fake-rules" &&
+	test "$(fake_get)" = "18 200" &&
+	grep -q "GET .*/data: 503 SlowDown" "$TRASH/registryd-fake.log"
+'
+
+test_expect_success PYTHON3,CURL 'the store dropping the connection without an answer is 503, not 500 (R7)' '
+	echo "GET /link close" >"$TRASH/fake-rules" &&
+	reg_curl HEAD "$FBASE$FBLOB" && expect_status 503 &&
+	reg_curl GET "$FBASE/v2/fake/manifests/v1" && expect_status 503 &&
+	expect_error_code UNAVAILABLE
+'
+
+test_expect_success PYTHON3,CURL 'a bucket that is not there (NoSuchBucket) is 503, not 404 (R7)' '
+	printf "%s\n" "GET /link 404 NoSuchBucket" "HEAD /startedat 404" \
+	    "PUT /startedat 404 NoSuchBucket" >"$TRASH/fake-rules" &&
+	reg_curl HEAD "$FBASE$FBLOB" && expect_status 503 &&
+	reg_curl POST "$FBASE/v2/fake/blobs/uploads/" && expect_status 503 &&
+	reg_curl GET "$FBASE/v2/fake/manifests/v1" && expect_status 503 &&
+	expect_error_code UNAVAILABLE &&
+	grep -q "404 NoSuchBucket" "$TRASH/registryd-fake.log"
+'
+
+test_expect_success PYTHON3,CURL 'a hung store: a small request answers 503 within its 15 s deadline (NOTE 3)' '
+	echo "GET /link hang" >"$TRASH/fake-rules" &&
+	start=$(date +%s) &&
+	reg_curl HEAD "$FBASE$FBLOB" -m 40 && expect_status 503 &&
+	took=$(($(date +%s) - start)) &&
+	echo "HEAD took $took s" &&
+	test "$took" -ge 14 && test "$took" -le 25
 '
 
 test_done

@@ -650,6 +650,39 @@ test_transport(void)
 	is_int(req.rs_attempts, 3, "refused: retried");
 	s3_request_reset(&req);
 	s3_free(c);
+
+	/* A store gone mid-request is "down" (503 for the API), like a
+	 * refused connection; a certificate fault is not (review R7). */
+	is_int(s3_curl_errno(CURLE_GOT_NOTHING), ECONNRESET, "empty reply");
+	is_int(s3_curl_errno(CURLE_SEND_ERROR), ECONNRESET, "send error");
+	is_int(s3_curl_errno(CURLE_RECV_ERROR), ECONNRESET, "recv error");
+	is_int(s3_curl_errno(CURLE_PARTIAL_FILE), ECONNRESET, "cut short");
+	is_int(s3_curl_errno(CURLE_SSL_CONNECT_ERROR), ECONNRESET,
+	    "TLS handshake failed");
+	is_int(s3_curl_errno(CURLE_PEER_FAILED_VERIFICATION), EPROTO,
+	    "bad certificate");
+
+	/* rq_deadline_ms bounds the whole request, retries included: a
+	 * hung store fails it then, not after 2 s x 5 attempts (NOTE 3). */
+	c = client(srv_port, 2000, 4);
+	req = (struct s3_request){.rq_method = "GET",
+	    .rq_key = "hang",
+	    .rq_deadline_ms = 400};
+	t0 = now_ms();
+	run(c, &req);
+	is_int(req.rs_errno, ETIMEDOUT, "deadline: ETIMEDOUT");
+	ok(now_ms() - t0 >= 390 && now_ms() - t0 < 1500,
+	    "deadline: after 400 ms (%llu ms)",
+	    (unsigned long long)(now_ms() - t0));
+	is_int(req.rs_attempts, 1, "deadline: no attempt after it");
+	s3_request_reset(&req);
+	req = (struct s3_request){.rq_method = "GET",
+	    .rq_key = "ok",
+	    .rq_deadline_ms = 5000};
+	run(c, &req);
+	is_int((int)req.rs_status, 200, "deadline: a quick answer is kept");
+	s3_request_reset(&req);
+	s3_free(c);
 }
 
 /* --- sinks -------------------------------------------------------- */
