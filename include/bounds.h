@@ -150,8 +150,9 @@
  */
 #define S3_BODY_MAX_DEFAULT (8 * 1024 * 1024)
 #define S3_ERRBODY_MAX      (16 * 1024)
-#define S3_GET_BUFFER       (512 * 1024) /* libcurl's receive buffer, streamed GETs \
-	                                  */
-#define S3_BACKOFF_MAX_MS   8000 /* longest delay between two attempts */
+#define S3_GET_BUFFER                                                          \
+	(512 * 1024)           /* libcurl's receive buffer, streamed GETs      \
+	                        */
+#define S3_BACKOFF_MAX_MS 8000 /* longest delay between two attempts */
 
 #endif /* REGISTRYD_BOUNDS_H */
