@@ -7,10 +7,17 @@
  *   startedat               RFC 3339, as registry:2 writes it (purging)
  *   _registryd/part-<w>-<n> a part of the data, each >= the chunk size,
  *                           named by the writer w that stored it
- *   _registryd/tail         the bytes after the last part, written at
+ *   _registryd/tail-<w>-<g> the bytes after the last part, written at
  *                           the end of each request (store_writer_flush)
+ *                           by writer w for the state of generation g
  *   _registryd/state        JSON: {"owner", "gen", "next", "parts":
- *                           [[w, n, size], ...], "tail": size}
+ *                           [[w, n, size], ...], "tail": size,
+ *                           "tailkey": "tail-<w>-<g>"}
+ *
+ * The state PUT is the one commit point of a flush: the new tail is a
+ * new object, and the one the previous state named goes only once the
+ * new state is stored, so a state always names bytes that are there.
+ * (A state without "tailkey" names _registryd/tail, as written before.)
  *
  * Why parts are objects of their own rather than the parts of one
  * multipart upload: S3 cannot read back the parts of an unfinished
@@ -61,6 +68,7 @@
 #define STORE_S3_PIECE     (8 * 1024 * 1024) /* re-hash and copy GETs */
 #define STORE_S3_XML_MAX   (64 * 1024)       /* multipart answers */
 #define STORE_S3_TOKEN     16 /* hex digits of a writer's token */
+#define STORE_S3_TAILNAME  48 /* "tail-<token>-<gen>" and its NUL */
 
 /*
  * One part of the data: object part-<sg_owner>-<sg_n>, of which sg_size
@@ -111,6 +119,7 @@ struct store_s3_writer {
 	char *w_buf;
 	size_t w_len, w_cap;
 	int w_tail_ok; /* w_buf is stored as the tail already */
+	char w_tail[STORE_S3_TAILNAME]; /* the stored tail's name, or "" */
 	/*
 	 * SHA-256 of w_buf as it fills (SigV4 signs a part's hash; s3.c
 	 * would hash a whole part at once on the loop). w_bufhash_ok 0:
@@ -146,7 +155,7 @@ static void store_s3_sent(struct s3_request *, void *);
 static void store_s3_wake_cb(evutil_socket_t, short, void *);
 static void store_s3_wait(struct store_s3_writer *);
 static int store_s3_load(struct store_s3_writer *);
-static int store_s3_save(struct store_s3_writer *);
+static int store_s3_save(struct store_s3_writer *, const char *);
 static int store_s3_rebase(struct store_s3_writer *);
 static int store_s3_part_key(struct store_s3_writer *, const char *, uint32_t,
     char *, size_t);
@@ -232,16 +241,36 @@ store_s3_writer_destroy(struct store_s3_writer *w)
 	free(w);
 }
 
+/* The key of the tail object called name ("tail-<w>-<g>"). */
+static int
+store_s3_tail_key(struct store_s3_writer *w, const char *name, char *buf,
+    size_t size)
+{
+	if (snprintf(buf, size, "%s_registryd/%s", w->w_dir, name) >=
+	    (int)size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* A tail name read from a state: "tail" or "tail-<hex>-<digits>". */
+static int
+store_s3_tail_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (strcmp(name, "tail") == 0)
+		return 1;
+	return n > 5 && n < STORE_S3_TAILNAME &&
+	    strncmp(name, "tail-", 5) == 0 &&
+	    strspn(name + 5, "0123456789abcdef-") == n - 5;
+}
+
 static int
 store_s3_part_key(struct store_s3_writer *w, const char *owner, uint32_t n,
     char *buf, size_t size)
 {
-	if (owner == NULL) {
-		if (snprintf(buf, size, "%s_registryd/tail", w->w_dir) >=
-		    (int)size)
-			goto toolong;
-		return 0;
-	}
 	if (snprintf(buf, size, "%s_registryd/part-%.*s-%u", w->w_dir,
 	        STORE_S3_TOKEN, owner, n) >= (int)size)
 		goto toolong;
@@ -296,9 +325,12 @@ store_s3_trim(struct store_s3_writer *w, uint64_t size)
 
 /* ---- the state object ---- */
 
-/* Serialise the writer's view and PUT it (gen + 1). Unlocked, a worker. */
+/*
+ * Serialise the writer's view and PUT it (gen + 1), naming tail (the
+ * object holding w_buf, "" when empty). Unlocked, a worker.
+ */
 static int
-store_s3_save(struct store_s3_writer *w)
+store_s3_save(struct store_s3_writer *w, const char *tail)
 {
 	struct store_s3 *s = (struct store_s3 *)w->w_base.sw_store;
 	char key[STORE_S3_KEY_MAX];
@@ -323,6 +355,8 @@ store_s3_save(struct store_s3_writer *w)
 	json_object_set_new(root, "next", json_integer(w->w_next));
 	json_object_set_new(root, "parts", parts);
 	json_object_set_new(root, "tail", json_integer((json_int_t)w->w_len));
+	if (w->w_len > 0)
+		json_object_set_new(root, "tailkey", json_string(tail));
 	txt = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
 	if (txt == NULL) {
@@ -360,7 +394,7 @@ store_s3_read_state(struct store_s3_writer *w, int apply, uint64_t *size)
 	char key[STORE_S3_KEY_MAX];
 	json_t *root, *parts, *p;
 	json_error_t jerr;
-	const char *owner, *po;
+	const char *owner, *po, *tailkey = "tail";
 	json_int_t gen, next, tail, n, sz;
 	char *txt, *tb;
 	size_t len, i, tlen;
@@ -386,6 +420,7 @@ store_s3_read_state(struct store_s3_writer *w, int apply, uint64_t *size)
 			w->w_gen = 0;
 			w->w_seen_owner[0] = '\0';
 			w->w_seen_gen = 0;
+			w->w_tail[0] = '\0';
 		} else
 			w->w_stale = w->w_seen_owner[0] != '\0';
 		return 0;
@@ -393,11 +428,11 @@ store_s3_read_state(struct store_s3_writer *w, int apply, uint64_t *size)
 	root = json_loadb(txt, len, 0, &jerr);
 	free(txt);
 	if (root == NULL ||
-	    json_unpack(root, "{s:s, s:I, s:I, s:o, s:I}", "owner", &owner,
-	        "gen", &gen, "next", &next, "parts", &parts, "tail",
-	        &tail) == -1 ||
+	    json_unpack(root, "{s:s, s:I, s:I, s:o, s:I, s?s}", "owner", &owner,
+	        "gen", &gen, "next", &next, "parts", &parts, "tail", &tail,
+	        "tailkey", &tailkey) == -1 ||
 	    !json_is_array(parts) || tail < 0 || next < 1 ||
-	    next > UINT32_MAX) {
+	    next > UINT32_MAX || !store_s3_tail_name_ok(tailkey)) {
 		log_warnx("%s: %s: invalid upload state", __func__, w->w_dir);
 		json_decref(root);
 		errno = EIO;
@@ -435,12 +470,16 @@ store_s3_read_state(struct store_s3_writer *w, int apply, uint64_t *size)
 	w->w_gen = (uint64_t)gen;
 	if ((uint32_t)next > w->w_next)
 		w->w_next = (uint32_t)next;
+	if (tail > 0)
+		(void)util_strlcpy(w->w_tail, tailkey, sizeof(w->w_tail));
+	else
+		w->w_tail[0] = '\0';
 	json_decref(root);
 	free(w->w_buf);
 	w->w_buf = NULL;
 	w->w_len = w->w_cap = 0;
 	if (tail > 0) {
-		if (store_s3_part_key(w, NULL, 0, key, sizeof(key)) == -1 ||
+		if (store_s3_tail_key(w, w->w_tail, key, sizeof(key)) == -1 ||
 		    store_s3_get(s, key, 0, (uint64_t)tail, (size_t)tail, &tb,
 		        &tlen) == -1)
 			return -1;
@@ -503,7 +542,7 @@ store_s3_upload_create(struct store *st, const char *name, const char *uuid)
 		goto fail;
 	util_rfc3339(time(NULL), now, sizeof(now));
 	if (store_s3_put(s, key, now, strlen(now)) == -1 ||
-	    store_s3_save(w) == -1)
+	    store_s3_save(w, "") == -1)
 		goto fail;
 	w->w_tail_ok = 1;
 	return &w->w_base;
@@ -848,6 +887,7 @@ store_s3_writer_flush(struct store_writer *sw)
 	struct store_s3_writer *w = (struct store_s3_writer *)sw;
 	struct store_s3 *s = (struct store_s3 *)sw->sw_store;
 	char key[STORE_S3_KEY_MAX];
+	char tail[STORE_S3_TAILNAME], old[STORE_S3_TAILNAME];
 	uint64_t stored;
 	int err;
 
@@ -891,12 +931,35 @@ store_s3_writer_flush(struct store_writer *sw)
 		store_s3_account(w);
 		pthread_mutex_unlock(&w->w_lock);
 	}
-	if (!w->w_tail_ok && w->w_len > 0 &&
-	    (store_s3_part_key(w, NULL, 0, key, sizeof(key)) == -1 ||
-	        store_s3_put(s, key, w->w_buf, w->w_len) == -1))
+	/*
+	 * A new tail is a new object, named for the state about to name it;
+	 * the old one stays until that state is stored (the commit point),
+	 * so a failed state PUT leaves the old state naming the old bytes.
+	 */
+	(void)util_strlcpy(old, w->w_tail, sizeof(old));
+	(void)util_strlcpy(tail, w->w_tail, sizeof(tail));
+	if (w->w_len == 0)
+		tail[0] = '\0';
+	else if (!w->w_tail_ok) {
+		if (snprintf(tail, sizeof(tail), "tail-%s-%llu", w->w_owner,
+		        (unsigned long long)w->w_gen + 1) >=
+		    (int)sizeof(tail)) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		if (store_s3_tail_key(w, tail, key, sizeof(key)) == -1 ||
+		    store_s3_put(s, key, w->w_buf, w->w_len) == -1)
+			return -1;
+	}
+	if (store_s3_save(w, tail) == -1)
 		return -1;
-	if (store_s3_save(w) == -1)
-		return -1;
+	(void)util_strlcpy(w->w_tail, tail, sizeof(w->w_tail));
+	/* Litter at worst (the session's end removes its prefix). */
+	if (old[0] != '\0' && strcmp(old, tail) != 0 &&
+	    (store_s3_tail_key(w, old, key, sizeof(key)) == -1 ||
+	        store_s3_delete(s, key) == -1))
+		log_warn("%s: %s/%s: remove %s", __func__, w->w_name, w->w_uuid,
+		    old);
 	w->w_tail_ok = 1;
 	w->w_sync_nsegs = w->w_nsegs;
 	w->w_sync_tail = w->w_len;
@@ -1009,6 +1072,8 @@ store_s3_rebase(struct store_s3_writer *w)
 	    sizeof(w->w_seen_owner));
 	w->w_seen_gen = t->w_seen_gen;
 	w->w_gen = t->w_gen;
+	/* The other's tail: superseded once this writer's state is stored. */
+	(void)util_strlcpy(w->w_tail, t->w_tail, sizeof(w->w_tail));
 	w->w_stale = 0;
 	w->w_tail_ok = 0;
 	w->w_bufhash_ok = 0;
