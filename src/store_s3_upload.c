@@ -1222,6 +1222,7 @@ struct store_s3_mpu {
 	json_t *m_etags; /* one string per part, in order */
 	char *m_acc;     /* bytes read, not uploaded yet */
 	size_t m_acclen;
+	int m_nosuch; /* the store said NoSuchUpload */
 };
 
 /*
@@ -1261,6 +1262,8 @@ store_s3_mpu_run(struct store_s3_mpu *m, struct s3_request *rq,
 	if (rq->rs_status != 200 || rq->rs_code[0] != '\0') {
 		log_warnx("%s: %s %s: %ld %s", __func__, what, m->m_key,
 		    rq->rs_status, rq->rs_code);
+		if (strcmp(rq->rs_code, "NoSuchUpload") == 0)
+			m->m_nosuch = 1;
 		if (rq->rs_status == 200)
 			rq->rs_status = 500;
 		saved = store_s3_errno(rq->rs_status, rq->rs_code, 0);
@@ -1393,6 +1396,8 @@ store_s3_mpu_complete(struct store_s3_mpu *m)
 	if (store_s3_answer(&rq, "Error", code, sizeof(code)) == 0 ||
 	    store_s3_answer(&rq, "Code", code, sizeof(code)) == 0) {
 		log_warnx("%s: %s: %s", __func__, m->m_key, code);
+		if (strcmp(code, "NoSuchUpload") == 0)
+			m->m_nosuch = 1;
 		s3_request_reset(&rq);
 		errno = EIO;
 		goto done;
@@ -1507,6 +1512,30 @@ store_s3_assemble(struct store_s3_writer *w, struct store_s3_mpu *m)
 }
 
 /*
+ * A Complete that failed with NoSuchUpload: an earlier attempt of it
+ * (whose answer was lost, and which s3.c retried) may have completed
+ * the upload. It did if the blob key holds the expected size; the
+ * digest was verified by the caller and S3 shows an object only whole.
+ */
+static int
+store_s3_completed(struct store_s3 *s, const struct store_s3_mpu *m,
+    const char *key, uint64_t want)
+{
+	uint64_t size;
+	int saved = errno;
+
+	if (!m->m_nosuch)
+		return 0;
+	if (store_s3_head(s, key, &size, NULL) == -1 || size != want) {
+		errno = saved;
+		return 0;
+	}
+	log_info("%s: %s: completed by an earlier attempt (%llu bytes)",
+	    __func__, key, (unsigned long long)size);
+	return 1;
+}
+
+/*
  * store_s3_writer_commit: the data becomes blob digest (verified by the
  * caller): one PUT when it is all in memory, else a multipart upload of
  * the parts onto the blob key; S3 shows the blob only whole, at the PUT
@@ -1552,7 +1581,9 @@ store_s3_writer_commit(struct store_writer *sw, const char *digest)
 				return -1;
 			}
 			if (store_s3_assemble(w, &m) == -1 ||
-			    store_s3_mpu_complete(&m) == -1) {
+			    (store_s3_mpu_complete(&m) == -1 &&
+			        !store_s3_completed(s, &m, key,
+			            w->w_segs_bytes + w->w_len))) {
 				saved = errno;
 				store_s3_mpu_abort(&m);
 				json_decref(m.m_etags);
