@@ -391,6 +391,16 @@ test_expect_success PYTHON3,CURL 'a range GET answered 503 after the retries clo
 	grep -q "GET .*/data: 503 SlowDown" "$TRASH/registryd-fake.log"
 '
 
+test_expect_success PYTHON3,CURL 'a range GET from byte 2 answered 200 (Range ignored) is not served as those bytes (R9)' '
+	: >"$TRASH/fake-rules" &&
+	curl -sS -m 20 -H "Range: bytes=2-" -o "$TRASH/fbody" \
+	    -w "%{http_code}\n" "$FBASE$FBLOB" >"$TRASH/fcode" 2>"$TRASH/ferr"
+	echo "curl $?: $(cat "$TRASH/fcode") $(cat "$TRASH/fbody")" &&
+	test "$(cat "$TRASH/fbody")" != hel &&
+	grep -q "GET .*/data from 2: 200, not that range" \
+	    "$TRASH/registryd-fake.log"
+'
+
 test_expect_success PYTHON3,CURL 'the store dropping the connection without an answer is 503, not 500 (R7)' '
 	echo "GET /link close" >"$TRASH/fake-rules" &&
 	reg_curl HEAD "$FBASE$FBLOB" && expect_status 503 &&
