@@ -121,6 +121,16 @@ struct store_s3_writer {
 	int w_tail_ok; /* w_buf is stored as the tail already */
 	char w_tail[STORE_S3_TAILNAME]; /* the stored tail's name, or "" */
 	/*
+	 * An idle session whose tail is stored keeps no copy: w_buf is
+	 * NULL and the w_len bytes are in w_tail only, read back (one GET)
+	 * on a worker before the next request uses the session
+	 * (store_s3_tail_in). w_fresh: just read back for the request
+	 * about to start, so the idle that ends the refresh keeps it.
+	 */
+	int w_tail_out;
+	int w_fresh;
+	int w_idle; /* no request holds the session (store_writer_idle) */
+	/*
 	 * SHA-256 of w_buf as it fills (SigV4 signs a part's hash; s3.c
 	 * would hash a whole part at once on the loop). w_bufhash_ok 0:
 	 * w_buf was cut, hash it whole when sent.
@@ -168,14 +178,17 @@ store_s3_chunk(const struct store_s3_writer *w)
 }
 
 /*
- * Count what the writer holds in memory now (w_buf, w_fly) in the
- * store's s_buffered, which caps all uploads together.
+ * Count what the writer holds in memory now (the buffers it allocated:
+ * w_buf, w_fly, w_spare) in the store's s_buffered, which caps all
+ * uploads together.
  */
 static void
 store_s3_account(struct store_s3_writer *w)
 {
 	struct store_s3 *s = (struct store_s3 *)w->w_base.sw_store;
-	uint64_t now = w->w_len + (w->w_fly != NULL ? w->w_flylen : 0);
+	uint64_t now = (w->w_buf != NULL ? w->w_cap : 0) +
+	    (w->w_fly != NULL ? w->w_flycap : 0) +
+	    (w->w_spare != NULL ? w->w_spare_cap : 0);
 
 	if (now >= w->w_counted)
 		__atomic_add_fetch(&s->s_buffered, now - w->w_counted,
@@ -478,6 +491,7 @@ store_s3_read_state(struct store_s3_writer *w, int apply, uint64_t *size)
 	free(w->w_buf);
 	w->w_buf = NULL;
 	w->w_len = w->w_cap = 0;
+	w->w_tail_out = 0;
 	if (tail > 0) {
 		if (store_s3_tail_key(w, w->w_tail, key, sizeof(key)) == -1 ||
 		    store_s3_get(s, key, 0, (uint64_t)tail, (size_t)tail, &tb,
@@ -643,7 +657,9 @@ store_s3_sent(struct s3_request *rq, void *arg)
 	if (ok && store_s3_seg_add(w, w->w_owner, w->w_flyn, w->w_flylen) == -1)
 		ok = 0;
 	if (ok) {
-		if (w->w_buf == NULL) {
+		if (w->w_idle && w->w_len == 0)
+			free(w->w_fly); /* nobody appends to an idle one */
+		else if (w->w_buf == NULL) {
 			w->w_buf = w->w_fly;
 			w->w_cap = w->w_flycap;
 		} else if (w->w_spare == NULL) {
@@ -735,6 +751,14 @@ store_s3_writer_append(struct store_writer *sw, const void *buf, size_t len)
 		errno = w->w_err;
 		goto fail;
 	}
+	if (w->w_tail_out) {
+		/* Refreshed before any request: never here. */
+		log_warnx("%s: %s/%s: tail not read back", __func__, w->w_name,
+		    w->w_uuid);
+		errno = EIO;
+		goto fail;
+	}
+	w->w_idle = 0;
 	if (len > SIZE_MAX / 2 - w->w_len) {
 		errno = EFBIG;
 		goto fail;
@@ -791,6 +815,7 @@ store_s3_writer_truncate(struct store_writer *sw, uint64_t size)
 	uint64_t below;
 
 	pthread_mutex_lock(&w->w_lock);
+	w->w_idle = 0;
 	below = w->w_segs_bytes + (w->w_active ? w->w_flylen : 0);
 	if (size >= below) {
 		if (size - below < w->w_len) {
@@ -851,12 +876,28 @@ store_s3_writer_idle(struct store_writer *sw)
 	char *nb;
 
 	store_s3_writer_set_wake(sw, NULL, NULL);
-	/* An idle session keeps no spare buffer, and no room to spare. */
+	/*
+	 * An idle session keeps no spare buffer, and no room to spare; a
+	 * part still in flight frees its buffer when stored (store_s3_sent).
+	 */
 	pthread_mutex_lock(&w->w_lock);
+	w->w_idle = 1;
 	free(w->w_spare);
 	w->w_spare = NULL;
 	w->w_spare_cap = 0;
-	if (w->w_len == 0) {
+	if (w->w_fresh)
+		w->w_fresh = 0; /* the request it was read back for comes */
+	else if (w->w_len > 0 && w->w_tail_ok && w->w_tail[0] != '\0' &&
+	    !w->w_active && w->w_err == 0 && !w->w_tail_out) {
+		/*
+		 * Stored already: many idle sessions must not hold the
+		 * global cap (R5), so the tail is read back when needed.
+		 */
+		free(w->w_buf);
+		w->w_buf = NULL;
+		w->w_cap = 0;
+		w->w_tail_out = 1;
+	} else if (w->w_len == 0) {
 		free(w->w_buf);
 		w->w_buf = NULL;
 		w->w_cap = 0;
@@ -865,7 +906,43 @@ store_s3_writer_idle(struct store_writer *sw)
 		w->w_buf = nb;
 		w->w_cap = w->w_len;
 	}
+	store_s3_account(w);
 	pthread_mutex_unlock(&w->w_lock);
+}
+
+/*
+ * On a worker, nothing in flight: read the tail an idle session let go
+ * of back into w_buf (its first w_len bytes: a truncate may have cut).
+ */
+static int
+store_s3_tail_in(struct store_s3_writer *w)
+{
+	struct store_s3 *s = (struct store_s3 *)w->w_base.sw_store;
+	char key[STORE_S3_KEY_MAX];
+	char *tb;
+	size_t tlen;
+
+	if (!w->w_tail_out)
+		return 0;
+	if (w->w_len > 0) {
+		if (store_s3_tail_key(w, w->w_tail, key, sizeof(key)) == -1 ||
+		    store_s3_get(s, key, 0, w->w_len, w->w_len, &tb, &tlen) ==
+		        -1)
+			return -1;
+		if (tlen != w->w_len) {
+			free(tb);
+			errno = EIO;
+			return -1;
+		}
+	} else
+		tb = NULL;
+	pthread_mutex_lock(&w->w_lock);
+	w->w_buf = tb;
+	w->w_cap = tb != NULL ? w->w_len : 0;
+	w->w_tail_out = 0;
+	store_s3_account(w);
+	pthread_mutex_unlock(&w->w_lock);
+	return 0;
 }
 
 /* On a worker: wait until no part is in flight; w_lock held. */
@@ -899,6 +976,8 @@ store_s3_writer_flush(struct store_writer *sw)
 		errno = err;
 		return -1;
 	}
+	if (store_s3_tail_in(w) == -1)
+		return -1;
 	/*
 	 * Another instance wrote to the session since this writer last saw
 	 * it (the client went back and forth between instances): what this
@@ -1107,13 +1186,22 @@ store_s3_writer_refresh(struct store_writer *sw)
 	pthread_mutex_unlock(&w->w_lock);
 	if (store_s3_read_state(w, 0, &stored) == -1)
 		return -1;
-	if (!w->w_stale)
+	if (!w->w_stale) {
+		if (store_s3_tail_in(w) == -1)
+			return -1;
+		pthread_mutex_lock(&w->w_lock);
+		w->w_fresh = 1;
+		pthread_mutex_unlock(&w->w_lock);
 		return 0;
+	}
 	pthread_mutex_lock(&w->w_lock);
 	w->w_err = 0;
 	pthread_mutex_unlock(&w->w_lock);
 	if (store_s3_load(w) == -1)
 		return -1;
+	pthread_mutex_lock(&w->w_lock);
+	w->w_fresh = 1;
+	pthread_mutex_unlock(&w->w_lock);
 	log_debug("%s: %s/%s: %llu bytes here, %llu in the store", __func__,
 	    w->w_name, w->w_uuid, (unsigned long long)before,
 	    (unsigned long long)sw->sw_size);
@@ -1154,9 +1242,9 @@ store_s3_settle(struct store_s3_writer *w)
 		errno = err;
 		return -1;
 	}
-	if (w->w_stale && store_s3_load(w) == -1)
-		return -1;
-	return 0;
+	if (w->w_stale)
+		return store_s3_load(w);
+	return store_s3_tail_in(w);
 }
 
 /* store_s3_writer_hash: SHA-256 of the parts (range GETs) and w_buf. */
