@@ -584,9 +584,8 @@ main_open_store(const struct config *cfg, struct event_base *base, int flags,
 	sc.sc_secret_key = cfg->cf_s3_secret_key;
 	sc.sc_root = cfg->cf_s3_root;
 	sc.sc_secure = cfg->cf_s3_secure;
-	/* registry:2 2.8 uses path-style whenever regionendpoint is set. */
-	sc.sc_path_style =
-	    cfg->cf_s3_path_style || *cfg->cf_s3_endpoint != '\0';
+	/* Unset: path style with a regionendpoint, as registry:2 2.8. */
+	sc.sc_path_style = config_s3_path_style(cfg);
 	sc.sc_chunk_size = (uint64_t)cfg->cf_s3_chunk_size;
 	if (*cfg->cf_s3_secret_key_file != '\0') {
 		if ((fp = fopen(cfg->cf_s3_secret_key_file, "re")) == NULL) {
