@@ -427,4 +427,17 @@ test_expect_success PYTHON3,CURL 'a hung store: a small request answers 503 with
 	test "$took" -ge 14 && test "$took" -le 25
 '
 
+test_expect_success 'a secretkeyfile whose first line is over 511 bytes is refused, not cut (R11)' '
+	head -c 600 /dev/zero | tr "\0" a >"$TRASH/long-secret" &&
+	test_expect_code 1 timeout 10 env REGISTRY_STORAGE=s3 \
+	    REGISTRY_STORAGE_S3_REGION=us-east-1 \
+	    REGISTRY_STORAGE_S3_REGIONENDPOINT=127.0.0.1:1 \
+	    REGISTRY_STORAGE_S3_SECURE=false REGISTRY_STORAGE_S3_BUCKET=fake \
+	    REGISTRY_STORAGE_S3_ACCESSKEY=ak \
+	    "REGISTRY_STORAGE_S3_SECRETKEYFILE=$TRASH/long-secret" \
+	    "REGISTRY_HTTP_ADDR=127.0.0.1:$(free_port)" \
+	    "$REGISTRYD" serve -c "$CONF" >"$TRASH/long.log" 2>&1 &&
+	grep "first line over 511 bytes" "$TRASH/long.log"
+'
+
 test_done
