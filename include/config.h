@@ -83,7 +83,8 @@ struct config {
 	char *cf_s3_secret_key_file; /* secretkeyfile= */
 	char *cf_s3_root;            /* rootdirectory= key prefix */
 	int cf_s3_secure;            /* secure= https to AWS */
-	int cf_s3_path_style;        /* forcepathstyle= */
+	char *cf_s3_path_style;      /* forcepathstyle=: "" unset, or a
+	                              * boolean (config_s3_path_style) */
 	int cf_s3_chunk_size;        /* chunksize= bytes per part */
 	/* [log] */
 	int cf_log_level;    /* level= LOG_LVL_* */
@@ -110,6 +111,11 @@ struct config {
  */
 int config_load(struct config *, const char *path, int required, char **envp);
 void config_free(struct config *);
+/*
+ * config_s3_path_style: forcepathstyle as set, else 1 with a
+ * regionendpoint (registry:2 2.8), else 0.
+ */
+int config_s3_path_style(const struct config *);
 
 /* config_dump: print the effective configuration as INI to stdout. */
 void config_dump(const struct config *);

@@ -130,6 +130,7 @@ struct s3_request {
 	char rs_etag[80];         /* ETag header, quotes kept, "" if none */
 	int64_t rs_length;        /* Content-Length, -1 if absent */
 	int64_t rs_total;         /* total size from Content-Range, -1 */
+	int64_t rs_first;         /* first byte from Content-Range, -1 */
 	int64_t rs_mtime;         /* Last-Modified, seconds since epoch, -1 */
 	int64_t rs_received;      /* body bytes given to the sink */
 	char rs_code[64];         /* S3 error <Code>, "" if none; may be set

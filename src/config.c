@@ -214,6 +214,7 @@ static int config_validate_driver(const char *, char *, size_t);
 static int config_validate_nonempty(const char *, char *, size_t);
 static int config_validate_endpoint(const char *, char *, size_t);
 static int config_validate_bucket(const char *, char *, size_t);
+static int config_validate_optbool(const char *, char *, size_t);
 
 #define CF(f) offsetof(struct config, f)
 
@@ -388,8 +389,9 @@ static const struct config_key config_keys[] = {
         CF(cf_s3_secure), "true", 0, 0, NULL, 0,
         "https to AWS (regionendpoint says its own scheme)"},
     {"s3", "forcepathstyle", "REGISTRY_STORAGE_S3_FORCEPATHSTYLE", NULL,
-        CONFIG_T_BOOL, CF(cf_s3_path_style), "false", 0, 0, NULL, 0,
-        "host/bucket/key URLs also for AWS (always with regionendpoint)"},
+        CONFIG_T_STRING, CF(cf_s3_path_style), "", 0, 0,
+        config_validate_optbool, 0,
+        "host/bucket/key URLs; unset: with regionendpoint only"},
     {"s3", "chunksize", "REGISTRY_STORAGE_S3_CHUNKSIZE", NULL, CONFIG_T_INT,
         CF(cf_s3_chunk_size), "10485760", 5242880, 1073741824, NULL, 0,
         "bytes per multipart part; an upload buffers two"},
@@ -461,6 +463,9 @@ static const struct config_env_rule config_env_rules[] = {
     {"REGISTRY_STORAGE_S3_KEYID", 1, NULL, CONFIG_ENV_REFUSE,
         "server-side encryption is not supported by registryd's s3 "
         "driver; refusing to store unencrypted"},
+    {"REGISTRY_STORAGE_S3_SKIPVERIFY", 0, "false", CONFIG_ENV_REFUSE,
+        "not verifying the store's TLS certificate is not supported: add "
+        "its CA to the system's trusted certificates; refusing to start"},
     {"REGISTRY_STORAGE_S3_", 1, NULL, CONFIG_ENV_WARN,
         "not supported by registryd's s3 driver; ignored"},
     {"REGISTRY_STORAGE_GCS", 1, NULL, CONFIG_ENV_REFUSE,
@@ -1159,8 +1164,38 @@ config_validate_endpoint(const char *s, char *err, size_t errlen)
 	if (*s == '\0' || strncmp(s, "http://", 7) == 0 ||
 	    strncmp(s, "https://", 8) == 0)
 		return 0;
-	snprintf(err, errlen, "expected an http:// or https:// URL");
+	/* A bare host[:port], as registry:2 takes it: secure says https. */
+	if (strspn(s,
+	        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	        "0123456789.-:[]") == strlen(s) &&
+	    strchr(".-:[", *s) == NULL)
+		return 0;
+	snprintf(err, errlen,
+	    "expected an http:// or https:// URL, or host[:port]");
 	return -1;
+}
+
+/* An optional boolean: empty (not set), or true|false|yes|no|on|off|1|0. */
+static int
+config_validate_optbool(const char *s, char *err, size_t errlen)
+{
+	int b;
+
+	if (*s == '\0' || config_parse_bool(s, &b) == 0)
+		return 0;
+	snprintf(err, errlen, "expected true|false|yes|no|on|off|1|0");
+	return -1;
+}
+
+int
+config_s3_path_style(const struct config *cf)
+{
+	int b;
+
+	if (cf->cf_s3_path_style != NULL && *cf->cf_s3_path_style != '\0' &&
+	    config_parse_bool(cf->cf_s3_path_style, &b) == 0)
+		return b;
+	return cf->cf_s3_endpoint != NULL && *cf->cf_s3_endpoint != '\0';
 }
 
 /* S3 bucket names: 3 to 63 of [a-z0-9.-] (empty: not set). */
@@ -1180,7 +1215,7 @@ config_validate_bucket(const char *s, char *err, size_t errlen)
 			goto bad;
 	return 0;
 bad:
-	snprintf(err, errlen, "a bucket name is 3 to 63 of a-z 0-9 . -");
+	snprintf(err, errlen, "a bucket name is 3 to 63 of a-z 0-9 . - _");
 	return -1;
 }
 

@@ -558,6 +558,60 @@ main_is_s3(const struct config *cfg)
 }
 
 /*
+ * main_read_secret: the first line of path into secret (NUL-terminated),
+ * with read(2) so that no stdio buffer keeps a copy; a line that does
+ * not fit is refused rather than cut (a cut key fails every signature).
+ * The caller wipes secret. -1 with a message in err.
+ */
+static int
+main_read_secret(const char *path, char *secret, size_t size, char *err,
+    size_t errlen)
+{
+	size_t len = 0, line;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		/* Read as the service user, like TLS keys. */
+		snprintf(err, errlen,
+		    "secretkeyfile %s: %s; it must be readable by uid %u", path,
+		    strerror(errno), (unsigned int)geteuid());
+		return -1;
+	}
+	/* Up to the end of the first line, or a full buffer. */
+	while (len < size && memchr(secret, '\n', len) == NULL) {
+		n = read(fd, secret + len, size - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			snprintf(err, errlen, "secretkeyfile %s: %s", path,
+			    strerror(errno));
+			(void)close(fd);
+			return -1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	(void)close(fd);
+	line = 0;
+	while (line < len && secret[line] != '\r' && secret[line] != '\n')
+		line++;
+	if (line >= size) {
+		snprintf(err, errlen,
+		    "secretkeyfile %s: first line over %zu bytes", path,
+		    size - 1);
+		return -1;
+	}
+	secret[line] = '\0';
+	if (line == 0) {
+		snprintf(err, errlen, "secretkeyfile %s: empty", path);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * main_open_store: the store [storage] driver names, its requests on
  * base (NULL for the subcommands: the S3 driver then runs a loop of its
  * own). flags are the filesystem driver's. NULL with a message in err.
@@ -571,8 +625,6 @@ main_open_store(const struct config *cfg, struct event_base *base, int flags,
 	struct store_s3_config sc;
 	struct store *st;
 	char secret[512];
-	size_t len;
-	FILE *fp;
 
 	if (!main_is_s3(cfg))
 		return store_fs_open(cfg->cf_root, flags, err, errlen);
@@ -584,28 +636,13 @@ main_open_store(const struct config *cfg, struct event_base *base, int flags,
 	sc.sc_secret_key = cfg->cf_s3_secret_key;
 	sc.sc_root = cfg->cf_s3_root;
 	sc.sc_secure = cfg->cf_s3_secure;
-	/* registry:2 2.8 uses path-style whenever regionendpoint is set. */
-	sc.sc_path_style =
-	    cfg->cf_s3_path_style || *cfg->cf_s3_endpoint != '\0';
+	/* Unset: path style with a regionendpoint, as registry:2 2.8. */
+	sc.sc_path_style = config_s3_path_style(cfg);
 	sc.sc_chunk_size = (uint64_t)cfg->cf_s3_chunk_size;
 	if (*cfg->cf_s3_secret_key_file != '\0') {
-		if ((fp = fopen(cfg->cf_s3_secret_key_file, "re")) == NULL) {
-			/* Read as the service user, like TLS keys. */
-			snprintf(err, errlen,
-			    "secretkeyfile %s: %s; it must be readable by uid "
-			    "%u",
-			    cfg->cf_s3_secret_key_file, strerror(errno),
-			    (unsigned int)geteuid());
-			return NULL;
-		}
-		if (fgets(secret, sizeof(secret), fp) == NULL)
-			secret[0] = '\0';
-		(void)fclose(fp);
-		len = strcspn(secret, "\r\n");
-		secret[len] = '\0';
-		if (len == 0) {
-			snprintf(err, errlen, "secretkeyfile %s: empty",
-			    cfg->cf_s3_secret_key_file);
+		if (main_read_secret(cfg->cf_s3_secret_key_file, secret,
+		        sizeof(secret), err, errlen) == -1) {
+			explicit_bzero(secret, sizeof(secret));
 			return NULL;
 		}
 		sc.sc_secret_key = secret;

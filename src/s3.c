@@ -216,6 +216,7 @@ s3_out_clear(struct s3_request *req)
 	req->rs_etag[0] = '\0';
 	req->rs_length = -1;
 	req->rs_total = -1;
+	req->rs_first = -1;
 	req->rs_mtime = -1;
 	req->rs_received = 0;
 	req->rs_code[0] = '\0';
@@ -690,6 +691,7 @@ s3_header_cb(char *p, size_t size, size_t n, void *arg)
 		req->rs_status = v ? strtol(v + 1, NULL, 10) : 0;
 		req->rs_etag[0] = '\0';
 		req->rs_length = req->rs_total = req->rs_mtime = -1;
+		req->rs_first = -1;
 		return len;
 	}
 	if ((v = memchr(p, ':', len)) == NULL)
@@ -716,6 +718,12 @@ s3_header_cb(char *p, size_t size, size_t n, void *arg)
 		if ((v = strrchr(buf, '/')) != NULL &&
 		    util_strtou64(v + 1, strlen(v + 1), INT64_MAX, &u) == 0)
 			req->rs_total = (int64_t)u;
+		/* and the first byte the "bytes " */
+		if (strncasecmp(buf, "bytes ", 6) == 0 &&
+		    (v = strchr(buf, '-')) != NULL &&
+		    util_strtou64(buf + 6, (size_t)(v - buf - 6), INT64_MAX,
+		        &u) == 0)
+			req->rs_first = (int64_t)u;
 	} else if (nl == 13 && strncasecmp(p, "Last-Modified", 13) == 0) {
 		time_t t = curl_getdate(buf, NULL);
 

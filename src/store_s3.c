@@ -88,6 +88,8 @@ struct store_s3_reader {
 	int r_err;                /* errno of a failed GET, until a new one */
 	struct evbuffer *r_ahead; /* bytes from r_ahead_off on */
 	uint64_t r_ahead_off;
+	uint64_t r_first; /* where the GET in flight starts */
+	int r_badrange;   /* its answer was not that range (R9) */
 	void (*r_wake)(void *);
 	void *r_wake_arg;
 	struct event *r_wake_ev; /* runs r_wake from the loop */
@@ -428,6 +430,11 @@ store_s3_reader_sink(struct s3_request *rq, const void *buf, size_t len,
 {
 	struct store_s3_reader *r = arg;
 
+	/* Bytes from elsewhere than asked must not be served as those. */
+	if (rq->rs_received == 0 && !store_s3_range_ok(rq, r->r_first)) {
+		r->r_badrange = 1;
+		return -1;
+	}
 	if (evbuffer_add(r->r_ahead, buf, len) == -1)
 		return -1;
 	if (evbuffer_get_length(r->r_ahead) >= STORE_S3_AHEAD && !r->r_paused) {
@@ -450,7 +457,13 @@ store_s3_reader_done(struct s3_request *rq, void *arg)
 		store_s3_reader_free(r);
 		return;
 	}
-	if (rq->rs_errno != 0 && rq->rs_received > 0 &&
+	if (r->r_badrange ||
+	    (rq->rs_errno == 0 && !store_s3_range_ok(rq, r->r_first))) {
+		r->r_err = EIO;
+		log_warnx("%s: GET %s from %llu: %ld, not that range", __func__,
+		    r->r_key, (unsigned long long)r->r_first, rq->rs_status);
+		r->r_badrange = 0;
+	} else if (rq->rs_errno != 0 && rq->rs_received > 0 &&
 	    r->r_restarts++ < STORE_S3_RESTARTS) {
 		/* Cut off mid-body: the next read asks again from there. */
 		log_info("%s: GET %s cut short: %s; asking again", __func__,
@@ -527,6 +540,7 @@ store_s3_reader_async(struct store_s3_reader *r, void *buf, size_t len,
 	r->r_req.rq_sink = store_s3_reader_sink;
 	r->r_req.rq_sink_arg = r;
 	r->r_ahead_off = off;
+	r->r_first = off;
 	if (s3_start(s->s_s3, &r->r_req, store_s3_reader_done, r) == -1) {
 		errno = store_s3_errno(0, NULL, errno);
 		if (errno == EAGAIN) /* no GET in flight, no wake */

@@ -95,6 +95,12 @@ void store_s3_body_sha256(const void *, size_t, char[65]);
  */
 int store_s3_errno(long status, const char *code, int err);
 /*
+ * store_s3_range_ok: whether the answer to a GET asking from byte first
+ * is that: a 206 whose Content-Range starts there (any 2xx from 0). A
+ * server ignoring Range answers 200 with the object from byte 0.
+ */
+int store_s3_range_ok(const struct s3_request *, uint64_t first);
+/*
  * The synchronous requests, on a worker (s3_perform). Keys are whole
  * keys (store_s3_key). 0, or -1 with errno (ENOENT for a missing key).
  */

@@ -111,6 +111,15 @@ store_s3_run(struct store_s3 *s, struct s3_request *rq)
 	return 0;
 }
 
+int
+store_s3_range_ok(const struct s3_request *rq, uint64_t first)
+{
+	if (first == 0)
+		return 1;
+	return rq->rs_status == 206 && rq->rs_first >= 0 &&
+	    (uint64_t)rq->rs_first == first;
+}
+
 /*
  * store_s3_get: len bytes of key from first (len 0: all of it) into a
  * malloc'd buffer with a NUL appended; EFBIG beyond max bytes.
@@ -154,6 +163,13 @@ store_s3_get(struct store_s3 *s, const char *key, uint64_t first, uint64_t len,
 		                       : errno;
 		s3_request_reset(&rq);
 		errno = saved;
+		return -1;
+	}
+	if (!store_s3_range_ok(&rq, first)) {
+		log_warnx("%s: GET %s from %llu: %ld, not that range", __func__,
+		    key, (unsigned long long)first, rq.rs_status);
+		s3_request_reset(&rq);
+		errno = EIO;
 		return -1;
 	}
 	n = rq.rs_body != NULL ? evbuffer_get_length(rq.rs_body) : 0;

@@ -7,10 +7,17 @@
  *   startedat               RFC 3339, as registry:2 writes it (purging)
  *   _registryd/part-<w>-<n> a part of the data, each >= the chunk size,
  *                           named by the writer w that stored it
- *   _registryd/tail         the bytes after the last part, written at
+ *   _registryd/tail-<w>-<g> the bytes after the last part, written at
  *                           the end of each request (store_writer_flush)
+ *                           by writer w for the state of generation g
  *   _registryd/state        JSON: {"owner", "gen", "next", "parts":
- *                           [[w, n, size], ...], "tail": size}
+ *                           [[w, n, size], ...], "tail": size,
+ *                           "tailkey": "tail-<w>-<g>"}
+ *
+ * The state PUT is the one commit point of a flush: the new tail is a
+ * new object, and the one the previous state named goes only once the
+ * new state is stored, so a state always names bytes that are there.
+ * (A state without "tailkey" names _registryd/tail, as written before.)
  *
  * Why parts are objects of their own rather than the parts of one
  * multipart upload: S3 cannot read back the parts of an unfinished
@@ -61,6 +68,7 @@
 #define STORE_S3_PIECE     (8 * 1024 * 1024) /* re-hash and copy GETs */
 #define STORE_S3_XML_MAX   (64 * 1024)       /* multipart answers */
 #define STORE_S3_TOKEN     16 /* hex digits of a writer's token */
+#define STORE_S3_TAILNAME  48 /* "tail-<token>-<gen>" and its NUL */
 
 /*
  * One part of the data: object part-<sg_owner>-<sg_n>, of which sg_size
@@ -111,6 +119,17 @@ struct store_s3_writer {
 	char *w_buf;
 	size_t w_len, w_cap;
 	int w_tail_ok; /* w_buf is stored as the tail already */
+	char w_tail[STORE_S3_TAILNAME]; /* the stored tail's name, or "" */
+	/*
+	 * An idle session whose tail is stored keeps no copy: w_buf is
+	 * NULL and the w_len bytes are in w_tail only, read back (one GET)
+	 * on a worker before the next request uses the session
+	 * (store_s3_tail_in). w_fresh: just read back for the request
+	 * about to start, so the idle that ends the refresh keeps it.
+	 */
+	int w_tail_out;
+	int w_fresh;
+	int w_idle; /* no request holds the session (store_writer_idle) */
 	/*
 	 * SHA-256 of w_buf as it fills (SigV4 signs a part's hash; s3.c
 	 * would hash a whole part at once on the loop). w_bufhash_ok 0:
@@ -146,7 +165,7 @@ static void store_s3_sent(struct s3_request *, void *);
 static void store_s3_wake_cb(evutil_socket_t, short, void *);
 static void store_s3_wait(struct store_s3_writer *);
 static int store_s3_load(struct store_s3_writer *);
-static int store_s3_save(struct store_s3_writer *);
+static int store_s3_save(struct store_s3_writer *, const char *);
 static int store_s3_rebase(struct store_s3_writer *);
 static int store_s3_part_key(struct store_s3_writer *, const char *, uint32_t,
     char *, size_t);
@@ -159,14 +178,17 @@ store_s3_chunk(const struct store_s3_writer *w)
 }
 
 /*
- * Count what the writer holds in memory now (w_buf, w_fly) in the
- * store's s_buffered, which caps all uploads together.
+ * Count what the writer holds in memory now (the buffers it allocated:
+ * w_buf, w_fly, w_spare) in the store's s_buffered, which caps all
+ * uploads together.
  */
 static void
 store_s3_account(struct store_s3_writer *w)
 {
 	struct store_s3 *s = (struct store_s3 *)w->w_base.sw_store;
-	uint64_t now = w->w_len + (w->w_fly != NULL ? w->w_flylen : 0);
+	uint64_t now = (w->w_buf != NULL ? w->w_cap : 0) +
+	    (w->w_fly != NULL ? w->w_flycap : 0) +
+	    (w->w_spare != NULL ? w->w_spare_cap : 0);
 
 	if (now >= w->w_counted)
 		__atomic_add_fetch(&s->s_buffered, now - w->w_counted,
@@ -232,16 +254,36 @@ store_s3_writer_destroy(struct store_s3_writer *w)
 	free(w);
 }
 
+/* The key of the tail object called name ("tail-<w>-<g>"). */
+static int
+store_s3_tail_key(struct store_s3_writer *w, const char *name, char *buf,
+    size_t size)
+{
+	if (snprintf(buf, size, "%s_registryd/%s", w->w_dir, name) >=
+	    (int)size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+/* A tail name read from a state: "tail" or "tail-<hex>-<digits>". */
+static int
+store_s3_tail_name_ok(const char *name)
+{
+	size_t n = strlen(name);
+
+	if (strcmp(name, "tail") == 0)
+		return 1;
+	return n > 5 && n < STORE_S3_TAILNAME &&
+	    strncmp(name, "tail-", 5) == 0 &&
+	    strspn(name + 5, "0123456789abcdef-") == n - 5;
+}
+
 static int
 store_s3_part_key(struct store_s3_writer *w, const char *owner, uint32_t n,
     char *buf, size_t size)
 {
-	if (owner == NULL) {
-		if (snprintf(buf, size, "%s_registryd/tail", w->w_dir) >=
-		    (int)size)
-			goto toolong;
-		return 0;
-	}
 	if (snprintf(buf, size, "%s_registryd/part-%.*s-%u", w->w_dir,
 	        STORE_S3_TOKEN, owner, n) >= (int)size)
 		goto toolong;
@@ -296,9 +338,12 @@ store_s3_trim(struct store_s3_writer *w, uint64_t size)
 
 /* ---- the state object ---- */
 
-/* Serialise the writer's view and PUT it (gen + 1). Unlocked, a worker. */
+/*
+ * Serialise the writer's view and PUT it (gen + 1), naming tail (the
+ * object holding w_buf, "" when empty). Unlocked, a worker.
+ */
 static int
-store_s3_save(struct store_s3_writer *w)
+store_s3_save(struct store_s3_writer *w, const char *tail)
 {
 	struct store_s3 *s = (struct store_s3 *)w->w_base.sw_store;
 	char key[STORE_S3_KEY_MAX];
@@ -323,6 +368,8 @@ store_s3_save(struct store_s3_writer *w)
 	json_object_set_new(root, "next", json_integer(w->w_next));
 	json_object_set_new(root, "parts", parts);
 	json_object_set_new(root, "tail", json_integer((json_int_t)w->w_len));
+	if (w->w_len > 0)
+		json_object_set_new(root, "tailkey", json_string(tail));
 	txt = json_dumps(root, JSON_COMPACT);
 	json_decref(root);
 	if (txt == NULL) {
@@ -360,7 +407,7 @@ store_s3_read_state(struct store_s3_writer *w, int apply, uint64_t *size)
 	char key[STORE_S3_KEY_MAX];
 	json_t *root, *parts, *p;
 	json_error_t jerr;
-	const char *owner, *po;
+	const char *owner, *po, *tailkey = "tail";
 	json_int_t gen, next, tail, n, sz;
 	char *txt, *tb;
 	size_t len, i, tlen;
@@ -386,6 +433,7 @@ store_s3_read_state(struct store_s3_writer *w, int apply, uint64_t *size)
 			w->w_gen = 0;
 			w->w_seen_owner[0] = '\0';
 			w->w_seen_gen = 0;
+			w->w_tail[0] = '\0';
 		} else
 			w->w_stale = w->w_seen_owner[0] != '\0';
 		return 0;
@@ -393,11 +441,11 @@ store_s3_read_state(struct store_s3_writer *w, int apply, uint64_t *size)
 	root = json_loadb(txt, len, 0, &jerr);
 	free(txt);
 	if (root == NULL ||
-	    json_unpack(root, "{s:s, s:I, s:I, s:o, s:I}", "owner", &owner,
-	        "gen", &gen, "next", &next, "parts", &parts, "tail",
-	        &tail) == -1 ||
+	    json_unpack(root, "{s:s, s:I, s:I, s:o, s:I, s?s}", "owner", &owner,
+	        "gen", &gen, "next", &next, "parts", &parts, "tail", &tail,
+	        "tailkey", &tailkey) == -1 ||
 	    !json_is_array(parts) || tail < 0 || next < 1 ||
-	    next > UINT32_MAX) {
+	    next > UINT32_MAX || !store_s3_tail_name_ok(tailkey)) {
 		log_warnx("%s: %s: invalid upload state", __func__, w->w_dir);
 		json_decref(root);
 		errno = EIO;
@@ -435,12 +483,17 @@ store_s3_read_state(struct store_s3_writer *w, int apply, uint64_t *size)
 	w->w_gen = (uint64_t)gen;
 	if ((uint32_t)next > w->w_next)
 		w->w_next = (uint32_t)next;
+	if (tail > 0)
+		(void)util_strlcpy(w->w_tail, tailkey, sizeof(w->w_tail));
+	else
+		w->w_tail[0] = '\0';
 	json_decref(root);
 	free(w->w_buf);
 	w->w_buf = NULL;
 	w->w_len = w->w_cap = 0;
+	w->w_tail_out = 0;
 	if (tail > 0) {
-		if (store_s3_part_key(w, NULL, 0, key, sizeof(key)) == -1 ||
+		if (store_s3_tail_key(w, w->w_tail, key, sizeof(key)) == -1 ||
 		    store_s3_get(s, key, 0, (uint64_t)tail, (size_t)tail, &tb,
 		        &tlen) == -1)
 			return -1;
@@ -503,7 +556,7 @@ store_s3_upload_create(struct store *st, const char *name, const char *uuid)
 		goto fail;
 	util_rfc3339(time(NULL), now, sizeof(now));
 	if (store_s3_put(s, key, now, strlen(now)) == -1 ||
-	    store_s3_save(w) == -1)
+	    store_s3_save(w, "") == -1)
 		goto fail;
 	w->w_tail_ok = 1;
 	return &w->w_base;
@@ -604,7 +657,9 @@ store_s3_sent(struct s3_request *rq, void *arg)
 	if (ok && store_s3_seg_add(w, w->w_owner, w->w_flyn, w->w_flylen) == -1)
 		ok = 0;
 	if (ok) {
-		if (w->w_buf == NULL) {
+		if (w->w_idle && w->w_len == 0)
+			free(w->w_fly); /* nobody appends to an idle one */
+		else if (w->w_buf == NULL) {
 			w->w_buf = w->w_fly;
 			w->w_cap = w->w_flycap;
 		} else if (w->w_spare == NULL) {
@@ -696,6 +751,14 @@ store_s3_writer_append(struct store_writer *sw, const void *buf, size_t len)
 		errno = w->w_err;
 		goto fail;
 	}
+	if (w->w_tail_out) {
+		/* Refreshed before any request: never here. */
+		log_warnx("%s: %s/%s: tail not read back", __func__, w->w_name,
+		    w->w_uuid);
+		errno = EIO;
+		goto fail;
+	}
+	w->w_idle = 0;
 	if (len > SIZE_MAX / 2 - w->w_len) {
 		errno = EFBIG;
 		goto fail;
@@ -752,6 +815,7 @@ store_s3_writer_truncate(struct store_writer *sw, uint64_t size)
 	uint64_t below;
 
 	pthread_mutex_lock(&w->w_lock);
+	w->w_idle = 0;
 	below = w->w_segs_bytes + (w->w_active ? w->w_flylen : 0);
 	if (size >= below) {
 		if (size - below < w->w_len) {
@@ -812,12 +876,28 @@ store_s3_writer_idle(struct store_writer *sw)
 	char *nb;
 
 	store_s3_writer_set_wake(sw, NULL, NULL);
-	/* An idle session keeps no spare buffer, and no room to spare. */
+	/*
+	 * An idle session keeps no spare buffer, and no room to spare; a
+	 * part still in flight frees its buffer when stored (store_s3_sent).
+	 */
 	pthread_mutex_lock(&w->w_lock);
+	w->w_idle = 1;
 	free(w->w_spare);
 	w->w_spare = NULL;
 	w->w_spare_cap = 0;
-	if (w->w_len == 0) {
+	if (w->w_fresh)
+		w->w_fresh = 0; /* the request it was read back for comes */
+	else if (w->w_len > 0 && w->w_tail_ok && w->w_tail[0] != '\0' &&
+	    !w->w_active && w->w_err == 0 && !w->w_tail_out) {
+		/*
+		 * Stored already: many idle sessions must not hold the
+		 * global cap (R5), so the tail is read back when needed.
+		 */
+		free(w->w_buf);
+		w->w_buf = NULL;
+		w->w_cap = 0;
+		w->w_tail_out = 1;
+	} else if (w->w_len == 0) {
 		free(w->w_buf);
 		w->w_buf = NULL;
 		w->w_cap = 0;
@@ -826,7 +906,43 @@ store_s3_writer_idle(struct store_writer *sw)
 		w->w_buf = nb;
 		w->w_cap = w->w_len;
 	}
+	store_s3_account(w);
 	pthread_mutex_unlock(&w->w_lock);
+}
+
+/*
+ * On a worker, nothing in flight: read the tail an idle session let go
+ * of back into w_buf (its first w_len bytes: a truncate may have cut).
+ */
+static int
+store_s3_tail_in(struct store_s3_writer *w)
+{
+	struct store_s3 *s = (struct store_s3 *)w->w_base.sw_store;
+	char key[STORE_S3_KEY_MAX];
+	char *tb;
+	size_t tlen;
+
+	if (!w->w_tail_out)
+		return 0;
+	if (w->w_len > 0) {
+		if (store_s3_tail_key(w, w->w_tail, key, sizeof(key)) == -1 ||
+		    store_s3_get(s, key, 0, w->w_len, w->w_len, &tb, &tlen) ==
+		        -1)
+			return -1;
+		if (tlen != w->w_len) {
+			free(tb);
+			errno = EIO;
+			return -1;
+		}
+	} else
+		tb = NULL;
+	pthread_mutex_lock(&w->w_lock);
+	w->w_buf = tb;
+	w->w_cap = tb != NULL ? w->w_len : 0;
+	w->w_tail_out = 0;
+	store_s3_account(w);
+	pthread_mutex_unlock(&w->w_lock);
+	return 0;
 }
 
 /* On a worker: wait until no part is in flight; w_lock held. */
@@ -848,6 +964,7 @@ store_s3_writer_flush(struct store_writer *sw)
 	struct store_s3_writer *w = (struct store_s3_writer *)sw;
 	struct store_s3 *s = (struct store_s3 *)sw->sw_store;
 	char key[STORE_S3_KEY_MAX];
+	char tail[STORE_S3_TAILNAME], old[STORE_S3_TAILNAME];
 	uint64_t stored;
 	int err;
 
@@ -859,6 +976,8 @@ store_s3_writer_flush(struct store_writer *sw)
 		errno = err;
 		return -1;
 	}
+	if (store_s3_tail_in(w) == -1)
+		return -1;
 	/*
 	 * Another instance wrote to the session since this writer last saw
 	 * it (the client went back and forth between instances): what this
@@ -891,12 +1010,35 @@ store_s3_writer_flush(struct store_writer *sw)
 		store_s3_account(w);
 		pthread_mutex_unlock(&w->w_lock);
 	}
-	if (!w->w_tail_ok && w->w_len > 0 &&
-	    (store_s3_part_key(w, NULL, 0, key, sizeof(key)) == -1 ||
-	        store_s3_put(s, key, w->w_buf, w->w_len) == -1))
+	/*
+	 * A new tail is a new object, named for the state about to name it;
+	 * the old one stays until that state is stored (the commit point),
+	 * so a failed state PUT leaves the old state naming the old bytes.
+	 */
+	(void)util_strlcpy(old, w->w_tail, sizeof(old));
+	(void)util_strlcpy(tail, w->w_tail, sizeof(tail));
+	if (w->w_len == 0)
+		tail[0] = '\0';
+	else if (!w->w_tail_ok) {
+		if (snprintf(tail, sizeof(tail), "tail-%s-%llu", w->w_owner,
+		        (unsigned long long)w->w_gen + 1) >=
+		    (int)sizeof(tail)) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		if (store_s3_tail_key(w, tail, key, sizeof(key)) == -1 ||
+		    store_s3_put(s, key, w->w_buf, w->w_len) == -1)
+			return -1;
+	}
+	if (store_s3_save(w, tail) == -1)
 		return -1;
-	if (store_s3_save(w) == -1)
-		return -1;
+	(void)util_strlcpy(w->w_tail, tail, sizeof(w->w_tail));
+	/* Litter at worst (the session's end removes its prefix). */
+	if (old[0] != '\0' && strcmp(old, tail) != 0 &&
+	    (store_s3_tail_key(w, old, key, sizeof(key)) == -1 ||
+	        store_s3_delete(s, key) == -1))
+		log_warn("%s: %s/%s: remove %s", __func__, w->w_name, w->w_uuid,
+		    old);
 	w->w_tail_ok = 1;
 	w->w_sync_nsegs = w->w_nsegs;
 	w->w_sync_tail = w->w_len;
@@ -1009,6 +1151,8 @@ store_s3_rebase(struct store_s3_writer *w)
 	    sizeof(w->w_seen_owner));
 	w->w_seen_gen = t->w_seen_gen;
 	w->w_gen = t->w_gen;
+	/* The other's tail: superseded once this writer's state is stored. */
+	(void)util_strlcpy(w->w_tail, t->w_tail, sizeof(w->w_tail));
 	w->w_stale = 0;
 	w->w_tail_ok = 0;
 	w->w_bufhash_ok = 0;
@@ -1042,13 +1186,22 @@ store_s3_writer_refresh(struct store_writer *sw)
 	pthread_mutex_unlock(&w->w_lock);
 	if (store_s3_read_state(w, 0, &stored) == -1)
 		return -1;
-	if (!w->w_stale)
+	if (!w->w_stale) {
+		if (store_s3_tail_in(w) == -1)
+			return -1;
+		pthread_mutex_lock(&w->w_lock);
+		w->w_fresh = 1;
+		pthread_mutex_unlock(&w->w_lock);
 		return 0;
+	}
 	pthread_mutex_lock(&w->w_lock);
 	w->w_err = 0;
 	pthread_mutex_unlock(&w->w_lock);
 	if (store_s3_load(w) == -1)
 		return -1;
+	pthread_mutex_lock(&w->w_lock);
+	w->w_fresh = 1;
+	pthread_mutex_unlock(&w->w_lock);
 	log_debug("%s: %s/%s: %llu bytes here, %llu in the store", __func__,
 	    w->w_name, w->w_uuid, (unsigned long long)before,
 	    (unsigned long long)sw->sw_size);
@@ -1089,9 +1242,9 @@ store_s3_settle(struct store_s3_writer *w)
 		errno = err;
 		return -1;
 	}
-	if (w->w_stale && store_s3_load(w) == -1)
-		return -1;
-	return 0;
+	if (w->w_stale)
+		return store_s3_load(w);
+	return store_s3_tail_in(w);
 }
 
 /* store_s3_writer_hash: SHA-256 of the parts (range GETs) and w_buf. */
@@ -1157,6 +1310,7 @@ struct store_s3_mpu {
 	json_t *m_etags; /* one string per part, in order */
 	char *m_acc;     /* bytes read, not uploaded yet */
 	size_t m_acclen;
+	int m_nosuch; /* the store said NoSuchUpload */
 };
 
 /*
@@ -1196,6 +1350,8 @@ store_s3_mpu_run(struct store_s3_mpu *m, struct s3_request *rq,
 	if (rq->rs_status != 200 || rq->rs_code[0] != '\0') {
 		log_warnx("%s: %s %s: %ld %s", __func__, what, m->m_key,
 		    rq->rs_status, rq->rs_code);
+		if (strcmp(rq->rs_code, "NoSuchUpload") == 0)
+			m->m_nosuch = 1;
 		if (rq->rs_status == 200)
 			rq->rs_status = 500;
 		saved = store_s3_errno(rq->rs_status, rq->rs_code, 0);
@@ -1328,6 +1484,8 @@ store_s3_mpu_complete(struct store_s3_mpu *m)
 	if (store_s3_answer(&rq, "Error", code, sizeof(code)) == 0 ||
 	    store_s3_answer(&rq, "Code", code, sizeof(code)) == 0) {
 		log_warnx("%s: %s: %s", __func__, m->m_key, code);
+		if (strcmp(code, "NoSuchUpload") == 0)
+			m->m_nosuch = 1;
 		s3_request_reset(&rq);
 		errno = EIO;
 		goto done;
@@ -1442,6 +1600,30 @@ store_s3_assemble(struct store_s3_writer *w, struct store_s3_mpu *m)
 }
 
 /*
+ * A Complete that failed with NoSuchUpload: an earlier attempt of it
+ * (whose answer was lost, and which s3.c retried) may have completed
+ * the upload. It did if the blob key holds the expected size; the
+ * digest was verified by the caller and S3 shows an object only whole.
+ */
+static int
+store_s3_completed(struct store_s3 *s, const struct store_s3_mpu *m,
+    const char *key, uint64_t want)
+{
+	uint64_t size;
+	int saved = errno;
+
+	if (!m->m_nosuch)
+		return 0;
+	if (store_s3_head(s, key, &size, NULL) == -1 || size != want) {
+		errno = saved;
+		return 0;
+	}
+	log_info("%s: %s: completed by an earlier attempt (%llu bytes)",
+	    __func__, key, (unsigned long long)size);
+	return 1;
+}
+
+/*
  * store_s3_writer_commit: the data becomes blob digest (verified by the
  * caller): one PUT when it is all in memory, else a multipart upload of
  * the parts onto the blob key; S3 shows the blob only whole, at the PUT
@@ -1487,7 +1669,9 @@ store_s3_writer_commit(struct store_writer *sw, const char *digest)
 				return -1;
 			}
 			if (store_s3_assemble(w, &m) == -1 ||
-			    store_s3_mpu_complete(&m) == -1) {
+			    (store_s3_mpu_complete(&m) == -1 &&
+			        !store_s3_completed(s, &m, key,
+			            w->w_segs_bytes + w->w_len))) {
 				saved = errno;
 				store_s3_mpu_abort(&m);
 				json_decref(m.m_etags);

@@ -391,6 +391,16 @@ test_expect_success PYTHON3,CURL 'a range GET answered 503 after the retries clo
 	grep -q "GET .*/data: 503 SlowDown" "$TRASH/registryd-fake.log"
 '
 
+test_expect_success PYTHON3,CURL 'a range GET from byte 2 answered 200 (Range ignored) is not served as those bytes (R9)' '
+	: >"$TRASH/fake-rules" &&
+	curl -sS -m 20 -H "Range: bytes=2-" -o "$TRASH/fbody" \
+	    -w "%{http_code}\n" "$FBASE$FBLOB" >"$TRASH/fcode" 2>"$TRASH/ferr"
+	echo "curl $?: $(cat "$TRASH/fcode") $(cat "$TRASH/fbody")" &&
+	test "$(cat "$TRASH/fbody")" != hel &&
+	grep -q "GET .*/data from 2: 200, not that range" \
+	    "$TRASH/registryd-fake.log"
+'
+
 test_expect_success PYTHON3,CURL 'the store dropping the connection without an answer is 503, not 500 (R7)' '
 	echo "GET /link close" >"$TRASH/fake-rules" &&
 	reg_curl HEAD "$FBASE$FBLOB" && expect_status 503 &&
@@ -415,6 +425,19 @@ test_expect_success PYTHON3,CURL 'a hung store: a small request answers 503 with
 	took=$(($(date +%s) - start)) &&
 	echo "HEAD took $took s" &&
 	test "$took" -ge 14 && test "$took" -le 25
+'
+
+test_expect_success 'a secretkeyfile whose first line is over 511 bytes is refused, not cut (R11)' '
+	head -c 600 /dev/zero | tr "\0" a >"$TRASH/long-secret" &&
+	test_expect_code 1 timeout 10 env REGISTRY_STORAGE=s3 \
+	    REGISTRY_STORAGE_S3_REGION=us-east-1 \
+	    REGISTRY_STORAGE_S3_REGIONENDPOINT=127.0.0.1:1 \
+	    REGISTRY_STORAGE_S3_SECURE=false REGISTRY_STORAGE_S3_BUCKET=fake \
+	    REGISTRY_STORAGE_S3_ACCESSKEY=ak \
+	    "REGISTRY_STORAGE_S3_SECRETKEYFILE=$TRASH/long-secret" \
+	    "REGISTRY_HTTP_ADDR=127.0.0.1:$(free_port)" \
+	    "$REGISTRYD" serve -c "$CONF" >"$TRASH/long.log" 2>&1 &&
+	grep "first line over 511 bytes" "$TRASH/long.log"
 '
 
 test_done

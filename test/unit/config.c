@@ -294,7 +294,7 @@ test_errors(void)
 	    CONF ":2: max_connections: expected a number from 1 to 65536");
 	expect_error("[http]\nmax_connections_per_address = 0\n",
 	    CONF ":2: max_connections_per_address: expected a number from 1 "
-	    "to 65536");
+	         "to 65536");
 	expect_error("[http]\nmax_connections = -1\n",
 	    CONF ":2: max_connections: expected a number from 1 to 65536");
 	expect_error("[http]\nheader_timeout = 0\n",
@@ -531,8 +531,9 @@ test_env_headers(void)
 	config_free(&cf);
 
 	/* YAML flow without quotes; a string where registry:2 wants a list. */
-	rv = load2(&cf, NULL, "REGISTRY_HTTP_HEADERS={X-B: [b1, 'b''2'], "
-	                      "X-S: \"single\", X-T: bare value}",
+	rv = load2(&cf, NULL,
+	    "REGISTRY_HTTP_HEADERS={X-B: [b1, 'b''2'], "
+	    "X-S: \"single\", X-T: bare value}",
 	    NULL);
 	is_int(rv, 0, "YAML flow map loads");
 	is_str(header(&cf, "X-B"), "b1, b'2", "flow: bare and quoted items");
@@ -704,10 +705,8 @@ test_env(void)
 	    "REGISTRY_STORAGE_S3_SECRETKEY)");
 	expect_env("REGISTRY_STORAGE_S3_BUCKET=b", -1,
 	    "REGISTRY_STORAGE_S3_BUCKET: a bucket name is 3 to 63 of a-z 0-9 "
-	    ". -");
-	expect_env("REGISTRY_STORAGE_S3_REGIONENDPOINT=127.0.0.1:7480", -1,
-	    "REGISTRY_STORAGE_S3_REGIONENDPOINT: expected an http:// or "
-	    "https:// URL");
+	    ". - _");
+	expect_env("REGISTRY_STORAGE_S3_REGIONENDPOINT=127.0.0.1:7480", 0, "");
 	expect_env("REGISTRY_STORAGE_S3_CHUNKSIZE=1048576", -1,
 	    "REGISTRY_STORAGE_S3_CHUNKSIZE: expected a number from 5242880 to "
 	    "1073741824");
@@ -719,6 +718,38 @@ test_env(void)
 	expect_env("REGISTRY_STORAGE_S3_STORAGECLASS=STANDARD", 0,
 	    "REGISTRY_STORAGE_S3_STORAGECLASS: warning: not supported by "
 	    "registryd's s3 driver; ignored");
+	/* R10: registry:2's bare host:port endpoint; the scheme is secure's. */
+	expect_env("REGISTRY_STORAGE_S3_REGIONENDPOINT=minio:9000", 0, "");
+	expect_env("REGISTRY_STORAGE_S3_REGIONENDPOINT=ftp://minio", -1,
+	    "REGISTRY_STORAGE_S3_REGIONENDPOINT: expected an http:// or "
+	    "https:// URL, or host[:port]");
+	expect_env("REGISTRY_STORAGE_S3_FORCEPATHSTYLE=maybe", -1,
+	    "REGISTRY_STORAGE_S3_FORCEPATHSTYLE: expected "
+	    "true|false|yes|no|on|off|1|0");
+	expect_env("REGISTRY_STORAGE_S3_BUCKET=UPPER", -1,
+	    "REGISTRY_STORAGE_S3_BUCKET: a bucket name is 3 to 63 of a-z 0-9 "
+	    ". - _");
+	expect_env("REGISTRY_STORAGE_S3_SKIPVERIFY=true", -1,
+	    "REGISTRY_STORAGE_S3_SKIPVERIFY: not verifying the store's TLS "
+	    "certificate is not supported: add its CA to the system's trusted "
+	    "certificates; refusing to start");
+	expect_env("REGISTRY_STORAGE_S3_SKIPVERIFY=false", 0, "");
+	{
+		char *s3env[] = {"REGISTRY_STORAGE=s3",
+		    "REGISTRY_STORAGE_S3_REGIONENDPOINT=minio:9000",
+		    "REGISTRY_STORAGE_S3_BUCKET=reg-bucket",
+		    "REGISTRY_STORAGE_S3_ACCESSKEY=AK",
+		    "REGISTRY_STORAGE_S3_SECRETKEY=SK",
+		    "REGISTRY_STORAGE_S3_FORCEPATHSTYLE=false", NULL};
+		struct config s3cf;
+
+		ok(capture_load(&s3cf, NULL, 0, s3env) == 0,
+		    "s3 with a bare host:port endpoint loads");
+		is_int(config_s3_path_style(&s3cf), 0,
+		    "an explicit forcepathstyle=false turns path style off "
+		    "with an endpoint");
+		config_free(&s3cf);
+	}
 	/* The s3 driver, as registry:2's environment gives it. */
 	{
 		char *s3env[] = {"REGISTRY_STORAGE=s3",
@@ -745,7 +776,9 @@ test_env(void)
 		is_str(s3cf.cf_s3_secret_key, "SK", "secretkey");
 		is_str(s3cf.cf_s3_root, "/reg", "rootdirectory");
 		is_int(s3cf.cf_s3_secure, 0, "secure");
-		is_int(s3cf.cf_s3_path_style, 0, "forcepathstyle default");
+		is_str(s3cf.cf_s3_path_style, "", "forcepathstyle default");
+		is_int(config_s3_path_style(&s3cf), 1,
+		    "unset forcepathstyle: path style with regionendpoint");
 		is_int(s3cf.cf_s3_chunk_size, 5242880, "chunksize");
 		is_int(s3cf.cf_redirect_disable, 1, "redirect disable");
 		config_free(&s3cf);
@@ -768,9 +801,9 @@ test_env(void)
 	expect_env("REGISTRY_HTTP_PREFIX=/", 0, "");
 	/* registry:2's read-only maintenance mode is [storage] read_only. */
 	{
-		char *roenv[] = {
-		    "REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED=true",
-		    "REGISTRY_STORAGE_GC_INTERVAL=1h", NULL};
+		char *roenv[] =
+		    {"REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED=true",
+		        "REGISTRY_STORAGE_GC_INTERVAL=1h", NULL};
 
 		rv = load(&cf, "[storage]\ngc_grace = 10m\n", roenv);
 		is_int(rv, 0, "read-only and gc settings load");
@@ -785,8 +818,8 @@ test_env(void)
 	    "REGISTRY_STORAGE_MAINTENANCE_READONLY_ENABLED: expected "
 	    "true|false|yes|no|on|off|1|0");
 	/* registry:2's uploadpurging is honoured, not warned about. */
-	expect_env("REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_ENABLED=false", 0,
-	    "");
+	expect_env("REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_ENABLED=false",
+	    0, "");
 	expect_env("REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_DRYRUN=true", 0,
 	    "");
 
@@ -881,8 +914,8 @@ test_tls_auth(void)
 	is_str(captured, "", "no messages");
 	is_str(cf.cf_trust_proxy, "10.0.0.1,::1,192.168.1.2",
 	    "trust_proxy stored as a plain comma list");
-	is_str(cf.cf_cors_origins, "https://ui.example.com,http://localhost:8080",
-	    "cors_origins");
+	is_str(cf.cf_cors_origins,
+	    "https://ui.example.com,http://localhost:8080", "cors_origins");
 	is_str(cf.cf_tls_cert, "/etc/registryd/chain.pem", "certificate");
 	is_str(cf.cf_tls_key, "/etc/registryd/key.pem", "key");
 	is_str(cf.cf_tls_client_ca, "/etc/registryd/ca.pem", "client_ca");
@@ -931,7 +964,8 @@ test_tls_auth(void)
 	    CONF ":2: minimum_version: expected tls1.2 or tls1.3");
 	expect_error("[tls]\nclient_auth = maybe\n",
 	    CONF ":2: client_auth: expected require or verify");
-	expect_error("[tls]\nciphers =\n", CONF ":2: ciphers: must not be empty");
+	expect_error("[tls]\nciphers =\n",
+	    CONF ":2: ciphers: must not be empty");
 	expect_error("[tls]\nciphers = AES;rm\n",
 	    CONF ":2: ciphers: expected an OpenSSL cipher list such as "
 	         "ECDHE+AESGCM:ECDHE+CHACHA20");
@@ -966,8 +1000,8 @@ test_tls_auth(void)
 	envp[5] = "REGISTRY_HTTP_TLS_CLIENTCAS=[/certs/ca.pem]";
 	envp[6] = "REGISTRY_HTTP_TLS_MINIMUMTLS=tls1.3";
 	envp[7] = "REGISTRY_HTTP_TLS_CIPHERSUITES=[TLS_ECDHE_RSA_WITH_AES_128_"
-		  "GCM_SHA256, TLS_AES_128_GCM_SHA256, "
-		  "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305]";
+	          "GCM_SHA256, TLS_AES_128_GCM_SHA256, "
+	          "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305]";
 	envp[8] = "REGISTRY_USERNAME=ci";
 	envp[9] = "REGISTRY_PASSWORD=hunter2";
 	envp[10] = "REGISTRY_AUTH_ANONYMOUSPULL=true";
@@ -1127,7 +1161,8 @@ test_service(void)
 	expect_error("[server]\numask = 10027\n",
 	    CONF ":2: umask: expected an octal umask such as 0027 or 0022");
 	expect_env("REGISTRY_SERVER_CHOWN_ROOT=maybe", -1,
-	    "REGISTRY_SERVER_CHOWN_ROOT: expected true|false|yes|no|on|off|1|0");
+	    "REGISTRY_SERVER_CHOWN_ROOT: expected "
+	    "true|false|yes|no|on|off|1|0");
 }
 
 static void
