@@ -376,6 +376,26 @@ test_expect_success CEPH,SKOPEO,BUSYBOX 'garbage-collect removes what no manifes
 	same_blobs "$TRASH/src" "$TRASH/aftergc"
 '
 
+test_expect_success CEPH,CURL 'no online garbage collection on S3 yet: SIGUSR1 removes nothing, gc_interval refuses to start' '
+	s3c ls -r "s3://$S3_BUCKET$S3_ROOT/" | wc -l >before.n &&
+	kill -USR1 "$REG_PID" &&
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		grep -q "no online garbage collection with driver = s3" \
+		    "$TRASH/registryd.log" && break
+		sleep 0.2
+	done &&
+	grep -q "no online garbage collection with driver = s3" \
+	    "$TRASH/registryd.log" &&
+	! grep -q "garbage collection started" "$TRASH/registryd.log" &&
+	s3c ls -r "s3://$S3_BUCKET$S3_ROOT/" | wc -l >after.n &&
+	cmp before.n after.n &&
+	test_expect_code 1 timeout 20 env "${S3ENV[@]}" \
+	    REGISTRY_STORAGE_GC_INTERVAL=60 \
+	    "REGISTRY_HTTP_ADDR=127.0.0.1:$(free_port)" \
+	    "$REGISTRYD" serve -c "$CONF" >"$TRASH/gcint.log" 2>&1 &&
+	grep "refusing to start: \[storage\] gc_interval" "$TRASH/gcint.log"
+'
+
 test_expect_success CEPH,CURL 'no secret in the logs' '
 	! grep -q -- "$S3_SECRET_KEY" "$TRASH/registryd.log" "$TRASH/registryd2.log"
 '

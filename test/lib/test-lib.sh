@@ -116,7 +116,7 @@ file_is_static() {
 # (CI=true) their absence is a failure, never a skip.
 prereq_is_tool() {
 	case "$1" in
-	REGISTRYD | NOT_ASAN) return 1 ;;
+	REGISTRYD | NOT_ASAN | FSROOT) return 1 ;;
 	*) return 0 ;;
 	esac
 }
