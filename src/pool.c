@@ -62,7 +62,7 @@ TAILQ_HEAD(pool_queue, pool_job);
 /* pj_state */
 enum {
 	POOL_JOB_IDLE,    /* not in the pool */
-	POOL_JOB_QUEUED,  /* in its class's todo queue */
+	POOL_JOB_QUEUED,  /* in its class's waiting queue */
 	POOL_JOB_RUNNING, /* a worker runs pj_work */
 	POOL_JOB_DONE,    /* in the done queue, waiting for pj_done */
 };
