@@ -43,4 +43,29 @@ test_expect_success CURL 'pages of a big tags/list' '
 	diff -u want got
 '
 
+# Most repositories have a few tags: their tags/list is answered on the
+# loop, without a job on the worker pool (the round trip cost a third of
+# the request); only one of more than 256 tags goes there.
+store_jobs() {
+	reg_curl GET /metrics >/dev/null &&
+	sed -n "s/^registryd_pool_jobs_total{class=\"store\"} //p" body
+}
+
+test_expect_success CURL,PYTHON3,REGISTRYD 'a small tags/list makes no pool job, a big one does' '
+	mkdir -p "$ROOT/docker/registry/v2/repositories/small/_manifests/tags/t1" \
+	    "$ROOT/docker/registry/v2/repositories/small/_manifests/tags/t2" &&
+	j0=$(store_jobs) && test -n "$j0" &&
+	reg_curl GET /v2/small/tags/list && expect_status 200 &&
+	test "$(jq -c .tags body)" = "[\"t1\",\"t2\"]" &&
+	reg_curl GET "/v2/small/tags/list?n=1" && expect_status 200 &&
+	test "$(jq -c .tags body)" = "[\"t1\"]" &&
+	j1=$(store_jobs) &&
+	say "# store jobs: $j0 before, $j1 after two small tags/list" &&
+	test "$j1" = "$j0" &&
+	reg_curl GET "/v2/big/tags/tags/list?n=3" && expect_status 200 &&
+	test "$(jq -c .tags body)" = "[\"t000000\",\"t000001\",\"t000002\"]" &&
+	j2=$(store_jobs) &&
+	test "$j2" -gt "$j1"
+'
+
 test_done
