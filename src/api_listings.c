@@ -21,13 +21,15 @@
 #include "store.h"
 #include "util.h"
 
-#define API_CT_JSON        "application/json"
-#define API_QUERY_MAX      512 /* longest n= / last= value kept */
+#define API_CT_JSON           "application/json"
+#define API_QUERY_MAX         512 /* longest n= / last= value kept */
 /*
  * Tags listed and answered on the loop at most (a few hundred
  * microseconds); beyond, off it.
  */
-#define API_TAGS_QUICK_MAX 256
+#define API_TAGS_QUICK_MAX    256
+/* The same for the names of a _catalog page (from the index). */
+#define API_CATALOG_QUICK_MAX 256
 
 /*
  * A _catalog page: its names, copied from the index on the loop, and the
@@ -106,6 +108,9 @@ api_listing_base_get(struct request *req, const struct route_match *m)
  * extension of the spec). The index may change at the next loop turn, so
  * the page's names are copied now, into one buffer (a memcpy each); the
  * JSON of up to 100 000 of them is made off the loop, by a LIST call.
+ * A page of at most API_CATALOG_QUICK_MAX names (n=100, registry:2's
+ * default page) is made at once, by a QUICK call, without the round
+ * trip through the worker pool, which costs more than the page.
  */
 void
 api_listing_catalog_get(struct request *req, const struct route_match *m)
@@ -126,7 +131,9 @@ api_listing_catalog_get(struct request *req, const struct route_match *m)
 	    : 0;
 	for (i = 0; i < k; i++)
 		total += strlen(names[i]) + 1;
-	if ((cp = api_job_new(req, m, sizeof(*cp), STORE_CALL_LIST,
+	if ((cp = api_job_new(req, m, sizeof(*cp),
+	         k <= API_CATALOG_QUICK_MAX ? STORE_CALL_QUICK
+	                                    : STORE_CALL_LIST,
 	         catalog_work, catalog_done)) == NULL) {
 		free(names);
 		return;

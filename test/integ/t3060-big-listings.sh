@@ -18,6 +18,8 @@ b = sys.argv[1] + \"/docker/registry/v2/repositories/big/tags/_manifests/tags\"
 os.makedirs(b)
 for i in range(int(sys.argv[2])):
     os.mkdir(b + \"/t%06d\" % i)
+for i in range(300):
+    os.makedirs(sys.argv[1] + \"/docker/registry/v2/repositories/cat/r%03d/_manifests\" % i)
 " "$ROOT" "$NTAGS" &&
 	start_registryd
 '
@@ -64,6 +66,19 @@ test_expect_success CURL,PYTHON3,REGISTRYD 'a small tags/list makes no pool job,
 	test "$j1" = "$j0" &&
 	reg_curl GET "/v2/big/tags/tags/list?n=3" && expect_status 200 &&
 	test "$(jq -c .tags body)" = "[\"t000000\",\"t000001\",\"t000002\"]" &&
+	j2=$(store_jobs) &&
+	test "$j2" -gt "$j1"
+'
+
+test_expect_success CURL,PYTHON3,REGISTRYD 'a _catalog page of up to 256 names makes no pool job, a bigger one does' '
+	j0=$(store_jobs) &&
+	reg_curl GET "/v2/_catalog?n=100" && expect_status 200 &&
+	test "$(jq ".repositories | length" body)" = 100 &&
+	expect_header_match Link "last=cat/r098>" &&
+	j1=$(store_jobs) &&
+	test "$j1" = "$j0" &&
+	reg_curl GET "/v2/_catalog?n=1000" && expect_status 200 &&
+	test "$(jq ".repositories | length" body)" -ge 301 &&
 	j2=$(store_jobs) &&
 	test "$j2" -gt "$j1"
 '
