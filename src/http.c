@@ -335,8 +335,9 @@ http_conn_close_after_reply(struct http_conn *hc)
 }
 
 /*
- * The read inactivity timeout, in seconds: idle between requests, body
- * while one streams in, short while lingering. Writes keep theirs.
+ * The read inactivity timeout, in seconds (0: none, while a reply
+ * drains): idle between requests, body while one streams in, short while
+ * lingering. Writes keep theirs.
  */
 static void
 http_read_timeout(struct http_conn *hc, int secs)
@@ -1241,13 +1242,14 @@ http_finish_request(struct http_conn *hc)
 	 * Done when the last byte has left: then the access line can say
 	 * what was sent and how long it took. Registry clients do not
 	 * pipeline, so the next request waits for nothing. Meanwhile the
-	 * client is idle as between requests (no body timeout while it
-	 * reads a slow reply's last bytes).
+	 * connection may read, but only the write timeout applies: the
+	 * rest may be a whole blob (evbuffer_add_file), which a slow client
+	 * may take far longer than any read timeout to fetch.
 	 */
 	if (evbuffer_get_length(out) > 0) {
 		if (!(r->r_flags & REQ_F_DRAINING)) {
 			r->r_flags |= REQ_F_DRAINING;
-			http_read_timeout(hc, http_cfg->cf_idle_timeout);
+			http_read_timeout(hc, 0);
 		}
 		return HTTP_FINISH_DRAIN;
 	}
@@ -1272,11 +1274,10 @@ http_finish_request(struct http_conn *hc)
 		bufferevent_enable(hc->hc_bev, EV_READ);
 		return HTTP_FINISH_WAIT;
 	}
-	if (!(r->r_flags & REQ_F_DRAINING))
-		http_read_timeout(hc, http_cfg->cf_idle_timeout);
 	http_conn_free_request(hc);
 	hc->hc_paused = 0;
 	http_parser_pause(&hc->hc_parser, 0);
+	http_read_timeout(hc, http_cfg->cf_idle_timeout);
 	bufferevent_enable(hc->hc_bev, EV_READ);
 	return HTTP_FINISH_NEXT;
 }

@@ -245,4 +245,38 @@ test_expect_success PYTHON3,REGISTRYD 'keep-alive requests cost two epoll_ctl ca
 	test "$r" -le 220
 '
 
+# While the last bytes of a reply drain, the connection reads (above), but
+# no read timeout applies: over plain TCP a blob is queued whole
+# (sendfile), and a slow client may take longer than idle_timeout to fetch
+# it. Only the write timeout may cut it.
+test_expect_success PYTHON3,REGISTRYD 'a download slower than idle_timeout is not cut' '
+	stop_registryd &&
+	REG_HTTP_EXTRA="idle_timeout = 1" &&
+	write_config &&
+	start_registryd &&
+	python3 - "$PORT" "/v2/http/big/blobs/$(sha256_of big)" big <<-EOF
+	import socket, sys, time
+	s = socket.socket()
+	s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 262144)
+	s.settimeout(10)
+	s.connect(("127.0.0.1", int(sys.argv[1])))
+	s.sendall(("GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % sys.argv[2]).encode())
+	want = open(sys.argv[3], "rb").read()
+	out = b""
+	t0 = time.time()
+	while True:
+	    time.sleep(0.1)
+	    b = s.recv(262144)
+	    if not b:
+	        break
+	    out += b
+	    head, _, body = out.partition(b"\r\n\r\n")
+	    if len(body) >= len(want):
+	        break
+	print("# %d body bytes in %.1f s" % (len(body), time.time() - t0))
+	assert head.startswith(b"HTTP/1.1 200 ")
+	assert body == want
+	EOF
+'
+
 test_done
