@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC1091,SC2016,SC2034  # test bodies are single-quoted, eval'd later
 # Listings whose size has no bound (tags/list of a repository with very
-# many tags) run off the event loop: while four of them are in flight,
-# GET /v2/ is answered first.
+# many tags, a big _catalog page) run off the event loop: while four of
+# them are in flight, GET /v2/ is answered first. Small ones (at most 256
+# entries) are answered on the loop, without a worker pool round trip.
 . "$(dirname "$0")/../lib/test-lib.sh"
 
 RACE="$TEST_DIRECTORY/integ/lib-py/referrers.py"
