@@ -296,7 +296,11 @@ void http_conn_drained(struct http_conn *);
  * job) takes effect at the next one.
  */
 enum http_conn_state http_conn_state(const struct http_conn *);
-/* http_conn_busy: 1 while a request is in flight (parsed or replied). */
+/*
+ * http_conn_busy: 1 while a request is in flight (parsed or replied),
+ * until all but the last bytes of its answer are written: 0 again once
+ * only those wait in the output.
+ */
 int http_conn_busy(const struct http_conn *);
 /*
  * http_conn_close_after_reply: the server wants the connection closed

@@ -193,6 +193,16 @@ int store_tag_delete(struct store *, const char *name, const char *tag);
  * when the repository does not exist. A STORE_CALL_LIST.
  */
 int store_tag_list(struct store *, const char *name, char ***tags, size_t *n);
+/*
+ * store_tag_list_max: store_tag_list for a repository of at most max
+ * tags, in bounded work whatever its size, so that a STORE_CALL_QUICK
+ * may run it: when name has more, -1 with E2BIG, nothing listed (the
+ * filesystem driver stops reading its directory after about max
+ * entries). A driver without the bound lists every tag and gives them
+ * (its QUICK calls do not run on the loop anyway).
+ */
+int store_tag_list_max(struct store *, const char *name, size_t max,
+    char ***tags, size_t *n);
 
 /* ---- repositories ---- */
 

@@ -52,6 +52,9 @@ struct store_ops {
 	    const char *);
 	int (*so_tag_delete)(struct store *, const char *, const char *);
 	int (*so_tag_list)(struct store *, const char *, char ***, size_t *);
+	/* Optional (NULL: store_tag_list_max lists them all). */
+	int (*so_tag_list_max)(struct store *, const char *, size_t, char ***,
+	    size_t *);
 
 	int (*so_repo_exists)(struct store *, const char *);
 	int (*so_repo_list)(struct store *, char ***, size_t *);

@@ -21,8 +21,15 @@
 #include "store.h"
 #include "util.h"
 
-#define API_CT_JSON   "application/json"
-#define API_QUERY_MAX 512 /* longest n= / last= value kept */
+#define API_CT_JSON           "application/json"
+#define API_QUERY_MAX         512 /* longest n= / last= value kept */
+/*
+ * Tags listed and answered on the loop at most (a few hundred
+ * microseconds); beyond, off it.
+ */
+#define API_TAGS_QUICK_MAX    256
+/* The same for the names of a _catalog page (from the index). */
+#define API_CATALOG_QUICK_MAX 256
 
 /*
  * A _catalog page: its names, copied from the index on the loop, and the
@@ -40,16 +47,20 @@ struct api_catalog_page {
 };
 
 /*
- * A tags/list: one store call of kind LIST (a repository may have a
- * hundred thousand tags), whose work lists the tags and makes the whole
- * answer off the loop: tags_done only sends it. Owned by itself;
- * tags_done frees it.
+ * A tags/list. Most repositories have a few tags: a QUICK store call
+ * (on the loop with the filesystem driver) lists them when there are at
+ * most API_TAGS_QUICK_MAX, and makes the answer, without the round trip
+ * through the worker pool. A repository may also have a hundred
+ * thousand: then that call gives up after reading about as many
+ * entries, and tags_done starts it again as a LIST call, which lists
+ * and makes the answer off the loop. Owned by itself; tags_done frees it.
  */
 struct api_tags_list {
 	struct api_job tl_job; /* first: the call and request link */
 	char tl_name[NAME_MAX_LEN + 1];
 	char tl_last[API_QUERY_MAX]; /* last=, when tl_has_last */
 	int tl_has_last;
+	int tl_big;      /* more than API_TAGS_QUICK_MAX: a LIST call */
 	size_t tl_limit; /* n= */
 	int tl_result;   /* store_tag_list's: 0, -1 (tl_errno) */
 	int tl_errno;
@@ -97,6 +108,9 @@ api_listing_base_get(struct request *req, const struct route_match *m)
  * extension of the spec). The index may change at the next loop turn, so
  * the page's names are copied now, into one buffer (a memcpy each); the
  * JSON of up to 100 000 of them is made off the loop, by a LIST call.
+ * A page of at most API_CATALOG_QUICK_MAX names (n=100, registry:2's
+ * default page) is made at once, by a QUICK call, without the round
+ * trip through the worker pool, which costs more than the page.
  */
 void
 api_listing_catalog_get(struct request *req, const struct route_match *m)
@@ -117,7 +131,9 @@ api_listing_catalog_get(struct request *req, const struct route_match *m)
 	    : 0;
 	for (i = 0; i < k; i++)
 		total += strlen(names[i]) + 1;
-	if ((cp = api_job_new(req, m, sizeof(*cp), STORE_CALL_LIST,
+	if ((cp = api_job_new(req, m, sizeof(*cp),
+	         k <= API_CATALOG_QUICK_MAX ? STORE_CALL_QUICK
+	                                    : STORE_CALL_LIST,
 	         catalog_work, catalog_done)) == NULL) {
 		free(names);
 		return;
@@ -211,7 +227,7 @@ api_listing_tags_get(struct request *req, const struct route_match *m)
 
 	if (page_args(req, &limit, last, sizeof(last), &has_last) == -1)
 		return;
-	if ((tl = api_job_new(req, m, sizeof(*tl), STORE_CALL_LIST, tags_work,
+	if ((tl = api_job_new(req, m, sizeof(*tl), STORE_CALL_QUICK, tags_work,
 	         tags_done)) == NULL)
 		return;
 	util_strlcpy(tl->tl_name, m->rm_name, sizeof(tl->tl_name));
@@ -230,7 +246,10 @@ tags_work(struct store_call *sc)
 	char **tags = NULL;
 	size_t ntags = 0;
 
-	tl->tl_result = store_tag_list(api_store(), tl->tl_name, &tags, &ntags);
+	tl->tl_result = tl->tl_big
+	    ? store_tag_list(api_store(), tl->tl_name, &tags, &ntags)
+	    : store_tag_list_max(api_store(), tl->tl_name, API_TAGS_QUICK_MAX,
+	          &tags, &ntags);
 	tl->tl_errno = errno;
 	if (tl->tl_result == 0)
 		tags_page(tl, tags, ntags);
@@ -273,9 +292,17 @@ static void
 tags_done(struct store_call *sc)
 {
 	struct api_tags_list *tl = (struct api_tags_list *)sc;
-	struct request *req = api_job_detach(&tl->tl_job);
+	struct request *req;
 
-	if (req == NULL)
+	if (tl->tl_result == -1 && tl->tl_errno == E2BIG && !tl->tl_big &&
+	    tl->tl_job.aj_req != NULL) {
+		/* Too many for the loop: list them all off it. */
+		tl->tl_big = 1;
+		tl->tl_job.aj_call.sc_kind = STORE_CALL_LIST;
+		api_job_start(&tl->tl_job);
+		return;
+	}
+	if ((req = api_job_detach(&tl->tl_job)) == NULL)
 		goto done;
 	if (tl->tl_result == -1) {
 		if (tl->tl_errno == ENOENT)

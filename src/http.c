@@ -64,14 +64,20 @@
 #define HTTP_PAUSE_CHUNK_END  2 /* after a chunk: check its CRLF */
 
 /* Per-request flags. */
-#define REQ_F_REPLIED       0x01 /* response queued (headers at least) */
-#define REQ_F_COMPLETE      0x02 /* whole request body received */
-#define REQ_F_DISCARD       0x04 /* body goes nowhere */
-#define REQ_F_CONTINUE_SENT 0x08 /* "100 Continue" written */
-#define REQ_F_IN_VALUE      0x10 /* last header callback was a value */
-#define REQ_F_ENDED         0x20 /* end_cb has run */
-#define REQ_F_HELD          0x40 /* parser held after dispatch */
-#define REQ_F_DISPATCHED    0x80 /* headers complete, dispatched */
+#define REQ_F_REPLIED       0x01  /* response queued (headers at least) */
+#define REQ_F_COMPLETE      0x02  /* whole request body received */
+#define REQ_F_DISCARD       0x04  /* body goes nowhere */
+#define REQ_F_CONTINUE_SENT 0x08  /* "100 Continue" written */
+#define REQ_F_IN_VALUE      0x10  /* last header callback was a value */
+#define REQ_F_ENDED         0x20  /* end_cb has run */
+#define REQ_F_HELD          0x40  /* parser held after dispatch */
+#define REQ_F_DISPATCHED    0x80  /* headers complete, dispatched */
+#define REQ_F_DRAINING      0x100 /* done but for its queued last bytes */
+
+/* http_finish_request */
+#define HTTP_FINISH_WAIT  0 /* the request is not done: stop reading */
+#define HTTP_FINISH_NEXT  1 /* freed: the parser may go on */
+#define HTTP_FINISH_DRAIN 2 /* done but for its queued last bytes */
 
 /*
  * The HTTP side of one connection. Owned by its creator (the server's
@@ -310,11 +316,15 @@ http_conn_state(const struct http_conn *hc)
 	return hc->hc_state;
 }
 
-/* http_conn_busy: a request is in flight. */
+/*
+ * http_conn_busy: a request is in flight, other than one answered whole
+ * whose last bytes are still being written (the connection is then as
+ * between requests, with output queued).
+ */
 int
 http_conn_busy(const struct http_conn *hc)
 {
-	return hc->hc_req != NULL;
+	return hc->hc_req != NULL && !(hc->hc_req->r_flags & REQ_F_DRAINING);
 }
 
 /* http_conn_close_after_reply: close once the reply in flight is out. */
@@ -325,8 +335,9 @@ http_conn_close_after_reply(struct http_conn *hc)
 }
 
 /*
- * The read inactivity timeout, in seconds: idle between requests, body
- * while one streams in, short while lingering. Writes keep theirs.
+ * The read inactivity timeout, in seconds (0: none, while a reply
+ * drains): idle between requests, body while one streams in, short while
+ * lingering. Writes keep theirs.
  */
 static void
 http_read_timeout(struct http_conn *hc, int secs)
@@ -1187,18 +1198,35 @@ http_conn_read(struct http_conn *hc)
 		}
 		if (!hc->hc_paused || hc->hc_state == HTTP_CONN_CLOSE)
 			return;
-		if (!http_finish_request(hc)) {
+		switch (http_finish_request(hc)) {
+		case HTTP_FINISH_NEXT:
+			break; /* its bytes may already be buffered */
+		case HTTP_FINISH_DRAIN:
+			/*
+			 * Answered, its last bytes not yet written: keep
+			 * reading (the usual case, one write away), so
+			 * that every request does not cost two more
+			 * epoll_ctl calls, until a next request arrives
+			 * before the drain; its bytes then wait in the
+			 * kernel as above, after at most one read.
+			 */
+			if (evbuffer_get_length(
+			        bufferevent_get_input(hc->hc_bev)) == 0)
+				return;
+			/* FALLTHROUGH */
+		default:
 			bufferevent_disable(hc->hc_bev, EV_READ);
 			return;
 		}
-		/* Next request: its bytes may already be buffered. */
 	}
 }
 
 /*
- * When the request in flight has its whole response queued and the output
- * is low, free it and make the connection ready for the next request (or
- * start closing it). Returns 1 when the parser may go on.
+ * When the request in flight has its whole response written, free it and
+ * make the connection ready for the next request (or start closing it).
+ * Returns HTTP_FINISH_NEXT when the parser may go on, HTTP_FINISH_DRAIN
+ * when only the last bytes of the response are still queued (the
+ * drained callback comes back here), HTTP_FINISH_WAIT otherwise.
  */
 static int
 http_finish_request(struct http_conn *hc)
@@ -1209,14 +1237,22 @@ http_finish_request(struct http_conn *hc)
 	if (r == NULL || !(r->r_flags & REQ_F_REPLIED) ||
 	    !(r->r_flags & REQ_F_COMPLETE) || (r->r_flags & REQ_F_HELD) ||
 	    r->r_src_left > 0)
-		return 0;
+		return HTTP_FINISH_WAIT;
 	/*
 	 * Done when the last byte has left: then the access line can say
 	 * what was sent and how long it took. Registry clients do not
-	 * pipeline, so the next request waits for nothing.
+	 * pipeline, so the next request waits for nothing. Meanwhile the
+	 * connection may read, but only the write timeout applies: the
+	 * rest may be a whole blob (evbuffer_add_file), which a slow client
+	 * may take far longer than any read timeout to fetch.
 	 */
-	if (evbuffer_get_length(out) > 0)
-		return 0;
+	if (evbuffer_get_length(out) > 0) {
+		if (!(r->r_flags & REQ_F_DRAINING)) {
+			r->r_flags |= REQ_F_DRAINING;
+			http_read_timeout(hc, 0);
+		}
+		return HTTP_FINISH_DRAIN;
+	}
 	http_log_request(r);
 	if (hc->hc_state >= HTTP_CONN_CLOSE_AFTER_REPLY) {
 		/*
@@ -1236,14 +1272,14 @@ http_finish_request(struct http_conn *hc)
 		evtimer_del(hc->hc_hdr_timer);
 		evtimer_add(hc->hc_hdr_timer, &cap);
 		bufferevent_enable(hc->hc_bev, EV_READ);
-		return 0;
+		return HTTP_FINISH_WAIT;
 	}
 	http_conn_free_request(hc);
 	hc->hc_paused = 0;
 	http_parser_pause(&hc->hc_parser, 0);
 	http_read_timeout(hc, http_cfg->cf_idle_timeout);
 	bufferevent_enable(hc->hc_bev, EV_READ);
-	return 1;
+	return HTTP_FINISH_NEXT;
 }
 
 /*
@@ -1256,7 +1292,7 @@ http_maybe_resume(struct http_conn *hc)
 {
 	if (http_parsing == hc || !hc->hc_paused)
 		return;
-	if (http_finish_request(hc))
+	if (http_finish_request(hc) == HTTP_FINISH_NEXT)
 		http_conn_read(hc);
 }
 

@@ -45,6 +45,7 @@
 #define SERVER_READ_MAX      HTTP_READ_MAX
 /* Write callback (and next request) once the output is this low. */
 #define SERVER_WRITE_LOW     (64 * 1024)
+#define SERVER_EVBUFFER_READ 4096 /* libevent 2.1's EVBUFFER_MAX_READ */
 /* Hash buckets of the per-address connection counts. */
 #define SERVER_ADDR_BUCKETS  1024
 /* Refused connections are logged at most once per this many ms. */
@@ -719,6 +720,9 @@ conn_state_act(struct conn *c)
  * libevent 2.1's evbuffer_read reads at most 4096 bytes (EVBUFFER_MAX_READ)
  * per call whatever max_single_read says: top the input up with one large
  * readv on plain TCP. EOF and errors are left for libevent's next read.
+ * Less than that in the input means libevent's read took less, which is
+ * all the socket had (it reads what FIONREAD reports, up to 4096): a readv
+ * now would only fail with EAGAIN, one wasted syscall per small request.
  */
 static void
 conn_read_more(struct conn *c)
@@ -729,7 +733,8 @@ conn_read_more(struct conn *c)
 	ssize_t r;
 	int i, n, used;
 
-	if ((c->c_flags & CONN_F_TLS) || have >= HTTP_READ_MAX)
+	if ((c->c_flags & CONN_F_TLS) || have >= HTTP_READ_MAX ||
+	    have < SERVER_EVBUFFER_READ)
 		return;
 	/* bufferevent_socket freezes the end of its input; thaw it. */
 	(void)evbuffer_unfreeze(in, 0);

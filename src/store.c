@@ -245,6 +245,15 @@ store_tag_list(struct store *s, const char *name, char ***tags, size_t *n)
 }
 
 int
+store_tag_list_max(struct store *s, const char *name, size_t max, char ***tags,
+    size_t *n)
+{
+	if (s->s_ops->so_tag_list_max == NULL)
+		return s->s_ops->so_tag_list(s, name, tags, n);
+	return s->s_ops->so_tag_list_max(s, name, max, tags, n);
+}
+
+int
 store_repo_exists(struct store *s, const char *name)
 {
 	return s->s_ops->so_repo_exists(s, name);

@@ -41,6 +41,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,6 +182,8 @@ static int store_link_path(const char *, enum store_link, const char *,
     const char *, char *, size_t);
 static int store_upload_dir(const char *, const char *, char *, size_t);
 static int store_readdir(DIR *, struct dirent **);
+static int
+store_fs_tags(struct store *, const char *, size_t, char ***, size_t *);
 static int store_entry_isdir(int, const struct dirent *);
 static int store_rmtree(int, const char *, int);
 static int store_fs_dirwalk(int, char *, size_t, int,
@@ -1376,11 +1379,32 @@ store_fs_tag_delete(struct store *st, const char *name, const char *tag)
 static int
 store_fs_tag_list(struct store *st, const char *name, char ***tags, size_t *n)
 {
+	return store_fs_tags(st, name, SIZE_MAX, tags, n);
+}
+
+/*
+ * store_tag_list_max: the same, or E2BIG once the directory has shown
+ * more than max entries besides "." and "..", tags or not (the work is
+ * bounded by the entries read, not by the tags kept). A repository in
+ * the cache has its count known: nothing is read then.
+ */
+static int
+store_fs_tag_list_max(struct store *st, const char *name, size_t max,
+    char ***tags, size_t *n)
+{
+	return store_fs_tags(st, name, max, tags, n);
+}
+
+static int
+store_fs_tags(struct store *st, const char *name, size_t max, char ***tags,
+    size_t *n)
+{
 	struct store_fs *s = (struct store_fs *)st;
 	struct store_list l = {NULL, 0, 0};
 	struct dirent *de;
 	struct stat sb;
 	char path[PATH_MAX];
+	size_t seen = 0;
 	DIR *d;
 	int mfd, fd, r, saved;
 
@@ -1418,6 +1442,12 @@ store_fs_tag_list(struct store *st, const char *name, char ***tags, size_t *n)
 	if (strcmp(s->s_tags_name, name) == 0 && s->s_tags_ino == sb.st_ino &&
 	    s->s_tags_mtime.tv_sec == sb.st_mtim.tv_sec &&
 	    s->s_tags_mtime.tv_nsec == sb.st_mtim.tv_nsec) {
+		if (s->s_tags.sl_n > max) {
+			pthread_mutex_unlock(&s->s_tags_lock);
+			(void)close(fd);
+			errno = E2BIG;
+			return -1;
+		}
 		r = store_list_copy(&s->s_tags, &l);
 		pthread_mutex_unlock(&s->s_tags_lock);
 		(void)close(fd);
@@ -1439,6 +1469,11 @@ store_fs_tag_list(struct store *st, const char *name, char ***tags, size_t *n)
 	 * stat of current/link per tag: that made 10 000 tags slow).
 	 */
 	while ((r = store_readdir(d, &de)) == 1) {
+		if (++seen > 2 && seen - 2 > max) { /* "." and ".." */
+			errno = E2BIG;
+			r = -1;
+			break;
+		}
 		if (!store_tag_ok(de->d_name) ||
 		    (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
 			continue;
@@ -3380,6 +3415,7 @@ static const struct store_ops store_fs_ops = {
     .so_tag_set = store_fs_tag_set,
     .so_tag_delete = store_fs_tag_delete,
     .so_tag_list = store_fs_tag_list,
+    .so_tag_list_max = store_fs_tag_list_max,
     .so_repo_exists = store_fs_repo_exists,
     .so_repo_list = store_fs_repo_list,
     .so_upload_create = store_fs_upload_create,

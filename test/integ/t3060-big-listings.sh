@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC1091,SC2016,SC2034  # test bodies are single-quoted, eval'd later
 # Listings whose size has no bound (tags/list of a repository with very
-# many tags) run off the event loop: while four of them are in flight,
-# GET /v2/ is answered first.
+# many tags, a big _catalog page) run off the event loop: while four of
+# them are in flight, GET /v2/ is answered first. Small ones (at most 256
+# entries) are answered on the loop, without a worker pool round trip.
 . "$(dirname "$0")/../lib/test-lib.sh"
 
 RACE="$TEST_DIRECTORY/integ/lib-py/referrers.py"
@@ -18,6 +19,8 @@ b = sys.argv[1] + \"/docker/registry/v2/repositories/big/tags/_manifests/tags\"
 os.makedirs(b)
 for i in range(int(sys.argv[2])):
     os.mkdir(b + \"/t%06d\" % i)
+for i in range(300):
+    os.makedirs(sys.argv[1] + \"/docker/registry/v2/repositories/cat/r%03d/_manifests\" % i)
 " "$ROOT" "$NTAGS" &&
 	start_registryd
 '
@@ -41,6 +44,44 @@ test_expect_success CURL 'pages of a big tags/list' '
 	jq -c .tags body >got &&
 	echo "[\"t000101\",\"t000102\"]" >want &&
 	diff -u want got
+'
+
+# Most repositories have a few tags: their tags/list is answered on the
+# loop, without a job on the worker pool (the round trip cost a third of
+# the request); only one of more than 256 tags goes there.
+store_jobs() {
+	reg_curl GET /metrics >/dev/null &&
+	sed -n "s/^registryd_pool_jobs_total{class=\"store\"} //p" body
+}
+
+test_expect_success CURL,PYTHON3,REGISTRYD 'a small tags/list makes no pool job, a big one does' '
+	mkdir -p "$ROOT/docker/registry/v2/repositories/small/_manifests/tags/t1" \
+	    "$ROOT/docker/registry/v2/repositories/small/_manifests/tags/t2" &&
+	j0=$(store_jobs) && test -n "$j0" &&
+	reg_curl GET /v2/small/tags/list && expect_status 200 &&
+	test "$(jq -c .tags body)" = "[\"t1\",\"t2\"]" &&
+	reg_curl GET "/v2/small/tags/list?n=1" && expect_status 200 &&
+	test "$(jq -c .tags body)" = "[\"t1\"]" &&
+	j1=$(store_jobs) &&
+	say "# store jobs: $j0 before, $j1 after two small tags/list" &&
+	test "$j1" = "$j0" &&
+	reg_curl GET "/v2/big/tags/tags/list?n=3" && expect_status 200 &&
+	test "$(jq -c .tags body)" = "[\"t000000\",\"t000001\",\"t000002\"]" &&
+	j2=$(store_jobs) &&
+	test "$j2" -gt "$j1"
+'
+
+test_expect_success CURL,PYTHON3,REGISTRYD 'a _catalog page of up to 256 names makes no pool job, a bigger one does' '
+	j0=$(store_jobs) &&
+	reg_curl GET "/v2/_catalog?n=100" && expect_status 200 &&
+	test "$(jq ".repositories | length" body)" = 100 &&
+	expect_header_match Link "last=cat/r098>" &&
+	j1=$(store_jobs) &&
+	test "$j1" = "$j0" &&
+	reg_curl GET "/v2/_catalog?n=1000" && expect_status 200 &&
+	test "$(jq ".repositories | length" body)" -ge 301 &&
+	j2=$(store_jobs) &&
+	test "$j2" -gt "$j1"
 '
 
 test_done

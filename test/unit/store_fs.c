@@ -352,6 +352,27 @@ test_tags(struct store *s)
 	        store_tag_list(s, "demo/app", &list, &n) == 0 && n == 2,
 	    "tag list sees a removed tag directory");
 	store_list_free(list, n);
+	/*
+	 * The bounded form (a tags/list tried on the loop): the tags when
+	 * there are at most max, else E2BIG and nothing, from the cache
+	 * (filled above) and from the directory alike.
+	 */
+	ok(store_tag_list_max(s, "demo/app", 2, &list, &n) == 0 && n == 2,
+	    "bounded tag list: 2 tags, max 2");
+	store_list_free(list, n);
+	ok(store_tag_list_max(s, "demo/app", 1, &list, &n) == -1 &&
+	        errno == E2BIG && list == NULL && n == 0,
+	    "bounded tag list: 2 tags, max 1: E2BIG (cached)");
+	put("docker/registry/v2/repositories/demo/app/_manifests/tags/v2/x", "");
+	ok(store_tag_list_max(s, "demo/app", 2, &list, &n) == -1 &&
+	        errno == E2BIG && list == NULL && n == 0,
+	    "bounded tag list: 3 tags, max 2: E2BIG (read)");
+	ok(store_tag_list(s, "demo/app", &list, &n) == 0 && n == 3,
+	    "unbounded tag list after E2BIG: all 3");
+	store_list_free(list, n);
+	ok(rmdir_r("docker/registry/v2/repositories/demo/app/_manifests/tags/"
+	           "v2") == 0,
+	    "tag directory v2 removed");
 	ok(store_tag_delete(s, "demo/app", "v1") == 0 &&
 	        !exists("docker/registry/v2/repositories/demo/app/_manifests/"
 	                "tags/v1"),
