@@ -102,6 +102,7 @@ static void store_s3_close(struct store *);
 static int store_s3_cheap(enum store_call_kind);
 static void *store_s3_thread(void *);
 static void store_s3_keepalive_cb(evutil_socket_t, short, void *);
+static int store_s3_test_timeout(void);
 static int
 store_s3_link_read(struct store_s3 *, const char *, char[DIGEST_BUFSZ]);
 static int store_s3_link_key(struct store_s3 *, const char *, enum store_link,
@@ -117,6 +118,27 @@ static void store_s3_reader_free(struct store_s3_reader *);
 static const struct store_ops store_s3_ops;
 
 /* ---- the store ---- */
+
+/*
+ * For the test suite only, not a setting (no config key, no man page):
+ * REGISTRYD_TEST_S3_TIMEOUT_MS, the S3 client's timeout (s3.h:
+ * timeout_ms, 30 s by default), so that t9910 shows a slow part that
+ * outlasts it and a stalled one in seconds rather than minutes. 0 (the
+ * client's default) when unset or not 100..30000.
+ */
+static int
+store_s3_test_timeout(void)
+{
+	const char *v = getenv("REGISTRYD_TEST_S3_TIMEOUT_MS");
+	uint64_t ms;
+
+	if (v == NULL || util_strtou64(v, strlen(v), 30000, &ms) == -1 ||
+	    ms < 100)
+		return 0;
+	log_warnx("s3: REGISTRYD_TEST_S3_TIMEOUT_MS=%llu (for tests only)",
+	    (unsigned long long)ms);
+	return (int)ms;
+}
 
 struct store *
 store_s3_open(struct event_base *base, const struct store_s3_config *cfg,
@@ -182,6 +204,7 @@ store_s3_open(struct event_base *base, const struct store_s3_config *cfg,
 	sc->path_style = cfg->sc_path_style;
 	sc->secure = cfg->sc_secure;
 	sc->ca_file = cfg->sc_ca_file;
+	sc->timeout_ms = store_s3_test_timeout();
 	if (s->s_own_base == NULL)
 		s->s_s3 = s3_new(base, sc);
 	else {

@@ -150,6 +150,60 @@ fake_get() {
 	echo "$? $(cat "$TRASH/fcode")"
 }
 
+# start_mem [VAR=VALUE...]: registryd on a stand-in S3 that keeps what
+# it is sent (fake-s3.py mem) on MEM_PORT, answering by the rules in
+# $TRASH/mem-rules, with 5 MiB parts and, for the timeout tests, the S3
+# client's timeout at 2 s instead of 30 (REGISTRYD_TEST_S3_TIMEOUT_MS, a
+# knob for tests only); MBASE is its URL. Called again, it restarts
+# registryd on the same store with the settings given.
+MEM_PORT=$(free_port)
+MEM_REG_PORT=$(free_port)
+MBASE=http://127.0.0.1:$MEM_REG_PORT
+MEM_PID=
+MREG_PID=
+start_mem() {
+	local i
+	[ -e "$CONF" ] || write_config || return 1
+	if [ -z "$MEM_PID" ]; then
+		: >"$TRASH/mem-rules"
+		python3 "$TEST_DIRECTORY/s3/fake-s3.py" "$MEM_PORT" \
+		    "$TRASH/mem-rules" mem 2>>"$TRASH/mem.log" </dev/null 3>&- &
+		MEM_PID=$!
+		test_atexit "kill $MEM_PID 2>/dev/null"
+		wait_for curl -s -o /dev/null "http://127.0.0.1:$MEM_PORT/" ||
+		    return 1
+	fi
+	if [ -n "$MREG_PID" ]; then
+		kill "$MREG_PID" && wait "$MREG_PID" 2>/dev/null
+	fi
+	env REGISTRY_STORAGE=s3 REGISTRY_STORAGE_S3_REGION=us-east-1 \
+	    "REGISTRY_STORAGE_S3_REGIONENDPOINT=http://127.0.0.1:$MEM_PORT" \
+	    REGISTRY_STORAGE_S3_BUCKET=mem REGISTRY_STORAGE_S3_ACCESSKEY=ak \
+	    REGISTRY_STORAGE_S3_SECRETKEY=sk \
+	    "REGISTRY_STORAGE_S3_CHUNKSIZE=$CHUNK" \
+	    REGISTRY_STORAGE_REDIRECT_DISABLE=true \
+	    REGISTRYD_TEST_S3_TIMEOUT_MS=2000 \
+	    "REGISTRY_HTTP_ADDR=127.0.0.1:$MEM_REG_PORT" "$@" \
+	    "$REGISTRYD" serve -c "$CONF" \
+	    >>"$TRASH/registryd-mem.log" 2>&1 </dev/null 3>&- &
+	MREG_PID=$!
+	test_atexit "kill $MREG_PID 2>/dev/null"
+	for ((i = 0; i < 100; i++)); do
+		registryd_is_up "$MBASE" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# mem_lists PREFIX: how many listings of PREFIX (the part of the key
+# after the root) the stand-in has seen; "-d" first: with a delimiter.
+mem_lists() {
+	local d=
+	[ "$1" = -d ] && d='&delimiter=%2F' && shift
+	grep -c "^fake: GET /mem?list-type=2$d&prefix=docker%2Fregistry%2Fv2%2F$(printf %s "$1" | sed "s|/|%2F|g")\$" \
+	    "$TRASH/mem.log"
+}
+
 test_expect_success CEPH,CURL 'setup: a Ceph cluster, registryd on its bucket' '
 	s3_start &&
 	printf "%s\n" "$S3_SECRET_KEY" >"$TRASH/s3-secret" &&
@@ -445,6 +499,65 @@ test_expect_success PYTHON3,CURL 'a hung store: a small request answers 503 with
 	took=$(($(date +%s) - start)) &&
 	echo "HEAD took $took s" &&
 	test "$took" -ge 14 && test "$took" -le 25
+'
+
+test_expect_success PYTHON3,CURL 'stand-in S3 keeping objects: a chunked upload in parts is assembled by multipart copy' '
+	start_mem &&
+	grep -q "REGISTRYD_TEST_S3_TIMEOUT_MS=2000 (for tests only)" \
+	    "$TRASH/registryd-mem.log" &&
+	random_file "$TRASH/mp" 12000000 &&
+	MP=$(sha256_of "$TRASH/mp") &&
+	(
+		BASE=$MBASE &&
+		upload_start r6/mp &&
+		reg_curl PATCH "$UPLOAD" --data-binary @"$TRASH/mp" &&
+		expect_status 202 && LOC=$(url "$(header Location)") &&
+		reg_curl PUT "$(with_query "$LOC" "digest=$MP")" &&
+		expect_status 201 &&
+		reg_curl GET "/v2/r6/mp/blobs/$MP" && expect_status 200 &&
+		expect_body_file "$TRASH/mp"
+	) &&
+	grep -q "^fake: POST .*/data?uploads" "$TRASH/mem.log"
+'
+
+test_expect_success PYTHON3,CURL 'a part PUT slower than the S3 timeout but progressing is stored (R6)' '
+	random_file "$TRASH/slow" 6000000 &&
+	SL=$(sha256_of "$TRASH/slow") &&
+	echo "PUT /part-* slow 1000000" >"$TRASH/mem-rules" &&
+	(
+		BASE=$MBASE &&
+		upload_start r6/slow &&
+		start=$(date +%s) &&
+		reg_curl PATCH "$UPLOAD" --data-binary @"$TRASH/slow" &&
+		expect_status 202 &&
+		took=$(($(date +%s) - start)) &&
+		echo "PATCH took $took s (S3 timeout 2 s)" &&
+		test "$took" -ge 4 &&
+		LOC=$(url "$(header Location)") &&
+		: >"$TRASH/mem-rules" &&
+		reg_curl PUT "$(with_query "$LOC" "digest=$SL")" &&
+		expect_status 201 &&
+		reg_curl GET "/v2/r6/slow/blobs/$SL" && expect_status 200 &&
+		expect_body_file "$TRASH/slow"
+	)
+'
+
+# curl measures the speed over its last 5 s: a stall is seen 2 to 7 s
+# after the last byte moved.
+test_expect_success PYTHON3,CURL 'a part PUT that stalls is 503 after two S3 timeouts, not five (R6, NOTE 3)' '
+	echo "PUT /part-* hang" >"$TRASH/mem-rules" &&
+	(
+		BASE=$MBASE &&
+		upload_start r6/stall &&
+		start=$(date +%s) &&
+		reg_curl PATCH "$UPLOAD" --data-binary @"$TRASH/slow" -m 60 &&
+		expect_status 503 && expect_error_code UNAVAILABLE &&
+		took=$(($(date +%s) - start)) &&
+		echo "PATCH took $took s (S3 timeout 2 s)" &&
+		test "$took" -ge 4 && test "$took" -le 20
+	) &&
+	grep "_registryd/part-.*after 2 attempts" "$TRASH/registryd-mem.log" &&
+	: >"$TRASH/mem-rules"
 '
 
 test_expect_success 'a secretkeyfile whose first line is over 511 bytes is refused, not cut (R11)' '
