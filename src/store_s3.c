@@ -1045,10 +1045,14 @@ store_s3_repo_exists(struct store *st, const char *name)
 	return store_s3_any(s, prefix) == 1;
 }
 
-/* One level of the repository walk: its children, and whether a repo. */
+/*
+ * One level of the repository walk: its children, whether a repository,
+ * whether it has upload sessions.
+ */
 struct store_s3_level {
 	struct store_list l_children; /* "repositories/a/b/" */
 	int l_is_repo;
+	int l_has_uploads;
 	size_t l_skip;
 };
 
@@ -1065,40 +1069,69 @@ store_s3_level_cb(const struct store_s3_obj *o, void *arg)
 		lv->l_is_repo = 1;
 		return 0;
 	}
+	if (strcmp(rest, "_uploads/") == 0) {
+		lv->l_has_uploads = 1;
+		return 0;
+	}
 	if (rest[0] == '_' || rest[0] == '.')
 		return 0;
 	return store_list_add(&lv->l_children, o->so_key);
 }
 
-/* Walk prefix ("repositories/" or a repository's "repositories/a/"). */
+/*
+ * Walk prefix ("repositories/" or a repository's "repositories/a/"): the
+ * names of repositories (with _manifests/) into repos, and with uploads
+ * not NULL the "repositories/<name>/_uploads/" prefixes (a name with
+ * sessions but no manifest yet included: a first push that failed).
+ */
 static int
 store_s3_repo_walk(struct store_s3 *s, const char *prefix, int depth,
-    struct store_list *out)
+    struct store_list *repos, struct store_list *uploads)
 {
 	struct store_s3_level lv;
-	char name[NAME_MAX_LEN + 2];
+	char name[NAME_MAX_LEN + 2], dir[STORE_S3_KEY_MAX];
 	size_t i, top = strlen("repositories/"), len;
-	int rv = -1, saved;
+	int rv = -1, saved, ok;
 
 	memset(&lv, 0, sizeof(lv));
 	lv.l_skip = strlen(prefix);
 	if (store_s3_list(s, prefix, 1, store_s3_level_cb, &lv) == -1)
 		goto done;
 	len = strlen(prefix);
-	if (lv.l_is_repo && len > top + 1 && len - top - 1 <= NAME_MAX_LEN) {
+	if ((lv.l_is_repo || lv.l_has_uploads) && len > top + 1 &&
+	    len - top - 1 <= NAME_MAX_LEN) {
 		memcpy(name, prefix + top, len - top - 1);
 		name[len - top - 1] = '\0';
-		if (store_name_ok(name) && store_list_add(out, name) == -1)
+		ok = store_name_ok(name);
+		if (ok && lv.l_is_repo && store_list_add(repos, name) == -1)
+			goto done;
+		if (ok && lv.l_has_uploads && uploads != NULL &&
+		    (snprintf(dir, sizeof(dir), "%s_uploads/", prefix) >=
+		            (int)sizeof(dir) ||
+		        store_list_add(uploads, dir) == -1))
 			goto done;
 	}
 	for (i = 0; i < lv.l_children.sl_n && depth < STORE_S3_DEPTH_MAX; i++)
 		if (store_s3_repo_walk(s, lv.l_children.sl_v[i], depth + 1,
-		        out) == -1)
+		        repos, uploads) == -1)
 			goto done;
 	rv = 0;
 done:
 	saved = errno;
 	store_list_free(lv.l_children.sl_v, lv.l_children.sl_n);
+	errno = saved;
+	return rv;
+}
+
+int
+store_s3_upload_dirs(struct store_s3 *s, struct store_list *uploads)
+{
+	struct store_list repos = {NULL, 0, 0};
+	int rv, saved;
+
+	rv = store_s3_repo_walk(s, "repositories/", 0, &repos, uploads);
+	saved = errno;
+	store_list_free(repos.sl_v, repos.sl_n);
 	errno = saved;
 	return rv;
 }
@@ -1129,7 +1162,7 @@ store_s3_repo_list(struct store *st, char ***names, size_t *n)
 		return 0;
 	}
 	pthread_mutex_unlock(&s->s_lock);
-	if (store_s3_repo_walk(s, "repositories/", 0, &l) == -1) {
+	if (store_s3_repo_walk(s, "repositories/", 0, &l, NULL) == -1) {
 		saved = errno;
 		store_list_free(l.sl_v, l.sl_n);
 		errno = saved;

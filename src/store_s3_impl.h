@@ -94,6 +94,8 @@ void store_s3_body_sha256(const void *, size_t, char[65]);
  * ...), or for a request that got none (err).
  */
 int store_s3_errno(long status, const char *code, int err);
+/* store_s3_parse_time: S3's "2026-11-30T09:00:00.000Z"; 0 or -1. */
+int store_s3_parse_time(const char *, size_t, time_t *);
 /*
  * store_s3_range_ok: whether the answer to a GET asking from byte first
  * is that: a 206 whose Content-Range starts there (any 2xx from 0). A
@@ -122,6 +124,12 @@ int store_s3_list(struct store_s3 *, const char *prefix, int delim,
 int store_s3_delete_prefix(struct store_s3 *, const char *prefix, size_t *n);
 /* store_s3_repos_changed: drop the cached repository list. */
 void store_s3_repos_changed(struct store_s3 *);
+/*
+ * store_s3_upload_dirs: every "repositories/<name>/_uploads/" prefix
+ * into uploads (the caller frees it), by the delimited walk of
+ * repositories/ that lists the catalog: one listing per level.
+ */
+int store_s3_upload_dirs(struct store_s3 *, struct store_list *uploads);
 /* store_s3_link_write: the layer link, as store_link_write. */
 int store_s3_link_put(struct store_s3 *, const char *name, enum store_link,
     const char *digest);

@@ -1773,13 +1773,115 @@ store_s3_purge_cb(const struct store_s3_obj *o, void *arg)
 }
 
 /*
+ * Multipart uploads under blobs/ older than max_age: the commits that
+ * made them are long over, so they are left behind (a Create whose
+ * answer was lost and that was retried, a process killed mid-commit, an
+ * abort that failed) and hold their parts' space until aborted (review
+ * R12). Uploads elsewhere (registry:2's sessions under repositories/)
+ * are not ours. Returns how many were (or would be) aborted, -1.
+ */
+static int
+store_s3_mpu_orphans(struct store_s3 *s, time_t now, time_t max_age, int dryrun)
+{
+	struct store_s3_mpu m;
+	struct s3_request rq;
+	struct s3_param params[4];
+	char prefix[STORE_S3_KEY_MAX], key[STORE_S3_KEY_MAX], id[512];
+	char kmark[STORE_S3_KEY_MAX], imark[512], when[64];
+	const char *body, *up, *v;
+	size_t n, pos, upos, len, vlen;
+	time_t t;
+	int truncated, count = 0, pages = 0;
+
+	if (store_s3_key(s, prefix, sizeof(prefix), "blobs/") == -1)
+		return -1;
+	kmark[0] = imark[0] = '\0';
+	do {
+		params[0] = (struct s3_param){"prefix", prefix};
+		params[1] = (struct s3_param){NULL, NULL};
+		params[2] = (struct s3_param){NULL, NULL};
+		params[3] = (struct s3_param){NULL, NULL};
+		if (kmark[0] != '\0') {
+			params[1] = (struct s3_param){"key-marker", kmark};
+			params[2] =
+			    (struct s3_param){"upload-id-marker", imark};
+		}
+		store_s3_req(&rq, "GET", "", "uploads");
+		rq.rq_params = params;
+		rq.rq_body_max = 16 * 1024 * 1024;
+		if (s3_perform(s->s_s3, &rq) == -1 || rq.rs_status != 200) {
+			log_warnx("%s: ListMultipartUploads: %ld %s", __func__,
+			    rq.rs_status, rq.rs_code);
+			s3_request_reset(&rq);
+			errno = EIO;
+			return -1;
+		}
+		n = rq.rs_body != NULL ? evbuffer_get_length(rq.rs_body) : 0;
+		body =
+		    n > 0 ? (const char *)evbuffer_pullup(rq.rs_body, -1) : "";
+		truncated = 0;
+		pos = 0;
+		if (s3_xml_next(body, n, &pos, "IsTruncated", &v, &vlen) == 1 &&
+		    vlen == 4 && memcmp(v, "true", 4) == 0)
+			truncated = 1;
+		for (pos = 0;
+		     s3_xml_next(body, n, &pos, "Upload", &up, &len) == 1;) {
+			upos = 0;
+			if (s3_xml_next(up, len, &upos, "Key", &v, &vlen) !=
+			        1 ||
+			    s3_xml_text(v, vlen, key, sizeof(key)) == -1)
+				continue;
+			upos = 0;
+			if (s3_xml_next(up, len, &upos, "UploadId", &v,
+			        &vlen) != 1 ||
+			    s3_xml_text(v, vlen, id, sizeof(id)) == -1)
+				continue;
+			(void)util_strlcpy(kmark, key, sizeof(kmark));
+			(void)util_strlcpy(imark, id, sizeof(imark));
+			upos = 0;
+			if (strncmp(key, prefix, strlen(prefix)) != 0 ||
+			    s3_xml_next(up, len, &upos, "Initiated", &v,
+			        &vlen) != 1 ||
+			    store_s3_parse_time(v, vlen, &t) == -1 || t == 0 ||
+			    now < t || now - t <= max_age)
+				continue;
+			(void)util_strlcpy(when, v,
+			    vlen < sizeof(when) ? vlen + 1 : sizeof(when));
+			count++;
+			if (dryrun) {
+				log_info("would abort multipart upload %s of "
+				         "%s from %s (dry run)",
+				    id, key, when);
+				continue;
+			}
+			memset(&m, 0, sizeof(m));
+			m.m_store = s;
+			m.m_key = key;
+			(void)util_strlcpy(m.m_id, id, sizeof(m.m_id));
+			store_s3_mpu_abort(&m);
+			log_info("aborted multipart upload %s of %s from %s, "
+			         "left behind",
+			    id, key, when);
+		}
+		s3_request_reset(&rq);
+		if (truncated && kmark[0] == '\0')
+			break; /* no marker to go on from */
+	} while (truncated && ++pages < 1000);
+	return count;
+}
+
+/*
  * store_s3_upload_purge: every session whose startedat object is older
- * than max_age (by its Last-Modified; one listing of repositories/).
+ * than max_age (by its Last-Modified): the delimited walk of
+ * repositories/ finds the _uploads/ prefixes, one listing of each finds
+ * the startedat objects, rather than a listing of every link of every
+ * repository (review R12). Then the multipart uploads left behind.
  */
 int
 store_s3_upload_purge(struct store *st, time_t max_age, int dryrun)
 {
 	struct store_s3 *s = (struct store_s3 *)st;
+	struct store_list dirs = {NULL, 0, 0};
 	struct store_s3_purge p;
 	const char *what;
 	size_t i;
@@ -1788,8 +1890,12 @@ store_s3_upload_purge(struct store *st, time_t max_age, int dryrun)
 	memset(&p, 0, sizeof(p));
 	p.p_now = time(NULL);
 	p.p_max_age = max_age < 0 ? 0 : max_age;
-	if (store_s3_list(s, "repositories/", 0, store_s3_purge_cb, &p) == -1)
+	if (store_s3_upload_dirs(s, &dirs) == -1)
 		goto fail;
+	for (i = 0; i < dirs.sl_n; i++)
+		if (store_s3_list(s, dirs.sl_v[i], 0, store_s3_purge_cb, &p) ==
+		    -1)
+			goto fail;
 	for (i = 0; i < p.p_old.sl_n; i++) {
 		/* Named as the filesystem driver names them: name/_uploads/uuid
 		 */
@@ -1808,10 +1914,14 @@ store_s3_upload_purge(struct store *st, time_t max_age, int dryrun)
 		log_info("purged upload %.*s", wlen, what);
 		removed++;
 	}
+	store_list_free(dirs.sl_v, dirs.sl_n);
 	store_list_free(p.p_old.sl_v, p.p_old.sl_n);
+	if (store_s3_mpu_orphans(s, p.p_now, p.p_max_age, dryrun) == -1)
+		log_warn("%s: multipart uploads left behind", __func__);
 	return removed;
 fail:
 	saved = errno;
+	store_list_free(dirs.sl_v, dirs.sl_n);
 	store_list_free(p.p_old.sl_v, p.p_old.sl_n);
 	errno = saved;
 	return -1;

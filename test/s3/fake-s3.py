@@ -16,12 +16,14 @@ matches wins:
     METHOD PATTERN STATUS [CODE]   answer STATUS with <Code>CODE</Code>
     METHOD PATTERN close           close the connection without an answer
     METHOD PATTERN hang            never answer (a hung store)
-    METHOD PATTERN delay SECONDS   wait, then answer as usual
+    METHOD PATTERN delay SECONDS   answer as usual, but SECONDS late (the
+                                   answer is what was there when asked)
     METHOD PATTERN slow BYTES      read the request body at BYTES a
                                    second, then answer as usual
 for a request of METHOD whose key (query left out) ends with PATTERN (a
 shell pattern: "/part-*" matches any part). METHOD LIST is a listing
-(ListObjectsV2), matched on its prefix parameter.
+(ListObjectsV2) without a delimiter, LISTD one with, matched on their
+prefix parameter.
 Each request is logged on stderr as "fake: METHOD PATH" when it arrives.
 """
 import fnmatch
@@ -62,6 +64,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def answer(self, code, body=b"", headers=()):
+        # "delay": the answer as it was when asked, late.
+        time.sleep(self.delay)
         self.send_response(code)
         for k, v in headers:
             self.send_header(k, v)
@@ -115,11 +119,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         parts = path.lstrip("/").split("/", 1)
         key = parts[1] if len(parts) > 1 else ""
         listing = self.command == "GET" and key == "" and "list-type" in q
-        r = (self.rule("LIST", q.get("prefix", "")) if listing else
+        r = (self.rule("LISTD" if "delimiter" in q else "LIST",
+                       q.get("prefix", "")) if listing else
              self.rule(self.command, path))
         rate = None
+        self.delay = 0
         if r is not None and r[0] == "delay":
-            time.sleep(float(r[1]))
+            self.delay = float(r[1])
             r = None
         elif r is not None and r[0] == "slow":
             rate = int(r[1])
