@@ -309,6 +309,7 @@ store_s3_repos_changed(struct store_s3 *s)
 {
 	pthread_mutex_lock(&s->s_lock);
 	s->s_repos_at = 0;
+	s->s_repos_gen++;
 	pthread_mutex_unlock(&s->s_lock);
 }
 
@@ -1147,6 +1148,7 @@ store_s3_repo_list(struct store *st, char ***names, size_t *n)
 	struct store_s3 *s = (struct store_s3 *)st;
 	struct store_list l = {NULL, 0, 0}, c;
 	time_t now = (time_t)(util_now_ms() / 1000) + 1;
+	uint64_t gen;
 	int saved;
 
 	*names = NULL;
@@ -1161,6 +1163,7 @@ store_s3_repo_list(struct store *st, char ***names, size_t *n)
 		*n = c.sl_n;
 		return 0;
 	}
+	gen = s->s_repos_gen;
 	pthread_mutex_unlock(&s->s_lock);
 	if (store_s3_repo_walk(s, "repositories/", 0, &l, NULL) == -1) {
 		saved = errno;
@@ -1170,12 +1173,15 @@ store_s3_repo_list(struct store *st, char ***names, size_t *n)
 	}
 	store_list_sort(&l, 1);
 	pthread_mutex_lock(&s->s_lock);
-	store_list_free(s->s_repos.sl_v, s->s_repos.sl_n);
-	s->s_repos_at = 0;
-	if (store_list_copy(&l, &s->s_repos) == 0)
-		s->s_repos_at = now;
-	else
-		memset(&s->s_repos, 0, sizeof(s->s_repos));
+	if (gen == s->s_repos_gen) {
+		/* Nothing written since the walk began: keep the list. */
+		store_list_free(s->s_repos.sl_v, s->s_repos.sl_n);
+		s->s_repos_at = 0;
+		if (store_list_copy(&l, &s->s_repos) == 0)
+			s->s_repos_at = now;
+		else
+			memset(&s->s_repos, 0, sizeof(s->s_repos));
+	}
 	pthread_mutex_unlock(&s->s_lock);
 	*names = l.sl_v;
 	*n = l.sl_n;

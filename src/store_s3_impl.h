@@ -58,10 +58,14 @@ struct store_s3 {
 	 * The repository list, kept for STORE_S3_REPO_TTL seconds (other
 	 * instances' new repositories show up after that at the latest) and
 	 * dropped at once when this process writes a revision or a tag.
+	 * s_repos_gen counts those writes: a walk that began before one is
+	 * not kept, since it may have listed that repository's level before
+	 * the write (review R12).
 	 */
 	pthread_mutex_t s_lock;
 	struct store_list s_repos;
-	time_t s_repos_at; /* monotonic seconds; 0: no list */
+	time_t s_repos_at;    /* monotonic seconds; 0: no list */
+	uint64_t s_repos_gen; /* store_s3_repos_changed calls */
 };
 
 /* One object listed by store_s3_list. */

@@ -567,6 +567,28 @@ test_expect_success PYTHON3,CURL 'a part PUT that stalls is 503 after two S3 tim
 	: >"$TRASH/mem-rules"
 '
 
+test_expect_success PYTHON3,CURL 'a repository list walked across a tag write is not kept: the catalog keeps the new repository (R12)' '
+	start_mem REGISTRY_STORAGE_CATALOG_REFRESH=1 \
+	    REGISTRYD_TEST_S3_TIMEOUT_MS=10000 &&
+	echo "LISTD /repositories/ delay 3" >"$TRASH/mem-rules" &&
+	n=$(mem_lists -d repositories/) &&
+	wait_for mem_lists_over "$n" -d repositories/ &&
+	(
+		BASE=$MBASE &&
+		start=$(date +%s) &&
+		make_image r12/new v1 "$TRASH/r12" &&
+		test $(($(date +%s) - start)) -le 2 &&
+		for i in $(seq 30); do
+			curl -sS "$MBASE/v2/_catalog" >"$TRASH/cat" &&
+			jq -e ".repositories | index(\"r12/new\")" \
+			    "$TRASH/cat" >/dev/null ||
+			{ echo "poll $i: $(cat "$TRASH/cat")"; exit 1; }
+			sleep 0.3
+		done
+	) &&
+	: >"$TRASH/mem-rules"
+'
+
 # The stand-in refuses to list all of repositories/ at once (the catalog's
 # blob count, which stops at the first link, fails with it).
 test_expect_success PYTHON3,CURL 'the purge lists only the _uploads/ of each repository, not every link; it aborts multipart uploads left behind (R12)' '
