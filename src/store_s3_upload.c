@@ -1499,21 +1499,27 @@ done:
 	return rv;
 }
 
-static void
+/* 0 when the upload is gone (a 404: another instance's purge was first). */
+static int
 store_s3_mpu_abort(struct store_s3_mpu *m)
 {
 	struct s3_request rq;
 	char query[600];
+	int rv = 0;
 
 	snprintf(query, sizeof(query), "uploadId=%s", m->m_id);
 	memset(&rq, 0, sizeof(rq));
 	rq.rq_method = "DELETE";
 	rq.rq_key = m->m_key;
 	rq.rq_query = query;
-	if (s3_perform(m->m_store->s_s3, &rq) == -1 || rq.rs_status != 204)
+	if (s3_perform(m->m_store->s_s3, &rq) == -1 ||
+	    (rq.rs_status != 204 && rq.rs_status != 404)) {
 		log_warnx("%s: %s: upload %s left behind", __func__, m->m_key,
 		    m->m_id);
+		rv = -1;
+	}
 	s3_request_reset(&rq);
+	return rv;
 }
 
 /* Add len bytes to the pending part; upload it once it is big enough. */
@@ -1673,7 +1679,7 @@ store_s3_writer_commit(struct store_writer *sw, const char *digest)
 			        !store_s3_completed(s, &m, key,
 			            w->w_segs_bytes + w->w_len))) {
 				saved = errno;
-				store_s3_mpu_abort(&m);
+				(void)store_s3_mpu_abort(&m);
 				json_decref(m.m_etags);
 				free(m.m_acc);
 				errno = saved;
@@ -1858,10 +1864,10 @@ store_s3_mpu_orphans(struct store_s3 *s, time_t now, time_t max_age, int dryrun)
 			m.m_store = s;
 			m.m_key = key;
 			(void)util_strlcpy(m.m_id, id, sizeof(m.m_id));
-			store_s3_mpu_abort(&m);
-			log_info("aborted multipart upload %s of %s from %s, "
-			         "left behind",
-			    id, key, when);
+			if (store_s3_mpu_abort(&m) == 0)
+				log_info("aborted multipart upload %s of %s "
+				         "from %s, left behind",
+				    id, key, when);
 		}
 		s3_request_reset(&rq);
 		if (truncated && kmark[0] == '\0')

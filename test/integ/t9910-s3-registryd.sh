@@ -457,6 +457,24 @@ test_expect_success CEPH,CURL 'no online garbage collection on S3 yet: SIGUSR1 r
 	grep "refusing to start: \[storage\] gc_interval" "$TRASH/gcint.log"
 '
 
+# s3cmd streaming stdin begins a multipart upload at once; cut off, it
+# leaves it behind, as a lost CreateMultipartUpload answer would.
+test_expect_success CEPH,CURL 'the purge aborts a multipart upload left behind under blobs/ (R12)' '
+	OK=$(key "blobs/sha256/ab/$(printf "ab%.0s" $(seq 32))/data") &&
+	{ (printf x; sleep 8) |
+	    timeout 5 s3c put - "s3://$S3_BUCKET/$OK" >/dev/null 2>&1; true; } &&
+	s3c multipart "s3://$S3_BUCKET" | grep "$OK" &&
+	sleep 1 &&
+	{ env "${S3ENV[@]}" REGISTRY_STORAGE_UPLOAD_PURGE_AGE=1 \
+	    "REGISTRY_HTTP_ADDR=127.0.0.1:$(free_port)" \
+	    "$REGISTRYD" serve -c "$CONF" >"$TRASH/purge.log" 2>&1 </dev/null 3>&- &
+	  PPID3=$!; } &&
+	test_atexit "kill $PPID3 2>/dev/null" &&
+	wait_for grep -q "aborted multipart upload .* of $OK" "$TRASH/purge.log" &&
+	kill "$PPID3" &&
+	! s3c multipart "s3://$S3_BUCKET" | grep "$OK"
+'
+
 test_expect_success CEPH,CURL 'no secret in the logs' '
 	! grep -q -- "$S3_SECRET_KEY" "$TRASH/registryd.log" "$TRASH/registryd2.log"
 '
