@@ -462,7 +462,8 @@ test_expect_success CEPH,CURL 'no online garbage collection on S3 yet: SIGUSR1 r
 test_expect_success CEPH,CURL 'the purge aborts a multipart upload left behind under blobs/ (R12)' '
 	OK=$(key "blobs/sha256/ab/$(printf "ab%.0s" $(seq 32))/data") &&
 	{ (printf x; sleep 8) |
-	    timeout 5 s3c put - "s3://$S3_BUCKET/$OK" >/dev/null 2>&1; true; } &&
+	    timeout 5 s3cmd -c "$S3CMD_CONF" put - "s3://$S3_BUCKET/$OK" \
+	    >/dev/null 2>&1; true; } &&
 	s3c multipart "s3://$S3_BUCKET" | grep "$OK" &&
 	sleep 1 &&
 	{ env "${S3ENV[@]}" REGISTRY_STORAGE_UPLOAD_PURGE_AGE=1 \
