@@ -142,6 +142,13 @@
 #define POOL_WALK_THREADS     2
 #define POOL_AUTH_THREADS_MAX 4
 #define POOL_THREADS_MAX      32 /* all classes together */
+/*
+ * The workers' memory (pool.c): malloc arenas, the loop's and one the
+ * workers share; and how long after a job the free pages of the arenas
+ * are given back when no job is in flight (at most that often).
+ */
+#define POOL_MALLOC_ARENAS    2
+#define POOL_TRIM_DELAY_MS    250
 
 /*
  * S3 client (s3.c). A response body kept in memory (listings, multipart

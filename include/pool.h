@@ -49,8 +49,10 @@ struct pool_stats {
 /*
  * pool_start: start the workers, nthreads[class] of each (each at least
  * 1; NULL: the defaults of bounds.h, with one password-check worker per
- * CPU but one), whose finished jobs are reported on base. Returns 0, or
- * -1 with a logged reason.
+ * CPU but one), whose finished jobs are reported on base. The workers
+ * share one malloc arena (M_ARENA_MAX, unless MALLOC_ARENA_MAX is set),
+ * and the free memory of every arena is trimmed once jobs pause (see
+ * pool.c). Returns 0, or -1 with a logged reason.
  */
 int pool_start(struct event_base *base, const int nthreads[POOL_NCLASSES]);
 /* pool_default_threads: the workers of class c with nthreads NULL. */

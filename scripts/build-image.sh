@@ -32,10 +32,19 @@ chmod 755 "$root/usr/sbin/registryd"
 
 # Exactly what ldd lists: "libx.so.N => /path (0x...)" and the loader
 # "/lib64/ld-linux-x86-64.so.2 (0x...)", copied under the same paths (the
-# file, not the symlink). linux-vdso is in the kernel.
-libs=$(ldd "$bin" | awk '
+# file, not the symlink). linux-vdso is in the kernel. Besides, libcurl
+# and what it needs: the s3 driver opens it at start (src/s3.c, dlopen of
+# this soname, so that the filesystem driver never maps it), and ldd of
+# the binary does not list it.
+curl=$(pkg-config --variable=libdir libcurl 2>/dev/null)/libcurl.so.4
+[ -e "$curl" ] || {
+	echo "build-image: no libcurl.so.4 (pkg-config libcurl: install libcurl4-openssl-dev)" >&2
+	exit 1
+}
+libs=$({ ldd "$bin" && echo "	libcurl.so.4 => $curl (0)" && ldd "$curl"; } |
+    awk '
 	$2 == "=>" && $3 ~ /^\// { print $3; next }
-	$1 ~ /^\// { print $1 }')
+	$1 ~ /^\// { print $1 }' | sort -u)
 [ -n "$libs" ] || { echo "build-image: ldd $bin listed nothing" >&2; exit 1; }
 for l in $libs; do
 	mkdir -p "$root$(dirname "$l")"

@@ -35,6 +35,13 @@ test_expect_success CURL 'errors carry an OCI error body' '
 	jq_body ".errors[0].code == \"MANIFEST_UNKNOWN\" or .errors[0].code == \"NAME_UNKNOWN\""
 '
 
+# libcurl and its ~28 libraries cost about 4 MiB of resident memory:
+# only the s3 driver opens it (t9910 checks that one does).
+test_expect_success CURL,REGISTRYD 'the filesystem driver does not map libcurl' '
+	grep -q "/registryd" "/proc/$REG_PID/maps" &&
+	! grep -E "/libcurl|/libgnutls|/libkrb5" "/proc/$REG_PID/maps"
+'
+
 test_expect_success CURL 'SIGTERM stops the server with exit status 0' '
 	stop_registryd &&
 	! registryd_is_up

@@ -11,52 +11,9 @@
 # REGISTRY_PASSWORD make a user without an htpasswd file.
 . "$(dirname "$0")/../lib/test-lib.sh"
 . "$TEST_DIRECTORY/lib/tls-lib.sh"
+. "$TEST_DIRECTORY/lib/reference-lib.sh"
 
-REF_PID=
-REF_PORT=$(free_port)
 DEBUG_PORT=$(free_port)
-
-# start_reference FILE [VAR=value...]: docker-registry serve FILE with the
-# environment given, on 127.0.0.1:$REF_PORT (REGISTRY_HTTP_ADDR).
-start_reference() {
-	local f=$1
-	shift
-	stop_reference
-	env "$@" REGISTRY_HTTP_ADDR="127.0.0.1:$REF_PORT" \
-	    docker-registry serve "$f" >>"$TRASH/reference.log" 2>&1 \
-	    </dev/null 3>&- &
-	REF_PID=$!
-	local i
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$REF_PID" 2>/dev/null || {
-			echo "docker-registry exited"
-			tail -n 20 "$TRASH/reference.log"
-			REF_PID=
-			return 1
-		}
-		# Plain HTTP to a TLS port still gets an answer (400).
-		registryd_is_up "http://127.0.0.1:$REF_PORT" && return 0
-		sleep 0.1
-	done
-	echo "docker-registry did not answer within 10 s"
-	stop_reference
-	return 1
-}
-
-stop_reference() {
-	local i
-	[ -n "$REF_PID" ] || return 0
-	kill -TERM "$REF_PID" 2>/dev/null
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$REF_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$REF_PID" 2>/dev/null
-	wait "$REF_PID" 2>/dev/null
-	REF_PID=
-	return 0
-}
-test_atexit stop_reference
 
 # header_values NAME: every value of a header in the last response, the
 # lines of a repeated header joined with ", " (what HTTP means by them).

@@ -7,6 +7,7 @@
 # root on a root-owned tree it refuses, naming the chown to run; the umask
 # decides the modes of what it creates.
 . "$(dirname "$0")/../lib/test-lib.sh"
+. "$TEST_DIRECTORY/lib/reference-lib.sh"
 
 eval "own_orig_prereq_check() $(declare -f prereq_check | tail -n +2)"
 prereq_check() {
@@ -16,29 +17,10 @@ prereq_check() {
 	esac
 }
 
-REF_PORT=$(free_port)
-REF_PID=
-stop_reference() {
-	[ -n "$REF_PID" ] || return 0
-	kill -TERM "$REF_PID" 2>/dev/null
-	wait "$REF_PID" 2>/dev/null
-	REF_PID=
-}
-test_atexit stop_reference
-
 test_expect_success ROOT,DOCKER_REGISTRY,SKOPEO,BUSYBOX 'setup: docker-registry, as root, writes a tree' '
 	make_oci_layout "$TRASH/src" v1 &&
-	cat >ref.yml <<-EOF &&
-	version: 0.1
-	storage:
-	  filesystem:
-	    rootdirectory: $ROOT
-	http:
-	  addr: 127.0.0.1:$REF_PORT
-	EOF
-	{ (umask 022; exec docker-registry serve ref.yml >ref.log 2>&1 3>&-) & } &&
-	REF_PID=$! &&
-	wait_for registryd_is_up "http://127.0.0.1:$REF_PORT" &&
+	reference_config "$ROOT" &&
+	REF_UMASK=022 start_reference "$TRASH/reference.yml" &&
 	reg_skopeo copy --dest-tls-verify=false "oci:$TRASH/src:v1" \
 	    "docker://127.0.0.1:$REF_PORT/old/app:v1" &&
 	stop_reference &&

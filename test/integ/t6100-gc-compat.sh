@@ -16,68 +16,17 @@
 #     children and the referrer (and the blobs only they use), which
 #     registryd keeps and registry:2 2.8 removes, breaking the index.
 . "$(dirname "$0")/../lib/test-lib.sh"
+. "$TEST_DIRECTORY/lib/reference-lib.sh"
 
-REF_PID=
-REF_PORT=$(free_port)
 MT_OCI_EMPTY=application/vnd.oci.empty.v1+json
 MT_SIG=application/vnd.example.signature.v1
-
-# ref_config ROOT: a docker-registry config for ROOT in reference.yml.
-ref_config() {
-	cat >"$TRASH/reference.yml" <<-EOF
-	version: 0.1
-	log:
-	  level: info
-	storage:
-	  filesystem:
-	    rootdirectory: $1
-	  delete:
-	    enabled: true
-	http:
-	  addr: 127.0.0.1:$REF_PORT
-	EOF
-}
-
-# start_reference ROOT: docker-registry serving ROOT on $REF_PORT.
-start_reference() {
-	ref_config "$1"
-	docker-registry serve "$TRASH/reference.yml" \
-	    >>"$TRASH/reference.log" 2>&1 </dev/null &
-	REF_PID=$!
-	local i
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$REF_PID" 2>/dev/null || {
-			echo "docker-registry exited"; tail -n 20 "$TRASH/reference.log"
-			REF_PID=; return 1; }
-		registryd_is_up "http://127.0.0.1:$REF_PORT" && return 0
-		sleep 0.1
-	done
-	echo "docker-registry did not answer within 10 s"
-	stop_reference
-	return 1
-}
-
-stop_reference() {
-	local i
-	[ -n "$REF_PID" ] || return 0
-	kill -TERM "$REF_PID" 2>/dev/null
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$REF_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$REF_PID" 2>/dev/null
-	wait "$REF_PID" 2>/dev/null
-	REF_PID=
-	return 0
-}
-test_atexit stop_reference
 
 # ref_gc ROOT [FLAGS...]: docker-registry garbage-collect on ROOT; its
 # counts in REF_BLOBS and REF_MANIFESTS (what it removes or would).
 ref_gc() {
 	local root=$1 line
 	shift
-	ref_config "$root"
+	reference_config "$root"
 	docker-registry garbage-collect "$@" "$TRASH/reference.yml" \
 	    >"$TRASH/refgc.out" 2>"$TRASH/refgc.err" || {
 		tail -n 20 "$TRASH/refgc.err" "$TRASH/refgc.out"; return 1; }
@@ -231,7 +180,8 @@ test_expect_success DOCKER_REGISTRY,SKOPEO,BUSYBOX,REGISTRYD 'after registryd'"'
 	ref_gc "$TRASH/tree-rd" --dry-run &&
 	test "$REF_BLOBS" = 0 && test "$REF_MANIFESTS" = 0 &&
 	rd_fsck "$TRASH/tree-rd" &&
-	start_reference "$TRASH/tree-rd" &&
+	reference_config "$TRASH/tree-rd" &&
+	start_reference "$TRASH/reference.yml" &&
 	pull_all "$REF_PORT" &&
 	stop_reference
 '
@@ -277,7 +227,8 @@ test_expect_success DOCKER_REGISTRY,SKOPEO,BUSYBOX,REGISTRYD '--delete-untagged:
 	ROOT=$TRASH/tree-rdm && rm -f "$CONF" && write_config && start_registryd &&
 	pull_all "$PORT" &&
 	stop_registryd &&
-	start_reference "$TRASH/tree-refm" &&
+	reference_config "$TRASH/tree-refm" &&
+	start_reference "$TRASH/reference.yml" &&
 	! reg_skopeo copy --all --src-tls-verify=false \
 	    "docker://127.0.0.1:$REF_PORT/gc/multi:v1" "oci:$TRASH/broken:v1" &&
 	stop_reference

@@ -5,54 +5,7 @@
 # by registryd is served by docker-registry, and the same image pushed to
 # each gives the same files with the same bytes.
 . "$(dirname "$0")/../lib/test-lib.sh"
-
-REF_PID=
-REF_PORT=$(free_port)
-
-# start_reference ROOT: docker-registry on 127.0.0.1:$REF_PORT.
-start_reference() {
-	cat >"$TRASH/reference.yml" <<-EOF
-	version: 0.1
-	log:
-	  level: info
-	storage:
-	  filesystem:
-	    rootdirectory: $1
-	  delete:
-	    enabled: true
-	http:
-	  addr: 127.0.0.1:$REF_PORT
-	EOF
-	docker-registry serve "$TRASH/reference.yml" \
-	    >>"$TRASH/reference.log" 2>&1 </dev/null &
-	REF_PID=$!
-	local i
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$REF_PID" 2>/dev/null || {
-			echo "docker-registry exited"; tail -n 20 "$TRASH/reference.log"
-			REF_PID=; return 1; }
-		registryd_is_up "http://127.0.0.1:$REF_PORT" && return 0
-		sleep 0.1
-	done
-	echo "docker-registry did not answer within 10 s"
-	stop_reference
-	return 1
-}
-
-stop_reference() {
-	local i
-	[ -n "$REF_PID" ] || return 0
-	kill -TERM "$REF_PID" 2>/dev/null
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$REF_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$REF_PID" 2>/dev/null
-	wait "$REF_PID" 2>/dev/null
-	REF_PID=
-	return 0
-}
-test_atexit stop_reference
+. "$TEST_DIRECTORY/lib/reference-lib.sh"
 
 # tree_shape ROOT: every file under ROOT (relative) with the sha256 of its
 # content; upload leftovers and temporary files are not part of the shape.
@@ -67,7 +20,8 @@ test_expect_success DOCKER_REGISTRY,SKOPEO,BUSYBOX 'setup: an OCI layout' '
 '
 
 test_expect_success DOCKER_REGISTRY,SKOPEO,BUSYBOX 'push into docker-registry' '
-	start_reference "$TRASH/ref-root" &&
+	reference_config "$TRASH/ref-root" &&
+	start_reference "$TRASH/reference.yml" &&
 	reg_skopeo copy --dest-tls-verify=false --preserve-digests \
 	    "oci:$TRASH/src:v1" "docker://127.0.0.1:$REF_PORT/compat/img:v1" &&
 	stop_reference &&
@@ -98,7 +52,8 @@ test_expect_success DOCKER_REGISTRY,SKOPEO,BUSYBOX 'registryd adds a tag to that
 	reg_skopeo copy --src-tls-verify=false --dest-tls-verify=false \
 	    "docker://127.0.0.1:$PORT/compat/img:v1" "docker://127.0.0.1:$PORT/compat/img:v2" &&
 	stop_registryd &&
-	start_reference "$TRASH/ref-root" &&
+	reference_config "$TRASH/ref-root" &&
+	start_reference "$TRASH/reference.yml" &&
 	reg_skopeo list-tags --tls-verify=false "docker://127.0.0.1:$REF_PORT/compat/img" >tags.json &&
 	jq -e ".Tags | sort == [\"v1\", \"v2\"]" tags.json &&
 	stop_reference
@@ -116,7 +71,8 @@ test_expect_success DOCKER_REGISTRY,SKOPEO,BUSYBOX 'push into registryd' '
 '
 
 test_expect_success DOCKER_REGISTRY,SKOPEO,BUSYBOX,CURL 'docker-registry serves the tree registryd wrote' '
-	start_reference "$TRASH/rd-root" &&
+	reference_config "$TRASH/rd-root" &&
+	start_reference "$TRASH/reference.yml" &&
 	reg_curl GET "http://127.0.0.1:$REF_PORT/v2/_catalog" &&
 	jq_body ".repositories == [\"compat/img\"]" &&
 	reg_curl GET "http://127.0.0.1:$REF_PORT/v2/compat/img/manifests/v1" \
@@ -169,7 +125,8 @@ test_expect_success DOCKER_REGISTRY,SKOPEO,BUSYBOX,CURL,REGISTRYD 'registryd ind
 	jq_body ".manifests | map(.digest) == [\"$SIG\"]" &&
 	test -f "$IDX/referrers/subjects/sha256/${M#sha256:}/${SIG#sha256:}" &&
 	stop_registryd &&
-	start_reference "$ROOT" &&
+	reference_config "$ROOT" &&
+	start_reference "$TRASH/reference.yml" &&
 	reg_curl GET "http://127.0.0.1:$REF_PORT/v2/_catalog" &&
 	expect_status 200 &&
 	jq_body ".repositories == [\"compat/img\"]" &&
@@ -218,7 +175,8 @@ test_expect_success DOCKER_REGISTRY,SKOPEO,BUSYBOX,CURL,REGISTRYD 'a shared root
 	reg_curl GET /v2/_catalog &&
 	expect_status 200 &&
 	jq_body "(.repositories // []) == []" &&
-	start_reference "$TRASH/shared-root" &&
+	reference_config "$TRASH/shared-root" &&
+	start_reference "$TRASH/reference.yml" &&
 	reg_skopeo copy --dest-tls-verify=false --preserve-digests \
 	    "oci:$TRASH/src:v1" "docker://127.0.0.1:$REF_PORT/shared/img:v1" &&
 	reg_curl GET /v2/shared/img/manifests/v1 -H "Accept: $MT_OCI_MANIFEST" &&
@@ -235,7 +193,8 @@ test_expect_success DOCKER_REGISTRY,SKOPEO,BUSYBOX,CURL,REGISTRYD 'a shared root
 
 test_expect_success DOCKER_REGISTRY,SKOPEO,BUSYBOX,CURL,REGISTRYD 'a shared root: a referrer docker-registry stores appears in registryd'"'"'s referrers' '
 	start_registryd &&
-	start_reference "$TRASH/shared-root" &&
+	reference_config "$TRASH/shared-root" &&
+	start_reference "$TRASH/reference.yml" &&
 	artifact_json "$M" 2 sig2.json &&
 	SIG2=$(sha256_of sig2.json) &&
 	(BASE=http://127.0.0.1:$REF_PORT &&
@@ -254,7 +213,8 @@ test_expect_success DOCKER_REGISTRY,CURL 'umask 027: docker-registry makes files
 	old_umask=$(umask) &&
 	umask 027 &&
 	mkdir "$TRASH/ref027" &&
-	start_reference "$TRASH/ref027"
+	reference_config "$TRASH/ref027" &&
+	start_reference "$TRASH/reference.yml"
 	rc=$?
 	umask "$old_umask" &&
 	test $rc = 0 &&

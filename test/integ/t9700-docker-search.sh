@@ -10,6 +10,7 @@
 . "$(dirname "$0")/../lib/test-lib.sh"
 . "$TEST_DIRECTORY/lib/tls-lib.sh"
 . "$TEST_DIRECTORY/lib/docker-lib.sh"
+. "$TEST_DIRECTORY/lib/reference-lib.sh"
 
 PA='alice-Search.1'
 HT="$TRASH/htpasswd"
@@ -165,17 +166,13 @@ test_expect_success REGISTRYD,DOCKER,BUSYBOX,OPENSSL 'docker logout: docker sear
 '
 
 # What the people this is for get today: registry:2 has no /v1/.
-R2_PID=
-test_atexit '[ -z "$R2_PID" ] || kill "$R2_PID"'
 test_expect_success DOCKER,BUSYBOX,DOCKER_REGISTRY 'registry:2 (docker-registry) answers the same docker search with 404' '
-	p2=$(free_port) &&
-	printf "%s\n" "version: 0.1" "storage:" "  filesystem:" \
-	    "    rootdirectory: $TRASH/r2" "http:" "  addr: 127.0.0.1:$p2" >r2.yml &&
-	{ docker-registry serve r2.yml >r2.log 2>&1 </dev/null 3>&- & R2_PID=$!; } &&
-	wait_for curl -sf "http://127.0.0.1:$p2/v2/" &&
-	! timeout 60 docker search "127.0.0.1:$p2/app" >out 2>&1 &&
+	reference_config "$TRASH/r2" &&
+	start_reference "$TRASH/reference.yml" &&
+	! timeout 60 docker search "127.0.0.1:$REF_PORT/app" >out 2>&1 &&
 	cat out &&
-	grep -q "Unexpected status code 404" out
+	grep -q "Unexpected status code 404" out &&
+	stop_reference
 '
 
 test_done

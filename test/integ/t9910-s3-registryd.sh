@@ -125,7 +125,10 @@ start_fake() {
 	python3 "$TEST_DIRECTORY/s3/fake-s3.py" "$FAKE_PORT" \
 	    "$TRASH/fake-rules" 2>>"$TRASH/fake.log" </dev/null 3>&- &
 	test_atexit "kill $! 2>/dev/null"
-	wait_for curl -s -o /dev/null "http://127.0.0.1:$FAKE_PORT/" &&
+	wait_for curl -s -o /dev/null "http://127.0.0.1:$FAKE_PORT/" ||
+	    return 1
+	# Alone after the &, so that $! is registryd itself, not a
+	# subshell running a list.
 	env REGISTRY_STORAGE=s3 REGISTRY_STORAGE_S3_REGION=us-east-1 \
 	    "REGISTRY_STORAGE_S3_REGIONENDPOINT=http://127.0.0.1:$FAKE_PORT" \
 	    REGISTRY_STORAGE_S3_BUCKET=fake REGISTRY_STORAGE_S3_ACCESSKEY=ak \
@@ -134,6 +137,7 @@ start_fake() {
 	    "REGISTRY_HTTP_ADDR=127.0.0.1:$FAKE_REG_PORT" \
 	    "$REGISTRYD" serve -c "$CONF" \
 	    >>"$TRASH/registryd-fake.log" 2>&1 </dev/null 3>&- &
+	FAKE_REG_PID=$!
 	test_atexit "kill $! 2>/dev/null"
 	for ((i = 0; i < 100; i++)); do
 		registryd_is_up "$FBASE" && return 0
@@ -483,6 +487,12 @@ test_expect_success CEPH,CURL 'no secret in the logs' '
 test_expect_success PYTHON3,CURL 'stand-in S3: registryd serves a blob from it' '
 	start_fake &&
 	test "$(fake_get)" = "0 200" && test "$(cat "$TRASH/fbody")" = hello
+'
+
+# The s3 driver opens libcurl at start (s3.c), the filesystem driver
+# never does (t0000).
+test_expect_success PYTHON3,CURL 'the s3 driver has loaded libcurl' '
+	grep -q "/libcurl\.so\.4" "/proc/$FAKE_REG_PID/maps"
 '
 
 test_expect_success PYTHON3,CURL 'a range GET answered 503 after the retries closes the connection, no hang (R0)' '

@@ -3,11 +3,16 @@
  * each other (a store job submitted after many password checks finishes
  * before them), the password-check class is bounded and the others are
  * not, cancelled jobs never run but are handed back, the depths that
- * pool_stats reports, and pool_stop running what is queued.
+ * pool_stats reports, and pool_stop running what is queued. Memory: the
+ * workers share one malloc arena, and what their jobs freed is given
+ * back to the kernel once they are over.
  */
+#include <malloc.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -31,6 +36,7 @@ struct tjob {
 	struct pool_job tj_job; /* first: the pool hands this pointer back */
 	int tj_usleep;          /* pj_work sleeps this long */
 	int tj_gated;           /* pj_work waits for the gate */
+	int tj_churn;           /* pj_work mallocs and frees this many */
 	atomic_int tj_ran;      /* pj_work ran */
 	atomic_int tj_seq;      /* finish_seq when pj_work ended */
 	int tj_done;            /* pj_done ran (the loop's) */
@@ -43,6 +49,33 @@ gate_set(int open)
 	gate.open = open;
 	pthread_cond_broadcast(&gate.cond);
 	pthread_mutex_unlock(&gate.lock);
+}
+
+/* churn's last block, still allocated: it pins the arena's top. */
+static _Atomic(char *) pin;
+
+/*
+ * What a listing does to malloc: many small blocks (JSON strings), all
+ * freed at the end, while one allocated after them lives on (the next
+ * request's, say). Freed small blocks stay in the arena's fast bins, and
+ * the live one keeps them from going back as the arena's top.
+ */
+static void
+churn(int n)
+{
+	char **v, *p;
+	int i;
+
+	if ((v = calloc((size_t)n, sizeof(*v))) == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		if ((v[i] = malloc(64)) != NULL)
+			memset(v[i], 'x', 64);
+	if ((p = malloc(64)) != NULL)
+		free(atomic_exchange(&pin, p));
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
 }
 
 static void
@@ -58,6 +91,8 @@ tjob_work(struct pool_job *pj)
 	}
 	if (t->tj_usleep > 0)
 		usleep((useconds_t)t->tj_usleep);
+	if (t->tj_churn > 0)
+		churn(t->tj_churn);
 	atomic_store(&t->tj_seq, atomic_fetch_add(&finish_seq, 1) + 1);
 	atomic_store(&t->tj_ran, 1);
 }
@@ -247,6 +282,99 @@ test_limit_and_cancel(void)
 	pool_set_limit(POOL_AUTH, 0);
 }
 
+/* A timer that sets *arg. */
+static void
+flag_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	*(int *)arg = 1;
+}
+
+/* malloc arenas in the process: malloc_info's <heap> elements. */
+static int
+arena_count(void)
+{
+	char *buf = NULL, *p;
+	size_t len = 0;
+	FILE *f;
+	int n = 0;
+
+	if ((f = open_memstream(&buf, &len)) == NULL)
+		return -1;
+	(void)malloc_info(0, f);
+	fclose(f);
+	for (p = buf; (p = strstr(p, "<heap nr=")) != NULL; p++)
+		n++;
+	free(buf);
+	return n;
+}
+
+/* RssAnon of this process in KiB, or -1. */
+static long
+rss_anon_kib(void)
+{
+	char line[256];
+	long kib = -1;
+	FILE *f;
+
+	if ((f = fopen("/proc/self/status", "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "RssAnon: %ld", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+/*
+ * With the default threads: jobs that malloc on every store and walk
+ * worker at once make one arena besides the main thread's, not one per
+ * worker; and the ~12 MiB a job allocated and freed in small blocks
+ * leaves the process's resident memory once the jobs are over (the
+ * trim timer), while a job is still in flight it stays.
+ */
+static void
+test_memory(void)
+{
+	struct tjob j[POOL_STORE_THREADS + POOL_WALK_THREADS], big;
+	long before, after;
+	int i, n = POOL_STORE_THREADS + POOL_WALK_THREADS, flag = 0;
+	struct event *ev;
+	struct timeval tv = {0, 3 * POOL_TRIM_DELAY_MS * 1000};
+
+	gate_set(0);
+	for (i = 0; i < n; i++) {
+		tjob_init(&j[i], i < POOL_STORE_THREADS ? POOL_STORE : POOL_WALK,
+		    0, 1);
+		j[i].tj_churn = 100;
+		(void)pool_submit(&j[i].tj_job);
+	}
+	ok(wait_running(POOL_STORE, POOL_STORE_THREADS) &&
+	        wait_running(POOL_WALK, POOL_WALK_THREADS),
+	    "every store and walk worker holds a job");
+	gate_set(1);
+	ok(loop_idle(), "the jobs ended");
+	ok(arena_count() <= POOL_MALLOC_ARENAS,
+	    "%d workers made no arena of their own: %d arenas", n,
+	    arena_count());
+
+	tjob_init(&big, POOL_STORE, 0, 0);
+	big.tj_churn = 150000;
+	(void)pool_submit(&big.tj_job);
+	ok(loop_idle(), "a job freed 150000 small blocks");
+	before = rss_anon_kib();
+	ev = evtimer_new(base, flag_cb, &flag);
+	(void)evtimer_add(ev, &tv);
+	(void)loop_until(&flag);
+	event_free(ev);
+	after = rss_anon_kib();
+	ok(before > 0 && after >= 0 && before - after > 6 * 1024,
+	    "their pages went back to the kernel: RssAnon %ld -> %ld KiB",
+	    before, after);
+	free(atomic_exchange(&pin, NULL));
+}
+
 int
 main(void)
 {
@@ -282,6 +410,7 @@ main(void)
 	    "default threads: store %d, walk %d, password checks %d",
 	    pool.cls[POOL_STORE].pc_threads, pool.cls[POOL_WALK].pc_threads,
 	    pool.cls[POOL_AUTH].pc_threads);
+	test_memory();
 	pool_stop();
 	event_base_free(base);
 	return done_testing();
