@@ -153,6 +153,7 @@ static size_t gc_repo_add(struct gc *, const char *);
 static int gc_census(struct gc *);
 static int gc_census_finish(struct gc *);
 static struct gc_blob *gc_blob_find(struct gc *, const char *);
+static void gc_set_cutoff(struct gc *);
 static int gc_recent(const struct gc *, const struct timespec *);
 static int gc_read(struct gc *, size_t, const char *, struct manifest *);
 static void
@@ -1014,13 +1015,29 @@ gc_new(struct store *s, const struct gc_options *opts)
 		g->g_opts.go_grace = 0;
 	g->g_phase = GC_WALK;
 	g->g_start_ms = util_now_ms();
-	/*
-	 * The clock the kernel stamps files with; one second more than the
-	 * grace, for file systems that keep whole seconds.
-	 */
-	(void)clock_gettime(CLOCK_REALTIME_COARSE, &g->g_cutoff);
-	g->g_cutoff.tv_sec -= g->g_opts.go_grace + 1;
 	return g;
+}
+
+/*
+ * gc_set_cutoff: "used recently" means used since now, less the grace,
+ * once no push of this process is between touching what it references
+ * and writing its revision link (the write side of the guard waits for
+ * them). A push that touched before and linked after would otherwise
+ * be missed twice: its manifest is not in the census that follows, and
+ * its touches are older than the cutoff whenever it took longer than
+ * the grace (gc_grace 0, and a score of S3 requests under load, is a
+ * second). Those that finished are in the census; those that start now
+ * touch after the cutoff. The clock is the one the kernel stamps files
+ * with, and S3 servers their Last-Modified; one second more than the
+ * grace, for stores that keep whole seconds.
+ */
+static void
+gc_set_cutoff(struct gc *g)
+{
+	gc_lock_all();
+	(void)clock_gettime(CLOCK_REALTIME_COARSE, &g->g_cutoff);
+	gc_unlock_all();
+	g->g_cutoff.tv_sec -= g->g_opts.go_grace + 1;
 }
 
 int
@@ -1036,6 +1053,7 @@ gc_step(struct gc *g)
 	}
 	switch (g->g_phase) {
 	case GC_WALK:
+		gc_set_cutoff(g);
 		rc = gc_census(g);
 		g->g_phase = GC_MARK;
 		break;

@@ -2334,6 +2334,79 @@ test_repush_during_gc(void)
 	resp_free(&r);
 }
 
+/*
+ * A push that takes a while between touching its layers and writing its
+ * revision link (on S3 that is a score of requests, a second and more
+ * under load) while a collection starts: the hook makes the touches
+ * two hours old (time passing) and starts the collection there, with
+ * the push holding the guard. A collection that took its cutoff and
+ * its census then would not see the manifest, and would find the
+ * layers used too long ago: an acknowledged push losing its blobs. It
+ * must start only once no push is between touch and link.
+ */
+static void
+slowpush_hook(const char *digest, void *arg)
+{
+	struct repush *rp = arg;
+
+	if (rp->rp_started || strcmp(digest, rp->rp_digest) != 0)
+		return;
+	store_mem_age(st, 7200);
+	repush_hook(digest, arg);
+}
+
+static void
+test_slow_push_during_gc(void)
+{
+	struct repush rp;
+	struct resp r;
+	char l[DIGEST_BUFSZ], c[DIGEST_BUFSZ], m[DIGEST_BUFSZ], m2[DIGEST_BUFSZ];
+	char man[1024];
+
+	ok(push_blob("lib/slowpush", "slow push lyr", l) &&
+	        push_blob("lib/slowpush",
+	            "{\"architecture\":\"amd64\",\"os\":\"s\"}", c),
+	    "slow push: two blobs pushed");
+	image_manifest(man, sizeof(man), c, l);
+	is_int(push_manifest("lib/slowpush", "v1", MT_OCI_MANIFEST, man, m, &r),
+	    201, "slow push: the image pushed");
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "DELETE /v2/lib/slowpush/manifests/%s HTTP/1.1\r\nHost: t\r\n",
+	    m);
+	is_int(r.status, 202, "slow push: and deleted by digest");
+	resp_free(&r);
+
+	memset(&rp, 0, sizeof(rp));
+	rp.rp_digest = m;
+	pthread_mutex_init(&rp.rp_lock, NULL);
+	pthread_cond_init(&rp.rp_cond, NULL);
+	store_mem_on_blob_write(slowpush_hook, &rp);
+	is_int(push_manifest("lib/slowpush", "v2", MT_OCI_MANIFEST, man, m2,
+	           &r),
+	    201, "slow push: the image pushed again, slowly, as v2");
+	resp_free(&r);
+	store_mem_on_blob_write(NULL, NULL);
+	ok(rp.rp_started, "slow push: a collection ran during the push");
+	if (rp.rp_started)
+		pthread_join(rp.rp_thread, NULL);
+	is_int(rp.rp_rc, 0, "slow push: the collection completed");
+	pthread_mutex_destroy(&rp.rp_lock);
+	pthread_cond_destroy(&rp.rp_cond);
+
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/slowpush/blobs/%s HTTP/1.1\r\nHost: t\r\n", l);
+	ok(r.status == 200 && strcmp(r.body, "slow push lyr") == 0,
+	    "slow push: the acknowledged push's layer is pullable (got %d)",
+	    r.status);
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/slowpush/blobs/%s HTTP/1.1\r\nHost: t\r\n", c);
+	is_int(r.status, 200,
+	    "slow push: the acknowledged push's config is pullable");
+	resp_free(&r);
+}
+
 /* Every handler test, against st. */
 static void
 test_all(void)
@@ -2358,6 +2431,7 @@ test_all(void)
 	test_used();
 	test_read_only();
 	test_repush_during_gc();
+	test_slow_push_during_gc();
 }
 
 int
