@@ -112,6 +112,7 @@ struct gc {
 	struct gc_result g_res;
 	enum gc_phase g_phase;
 	struct timespec g_cutoff; /* used at or after this: keep */
+	char g_id[UUID_LEN + 1];  /* this run's name on doomed blobs */
 	uint64_t g_start_ms;
 	int g_nomem;         /* an allocation in the walk failed */
 	atomic_int g_cancel; /* gc_cancel, from another thread */
@@ -857,7 +858,10 @@ gc_sweep_blobs(struct gc *g)
 /*
  * gc_sweep_blob: remove blob b and its layer links [lo, hi), unless the
  * store says it or one of them was used since the cutoff. The check and
- * the removal are one step under the guard (see the top of the file).
+ * the removal are one step under the guard (see the top of the file),
+ * and the blob is doomed in the store before the check, for pushes in
+ * other processes (store.h); the removal comes within STORE_DOOM_HOLD
+ * seconds of the doom, or the blob stays.
  */
 static void
 gc_sweep_blob(struct gc *g, struct gc_blob *b, size_t lo, size_t hi)
@@ -865,8 +869,9 @@ gc_sweep_blob(struct gc *g, struct gc_blob *b, size_t lo, size_t hi)
 	struct gc_link *l;
 	struct timespec ts;
 	const char *name;
+	uint64_t doomed_at = 0;
 	size_t i;
-	int recent = 0, gone = 0;
+	int recent = 0, gone = 0, doomed = 0;
 
 	for (i = lo; i < hi; i++) {
 		l = &g->g_links[i];
@@ -879,6 +884,17 @@ gc_sweep_blob(struct gc *g, struct gc_blob *b, size_t lo, size_t hi)
 		}
 	}
 	gc_lock_all();
+	if (!g->g_opts.go_dry_run) {
+		if (store_blob_doom(g->g_store, b->gb_digest, g->g_id, 1) ==
+		    -1) {
+			g->g_res.gr_errors++;
+			gc_say(g, 1, "blob %s: doom: %s: kept", b->gb_digest,
+			    strerror(errno));
+			goto done;
+		}
+		doomed = 1;
+		doomed_at = util_now_ms();
+	}
 	if (store_blob_used(g->g_store, b->gb_digest, &ts) == 0)
 		recent = gc_recent(g, &ts);
 	else if (errno == ENOENT)
@@ -931,6 +947,13 @@ gc_sweep_blob(struct gc *g, struct gc_blob *b, size_t lo, size_t hi)
 	}
 	if (gone)
 		goto done;
+	if (doomed && util_now_ms() - doomed_at >= STORE_DOOM_HOLD * 1000) {
+		/* A push elsewhere may no longer see the doom: keep. */
+		g->g_res.gr_warnings++;
+		gc_say(g, 1, "blob %s: the store took over %d s to answer: kept",
+		    b->gb_digest, STORE_DOOM_HOLD);
+		goto done;
+	}
 	if (!g->g_opts.go_dry_run &&
 	    store_blob_delete(g->g_store, b->gb_digest) == -1) {
 		if (errno != ENOENT) {
@@ -940,12 +963,18 @@ gc_sweep_blob(struct gc *g, struct gc_blob *b, size_t lo, size_t hi)
 		}
 		goto done;
 	}
+	doomed = 0; /* the marks went with the blob */
 	g->g_res.gr_blobs_removed++;
 	g->g_res.gr_bytes_removed += b->gb_size;
 	gc_say(g, 0, "%s blob %s (%" PRIu64 " bytes)",
 	    g->g_opts.go_dry_run ? "would remove" : "remove", b->gb_digest,
 	    b->gb_size);
 done:
+	/* Kept: no longer doomed. A mark left behind expires (store.h). */
+	if (doomed &&
+	    store_blob_doom(g->g_store, b->gb_digest, g->g_id, 0) == -1)
+		gc_say(g, 1, "blob %s: undoom: %s", b->gb_digest,
+		    strerror(errno));
 	gc_unlock_all();
 }
 
@@ -1015,6 +1044,10 @@ gc_new(struct store *s, const struct gc_options *opts)
 		g->g_opts.go_grace = 0;
 	g->g_phase = GC_WALK;
 	g->g_start_ms = util_now_ms();
+	if (util_uuid(g->g_id) == -1) {
+		free(g);
+		return NULL;
+	}
 	return g;
 }
 

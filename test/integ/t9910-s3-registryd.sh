@@ -412,6 +412,31 @@ test_expect_success CEPH,SKOPEO,BUSYBOX 'online garbage collection on S3: gc_int
 	same_blobs "$TRASH/src" "$TRASH/afteronline"
 '
 
+# doom_key HEX: the key of another instance's collection's doomed mark
+# on blob HEX (store.h, store_s3.c).
+doom_key() {
+	key "blobs/sha256/${1:0:2}/$1/_registryd-doomed-0b7fcb4c-1111-4222-8333-444455556666"
+}
+
+test_expect_success CEPH,CURL 'a blob doomed by a collection on another instance: a manifest naming it is refused until the mark goes' '
+	echo "doomed layer" >"$TRASH/dl" &&
+	echo "{\"architecture\":\"amd64\",\"os\":\"linux\"}" >"$TRASH/dc" &&
+	push_blob s3/doom "$TRASH/dl" && push_blob s3/doom "$TRASH/dc" &&
+	DL=$(sha256_of "$TRASH/dl") && DC=$(sha256_of "$TRASH/dc") &&
+	printf "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"%s\",\"size\":%s},\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar\",\"digest\":\"%s\",\"size\":%s}]}" \
+	    "$MT_OCI_MANIFEST" "$DC" "$(size_of "$TRASH/dc")" \
+	    "$DL" "$(size_of "$TRASH/dl")" >"$TRASH/dm.json" &&
+	: >"$TRASH/empty-mark" &&
+	s3c put "$TRASH/empty-mark" "s3://$S3_BUCKET/$(doom_key "${DL#sha256:}")" &&
+	env "${S3ENV[@]}" "$REGISTRYD" fsck -c "$CONF" >"$TRASH/fsck2" 2>&1 &&
+	grep -q ", 0 problems" "$TRASH/fsck2" &&
+	reg_curl PUT /v2/s3/doom/manifests/v1 \
+	    -H "Content-Type: $MT_OCI_MANIFEST" --data-binary @"$TRASH/dm.json" &&
+	expect_status 400 && expect_error_code MANIFEST_BLOB_UNKNOWN &&
+	s3c del "s3://$S3_BUCKET/$(doom_key "${DL#sha256:}")" &&
+	push_manifest s3/doom v1 "$TRASH/dm.json" "$MT_OCI_MANIFEST"
+'
+
 test_expect_success CEPH,CURL 'no secret in the logs' '
 	! grep -q -- "$S3_SECRET_KEY" "$TRASH/registryd.log" "$TRASH/registryd2.log" \
 	    "$TRASH/gcint.log"

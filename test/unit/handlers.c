@@ -2405,6 +2405,62 @@ test_slow_push_during_gc(void)
 	is_int(r.status, 200,
 	    "slow push: the acknowledged push's config is pullable");
 	resp_free(&r);
+	ok(store_blob_doomed(st, l) == 0 && store_blob_doomed(st, c) == 0,
+	    "slow push: the collection left no doomed mark on what it kept");
+}
+
+/*
+ * A collection in another process (another instance on the same bucket)
+ * dooms a blob before it reads when the blob was used (store.h): a push
+ * that touched the blob must then count it missing, or the collection,
+ * having read the time before the touch, removes it after the 201.
+ */
+static void
+test_doomed_push(void)
+{
+	static const char *other = "0b7fcb4c-1111-4222-8333-444455556666";
+	struct resp r;
+	char l[DIGEST_BUFSZ], c[DIGEST_BUFSZ], m[DIGEST_BUFSZ], m2[DIGEST_BUFSZ];
+	char man[1024];
+
+	ok(push_blob("lib/doom", "doomed layer", l) &&
+	        push_blob("lib/doom",
+	            "{\"architecture\":\"amd64\",\"os\":\"d\"}", c),
+	    "doomed: two blobs pushed");
+	image_manifest(man, sizeof(man), c, l);
+	is_int(store_blob_doom(st, l, other, 1), 0,
+	    "doomed: another process's collection dooms the layer");
+	is_int(push_manifest("lib/doom", "v1", MT_OCI_MANIFEST, man, m, &r),
+	    400, "doomed: a manifest naming it is refused");
+	ok(oci_error(&r, "MANIFEST_BLOB_UNKNOWN"),
+	    "doomed: ... as MANIFEST_BLOB_UNKNOWN");
+	resp_free(&r);
+	is_int(store_blob_doom(st, l, other, 0), 0,
+	    "doomed: the collection keeps it after all");
+	is_int(push_manifest("lib/doom", "v1", MT_OCI_MANIFEST, man, m, &r),
+	    201, "doomed: the same manifest is then accepted");
+	resp_free(&r);
+
+	api_req(&r, NULL, 0,
+	    "DELETE /v2/lib/doom/manifests/%s HTTP/1.1\r\nHost: t\r\n", m);
+	is_int(r.status, 202, "doomed: the manifest deleted by digest");
+	resp_free(&r);
+	is_int(store_blob_doom(st, m, other, 1), 0,
+	    "doomed: its blob doomed by the other collection");
+	is_int(push_manifest("lib/doom", "v2", MT_OCI_MANIFEST, man, m2, &r),
+	    503, "doomed: pushed again meanwhile: 503, try again");
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/doom/manifests/v2 HTTP/1.1\r\nHost: t\r\n"
+	    "Accept: %s\r\n",
+	    MT_OCI_MANIFEST);
+	is_int(r.status, 404, "doomed: and no tag was written");
+	resp_free(&r);
+	is_int(store_blob_doom(st, m, other, 0), 0,
+	    "doomed: the other collection keeps it");
+	is_int(push_manifest("lib/doom", "v2", MT_OCI_MANIFEST, man, m2, &r),
+	    201, "doomed: the retry is accepted");
+	resp_free(&r);
 }
 
 /* Every handler test, against st. */
@@ -2432,6 +2488,7 @@ test_all(void)
 	test_read_only();
 	test_repush_during_gc();
 	test_slow_push_during_gc();
+	test_doomed_push();
 }
 
 int
