@@ -23,9 +23,15 @@
  * one process, either the push touched first and the sweep keeps the blob, or
  * the sweep removed it first and the push finds it missing and fails
  * (MANIFEST_BLOB_UNKNOWN, never acknowledged). Between processes sharing a
- * store only the times order them: the window is the sweep's last check and its
- * removal, two calls wide. go_grace covers what was found present before the
- * run started (a HEAD at minute 0, the manifest at minute 40).
+ * store, the sweep dooms the blob in the store before its check and the
+ * push asks after its touch whether it is doomed (store.h): one of the two
+ * sees the other. go_grace covers what was found present before the
+ * run started (a HEAD at minute 0, the manifest at minute 40). The cutoff
+ * is taken once no push of this process is between its touch and its
+ * revision link (gc_set_cutoff); a push in another process must take less
+ * than go_grace between the two, which the default hour leaves no doubt
+ * about, and the store's clock (file times, S3's Last-Modified) must
+ * agree with this host's to within it.
  *
  * The referrers index (store.h) is a cache that its queries keep right:
  * a manifest removed here (--delete-untagged) drops out of it at the next
