@@ -862,22 +862,55 @@ gc_sweep_blobs(struct gc *g)
 }
 
 /*
+ * gc_blob_recent: 1 when the store says blob b or one of its layer links
+ * [lo, hi) was used since the cutoff, 0 when not (*gone when the blob is
+ * no more), -1 with errno.
+ */
+static int
+gc_blob_recent(struct gc *g, struct gc_blob *b, size_t lo, size_t hi,
+    int *gone)
+{
+	struct gc_link *l;
+	struct timespec ts;
+	size_t i;
+	int recent = 0;
+
+	*gone = 0;
+	if (store_blob_used(g->g_store, b->gb_digest, &ts) == 0)
+		recent = gc_recent(g, &ts);
+	else if (errno == ENOENT)
+		*gone = 1;
+	else
+		return -1;
+	for (i = lo; i < hi && recent == 0; i++) {
+		l = &g->g_links[i];
+		if (l->gl_kind != STORE_LINK_LAYER)
+			continue;
+		if (store_link_used(g->g_store, g->g_repos[l->gl_repo],
+		        STORE_LINK_LAYER, b->gb_digest, &ts) == 0)
+			recent = gc_recent(g, &ts);
+		else if (errno != ENOENT)
+			return -1;
+	}
+	return recent;
+}
+
+/*
  * gc_sweep_blob: remove blob b and its layer links [lo, hi), unless the
  * store says it or one of them was used since the cutoff. The check and
- * the removal are one step under the guard (see the top of the file),
- * and the blob is doomed in the store before the check, for pushes in
- * other processes (store.h); the removal comes within STORE_DOOM_HOLD
- * seconds of the doom, or the blob stays.
+ * the removal are one step under the guard (see the top of the file).
+ * For pushes in other processes, a blob that looks unused is doomed in
+ * the store and checked again (store.h); its removal comes within
+ * STORE_DOOM_HOLD seconds of the doom, or it stays.
  */
 static void
 gc_sweep_blob(struct gc *g, struct gc_blob *b, size_t lo, size_t hi)
 {
 	struct gc_link *l;
-	struct timespec ts;
 	const char *name;
 	uint64_t doomed_at = 0;
 	size_t i;
-	int recent = 0, gone = 0, doomed = 0;
+	int recent, gone, doomed = 0;
 
 	for (i = lo; i < hi; i++) {
 		l = &g->g_links[i];
@@ -890,7 +923,8 @@ gc_sweep_blob(struct gc *g, struct gc_blob *b, size_t lo, size_t hi)
 		}
 	}
 	gc_lock_all();
-	if (!g->g_opts.go_dry_run) {
+	recent = gc_blob_recent(g, b, lo, hi, &gone);
+	if (recent == 0 && !gone && !g->g_opts.go_dry_run) {
 		if (store_blob_doom(g->g_store, b->gb_digest, g->g_id, 1) ==
 		    -1) {
 			g->g_res.gr_errors++;
@@ -900,22 +934,8 @@ gc_sweep_blob(struct gc *g, struct gc_blob *b, size_t lo, size_t hi)
 		}
 		doomed = 1;
 		doomed_at = util_now_ms();
-	}
-	if (store_blob_used(g->g_store, b->gb_digest, &ts) == 0)
-		recent = gc_recent(g, &ts);
-	else if (errno == ENOENT)
-		gone = 1;
-	else
-		recent = -1;
-	for (i = lo; i < hi && recent == 0; i++) {
-		l = &g->g_links[i];
-		if (l->gl_kind != STORE_LINK_LAYER)
-			continue;
-		if (store_link_used(g->g_store, g->g_repos[l->gl_repo],
-		        STORE_LINK_LAYER, b->gb_digest, &ts) == 0)
-			recent = gc_recent(g, &ts);
-		else if (errno != ENOENT)
-			recent = -1;
+		/* A push touching it from now on finds it doomed. */
+		recent = gc_blob_recent(g, b, lo, hi, &gone);
 	}
 	if (recent == -1) {
 		g->g_res.gr_errors++;
