@@ -998,9 +998,11 @@ gc_sweep_blob(struct gc *g, struct gc_blob *b, size_t lo, size_t hi)
 done:
 	/* Kept: no longer doomed. A mark left behind expires (store.h). */
 	if (doomed &&
-	    store_blob_doom(g->g_store, b->gb_digest, g->g_id, 0) == -1)
+	    store_blob_doom(g->g_store, b->gb_digest, g->g_id, 0) == -1) {
+		g->g_res.gr_warnings++;
 		gc_say(g, 1, "blob %s: undoom: %s", b->gb_digest,
 		    strerror(errno));
+	}
 	gc_unlock_all();
 }
 
