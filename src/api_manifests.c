@@ -611,10 +611,15 @@ ref_link(const struct manifest_ref *r)
 static int
 put_doomed(struct store *st, const char *digest)
 {
+	uint64_t size;
 	int rc;
 
-	if ((rc = store_blob_doomed(st, digest)) == 0)
+	/* Still there after the question: see put_work (review rev14). */
+	if ((rc = store_blob_doomed(st, digest)) == 0 &&
+	    (rc = store_blob_stat(st, digest, &size)) == 0)
 		return 0;
+	if (rc == -1 && errno == ENOENT)
+		rc = 1;
 	if (rc == 1)
 		errno = EAGAIN;
 	return 1;
@@ -655,11 +660,17 @@ put_work(struct store_call *sc)
 			continue;
 		(void)store_link_touch(st, job->mj_name, ref_link(r),
 		    r->mr_digest);
-		rc = store_link_exists(st, job->mj_name, ref_link(r),
-		    r->mr_digest);
-		/* Being removed by a collection elsewhere: missing. */
-		if (rc == 1 && (rc = store_blob_doomed(st, r->mr_digest)) != -1)
-			rc = !rc;
+		/*
+		 * Being removed by a collection elsewhere: missing. Asked
+		 * before the existence check: the collection removes its
+		 * mark with the blob, so a push that found the blob before
+		 * that may miss the mark after it (review rev14).
+		 */
+		if ((rc = store_blob_doomed(st, r->mr_digest)) == 0)
+			rc = store_link_exists(st, job->mj_name, ref_link(r),
+			    r->mr_digest);
+		else if (rc == 1)
+			rc = 0;
 		if (rc != 1) {
 			job->mj_errno = errno;
 			job->mj_result =

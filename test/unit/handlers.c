@@ -2463,6 +2463,84 @@ test_doomed_push(void)
 	resp_free(&r);
 }
 
+
+/*
+ * REVIEW rev14: a collection in another process dooms a blob, then
+ * finishes (data, then the prefix with its marks) between the push's
+ * existence check and its doomed listing. Simulated by a so_blob_doomed
+ * that runs the other process's delete first.
+ */
+#include "store_driver.h"
+static const struct store_ops *race_real;
+static struct store_ops race_ops;
+static const char *race_digest;
+
+static int
+race_doomed(struct store *s, const char *d)
+{
+	if (race_digest != NULL && strcmp(d, race_digest) == 0) {
+		race_digest = NULL;
+		(void)race_real->so_blob_delete(s, d);
+	}
+	return race_real->so_blob_doomed(s, d);
+}
+
+static void
+test_doom_order(void)
+{
+	static const char *other = "0b7fcb4c-1111-4222-8333-444455556666";
+	struct resp r;
+	char l[DIGEST_BUFSZ], c[DIGEST_BUFSZ], m[DIGEST_BUFSZ];
+	char man[1024];
+	int st_code;
+
+	ok(push_blob("lib/race", "race layer", l) &&
+	        push_blob("lib/race",
+	            "{\"architecture\":\"amd64\",\"os\":\"race\"}", c),
+	    "race: two blobs pushed");
+	image_manifest(man, sizeof(man), c, l);
+	is_int(store_blob_doom(st, l, other, 1), 0,
+	    "race: another process dooms the layer");
+	race_real = st->s_ops;
+	race_ops = *st->s_ops;
+	race_ops.so_blob_doomed = race_doomed;
+	st->s_ops = &race_ops;
+	race_digest = l;
+	st_code = push_manifest("lib/race", "v1", MT_OCI_MANIFEST, man, m, &r);
+	resp_free(&r);
+	st->s_ops = race_real;
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/race/blobs/%s HTTP/1.1\r\nHost: t\r\n", l);
+	ok(st_code != 201 || r.status == 200,
+	    "race: an acknowledged manifest (%d) has its layer (got %d)",
+	    st_code, r.status);
+	resp_free(&r);
+
+	/* The manifest's own blob: pushed, deleted, doomed, pushed again. */
+	ok(push_blob("lib/race", "race layer", l), "race: the layer again");
+	is_int(push_manifest("lib/race", "v1", MT_OCI_MANIFEST, man, m, &r),
+	    201, "race: the image pushed");
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "DELETE /v2/lib/race/manifests/%s HTTP/1.1\r\nHost: t\r\n", m);
+	is_int(r.status, 202, "race: and deleted by digest");
+	resp_free(&r);
+	is_int(store_blob_doom(st, m, other, 1), 0,
+	    "race: another process dooms the manifest's blob");
+	st->s_ops = &race_ops;
+	race_digest = m;
+	st_code = push_manifest("lib/race", "v2", MT_OCI_MANIFEST, man, m, &r);
+	resp_free(&r);
+	st->s_ops = race_real;
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/race/manifests/v2 HTTP/1.1\r\nHost: t\r\n"
+	    "Accept: %s\r\n", MT_OCI_MANIFEST);
+	ok(st_code != 201 || r.status == 200,
+	    "race: an acknowledged manifest (%d) is pullable (got %d)",
+	    st_code, r.status);
+	resp_free(&r);
+}
+
 /* Every handler test, against st. */
 static void
 test_all(void)
@@ -2489,6 +2567,7 @@ test_all(void)
 	test_repush_during_gc();
 	test_slow_push_during_gc();
 	test_doomed_push();
+	test_doom_order();
 }
 
 int
