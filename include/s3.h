@@ -36,10 +36,13 @@ struct s3_config {
 	                      * host http://bucket.host/key */
 	int secure;          /* with endpoint NULL: 1 https, 0 http */
 	const char *ca_file; /* NULL: system default */
-	int timeout_ms;      /* per attempt, whole request (buffered body)
-	                      * or without progress (sink); 0: 30000 */
+	int timeout_ms;      /* per attempt: connecting, and then without
+	                      * a byte either way (a request with
+	                      * rq_deadline_ms: the whole attempt, within
+	                      * what is left of the deadline); 0: 30000 */
 	int retries;         /* extra attempts on 5xx / 429 / transport
-	                      * errors; 0: 4; -1: none */
+	                      * errors; 0: 4; -1: none. An attempt without
+	                      * progress is retried once only */
 	int backoff_ms;      /* first retry delay, doubled per attempt up
 	                      * to 8 s, with jitter; 0: 100 */
 };

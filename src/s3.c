@@ -52,6 +52,15 @@
 #define S3_MAX_PARAMS 64 /* query parameters of one request */
 #define S3_MAX_HDRS   32 /* caller's headers of one request */
 
+/*
+ * Attempts after one that stalled (no byte either way for the timeout;
+ * curl measures the speed over its last 5 s, so a stall is seen 30 to
+ * 35 s after the last byte) of a request without a deadline: a store
+ * that stalls twice in a row is hung, and a part PUT then fails after
+ * two stalls, not five.
+ */
+#define S3_STALL_RETRIES 1
+
 /* j_state */
 #define S3_J_QUEUED  0 /* s3_perform: on s_queue, not started */
 #define S3_J_RUNNING 1 /* an easy handle in the multi */
@@ -98,6 +107,7 @@ struct s3_job {
 	int j_curl_paused;      /* we answered CURL_WRITEFUNC_PAUSE */
 	struct event j_timer;   /* backoff */
 	uint64_t j_deadline;    /* monotonic ms (rq_deadline_ms), 0: none */
+	int j_stalls;           /* attempts that timed out (no deadline) */
 	struct event j_resume;  /* deferred unpause */
 	TAILQ_ENTRY(s3_job) j_entry;
 };
@@ -577,7 +587,7 @@ s3_check_done(struct s3 *s)
 	struct s3_job *next;
 	CURLcode rc;
 	long status = 0;
-	int left, err, retry, delay;
+	int left, err, retry, stalled, delay;
 	char *p, what[128];
 
 	while ((m = curl_multi_info_read(s->s_multi, &left)) != NULL) {
@@ -593,6 +603,7 @@ s3_check_done(struct s3 *s)
 		curl_easy_getinfo(j->j_easy, CURLINFO_RESPONSE_CODE, &status);
 		err = 0;
 		retry = 0;
+		stalled = 0;
 		if (j->j_errno != 0)
 			err = j->j_errno;
 		else if (rc != CURLE_OK) {
@@ -605,7 +616,10 @@ s3_check_done(struct s3 *s)
 			    (status / 100 == 2 && req->rs_code[0] != '\0' &&
 			        s3_code_retryable(req->rs_code));
 		}
-		if (retry && !(req->rq_flags & S3_F_NORETRY) &&
+		if (retry && err == ETIMEDOUT && j->j_deadline == 0 &&
+		    ++j->j_stalls > S3_STALL_RETRIES)
+			stalled = 1;
+		if (retry && !stalled && !(req->rq_flags & S3_F_NORETRY) &&
 		    req->rs_attempts <= s->s_retries &&
 		    s3_in_time(j, delay = s3_backoff(s, req->rs_attempts))) {
 			s3_attempt_clear(j);
@@ -994,11 +1008,18 @@ s3_attempt(struct s3_job *j)
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
 	if (s->s_ca_file != NULL)
 		curl_easy_setopt(e, CURLOPT_CAINFO, s->s_ca_file);
-	if (req->rq_sink == NULL || j->j_deadline != 0)
+	if (j->j_deadline != 0)
+		/* A small request: the whole of it within the deadline. */
 		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, tmo);
 	else {
-		/* A paused reader may wait on its client for long: time out
-		 * only a transfer that makes no progress while unpaused. */
+		/*
+		 * A part PUT (up to 5 GiB), an UploadPartCopy or a Complete
+		 * (S3 may work for minutes, sending spaces meanwhile), a
+		 * paused reader waiting on its client: no bound on the
+		 * whole, which would fail a slow but sound transfer (review
+		 * R6); time out a transfer that makes no progress either way
+		 * for s_timeout_ms (a hung store).
+		 */
 		lowspeed = (s->s_timeout_ms + 999) / 1000;
 		curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS,
 		    (long)s->s_timeout_ms);

@@ -105,6 +105,7 @@ static void store_s3_close(struct store *);
 static int store_s3_cheap(enum store_call_kind);
 static void *store_s3_thread(void *);
 static void store_s3_keepalive_cb(evutil_socket_t, short, void *);
+static int store_s3_test_timeout(void);
 static int
 store_s3_link_read(struct store_s3 *, const char *, char[DIGEST_BUFSZ]);
 static int store_s3_link_key(struct store_s3 *, const char *, enum store_link,
@@ -120,6 +121,27 @@ static void store_s3_reader_free(struct store_s3_reader *);
 static const struct store_ops store_s3_ops;
 
 /* ---- the store ---- */
+
+/*
+ * For the test suite only, not a setting (no config key, no man page):
+ * REGISTRYD_TEST_S3_TIMEOUT_MS, the S3 client's timeout (s3.h:
+ * timeout_ms, 30 s by default), so that t9910 shows a slow part that
+ * outlasts it and a stalled one in seconds rather than minutes. 0 (the
+ * client's default) when unset or not 100..30000.
+ */
+static int
+store_s3_test_timeout(void)
+{
+	const char *v = getenv("REGISTRYD_TEST_S3_TIMEOUT_MS");
+	uint64_t ms;
+
+	if (v == NULL || util_strtou64(v, strlen(v), 30000, &ms) == -1 ||
+	    ms < 100)
+		return 0;
+	log_warnx("s3: REGISTRYD_TEST_S3_TIMEOUT_MS=%llu (for tests only)",
+	    (unsigned long long)ms);
+	return (int)ms;
+}
 
 struct store *
 store_s3_open(struct event_base *base, const struct store_s3_config *cfg,
@@ -185,6 +207,7 @@ store_s3_open(struct event_base *base, const struct store_s3_config *cfg,
 	sc->path_style = cfg->sc_path_style;
 	sc->secure = cfg->sc_secure;
 	sc->ca_file = cfg->sc_ca_file;
+	sc->timeout_ms = store_s3_test_timeout();
 	if (s->s_own_base == NULL)
 		s->s_s3 = s3_new(base, sc);
 	else {
@@ -289,6 +312,7 @@ store_s3_repos_changed(struct store_s3 *s)
 {
 	pthread_mutex_lock(&s->s_lock);
 	s->s_repos_at = 0;
+	s->s_repos_gen++;
 	pthread_mutex_unlock(&s->s_lock);
 }
 
@@ -1039,10 +1063,14 @@ store_s3_repo_exists(struct store *st, const char *name)
 	return store_s3_any(s, prefix) == 1;
 }
 
-/* One level of the repository walk: its children, and whether a repo. */
+/*
+ * One level of the repository walk: its children, whether a repository,
+ * whether it has upload sessions.
+ */
 struct store_s3_level {
 	struct store_list l_children; /* "repositories/a/b/" */
 	int l_is_repo;
+	int l_has_uploads;
 	size_t l_skip;
 };
 
@@ -1059,40 +1087,69 @@ store_s3_level_cb(const struct store_s3_obj *o, void *arg)
 		lv->l_is_repo = 1;
 		return 0;
 	}
+	if (strcmp(rest, "_uploads/") == 0) {
+		lv->l_has_uploads = 1;
+		return 0;
+	}
 	if (rest[0] == '_' || rest[0] == '.')
 		return 0;
 	return store_list_add(&lv->l_children, o->so_key);
 }
 
-/* Walk prefix ("repositories/" or a repository's "repositories/a/"). */
+/*
+ * Walk prefix ("repositories/" or a repository's "repositories/a/"): the
+ * names of repositories (with _manifests/) into repos, and with uploads
+ * not NULL the "repositories/<name>/_uploads/" prefixes (a name with
+ * sessions but no manifest yet included: a first push that failed).
+ */
 static int
 store_s3_repo_walk(struct store_s3 *s, const char *prefix, int depth,
-    struct store_list *out)
+    struct store_list *repos, struct store_list *uploads)
 {
 	struct store_s3_level lv;
-	char name[NAME_MAX_LEN + 2];
+	char name[NAME_MAX_LEN + 2], dir[STORE_S3_KEY_MAX];
 	size_t i, top = strlen("repositories/"), len;
-	int rv = -1, saved;
+	int rv = -1, saved, ok;
 
 	memset(&lv, 0, sizeof(lv));
 	lv.l_skip = strlen(prefix);
 	if (store_s3_list(s, prefix, 1, store_s3_level_cb, &lv) == -1)
 		goto done;
 	len = strlen(prefix);
-	if (lv.l_is_repo && len > top + 1 && len - top - 1 <= NAME_MAX_LEN) {
+	if ((lv.l_is_repo || lv.l_has_uploads) && len > top + 1 &&
+	    len - top - 1 <= NAME_MAX_LEN) {
 		memcpy(name, prefix + top, len - top - 1);
 		name[len - top - 1] = '\0';
-		if (store_name_ok(name) && store_list_add(out, name) == -1)
+		ok = store_name_ok(name);
+		if (ok && lv.l_is_repo && store_list_add(repos, name) == -1)
+			goto done;
+		if (ok && lv.l_has_uploads && uploads != NULL &&
+		    (snprintf(dir, sizeof(dir), "%s_uploads/", prefix) >=
+		            (int)sizeof(dir) ||
+		        store_list_add(uploads, dir) == -1))
 			goto done;
 	}
 	for (i = 0; i < lv.l_children.sl_n && depth < STORE_S3_DEPTH_MAX; i++)
 		if (store_s3_repo_walk(s, lv.l_children.sl_v[i], depth + 1,
-		        out) == -1)
+		        repos, uploads) == -1)
 			goto done;
 	rv = 0;
 done:
 	saved = errno;
 	store_list_free(lv.l_children.sl_v, lv.l_children.sl_n);
+	errno = saved;
+	return rv;
+}
+
+int
+store_s3_upload_dirs(struct store_s3 *s, struct store_list *uploads)
+{
+	struct store_list repos = {NULL, 0, 0};
+	int rv, saved;
+
+	rv = store_s3_repo_walk(s, "repositories/", 0, &repos, uploads);
+	saved = errno;
+	store_list_free(repos.sl_v, repos.sl_n);
 	errno = saved;
 	return rv;
 }
@@ -1108,6 +1165,7 @@ store_s3_repo_list(struct store *st, char ***names, size_t *n)
 	struct store_s3 *s = (struct store_s3 *)st;
 	struct store_list l = {NULL, 0, 0}, c;
 	time_t now = (time_t)(util_now_ms() / 1000) + 1;
+	uint64_t gen;
 	int saved;
 
 	*names = NULL;
@@ -1122,8 +1180,9 @@ store_s3_repo_list(struct store *st, char ***names, size_t *n)
 		*n = c.sl_n;
 		return 0;
 	}
+	gen = s->s_repos_gen;
 	pthread_mutex_unlock(&s->s_lock);
-	if (store_s3_repo_walk(s, "repositories/", 0, &l) == -1) {
+	if (store_s3_repo_walk(s, "repositories/", 0, &l, NULL) == -1) {
 		saved = errno;
 		store_list_free(l.sl_v, l.sl_n);
 		errno = saved;
@@ -1131,12 +1190,15 @@ store_s3_repo_list(struct store *st, char ***names, size_t *n)
 	}
 	store_list_sort(&l, 1);
 	pthread_mutex_lock(&s->s_lock);
-	store_list_free(s->s_repos.sl_v, s->s_repos.sl_n);
-	s->s_repos_at = 0;
-	if (store_list_copy(&l, &s->s_repos) == 0)
-		s->s_repos_at = now;
-	else
-		memset(&s->s_repos, 0, sizeof(s->s_repos));
+	if (gen == s->s_repos_gen) {
+		/* Nothing written since the walk began: keep the list. */
+		store_list_free(s->s_repos.sl_v, s->s_repos.sl_n);
+		s->s_repos_at = 0;
+		if (store_list_copy(&l, &s->s_repos) == 0)
+			s->s_repos_at = now;
+		else
+			memset(&s->s_repos, 0, sizeof(s->s_repos));
+	}
 	pthread_mutex_unlock(&s->s_lock);
 	*names = l.sl_v;
 	*n = l.sl_n;

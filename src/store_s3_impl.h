@@ -1,8 +1,9 @@
 /*
  * store_s3_impl.h: what the files of the S3 driver share: store_s3.c
  * (the store, blobs, links, tags, repositories, referrers),
- * store_s3_req.c (requests and listings), store_s3_walk.c (the walk) and
- * store_s3_upload.c (upload sessions).
+ * store_s3_req.c (requests and listings), store_s3_walk.c (the walk),
+ * store_s3_upload.c (upload sessions) and store_s3_mpu.c (the multipart
+ * uploads that assemble a blob).
  * Private to the S3 driver; the registry sees store_s3.h.
  */
 #ifndef REGISTRYD_STORE_S3_IMPL_H
@@ -19,6 +20,7 @@
 
 struct event;
 struct event_base;
+struct json_t;
 struct s3_request;
 
 #define STORE_S3_KEY_MAX  1024 /* S3 allows 1024 bytes of UTF-8 */
@@ -60,10 +62,14 @@ struct store_s3 {
 	 * The repository list, kept for STORE_S3_REPO_TTL seconds (other
 	 * instances' new repositories show up after that at the latest) and
 	 * dropped at once when this process writes a revision or a tag.
+	 * s_repos_gen counts those writes: a walk that began before one is
+	 * not kept, since it may have listed that repository's level before
+	 * the write (review R12).
 	 */
 	pthread_mutex_t s_lock;
 	struct store_list s_repos;
-	time_t s_repos_at; /* monotonic seconds; 0: no list */
+	time_t s_repos_at;    /* monotonic seconds; 0: no list */
+	uint64_t s_repos_gen; /* store_s3_repos_changed calls */
 };
 
 /* One object listed by store_s3_list. */
@@ -96,6 +102,8 @@ void store_s3_body_sha256(const void *, size_t, char[65]);
  * ...), or for a request that got none (err).
  */
 int store_s3_errno(long status, const char *code, int err);
+/* store_s3_parse_time: S3's "2026-11-30T09:00:00.000Z"; 0 or -1. */
+int store_s3_parse_time(const char *, size_t, time_t *);
 /*
  * store_s3_range_ok: whether the answer to a GET asking from byte first
  * is that: a 206 whose Content-Range starts there (any 2xx from 0). A
@@ -124,6 +132,12 @@ int store_s3_list(struct store_s3 *, const char *prefix, int delim,
 int store_s3_delete_prefix(struct store_s3 *, const char *prefix, size_t *n);
 /* store_s3_repos_changed: drop the cached repository list. */
 void store_s3_repos_changed(struct store_s3 *);
+/*
+ * store_s3_upload_dirs: every "repositories/<name>/_uploads/" prefix
+ * into uploads (the caller frees it), by the delimited walk of
+ * repositories/ that lists the catalog: one listing per level.
+ */
+int store_s3_upload_dirs(struct store_s3 *, struct store_list *uploads);
 /* store_s3_link_write: the layer link, as store_link_write. */
 int store_s3_link_put(struct store_s3 *, const char *name, enum store_link,
     const char *digest);
@@ -146,5 +160,35 @@ void store_s3_writer_set_wake(struct store_writer *, void (*)(void *), void *);
 int store_s3_writer_flush(struct store_writer *);
 int store_s3_writer_refresh(struct store_writer *);
 int store_s3_upload_purge(struct store *, time_t, int);
+
+/* store_s3_mpu.c: one multipart upload onto a blob key. */
+struct store_s3_mpu {
+	struct store_s3 *m_store;
+	const char *m_key;
+	char m_id[512];
+	struct json_t *m_etags; /* one string per part, in order */
+	char *m_acc;            /* bytes read, not uploaded yet */
+	size_t m_acclen;
+	int m_nosuch; /* the store said NoSuchUpload */
+};
+
+/* 0, or -1 with errno (m_nosuch set on NoSuchUpload). */
+int store_s3_mpu_create(struct store_s3_mpu *);
+/* Upload buf as the next part. */
+int store_s3_mpu_part(struct store_s3_mpu *, const void *, size_t);
+/* Copy bytes [off, off + len) of object src as the next part. */
+int store_s3_mpu_copy(struct store_s3_mpu *, const char *src, uint64_t off,
+    uint64_t len);
+int store_s3_mpu_complete(struct store_s3_mpu *);
+/* 0 when the upload is gone (a 404: another instance's purge was first). */
+int store_s3_mpu_abort(struct store_s3_mpu *);
+/* Add len bytes to the pending part; upload it once it is big enough. */
+int store_s3_mpu_acc(struct store_s3_mpu *, const char *, size_t);
+/*
+ * store_s3_mpu_orphans: abort the multipart uploads under blobs/ begun
+ * more than max_age before now; how many, or -1.
+ */
+int
+store_s3_mpu_orphans(struct store_s3 *, time_t now, time_t max_age, int dryrun);
 
 #endif /* REGISTRYD_STORE_S3_IMPL_H */

@@ -29,7 +29,6 @@
 static int store_s3_run(struct store_s3 *, struct s3_request *);
 static int store_s3_xml_value(const char *, const char *, const char *,
     const char **, size_t *);
-static int store_s3_parse_time(const char *, size_t, time_t *);
 static int store_s3_collect_cb(const struct store_s3_obj *, void *);
 static int store_s3_any_cb(const struct store_s3_obj *, void *);
 
@@ -281,7 +280,7 @@ store_s3_xml_value(const char *p, const char *end, const char *tag,
 }
 
 /* "2026-11-30T09:00:00.000Z" (ListObjectsV2's LastModified). */
-static int
+int
 store_s3_parse_time(const char *v, size_t len, time_t *t)
 {
 	char buf[64];

@@ -66,7 +66,6 @@
 
 #define STORE_S3_STATE_MAX (1024 * 1024)     /* bytes of a state object */
 #define STORE_S3_PIECE     (8 * 1024 * 1024) /* re-hash and copy GETs */
-#define STORE_S3_XML_MAX   (64 * 1024)       /* multipart answers */
 #define STORE_S3_TOKEN     16 /* hex digits of a writer's token */
 #define STORE_S3_TAILNAME  48 /* "tail-<token>-<gen>" and its NUL */
 
@@ -1302,239 +1301,6 @@ fail:
 
 /* ---- commit: the parts become the blob ---- */
 
-/* One multipart upload onto the blob key. */
-struct store_s3_mpu {
-	struct store_s3 *m_store;
-	const char *m_key;
-	char m_id[512];
-	json_t *m_etags; /* one string per part, in order */
-	char *m_acc;     /* bytes read, not uploaded yet */
-	size_t m_acclen;
-	int m_nosuch; /* the store said NoSuchUpload */
-};
-
-/*
- * The text of the first <tag> of an answer body (an ETag, an UploadId,
- * an error Code), decoded; -1 when there is none.
- */
-static int
-store_s3_answer(struct s3_request *rq, const char *tag, char *out, size_t size)
-{
-	const char *body, *v;
-	size_t n, vlen, pos = 0;
-
-	n = rq->rs_body != NULL ? evbuffer_get_length(rq->rs_body) : 0;
-	if (n == 0 ||
-	    (body = (const char *)evbuffer_pullup(rq->rs_body, -1)) == NULL ||
-	    s3_xml_next(body, n, &pos, tag, &v, &vlen) != 1)
-		return -1;
-	return s3_xml_text(v, vlen, out, size);
-}
-
-static int
-store_s3_mpu_run(struct store_s3_mpu *m, struct s3_request *rq,
-    const char *what)
-{
-	int saved;
-
-	rq->rq_body_max = STORE_S3_XML_MAX;
-	if (s3_perform(m->m_store->s_s3, rq) == -1) {
-		saved = store_s3_errno(0, NULL, errno);
-		log_warnx("%s: %s %s: %s", __func__, what, m->m_key,
-		    strerror(saved));
-		s3_request_reset(rq);
-		errno = saved;
-		return -1;
-	}
-	/* UploadPartCopy and Complete may say 200 with an <Error> body. */
-	if (rq->rs_status != 200 || rq->rs_code[0] != '\0') {
-		log_warnx("%s: %s %s: %ld %s", __func__, what, m->m_key,
-		    rq->rs_status, rq->rs_code);
-		if (strcmp(rq->rs_code, "NoSuchUpload") == 0)
-			m->m_nosuch = 1;
-		if (rq->rs_status == 200)
-			rq->rs_status = 500;
-		saved = store_s3_errno(rq->rs_status, rq->rs_code, 0);
-		s3_request_reset(rq);
-		errno = saved;
-		return -1;
-	}
-	return 0;
-}
-
-static int
-store_s3_mpu_create(struct store_s3_mpu *m)
-{
-	struct s3_request rq;
-
-	memset(&rq, 0, sizeof(rq));
-	rq.rq_method = "POST";
-	rq.rq_key = m->m_key;
-	rq.rq_query = "uploads";
-	if (store_s3_mpu_run(m, &rq, "CreateMultipartUpload") == -1)
-		return -1;
-	if (store_s3_answer(&rq, "UploadId", m->m_id, sizeof(m->m_id)) == -1) {
-		s3_request_reset(&rq);
-		errno = EIO;
-		return -1;
-	}
-	s3_request_reset(&rq);
-	return 0;
-}
-
-/* Upload buf as the next part. */
-static int
-store_s3_mpu_part(struct store_s3_mpu *m, const void *buf, size_t len)
-{
-	struct s3_request rq;
-	char query[640], sha[65];
-
-	snprintf(query, sizeof(query), "partNumber=%zu&uploadId=%s",
-	    json_array_size(m->m_etags) + 1, m->m_id);
-	memset(&rq, 0, sizeof(rq));
-	rq.rq_method = "PUT";
-	rq.rq_key = m->m_key;
-	rq.rq_query = query;
-	rq.rq_body = buf;
-	rq.rq_body_len = len;
-	store_s3_body_sha256(buf, len, sha);
-	rq.rq_body_sha256 = sha;
-	if (store_s3_mpu_run(m, &rq, "UploadPart") == -1)
-		return -1;
-	json_array_append_new(m->m_etags, json_string(rq.rs_etag));
-	s3_request_reset(&rq);
-	return 0;
-}
-
-/* Copy bytes [off, off + len) of object src as the next part. */
-static int
-store_s3_mpu_copy(struct store_s3_mpu *m, const char *src, uint64_t off,
-    uint64_t len)
-{
-	struct s3_request rq;
-	struct s3_header h[3];
-	char query[640], source[STORE_S3_KEY_MAX * 3 + 80], range[80];
-	char etag[128];
-	char *enc;
-
-	if ((enc = s3_uri_encode(src, 1)) == NULL)
-		return -1;
-	snprintf(source, sizeof(source), "/%s/%s", m->m_store->s_bucket, enc);
-	free(enc);
-	snprintf(range, sizeof(range), "bytes=%llu-%llu",
-	    (unsigned long long)off, (unsigned long long)(off + len - 1));
-	h[0].sh_name = "x-amz-copy-source";
-	h[0].sh_value = source;
-	h[1].sh_name = "x-amz-copy-source-range";
-	h[1].sh_value = range;
-	h[2].sh_name = NULL;
-	h[2].sh_value = NULL;
-	snprintf(query, sizeof(query), "partNumber=%zu&uploadId=%s",
-	    json_array_size(m->m_etags) + 1, m->m_id);
-	memset(&rq, 0, sizeof(rq));
-	rq.rq_method = "PUT";
-	rq.rq_key = m->m_key;
-	rq.rq_query = query;
-	rq.rq_headers = h;
-	if (store_s3_mpu_run(m, &rq, "UploadPartCopy") == -1)
-		return -1;
-	if (store_s3_answer(&rq, "ETag", etag, sizeof(etag)) == -1) {
-		s3_request_reset(&rq);
-		errno = EIO;
-		return -1;
-	}
-	s3_request_reset(&rq);
-	json_array_append_new(m->m_etags, json_string(etag));
-	return 0;
-}
-
-static int
-store_s3_mpu_complete(struct store_s3_mpu *m)
-{
-	struct s3_request rq;
-	struct evbuffer *xml;
-	char query[600], code[64], sha[65];
-	json_t *e;
-	size_t i, n;
-	int rv = -1, saved;
-
-	if ((xml = evbuffer_new()) == NULL)
-		return -1;
-	evbuffer_add_printf(xml, "<CompleteMultipartUpload>");
-	for (i = 0; i < json_array_size(m->m_etags); i++) {
-		e = json_array_get(m->m_etags, i);
-		evbuffer_add_printf(xml,
-		    "<Part><PartNumber>%zu</PartNumber><ETag>%s</ETag></Part>",
-		    i + 1, json_string_value(e));
-	}
-	evbuffer_add_printf(xml, "</CompleteMultipartUpload>");
-	snprintf(query, sizeof(query), "uploadId=%s", m->m_id);
-	n = evbuffer_get_length(xml);
-	memset(&rq, 0, sizeof(rq));
-	rq.rq_method = "POST";
-	rq.rq_key = m->m_key;
-	rq.rq_query = query;
-	rq.rq_body = evbuffer_pullup(xml, -1);
-	rq.rq_body_len = n;
-	store_s3_body_sha256(rq.rq_body, n, sha);
-	rq.rq_body_sha256 = sha;
-	if (store_s3_mpu_run(m, &rq, "CompleteMultipartUpload") == -1)
-		goto done;
-	/* S3 may say 200 and put the error in the body. */
-	if (store_s3_answer(&rq, "Error", code, sizeof(code)) == 0 ||
-	    store_s3_answer(&rq, "Code", code, sizeof(code)) == 0) {
-		log_warnx("%s: %s: %s", __func__, m->m_key, code);
-		if (strcmp(code, "NoSuchUpload") == 0)
-			m->m_nosuch = 1;
-		s3_request_reset(&rq);
-		errno = EIO;
-		goto done;
-	}
-	s3_request_reset(&rq);
-	rv = 0;
-done:
-	saved = errno;
-	evbuffer_free(xml);
-	errno = saved;
-	return rv;
-}
-
-static void
-store_s3_mpu_abort(struct store_s3_mpu *m)
-{
-	struct s3_request rq;
-	char query[600];
-
-	snprintf(query, sizeof(query), "uploadId=%s", m->m_id);
-	memset(&rq, 0, sizeof(rq));
-	rq.rq_method = "DELETE";
-	rq.rq_key = m->m_key;
-	rq.rq_query = query;
-	if (s3_perform(m->m_store->s_s3, &rq) == -1 || rq.rs_status != 204)
-		log_warnx("%s: %s: upload %s left behind", __func__, m->m_key,
-		    m->m_id);
-	s3_request_reset(&rq);
-}
-
-/* Add len bytes to the pending part; upload it once it is big enough. */
-static int
-store_s3_mpu_acc(struct store_s3_mpu *m, const char *buf, size_t len)
-{
-	char *nb;
-
-	if ((nb = realloc(m->m_acc, m->m_acclen + len + 1)) == NULL)
-		return -1;
-	m->m_acc = nb;
-	memcpy(m->m_acc + m->m_acclen, buf, len);
-	m->m_acclen += len;
-	if (m->m_acclen < STORE_S3_CHUNK_MIN)
-		return 0;
-	if (store_s3_mpu_part(m, m->m_acc, m->m_acclen) == -1)
-		return -1;
-	m->m_acclen = 0;
-	return 0;
-}
-
 /*
  * The parts as parts of the blob: copied server-side where they are
  * big enough to be a part (S3: >= 5 MiB but for the last); what is not
@@ -1673,7 +1439,7 @@ store_s3_writer_commit(struct store_writer *sw, const char *digest)
 			        !store_s3_completed(s, &m, key,
 			            w->w_segs_bytes + w->w_len))) {
 				saved = errno;
-				store_s3_mpu_abort(&m);
+				(void)store_s3_mpu_abort(&m);
 				json_decref(m.m_etags);
 				free(m.m_acc);
 				errno = saved;
@@ -1774,12 +1540,16 @@ store_s3_purge_cb(const struct store_s3_obj *o, void *arg)
 
 /*
  * store_s3_upload_purge: every session whose startedat object is older
- * than max_age (by its Last-Modified; one listing of repositories/).
+ * than max_age (by its Last-Modified): the delimited walk of
+ * repositories/ finds the _uploads/ prefixes, one listing of each finds
+ * the startedat objects, rather than a listing of every link of every
+ * repository (review R12). Then the multipart uploads left behind.
  */
 int
 store_s3_upload_purge(struct store *st, time_t max_age, int dryrun)
 {
 	struct store_s3 *s = (struct store_s3 *)st;
+	struct store_list dirs = {NULL, 0, 0};
 	struct store_s3_purge p;
 	const char *what;
 	size_t i;
@@ -1788,8 +1558,12 @@ store_s3_upload_purge(struct store *st, time_t max_age, int dryrun)
 	memset(&p, 0, sizeof(p));
 	p.p_now = time(NULL);
 	p.p_max_age = max_age < 0 ? 0 : max_age;
-	if (store_s3_list(s, "repositories/", 0, store_s3_purge_cb, &p) == -1)
+	if (store_s3_upload_dirs(s, &dirs) == -1)
 		goto fail;
+	for (i = 0; i < dirs.sl_n; i++)
+		if (store_s3_list(s, dirs.sl_v[i], 0, store_s3_purge_cb, &p) ==
+		    -1)
+			goto fail;
 	for (i = 0; i < p.p_old.sl_n; i++) {
 		/* Named as the filesystem driver names them: name/_uploads/uuid
 		 */
@@ -1808,10 +1582,14 @@ store_s3_upload_purge(struct store *st, time_t max_age, int dryrun)
 		log_info("purged upload %.*s", wlen, what);
 		removed++;
 	}
+	store_list_free(dirs.sl_v, dirs.sl_n);
 	store_list_free(p.p_old.sl_v, p.p_old.sl_n);
+	if (store_s3_mpu_orphans(s, p.p_now, p.p_max_age, dryrun) == -1)
+		log_warn("%s: multipart uploads left behind", __func__);
 	return removed;
 fail:
 	saved = errno;
+	store_list_free(dirs.sl_v, dirs.sl_n);
 	store_list_free(p.p_old.sl_v, p.p_old.sl_n);
 	errno = saved;
 	return -1;

@@ -150,6 +150,67 @@ fake_get() {
 	echo "$? $(cat "$TRASH/fcode")"
 }
 
+# start_mem [VAR=VALUE...]: registryd on a stand-in S3 that keeps what
+# it is sent (fake-s3.py mem) on MEM_PORT, answering by the rules in
+# $TRASH/mem-rules, with 5 MiB parts and, for the timeout tests, the S3
+# client's timeout at 2 s instead of 30 (REGISTRYD_TEST_S3_TIMEOUT_MS, a
+# knob for tests only); MBASE is its URL. Called again, it restarts
+# registryd on the same store with the settings given.
+MEM_PORT=$(free_port)
+MEM_REG_PORT=$(free_port)
+MBASE=http://127.0.0.1:$MEM_REG_PORT
+MEM_PID=
+MREG_PID=
+start_mem() {
+	local i
+	[ -e "$CONF" ] || write_config || return 1
+	if [ -z "$MEM_PID" ]; then
+		: >"$TRASH/mem-rules"
+		python3 "$TEST_DIRECTORY/s3/fake-s3.py" "$MEM_PORT" \
+		    "$TRASH/mem-rules" mem 2>>"$TRASH/mem.log" </dev/null 3>&- &
+		MEM_PID=$!
+		test_atexit "kill $MEM_PID 2>/dev/null"
+		wait_for curl -s -o /dev/null "http://127.0.0.1:$MEM_PORT/" ||
+		    return 1
+	fi
+	if [ -n "$MREG_PID" ]; then
+		kill "$MREG_PID" && wait "$MREG_PID" 2>/dev/null
+	fi
+	env REGISTRY_STORAGE=s3 REGISTRY_STORAGE_S3_REGION=us-east-1 \
+	    "REGISTRY_STORAGE_S3_REGIONENDPOINT=http://127.0.0.1:$MEM_PORT" \
+	    REGISTRY_STORAGE_S3_BUCKET=mem REGISTRY_STORAGE_S3_ACCESSKEY=ak \
+	    REGISTRY_STORAGE_S3_SECRETKEY=sk \
+	    "REGISTRY_STORAGE_S3_CHUNKSIZE=$CHUNK" \
+	    REGISTRY_STORAGE_REDIRECT_DISABLE=true \
+	    REGISTRYD_TEST_S3_TIMEOUT_MS=2000 \
+	    "REGISTRY_HTTP_ADDR=127.0.0.1:$MEM_REG_PORT" "$@" \
+	    "$REGISTRYD" serve -c "$CONF" \
+	    >>"$TRASH/registryd-mem.log" 2>&1 </dev/null 3>&- &
+	MREG_PID=$!
+	test_atexit "kill $MREG_PID 2>/dev/null"
+	for ((i = 0; i < 100; i++)); do
+		registryd_is_up "$MBASE" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# mem_lists PREFIX: how many listings of PREFIX (the part of the key
+# after the root) the stand-in has seen; "-d" first: with a delimiter.
+mem_lists() {
+	local d=
+	[ "$1" = -d ] && d='delimiter=%2F&' && shift
+	grep -c "^fake: GET /mem?${d}list-type=2&prefix=docker%2Fregistry%2Fv2%2F$(printf %s "$1" | sed "s|/|%2F|g")\$" \
+	    "$TRASH/mem.log"
+}
+
+# mem_lists_over N [-d] PREFIX: more than N such listings so far.
+mem_lists_over() {
+	local n=$1
+	shift
+	test "$(mem_lists "$@")" -gt "$n"
+}
+
 test_expect_success CEPH,CURL 'setup: a Ceph cluster, registryd on its bucket' '
 	s3_start &&
 	printf "%s\n" "$S3_SECRET_KEY" >"$TRASH/s3-secret" &&
@@ -437,6 +498,25 @@ test_expect_success CEPH,CURL 'a blob doomed by a collection on another instance
 	push_manifest s3/doom v1 "$TRASH/dm.json" "$MT_OCI_MANIFEST"
 '
 
+# s3cmd streaming stdin begins a multipart upload at once; cut off, it
+# leaves it behind, as a lost CreateMultipartUpload answer would.
+test_expect_success CEPH,CURL 'the purge aborts a multipart upload left behind under blobs/ (R12)' '
+	OK=$(key "blobs/sha256/ab/$(printf "ab%.0s" $(seq 32))/data") &&
+	{ (printf x; sleep 8) |
+	    timeout 5 s3cmd -c "$S3CMD_CONF" put - "s3://$S3_BUCKET/$OK" \
+	    >/dev/null 2>&1; true; } &&
+	s3c multipart "s3://$S3_BUCKET" | grep "$OK" &&
+	sleep 1 &&
+	{ env "${S3ENV[@]}" REGISTRY_STORAGE_UPLOAD_PURGE_AGE=1 \
+	    "REGISTRY_HTTP_ADDR=127.0.0.1:$(free_port)" \
+	    "$REGISTRYD" serve -c "$CONF" >"$TRASH/purge.log" 2>&1 </dev/null 3>&- &
+	  PPID3=$!; } &&
+	test_atexit "kill $PPID3 2>/dev/null" &&
+	wait_for grep -q "aborted multipart upload .* of $OK" "$TRASH/purge.log" &&
+	kill "$PPID3" &&
+	! s3c multipart "s3://$S3_BUCKET" | grep "$OK"
+'
+
 test_expect_success CEPH,CURL 'no secret in the logs' '
 	! grep -q -- "$S3_SECRET_KEY" "$TRASH/registryd.log" "$TRASH/registryd2.log" \
 	    "$TRASH/gcint.log"
@@ -487,6 +567,110 @@ test_expect_success PYTHON3,CURL 'a hung store: a small request answers 503 with
 	took=$(($(date +%s) - start)) &&
 	echo "HEAD took $took s" &&
 	test "$took" -ge 14 && test "$took" -le 25
+'
+
+test_expect_success PYTHON3,CURL 'stand-in S3 keeping objects: a chunked upload in parts is assembled by multipart copy' '
+	start_mem &&
+	grep -q "REGISTRYD_TEST_S3_TIMEOUT_MS=2000 (for tests only)" \
+	    "$TRASH/registryd-mem.log" &&
+	random_file "$TRASH/mp" 12000000 &&
+	MP=$(sha256_of "$TRASH/mp") &&
+	(
+		BASE=$MBASE &&
+		upload_start r6/mp &&
+		reg_curl PATCH "$UPLOAD" --data-binary @"$TRASH/mp" &&
+		expect_status 202 && LOC=$(url "$(header Location)") &&
+		reg_curl PUT "$(with_query "$LOC" "digest=$MP")" &&
+		expect_status 201 &&
+		reg_curl GET "/v2/r6/mp/blobs/$MP" && expect_status 200 &&
+		expect_body_file "$TRASH/mp"
+	) &&
+	grep -q "^fake: POST .*/data?uploads" "$TRASH/mem.log"
+'
+
+test_expect_success PYTHON3,CURL 'a part PUT slower than the S3 timeout but progressing is stored (R6)' '
+	random_file "$TRASH/slow" 6000000 &&
+	SL=$(sha256_of "$TRASH/slow") &&
+	echo "PUT /part-* slow 1000000" >"$TRASH/mem-rules" &&
+	(
+		BASE=$MBASE &&
+		upload_start r6/slow &&
+		start=$(date +%s) &&
+		reg_curl PATCH "$UPLOAD" --data-binary @"$TRASH/slow" &&
+		expect_status 202 &&
+		took=$(($(date +%s) - start)) &&
+		echo "PATCH took $took s (S3 timeout 2 s)" &&
+		test "$took" -ge 4 &&
+		LOC=$(url "$(header Location)") &&
+		: >"$TRASH/mem-rules" &&
+		reg_curl PUT "$(with_query "$LOC" "digest=$SL")" &&
+		expect_status 201 &&
+		reg_curl GET "/v2/r6/slow/blobs/$SL" && expect_status 200 &&
+		expect_body_file "$TRASH/slow"
+	)
+'
+
+# curl measures the speed over its last 5 s: a stall is seen 2 to 7 s
+# after the last byte moved.
+test_expect_success PYTHON3,CURL 'a part PUT that stalls is 503 after two S3 timeouts, not five (R6, NOTE 3)' '
+	echo "PUT /part-* hang" >"$TRASH/mem-rules" &&
+	(
+		BASE=$MBASE &&
+		upload_start r6/stall &&
+		start=$(date +%s) &&
+		reg_curl PATCH "$UPLOAD" --data-binary @"$TRASH/slow" -m 60 &&
+		expect_status 503 && expect_error_code UNAVAILABLE &&
+		took=$(($(date +%s) - start)) &&
+		echo "PATCH took $took s (S3 timeout 2 s)" &&
+		test "$took" -ge 4 && test "$took" -le 20
+	) &&
+	grep "_registryd/part-.*after 2 attempts" "$TRASH/registryd-mem.log" &&
+	: >"$TRASH/mem-rules"
+'
+
+test_expect_success PYTHON3,CURL 'a repository list walked across a tag write is not kept: the catalog keeps the new repository (R12)' '
+	start_mem REGISTRY_STORAGE_CATALOG_REFRESH=1 \
+	    REGISTRYD_TEST_S3_TIMEOUT_MS=10000 &&
+	echo "LISTD /repositories/ delay 3" >"$TRASH/mem-rules" &&
+	n=$(mem_lists -d repositories/) &&
+	wait_for mem_lists_over "$n" -d repositories/ &&
+	(
+		BASE=$MBASE &&
+		start=$(date +%s) &&
+		make_image r12/new v1 "$TRASH/r12" &&
+		test $(($(date +%s) - start)) -le 2 &&
+		for i in $(seq 30); do
+			curl -sS "$MBASE/v2/_catalog" >"$TRASH/cat" &&
+			jq -e ".repositories | index(\"r12/new\")" \
+			    "$TRASH/cat" >/dev/null ||
+			{ echo "poll $i: $(cat "$TRASH/cat")"; exit 1; }
+			sleep 0.3
+		done
+	) &&
+	: >"$TRASH/mem-rules"
+'
+
+# The stand-in refuses to list all of repositories/ at once (the catalog's
+# blob count, which stops at the first link, fails with it).
+test_expect_success PYTHON3,CURL 'the purge lists only the _uploads/ of each repository, not every link; it aborts multipart uploads left behind (R12)' '
+	echo "LIST /repositories/ 403 AccessDenied" >"$TRASH/mem-rules" &&
+	(BASE=$MBASE && upload_start r12/old/deep) &&
+	OLD=$(header Location) && OLD=${OLD##*/} &&
+	O=docker/registry/v2/blobs/sha256/ab/$(printf "ab%.0s" $(seq 32))/data &&
+	curl -sS -X POST "http://127.0.0.1:$MEM_PORT/mem/$O?uploads" >"$TRASH/mpu" &&
+	grep -q "<UploadId>" "$TRASH/mpu" &&
+	sleep 2 &&
+	start_mem REGISTRY_STORAGE_UPLOAD_PURGE_AGE=1 &&
+	wait_for grep -q "purged upload r12/old/deep/_uploads/$OLD" \
+	    "$TRASH/registryd-mem.log" &&
+	wait_for grep -q "aborted multipart upload up.* of $O" \
+	    "$TRASH/registryd-mem.log" &&
+	grep "purged upload" "$TRASH/registryd-mem.log" &&
+	test "$(mem_lists repositories/r12/old/deep/_uploads/)" = 1 &&
+	grep "^fake: DELETE /mem/$O?uploadId=up" "$TRASH/mem.log" &&
+	(BASE=$MBASE && reg_curl GET "/v2/r12/old/deep/blobs/uploads/$OLD" &&
+	expect_status 404) &&
+	: >"$TRASH/mem-rules"
 '
 
 test_expect_success 'a secretkeyfile whose first line is over 511 bytes is refused, not cut (R11)' '

@@ -4,7 +4,8 @@
  * every request's SigV4 signature with sigv4.c (header and presigned
  * forms) and answers by key: "ok", "range", "flaky" (503 a few times),
  * "down" (always 503), "missing" (404), "hang" (never answers), "big"
- * (256 KiB), "put", "complete-err" (200 with an <Error> body), "list".
+ * (256 KiB), "put", "complete-err" (200 with an <Error> body), "list",
+ * "drip" (16 bytes, one every 100 ms).
  * The client runs on this thread's loop; s3_perform is driven from
  * worker threads.
  */
@@ -200,6 +201,51 @@ srv_reply(struct evhttp_request *r, int code, const char *body)
 	evbuffer_free(b);
 }
 
+static struct event_base *srv_base;
+
+/* "drip": an answer of DRIP_N chunks, one every DRIP_MS. */
+#define DRIP_N  16
+#define DRIP_MS 100
+struct drip {
+	struct evhttp_request *d_req;
+	struct event *d_ev;
+	int d_left;
+};
+
+static void
+srv_drip_cb(evutil_socket_t fd, short ev, void *arg)
+{
+	struct drip *d = arg;
+	struct evbuffer *b = evbuffer_new();
+	struct timeval tv = {0, DRIP_MS * 1000};
+
+	(void)fd;
+	(void)ev;
+	evbuffer_add(b, "x", 1);
+	evhttp_send_reply_chunk(d->d_req, b);
+	evbuffer_free(b);
+	if (--d->d_left > 0) {
+		evtimer_add(d->d_ev, &tv);
+		return;
+	}
+	evhttp_send_reply_end(d->d_req);
+	event_free(d->d_ev);
+	free(d);
+}
+
+static void
+srv_drip(struct evhttp_request *r)
+{
+	struct drip *d = calloc(1, sizeof(*d));
+	struct timeval tv = {0, DRIP_MS * 1000};
+
+	d->d_req = r;
+	d->d_left = DRIP_N;
+	d->d_ev = evtimer_new(srv_base, srv_drip_cb, d);
+	evhttp_send_reply_start(r, 200, "OK");
+	evtimer_add(d->d_ev, &tv);
+}
+
 static void
 srv_cb(struct evhttp_request *r, void *arg)
 {
@@ -254,6 +300,10 @@ srv_cb(struct evhttp_request *r, void *arg)
 #define IS(k) ((size_t)(p - key) == strlen(k) && strncmp(key, k, p - key) == 0)
 	if (IS("hang"))
 		return; /* never answers */
+	if (IS("drip")) {
+		srv_drip(r);
+		return;
+	}
 	if (IS("ok")) {
 		evhttp_add_header(out, "ETag",
 		    "\"5eb63bbbe01eeed093cb22bb8f5acdc3\"");
@@ -300,7 +350,6 @@ srv_cb(struct evhttp_request *r, void *arg)
 #undef IS
 }
 
-static struct event_base *srv_base;
 static struct evhttp *srv_http;
 static struct event srv_stop_ev;
 static pthread_t srv_thread;
@@ -631,6 +680,37 @@ test_transport(void)
 	    "hang: after the timeout (%llu ms)",
 	    (unsigned long long)(now_ms() - t0));
 	is_int(req.rs_attempts, 1, "hang: retries -1 means none");
+	s3_request_reset(&req);
+
+	/*
+	 * Without a deadline the timeout is for a stall, not the whole: an
+	 * answer that keeps coming for 1.6 s is whole with a 300 ms (1 s of
+	 * no progress) timeout; a PUT body or a Complete's spaces likewise
+	 * (review R6).
+	 */
+	req = (struct s3_request){.rq_method = "GET", .rq_key = "drip"};
+	t0 = now_ms();
+	run(c, &req);
+	is_int(req.rs_errno, 0, "drip: no timeout while bytes flow");
+	is_int((int)req.rs_status, 200, "drip: 200");
+	ok(req.rs_body != NULL && evbuffer_get_length(req.rs_body) == DRIP_N,
+	    "drip: the whole answer");
+	ok(now_ms() - t0 >= DRIP_N * DRIP_MS - 50,
+	    "drip: took longer than the timeout (%llu ms)",
+	    (unsigned long long)(now_ms() - t0));
+	s3_request_reset(&req);
+	s3_free(c);
+
+	/* A request that stalls is retried once, not 4 times: the store is
+	 * hung (NOTE 3). */
+	c = client(srv_port, 300, 4);
+	req = (struct s3_request){.rq_method = "GET", .rq_key = "hang"};
+	t0 = now_ms();
+	run(c, &req);
+	is_int(req.rs_errno, ETIMEDOUT, "stalls: ETIMEDOUT");
+	is_int(req.rs_attempts, 2, "stalls: one retry after a stall");
+	ok(now_ms() - t0 < 5000, "stalls: in two timeouts (%llu ms)",
+	    (unsigned long long)(now_ms() - t0));
 	s3_request_reset(&req);
 	s3_free(c);
 
