@@ -525,10 +525,12 @@ int store_link_touch(struct store *, const char *name, enum store_link,
  * process only. Between processes, a sweep first dooms the blob it is
  * about to decide on, in the store, under its own id, then reads when it
  * was used; a push first touches what it references, then asks whether
- * it is doomed. Each side writes, then reads what the other writes (the
- * store reads its own writes at once): whichever comes second sees the
- * other. So either the sweep sees the touch and keeps the blob, or the
- * push sees the doom and counts the blob missing; never both miss. A
+ * it is doomed, and only then whether it exists (the sweep removes its
+ * mark after the data). Each side writes, then reads what the other
+ * writes (the store reads its own writes at once): whichever comes
+ * second sees the other. So either the sweep sees the touch and keeps
+ * the blob, or the push sees the doom (or, once the mark went with the
+ * blob, no blob) and counts it missing; never both miss. A
  * driver without these calls (the filesystem's: several processes on one
  * tree are not its case) dooms nothing and finds nothing doomed.
  *

@@ -686,9 +686,10 @@ store_s3_blob_delete(struct store *st, const char *digest)
 		return -1;
 	}
 	/*
-	 * The data first: a push that still finds it there must also still
-	 * find a collection's doomed mark (store.h); the prefix lists "_"
-	 * before "data".
+	 * The data first, the marks after it: a push asks whether the blob
+	 * is doomed before whether it exists (api_manifests.c), so one that
+	 * finds no mark here finds no data either (store.h); the prefix
+	 * lists "_" before "data".
 	 */
 	if (store_s3_blob_key(s, digest, "/data", key, sizeof(key)) == -1)
 		return -1;
