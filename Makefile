@@ -111,10 +111,8 @@ test: deps
 # cluster (test/s3/ceph.sh) and the s3 driver (TEST_STORE=s3 in
 # test-lib.sh); checks that read the storage root on disk skip (FSROOT).
 # t9910-s3-registryd.sh, part of make test, covers S3 on its own.
-# t6000-gc is not among them: online collection is refused on S3 until
-# it keeps acknowledged pushes safe (it lost blobs there; see api_gc.c).
 S3_INTEG = t1000-blobs t2000-uploads t2100-purge t2300-vanished-upload \
-	   t2400-two-instances t3000-manifests t9000-skopeo
+	   t2400-two-instances t3000-manifests t6000-gc t9000-skopeo
 test-s3: deps
 	@$(MAKE) --no-print-directory all
 	test/s3/ceph.sh run -- sh -c 'cd test/integ && TEST_STORE=s3 \

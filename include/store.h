@@ -529,4 +529,35 @@ int store_link_used(struct store *, const char *name, enum store_link,
 int store_link_touch(struct store *, const char *name, enum store_link,
     const char *digest);
 
+/*
+ * Several processes sharing a store. The guard (gc.h) orders a push's
+ * touch and check against a sweep's check and removal within one
+ * process only. Between processes, a sweep first dooms the blob it is
+ * about to decide on, in the store, under its own id, then reads when it
+ * was used; a push first touches what it references, then asks whether
+ * it is doomed, and only then whether it exists (the sweep removes its
+ * mark after the data). Each side writes, then reads what the other
+ * writes (the store reads its own writes at once): whichever comes
+ * second sees the other. So either the sweep sees the touch and keeps
+ * the blob, or the push sees the doom (or, once the mark went with the
+ * blob, no blob) and counts it missing; never both miss. A
+ * driver without these calls (the filesystem's: several processes on one
+ * tree are not its case) dooms nothing and finds nothing doomed.
+ *
+ * store_blob_doom: with on, mark blob digest doomed by collection id (a
+ * UUID); without, remove that mark (the blob stays). store_blob_delete
+ * removes the data before any mark. A STORE_CALL_QUICK.
+ */
+int store_blob_doom(struct store *, const char *digest, const char *id,
+    int on);
+/*
+ * store_blob_doomed: 1 when a collection doomed blob digest less than
+ * STORE_DOOM_TTL seconds ago (a mark left by a collection that died is
+ * ignored after that), 0 when not, -1 on an error. A sweep that doomed a
+ * blob removes it within STORE_DOOM_HOLD seconds or keeps it.
+ */
+#define STORE_DOOM_TTL  600
+#define STORE_DOOM_HOLD 60
+int store_blob_doomed(struct store *, const char *digest);
+
 #endif /* REGISTRYD_STORE_H */

@@ -42,19 +42,6 @@ static void gc_done(struct store_call *);
 static void gc_finish(struct api_gc *, const char *);
 
 static struct api_gc api_gc;
-
-/*
- * gc_online_unsafe: 1 when the driver's "last used" times cannot yet
- * protect a push in flight from a collection running beside it. On S3
- * they cannot: t6000 run on RGW lost blobs of acknowledged pushes to
- * online collections (2 runs of 4). Until that is fixed, only the
- * offline command collects there.
- */
-static int
-gc_online_unsafe(const struct config *cfg)
-{
-	return cfg->cf_driver != NULL && strcmp(cfg->cf_driver, "s3") == 0;
-}
 static struct event *api_gc_ev;
 
 /*
@@ -72,13 +59,6 @@ api_gc_start(struct event_base *base, const struct config *cfg,
 		api_gc.ag_base = base;
 		api_gc.ag_store = store;
 		api_gc.ag_cfg = cfg;
-	}
-	if (cfg->cf_gc_interval != 0 && gc_online_unsafe(cfg)) {
-		log_errorx("refusing to start: [storage] gc_interval: online "
-		           "garbage collection is not available with driver = "
-		           "s3 yet; run registryd garbage-collect while the "
-		           "registry is stopped or read-only");
-		return -1;
 	}
 	if (cfg->cf_gc_interval == 0 || cfg->cf_read_only)
 		return 0;
@@ -142,14 +122,6 @@ api_gc_run(const char *why)
 	}
 	if (ag->ag_busy) {
 		log_info("%s: garbage collection already running", why);
-		return;
-	}
-	if (gc_online_unsafe(ag->ag_cfg)) {
-		log_warnx("%s: no online garbage collection with driver = s3 "
-		          "yet; run registryd garbage-collect while the "
-		          "registry "
-		          "is stopped or read-only",
-		    why);
 		return;
 	}
 	memset(&opts, 0, sizeof(opts));

@@ -603,6 +603,29 @@ ref_link(const struct manifest_ref *r)
 }
 
 /*
+ * put_doomed: 1, with errno, when the manifest's own blob, found present
+ * and linked (which touched it), is being removed by a collection in
+ * another process: the client is told to try again (503) rather than
+ * given a tag naming bytes about to go; its retry writes them anew.
+ */
+static int
+put_doomed(struct store *st, const char *digest)
+{
+	uint64_t size;
+	int rc;
+
+	/* Still there after the question: see put_work (review rev14). */
+	if ((rc = store_blob_doomed(st, digest)) == 0 &&
+	    (rc = store_blob_stat(st, digest, &size)) == 0)
+		return 0;
+	if (rc == -1 && errno == ENOENT)
+		rc = 1;
+	if (rc == 1)
+		errno = EAGAIN;
+	return 1;
+}
+
+/*
  * On a worker thread: only the job and the store. Every referenced blob
  * and child manifest must be linked in this repository ("Pushing
  * Manifests": MANIFEST_BLOB_UNKNOWN; the subject need not exist), and
@@ -617,6 +640,9 @@ ref_link(const struct manifest_ref *r)
  * pushed again after a delete), which store_blob_write finds present and
  * leaves alone; only store_link_write then marks it used, and a sweep
  * deciding on it in between would leave the tag naming a missing blob.
+ * A collection in another process dooms a blob before its check
+ * (store.h): so after touching, a reference must also not be doomed, nor
+ * the manifest's own blob after its link.
  */
 static void
 put_work(struct store_call *sc)
@@ -634,8 +660,17 @@ put_work(struct store_call *sc)
 			continue;
 		(void)store_link_touch(st, job->mj_name, ref_link(r),
 		    r->mr_digest);
-		rc = store_link_exists(st, job->mj_name, ref_link(r),
-		    r->mr_digest);
+		/*
+		 * Being removed by a collection elsewhere: missing. Asked
+		 * before the existence check: the collection removes its
+		 * mark with the blob, so a push that found the blob before
+		 * that may miss the mark after it (review rev14).
+		 */
+		if ((rc = store_blob_doomed(st, r->mr_digest)) == 0)
+			rc = store_link_exists(st, job->mj_name, ref_link(r),
+			    r->mr_digest);
+		else if (rc == 1)
+			rc = 0;
 		if (rc != 1) {
 			job->mj_errno = errno;
 			job->mj_result =
@@ -651,6 +686,7 @@ put_work(struct store_call *sc)
 	        -1 ||
 	    store_link_write(st, job->mj_name, STORE_LINK_REVISION,
 	        job->mj_digest) == -1 ||
+	    put_doomed(st, job->mj_digest) ||
 	    (job->mj_tag[0] != '\0' &&
 	        store_tag_set(st, job->mj_name, job->mj_tag, job->mj_digest) ==
 	            -1))

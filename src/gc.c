@@ -23,9 +23,15 @@
  * one process, either the push touched first and the sweep keeps the blob, or
  * the sweep removed it first and the push finds it missing and fails
  * (MANIFEST_BLOB_UNKNOWN, never acknowledged). Between processes sharing a
- * store only the times order them: the window is the sweep's last check and its
- * removal, two calls wide. go_grace covers what was found present before the
- * run started (a HEAD at minute 0, the manifest at minute 40).
+ * store, the sweep dooms the blob in the store before its check and the
+ * push asks after its touch whether it is doomed (store.h): one of the two
+ * sees the other. go_grace covers what was found present before the
+ * run started (a HEAD at minute 0, the manifest at minute 40). The cutoff
+ * is taken once no push of this process is between its touch and its
+ * revision link (gc_set_cutoff); a push in another process must take less
+ * than go_grace between the two, which the default hour leaves no doubt
+ * about, and the store's clock (file times, S3's Last-Modified) must
+ * agree with this host's to within it.
  *
  * The referrers index (store.h) is a cache that its queries keep right:
  * a manifest removed here (--delete-untagged) drops out of it at the next
@@ -112,6 +118,7 @@ struct gc {
 	struct gc_result g_res;
 	enum gc_phase g_phase;
 	struct timespec g_cutoff; /* used at or after this: keep */
+	char g_id[UUID_LEN + 1];  /* this run's name on doomed blobs */
 	uint64_t g_start_ms;
 	int g_nomem;         /* an allocation in the walk failed */
 	atomic_int g_cancel; /* gc_cancel, from another thread */
@@ -153,6 +160,7 @@ static size_t gc_repo_add(struct gc *, const char *);
 static int gc_census(struct gc *);
 static int gc_census_finish(struct gc *);
 static struct gc_blob *gc_blob_find(struct gc *, const char *);
+static void gc_set_cutoff(struct gc *);
 static int gc_recent(const struct gc *, const struct timespec *);
 static int gc_read(struct gc *, size_t, const char *, struct manifest *);
 static void
@@ -854,18 +862,55 @@ gc_sweep_blobs(struct gc *g)
 }
 
 /*
+ * gc_blob_recent: 1 when the store says blob b or one of its layer links
+ * [lo, hi) was used since the cutoff, 0 when not (*gone when the blob is
+ * no more), -1 with errno.
+ */
+static int
+gc_blob_recent(struct gc *g, struct gc_blob *b, size_t lo, size_t hi,
+    int *gone)
+{
+	struct gc_link *l;
+	struct timespec ts;
+	size_t i;
+	int recent = 0;
+
+	*gone = 0;
+	if (store_blob_used(g->g_store, b->gb_digest, &ts) == 0)
+		recent = gc_recent(g, &ts);
+	else if (errno == ENOENT)
+		*gone = 1;
+	else
+		return -1;
+	for (i = lo; i < hi && recent == 0; i++) {
+		l = &g->g_links[i];
+		if (l->gl_kind != STORE_LINK_LAYER)
+			continue;
+		if (store_link_used(g->g_store, g->g_repos[l->gl_repo],
+		        STORE_LINK_LAYER, b->gb_digest, &ts) == 0)
+			recent = gc_recent(g, &ts);
+		else if (errno != ENOENT)
+			return -1;
+	}
+	return recent;
+}
+
+/*
  * gc_sweep_blob: remove blob b and its layer links [lo, hi), unless the
  * store says it or one of them was used since the cutoff. The check and
  * the removal are one step under the guard (see the top of the file).
+ * For pushes in other processes, a blob that looks unused is doomed in
+ * the store and checked again (store.h); its removal comes within
+ * STORE_DOOM_HOLD seconds of the doom, or it stays.
  */
 static void
 gc_sweep_blob(struct gc *g, struct gc_blob *b, size_t lo, size_t hi)
 {
 	struct gc_link *l;
-	struct timespec ts;
 	const char *name;
+	uint64_t doomed_at = 0;
 	size_t i;
-	int recent = 0, gone = 0;
+	int recent, gone, doomed = 0;
 
 	for (i = lo; i < hi; i++) {
 		l = &g->g_links[i];
@@ -878,21 +923,19 @@ gc_sweep_blob(struct gc *g, struct gc_blob *b, size_t lo, size_t hi)
 		}
 	}
 	gc_lock_all();
-	if (store_blob_used(g->g_store, b->gb_digest, &ts) == 0)
-		recent = gc_recent(g, &ts);
-	else if (errno == ENOENT)
-		gone = 1;
-	else
-		recent = -1;
-	for (i = lo; i < hi && recent == 0; i++) {
-		l = &g->g_links[i];
-		if (l->gl_kind != STORE_LINK_LAYER)
-			continue;
-		if (store_link_used(g->g_store, g->g_repos[l->gl_repo],
-		        STORE_LINK_LAYER, b->gb_digest, &ts) == 0)
-			recent = gc_recent(g, &ts);
-		else if (errno != ENOENT)
-			recent = -1;
+	recent = gc_blob_recent(g, b, lo, hi, &gone);
+	if (recent == 0 && !gone && !g->g_opts.go_dry_run) {
+		if (store_blob_doom(g->g_store, b->gb_digest, g->g_id, 1) ==
+		    -1) {
+			g->g_res.gr_errors++;
+			gc_say(g, 1, "blob %s: doom: %s: kept", b->gb_digest,
+			    strerror(errno));
+			goto done;
+		}
+		doomed = 1;
+		doomed_at = util_now_ms();
+		/* A push touching it from now on finds it doomed. */
+		recent = gc_blob_recent(g, b, lo, hi, &gone);
 	}
 	if (recent == -1) {
 		g->g_res.gr_errors++;
@@ -930,6 +973,13 @@ gc_sweep_blob(struct gc *g, struct gc_blob *b, size_t lo, size_t hi)
 	}
 	if (gone)
 		goto done;
+	if (doomed && util_now_ms() - doomed_at >= STORE_DOOM_HOLD * 1000) {
+		/* A push elsewhere may no longer see the doom: keep. */
+		g->g_res.gr_warnings++;
+		gc_say(g, 1, "blob %s: the store took over %d s to answer: kept",
+		    b->gb_digest, STORE_DOOM_HOLD);
+		goto done;
+	}
 	if (!g->g_opts.go_dry_run &&
 	    store_blob_delete(g->g_store, b->gb_digest) == -1) {
 		if (errno != ENOENT) {
@@ -939,12 +989,20 @@ gc_sweep_blob(struct gc *g, struct gc_blob *b, size_t lo, size_t hi)
 		}
 		goto done;
 	}
+	doomed = 0; /* the marks went with the blob */
 	g->g_res.gr_blobs_removed++;
 	g->g_res.gr_bytes_removed += b->gb_size;
 	gc_say(g, 0, "%s blob %s (%" PRIu64 " bytes)",
 	    g->g_opts.go_dry_run ? "would remove" : "remove", b->gb_digest,
 	    b->gb_size);
 done:
+	/* Kept: no longer doomed. A mark left behind expires (store.h). */
+	if (doomed &&
+	    store_blob_doom(g->g_store, b->gb_digest, g->g_id, 0) == -1) {
+		g->g_res.gr_warnings++;
+		gc_say(g, 1, "blob %s: undoom: %s", b->gb_digest,
+		    strerror(errno));
+	}
 	gc_unlock_all();
 }
 
@@ -1014,13 +1072,33 @@ gc_new(struct store *s, const struct gc_options *opts)
 		g->g_opts.go_grace = 0;
 	g->g_phase = GC_WALK;
 	g->g_start_ms = util_now_ms();
-	/*
-	 * The clock the kernel stamps files with; one second more than the
-	 * grace, for file systems that keep whole seconds.
-	 */
-	(void)clock_gettime(CLOCK_REALTIME_COARSE, &g->g_cutoff);
-	g->g_cutoff.tv_sec -= g->g_opts.go_grace + 1;
+	if (util_uuid(g->g_id) == -1) {
+		free(g);
+		return NULL;
+	}
 	return g;
+}
+
+/*
+ * gc_set_cutoff: "used recently" means used since now, less the grace,
+ * once no push of this process is between touching what it references
+ * and writing its revision link (the write side of the guard waits for
+ * them). A push that touched before and linked after would otherwise
+ * be missed twice: its manifest is not in the census that follows, and
+ * its touches are older than the cutoff whenever it took longer than
+ * the grace (gc_grace 0, and a score of S3 requests under load, is a
+ * second). Those that finished are in the census; those that start now
+ * touch after the cutoff. The clock is the one the kernel stamps files
+ * with, and S3 servers their Last-Modified; one second more than the
+ * grace, for stores that keep whole seconds.
+ */
+static void
+gc_set_cutoff(struct gc *g)
+{
+	gc_lock_all();
+	(void)clock_gettime(CLOCK_REALTIME_COARSE, &g->g_cutoff);
+	gc_unlock_all();
+	g->g_cutoff.tv_sec -= g->g_opts.go_grace + 1;
 }
 
 int
@@ -1036,6 +1114,7 @@ gc_step(struct gc *g)
 	}
 	switch (g->g_phase) {
 	case GC_WALK:
+		gc_set_cutoff(g);
 		rc = gc_census(g);
 		g->g_phase = GC_MARK;
 		break;

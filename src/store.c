@@ -507,6 +507,22 @@ store_link_touch(struct store *s, const char *name, enum store_link kind,
 	return s->s_ops->so_link_touch(s, name, kind, digest);
 }
 
+int
+store_blob_doom(struct store *s, const char *digest, const char *id, int on)
+{
+	if (s->s_ops->so_blob_doom == NULL)
+		return 0;
+	return s->s_ops->so_blob_doom(s, digest, id, on);
+}
+
+int
+store_blob_doomed(struct store *s, const char *digest)
+{
+	if (s->s_ops->so_blob_doomed == NULL)
+		return 0;
+	return s->s_ops->so_blob_doomed(s, digest);
+}
+
 /* ---- what drivers share ---- */
 
 /*

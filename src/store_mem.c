@@ -113,11 +113,20 @@ struct store_mem_repo {
 	struct store_mem_link *mr_marks; /* the referrers index's */
 };
 
+/* A collection's doomed mark on a blob (store.h). */
+struct store_mem_doom {
+	struct store_mem_doom *md_next;
+	char md_digest[DIGEST_BUFSZ];
+	char md_id[UUID_LEN + 1];
+	time_t md_at;
+};
+
 struct store_mem {
 	struct store s_base;
 	pthread_mutex_t s_lock; /* guards everything below */
 	struct store_mem_blob *s_blobs;
 	struct store_mem_repo *s_repos;
+	struct store_mem_doom *s_dooms;
 };
 
 /* A blob reader: holds a reference, so the bytes outlive a delete. */
@@ -215,6 +224,8 @@ static int store_mem_walk(struct store *,
 static int store_mem_blob_used(struct store *, const char *, struct timespec *);
 static int store_mem_link_used(struct store *, const char *, enum store_link,
     const char *, struct timespec *);
+static int store_mem_blob_doom(struct store *, const char *, const char *, int);
+static int store_mem_blob_doomed(struct store *, const char *);
 static int store_mem_link_touch(struct store *, const char *, enum store_link,
     const char *);
 static void store_mem_now(struct timespec *);
@@ -304,6 +315,8 @@ static const struct store_ops store_mem_ops = {
     .so_blob_used = store_mem_blob_used,
     .so_link_used = store_mem_link_used,
     .so_link_touch = store_mem_link_touch,
+    .so_blob_doom = store_mem_blob_doom,
+    .so_blob_doomed = store_mem_blob_doomed,
     .so_probe = store_mem_probe,
 };
 
@@ -534,14 +547,20 @@ store_mem_close(struct store *st)
 	struct store_mem *s = (struct store_mem *)st;
 	struct store_mem_blob *b, *bnext;
 	struct store_mem_repo *r, *rnext;
+	struct store_mem_doom *d;
 
 	for (b = s->s_blobs; b != NULL; b = bnext) {
 		bnext = b->mb_next;
 		store_mem_blob_unref(b);
 	}
+
 	for (r = s->s_repos; r != NULL; r = rnext) {
 		rnext = r->mr_next;
 		store_mem_repo_free(r);
+	}
+	while ((d = s->s_dooms) != NULL) {
+		s->s_dooms = d->md_next;
+		free(d);
 	}
 	pthread_mutex_destroy(&s->s_lock);
 	free(s);
@@ -720,6 +739,7 @@ store_mem_blob_delete(struct store *st, const char *digest)
 {
 	struct store_mem *s = (struct store_mem *)st;
 	struct store_mem_blob **pp, *b;
+	struct store_mem_doom **dp, *d;
 	int rv = -1;
 
 	if (!store_digest_ok(digest)) {
@@ -735,6 +755,15 @@ store_mem_blob_delete(struct store *st, const char *digest)
 		rv = 0;
 	} else
 		errno = ENOENT;
+	/* Its marks go with it, after the data. */
+	for (dp = &s->s_dooms; *dp != NULL;) {
+		if (strcmp((*dp)->md_digest, digest) == 0) {
+			d = *dp;
+			*dp = d->md_next;
+			free(d);
+		} else
+			dp = &(*dp)->md_next;
+	}
 	pthread_mutex_unlock(&s->s_lock);
 	return rv;
 }
@@ -1874,6 +1903,62 @@ store_mem_blob_used(struct store *st, const char *digest, struct timespec *ts)
 		rv = 0;
 	} else
 		errno = ENOENT;
+	pthread_mutex_unlock(&s->s_lock);
+	return rv;
+}
+
+static int
+store_mem_blob_doom(struct store *st, const char *digest, const char *id, int on)
+{
+	struct store_mem *s = (struct store_mem *)st;
+	struct store_mem_doom **dp, *d;
+
+	if (!store_digest_ok(digest) || !store_uuid_ok(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	pthread_mutex_lock(&s->s_lock);
+	for (dp = &s->s_dooms; *dp != NULL; dp = &(*dp)->md_next)
+		if (strcmp((*dp)->md_digest, digest) == 0 &&
+		    strcmp((*dp)->md_id, id) == 0)
+			break;
+	if (on && *dp == NULL) {
+		if ((d = calloc(1, sizeof(*d))) == NULL) {
+			pthread_mutex_unlock(&s->s_lock);
+			return -1;
+		}
+		(void)util_strlcpy(d->md_digest, digest, sizeof(d->md_digest));
+		(void)util_strlcpy(d->md_id, id, sizeof(d->md_id));
+		*dp = d;
+	}
+	if (on)
+		(*dp)->md_at = time(NULL);
+	else if (*dp != NULL) {
+		d = *dp;
+		*dp = d->md_next;
+		free(d);
+	}
+	pthread_mutex_unlock(&s->s_lock);
+	return 0;
+}
+
+static int
+store_mem_blob_doomed(struct store *st, const char *digest)
+{
+	struct store_mem *s = (struct store_mem *)st;
+	struct store_mem_doom *d;
+	time_t now = time(NULL);
+	int rv = 0;
+
+	if (!store_digest_ok(digest)) {
+		errno = EINVAL;
+		return -1;
+	}
+	pthread_mutex_lock(&s->s_lock);
+	for (d = s->s_dooms; d != NULL; d = d->md_next)
+		if (strcmp(d->md_digest, digest) == 0 &&
+		    now - d->md_at < STORE_DOOM_TTL)
+			rv = 1;
 	pthread_mutex_unlock(&s->s_lock);
 	return rv;
 }

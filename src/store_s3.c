@@ -17,12 +17,15 @@
  *   repositories/<name>/_registryd/referrers/indexed/sha256/<hex>
  *   repositories/<name>/_uploads/<uuid>/_registryd/{state,tail,part-<n>}
  *   blobs/sha256/<hex[0:2]>/<hex>/_registryd-used
+ *   blobs/sha256/<hex[0:2]>/<hex>/_registryd-doomed-<uuid>
  *
- * The last one is the blob's "used" mark for online garbage collection
- * (store.h): S3 cannot change an object's time without copying it, and a
- * self-copy of a 1 GiB layer to say "used" is no option; an empty object
- * beside the data is. registry:2's blob enumeration looks for "data" and
- * its sweep deletes the blob's whole prefix, marker included.
+ * The last two are online garbage collection's (store.h): the blob's
+ * "used" mark (S3 cannot change an object's time without copying it, and
+ * a self-copy of a 1 GiB layer to say "used" is no option; an empty
+ * object beside the data is), and the mark of a collection, on any
+ * instance, deciding whether to remove it. registry:2's blob enumeration
+ * looks for "data" and its sweep deletes the blob's whole prefix, marks
+ * included.
  *
  * The requests and listings are store_s3_req.c's, the walk (fsck,
  * garbage collection) store_s3_walk.c's, upload sessions
@@ -676,11 +679,26 @@ store_s3_blob_delete(struct store *st, const char *digest)
 	char key[STORE_S3_KEY_MAX];
 	const char *hex;
 	size_t n;
+	int found = 0;
 
 	if (!store_digest_ok(digest)) {
 		errno = EINVAL;
 		return -1;
 	}
+	/*
+	 * The data first, the marks after it: a push asks whether the blob
+	 * is doomed before whether it exists (api_manifests.c), so one that
+	 * finds no mark here finds no data either (store.h); the prefix
+	 * lists "_" before "data".
+	 */
+	if (store_s3_blob_key(s, digest, "/data", key, sizeof(key)) == -1)
+		return -1;
+	if (store_s3_head(s, key, NULL, NULL) == 0) {
+		if (store_s3_delete(s, key) == -1)
+			return -1;
+		found = 1;
+	} else if (errno != ENOENT)
+		return -1;
 	hex = digest_hex(digest);
 	if (snprintf(key, sizeof(key), "blobs/sha256/%.2s/%s/", hex, hex) >=
 	    (int)sizeof(key)) {
@@ -689,7 +707,7 @@ store_s3_blob_delete(struct store *st, const char *digest)
 	}
 	if (store_s3_delete_prefix(s, key, &n) == -1)
 		return -1;
-	if (n == 0) {
+	if (n == 0 && !found) {
 		errno = ENOENT;
 		return -1;
 	}
@@ -1455,6 +1473,66 @@ store_s3_link_touch(struct store *st, const char *name, enum store_link kind,
 	return store_s3_head(s, key, NULL, NULL);
 }
 
+/* store_s3_blob_doom: the empty object _registryd-doomed-<id>, or not. */
+static int
+store_s3_blob_doom(struct store *st, const char *digest, const char *id, int on)
+{
+	struct store_s3 *s = (struct store_s3 *)st;
+	char key[STORE_S3_KEY_MAX], tail[sizeof(STORE_S3_DOOMED) + UUID_LEN + 1];
+
+	if (!store_digest_ok(digest) || !store_uuid_ok(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	(void)snprintf(tail, sizeof(tail), "/%s%s", STORE_S3_DOOMED, id);
+	if (store_s3_blob_key(s, digest, tail, key, sizeof(key)) == -1)
+		return -1;
+	return on ? store_s3_put(s, key, "", 0) : store_s3_delete(s, key);
+}
+
+static int
+store_s3_doomed_cb(const struct store_s3_obj *o, void *arg)
+{
+	int *doomed = arg;
+	time_t now = time(NULL);
+
+	/* A listing without a time counts: better refused than lost. */
+	if (o->so_mtime == 0 || now - o->so_mtime < STORE_DOOM_TTL) {
+		*doomed = 1;
+		errno = 0;
+		return -1; /* one is enough */
+	}
+	return 0;
+}
+
+/*
+ * store_s3_blob_doomed: one listing of the blob's doomed marks. S3 (and
+ * RGW) list what was written before the listing began.
+ */
+static int
+store_s3_blob_doomed(struct store *st, const char *digest)
+{
+	struct store_s3 *s = (struct store_s3 *)st;
+	char prefix[STORE_S3_KEY_MAX];
+	const char *hex;
+	int doomed = 0;
+
+	if (!store_digest_ok(digest)) {
+		errno = EINVAL;
+		return -1;
+	}
+	hex = digest_hex(digest);
+	if (snprintf(prefix, sizeof(prefix), "blobs/sha256/%.2s/%s/%s", hex,
+	        hex, STORE_S3_DOOMED) >= (int)sizeof(prefix)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (store_s3_list(s, prefix, 0, store_s3_doomed_cb, &doomed) == -1 &&
+	    !doomed)
+		return -1;
+	return doomed;
+}
+
 /*
  * store_s3_probe: a small object written and removed; or, for a
  * read-only registry, a listing of the root (the bucket answers, with
@@ -1516,6 +1594,8 @@ static const struct store_ops store_s3_ops = {
     .so_blob_used = store_s3_blob_used,
     .so_link_used = store_s3_link_used,
     .so_link_touch = store_s3_link_touch,
+    .so_blob_doom = store_s3_blob_doom,
+    .so_blob_doomed = store_s3_blob_doomed,
     .so_probe = store_s3_probe,
     .so_reader_set_wake = store_s3_reader_set_wake,
     .so_writer_busy = store_s3_writer_busy,

@@ -27,6 +27,8 @@ struct s3_request;
 #define STORE_S3_LINK_MAX 128  /* longer links are garbage */
 /* A blob's mark of its last use (store_s3.c explains it). */
 #define STORE_S3_USED     "_registryd-used"
+/* A collection's mark on a blob it is deciding on: + its id (store.h). */
+#define STORE_S3_DOOMED "_registryd-doomed-"
 
 /*
  * A small request (links, state, tags, a HEAD; a body of at most

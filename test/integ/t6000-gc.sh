@@ -251,7 +251,9 @@ test_expect_success CURL,PYTHON3,REGISTRYD 'pushes while the server collects ove
 	rc=$?; kill "$SIGPID"; wait "$SIGPID" 2>/dev/null;
 	cat push.json &&
 	test "$rc" = 0 &&
-	jq -e ".unpullable == [] and .acked > 20 and .counts.reuse > 5 and .counts.delete > 5" push.json &&
+	# A push over S3 is a score of requests: fewer under load.
+	acked=20 && { [ "${TEST_STORE:-}" != s3 ] || acked=10; } &&
+	jq -e --argjson n "$acked" ".unpullable == [] and .acked > \$n and .counts.reuse > 5 and .counts.delete > 5" push.json &&
 	tail -n "+$from" registryd.log >this.log &&
 	runs=$(grep -c "garbage collection (SIGUSR1) done" this.log) &&
 	removed=$(grep "garbage collection (SIGUSR1) done" this.log |

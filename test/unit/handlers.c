@@ -2334,6 +2334,213 @@ test_repush_during_gc(void)
 	resp_free(&r);
 }
 
+/*
+ * A push that takes a while between touching its layers and writing its
+ * revision link (on S3 that is a score of requests, a second and more
+ * under load) while a collection starts: the hook makes the touches
+ * two hours old (time passing) and starts the collection there, with
+ * the push holding the guard. A collection that took its cutoff and
+ * its census then would not see the manifest, and would find the
+ * layers used too long ago: an acknowledged push losing its blobs. It
+ * must start only once no push is between touch and link.
+ */
+static void
+slowpush_hook(const char *digest, void *arg)
+{
+	struct repush *rp = arg;
+
+	if (rp->rp_started || strcmp(digest, rp->rp_digest) != 0)
+		return;
+	store_mem_age(st, 7200);
+	repush_hook(digest, arg);
+}
+
+static void
+test_slow_push_during_gc(void)
+{
+	struct repush rp;
+	struct resp r;
+	char l[DIGEST_BUFSZ], c[DIGEST_BUFSZ], m[DIGEST_BUFSZ], m2[DIGEST_BUFSZ];
+	char man[1024];
+
+	ok(push_blob("lib/slowpush", "slow push lyr", l) &&
+	        push_blob("lib/slowpush",
+	            "{\"architecture\":\"amd64\",\"os\":\"s\"}", c),
+	    "slow push: two blobs pushed");
+	image_manifest(man, sizeof(man), c, l);
+	is_int(push_manifest("lib/slowpush", "v1", MT_OCI_MANIFEST, man, m, &r),
+	    201, "slow push: the image pushed");
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "DELETE /v2/lib/slowpush/manifests/%s HTTP/1.1\r\nHost: t\r\n",
+	    m);
+	is_int(r.status, 202, "slow push: and deleted by digest");
+	resp_free(&r);
+
+	memset(&rp, 0, sizeof(rp));
+	rp.rp_digest = m;
+	pthread_mutex_init(&rp.rp_lock, NULL);
+	pthread_cond_init(&rp.rp_cond, NULL);
+	store_mem_on_blob_write(slowpush_hook, &rp);
+	is_int(push_manifest("lib/slowpush", "v2", MT_OCI_MANIFEST, man, m2,
+	           &r),
+	    201, "slow push: the image pushed again, slowly, as v2");
+	resp_free(&r);
+	store_mem_on_blob_write(NULL, NULL);
+	ok(rp.rp_started, "slow push: a collection ran during the push");
+	if (rp.rp_started)
+		pthread_join(rp.rp_thread, NULL);
+	is_int(rp.rp_rc, 0, "slow push: the collection completed");
+	pthread_mutex_destroy(&rp.rp_lock);
+	pthread_cond_destroy(&rp.rp_cond);
+
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/slowpush/blobs/%s HTTP/1.1\r\nHost: t\r\n", l);
+	ok(r.status == 200 && strcmp(r.body, "slow push lyr") == 0,
+	    "slow push: the acknowledged push's layer is pullable (got %d)",
+	    r.status);
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/slowpush/blobs/%s HTTP/1.1\r\nHost: t\r\n", c);
+	is_int(r.status, 200,
+	    "slow push: the acknowledged push's config is pullable");
+	resp_free(&r);
+	ok(store_blob_doomed(st, l) == 0 && store_blob_doomed(st, c) == 0,
+	    "slow push: the collection left no doomed mark on what it kept");
+}
+
+/*
+ * A collection in another process (another instance on the same bucket)
+ * dooms a blob before it reads when the blob was used (store.h): a push
+ * that touched the blob must then count it missing, or the collection,
+ * having read the time before the touch, removes it after the 201.
+ */
+static void
+test_doomed_push(void)
+{
+	static const char *other = "0b7fcb4c-1111-4222-8333-444455556666";
+	struct resp r;
+	char l[DIGEST_BUFSZ], c[DIGEST_BUFSZ], m[DIGEST_BUFSZ], m2[DIGEST_BUFSZ];
+	char man[1024];
+
+	ok(push_blob("lib/doom", "doomed layer", l) &&
+	        push_blob("lib/doom",
+	            "{\"architecture\":\"amd64\",\"os\":\"d\"}", c),
+	    "doomed: two blobs pushed");
+	image_manifest(man, sizeof(man), c, l);
+	is_int(store_blob_doom(st, l, other, 1), 0,
+	    "doomed: another process's collection dooms the layer");
+	is_int(push_manifest("lib/doom", "v1", MT_OCI_MANIFEST, man, m, &r),
+	    400, "doomed: a manifest naming it is refused");
+	ok(oci_error(&r, "MANIFEST_BLOB_UNKNOWN"),
+	    "doomed: ... as MANIFEST_BLOB_UNKNOWN");
+	resp_free(&r);
+	is_int(store_blob_doom(st, l, other, 0), 0,
+	    "doomed: the collection keeps it after all");
+	is_int(push_manifest("lib/doom", "v1", MT_OCI_MANIFEST, man, m, &r),
+	    201, "doomed: the same manifest is then accepted");
+	resp_free(&r);
+
+	api_req(&r, NULL, 0,
+	    "DELETE /v2/lib/doom/manifests/%s HTTP/1.1\r\nHost: t\r\n", m);
+	is_int(r.status, 202, "doomed: the manifest deleted by digest");
+	resp_free(&r);
+	is_int(store_blob_doom(st, m, other, 1), 0,
+	    "doomed: its blob doomed by the other collection");
+	is_int(push_manifest("lib/doom", "v2", MT_OCI_MANIFEST, man, m2, &r),
+	    503, "doomed: pushed again meanwhile: 503, try again");
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/doom/manifests/v2 HTTP/1.1\r\nHost: t\r\n"
+	    "Accept: %s\r\n",
+	    MT_OCI_MANIFEST);
+	is_int(r.status, 404, "doomed: and no tag was written");
+	resp_free(&r);
+	is_int(store_blob_doom(st, m, other, 0), 0,
+	    "doomed: the other collection keeps it");
+	is_int(push_manifest("lib/doom", "v2", MT_OCI_MANIFEST, man, m2, &r),
+	    201, "doomed: the retry is accepted");
+	resp_free(&r);
+}
+
+
+/*
+ * REVIEW rev14: a collection in another process dooms a blob, then
+ * finishes (data, then the prefix with its marks) between the push's
+ * existence check and its doomed listing. Simulated by a so_blob_doomed
+ * that runs the other process's delete first.
+ */
+#include "store_driver.h"
+static const struct store_ops *race_real;
+static struct store_ops race_ops;
+static const char *race_digest;
+
+static int
+race_doomed(struct store *s, const char *d)
+{
+	if (race_digest != NULL && strcmp(d, race_digest) == 0) {
+		race_digest = NULL;
+		(void)race_real->so_blob_delete(s, d);
+	}
+	return race_real->so_blob_doomed(s, d);
+}
+
+static void
+test_doom_order(void)
+{
+	static const char *other = "0b7fcb4c-1111-4222-8333-444455556666";
+	struct resp r;
+	char l[DIGEST_BUFSZ], c[DIGEST_BUFSZ], m[DIGEST_BUFSZ];
+	char man[1024];
+	int st_code;
+
+	ok(push_blob("lib/race", "race layer", l) &&
+	        push_blob("lib/race",
+	            "{\"architecture\":\"amd64\",\"os\":\"race\"}", c),
+	    "race: two blobs pushed");
+	image_manifest(man, sizeof(man), c, l);
+	is_int(store_blob_doom(st, l, other, 1), 0,
+	    "race: another process dooms the layer");
+	race_real = st->s_ops;
+	race_ops = *st->s_ops;
+	race_ops.so_blob_doomed = race_doomed;
+	st->s_ops = &race_ops;
+	race_digest = l;
+	st_code = push_manifest("lib/race", "v1", MT_OCI_MANIFEST, man, m, &r);
+	resp_free(&r);
+	st->s_ops = race_real;
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/race/blobs/%s HTTP/1.1\r\nHost: t\r\n", l);
+	ok(st_code != 201 || r.status == 200,
+	    "race: an acknowledged manifest (%d) has its layer (got %d)",
+	    st_code, r.status);
+	resp_free(&r);
+
+	/* The manifest's own blob: pushed, deleted, doomed, pushed again. */
+	ok(push_blob("lib/race", "race layer", l), "race: the layer again");
+	is_int(push_manifest("lib/race", "v1", MT_OCI_MANIFEST, man, m, &r),
+	    201, "race: the image pushed");
+	resp_free(&r);
+	api_req(&r, NULL, 0,
+	    "DELETE /v2/lib/race/manifests/%s HTTP/1.1\r\nHost: t\r\n", m);
+	is_int(r.status, 202, "race: and deleted by digest");
+	resp_free(&r);
+	is_int(store_blob_doom(st, m, other, 1), 0,
+	    "race: another process dooms the manifest's blob");
+	st->s_ops = &race_ops;
+	race_digest = m;
+	st_code = push_manifest("lib/race", "v2", MT_OCI_MANIFEST, man, m, &r);
+	resp_free(&r);
+	st->s_ops = race_real;
+	api_req(&r, NULL, 0,
+	    "GET /v2/lib/race/manifests/v2 HTTP/1.1\r\nHost: t\r\n"
+	    "Accept: %s\r\n", MT_OCI_MANIFEST);
+	ok(st_code != 201 || r.status == 200,
+	    "race: an acknowledged manifest (%d) is pullable (got %d)",
+	    st_code, r.status);
+	resp_free(&r);
+}
+
 /* Every handler test, against st. */
 static void
 test_all(void)
@@ -2358,6 +2565,9 @@ test_all(void)
 	test_used();
 	test_read_only();
 	test_repush_during_gc();
+	test_slow_push_during_gc();
+	test_doomed_push();
+	test_doom_order();
 }
 
 int
