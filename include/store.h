@@ -548,8 +548,7 @@ int store_link_touch(struct store *, const char *name, enum store_link,
  * UUID); without, remove that mark (the blob stays). store_blob_delete
  * removes the data before any mark. A STORE_CALL_QUICK.
  */
-int store_blob_doom(struct store *, const char *digest, const char *id,
-    int on);
+int store_blob_doom(struct store *, const char *digest, const char *id, int on);
 /*
  * store_blob_doomed: 1 when a collection doomed blob digest less than
  * STORE_DOOM_TTL seconds ago (a mark left by a collection that died is

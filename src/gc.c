@@ -867,8 +867,7 @@ gc_sweep_blobs(struct gc *g)
  * no more), -1 with errno.
  */
 static int
-gc_blob_recent(struct gc *g, struct gc_blob *b, size_t lo, size_t hi,
-    int *gone)
+gc_blob_recent(struct gc *g, struct gc_blob *b, size_t lo, size_t hi, int *gone)
 {
 	struct gc_link *l;
 	struct timespec ts;
@@ -976,7 +975,8 @@ gc_sweep_blob(struct gc *g, struct gc_blob *b, size_t lo, size_t hi)
 	if (doomed && util_now_ms() - doomed_at >= STORE_DOOM_HOLD * 1000) {
 		/* A push elsewhere may no longer see the doom: keep. */
 		g->g_res.gr_warnings++;
-		gc_say(g, 1, "blob %s: the store took over %d s to answer: kept",
+		gc_say(g, 1,
+		    "blob %s: the store took over %d s to answer: kept",
 		    b->gb_digest, STORE_DOOM_HOLD);
 		goto done;
 	}

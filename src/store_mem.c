@@ -1908,7 +1908,8 @@ store_mem_blob_used(struct store *st, const char *digest, struct timespec *ts)
 }
 
 static int
-store_mem_blob_doom(struct store *st, const char *digest, const char *id, int on)
+store_mem_blob_doom(struct store *st, const char *digest, const char *id,
+    int on)
 {
 	struct store_mem *s = (struct store_mem *)st;
 	struct store_mem_doom **dp, *d;

@@ -1478,7 +1478,8 @@ static int
 store_s3_blob_doom(struct store *st, const char *digest, const char *id, int on)
 {
 	struct store_s3 *s = (struct store_s3 *)st;
-	char key[STORE_S3_KEY_MAX], tail[sizeof(STORE_S3_DOOMED) + UUID_LEN + 1];
+	char key[STORE_S3_KEY_MAX],
+	    tail[sizeof(STORE_S3_DOOMED) + UUID_LEN + 1];
 
 	if (!store_digest_ok(digest) || !store_uuid_ok(id)) {
 		errno = EINVAL;

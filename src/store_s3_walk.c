@@ -95,8 +95,8 @@ store_s3_blobs_cb(const struct store_s3_obj *o, void *arg)
 			return store_s3_walk_item(w, &it);
 		}
 		if (strcmp(k + 75, STORE_S3_USED) == 0 ||
-		    strncmp(k + 75, STORE_S3_DOOMED,
-		        strlen(STORE_S3_DOOMED)) == 0)
+		    strncmp(k + 75, STORE_S3_DOOMED, strlen(STORE_S3_DOOMED)) ==
+		        0)
 			return 0;
 	}
 	return store_s3_walk_odd(w, o->so_key, STORE_SEV_WARNING,
