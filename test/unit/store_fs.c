@@ -370,6 +370,26 @@ test_tags(struct store *s)
 	ok(store_tag_list(s, "demo/app", &list, &n) == 0 && n == 3,
 	    "unbounded tag list after E2BIG: all 3");
 	store_list_free(list, n);
+	/*
+	 * On the loop, the bounded form neither frees a cached list longer
+	 * than its bound (demo/app's 3, cached just above) nor waits while
+	 * a worker holds the cache.
+	 */
+	ok(store_tag_set(s, "demo/few", "v1", d1) == 0 &&
+	        store_tag_list_max(s, "demo/few", 2, &list, &n) == 0 && n == 1,
+	    "bounded tag list of another repository: its 1 tag");
+	store_list_free(list, n);
+	is_str(((struct store_fs *)s)->s_tags_name, "demo/app",
+	    "bounded tag list: a cached list longer than max stays cached");
+	pthread_mutex_lock(&((struct store_fs *)s)->s_tags_lock);
+	alarm(5); /* before: a deadlock */
+	ok(store_tag_list_max(s, "demo/few", 2, &list, &n) == 0 && n == 1,
+	    "bounded tag list: does not wait for the cache's lock");
+	alarm(0);
+	pthread_mutex_unlock(&((struct store_fs *)s)->s_tags_lock);
+	store_list_free(list, n);
+	ok(rmdir_r("docker/registry/v2/repositories/demo/few") == 0,
+	    "repository demo/few removed");
 	ok(rmdir_r("docker/registry/v2/repositories/demo/app/_manifests/tags/"
 	           "v2") == 0,
 	    "tag directory v2 removed");
