@@ -74,6 +74,13 @@
  * 4 KiB commit must not wait for a big layer's data to reach the disk.
  */
 #define STORE_SHARED_MAX    (1024 * 1024)
+/*
+ * A bounded tag list reads a tags/ directory at most this large (or
+ * 1 KiB per tag allowed, if more): ext4 never shrinks a directory, and
+ * one that held 100 000 tags, 3 left, is 2 MiB of blocks that readdir
+ * reads whole to find them (26 ms cold, on the loop).
+ */
+#define STORE_TAGS_DIR_QUICK (64 * 1024)
 
 /*
  * One caller's part of a group commit round (store_group_sync): the
@@ -1467,6 +1474,12 @@ store_fs_tags(struct store *st, const char *name, size_t max, char ***tags,
 	}
 	pthread_mutex_unlock(&s->s_tags_lock);
 scan:
+	if (bounded && sb.st_size > STORE_TAGS_DIR_QUICK &&
+	    (uintmax_t)sb.st_size / 1024 > max) {
+		(void)close(fd);
+		errno = E2BIG;
+		return -1;
+	}
 	if ((d = fdopendir(fd)) == NULL) {
 		saved = errno;
 		(void)close(fd);
