@@ -74,6 +74,13 @@
  * 4 KiB commit must not wait for a big layer's data to reach the disk.
  */
 #define STORE_SHARED_MAX    (1024 * 1024)
+/*
+ * A bounded tag list reads a tags/ directory at most this large (or
+ * 1 KiB per tag allowed, if more): ext4 never shrinks a directory, and
+ * one that held 100 000 tags, 3 left, is 2 MiB of blocks that readdir
+ * reads whole to find them (26 ms cold, on the loop).
+ */
+#define STORE_TAGS_DIR_QUICK (64 * 1024)
 
 /*
  * One caller's part of a group commit round (store_group_sync): the
@@ -1386,7 +1393,11 @@ store_fs_tag_list(struct store *st, const char *name, char ***tags, size_t *n)
  * store_tag_list_max: the same, or E2BIG once the directory has shown
  * more than max entries besides "." and "..", tags or not (the work is
  * bounded by the entries read, not by the tags kept). A repository in
- * the cache has its count known: nothing is read then.
+ * the cache has its count known: nothing is read then. Bounded also
+ * around the cache, which a worker may be filling with a big list: the
+ * call never waits for its lock (it reads the directory instead), and
+ * never replaces a cached list longer than max (freeing 100 000 tags
+ * held the loop 4 ms).
  */
 static int
 store_fs_tag_list_max(struct store *st, const char *name, size_t max,
@@ -1406,7 +1417,7 @@ store_fs_tags(struct store *st, const char *name, size_t max, char ***tags,
 	char path[PATH_MAX];
 	size_t seen = 0;
 	DIR *d;
-	int mfd, fd, r, saved;
+	int mfd, fd, r, saved, bounded = max != SIZE_MAX;
 
 	*tags = NULL;
 	*n = 0;
@@ -1438,7 +1449,11 @@ store_fs_tags(struct store *st, const char *name, size_t max, char ***tags,
 		errno = saved;
 		return -1;
 	}
-	pthread_mutex_lock(&s->s_tags_lock);
+	if (bounded) {
+		if (pthread_mutex_trylock(&s->s_tags_lock) != 0)
+			goto scan; /* a worker copies a big list: not waiting */
+	} else
+		pthread_mutex_lock(&s->s_tags_lock);
 	if (strcmp(s->s_tags_name, name) == 0 && s->s_tags_ino == sb.st_ino &&
 	    s->s_tags_mtime.tv_sec == sb.st_mtim.tv_sec &&
 	    s->s_tags_mtime.tv_nsec == sb.st_mtim.tv_nsec) {
@@ -1458,6 +1473,13 @@ store_fs_tags(struct store *st, const char *name, size_t max, char ***tags,
 		return 0;
 	}
 	pthread_mutex_unlock(&s->s_tags_lock);
+scan:
+	if (bounded && sb.st_size > STORE_TAGS_DIR_QUICK &&
+	    (uintmax_t)sb.st_size / 1024 > max) {
+		(void)close(fd);
+		errno = E2BIG;
+		return -1;
+	}
 	if ((d = fdopendir(fd)) == NULL) {
 		saved = errno;
 		(void)close(fd);
@@ -1490,7 +1512,15 @@ store_fs_tags(struct store *st, const char *name, size_t max, char ***tags,
 		return -1;
 	}
 	store_list_sort(&l, 0);
-	pthread_mutex_lock(&s->s_tags_lock);
+	if (bounded) {
+		if (pthread_mutex_trylock(&s->s_tags_lock) != 0)
+			goto done;
+		if (s->s_tags.sl_n > max) {
+			pthread_mutex_unlock(&s->s_tags_lock);
+			goto done;
+		}
+	} else
+		pthread_mutex_lock(&s->s_tags_lock);
 	store_list_free(s->s_tags.sl_v, s->s_tags.sl_n);
 	memset(&s->s_tags, 0, sizeof(s->s_tags));
 	s->s_tags_name[0] = '\0';
@@ -1500,6 +1530,7 @@ store_fs_tags(struct store *st, const char *name, size_t max, char ***tags,
 		s->s_tags_mtime = sb.st_mtim;
 	}
 	pthread_mutex_unlock(&s->s_tags_lock);
+done:
 	*tags = l.sl_v;
 	*n = l.sl_n;
 	return 0;

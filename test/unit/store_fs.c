@@ -370,6 +370,58 @@ test_tags(struct store *s)
 	ok(store_tag_list(s, "demo/app", &list, &n) == 0 && n == 3,
 	    "unbounded tag list after E2BIG: all 3");
 	store_list_free(list, n);
+	/*
+	 * On the loop, the bounded form neither frees a cached list longer
+	 * than its bound (demo/app's 3, cached just above) nor waits while
+	 * a worker holds the cache.
+	 */
+	ok(store_tag_set(s, "demo/few", "v1", d1) == 0 &&
+	        store_tag_list_max(s, "demo/few", 2, &list, &n) == 0 && n == 1,
+	    "bounded tag list of another repository: its 1 tag");
+	store_list_free(list, n);
+	is_str(((struct store_fs *)s)->s_tags_name, "demo/app",
+	    "bounded tag list: a cached list longer than max stays cached");
+	pthread_mutex_lock(&((struct store_fs *)s)->s_tags_lock);
+	alarm(5); /* before: a deadlock */
+	ok(store_tag_list_max(s, "demo/few", 2, &list, &n) == 0 && n == 1,
+	    "bounded tag list: does not wait for the cache's lock");
+	alarm(0);
+	pthread_mutex_unlock(&((struct store_fs *)s)->s_tags_lock);
+	store_list_free(list, n);
+	/*
+	 * A tags/ directory that held many entries, one tag left: where
+	 * the filesystem keeps its size (ext4), too big to read on the
+	 * loop.
+	 */
+	{
+		char big[PATH_MAX * 2];
+		int i, big_ok = 1;
+		struct stat sb;
+
+		for (i = 0; i < 6000 && big_ok; i++) {
+			snprintf(big, sizeof(big),
+			    "%s/docker/registry/v2/repositories/demo/few/"
+			    "_manifests/tags/gone-%040d",
+			    root, i % 3000);
+			big_ok = (i < 3000 ? mkdir(big, 0755) : rmdir(big)) == 0;
+		}
+		snprintf(big, sizeof(big),
+		    "%s/docker/registry/v2/repositories/demo/few/_manifests/tags",
+		    root);
+		if (big_ok && stat(big, &sb) == 0 && sb.st_size > 64 * 1024)
+			ok(store_tag_list_max(s, "demo/few", 2, &list, &n) ==
+			            -1 &&
+			        errno == E2BIG,
+			    "bounded tag list: a %lld-byte directory: E2BIG",
+			    (long long)sb.st_size);
+		else
+			ok(1, "# SKIP this filesystem shrinks directories");
+	}
+	ok(store_tag_list(s, "demo/few", &list, &n) == 0 && n == 1,
+	    "unbounded tag list of the shrunk directory: its tag");
+	store_list_free(list, n);
+	ok(rmdir_r("docker/registry/v2/repositories/demo/few") == 0,
+	    "repository demo/few removed");
 	ok(rmdir_r("docker/registry/v2/repositories/demo/app/_manifests/tags/"
 	           "v2") == 0,
 	    "tag directory v2 removed");
