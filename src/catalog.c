@@ -19,7 +19,9 @@
  * count's duration has passed: every refresh on a small store, less
  * often on a large one, never more than 1/CATALOG_BLOB_DUTY of a
  * worker's time. The first refresh runs on the pool right after start,
- * so serving does not wait for a walk of every blob.
+ * so serving does not wait for a walk of every blob; when the index was
+ * just listed at start, that refresh only counts: listing the
+ * repositories again would hold a second copy of every name for nothing.
  *
  * Ownership: cat.names and every string in it belong to this module. A
  * refresh job owns the list its walk returns until sc_done swaps it in;
@@ -50,6 +52,7 @@ struct catalog_job {
 	int cj_result;
 	int cj_errno;
 	int cj_orphan; /* catalog shut down: free in sc_done */
+	int cj_list;   /* list the repositories (0: count the blobs only) */
 	/* The blob count of the same job (catalog_blob_cb), if asked. */
 	int cj_count;        /* count the blobs */
 	int cj_blobs_result; /* 0, or -1: the figures are not complete */
@@ -83,6 +86,7 @@ static void catalog_list_free(struct catalog_list *);
 static int catalog_list_adopt(struct catalog_list *, char **, size_t);
 static int catalog_sort_cmp(const void *, const void *);
 static void catalog_timer_cb(evutil_socket_t, short, void *);
+static void catalog_refresh(int);
 static int catalog_blob_cb(const struct store_item *, void *);
 static void catalog_work(struct store_call *);
 static void catalog_done(struct store_call *);
@@ -101,6 +105,7 @@ catalog_init(struct event_base *base, struct store *store, int refresh)
 	struct timeval tv;
 	char **names = NULL;
 	size_t n = 0;
+	int listed = 0;
 
 	memset(&cat, 0, sizeof(cat));
 	cat.store = store;
@@ -115,6 +120,8 @@ catalog_init(struct event_base *base, struct store *store, int refresh)
 		log_warn("%s: listing repositories", __func__);
 	else if (catalog_list_adopt(&cat.index, names, n) == -1)
 		log_warnx("%s: out of memory", __func__);
+	else
+		listed = 1;
 	if (refresh > 0) {
 		tv.tv_sec = refresh;
 		tv.tv_usec = 0;
@@ -133,7 +140,7 @@ catalog_init(struct event_base *base, struct store *store, int refresh)
 	cat.running = 1;
 	/* The blobs are counted by the first refresh, on the pool. */
 	if (cat.timer != NULL)
-		catalog_timer_cb(-1, 0, NULL);
+		catalog_refresh(!listed);
 	return 0;
 }
 
@@ -312,11 +319,21 @@ catalog_list_adopt(struct catalog_list *dst, char **l, size_t n)
 static void
 catalog_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct catalog_job *job;
-
 	(void)fd;
 	(void)what;
 	(void)arg;
+	catalog_refresh(1);
+}
+
+/*
+ * Start a walk that lists the repositories when list is set, and counts
+ * the blobs when that is due; unless one is still running.
+ */
+static void
+catalog_refresh(int list)
+{
+	struct catalog_job *job;
+
 	if (!cat.running || cat.job != NULL)
 		return;
 	if ((job = calloc(1, sizeof(*job))) == NULL) {
@@ -327,7 +344,12 @@ catalog_timer_cb(evutil_socket_t fd, short what, void *arg)
 	job->cj_call.sc_work = catalog_work;
 	job->cj_call.sc_done = catalog_done;
 	job->cj_store = cat.store;
+	job->cj_list = list;
 	job->cj_count = util_now_ms() >= cat.count_next_ms;
+	if (!job->cj_list && !job->cj_count) {
+		free(job);
+		return;
+	}
 	cat.job = job;
 	catalog_list_free(&cat.added);
 	store_call(cat.store, &job->cj_call);
@@ -345,9 +367,11 @@ catalog_work(struct store_call *sc)
 	struct catalog_job *job = (struct catalog_job *)sc;
 	uint64_t start;
 
-	job->cj_result =
-	    store_repo_list(job->cj_store, &job->cj_names, &job->cj_n);
-	job->cj_errno = errno;
+	if (job->cj_list) {
+		job->cj_result =
+		    store_repo_list(job->cj_store, &job->cj_names, &job->cj_n);
+		job->cj_errno = errno;
+	}
 	if (!job->cj_count)
 		return;
 	start = util_now_ms();
@@ -388,7 +412,7 @@ catalog_done(struct store_call *sc)
 	size_t i;
 
 	if (job->cj_orphan || !cat.running) {
-		if (job->cj_result == 0)
+		if (job->cj_list && job->cj_result == 0)
 			store_list_free(job->cj_names, job->cj_n);
 		free(job);
 		return;
@@ -403,7 +427,9 @@ catalog_done(struct store_call *sc)
 		    util_now_ms() + CATALOG_BLOB_DUTY * job->cj_ms;
 	} else if (job->cj_count)
 		log_warnx("%s: counting blobs: walk failed", __func__);
-	if (job->cj_result == -1) {
+	if (!job->cj_list)
+		; /* a count only: the index stays */
+	else if (job->cj_result == -1) {
 		errno = job->cj_errno;
 		log_warn("%s: listing repositories", __func__);
 	} else {
