@@ -56,24 +56,24 @@
 #include "store_fs.h"
 #include "util.h"
 
-#define STORE_V2            "docker/registry/v2"
-#define STORE_LINK_READ_MAX 128           /* longer links are garbage */
-#define STORE_HASH_CHUNK    (1024 * 1024) /* store_fs_writer_hash reads */
-#define STORE_STARTEDAT_MAX 64            /* startedat bytes read */
+#define STORE_V2             "docker/registry/v2"
+#define STORE_LINK_READ_MAX  128           /* longer links are garbage */
+#define STORE_HASH_CHUNK     (1024 * 1024) /* store_fs_writer_hash reads */
+#define STORE_STARTEDAT_MAX  64            /* startedat bytes read */
 /* A name of NAME_MAX_LEN bytes has at most this many components. */
-#define STORE_WALK_DEPTH    (NAME_MAX_LEN / 2 + 1)
+#define STORE_WALK_DEPTH     (NAME_MAX_LEN / 2 + 1)
 /* Deepest tree store_rmtree removes (a tag dir is 5 levels deep). */
-#define STORE_RMTREE_DEPTH  16
+#define STORE_RMTREE_DEPTH   16
 /* Descriptors one store_syncset holds before it syncs early. */
-#define STORE_SYNCSET_MAX   16
+#define STORE_SYNCSET_MAX    16
 /* Distinct files one sync round syncs at once; more take another pass. */
-#define STORE_ROUND_MAX     64
+#define STORE_ROUND_MAX      64
 /*
  * Files larger than this are synced by their writer alone (store_ss_add),
  * not in a shared round: a round lasts as long as its slowest file, and a
  * 4 KiB commit must not wait for a big layer's data to reach the disk.
  */
-#define STORE_SHARED_MAX    (1024 * 1024)
+#define STORE_SHARED_MAX     (1024 * 1024)
 /*
  * A bounded tag list reads a tags/ directory at most this large (or
  * 1 KiB per tag allowed, if more): ext4 never shrinks a directory, and
