@@ -218,9 +218,8 @@ api_referrers_unindex(struct store *, const char *name, const char *digest);
 /*
  * api_ui.c: the web interface: GET / and /ui (a redirect to /ui/), its
  * files under /ui/ (built in), GET /ui/api/status (authenticated like a
- * pull). api_ui_start: forget the counts of an earlier start (reg_init).
+ * pull), whose blob counts are the catalog's (catalog_stats).
  */
-void api_ui_start(void);
 void api_ui_root_get(struct request *, const struct route_match *);
 void api_ui_file_get(struct request *, const struct route_match *);
 void api_ui_status_get(struct request *, const struct route_match *);

@@ -87,12 +87,6 @@
 #define SEARCH_CONFIG_MAX   (1024 * 1024)
 
 /*
- * The web interface's status (api_ui.c): seconds a blob count is served
- * before a status request starts a new walk of the blobs.
- */
-#define UI_USAGE_MAX_AGE 30
-
-/*
  * Blob counts for /metrics (catalog.c): a catalog refresh counts the
  * blobs too once this many times the last count's walk has passed since
  * it, so counting takes at most 1/CATALOG_BLOB_DUTY of a worker's time

@@ -17,7 +17,10 @@ struct store;
  */
 int catalog_init(struct event_base *, struct store *, int refresh);
 void catalog_shutdown(void);
-/* What the index knows of the store's size, for /metrics. */
+/*
+ * What the index knows of the store's size, for /metrics and the web
+ * interface's status.
+ */
 struct catalog_stats {
 	size_t cs_repos;        /* repositories in the index now */
 	uint64_t cs_blobs;      /* blobs the last refresh counted */
@@ -40,7 +43,5 @@ void catalog_add(const char *name);
  * return to the event loop; *more is 1 when names follow the page.
  */
 size_t catalog_page(const char *last, size_t n, const char **out, int *more);
-/* catalog_count: the number of repositories in the index. */
-size_t catalog_count(void);
 
 #endif /* REGISTRYD_CATALOG_H */

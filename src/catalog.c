@@ -218,13 +218,6 @@ catalog_page(const char *last, size_t n, const char **out, int *more)
 	return k;
 }
 
-/* catalog_count: how many repositories the index holds now. */
-size_t
-catalog_count(void)
-{
-	return cat.index.cl_n;
-}
-
 /* The index of the first name not less than name (lower bound). */
 static size_t
 catalog_search(const struct catalog_list *l, const char *name)

@@ -123,7 +123,6 @@ reg_init(struct event_base *base, const struct config *cfg, struct store *store)
 		return -1;
 	}
 	api_start(cfg, store);
-	api_ui_start();
 	if (api_sweep_start(base, cfg, store) == -1) {
 		log_warnx("%s: cannot start the upload timers", __func__);
 		api_stop();

@@ -402,11 +402,13 @@ function fillStatus(box, s) {
       row('Version', `registryd ${s.version}`, 'st-version'),
       row('Up for', formatDuration(s.uptime_seconds), 'st-uptime'),
       row('Repositories', String(s.repositories), 'st-repos'),
-      row('Blobs', s.blobs === null ? '…' : String(s.blobs), 'st-blobs'),
-      row('Storage used', s.blob_bytes === null ? '…'
+      // Null until the registry's first count after start: a dash.
+      row('Blobs', s.blobs === null ? '–' : String(s.blobs), 'st-blobs'),
+      row('Storage used', s.blob_bytes === null ? '–'
         : formatSize(s.blob_bytes), 'st-bytes')),
-    s.counted ? h('p', { class: 'muted' }, 'Blobs counted ',
-      timeEl(s.counted), '.') : null);
+    h('p', { class: 'muted' }, ...(s.counted
+      ? ['Blobs counted ', timeEl(s.counted), '.']
+      : ['Blobs not counted yet.'])));
 }
 
 // ------------------------------------------------------------ repository

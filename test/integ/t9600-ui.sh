@@ -182,12 +182,23 @@ count_blobs() {
 	UI_REPOS=3
 }
 
+# status_counted: the status has the catalog's count of what count_blobs
+# found (the catalog counts when it refreshes, every catalog_refresh =
+# 10 s here).
+status_counted() {
+	as_user "alice:$PA" reg_curl GET /ui/api/status &&
+	jq_body --argjson n "$UI_BLOBS" --argjson b "$UI_BLOB_BYTES" \
+	    ".blobs == \$n and .blob_bytes == \$b"
+}
+
 test_expect_success REGISTRYD,CURL,SKOPEO,PYTHON3 'the status: version, uptime, counts from the store, what alice may do' '
 	count_blobs &&
+	WAIT_SECONDS=15 wait_for status_counted &&
 	as_user "alice:$PA" reg_curl GET /ui/api/status &&
 	expect_status 200 &&
 	expect_header Cache-Control no-store &&
 	cat body && echo &&
+	jq_body ".counted | test(\"^[0-9-]+T[0-9:]+Z$\")" &&
 	jq_body ".version | test(\"^[0-9]+\\\\.[0-9]+\")" &&
 	jq_body ".uptime_seconds >= 0 and (.started | test(\"Z$\"))" &&
 	jq_body ".repositories == 3" &&

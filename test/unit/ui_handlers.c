@@ -7,6 +7,7 @@
  * store calls run at once, once with every call deferred to the pool.
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include <jansson.h>
 
 #include "api.h"
+#include "catalog.h"
 #include "config.h"
 #include "digest.h"
 #include "http.h"
@@ -30,6 +32,7 @@
 #include "store_mem.h"
 #include "tap.h"
 #include "ui_assets.h"
+#include "util.h"
 
 static struct event_base *base;
 static struct config cfg;
@@ -315,40 +318,154 @@ test_ui_files(void)
 	cfg.cf_ui_enabled = 1;
 }
 
+/* What a walk of the store finds among the blobs: the true counts. */
+struct tally {
+	uint64_t blobs;
+	uint64_t bytes;
+};
+
+static int
+tally_cb(const struct store_item *it, void *arg)
+{
+	struct tally *t = arg;
+
+	if (it->si_kind == STORE_ITEM_ODD)
+		return 0;
+	if (it->si_kind != STORE_ITEM_BLOB)
+		return -1; /* past the blobs */
+	t->blobs++;
+	t->bytes += it->si_size;
+	return 0;
+}
+
+static struct tally
+tally(void)
+{
+	struct tally t = {0, 0};
+
+	(void)store_walk(st, tally_cb, &t);
+	return t;
+}
+
 /*
- * The status: counts from the store, including the first request, which
- * waits for the walk.
+ * Start the registry again on the same store with catalog_refresh
+ * seconds (0: never, so the catalog never counts): a start is when the
+ * catalog's first refresh counts the blobs.
+ */
+static void
+restart(int refresh)
+{
+	reg_shutdown();
+	cfg.cf_catalog_refresh = refresh;
+	if (reg_init(base, &cfg, st) == -1)
+		abort();
+}
+
+/* GET /ui/api/status; its JSON (NULL unless 200). */
+static json_t *
+status(void)
+{
+	struct resp r;
+	json_t *j = NULL;
+
+	req(&r, NULL, 0, "GET /ui/api/status HTTP/1.1\r\nHost: t\r\n");
+	if (r.status == 200)
+		j = body_json(&r);
+	resp_free(&r);
+	return j;
+}
+
+/* The status once the catalog has counted (its refresh on the pool). */
+static json_t *
+status_counted(void)
+{
+	json_t *j = NULL;
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		json_decref(j);
+		if ((j = status()) == NULL ||
+		    json_is_string(json_object_get(j, "counted")))
+			break;
+		usleep(2000);
+	}
+	return j;
+}
+
+/*
+ * 1 when j's counts are the store's now (t), and the time is the
+ * catalog's count's.
+ */
+static int
+counts_are(json_t *j, struct tally t)
+{
+	struct catalog_stats cs;
+	const char *counted = json_string_value(json_object_get(j, "counted"));
+	json_int_t blobs = json_integer_value(json_object_get(j, "blobs"));
+	json_int_t bytes = json_integer_value(json_object_get(j, "blob_bytes"));
+	char when[32];
+
+	catalog_stats(&cs);
+	util_rfc3339(cs.cs_scan_time, when, sizeof(when));
+	return cs.cs_scan_time != 0 && blobs == (json_int_t)t.blobs &&
+	    bytes == (json_int_t)t.bytes && counted != NULL &&
+	    strcmp(counted, when) == 0;
+}
+
+/*
+ * The status: counts are the catalog's, null before it has counted (the
+ * status never walks the store itself), the store's after a refresh and
+ * again after the next one. Leaves the registry started as main does.
  */
 static void
 test_status(const char *repo, int repos, int blobs)
 {
-	struct resp r;
+	struct tally t;
 	json_t *j;
-	char md[DIGEST_BUFSZ];
+	char md[DIGEST_BUFSZ], d[DIGEST_BUFSZ];
+	int refresh = cfg.cf_catalog_refresh;
 
+	restart(0);
+	j = status();
+	ok(j != NULL && json_is_null(json_object_get(j, "blobs")) &&
+	        json_is_null(json_object_get(j, "blob_bytes")) &&
+	        json_is_null(json_object_get(j, "counted")),
+	    "no count yet: blobs, bytes, counted null");
+	json_decref(j);
 	ok(push_image(repo, "v1", "amd64", "{}", NULL, md), "an image in %s",
 	    repo);
-	req(&r, NULL, 0, "GET /ui/api/status HTTP/1.1\r\nHost: t\r\n");
-	is_int(r.status, 200, "GET /ui/api/status");
-	j = body_json(&r);
+	j = status();
+	ok(j != NULL && json_is_null(json_object_get(j, "blobs")),
+	    "  still null: a status request counts nothing itself");
+	json_decref(j);
+
+	restart(refresh);
+	j = status_counted();
+	ok(j != NULL, "GET /ui/api/status after the catalog's first count");
 	ok(json_is_string(json_object_get(j, "version")) &&
 	        json_is_integer(json_object_get(j, "uptime_seconds")) &&
 	        json_is_string(json_object_get(j, "started")),
 	    "  version, uptime, start");
 	is_int(json_integer_value(json_object_get(j, "repositories")), repos,
 	    "  repositories");
-	is_int(json_integer_value(json_object_get(j, "blobs")), blobs,
-	    "  blobs (config, layer, manifest), counted by the first "
-	    "request's walk");
-	ok(json_integer_value(json_object_get(j, "blob_bytes")) > 0 &&
-	        json_is_string(json_object_get(j, "counted")),
-	    "  bytes and when");
+	t = tally();
+	is_int((long long)t.blobs, blobs, "  the store holds %d blobs", blobs);
+	ok(counts_are(j, t),
+	    "  blobs (config, layer, manifest), bytes and when: the "
+	    "catalog's count, the store's");
 	ok(json_is_true(json_object_get(j, "delete_enabled")) &&
 	        json_is_true(json_object_get(j, "can_delete")) &&
 	        json_is_false(json_object_get(j, "auth")),
 	    "  no auth, deletes on: anyone may delete");
 	json_decref(j);
-	resp_free(&r);
+
+	ok(push_blob(repo, "one more blob", d), "another blob");
+	restart(refresh);
+	j = status_counted();
+	t = tally();
+	ok(j != NULL && t.blobs == (uint64_t)blobs + 1 && counts_are(j, t),
+	    "  the next count has it: %d blobs", blobs + 1);
+	json_decref(j);
 }
 
 /* ------------------------------------------------------------ search */
