@@ -1114,7 +1114,7 @@ store_s3_repo_walk(struct store_s3 *s, const char *prefix, int depth,
 
 	memset(&lv, 0, sizeof(lv));
 	lv.l_skip = strlen(prefix);
-	if (store_s3_list(s, prefix, 1, store_s3_level_cb, &lv) == -1)
+	if (store_s3_list_walk(s, prefix, 1, store_s3_level_cb, &lv) == -1)
 		goto done;
 	len = strlen(prefix);
 	if ((lv.l_is_repo || lv.l_has_uploads) && len > top + 1 &&

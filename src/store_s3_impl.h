@@ -28,7 +28,7 @@ struct s3_request;
 /* A blob's mark of its last use (store_s3.c explains it). */
 #define STORE_S3_USED     "_registryd-used"
 /* A collection's mark on a blob it is deciding on: + its id (store.h). */
-#define STORE_S3_DOOMED "_registryd-doomed-"
+#define STORE_S3_DOOMED   "_registryd-doomed-"
 
 /*
  * A small request (links, state, tags, a HEAD; a body of at most
@@ -124,9 +124,13 @@ int store_s3_delete(struct store_s3 *, const char *key);
 /*
  * store_s3_list: every object (or, with delim, common prefix) whose key
  * starts with prefix (relative to s_prefix), in key order, to cb, which
- * returns 0 to go on, -1 to stop (its errno is returned).
+ * returns 0 to go on, -1 to stop (its errno is returned). Each page
+ * within STORE_S3_DEADLINE_MS: for listings a request waits on.
  */
 int store_s3_list(struct store_s3 *, const char *prefix, int delim,
+    int (*cb)(const struct store_s3_obj *, void *), void *arg);
+/* store_s3_list_walk: the same without a deadline, for the walks. */
+int store_s3_list_walk(struct store_s3 *, const char *prefix, int delim,
     int (*cb)(const struct store_s3_obj *, void *), void *arg);
 /* store_s3_delete_prefix: delete every object under prefix; *n of them. */
 int store_s3_delete_prefix(struct store_s3 *, const char *prefix, size_t *n);

@@ -1561,8 +1561,8 @@ store_s3_upload_purge(struct store *st, time_t max_age, int dryrun)
 	if (store_s3_upload_dirs(s, &dirs) == -1)
 		goto fail;
 	for (i = 0; i < dirs.sl_n; i++)
-		if (store_s3_list(s, dirs.sl_v[i], 0, store_s3_purge_cb, &p) ==
-		    -1)
+		if (store_s3_list_walk(s, dirs.sl_v[i], 0, store_s3_purge_cb,
+		        &p) == -1)
 			goto fail;
 	for (i = 0; i < p.p_old.sl_n; i++) {
 		/* Named as the filesystem driver names them: name/_uploads/uuid

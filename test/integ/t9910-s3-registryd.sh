@@ -579,6 +579,17 @@ test_expect_success PYTHON3,CURL 'a hung store: a small request answers 503 with
 	test "$took" -ge 14 && test "$took" -le 25
 '
 
+test_expect_success PYTHON3,CURL 'a hung store: a tags/list answers 503 within the 15 s deadline too, its listing included (R6-1)' '
+	echo "LISTD /_manifests/tags/ hang" >"$TRASH/fake-rules" &&
+	start=$(date +%s) &&
+	reg_curl GET "$FBASE/v2/fake/tags/list" -m 40 && expect_status 503 &&
+	expect_error_code UNAVAILABLE &&
+	took=$(($(date +%s) - start)) &&
+	echo "tags/list took $took s" &&
+	test "$took" -ge 14 && test "$took" -le 25 &&
+	: >"$TRASH/fake-rules"
+'
+
 test_expect_success PYTHON3,CURL 'stand-in S3 keeping objects: a chunked upload in parts is assembled by multipart copy' '
 	start_mem &&
 	grep -q "REGISTRYD_TEST_S3_TIMEOUT_MS=2000 (for tests only)" \
