@@ -106,6 +106,7 @@ static int store_s3_cheap(enum store_call_kind);
 static void *store_s3_thread(void *);
 static void store_s3_keepalive_cb(evutil_socket_t, short, void *);
 static int store_s3_test_timeout(void);
+static time_t store_s3_test_mpu_age(void);
 static int
 store_s3_link_read(struct store_s3 *, const char *, char[DIGEST_BUFSZ]);
 static int store_s3_link_key(struct store_s3 *, const char *, enum store_link,
@@ -143,6 +144,26 @@ store_s3_test_timeout(void)
 	return (int)ms;
 }
 
+/*
+ * For the test suite only, like the above: REGISTRYD_TEST_S3_MPU_AGE,
+ * seconds, the age from which the purge aborts a multipart upload left
+ * behind (STORE_S3_MPU_AGE otherwise), so that t9910 sees one aborted
+ * without waiting a day. STORE_S3_MPU_AGE when unset or over it.
+ */
+static time_t
+store_s3_test_mpu_age(void)
+{
+	const char *v = getenv("REGISTRYD_TEST_S3_MPU_AGE");
+	uint64_t sec;
+
+	if (v == NULL ||
+	    util_strtou64(v, strlen(v), STORE_S3_MPU_AGE, &sec) == -1)
+		return STORE_S3_MPU_AGE;
+	log_warnx("s3: REGISTRYD_TEST_S3_MPU_AGE=%llu (for tests only)",
+	    (unsigned long long)sec);
+	return (time_t)sec;
+}
+
 struct store *
 store_s3_open(struct event_base *base, const struct store_s3_config *cfg,
     char *err, size_t errlen)
@@ -166,6 +187,7 @@ store_s3_open(struct event_base *base, const struct store_s3_config *cfg,
 	pthread_mutex_init(&s->s_lock, NULL);
 	pthread_cond_init(&s->s_ready, NULL);
 	(void)util_strlcpy(s->s_bucket, cfg->sc_bucket, sizeof(s->s_bucket));
+	s->s_mpu_age = store_s3_test_mpu_age();
 	s->s_chunk = cfg->sc_chunk_size;
 	if (s->s_chunk < STORE_S3_CHUNK_MIN)
 		s->s_chunk = STORE_S3_CHUNK_MIN;

@@ -39,6 +39,14 @@ struct s3_request;
  */
 #define STORE_S3_SMALL_MAX   (1024 * 1024)
 #define STORE_S3_DEADLINE_MS 15000
+/*
+ * The purge aborts a multipart upload under blobs/ only once it is this
+ * old, whatever upload_purge_age says: until then it may be a commit in
+ * progress on some instance (store_s3_writer_commit, or registry:2's
+ * Move), and aborting it fails that push (review R6-2). It only
+ * reclaims space, so a day is soon enough.
+ */
+#define STORE_S3_MPU_AGE     (24 * 60 * 60)
 
 struct store_s3 {
 	struct store s_base;
@@ -58,6 +66,7 @@ struct store_s3 {
 	char s_prefix[STORE_S3_KEY_MAX / 2]; /* "<root>/docker/registry/v2/" */
 	uint64_t s_chunk;
 	uint64_t s_buffered; /* upload bytes in memory, all writers (atomic) */
+	time_t s_mpu_age;    /* STORE_S3_MPU_AGE, or the test knob's */
 	/*
 	 * The repository list, kept for STORE_S3_REPO_TTL seconds (other
 	 * instances' new repositories show up after that at the latest) and

@@ -512,6 +512,7 @@ test_expect_success CEPH,CURL 'the purge aborts a multipart upload left behind u
 	s3c multipart "s3://$S3_BUCKET" | grep "$OK" &&
 	sleep 1 &&
 	{ env "${S3ENV[@]}" REGISTRY_STORAGE_UPLOAD_PURGE_AGE=1 \
+	    REGISTRYD_TEST_S3_MPU_AGE=1 \
 	    "REGISTRY_HTTP_ADDR=127.0.0.1:$(free_port)" \
 	    "$REGISTRYD" serve -c "$CONF" >"$TRASH/purge.log" 2>&1 </dev/null 3>&- &
 	  PPID3=$!; } &&
@@ -673,7 +674,7 @@ test_expect_success PYTHON3,CURL 'a repository list walked across a tag write is
 
 # The stand-in refuses to list all of repositories/ at once (the catalog's
 # blob count, which stops at the first link, fails with it).
-test_expect_success PYTHON3,CURL 'the purge lists only the _uploads/ of each repository, not every link; it aborts multipart uploads left behind (R12)' '
+test_expect_success PYTHON3,CURL 'the purge lists only the _uploads/ of each repository, not every link; it aborts multipart uploads left behind, not before they are a day old (R12, R6-2)' '
 	echo "LIST /repositories/ 403 AccessDenied" >"$TRASH/mem-rules" &&
 	(BASE=$MBASE && upload_start r12/old/deep) &&
 	OLD=$(header Location) && OLD=${OLD##*/} &&
@@ -684,6 +685,11 @@ test_expect_success PYTHON3,CURL 'the purge lists only the _uploads/ of each rep
 	start_mem REGISTRY_STORAGE_UPLOAD_PURGE_AGE=1 &&
 	wait_for grep -q "purged upload r12/old/deep/_uploads/$OLD" \
 	    "$TRASH/registryd-mem.log" &&
+	wait_for grep -q "purged [0-9]* stale upload" "$TRASH/registryd-mem.log" &&
+	! grep "aborted multipart upload" "$TRASH/registryd-mem.log" &&
+	curl -sS "http://127.0.0.1:$MEM_PORT/mem?uploads" | grep -q "$O" &&
+	start_mem REGISTRY_STORAGE_UPLOAD_PURGE_AGE=1 \
+	    REGISTRYD_TEST_S3_MPU_AGE=1 &&
 	wait_for grep -q "aborted multipart upload up.* of $O" \
 	    "$TRASH/registryd-mem.log" &&
 	grep "purged upload" "$TRASH/registryd-mem.log" &&
