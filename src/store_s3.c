@@ -1513,14 +1513,21 @@ store_s3_blob_doom(struct store *st, const char *digest, const char *id, int on)
 	return on ? store_s3_put(s, key, "", 0) : store_s3_delete(s, key);
 }
 
+int
+store_s3_doom_live(const struct store_s3_obj *o)
+{
+	time_t now = o->so_now != 0 ? o->so_now : time(NULL);
+
+	/* A listing without a time counts: better refused than lost. */
+	return o->so_mtime == 0 || now - o->so_mtime < STORE_DOOM_TTL;
+}
+
 static int
 store_s3_doomed_cb(const struct store_s3_obj *o, void *arg)
 {
 	int *doomed = arg;
-	time_t now = time(NULL);
 
-	/* A listing without a time counts: better refused than lost. */
-	if (o->so_mtime == 0 || now - o->so_mtime < STORE_DOOM_TTL) {
+	if (store_s3_doom_live(o)) {
 		*doomed = 1;
 		errno = 0;
 		return -1; /* one is enough */

@@ -403,6 +403,7 @@ store_s3_list_pages(struct store_s3 *s, const char *prefix, int delim,
 				break;
 			p = blk_end + 1;
 			memset(&o, 0, sizeof(o));
+			o.so_now = rq.rs_date > 0 ? (time_t)rq.rs_date : 0;
 			if (!store_s3_xml_value(c, blk_end,
 			        is_prefix ? "Prefix" : "Key", &v, &vlen) ||
 			    s3_xml_text(v, vlen, key, sizeof(key)) == -1 ||
