@@ -135,6 +135,8 @@ struct s3_request {
 	int64_t rs_total;         /* total size from Content-Range, -1 */
 	int64_t rs_first;         /* first byte from Content-Range, -1 */
 	int64_t rs_mtime;         /* Last-Modified, seconds since epoch, -1 */
+	int64_t rs_date;          /* Date: the store's clock when it answered,
+	                           * seconds since epoch, -1 */
 	int64_t rs_received;      /* body bytes given to the sink */
 	char rs_code[64];         /* S3 error <Code>, "" if none; may be set
 	                           * with a 200: CopyObject, UploadPartCopy and

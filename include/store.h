@@ -553,10 +553,16 @@ int store_blob_doom(struct store *, const char *digest, const char *id, int on);
  * store_blob_doomed: 1 when a collection doomed blob digest less than
  * STORE_DOOM_TTL seconds ago (a mark left by a collection that died is
  * ignored after that), 0 when not, -1 on an error. A sweep that doomed a
- * blob removes it within STORE_DOOM_HOLD seconds or keeps it.
+ * blob removes it within STORE_DOOM_HOLD seconds or keeps it; the TTL
+ * adds a minute for the removal's own requests (each within the S3
+ * driver's 15 s deadline), and no more: a mark left behind refuses
+ * every push naming the blob until it expires (review G3). The S3
+ * driver ages a mark by the store's clock (the listing's Date against
+ * the mark's Last-Modified), not this host's: skewed clocks neither
+ * expire a live mark nor prolong a dead one.
  */
-#define STORE_DOOM_TTL  600
 #define STORE_DOOM_HOLD 60
+#define STORE_DOOM_TTL  (STORE_DOOM_HOLD + 60)
 int store_blob_doomed(struct store *, const char *digest);
 
 #endif /* REGISTRYD_STORE_H */

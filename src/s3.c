@@ -336,7 +336,7 @@ s3_out_clear(struct s3_request *req)
 	req->rs_length = -1;
 	req->rs_total = -1;
 	req->rs_first = -1;
-	req->rs_mtime = -1;
+	req->rs_mtime = req->rs_date = -1;
 	req->rs_received = 0;
 	req->rs_code[0] = '\0';
 	req->rs_errno = 0;
@@ -819,6 +819,7 @@ s3_header_cb(char *p, size_t size, size_t n, void *arg)
 		req->rs_status = v ? strtol(v + 1, NULL, 10) : 0;
 		req->rs_etag[0] = '\0';
 		req->rs_length = req->rs_total = req->rs_mtime = -1;
+		req->rs_date = -1;
 		req->rs_first = -1;
 		return len;
 	}
@@ -857,6 +858,11 @@ s3_header_cb(char *p, size_t size, size_t n, void *arg)
 
 		if (t != (time_t)-1)
 			req->rs_mtime = (int64_t)t;
+	} else if (nl == 4 && strncasecmp(p, "Date", 4) == 0) {
+		time_t t = s3_curl.getdate(buf, NULL);
+
+		if (t != (time_t)-1)
+			req->rs_date = (int64_t)t;
 	}
 	return len;
 }

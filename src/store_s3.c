@@ -106,6 +106,7 @@ static int store_s3_cheap(enum store_call_kind);
 static void *store_s3_thread(void *);
 static void store_s3_keepalive_cb(evutil_socket_t, short, void *);
 static int store_s3_test_timeout(void);
+static time_t store_s3_test_mpu_age(void);
 static int
 store_s3_link_read(struct store_s3 *, const char *, char[DIGEST_BUFSZ]);
 static int store_s3_link_key(struct store_s3 *, const char *, enum store_link,
@@ -143,6 +144,26 @@ store_s3_test_timeout(void)
 	return (int)ms;
 }
 
+/*
+ * For the test suite only, like the above: REGISTRYD_TEST_S3_MPU_AGE,
+ * seconds, the age from which the purge aborts a multipart upload left
+ * behind (STORE_S3_MPU_AGE otherwise), so that t9910 sees one aborted
+ * without waiting a day. STORE_S3_MPU_AGE when unset or over it.
+ */
+static time_t
+store_s3_test_mpu_age(void)
+{
+	const char *v = getenv("REGISTRYD_TEST_S3_MPU_AGE");
+	uint64_t sec;
+
+	if (v == NULL ||
+	    util_strtou64(v, strlen(v), STORE_S3_MPU_AGE, &sec) == -1)
+		return STORE_S3_MPU_AGE;
+	log_warnx("s3: REGISTRYD_TEST_S3_MPU_AGE=%llu (for tests only)",
+	    (unsigned long long)sec);
+	return (time_t)sec;
+}
+
 struct store *
 store_s3_open(struct event_base *base, const struct store_s3_config *cfg,
     char *err, size_t errlen)
@@ -166,6 +187,7 @@ store_s3_open(struct event_base *base, const struct store_s3_config *cfg,
 	pthread_mutex_init(&s->s_lock, NULL);
 	pthread_cond_init(&s->s_ready, NULL);
 	(void)util_strlcpy(s->s_bucket, cfg->sc_bucket, sizeof(s->s_bucket));
+	s->s_mpu_age = store_s3_test_mpu_age();
 	s->s_chunk = cfg->sc_chunk_size;
 	if (s->s_chunk < STORE_S3_CHUNK_MIN)
 		s->s_chunk = STORE_S3_CHUNK_MIN;
@@ -1114,7 +1136,7 @@ store_s3_repo_walk(struct store_s3 *s, const char *prefix, int depth,
 
 	memset(&lv, 0, sizeof(lv));
 	lv.l_skip = strlen(prefix);
-	if (store_s3_list(s, prefix, 1, store_s3_level_cb, &lv) == -1)
+	if (store_s3_list_walk(s, prefix, 1, store_s3_level_cb, &lv) == -1)
 		goto done;
 	len = strlen(prefix);
 	if ((lv.l_is_repo || lv.l_has_uploads) && len > top + 1 &&
@@ -1491,14 +1513,21 @@ store_s3_blob_doom(struct store *st, const char *digest, const char *id, int on)
 	return on ? store_s3_put(s, key, "", 0) : store_s3_delete(s, key);
 }
 
+int
+store_s3_doom_live(const struct store_s3_obj *o)
+{
+	time_t now = o->so_now != 0 ? o->so_now : time(NULL);
+
+	/* A listing without a time counts: better refused than lost. */
+	return o->so_mtime == 0 || now - o->so_mtime < STORE_DOOM_TTL;
+}
+
 static int
 store_s3_doomed_cb(const struct store_s3_obj *o, void *arg)
 {
 	int *doomed = arg;
-	time_t now = time(NULL);
 
-	/* A listing without a time counts: better refused than lost. */
-	if (o->so_mtime == 0 || now - o->so_mtime < STORE_DOOM_TTL) {
+	if (store_s3_doom_live(o)) {
 		*doomed = 1;
 		errno = 0;
 		return -1; /* one is enough */

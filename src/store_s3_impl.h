@@ -28,7 +28,7 @@ struct s3_request;
 /* A blob's mark of its last use (store_s3.c explains it). */
 #define STORE_S3_USED     "_registryd-used"
 /* A collection's mark on a blob it is deciding on: + its id (store.h). */
-#define STORE_S3_DOOMED "_registryd-doomed-"
+#define STORE_S3_DOOMED   "_registryd-doomed-"
 
 /*
  * A small request (links, state, tags, a HEAD; a body of at most
@@ -39,6 +39,14 @@ struct s3_request;
  */
 #define STORE_S3_SMALL_MAX   (1024 * 1024)
 #define STORE_S3_DEADLINE_MS 15000
+/*
+ * The purge aborts a multipart upload under blobs/ only once it is this
+ * old, whatever upload_purge_age says: until then it may be a commit in
+ * progress on some instance (store_s3_writer_commit, or registry:2's
+ * Move), and aborting it fails that push (review R6-2). It only
+ * reclaims space, so a day is soon enough.
+ */
+#define STORE_S3_MPU_AGE     (24 * 60 * 60)
 
 struct store_s3 {
 	struct store s_base;
@@ -58,6 +66,7 @@ struct store_s3 {
 	char s_prefix[STORE_S3_KEY_MAX / 2]; /* "<root>/docker/registry/v2/" */
 	uint64_t s_chunk;
 	uint64_t s_buffered; /* upload bytes in memory, all writers (atomic) */
+	time_t s_mpu_age;    /* STORE_S3_MPU_AGE, or the test knob's */
 	/*
 	 * The repository list, kept for STORE_S3_REPO_TTL seconds (other
 	 * instances' new repositories show up after that at the latest) and
@@ -78,6 +87,7 @@ struct store_s3_obj {
 	int so_is_prefix;   /* a CommonPrefixes entry */
 	uint64_t so_size;
 	time_t so_mtime;
+	time_t so_now; /* the listing's Date: the store's clock; 0: none */
 };
 
 /* store_s3_key: s_prefix + the formatted rest into buf; ENAMETOOLONG. */
@@ -124,10 +134,21 @@ int store_s3_delete(struct store_s3 *, const char *key);
 /*
  * store_s3_list: every object (or, with delim, common prefix) whose key
  * starts with prefix (relative to s_prefix), in key order, to cb, which
- * returns 0 to go on, -1 to stop (its errno is returned).
+ * returns 0 to go on, -1 to stop (its errno is returned). Each page
+ * within STORE_S3_DEADLINE_MS: for listings a request waits on.
  */
 int store_s3_list(struct store_s3 *, const char *prefix, int delim,
     int (*cb)(const struct store_s3_obj *, void *), void *arg);
+/* store_s3_list_walk: the same without a deadline, for the walks. */
+int store_s3_list_walk(struct store_s3 *, const char *prefix, int delim,
+    int (*cb)(const struct store_s3_obj *, void *), void *arg);
+/*
+ * store_s3_doom_live: whether the doomed mark o still counts: younger
+ * than STORE_DOOM_TTL by the store's clock (so_now; this host's only
+ * when the store sent no Date), so that clocks apart neither expire a
+ * live mark nor prolong a dead one (review G3, G4).
+ */
+int store_s3_doom_live(const struct store_s3_obj *o);
 /* store_s3_delete_prefix: delete every object under prefix; *n of them. */
 int store_s3_delete_prefix(struct store_s3 *, const char *prefix, size_t *n);
 /* store_s3_repos_changed: drop the cached repository list. */

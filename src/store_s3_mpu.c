@@ -259,12 +259,13 @@ store_s3_mpu_acc(struct store_s3_mpu *m, const char *buf, size_t len)
 }
 
 /*
- * Multipart uploads under blobs/ older than max_age: the commits that
- * made them are long over, so they are left behind (a Create whose
- * answer was lost and that was retried, a process killed mid-commit, an
- * abort that failed) and hold their parts' space until aborted (review
- * R12). Uploads elsewhere (registry:2's sessions under repositories/)
- * are not ours. Returns how many were (or would be) aborted, -1.
+ * Multipart uploads under blobs/ older than max_age (the purge's, at
+ * least STORE_S3_MPU_AGE): the commits that made them are long over, so
+ * they are left behind (a Create whose answer was lost and that was
+ * retried, a process killed mid-commit, an abort that failed) and hold
+ * their parts' space until aborted (review R12). Uploads elsewhere
+ * (registry:2's sessions under repositories/) are not ours. Returns how
+ * many were (or would be) aborted, -1.
  */
 int
 store_s3_mpu_orphans(struct store_s3 *s, time_t now, time_t max_age, int dryrun)

@@ -31,6 +31,8 @@ static int store_s3_xml_value(const char *, const char *, const char *,
     const char **, size_t *);
 static int store_s3_collect_cb(const struct store_s3_obj *, void *);
 static int store_s3_any_cb(const struct store_s3_obj *, void *);
+static int store_s3_list_pages(struct store_s3 *, const char *, int, int,
+    int (*)(const struct store_s3_obj *, void *), void *);
 
 int
 store_s3_key(struct store_s3 *s, char *buf, size_t size, const char *fmt, ...)
@@ -297,9 +299,32 @@ store_s3_parse_time(const char *v, size_t len, time_t *t)
 	return 0;
 }
 
+/*
+ * A listing for a request answers within the small requests' deadline,
+ * page by page (a page is at most 1000 keys): a hung store fails a
+ * tags/list or a manifest PUT's doomed question in seconds (review
+ * R6-1). The walks (collection, fsck, purge, catalog) keep the stall
+ * timeouts: they list the whole bucket and would rather wait than start
+ * over.
+ */
 int
 store_s3_list(struct store_s3 *s, const char *prefix, int delim,
     int (*cb)(const struct store_s3_obj *, void *), void *arg)
+{
+	return store_s3_list_pages(s, prefix, delim, STORE_S3_DEADLINE_MS, cb,
+	    arg);
+}
+
+int
+store_s3_list_walk(struct store_s3 *s, const char *prefix, int delim,
+    int (*cb)(const struct store_s3_obj *, void *), void *arg)
+{
+	return store_s3_list_pages(s, prefix, delim, 0, cb, arg);
+}
+
+static int
+store_s3_list_pages(struct store_s3 *s, const char *prefix, int delim,
+    int deadline_ms, int (*cb)(const struct store_s3_obj *, void *), void *arg)
 {
 	struct s3_request rq;
 	struct store_s3_obj o;
@@ -330,6 +355,7 @@ store_s3_list(struct store_s3 *s, const char *prefix, int delim,
 		store_s3_req(&rq, "GET", "", query);
 		rq.rq_params = params;
 		rq.rq_body_max = STORE_S3_LIST_MAX;
+		rq.rq_deadline_ms = deadline_ms;
 		if (store_s3_run(s, &rq) == -1) {
 			saved = errno;
 			s3_request_reset(&rq);
@@ -377,6 +403,7 @@ store_s3_list(struct store_s3 *s, const char *prefix, int delim,
 				break;
 			p = blk_end + 1;
 			memset(&o, 0, sizeof(o));
+			o.so_now = rq.rs_date > 0 ? (time_t)rq.rs_date : 0;
 			if (!store_s3_xml_value(c, blk_end,
 			        is_prefix ? "Prefix" : "Key", &v, &vlen) ||
 			    s3_xml_text(v, vlen, key, sizeof(key)) == -1 ||

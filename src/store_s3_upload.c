@@ -1561,8 +1561,8 @@ store_s3_upload_purge(struct store *st, time_t max_age, int dryrun)
 	if (store_s3_upload_dirs(s, &dirs) == -1)
 		goto fail;
 	for (i = 0; i < dirs.sl_n; i++)
-		if (store_s3_list(s, dirs.sl_v[i], 0, store_s3_purge_cb, &p) ==
-		    -1)
+		if (store_s3_list_walk(s, dirs.sl_v[i], 0, store_s3_purge_cb,
+		        &p) == -1)
 			goto fail;
 	for (i = 0; i < p.p_old.sl_n; i++) {
 		/* Named as the filesystem driver names them: name/_uploads/uuid
@@ -1584,7 +1584,10 @@ store_s3_upload_purge(struct store *st, time_t max_age, int dryrun)
 	}
 	store_list_free(dirs.sl_v, dirs.sl_n);
 	store_list_free(p.p_old.sl_v, p.p_old.sl_n);
-	if (store_s3_mpu_orphans(s, p.p_now, p.p_max_age, dryrun) == -1)
+	/* Not younger than s_mpu_age: it may be a commit (R6-2). */
+	if (store_s3_mpu_orphans(s, p.p_now,
+	        p.p_max_age > s->s_mpu_age ? p.p_max_age : s->s_mpu_age,
+	        dryrun) == -1)
 		log_warn("%s: multipart uploads left behind", __func__);
 	return removed;
 fail:

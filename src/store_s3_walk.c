@@ -259,9 +259,9 @@ store_s3_walk(struct store *st, int (*cb)(const struct store_item *, void *),
 	w.w_store = (struct store_s3 *)st;
 	w.w_cb = cb;
 	w.w_arg = arg;
-	if (store_s3_list(w.w_store, "blobs/", 0, store_s3_blobs_cb, &w) ==
+	if (store_s3_list_walk(w.w_store, "blobs/", 0, store_s3_blobs_cb, &w) ==
 	        -1 ||
-	    store_s3_list(w.w_store, "repositories/", 0, store_s3_repos_cb,
+	    store_s3_list_walk(w.w_store, "repositories/", 0, store_s3_repos_cb,
 	        &w) == -1) {
 		if (w.w_stopped)
 			errno = ECANCELED;

@@ -18,6 +18,11 @@ PORT2=$(free_port)
 REF_PORT=$(free_port)
 PID2=
 REF_PID=
+# Every server this script starts dies with it, even when it is killed by
+# SIGKILL and no trap runs (s3-lib.sh sets TEST_PDEATHSIG; see
+# ceph_daemon). setpriv execs, so $! stays the server's PID. None is
+# started from a subshell, which would kill it at once.
+KEEP=(${TEST_PDEATHSIG:+setpriv --pdeathsig KILL})
 
 # The s3 driver's settings, as registry:2 names them in the environment.
 s3_env() {
@@ -59,7 +64,7 @@ catalog_is() {
 # start_second: a second registryd on the same bucket and secret.
 start_second() {
 	local i
-	env "${S3ENV[@]}" "REGISTRY_HTTP_ADDR=127.0.0.1:$PORT2" \
+	"${KEEP[@]}" env "${S3ENV[@]}" "REGISTRY_HTTP_ADDR=127.0.0.1:$PORT2" \
 	    "$REGISTRYD" serve -c "$CONF" \
 	    >>"$TRASH/registryd2.log" 2>&1 </dev/null 3>&- &
 	PID2=$!
@@ -98,7 +103,7 @@ start_reference() {
 	  addr: 127.0.0.1:$REF_PORT
 	  secret: $SECRET
 	EOF
-	env -u AWS_CA_BUNDLE docker-registry serve "$TRASH/reference.yml" \
+	"${KEEP[@]}" env -u AWS_CA_BUNDLE docker-registry serve "$TRASH/reference.yml" \
 	    >>"$TRASH/reference.log" 2>&1 </dev/null 3>&- &
 	REF_PID=$!
 	test_atexit "kill $REF_PID 2>/dev/null"
@@ -122,14 +127,14 @@ start_fake() {
 	local i
 	: >"$TRASH/fake-rules"
 	[ -e "$CONF" ] || write_config || return 1
-	python3 "$TEST_DIRECTORY/s3/fake-s3.py" "$FAKE_PORT" \
+	"${KEEP[@]}" python3 "$TEST_DIRECTORY/s3/fake-s3.py" "$FAKE_PORT" \
 	    "$TRASH/fake-rules" 2>>"$TRASH/fake.log" </dev/null 3>&- &
 	test_atexit "kill $! 2>/dev/null"
 	wait_for curl -s -o /dev/null "http://127.0.0.1:$FAKE_PORT/" ||
 	    return 1
 	# Alone after the &, so that $! is registryd itself, not a
 	# subshell running a list.
-	env REGISTRY_STORAGE=s3 REGISTRY_STORAGE_S3_REGION=us-east-1 \
+	"${KEEP[@]}" env REGISTRY_STORAGE=s3 REGISTRY_STORAGE_S3_REGION=us-east-1 \
 	    "REGISTRY_STORAGE_S3_REGIONENDPOINT=http://127.0.0.1:$FAKE_PORT" \
 	    REGISTRY_STORAGE_S3_BUCKET=fake REGISTRY_STORAGE_S3_ACCESSKEY=ak \
 	    REGISTRY_STORAGE_S3_SECRETKEY=sk \
@@ -170,7 +175,7 @@ start_mem() {
 	[ -e "$CONF" ] || write_config || return 1
 	if [ -z "$MEM_PID" ]; then
 		: >"$TRASH/mem-rules"
-		python3 "$TEST_DIRECTORY/s3/fake-s3.py" "$MEM_PORT" \
+		"${KEEP[@]}" python3 "$TEST_DIRECTORY/s3/fake-s3.py" "$MEM_PORT" \
 		    "$TRASH/mem-rules" mem 2>>"$TRASH/mem.log" </dev/null 3>&- &
 		MEM_PID=$!
 		test_atexit "kill $MEM_PID 2>/dev/null"
@@ -180,7 +185,8 @@ start_mem() {
 	if [ -n "$MREG_PID" ]; then
 		kill "$MREG_PID" && wait "$MREG_PID" 2>/dev/null
 	fi
-	env REGISTRY_STORAGE=s3 REGISTRY_STORAGE_S3_REGION=us-east-1 \
+	"${KEEP[@]}" env REGISTRY_STORAGE=s3 \
+	    REGISTRY_STORAGE_S3_REGION=us-east-1 \
 	    "REGISTRY_STORAGE_S3_REGIONENDPOINT=http://127.0.0.1:$MEM_PORT" \
 	    REGISTRY_STORAGE_S3_BUCKET=mem REGISTRY_STORAGE_S3_ACCESSKEY=ak \
 	    REGISTRY_STORAGE_S3_SECRETKEY=sk \
@@ -461,15 +467,19 @@ test_expect_success CEPH,SKOPEO,BUSYBOX 'online garbage collection on S3: gc_int
 	s3_has "blobs/sha256/${OH:0:2}/$OH/data" &&
 	sleep 1.1 &&
 	GCPORT=$(free_port) &&
-	{ env "${S3ENV1[@]}" REGISTRY_STORAGE_GC_GRACE=0 \
+	{ "${KEEP[@]}" env "${S3ENV1[@]}" REGISTRY_STORAGE_GC_GRACE=0 \
 	    REGISTRY_STORAGE_GC_INTERVAL=1 \
 	    "REGISTRY_HTTP_ADDR=127.0.0.1:$GCPORT" \
-	    "$REGISTRYD" serve -c "$CONF" >"$TRASH/gcint.log" 2>&1 &
+	    "$REGISTRYD" serve -c "$CONF" >"$TRASH/gcint.log" 2>&1 \
+	    </dev/null 3>&- &
 	  GCPID=$!; } &&
 	test_atexit "kill $GCPID 2>/dev/null" &&
 	WAIT_SECONDS=60 wait_for grep -q "garbage collection (gc_interval) done" \
 	    "$TRASH/gcint.log" &&
 	grep "garbage collection (gc_interval) done" "$TRASH/gcint.log" &&
+	grep "gc_grace 0s with gc_interval on s3: safe only with a single instance" \
+	    "$TRASH/gcint.log" &&
+	! grep "safe only with a single instance" "$TRASH/registryd.log" &&
 	! s3_has "blobs/sha256/${OH:0:2}/$OH/data" &&
 	kill "$GCPID" && wait "$GCPID" &&
 	reg_skopeo copy --src-tls-verify=false "$REF:v1" \
@@ -511,13 +521,14 @@ test_expect_success CEPH,CURL 'the purge aborts a multipart upload left behind u
 	    >/dev/null 2>&1; true; } &&
 	s3c multipart "s3://$S3_BUCKET" | grep "$OK" &&
 	sleep 1 &&
-	{ env "${S3ENV[@]}" REGISTRY_STORAGE_UPLOAD_PURGE_AGE=1 \
+	{ "${KEEP[@]}" env "${S3ENV[@]}" REGISTRY_STORAGE_UPLOAD_PURGE_AGE=1 \
+	    REGISTRYD_TEST_S3_MPU_AGE=1 \
 	    "REGISTRY_HTTP_ADDR=127.0.0.1:$(free_port)" \
 	    "$REGISTRYD" serve -c "$CONF" >"$TRASH/purge.log" 2>&1 </dev/null 3>&- &
 	  PPID3=$!; } &&
 	test_atexit "kill $PPID3 2>/dev/null" &&
 	wait_for grep -q "aborted multipart upload .* of $OK" "$TRASH/purge.log" &&
-	kill "$PPID3" &&
+	kill "$PPID3" && { wait "$PPID3"; true; } &&
 	! s3c multipart "s3://$S3_BUCKET" | grep "$OK"
 '
 
@@ -577,6 +588,17 @@ test_expect_success PYTHON3,CURL 'a hung store: a small request answers 503 with
 	took=$(($(date +%s) - start)) &&
 	echo "HEAD took $took s" &&
 	test "$took" -ge 14 && test "$took" -le 25
+'
+
+test_expect_success PYTHON3,CURL 'a hung store: a tags/list answers 503 within the 15 s deadline too, its listing included (R6-1)' '
+	echo "LISTD /_manifests/tags/ hang" >"$TRASH/fake-rules" &&
+	start=$(date +%s) &&
+	reg_curl GET "$FBASE/v2/fake/tags/list" -m 40 && expect_status 503 &&
+	expect_error_code UNAVAILABLE &&
+	took=$(($(date +%s) - start)) &&
+	echo "tags/list took $took s" &&
+	test "$took" -ge 14 && test "$took" -le 25 &&
+	: >"$TRASH/fake-rules"
 '
 
 test_expect_success PYTHON3,CURL 'stand-in S3 keeping objects: a chunked upload in parts is assembled by multipart copy' '
@@ -662,7 +684,7 @@ test_expect_success PYTHON3,CURL 'a repository list walked across a tag write is
 
 # The stand-in refuses to list all of repositories/ at once (the catalog's
 # blob count, which stops at the first link, fails with it).
-test_expect_success PYTHON3,CURL 'the purge lists only the _uploads/ of each repository, not every link; it aborts multipart uploads left behind (R12)' '
+test_expect_success PYTHON3,CURL 'the purge lists only the _uploads/ of each repository, not every link; it aborts multipart uploads left behind, not before they are a day old (R12, R6-2)' '
 	echo "LIST /repositories/ 403 AccessDenied" >"$TRASH/mem-rules" &&
 	(BASE=$MBASE && upload_start r12/old/deep) &&
 	OLD=$(header Location) && OLD=${OLD##*/} &&
@@ -673,6 +695,11 @@ test_expect_success PYTHON3,CURL 'the purge lists only the _uploads/ of each rep
 	start_mem REGISTRY_STORAGE_UPLOAD_PURGE_AGE=1 &&
 	wait_for grep -q "purged upload r12/old/deep/_uploads/$OLD" \
 	    "$TRASH/registryd-mem.log" &&
+	wait_for grep -q "purged [0-9]* stale upload" "$TRASH/registryd-mem.log" &&
+	! grep "aborted multipart upload" "$TRASH/registryd-mem.log" &&
+	curl -sS "http://127.0.0.1:$MEM_PORT/mem?uploads" | grep -q "$O" &&
+	start_mem REGISTRY_STORAGE_UPLOAD_PURGE_AGE=1 \
+	    REGISTRYD_TEST_S3_MPU_AGE=1 &&
 	wait_for grep -q "aborted multipart upload up.* of $O" \
 	    "$TRASH/registryd-mem.log" &&
 	grep "purged upload" "$TRASH/registryd-mem.log" &&

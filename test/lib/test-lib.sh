@@ -385,7 +385,9 @@ start_registryd() {
 		    >>"$TRASH/registryd.log" 2>&1 </dev/null 3>&- &
 	else
 		[ -x "$REGISTRYD" ] || { echo "no binary $REGISTRYD (make first)" >&2; return 1; }
-		env "$@" "$REGISTRYD" serve -c "$CONF" \
+		# TEST_PDEATHSIG (test/lib/s3-lib.sh): killed with this shell.
+		${TEST_PDEATHSIG:+setpriv --pdeathsig KILL} \
+		    env "$@" "$REGISTRYD" serve -c "$CONF" \
 		    >>"$TRASH/registryd.log" 2>&1 </dev/null 3>&- &
 	fi
 	REG_PID=$!

@@ -30,6 +30,7 @@
 
 #include "tap.h"
 #include "../../src/s3.c"
+#include "../../src/store_s3_impl.h"
 
 #define AK      "AKIDTEST"
 #define SK      "secret/with+chars"
@@ -309,6 +310,8 @@ srv_cb(struct evhttp_request *r, void *arg)
 		    "\"5eb63bbbe01eeed093cb22bb8f5acdc3\"");
 		evhttp_add_header(out, "Last-Modified",
 		    "Wed, 21 Oct 2015 07:28:00 GMT");
+		/* The store's clock, two minutes on (evhttp's is now). */
+		evhttp_add_header(out, "Date", "Wed, 21 Oct 2015 07:30:00 GMT");
 		/* evhttp leaves it out of a HEAD answer; S3 does not. */
 		if (evhttp_request_get_command(r) == EVHTTP_REQ_HEAD)
 			evhttp_add_header(out, "Content-Length", "11");
@@ -485,6 +488,43 @@ body_is(struct s3_request *req, const char *want)
 	    memcmp(evbuffer_pullup(req->rs_body, -1), want, len) == 0;
 }
 
+/*
+ * A doomed mark's age is the store's: the listing's Date against the
+ * mark's Last-Modified, whatever this host's clock says (review G3/G4).
+ */
+static void
+test_doom_age(void)
+{
+	struct store_s3_obj o = {.so_key = "m"};
+	time_t now = time(NULL);
+
+	o.so_mtime = 1445412480;
+	o.so_now = o.so_mtime + STORE_DOOM_TTL - 1;
+	ok(store_s3_doom_live(&o), "doom: a mark younger than the TTL counts");
+	o.so_now = o.so_mtime + STORE_DOOM_TTL;
+	ok(!store_s3_doom_live(&o), "doom: one TTL old, it is left behind");
+	is_int(STORE_DOOM_TTL, STORE_DOOM_HOLD + 60,
+	    "doom: the TTL is the sweep's hold and a minute");
+	/* The store's clock 15 minutes behind this host's. */
+	o.so_mtime = now - 15 * 60;
+	o.so_now = o.so_mtime + 5;
+	ok(store_s3_doom_live(&o),
+	    "doom: a fresh mark counts on a store whose clock is behind");
+	/* ... and 15 minutes ahead. */
+	o.so_mtime = now + 15 * 60;
+	o.so_now = o.so_mtime + STORE_DOOM_TTL + 1;
+	ok(!store_s3_doom_live(&o),
+	    "doom: an old mark is left behind on a store whose clock is "
+	    "ahead");
+	o.so_now = 0;
+	o.so_mtime = now - 10;
+	ok(store_s3_doom_live(&o), "doom: no Date: this host's clock");
+	o.so_mtime = now - STORE_DOOM_TTL - 10;
+	ok(!store_s3_doom_live(&o), "doom: no Date: an old mark expires");
+	o.so_mtime = 0;
+	ok(store_s3_doom_live(&o), "doom: a mark without a time counts");
+}
+
 static void
 test_get(struct s3 *c)
 {
@@ -499,6 +539,7 @@ test_get(struct s3 *c)
 	    "GET: ETag, quotes kept");
 	is_int(req.rs_length, 11, "GET: Content-Length");
 	is_int(req.rs_mtime, 1445412480, "GET: Last-Modified");
+	is_int(req.rs_date, 1445412600, "GET: Date, the store's clock");
 	is_int(req.rs_total, -1, "GET: no Content-Range");
 	is_int(req.rs_attempts, 1, "GET: one attempt");
 	ok(srv_last.sig_ok, "GET: the server verified the signature");
@@ -1230,6 +1271,7 @@ main(void)
 	ok(c != NULL, "s3_new");
 
 	test_get(c);
+	test_doom_age();
 	test_encoding(c);
 	test_put(c);
 	test_retries(c);
