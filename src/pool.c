@@ -264,8 +264,9 @@ pool_limit_arenas(void)
 	if (getenv("MALLOC_ARENA_MAX") != NULL ||
 	    (t != NULL && strstr(t, "glibc.malloc.arena_max") != NULL))
 		return;
+	/* Refused by allocators other than glibc's (ASan's): no harm. */
 	if (mallopt(M_ARENA_MAX, POOL_MALLOC_ARENAS) != 1)
-		log_warnx("%s: mallopt M_ARENA_MAX failed", __func__);
+		log_debug("%s: mallopt M_ARENA_MAX refused", __func__);
 }
 
 static void

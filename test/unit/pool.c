@@ -172,8 +172,8 @@ test_store_not_behind_auth(void)
 	atomic_store(&finish_seq, 0);
 	for (i = 0; i < N; i++) {
 		tjob_init(&auth[i], POOL_AUTH, 30000, 0);
-		ok(pool_submit(&auth[i].tj_job) == 0, "password check %d queued",
-		    i + 1);
+		ok(pool_submit(&auth[i].tj_job) == 0,
+		    "password check %d queued", i + 1);
 	}
 	tjob_init(&store, POOL_STORE, 0, 0);
 	ok(pool_submit(&store.tj_job) == 0, "then a store job");
@@ -345,8 +345,8 @@ test_memory(void)
 
 	gate_set(0);
 	for (i = 0; i < n; i++) {
-		tjob_init(&j[i], i < POOL_STORE_THREADS ? POOL_STORE : POOL_WALK,
-		    0, 1);
+		tjob_init(&j[i],
+		    i < POOL_STORE_THREADS ? POOL_STORE : POOL_WALK, 0, 1);
 		j[i].tj_churn = 100;
 		(void)pool_submit(&j[i].tj_job);
 	}
@@ -369,9 +369,17 @@ test_memory(void)
 	(void)loop_until(&flag);
 	event_free(ev);
 	after = rss_anon_kib();
+#if defined(__SANITIZE_ADDRESS__)
+	/* ASan's allocator keeps freed memory in quarantine: no trim. */
+	ok(1,
+	    "# skip their pages went back to the kernel (ASan build: "
+	    "RssAnon %ld -> %ld KiB)",
+	    before, after);
+#else
 	ok(before > 0 && after >= 0 && before - after > 6 * 1024,
 	    "their pages went back to the kernel: RssAnon %ld -> %ld KiB",
 	    before, after);
+#endif
 	free(atomic_exchange(&pin, NULL));
 }
 
