@@ -276,7 +276,7 @@ store_s3_mpu_orphans(struct store_s3 *s, time_t now, time_t max_age, int dryrun)
 	char prefix[STORE_S3_KEY_MAX], key[STORE_S3_KEY_MAX], id[512];
 	char kmark[STORE_S3_KEY_MAX], imark[512], when[64];
 	const char *body, *up, *v;
-	size_t n, pos, upos, len, vlen;
+	size_t n, pos, upos, len, vlen, wlen;
 	time_t t;
 	int truncated, count = 0, pages = 0;
 
@@ -332,8 +332,10 @@ store_s3_mpu_orphans(struct store_s3 *s, time_t now, time_t max_age, int dryrun)
 			    store_s3_parse_time(v, vlen, &t) == -1 || t == 0 ||
 			    now < t || now - t <= max_age)
 				continue;
-			(void)util_strlcpy(when, v,
-			    vlen < sizeof(when) ? vlen + 1 : sizeof(when));
+			/* v points into the answer: not NUL-terminated. */
+			wlen = vlen < sizeof(when) ? vlen : sizeof(when) - 1;
+			memcpy(when, v, wlen);
+			when[wlen] = '\0';
 			count++;
 			if (dryrun) {
 				log_info("would abort multipart upload %s of "
