@@ -563,6 +563,220 @@ test_expect_success CEPH,HAPROXY,CURL 'the next push through the balancer works'
 	done)
 '
 
+# ----- (e) both instances collecting garbage while pushes go through both
+#
+# gc_interval 1 s and gc_grace 3 s on both instances, on a root of their
+# own: for 25 s two pushers push small images through the balancer (each
+# request to either instance), a third uploads orphans (blobs no manifest
+# names). Half of the orphans stay orphans; the pushers mount the other
+# half, a few seconds old (the grace), into their images, so a collector
+# may be deciding on a blob while a push on the other instance finds it
+# present and names it. A push told 201 for its manifest must be pullable
+# whole from both instances; one refused (MANIFEST_BLOB_UNKNOWN, or 503
+# for a doomed manifest blob) is the documented outcome of that race;
+# anything else is a failure. The orphans older than the grace must be
+# gone, by collections both instances logged.
+
+GC_GRACE=3
+GC_LOAD=25
+GC_ROOT=/t9920-gc
+
+# gc_key REST: the object key of REST under the collectors' root.
+gc_key() {
+	printf '%s/docker/registry/v2/%s\n' "${GC_ROOT#/}" "$1"
+}
+
+# gc_orphans: upload an orphan every 0.3 s to gc/orphans until $GC_END;
+# lines "TIME DIGEST FILE KIND" in orphans.list, KIND pure or reuse.
+gc_orphans() {
+	local i=0 d kind
+	TRASH=$TRASH/gco && mkdir -p "$TRASH" && cd "$TRASH" || return 1
+	while [ "$(date +%s)" -lt "$GC_END" ]; do
+		i=$((i + 1))
+		random_file "o$i" $((1000 + i)) &&
+		d=$(sha256_of "o$i") &&
+		if apush_blob gc/orphans "o$i" >>log 2>&1; then
+			kind=pure && [ $((i % 2)) = 0 ] && kind=reuse
+			echo "$(date +%s.%N) $d $TRASH/o$i $kind" >>"$GC_DIR/orphans.list"
+		else
+			echo "orphan $i: upload failed" >>"$GC_DIR/errors"
+		fi
+		sleep 0.3
+	done
+}
+
+# gc_blob W REPO FILE: the blob of FILE in REPO: mounted from gc/orphans
+# when it is still there (201), else uploaded (202, then PUT).
+gc_blob() {
+	local d loc
+	d=$(sha256_of "$3") &&
+	acurl POST "/v2/$2/blobs/uploads/?mount=$d&from=gc/orphans" >/dev/null &&
+	case "$STATUS" in
+	201)	echo mounted >>"$GC_DIR/mounts.$1" ;;
+	202)	loc=$(header Location) &&
+		acurl PUT "$(with_query "$(url "$loc")" "digest=$d")" \
+		    --data-binary @"$3" >/dev/null && expect_status 201 ;;
+	*)	expect_status 202 ;;
+	esac
+}
+
+# gc_pusher W: push images to gc/pW until $GC_END: a fresh layer, an
+# orphan of at least 2 s (when there is one), a config; "REPO TAG DIGEST
+# DIR" in pushed.list for each manifest answered 201, the answer in
+# refused.list otherwise.
+gc_pusher() {
+	local w=$1 i=0 dir o repo=gc/p$1 layers cfg
+	TRASH=$TRASH/gcw$w && mkdir -p "$TRASH" && cd "$TRASH" || return 1
+	while [ "$(date +%s)" -lt "$GC_END" ]; do
+		i=$((i + 1)) && dir=$TRASH/i$i && mkdir -p "$dir" &&
+		random_file "$dir/l1" $((2000 + i)) &&
+		o=$(awk -v now="$(date +%s.%N)" '$4 == "reuse" && now - $1 >= 2 { print $3 }' \
+		    "$GC_DIR/orphans.list" 2>/dev/null | shuf -n 1) &&
+		layers=$(json_descriptor "$MT_OCI_LAYER" "$dir/l1") &&
+		if [ -n "$o" ]; then
+			cp "$o" "$dir/l2" &&
+			layers="$layers,$(json_descriptor "$MT_OCI_LAYER" "$dir/l2")"
+		fi &&
+		printf '{"architecture":"amd64","os":"linux","config":{},"t9920":"%s"}' \
+		    "$repo:i$i $(date +%s%N)" >"$dir/config.json" &&
+		printf '{"schemaVersion":2,"mediaType":"%s","config":%s,"layers":[%s]}' \
+		    "$MT_OCI_MANIFEST" "$(json_descriptor "$MT_OCI_CONFIG" "$dir/config.json")" \
+		    "$layers" >"$dir/manifest.json" || {
+			echo "pusher $w: image $i not made" >>"$GC_DIR/errors"; continue; }
+		if ! { gc_blob "$w" "$repo" "$dir/l1" >>log 2>&1 &&
+		    { [ ! -e "$dir/l2" ] || gc_blob "$w" "$repo" "$dir/l2" >>log 2>&1; } &&
+		    gc_blob "$w" "$repo" "$dir/config.json" >>log 2>&1; }; then
+			echo "pusher $w: image $i: blob upload failed: $STATUS $(head -c 300 body)" \
+			    >>"$GC_DIR/errors"
+			continue
+		fi
+		acurl PUT "/v2/$repo/manifests/i$i" -H "Content-Type: $MT_OCI_MANIFEST" \
+		    --data-binary @"$dir/manifest.json" >>log 2>&1
+		if [ "$STATUS" = 201 ]; then
+			for f in "$dir/l1" "$dir/l2" "$dir/config.json"; do
+				[ ! -e "$f" ] || sha256_of "$f"
+			done >"$dir/blobs"
+			echo "$repo i$i $(sha256_of "$dir/manifest.json") $dir" >>"$GC_DIR/pushed.list"
+		else
+			echo "$repo i$i $STATUS $(jq -r '.errors[0].code // "-"' body 2>/dev/null) $(jq -c '.errors[0].detail // ""' body 2>/dev/null | head -c 200)" \
+			    >>"$GC_DIR/refused.list"
+		fi
+	done
+}
+
+# gc_pullable N REPO TAG DIGEST DIR: from instance N, the manifest by tag
+# and by digest is the one pushed, and every blob it names (DIR/blobs)
+# comes back whole: one curl for all, then their digests.
+gc_pullable() {
+	local n=$1 repo=$2 tag=$3 dg=$4 dir=$5 d args=() want got codes
+	rm -rf "$dir/got$n" && mkdir "$dir/got$n" &&
+	args=("$(inst "$n")/v2/$repo/manifests/$tag" -o "$dir/got$n/1"
+	    "$(inst "$n")/v2/$repo/manifests/$dg" -o "$dir/got$n/2") &&
+	want="$dg $dg" &&
+	while read -r d; do
+		args+=("$(inst "$n")/v2/$repo/blobs/$d" -o "$dir/got$n/$((${#args[@]} / 3 + 1))")
+		want="$want $d"
+	done <"$dir/blobs" &&
+	{ codes=$(curl -s -m 60 -L -u "$CRED" -H "Accept: $MT_OCI_MANIFEST" \
+	    -w "%{http_code} " "${args[@]}") || true; } &&
+	got=$(for ((d = 1; d <= ${#args[@]} / 3; d++)); do
+		sha256_of "$dir/got$n/$d" 2>/dev/null || echo missing
+	done | tr "\n" " ") &&
+	if [ "$got" != "$want " ] || [ "$(echo $codes | tr " " "\n" | sort -u)" != 200 ]; then
+		echo "instance $n: $repo:$tag ($dg): statuses $codes"
+		echo "  want $want"
+		echo "  got  $got"
+		return 1
+	fi
+}
+
+# gc_orphans_gone BEFORE: no pure orphan uploaded before BEFORE (epoch
+# seconds) has its data in the bucket. Lists the keys once; no request
+# to the registry (a HEAD would count as a use).
+gc_orphans_gone() {
+	local left
+	s3c ls -r "s3://$S3_BUCKET/$(gc_key blobs/)" >gc-keys.now &&
+	left=$(awk -v t="$1" '$4 == "pure" && $1 < t { print $2 }' "$GC_DIR/orphans.list" |
+	    while read -r d; do
+		h=${d#sha256:}
+		grep -q "$(gc_key "blobs/sha256/${h:0:2}/$h/data")\$" gc-keys.now && echo "$d"
+	    done | wc -l) &&
+	echo "$left pure orphans from before $1 still there" &&
+	[ "$left" = 0 ]
+}
+
+test_expect_success CEPH,HAPROXY,CURL 'setup: both instances collect every second with a 3 s grace, on a root of their own' '
+	inst_kill 1 && inst_kill 2 &&
+	haproxy_wait_state s1 DOWN 10 && haproxy_wait_state s2 DOWN 10 &&
+	GC_ENV="REGISTRY_STORAGE_GC_INTERVAL=1 REGISTRY_STORAGE_GC_GRACE=$GC_GRACE REGISTRY_STORAGE_S3_ROOTDIRECTORY=$GC_ROOT" &&
+	inst_start 1 $GC_ENV && inst_start 2 $GC_ENV &&
+	haproxy_wait_up 2 &&
+	BASE=$LB_BASE &&
+	grep -q "serving s3 $S3_BUCKET$GC_ROOT" registryd-1.log &&
+	grep -q "serving s3 $S3_BUCKET$GC_ROOT" registryd-2.log &&
+	grep -q "gc_grace ${GC_GRACE}s with gc_interval on s3" registryd-2.log &&
+	GC_DIR=$TRASH/gc && mkdir -p "$GC_DIR" &&
+	: >"$GC_DIR/orphans.list" && : >"$GC_DIR/pushed.list" &&
+	: >"$GC_DIR/refused.list" && : >"$GC_DIR/errors" &&
+	GC_LOG1=$(wc -l <registryd-1.log) && GC_LOG2=$(wc -l <registryd-2.log)
+'
+
+test_expect_success CEPH,HAPROXY,CURL 'pushes through the balancer for 25 s while both instances collect; orphans are collected meanwhile' '
+	GC_END=$(($(date +%s) + GC_LOAD)) &&
+	{ gc_orphans & } && P0=$! &&
+	{ gc_pusher 1 & } && P1=$! &&
+	{ gc_pusher 2 & } && P2=$! &&
+	wait $P0 && wait $P1 && wait $P2 &&
+	t_end=$(date +%s) &&
+	npush=$(wc -l <"$GC_DIR/pushed.list") &&
+	nref=$(wc -l <"$GC_DIR/refused.list") &&
+	norph=$(wc -l <"$GC_DIR/orphans.list") &&
+	nmount=$(cat "$GC_DIR"/mounts.* 2>/dev/null | wc -l) &&
+	echo "$npush manifests stored, $nref refused, $norph orphans, $nmount orphans mounted" &&
+	cat "$GC_DIR/refused.list" "$GC_DIR/errors" &&
+	test ! -s "$GC_DIR/errors" &&
+	test "$npush" -ge 10 && test "$norph" -ge 20 &&
+	! grep -v -E " (400 MANIFEST_BLOB_UNKNOWN|503 UNAVAILABLE) " "$GC_DIR/refused.list" &&
+	# what was an orphan 15 s before the end is gone already (a census
+	# after its grace, up to a run and an interval later, then the sweep):
+	# the collections removed blobs while the pushes ran
+	gc_orphans_gone $((t_end - 15)) &&
+	n1=$(tail -n +"$GC_LOG1" registryd-1.log | grep -c "garbage collection (gc_interval) done") &&
+	n2=$(tail -n +"$GC_LOG2" registryd-2.log | grep -c "garbage collection (gc_interval) done") &&
+	echo "collections done: $n1 on instance 1, $n2 on instance 2" &&
+	test "$n1" -ge 3 && test "$n2" -ge 3
+'
+
+test_expect_success CEPH,HAPROXY,CURL 'every push answered 201 is pullable whole from both instances, after more collections' '
+	t=$(date +%s) &&
+	WAIT_SECONDS=30 wait_for gc_orphans_gone "$t" &&
+	sleep 2 &&
+	: >"$GC_DIR/lost" && pids= &&
+	for n in 1 2; do
+		for half in 0 1; do
+			awk -v h=$half "NR % 2 == h" "$GC_DIR/pushed.list" |
+			while read -r repo tag dg dir; do
+				gc_pullable $n "$repo" "$tag" "$dg" "$dir" >>"$GC_DIR/lost" 2>&1
+			done &
+			pids="$pids $!"
+		done
+	done &&
+	for p in $pids; do wait "$p"; done &&
+	npush=$(wc -l <"$GC_DIR/pushed.list") &&
+	echo "$npush pushes checked on both instances" &&
+	cat "$GC_DIR/lost" && test ! -s "$GC_DIR/lost" &&
+	removed() {
+		tail -n +"$2" "registryd-$1.log" |
+		sed -n -E "s/.*garbage collection \(gc_interval\) done.* removed [0-9]+ manifests, [0-9]+ links, ([0-9]+) blobs.*/\1/p" |
+		awk "{ s += \$1 } END { print s + 0 }"
+	} &&
+	r1=$(removed 1 "$GC_LOG1") && r2=$(removed 2 "$GC_LOG2") &&
+	echo "blobs removed: $r1 by instance 1, $r2 by instance 2" &&
+	test $((r1 + r2)) -ge 10 &&
+	! tail -n +"$GC_LOG1" registryd-1.log | grep -E "garbage collection .*(stopped|[1-9][0-9]* errors)" &&
+	! tail -n +"$GC_LOG2" registryd-2.log | grep -E "garbage collection .*(stopped|[1-9][0-9]* errors)"
+'
+
 # ------------------------------------------------------ the deploy recipe
 
 test_expect_success HAPROXY 'deploy/haproxy.cfg passes haproxy -c' '
