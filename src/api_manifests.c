@@ -274,8 +274,8 @@ done:
 /*
  * An old client asked by tag, without the manifest list type in Accept
  * (Docker before 1.10 and others that know only image manifests). When
- * mg_buf is a Docker manifest list (mg_type), replace it with its linux/amd64 image
- * manifest, as registry:2 does (OCI indexes are not rewritten there
+ * mg_buf is a Docker manifest list (mg_type), replace it with its linux/amd64
+ * image manifest, as registry:2 does (OCI indexes are not rewritten there
  * either: they get 404 when not accepted, like any type). The image
  * manifest's own type is checked against Accept by get_done, so a client
  * that accepts neither gets 404 MANIFEST_UNKNOWN; registry:2's schema1

@@ -214,11 +214,11 @@ static int store_fs_link_used(struct store *, const char *, enum store_link,
     const char *, struct timespec *);
 static int store_fs_link_touch(struct store *, const char *, enum store_link,
     const char *);
-static int store_fs_link_use(struct store *, const char *, enum store_link,
-    const char *);
+static int
+store_fs_link_use(struct store *, const char *, enum store_link, const char *);
 static int store_fs_fresh(const struct timespec *, const struct timespec *);
-static int store_fs_touch_stale(struct store_fs *, const char *,
-    const struct timespec *);
+static int
+store_fs_touch_stale(struct store_fs *, const char *, const struct timespec *);
 
 static const struct store_ops store_fs_ops;
 
@@ -2212,8 +2212,7 @@ store_purge_cb(int fd, const char *name, void *arg)
 		        de->d_name) == -1)
 			continue;
 		if (store_read_small(dirfd(d), path, buf, sizeof(buf), &len,
-		        NULL) ==
-		        -1 ||
+		        NULL) == -1 ||
 		    store_parse_rfc3339(buf, &started) == -1) {
 			/* No usable startedat: the directory's age will do. */
 			if (fstatat(dirfd(d), de->d_name, &st,
