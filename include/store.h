@@ -528,6 +528,27 @@ int store_link_used(struct store *, const char *name, enum store_link,
  */
 int store_link_touch(struct store *, const char *name, enum store_link,
     const char *digest);
+/*
+ * store_link_use: store_link_exists, and when it says 1, store_link_touch
+ * of that link: what a blob HEAD does. A driver may find the marks' times
+ * with the reads the existence check makes anyway (the filesystem: no
+ * system call more than store_link_exists while they are fresh).
+ * A STORE_CALL_QUICK.
+ */
+int store_link_use(struct store *, const char *name, enum store_link,
+    const char *digest);
+/*
+ * STORE_TOUCH_FRESH_MS: a touch (store_link_touch, store_link_use) may
+ * leave alone a mark younger than this: a layer HEADed by every client of a
+ * busy registry would otherwise be written twice a request. A touch at time t
+ * thus leaves a mark no older than t - 0.5 s, and one done in a store that
+ * keeps whole seconds a mark no older than t - 1 s: the collector's cutoff is a
+ * second before now less gc_grace (gc.c, gc_set_cutoff), so whatever was
+ * used within gc_grace is kept either way. Half the second, so that the
+ * other half covers the clock the kernel stamps files with (coarse, a
+ * tick behind) and the rounding of the age.
+ */
+#define STORE_TOUCH_FRESH_MS 500
 
 /*
  * Several processes sharing a store. The guard (gc.h) orders a push's

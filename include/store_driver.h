@@ -94,6 +94,9 @@ struct store_ops {
 	    const char *, struct timespec *);
 	int (*so_link_touch)(struct store *, const char *, enum store_link,
 	    const char *);
+	/* NULL: so_link_exists, then so_link_touch. */
+	int (*so_link_use)(struct store *, const char *, enum store_link,
+	    const char *);
 	/* NULL: one process collects and pushes (store.h). */
 	int (*so_blob_doom)(struct store *, const char *, const char *, int);
 	int (*so_blob_doomed)(struct store *, const char *);

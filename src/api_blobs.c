@@ -112,11 +112,10 @@ read_work(struct store_call *sc)
 	struct api_blob_read *br = (struct api_blob_read *)sc;
 	struct store *st = api_store();
 
-	br->br_linked =
-	    store_link_exists(st, br->br_name, STORE_LINK_LAYER, br->br_digest);
-	if (br->br_linked == 1 && br->br_touch)
-		(void)store_link_touch(st, br->br_name, STORE_LINK_LAYER,
-		    br->br_digest);
+	br->br_linked = br->br_touch
+	    ? store_link_use(st, br->br_name, STORE_LINK_LAYER, br->br_digest)
+	    : store_link_exists(st, br->br_name, STORE_LINK_LAYER,
+	          br->br_digest);
 	if (br->br_linked == 0)
 		br->br_linked = store_link_exists(st, br->br_name,
 		    STORE_LINK_REVISION, br->br_digest);

@@ -81,6 +81,12 @@ struct api_manifest_get {
 	int mg_repo_exists; /* GET_UNKNOWN: store_repo_exists said 1 */
 	char *mg_buf;       /* GET_FOUND: the manifest, owned */
 	size_t mg_len;
+	/*
+	 * GET_FOUND: the type to serve mg_buf with (api_parse_served_type),
+	 * found once by get_work: parsing the manifest is most of a GET's
+	 * cost, and get_old_client needs the type first.
+	 */
+	char mg_type[MANIFEST_MT_MAX];
 	int mg_errno;
 };
 
@@ -248,6 +254,8 @@ get_work(struct store_call *sc)
 		mg->mg_result = GET_READ_FAILED;
 		goto done;
 	}
+	api_parse_served_type(mg->mg_buf, mg->mg_len, mg->mg_type,
+	    sizeof(mg->mg_type));
 	if (old_client && get_old_client(mg, st) == -1)
 		goto done;
 	if (old_client && mg->mg_inm != NULL &&
@@ -266,13 +274,13 @@ done:
 /*
  * An old client asked by tag, without the manifest list type in Accept
  * (Docker before 1.10 and others that know only image manifests). When
- * mg_buf is a Docker manifest list, replace it with its linux/amd64 image
- * manifest, as registry:2 does (OCI indexes are not rewritten there
+ * mg_buf is a Docker manifest list (mg_type), replace it with its linux/amd64
+ * image manifest, as registry:2 does (OCI indexes are not rewritten there
  * either: they get 404 when not accepted, like any type). The image
  * manifest's own type is checked against Accept by get_done, so a client
  * that accepts neither gets 404 MANIFEST_UNKNOWN; registry:2's schema1
  * conversion is not done. Returns 0 (mg_buf is what to serve, mg_digest
- * its digest), or -1 with mg_result set.
+ * its digest, mg_type its type), or -1 with mg_result set.
  */
 static int
 get_old_client(struct api_manifest_get *mg, struct store *st)
@@ -280,8 +288,7 @@ get_old_client(struct api_manifest_get *mg, struct store *st)
 	char type[MANIFEST_MT_MAX], child[DIGEST_BUFSZ];
 	int rc;
 
-	api_parse_served_type(mg->mg_buf, mg->mg_len, type, sizeof(type));
-	if (strcmp(type, MT_DOCKER_LIST) != 0)
+	if (strcmp(mg->mg_type, MT_DOCKER_LIST) != 0)
 		return 0;
 	if (manifest_list_pick(mg->mg_buf, mg->mg_len, GET_OLD_CLIENT_OS,
 	        GET_OLD_CLIENT_ARCH, child, type, sizeof(type)) == -1) {
@@ -306,6 +313,8 @@ get_old_client(struct api_manifest_get *mg, struct store *st)
 		mg->mg_result = GET_READ_FAILED;
 		return -1;
 	}
+	api_parse_served_type(mg->mg_buf, mg->mg_len, mg->mg_type,
+	    sizeof(mg->mg_type));
 	return 0;
 }
 
@@ -315,7 +324,6 @@ get_done(struct store_call *sc)
 {
 	struct api_manifest_get *mg = (struct api_manifest_get *)sc;
 	struct request *req = api_job_detach(&mg->mg_job);
-	char type[MANIFEST_MT_MAX];
 	const char *accept;
 
 	if (req == NULL)
@@ -357,16 +365,14 @@ get_done(struct store_call *sc)
 			api_storage_error(req, mg->mg_errno, "store_blob_read");
 		goto done;
 	}
-	api_parse_served_type(mg->mg_buf, mg->mg_len, type, sizeof(type));
-
 	/*
 	 * A client that cannot handle the type gets 404, as registry:2 does
 	 * for an OCI manifest requested without the OCI type in Accept.
 	 */
 	accept = http_header(req, "Accept");
-	if (accept != NULL && !manifest_accepts(accept, type)) {
+	if (accept != NULL && !manifest_accepts(accept, mg->mg_type)) {
 		http_error(req, 404, "MANIFEST_UNKNOWN",
-		    "manifest media type %s not in Accept", type);
+		    "manifest media type %s not in Accept", mg->mg_type);
 		goto done;
 	}
 	if (mg->mg_old_client)
@@ -374,7 +380,7 @@ get_done(struct store_call *sc)
 		          "%s for a client that does not accept lists",
 		    __func__, http_conn_id(req), mg->mg_name, mg->mg_tag,
 		    GET_OLD_CLIENT_OS, GET_OLD_CLIENT_ARCH, mg->mg_digest);
-	http_reply(req, 200, type, mg->mg_buf, mg->mg_len);
+	http_reply(req, 200, mg->mg_type, mg->mg_buf, mg->mg_len);
 done:
 	get_free(mg);
 }

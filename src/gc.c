@@ -1090,7 +1090,8 @@ gc_new(struct store *s, const struct gc_options *opts)
  * second). Those that finished are in the census; those that start now
  * touch after the cutoff. The clock is the one the kernel stamps files
  * with, and S3 servers their Last-Modified; one second more than the
- * grace, for stores that keep whole seconds.
+ * grace, for stores that keep whole seconds and for touches skipped while
+ * a mark is fresh (STORE_TOUCH_FRESH_MS, store.h).
  */
 static void
 gc_set_cutoff(struct gc *g)
@@ -1100,6 +1101,14 @@ gc_set_cutoff(struct gc *g)
 	gc_unlock_all();
 	g->g_cutoff.tv_sec -= g->g_opts.go_grace + 1;
 }
+
+/*
+ * The second gc_set_cutoff adds also covers a touch left undone while the
+ * mark was fresh (store.h): that mark is at most STORE_TOUCH_FRESH_MS
+ * older than the use it stands for.
+ */
+_Static_assert(STORE_TOUCH_FRESH_MS <= 1000 / 2,
+    "a fresh mark must stay within the cutoff's second");
 
 int
 gc_step(struct gc *g)

@@ -135,8 +135,12 @@ metrics_handler(const char *h)
 	}
 	if (h == NULL || *h == '\0')
 		return 0;
+	/* Pointers first: a strcmp per other name was 3 a request. */
 	for (i = 0; i < mt.nhandlers; i++)
-		if (mt.handlers[i] == h || strcmp(mt.handlers[i], h) == 0)
+		if (mt.handlers[i] == h)
+			return i;
+	for (i = 0; i < mt.nhandlers; i++)
+		if (strcmp(mt.handlers[i], h) == 0)
 			return i;
 	if (mt.nhandlers == METRICS_HANDLERS)
 		return 0;

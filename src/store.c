@@ -508,6 +508,19 @@ store_link_touch(struct store *s, const char *name, enum store_link kind,
 }
 
 int
+store_link_use(struct store *s, const char *name, enum store_link kind,
+    const char *digest)
+{
+	int rc;
+
+	if (s->s_ops->so_link_use != NULL)
+		return s->s_ops->so_link_use(s, name, kind, digest);
+	if ((rc = s->s_ops->so_link_exists(s, name, kind, digest)) == 1)
+		(void)s->s_ops->so_link_touch(s, name, kind, digest);
+	return rc;
+}
+
+int
 store_blob_doom(struct store *s, const char *digest, const char *id, int on)
 {
 	if (s->s_ops->so_blob_doom == NULL)

@@ -2007,7 +2007,21 @@ store_mem_link_used(struct store *st, const char *name, enum store_link kind,
 	return rv;
 }
 
-/* store_mem_link_touch: ENOENT when the link or the blob is missing. */
+/* 1 when a mark of time ts is younger than STORE_TOUCH_FRESH_MS at now. */
+static int
+store_mem_fresh(const struct timespec *ts, const struct timespec *now)
+{
+	int64_t age_ms;
+
+	age_ms = ((int64_t)now->tv_sec - (int64_t)ts->tv_sec) * 1000 +
+	    ((int64_t)now->tv_nsec - (int64_t)ts->tv_nsec) / 1000000;
+	return age_ms < STORE_TOUCH_FRESH_MS;
+}
+
+/*
+ * store_mem_link_touch: ENOENT when the link or the blob is missing.
+ * A fresh mark is left alone (STORE_TOUCH_FRESH_MS).
+ */
 static int
 store_mem_link_touch(struct store *st, const char *name, enum store_link kind,
     const char *digest)
@@ -2015,6 +2029,7 @@ store_mem_link_touch(struct store *st, const char *name, enum store_link kind,
 	struct store_mem *s = (struct store_mem *)st;
 	struct store_mem_link *l;
 	struct store_mem_blob **bp;
+	struct timespec now;
 	int rv = -1;
 
 	if (!store_name_ok(name) || !store_digest_ok(digest) ||
@@ -2022,12 +2037,16 @@ store_mem_link_touch(struct store *st, const char *name, enum store_link kind,
 		errno = EINVAL;
 		return -1;
 	}
+	store_mem_now(&now);
 	pthread_mutex_lock(&s->s_lock);
 	if ((l = store_mem_link_get(s, name, kind, digest)) != NULL) {
-		store_mem_now(&l->ml_used);
+		/* Fresh marks stay as they are, as on disk (store_fs.c). */
+		if (!store_mem_fresh(&l->ml_used, &now))
+			l->ml_used = now;
 		bp = store_mem_blob_find(s, digest);
 		if (*bp != NULL && strcmp((*bp)->mb_digest, digest) == 0) {
-			store_mem_now(&(*bp)->mb_used);
+			if (!store_mem_fresh(&(*bp)->mb_used, &now))
+				(*bp)->mb_used = now;
 			rv = 0;
 		} else
 			errno = ENOENT;

@@ -235,6 +235,45 @@ test_expect_success CURL,REGISTRYD 'with the default gc_grace the server keeps b
 	has_blob "$(sha256_of i8/layer.bin)"
 '
 
+# A HEAD marks the layer used (two utimensat: its link and its data), but
+# not while both marks are younger than half a second
+# (STORE_TOUCH_FRESH_MS, store.h): a layer HEADed by every client would
+# cost two inode updates a request (bench row 5b). Filesystem only;
+# skipped where ptrace is not allowed.
+test_expect_success CURL,PYTHON3,REGISTRYD,FSROOT 'a HEAD touches the marks of a layer only once they are half a second old' '
+	if ! strace -qq -o /dev/null true 2>/dev/null; then
+		say "# no strace here"
+		return 0
+	fi
+	random_file head.bin 2000 && H=$(sha256_of head.bin) &&
+	push_blob gc/head head.bin &&
+	h=${H#sha256:} &&
+	touch -h -d "1 hour ago" "$(link_file gc/head "$H")" \
+	    "$ROOT/docker/registry/v2/blobs/sha256/${h:0:2}/$h/data" || return 1
+	strace -f -qq -e trace=utimensat -o touch.trace -p "$REG_PID" 2>/dev/null &
+	st=$! &&
+	sleep 0.5 &&
+	python3 - "$PORT" "/v2/gc/head/blobs/$H" <<-EOF &&
+	import http.client, sys, time
+	c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
+	def head():
+	    c.request("HEAD", sys.argv[2])
+	    r = c.getresponse(); r.read()
+	    assert r.status == 200, r.status
+	head()  # marks an hour old: both touched
+	for _ in range(50):
+	    head()  # fresh: left alone
+	time.sleep(0.8)
+	head()  # older than half a second: touched again
+	EOF
+	sleep 0.3 &&
+	kill -INT $st && wait $st;
+	cat touch.trace &&
+	n=$(grep -c "utimensat(.*$h" touch.trace) &&
+	say "# $n utimensat for 52 HEADs" &&
+	test "$n" = 4
+'
+
 # A layer found present by a HEAD (or mounted), and named by a manifest
 # up to 1.5 s later, while collections run back to back with no grace:
 # every push the server acknowledged must be pullable afterwards.

@@ -43,6 +43,61 @@ struct used {
 	struct timespec u_la;     /* its link */
 };
 
+/* ms from a to b. */
+static int64_t
+ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return ((int64_t)b->tv_sec - (int64_t)a->tv_sec) * 1000 +
+	    ((int64_t)b->tv_nsec - (int64_t)a->tv_nsec) / 1000000;
+}
+
+static int
+same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/*
+ * fresh_left_alone: link b and blob b were just written; touching them
+ * again (store_link_touch, store_link_use) while their marks are younger
+ * than STORE_TOUCH_FRESH_MS writes nothing (bench row 5b: two utimensat a
+ * blob HEAD). Asserted only when the marks were surely fresh at the
+ * touch, whatever the machine's load.
+ */
+static void
+fresh_left_alone(struct used *u)
+{
+	struct store *s = u->u_store;
+	const char *drv = u->u_drv;
+	struct timespec l0, b0, l1, b1, l2, b2, t;
+	int ok_l, ok_b;
+
+	ok(store_link_used(s, NAME, STORE_LINK_LAYER, d_b, &l0) == 0 &&
+	        store_blob_used(s, d_b, &b0) == 0,
+	    "%s: b's marks", drv);
+	usleep(20 * 1000); /* past a tick of the coarse clock */
+	ok_l = store_link_touch(s, NAME, STORE_LINK_LAYER, d_b) == 0;
+	ok(ok_l && store_link_used(s, NAME, STORE_LINK_LAYER, d_b, &l1) == 0 &&
+	        store_blob_used(s, d_b, &b1) == 0,
+	    "%s: store_link_touch of a fresh link", drv);
+	ok_b = store_link_use(s, NAME, STORE_LINK_LAYER, d_b) == 1;
+	ok(ok_b && store_link_used(s, NAME, STORE_LINK_LAYER, d_b, &l2) == 0 &&
+	        store_blob_used(s, d_b, &b2) == 0,
+	    "%s: store_link_use of a fresh link: 1", drv);
+	(void)clock_gettime(CLOCK_REALTIME, &t);
+	if (ms_between(&l0, &t) >= STORE_TOUCH_FRESH_MS - 100 ||
+	    ms_between(&b0, &t) >= STORE_TOUCH_FRESH_MS - 100) {
+		ok(1, "%s: # skip too slow to be sure the marks were fresh",
+		    drv);
+		ok(1, "%s: # skip", drv);
+		return;
+	}
+	ok(same_time(&l0, &l1) && same_time(&b0, &b1),
+	    "%s: touching fresh marks leaves them alone", drv);
+	ok(same_time(&l0, &l2) && same_time(&b0, &b2),
+	    "%s: ... and so does using the link", drv);
+}
+
 static int
 rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -111,6 +166,7 @@ setup(struct used *u)
 	ok(store_link_used(s, NAME, STORE_LINK_LAYER, d_a, &u->u_la) == 0 &&
 	        not_before(&u->u_la, &u->u_before),
 	    "%s: a new link is used from its write", drv);
+	fresh_left_alone(u);
 	ok(store_link_used(s, NAME, STORE_LINK_REVISION, d_m, &ts) == 0,
 	    "%s: revision links have times too", drv);
 	ok(store_link_used(s, NAME, STORE_LINK_LAYER, d_c, &ts) == -1 &&
@@ -148,6 +204,17 @@ check(struct used *u)
 	ok(store_link_used(s, NAME, STORE_LINK_REVISION, d_m, &ts) == 0 &&
 	        older(&ts, &t0),
 	    "%s: nor the revision link", drv);
+	/* Marks older than STORE_TOUCH_FRESH_MS: a HEAD touches them. */
+	ok(store_link_use(s, NAME, STORE_LINK_LAYER, d_b) == 1 &&
+	        store_link_used(s, NAME, STORE_LINK_LAYER, d_b, &ts) == 0 &&
+	        not_before(&ts, &t0) && store_blob_used(s, d_b, &tb) == 0 &&
+	        not_before(&tb, &t0),
+	    "%s: store_link_use of a link used a second ago touches it and "
+	    "its blob",
+	    drv);
+	ok(store_link_use(s, NAME, STORE_LINK_LAYER, d_c) == 0 &&
+	        store_link_use(s, OTHER, STORE_LINK_LAYER, d_gone) == 0,
+	    "%s: store_link_use without the link or the blob: 0", drv);
 	/* Writing an existing link again (a mount, a dedup commit). */
 	ok(store_link_write(s, NAME, STORE_LINK_LAYER, d_b) == 0,
 	    "%s: link b written again", drv);
