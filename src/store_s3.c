@@ -48,6 +48,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1511,6 +1512,39 @@ store_s3_blob_doom(struct store *st, const char *digest, const char *id, int on)
 	if (store_s3_blob_key(s, digest, tail, key, sizeof(key)) == -1)
 		return -1;
 	return on ? store_s3_put(s, key, "", 0) : store_s3_delete(s, key);
+}
+
+/*
+ * store_s3_clock: the time to age doomed marks by, for a listing
+ * answered with Date date (<= 0: none) when this host's clock read
+ * local: date, or 0 (this host's clock: store_s3_doom_live) when there
+ * is none or it is more than STORE_S3_DATE_SKEW seconds off local. A
+ * Date that far off is not a store's clock drifting but something else:
+ * a proxy's or gateway's clock, or a value libcurl read leniently (a
+ * date without a time is midnight; year 9999); taken as is, it would
+ * expire every mark at once, or keep every one alive. Logged once per
+ * process.
+ */
+time_t
+store_s3_clock(int64_t date, time_t local)
+{
+	static atomic_int said;
+	int64_t off;
+
+	if (date <= 0)
+		return 0;
+	off = date - (int64_t)local;
+	if (off >= -STORE_S3_DATE_SKEW && off <= STORE_S3_DATE_SKEW)
+		return (time_t)date;
+	if (atomic_exchange(&said, 1) == 0)
+		log_warnx("s3: the store's Date is %lld s %s this host's "
+		          "clock, more than %d s: ignored, doomed marks are "
+		          "aged by this host's clock (a proxy in front of the "
+		          "store must pass its Date through; check both "
+		          "clocks)",
+		    (long long)(off < 0 ? -off : off),
+		    off < 0 ? "behind" : "ahead of", STORE_S3_DATE_SKEW);
+	return 0;
 }
 
 int
