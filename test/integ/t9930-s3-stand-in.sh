@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC1091,SC2016,SC2034  # test bodies are single-quoted, eval'd later
+# The s3 driver against the stand-in S3 (test/s3/fake-s3.py, keeping
+# objects; no Ceph), for what an operator must be told (review rev3):
+# every garbage collection on s3 with gc_grace under a minute warns,
+# whether SIGUSR1 or registryd garbage-collect started it (R3-1).
+. "$(dirname "$0")/../lib/test-lib.sh"
+
+S3_PORT=$(free_port)
+S3ENV=(REGISTRY_STORAGE=s3 REGISTRY_STORAGE_S3_REGION=us-east-1
+    "REGISTRY_STORAGE_S3_REGIONENDPOINT=http://127.0.0.1:$S3_PORT"
+    REGISTRY_STORAGE_S3_BUCKET=mem REGISTRY_STORAGE_S3_ACCESSKEY=ak
+    REGISTRY_STORAGE_S3_SECRETKEY=sk REGISTRY_STORAGE_REDIRECT_DISABLE=true)
+GC_WARN="gc_grace 0 s on a shared (s3) store is safe only while a single instance writes the bucket; .* set gc_grace to 60 s or more"
+
+# start_s3: the stand-in, answering by the rules in $TRASH/s3-rules.
+start_s3() {
+	: >"$TRASH/s3-rules"
+	python3 "$TEST_DIRECTORY/s3/fake-s3.py" "$S3_PORT" \
+	    "$TRASH/s3-rules" mem 2>>"$TRASH/s3.log" </dev/null 3>&- &
+	test_atexit "kill $! 2>/dev/null"
+	wait_for curl -s -o /dev/null "http://127.0.0.1:$S3_PORT/"
+}
+
+# gc_warnings FILE: the lines of FILE that warn about gc_grace.
+gc_warnings() {
+	grep -c "$GC_WARN" "$1"
+}
+
+# gc_runs N: N collections started by SIGUSR1 have finished.
+gc_runs() {
+	test "$(grep -c "garbage collection (SIGUSR1) done" \
+	    "$TRASH/registryd.log")" = "$1"
+}
+
+test_expect_success PYTHON3,CURL,REGISTRYD 'setup: registryd on the stand-in S3, gc_grace 0, no gc_interval' '
+	start_s3 &&
+	start_registryd "${S3ENV[@]}" REGISTRY_STORAGE_GC_GRACE=0 \
+	    REGISTRY_STORAGE_CATALOG_REFRESH=1 &&
+	test "$(gc_warnings "$TRASH/registryd.log")" = 0
+'
+
+test_expect_success PYTHON3,CURL,REGISTRYD 'a collection started by SIGUSR1 warns that gc_grace 0 is safe with one instance only (R3-1)' '
+	kill -USR1 "$REG_PID" &&
+	wait_for gc_runs 1 &&
+	test "$(gc_warnings "$TRASH/registryd.log")" = 1 &&
+	kill -USR1 "$REG_PID" &&
+	wait_for gc_runs 2 &&
+	test "$(gc_warnings "$TRASH/registryd.log")" = 2
+'
+
+test_expect_success PYTHON3,CURL,REGISTRYD 'registryd garbage-collect on s3 with gc_grace 0 warns too; with 60 s, or on a filesystem, it does not (R3-1)' '
+	env "${S3ENV[@]}" REGISTRY_STORAGE_GC_GRACE=0 \
+	    "$REGISTRYD" garbage-collect --dry-run -c "$CONF" >gc.out 2>&1 &&
+	test "$(gc_warnings gc.out)" = 1 &&
+	env "${S3ENV[@]}" REGISTRY_STORAGE_GC_GRACE=60 \
+	    "$REGISTRYD" garbage-collect --dry-run -c "$CONF" >gc60.out 2>&1 &&
+	! grep -q "gc_grace" gc60.out &&
+	mkdir -p "$ROOT/docker/registry/v2/blobs" \
+	    "$ROOT/docker/registry/v2/repositories" &&
+	REGISTRY_STORAGE_GC_GRACE=0 \
+	    "$REGISTRYD" garbage-collect --dry-run -c "$CONF" >gcfs.out 2>&1 &&
+	! grep -q "gc_grace" gcfs.out
+'
+
+test_done
