@@ -3,7 +3,10 @@
 # The s3 driver against the stand-in S3 (test/s3/fake-s3.py, keeping
 # objects; no Ceph), for what an operator must be told (review rev3):
 # every garbage collection on s3 with gc_grace under a minute warns,
-# whether SIGUSR1 or registryd garbage-collect started it (R3-1).
+# whether SIGUSR1 or registryd garbage-collect started it (R3-1); and a
+# blob count that fails (credentials that cannot list blobs/) says so in
+# the web interface's status and in /metrics instead of "not counted
+# yet" (R3-8).
 . "$(dirname "$0")/../lib/test-lib.sh"
 
 S3_PORT=$(free_port)
@@ -61,6 +64,42 @@ test_expect_success PYTHON3,CURL,REGISTRYD 'registryd garbage-collect on s3 with
 	REGISTRY_STORAGE_GC_GRACE=0 \
 	    "$REGISTRYD" garbage-collect --dry-run -c "$CONF" >gcfs.out 2>&1 &&
 	! grep -q "gc_grace" gcfs.out
+'
+
+# status_failed: the status says counting failed, with when and why.
+status_failed() {
+	reg_curl GET /ui/api/status >/dev/null &&
+	jq -e ".count_failed != null" "$TRASH/body" >/dev/null
+}
+
+test_expect_success PYTHON3,CURL,REGISTRYD 'blobs/ that cannot be listed: the status says counting failed, not "not counted yet" (R3-8)' '
+	stop_registryd &&
+	printf "LIST blobs/* 403 AccessDenied\nLISTD blobs/* 403 AccessDenied\n" \
+	    >"$TRASH/s3-rules" &&
+	start_registryd "${S3ENV[@]}" REGISTRY_STORAGE_CATALOG_REFRESH=1 &&
+	WAIT_SECONDS=15 wait_for status_failed &&
+	jq_body ".blobs == null and .counted == null" &&
+	jq_body ".count_failed | test(\"^[0-9-]+T[0-9:]+Z$\")" &&
+	jq_body ".count_error | length > 0" &&
+	grep -q "counting blobs failed: .*; the status and /metrics show no count" \
+	    "$TRASH/registryd.log"
+'
+
+test_expect_success PYTHON3,CURL,REGISTRYD '... and /metrics has when it failed, and no blob count (R3-8)' '
+	reg_curl GET /metrics && expect_status 200 &&
+	failed=$(awk "\$1 == \"registryd_storage_scan_failed_timestamp_seconds\" { print \$2 }" \
+	    "$TRASH/body") &&
+	test -n "$failed" && test "${failed%%.*}" != 0 &&
+	! grep -q "^registryd_storage_blobs " "$TRASH/body"
+'
+
+test_expect_success PYTHON3,CURL,REGISTRYD 'once blobs/ can be listed again, the count clears the failure' '
+	: >"$TRASH/s3-rules" &&
+	WAIT_SECONDS=15 wait_for eval "reg_curl GET /ui/api/status >/dev/null &&
+	    jq -e \".counted != null\" \"\$TRASH/body\" >/dev/null" &&
+	jq_body ".count_failed == null and .count_error == null and .blobs == 0" &&
+	reg_curl GET /metrics &&
+	grep -q "^registryd_storage_scan_failed_timestamp_seconds 0$" "$TRASH/body"
 '
 
 test_done
