@@ -1515,6 +1515,25 @@ store_s3_blob_doom(struct store *st, const char *digest, const char *id, int on)
 }
 
 /*
+ * A doomed mark must outlive the sweep that made it, or a push on
+ * another instance may find neither mark nor gap and reference a blob
+ * about to go (store.h). From the mark's Last-Modified (at worst the
+ * start of its PUT) to the data DELETE reaching the store: the doom PUT,
+ * then at most STORE_DOOM_HOLD seconds (gc.c keeps the blob when more
+ * passed since the PUT returned), then store_s3_blob_delete's HEAD and
+ * DELETE of the data; each request ends within STORE_S3_DEADLINE_MS. A
+ * longer deadline, a shorter TTL, or one more request before the DELETE
+ * must not break this silently. (A DELETE whose deadline fired may still
+ * be applied later by the store: no TTL covers that.)
+ */
+#define STORE_S3_DOOM_REQUESTS 3 /* doom PUT, data HEAD, data DELETE */
+_Static_assert((long long)STORE_DOOM_TTL * 1000 >
+        (long long)STORE_DOOM_HOLD * 1000 +
+            (long long)STORE_S3_DOOM_REQUESTS * STORE_S3_DEADLINE_MS,
+    "STORE_DOOM_TTL must exceed STORE_DOOM_HOLD plus the deadlines of "
+    "the doom PUT and the data HEAD and DELETE");
+
+/*
  * store_s3_clock: the time to age doomed marks by, for a listing
  * answered with Date date (<= 0: none) when this host's clock read
  * local: date, or 0 (this host's clock: store_s3_doom_live) when there

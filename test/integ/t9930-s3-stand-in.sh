@@ -3,10 +3,11 @@
 # The s3 driver against the stand-in S3 (test/s3/fake-s3.py, keeping
 # objects; no Ceph), for what an operator must be told (review rev3):
 # every garbage collection on s3 with gc_grace under a minute warns,
-# whether SIGUSR1 or registryd garbage-collect started it (R3-1); and a
-# blob count that fails (credentials that cannot list blobs/) says so in
-# the web interface's status and in /metrics instead of "not counted
-# yet" (R3-8).
+# whether SIGUSR1 or registryd garbage-collect started it (R3-1); a blob
+# count that fails (credentials that cannot list blobs/) says so in the
+# web interface's status and in /metrics instead of "not counted yet"
+# (R3-8); and the build refuses a doomed-mark TTL shorter than the
+# requests it must outlive (R3-4).
 . "$(dirname "$0")/../lib/test-lib.sh"
 
 S3_PORT=$(free_port)
@@ -100,6 +101,21 @@ test_expect_success PYTHON3,CURL,REGISTRYD 'once blobs/ can be listed again, the
 	jq_body ".count_failed == null and .count_error == null and .blobs == 0" &&
 	reg_curl GET /metrics &&
 	grep -q "^registryd_storage_scan_failed_timestamp_seconds 0$" "$TRASH/body"
+'
+
+# The TTL of a doomed mark must outlive the doom PUT, the hold and the
+# data HEAD and DELETE (store_s3.c): a build whose S3 deadline makes
+# that false stops with the assertion's message.
+test_expect_success 'the build refuses a request deadline the doomed-mark TTL does not outlive (R3-4)' '
+	CC=${CC:-cc} &&
+	command -v "$CC" >/dev/null &&
+	INC=$(pkg-config --cflags libevent openssl 2>/dev/null) &&
+	$CC -std=c11 -D_GNU_SOURCE -I"$TEST_DIRECTORY/../include" $INC \
+	    -fsyntax-only "$TEST_DIRECTORY/../src/store_s3.c" &&
+	! $CC -std=c11 -D_GNU_SOURCE -I"$TEST_DIRECTORY/../include" $INC \
+	    -DSTORE_S3_DEADLINE_MS=20000 -fsyntax-only \
+	    "$TEST_DIRECTORY/../src/store_s3.c" >cc.out 2>&1 &&
+	grep -q "STORE_DOOM_TTL must exceed" cc.out
 '
 
 test_done
