@@ -129,7 +129,8 @@ static const struct store_ops store_s3_ops;
  * REGISTRYD_TEST_S3_TIMEOUT_MS, the S3 client's timeout (s3.h:
  * timeout_ms, 30 s by default), so that t9910 shows a slow part that
  * outlasts it and a stalled one in seconds rather than minutes. 0 (the
- * client's default) when unset or not 100..30000.
+ * client's default) when unset or not 100..30000. Logged at warn when
+ * set, taken or not: it is never meant for a server in production.
  */
 static int
 store_s3_test_timeout(void)
@@ -137,9 +138,14 @@ store_s3_test_timeout(void)
 	const char *v = getenv("REGISTRYD_TEST_S3_TIMEOUT_MS");
 	uint64_t ms;
 
-	if (v == NULL || util_strtou64(v, strlen(v), 30000, &ms) == -1 ||
-	    ms < 100)
+	if (v == NULL)
 		return 0;
+	/* Said either way: someone set it on a server, by mistake. */
+	if (util_strtou64(v, strlen(v), 30000, &ms) == -1 || ms < 100) {
+		log_warnx("s3: REGISTRYD_TEST_S3_TIMEOUT_MS (for tests only) "
+		          "is not 100..30000: ignored");
+		return 0;
+	}
 	log_warnx("s3: REGISTRYD_TEST_S3_TIMEOUT_MS=%llu (for tests only)",
 	    (unsigned long long)ms);
 	return (int)ms;
@@ -149,7 +155,8 @@ store_s3_test_timeout(void)
  * For the test suite only, like the above: REGISTRYD_TEST_S3_MPU_AGE,
  * seconds, the age from which the purge aborts a multipart upload left
  * behind (STORE_S3_MPU_AGE otherwise), so that t9910 sees one aborted
- * without waiting a day. STORE_S3_MPU_AGE when unset or over it.
+ * without waiting a day. STORE_S3_MPU_AGE when unset or over it;
+ * logged at warn when set, like the above.
  */
 static time_t
 store_s3_test_mpu_age(void)
@@ -157,9 +164,14 @@ store_s3_test_mpu_age(void)
 	const char *v = getenv("REGISTRYD_TEST_S3_MPU_AGE");
 	uint64_t sec;
 
-	if (v == NULL ||
-	    util_strtou64(v, strlen(v), STORE_S3_MPU_AGE, &sec) == -1)
+	if (v == NULL)
 		return STORE_S3_MPU_AGE;
+	if (util_strtou64(v, strlen(v), STORE_S3_MPU_AGE, &sec) == -1) {
+		log_warnx("s3: REGISTRYD_TEST_S3_MPU_AGE (for tests only) is "
+		          "not 0..%d seconds: ignored",
+		    STORE_S3_MPU_AGE);
+		return STORE_S3_MPU_AGE;
+	}
 	log_warnx("s3: REGISTRYD_TEST_S3_MPU_AGE=%llu (for tests only)",
 	    (unsigned long long)sec);
 	return (time_t)sec;

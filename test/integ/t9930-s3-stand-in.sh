@@ -6,8 +6,9 @@
 # whether SIGUSR1 or registryd garbage-collect started it (R3-1); a blob
 # count that fails (credentials that cannot list blobs/) says so in the
 # web interface's status and in /metrics instead of "not counted yet"
-# (R3-8); and the build refuses a doomed-mark TTL shorter than the
-# requests it must outlive (R3-4).
+# (R3-8); the test-only knobs are logged when set (stop 18); and the
+# build refuses a doomed-mark TTL shorter than the requests it must
+# outlive (R3-4).
 . "$(dirname "$0")/../lib/test-lib.sh"
 
 S3_PORT=$(free_port)
@@ -101,6 +102,23 @@ test_expect_success PYTHON3,CURL,REGISTRYD 'once blobs/ can be listed again, the
 	jq_body ".count_failed == null and .count_error == null and .blobs == 0" &&
 	reg_curl GET /metrics &&
 	grep -q "^registryd_storage_scan_failed_timestamp_seconds 0$" "$TRASH/body"
+'
+
+test_expect_success PYTHON3,CURL,REGISTRYD 'the test-only knobs are logged at warn when set, also when ignored (stop 18)' '
+	stop_registryd &&
+	start_registryd "${S3ENV[@]}" REGISTRYD_TEST_S3_TIMEOUT_MS=5 \
+	    REGISTRYD_TEST_S3_MPU_AGE=1h &&
+	grep -q "warn: s3: REGISTRYD_TEST_S3_TIMEOUT_MS (for tests only) is not 100..30000: ignored" \
+	    "$TRASH/registryd.log" &&
+	grep -q "warn: s3: REGISTRYD_TEST_S3_MPU_AGE (for tests only) is not 0..86400 seconds: ignored" \
+	    "$TRASH/registryd.log" &&
+	stop_registryd &&
+	start_registryd "${S3ENV[@]}" REGISTRYD_TEST_S3_TIMEOUT_MS=2000 \
+	    REGISTRYD_TEST_S3_MPU_AGE=60 &&
+	grep -q "warn: s3: REGISTRYD_TEST_S3_TIMEOUT_MS=2000 (for tests only)" \
+	    "$TRASH/registryd.log" &&
+	grep -q "warn: s3: REGISTRYD_TEST_S3_MPU_AGE=60 (for tests only)" \
+	    "$TRASH/registryd.log"
 '
 
 # The TTL of a doomed mark must outlive the doom PUT, the hold and the
