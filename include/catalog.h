@@ -27,6 +27,14 @@ struct catalog_stats {
 	uint64_t cs_blob_bytes; /* their bytes */
 	time_t cs_scan_time;    /* when it finished; 0: none has yet */
 	uint64_t cs_scan_ms;    /* how long that refresh's walk took */
+	/*
+	 * When the last count failed, if none has succeeded since (0: it
+	 * did not), and why; so that a store that can never be counted
+	 * (credentials that cannot list blobs/) does not read as "not
+	 * counted yet" for ever.
+	 */
+	time_t cs_fail_time;
+	char cs_fail_error[128];
 };
 
 /*

@@ -37,9 +37,23 @@ struct gc_options {
 	int go_dry_run;         /* report what would go, remove nothing */
 	int go_delete_untagged; /* also manifests no tag reaches */
 	time_t go_grace;        /* seconds: keep what was used this recently */
+	/*
+	 * The store may be written by other instances (the s3 driver):
+	 * below GC_SHARED_GRACE, every run says it is safe only with one.
+	 */
+	int go_shared;
 	/* One line per removal and finding; NULL: the debug log. */
 	FILE *go_out;
 };
+
+/*
+ * Below this grace, a push on another instance sharing the store can
+ * lose layers to a collection: its touches must be younger than the
+ * grace when the census runs, and a push of many layers takes seconds of
+ * requests (review G2). One instance alone is safe at any grace (the
+ * cutoff is taken under the write guard).
+ */
+#define GC_SHARED_GRACE 60
 
 struct gc_result {
 	size_t gr_blobs;             /* blobs in the store (its walk) */

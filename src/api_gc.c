@@ -45,15 +45,6 @@ static struct api_gc api_gc;
 static struct event *api_gc_ev;
 
 /*
- * Below this gc_grace, a push on another instance sharing an S3 bucket
- * can lose layers to this one's collection: its touches must be younger
- * than the grace when the census runs, and a push of many layers takes
- * seconds of requests (review G2). One instance alone is safe at any
- * grace (the cutoff is taken under the write guard).
- */
-#define API_GC_SHARED_GRACE 60
-
-/*
  * api_gc_start: keep base, cfg and store (which must outlive the
  * collection) and, when cfg sets gc_interval, collect that often. 0, or
  * -1 (nothing started).
@@ -71,13 +62,6 @@ api_gc_start(struct event_base *base, const struct config *cfg,
 	}
 	if (cfg->cf_gc_interval == 0 || cfg->cf_read_only)
 		return 0;
-	if (strcmp(cfg->cf_driver, "s3") == 0 &&
-	    cfg->cf_gc_grace < API_GC_SHARED_GRACE)
-		log_warnx("gc_grace %ds with gc_interval on s3: safe only with "
-		          "a single instance writing the bucket; with several, "
-		          "a push on another one can lose layers (use %ds or "
-		          "more)",
-		    cfg->cf_gc_grace, API_GC_SHARED_GRACE);
 	api_gc_ev = event_new(base, -1, EV_PERSIST, gc_timer_cb, NULL);
 	if (api_gc_ev == NULL || event_add(api_gc_ev, &tv) == -1) {
 		api_gc_stop();
@@ -142,6 +126,7 @@ api_gc_run(const char *why)
 	}
 	memset(&opts, 0, sizeof(opts));
 	opts.go_grace = ag->ag_cfg->cf_gc_grace;
+	opts.go_shared = strcmp(ag->ag_cfg->cf_driver, "s3") == 0;
 	if ((ag->ag_gc = gc_new(ag->ag_store, &opts)) == NULL) {
 		log_warn("%s: garbage collection", why);
 		return;

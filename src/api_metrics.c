@@ -94,6 +94,13 @@ metrics_storage(FILE *f)
 	    "Repositories with at least one manifest.");
 	metrics_sample(f, "registryd_storage_repositories", NULL,
 	    (double)cs.cs_repos);
+	metrics_family(f, "registryd_storage_scan_failed_timestamp_seconds",
+	    "gauge",
+	    "When the last blob count failed, in seconds since the epoch, "
+	    "if none has succeeded since (the log says why); 0: it did "
+	    "not.");
+	metrics_sample(f, "registryd_storage_scan_failed_timestamp_seconds",
+	    NULL, (double)cs.cs_fail_time);
 	if (cs.cs_scan_time == 0)
 		return;
 	metrics_family(f, "registryd_storage_blobs", "gauge",

@@ -14,7 +14,10 @@
  * Blob and byte counts are the catalog's (catalog_stats): its refresh
  * walk counts them for /metrics too, so a status request never walks the
  * store. They are as old as that count ("counted"), and null until the
- * first refresh after start has counted.
+ * first refresh after start has counted. "count_failed" and
+ * "count_error" say when and why the last count failed, if none has
+ * succeeded since (null otherwise): a store that can never be counted
+ * must not read as one not counted yet.
  */
 #include <string.h>
 
@@ -138,7 +141,8 @@ api_ui_file_get(struct request *req, const struct route_match *m)
 
 /*
  * api_ui_status_get: GET /ui/api/status, answered at once. The counts
- * are the catalog's last (null before it has counted); "user" is who
+ * are the catalog's last (null before it has counted), with the last
+ * failed count since (count_failed, count_error); "user" is who
  * the request authenticated as ("" anonymous); "can_delete" is what the
  * page offers: deletes on, and a user (or no auth at all).
  */
@@ -148,7 +152,7 @@ api_ui_status_get(struct request *req, const struct route_match *m)
 	const struct config *cfg = api_config();
 	const char *user = http_user(req);
 	struct catalog_stats cs;
-	char started[32], counted[32];
+	char started[32], counted[32], failed[32];
 	int auth = auth_enabled();
 	json_t *root;
 
@@ -185,6 +189,16 @@ api_ui_status_get(struct request *req, const struct route_match *m)
 	} else if (api_json_set(root, "blobs", json_null()) ||
 	    api_json_set(root, "blob_bytes", json_null()) ||
 	    api_json_set(root, "counted", json_null()))
+		goto fail;
+	/* Counting failed since (the counts above are older, or none). */
+	if (cs.cs_fail_time != 0) {
+		util_rfc3339(cs.cs_fail_time, failed, sizeof(failed));
+		if (api_json_set(root, "count_failed", json_string(failed)) ||
+		    api_json_set(root, "count_error",
+		        json_string(cs.cs_fail_error)))
+			goto fail;
+	} else if (api_json_set(root, "count_failed", json_null()) ||
+	    api_json_set(root, "count_error", json_null()))
 		goto fail;
 	http_add_header(req, "Cache-Control", "no-store");
 	api_reply_json(req, 200, UI_CT_JSON, root);

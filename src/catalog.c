@@ -56,6 +56,7 @@ struct catalog_job {
 	/* The blob count of the same job (catalog_blob_cb), if asked. */
 	int cj_count;        /* count the blobs */
 	int cj_blobs_result; /* 0, or -1: the figures are not complete */
+	int cj_blobs_errno;  /* why, when -1 */
 	uint64_t cj_blobs;
 	uint64_t cj_blob_bytes;
 	uint64_t cj_ms; /* how long the count took */
@@ -165,8 +166,9 @@ catalog_shutdown(void)
 }
 
 /*
- * catalog_stats: the repositories in the index now, and the blobs as
- * the last refresh counted them (cs_scan_time 0: none has yet).
+ * catalog_stats: the repositories in the index now, the blobs as the
+ * last refresh counted them (cs_scan_time 0: none has yet), and whether
+ * the counts since failed (cs_fail_time).
  */
 void
 catalog_stats(struct catalog_stats *cs)
@@ -370,8 +372,10 @@ catalog_work(struct store_call *sc)
 	start = util_now_ms();
 	job->cj_blobs_result = 0;
 	if (store_walk(job->cj_store, catalog_blob_cb, job) == -1 &&
-	    errno != ECANCELED)
+	    errno != ECANCELED) {
 		job->cj_blobs_result = -1;
+		job->cj_blobs_errno = errno;
+	}
 	job->cj_ms = util_now_ms() - start;
 }
 
@@ -416,10 +420,26 @@ catalog_done(struct store_call *sc)
 		cat.stats.cs_blob_bytes = job->cj_blob_bytes;
 		cat.stats.cs_scan_time = time(NULL);
 		cat.stats.cs_scan_ms = job->cj_ms;
+		cat.stats.cs_fail_time = 0;
+		cat.stats.cs_fail_error[0] = '\0';
 		cat.count_next_ms =
 		    util_now_ms() + CATALOG_BLOB_DUTY * job->cj_ms;
-	} else if (job->cj_count)
-		log_warnx("%s: counting blobs: walk failed", __func__);
+	} else if (job->cj_count) {
+		/*
+		 * Said in the status and /metrics too: a count that fails
+		 * every time must not look like one still to come.
+		 */
+		(void)util_strlcpy(cat.stats.cs_fail_error,
+		    job->cj_blobs_errno != 0 ? strerror(job->cj_blobs_errno)
+		                             : "the walk failed",
+		    sizeof(cat.stats.cs_fail_error));
+		cat.stats.cs_fail_time = time(NULL);
+		log_warnx("%s: counting blobs failed: %s; the status and "
+		          "/metrics show %s",
+		    __func__, cat.stats.cs_fail_error,
+		    cat.stats.cs_scan_time != 0 ? "the last count"
+		                                : "no count");
+	}
 	if (!job->cj_list)
 		; /* a count only: the index stays */
 	else if (job->cj_result == -1) {

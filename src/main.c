@@ -674,6 +674,7 @@ main_gc(const struct config *cfg, int dry_run, int untagged)
 	opts.go_dry_run = dry_run;
 	opts.go_delete_untagged = untagged;
 	opts.go_grace = cfg->cf_gc_grace;
+	opts.go_shared = strcmp(cfg->cf_driver, "s3") == 0;
 	opts.go_out = stdout;
 	rc = gc_run(st, &opts, &res);
 	if (rc == -1)

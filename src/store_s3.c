@@ -48,6 +48,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,7 +129,8 @@ static const struct store_ops store_s3_ops;
  * REGISTRYD_TEST_S3_TIMEOUT_MS, the S3 client's timeout (s3.h:
  * timeout_ms, 30 s by default), so that t9910 shows a slow part that
  * outlasts it and a stalled one in seconds rather than minutes. 0 (the
- * client's default) when unset or not 100..30000.
+ * client's default) when unset or not 100..30000. Logged at warn when
+ * set, taken or not: it is never meant for a server in production.
  */
 static int
 store_s3_test_timeout(void)
@@ -136,9 +138,14 @@ store_s3_test_timeout(void)
 	const char *v = getenv("REGISTRYD_TEST_S3_TIMEOUT_MS");
 	uint64_t ms;
 
-	if (v == NULL || util_strtou64(v, strlen(v), 30000, &ms) == -1 ||
-	    ms < 100)
+	if (v == NULL)
 		return 0;
+	/* Said either way: someone set it on a server, by mistake. */
+	if (util_strtou64(v, strlen(v), 30000, &ms) == -1 || ms < 100) {
+		log_warnx("s3: REGISTRYD_TEST_S3_TIMEOUT_MS (for tests only) "
+		          "is not 100..30000: ignored");
+		return 0;
+	}
 	log_warnx("s3: REGISTRYD_TEST_S3_TIMEOUT_MS=%llu (for tests only)",
 	    (unsigned long long)ms);
 	return (int)ms;
@@ -148,7 +155,8 @@ store_s3_test_timeout(void)
  * For the test suite only, like the above: REGISTRYD_TEST_S3_MPU_AGE,
  * seconds, the age from which the purge aborts a multipart upload left
  * behind (STORE_S3_MPU_AGE otherwise), so that t9910 sees one aborted
- * without waiting a day. STORE_S3_MPU_AGE when unset or over it.
+ * without waiting a day. STORE_S3_MPU_AGE when unset or over it;
+ * logged at warn when set, like the above.
  */
 static time_t
 store_s3_test_mpu_age(void)
@@ -156,9 +164,14 @@ store_s3_test_mpu_age(void)
 	const char *v = getenv("REGISTRYD_TEST_S3_MPU_AGE");
 	uint64_t sec;
 
-	if (v == NULL ||
-	    util_strtou64(v, strlen(v), STORE_S3_MPU_AGE, &sec) == -1)
+	if (v == NULL)
 		return STORE_S3_MPU_AGE;
+	if (util_strtou64(v, strlen(v), STORE_S3_MPU_AGE, &sec) == -1) {
+		log_warnx("s3: REGISTRYD_TEST_S3_MPU_AGE (for tests only) is "
+		          "not 0..%d seconds: ignored",
+		    STORE_S3_MPU_AGE);
+		return STORE_S3_MPU_AGE;
+	}
 	log_warnx("s3: REGISTRYD_TEST_S3_MPU_AGE=%llu (for tests only)",
 	    (unsigned long long)sec);
 	return (time_t)sec;
@@ -1511,6 +1524,58 @@ store_s3_blob_doom(struct store *st, const char *digest, const char *id, int on)
 	if (store_s3_blob_key(s, digest, tail, key, sizeof(key)) == -1)
 		return -1;
 	return on ? store_s3_put(s, key, "", 0) : store_s3_delete(s, key);
+}
+
+/*
+ * A doomed mark must outlive the sweep that made it, or a push on
+ * another instance may find neither mark nor gap and reference a blob
+ * about to go (store.h). From the mark's Last-Modified (at worst the
+ * start of its PUT) to the data DELETE reaching the store: the doom PUT,
+ * then at most STORE_DOOM_HOLD seconds (gc.c keeps the blob when more
+ * passed since the PUT returned), then store_s3_blob_delete's HEAD and
+ * DELETE of the data; each request ends within STORE_S3_DEADLINE_MS. A
+ * longer deadline, a shorter TTL, or one more request before the DELETE
+ * must not break this silently. (A DELETE whose deadline fired may still
+ * be applied later by the store: no TTL covers that.)
+ */
+#define STORE_S3_DOOM_REQUESTS 3 /* doom PUT, data HEAD, data DELETE */
+_Static_assert((long long)STORE_DOOM_TTL * 1000 >
+        (long long)STORE_DOOM_HOLD * 1000 +
+            (long long)STORE_S3_DOOM_REQUESTS * STORE_S3_DEADLINE_MS,
+    "STORE_DOOM_TTL must exceed STORE_DOOM_HOLD plus the deadlines of "
+    "the doom PUT and the data HEAD and DELETE");
+
+/*
+ * store_s3_clock: the time to age doomed marks by, for a listing
+ * answered with Date date (<= 0: none) when this host's clock read
+ * local: date, or 0 (this host's clock: store_s3_doom_live) when there
+ * is none or it is more than STORE_S3_DATE_SKEW seconds off local. A
+ * Date that far off is not a store's clock drifting but something else:
+ * a proxy's or gateway's clock, or a value libcurl read leniently (a
+ * date without a time is midnight; year 9999); taken as is, it would
+ * expire every mark at once, or keep every one alive. Logged once per
+ * process.
+ */
+time_t
+store_s3_clock(int64_t date, time_t local)
+{
+	static atomic_int said;
+	int64_t off;
+
+	if (date <= 0)
+		return 0;
+	off = date - (int64_t)local;
+	if (off >= -STORE_S3_DATE_SKEW && off <= STORE_S3_DATE_SKEW)
+		return (time_t)date;
+	if (atomic_exchange(&said, 1) == 0)
+		log_warnx("s3: the store's Date is %lld s %s this host's "
+		          "clock, more than %d s: ignored, doomed marks are "
+		          "aged by this host's clock (a proxy in front of the "
+		          "store must pass its Date through; check both "
+		          "clocks)",
+		    (long long)(off < 0 ? -off : off),
+		    off < 0 ? "behind" : "ahead of", STORE_S3_DATE_SKEW);
+	return 0;
 }
 
 int

@@ -37,8 +37,10 @@ struct s3_request;
  * copies, tails and streamed GETs keep the per-attempt no-progress
  * timeouts (NOTE 3).
  */
-#define STORE_S3_SMALL_MAX   (1024 * 1024)
+#define STORE_S3_SMALL_MAX (1024 * 1024)
+#ifndef STORE_S3_DEADLINE_MS /* a test sets a longer one: store_s3.c */
 #define STORE_S3_DEADLINE_MS 15000
+#endif
 /*
  * The purge aborts a multipart upload under blobs/ only once it is this
  * old, whatever upload_purge_age says: until then it may be a commit in
@@ -46,7 +48,7 @@ struct s3_request;
  * Move), and aborting it fails that push (review R6-2). It only
  * reclaims space, so a day is soon enough.
  */
-#define STORE_S3_MPU_AGE     (24 * 60 * 60)
+#define STORE_S3_MPU_AGE (24 * 60 * 60)
 
 struct store_s3 {
 	struct store s_base;
@@ -87,7 +89,7 @@ struct store_s3_obj {
 	int so_is_prefix;   /* a CommonPrefixes entry */
 	uint64_t so_size;
 	time_t so_mtime;
-	time_t so_now; /* the listing's Date: the store's clock; 0: none */
+	time_t so_now; /* the listing's Date (store_s3_clock); 0: none */
 };
 
 /* store_s3_key: s_prefix + the formatted rest into buf; ENAMETOOLONG. */
@@ -145,10 +147,19 @@ int store_s3_list_walk(struct store_s3 *, const char *prefix, int delim,
 /*
  * store_s3_doom_live: whether the doomed mark o still counts: younger
  * than STORE_DOOM_TTL by the store's clock (so_now; this host's only
- * when the store sent no Date), so that clocks apart neither expire a
+ * when the store sent no Date, or one over an hour off this host's
+ * clock: store_s3_clock), so that clocks apart neither expire a
  * live mark nor prolong a dead one (review G3, G4).
  */
 int store_s3_doom_live(const struct store_s3_obj *o);
+/*
+ * store_s3_clock: so_now for a listing answered with Date date (s3.h
+ * rs_date; <= 0: none), this host's clock reading local: date, or 0 when
+ * there is none or it is more than STORE_S3_DATE_SKEW seconds off local
+ * (logged once per process).
+ */
+#define STORE_S3_DATE_SKEW 3600
+time_t store_s3_clock(int64_t date, time_t local);
 /* store_s3_delete_prefix: delete every object under prefix; *n of them. */
 int store_s3_delete_prefix(struct store_s3 *, const char *prefix, size_t *n);
 /* store_s3_repos_changed: drop the cached repository list. */

@@ -334,6 +334,7 @@ store_s3_list_pages(struct store_s3 *s, const char *prefix, int delim,
 	const char *body, *end, *p, *c, *cp, *blk_end, *v;
 	size_t vlen, plen = strlen(s->s_prefix), n;
 	uint64_t size;
+	time_t now;
 	int truncated, is_prefix, rv = -1, saved = 0;
 
 	if (store_s3_key(s, full, sizeof(full), "%s", prefix) == -1)
@@ -371,6 +372,7 @@ store_s3_list_pages(struct store_s3 *s, const char *prefix, int delim,
 			return -1;
 		}
 		end = body + n;
+		now = store_s3_clock(rq.rs_date, time(NULL));
 		truncated =
 		    store_s3_xml_value(body, end, "IsTruncated", &v, &vlen) &&
 		    vlen == 4 && memcmp(v, "true", 4) == 0;
@@ -403,7 +405,7 @@ store_s3_list_pages(struct store_s3 *s, const char *prefix, int delim,
 				break;
 			p = blk_end + 1;
 			memset(&o, 0, sizeof(o));
-			o.so_now = rq.rs_date > 0 ? (time_t)rq.rs_date : 0;
+			o.so_now = now;
 			if (!store_s3_xml_value(c, blk_end,
 			        is_prefix ? "Prefix" : "Key", &v, &vlen) ||
 			    s3_xml_text(v, vlen, key, sizeof(key)) == -1 ||

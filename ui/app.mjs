@@ -6,7 +6,7 @@
 
 import { Api, HttpError } from './api.mjs';
 import {
-  descriptionOf, formatDate, formatDuration, formatSize, groupByNamespace,
+  countNote, descriptionOf, formatDate, formatDuration, formatSize, groupByNamespace,
   imageSize, isAttestation, isIndex, manifestHref, mediaTypeLabel,
   parseRoute, platformLabel, pullCommand, repoHref, shortDigest, sortTags,
 } from './lib.mjs';
@@ -406,9 +406,9 @@ function fillStatus(box, s) {
       row('Blobs', s.blobs === null ? '–' : String(s.blobs), 'st-blobs'),
       row('Storage used', s.blob_bytes === null ? '–'
         : formatSize(s.blob_bytes), 'st-bytes')),
-    h('p', { class: 'muted' }, ...(s.counted
-      ? ['Blobs counted ', timeEl(s.counted), '.']
-      : ['Blobs not counted yet.'])));
+    h('p', { class: 'muted', id: 'st-counted' },
+      ...countNote(s).map((p) => (typeof p === 'string' ? p
+        : timeEl(p.time)))));
 }
 
 // ------------------------------------------------------------ repository

@@ -112,6 +112,22 @@ export function formatDate(iso) {
     `${p(d.getUTCDate())} ${p(d.getUTCHours())}:${p(d.getUTCMinutes())} UTC`;
 }
 
+// What the status's blob figures are, as parts: strings and { time: iso }
+// (shown as a date). Counted when, and whether counting failed since
+// (the store cannot be listed, say): a count that fails every time is
+// said, never shown as one still to come.
+export function countNote(s) {
+  const failed = s.count_failed
+    ? [`Counting blobs failed (${s.count_error || 'error'}) `,
+      { time: s.count_failed }, '; see the server log.']
+    : [];
+  if (s.counted) {
+    return ['Blobs counted ', { time: s.counted }, '.',
+      ...(failed.length ? [' ', ...failed] : [])];
+  }
+  return failed.length ? failed : ['Blobs not counted yet.'];
+}
+
 // Seconds as the two largest units: "45 s", "5 min 3 s", "2 h 5 min",
 // "3 d 4 h".
 export function formatDuration(seconds) {

@@ -477,9 +477,9 @@ test_expect_success CEPH,SKOPEO,BUSYBOX 'online garbage collection on S3: gc_int
 	WAIT_SECONDS=60 wait_for grep -q "garbage collection (gc_interval) done" \
 	    "$TRASH/gcint.log" &&
 	grep "garbage collection (gc_interval) done" "$TRASH/gcint.log" &&
-	grep "gc_grace 0s with gc_interval on s3: safe only with a single instance" \
+	grep "gc_grace 0 s on a shared (s3) store is safe only while a single instance" \
 	    "$TRASH/gcint.log" &&
-	! grep "safe only with a single instance" "$TRASH/registryd.log" &&
+	! grep "safe only while a single instance" "$TRASH/registryd.log" &&
 	! s3_has "blobs/sha256/${OH:0:2}/$OH/data" &&
 	kill "$GCPID" && wait "$GCPID" &&
 	reg_skopeo copy --src-tls-verify=false "$REF:v1" \

@@ -714,7 +714,8 @@ test_expect_success CEPH,HAPROXY,CURL 'setup: both instances collect every secon
 	BASE=$LB_BASE &&
 	grep -q "serving s3 $S3_BUCKET$GC_ROOT" registryd-1.log &&
 	grep -q "serving s3 $S3_BUCKET$GC_ROOT" registryd-2.log &&
-	grep -q "gc_grace ${GC_GRACE}s with gc_interval on s3" registryd-2.log &&
+	wait_for grep -q "gc_grace ${GC_GRACE} s on a shared (s3) store" \
+	    registryd-2.log &&
 	GC_DIR=$TRASH/gc && mkdir -p "$GC_DIR" &&
 	: >"$GC_DIR/orphans.list" && : >"$GC_DIR/pushed.list" &&
 	: >"$GC_DIR/refused.list" && : >"$GC_DIR/errors" &&

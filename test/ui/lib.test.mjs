@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import {
-  MT, basicAuth, descriptionOf, filterNames, formatDate, formatDuration,
+  MT, basicAuth, countNote, descriptionOf, filterNames, formatDate, formatDuration,
   formatSize, groupByNamespace, imageSize, isAttestation, isIndex,
   mediaTypeLabel, namespaceOf, naturalCompare, parseNextLink, parseRoute,
   platformLabel, pullCommand, shortDigest, sortTags,
@@ -177,3 +177,21 @@ function pick(r) {
   if (r.ref !== undefined) o.ref = r.ref;
   return o;
 }
+
+test('the status note: counted, not yet, or counting failed (rev3 R3-8)', () => {
+  const t = '2026-11-30T15:00:00Z';
+  const f = '2026-11-30T16:00:00Z';
+  assert.deepEqual(countNote({ counted: null, count_failed: null }),
+    ['Blobs not counted yet.']);
+  assert.deepEqual(countNote({ counted: t, count_failed: null }),
+    ['Blobs counted ', { time: t }, '.']);
+  assert.deepEqual(countNote({ counted: null, count_failed: f,
+    count_error: 'Permission denied' }),
+  ['Counting blobs failed (Permission denied) ', { time: f },
+    '; see the server log.'], 'never counted: the failure, not "yet"');
+  assert.deepEqual(countNote({ counted: t, count_failed: f,
+    count_error: 'Permission denied' }),
+  ['Blobs counted ', { time: t }, '.', ' ',
+    'Counting blobs failed (Permission denied) ', { time: f },
+    '; see the server log.'], 'counted once: the figures are older');
+});

@@ -525,6 +525,80 @@ test_doom_age(void)
 	ok(store_s3_doom_live(&o), "doom: a mark without a time counts");
 }
 
+/* The number of lines of file f that hold s. */
+static int
+lines_with(FILE *f, const char *s)
+{
+	char line[1024];
+	int n = 0;
+
+	rewind(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strstr(line, s) != NULL)
+			n++;
+	return n;
+}
+
+/*
+ * A Date more than an hour off this host's clock is not the store's
+ * clock (a proxy's, a date-only value read as midnight, year 9999): the
+ * marks are aged by this host's clock then, and that is logged once
+ * (review rev3 R3-2, R3-3). Within the hour, the Date is the clock.
+ */
+static void
+test_doom_clock(void)
+{
+	struct store_s3_obj o = {.so_key = "m"};
+	time_t now = time(NULL);
+	FILE *log;
+	int fd, saved;
+
+	/* The warning goes to stderr: catch it in a file. */
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	if ((log = tmpfile()) == NULL || saved == -1 ||
+	    dup2(fileno(log), STDERR_FILENO) == -1) {
+		ok(0, "clock: catch stderr");
+		return;
+	}
+	is_int(store_s3_clock(now + 1800, now), now + 1800,
+	    "clock: a Date 30 min ahead is the store's clock");
+	is_int(store_s3_clock(now - 1800, now), now - 1800,
+	    "clock: a Date 30 min behind is the store's clock");
+	is_int(store_s3_clock(now + STORE_S3_DATE_SKEW, now),
+	    now + STORE_S3_DATE_SKEW, "clock: an hour off still counts");
+	is_int(store_s3_clock(-1, now), 0, "clock: no Date: this host's");
+	is_int(store_s3_clock(now + 7200, now), 0,
+	    "clock: a Date 2 h ahead is ignored: this host's clock");
+	is_int(store_s3_clock(now - 7200, now), 0,
+	    "clock: a Date 2 h behind is ignored: this host's clock");
+	is_int(store_s3_clock(253402300799LL, now), 0,
+	    "clock: a Date in year 9999 is ignored");
+	fflush(stderr);
+	fd = dup2(saved, STDERR_FILENO);
+	close(saved);
+	is_int(lines_with(log, "the store's Date is"), 1,
+	    "clock: a Date ignored is logged, once");
+	fclose(log);
+	ok(fd != -1, "clock: stderr restored");
+
+	/* What it does to a mark written 10 s ago by this host's clock. */
+	o.so_mtime = now - 10;
+	o.so_now = store_s3_clock(now + 7200, now);
+	ok(store_s3_doom_live(&o),
+	    "clock: a mark 10 s old counts when the Date is 2 h ahead");
+	o.so_now = store_s3_clock(now - 7200, now);
+	ok(store_s3_doom_live(&o),
+	    "clock: ... and when it is 2 h behind");
+	o.so_mtime = now - STORE_DOOM_TTL - 10;
+	ok(!store_s3_doom_live(&o),
+	    "clock: ... an old mark expires by this host's clock");
+	o.so_mtime = now - 10;
+	o.so_now = store_s3_clock(now + 1800, now);
+	ok(!store_s3_doom_live(&o),
+	    "clock: a Date 30 min ahead is used: that mark is 30 min old");
+}
+
 static void
 test_get(struct s3 *c)
 {
@@ -1272,6 +1346,7 @@ main(void)
 
 	test_get(c);
 	test_doom_age();
+	test_doom_clock();
 	test_encoding(c);
 	test_put(c);
 	test_retries(c);
