@@ -51,5 +51,7 @@ void catalog_add(const char *name);
  * return to the event loop; *more is 1 when names follow the page.
  */
 size_t catalog_page(const char *last, size_t n, const char **out, int *more);
+/* catalog_count: the names in the index, the most a page can hold. */
+size_t catalog_count(void);
 
 #endif /* REGISTRYD_CATALOG_H */

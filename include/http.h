@@ -127,6 +127,13 @@ void http_reply(struct request *, int status, const char *content_type,
     const void *body, size_t len);
 
 /*
+ * http_reply_take: http_reply with a body from malloc(3) that the
+ * response takes over (not copied; freed once sent, or at once).
+ */
+void http_reply_take(struct request *, int status, const char *content_type,
+    char *body, size_t len);
+
+/*
  * http_reply_file: send length bytes of fd from offset (sendfile on plain
  * TCP, bounded reads otherwise). Takes ownership of fd in every case.
  */

@@ -36,7 +36,7 @@ struct pool_job {
 
 /* One class as pool_stats sees it (for logs and /metrics). */
 struct pool_stats {
-	int ps_threads;          /* workers serving the class */
+	int ps_threads;          /* workers of the class, started or not */
 	int ps_queued;           /* jobs waiting for a worker */
 	int ps_running;          /* jobs a worker runs now */
 	int ps_limit;            /* queued + running refused beyond; 0: none */
@@ -47,9 +47,11 @@ struct pool_stats {
 };
 
 /*
- * pool_start: start the workers, nthreads[class] of each (each at least
- * 1; NULL: the defaults of bounds.h, with one password-check worker per
- * CPU but one), whose finished jobs are reported on base. The workers
+ * pool_start: set up the workers, up to nthreads[class] of each (each at
+ * least 1; NULL: the defaults of bounds.h, with one password-check worker
+ * per CPU but one), whose finished jobs are reported on base. One store
+ * and one walk worker start now, the others with the jobs that find no
+ * worker idle. The workers
  * share one malloc arena (M_ARENA_MAX, unless MALLOC_ARENA_MAX is set),
  * and the free memory of every arena is trimmed once jobs pause (see
  * pool.c). Returns 0, or -1 with a logged reason.

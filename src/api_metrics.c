@@ -170,7 +170,8 @@ metrics_pool(FILE *f)
 		work[c] = (double)ps.ps_avg_work_us / 1e6;
 	}
 	metrics_pool_family(f, "registryd_pool_threads", "gauge",
-	    "Worker threads of the class.", threads);
+	    "Worker threads the class may have (they start with its jobs).",
+	    threads);
 	metrics_pool_family(f, "registryd_pool_queued_jobs", "gauge",
 	    "Jobs of the class waiting for a worker.", queued);
 	metrics_pool_family(f, "registryd_pool_running_jobs", "gauge",

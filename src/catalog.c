@@ -194,6 +194,13 @@ catalog_add(const char *name)
 		log_warnx("%s: out of memory", __func__);
 }
 
+/* catalog_count: the names in the index, the most a page can hold. */
+size_t
+catalog_count(void)
+{
+	return cat.index.cl_n;
+}
+
 /*
  * catalog_page: up to n names strictly after last (NULL: from the
  * start), in catalog order, into out. The pointers stay valid until the

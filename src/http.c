@@ -228,6 +228,7 @@ static void http_source_refill(struct request *);
 static void http_source_release(struct request *);
 static ssize_t http_fd_read(void *, void *, size_t, uint64_t);
 static void http_fd_free(void *);
+static void http_free_cb(const void *, size_t, void *);
 
 static const http_parser_settings http_settings = {
     .on_message_begin = http_on_message_begin,
@@ -1883,6 +1884,43 @@ http_reply(struct request *r, int status, const char *content_type,
 	if (r->r_method != HTTP_M_HEAD && !no_body && len > 0 &&
 	    evbuffer_add(out, body, len) == 0)
 		r->r_body_queued = len;
+	if (r->r_flags & REQ_F_COMPLETE)
+		http_maybe_resume(r->r_hc);
+}
+
+static void
+http_free_cb(const void *data, size_t len, void *arg)
+{
+	(void)len;
+	(void)arg;
+	free((void *)data);
+}
+
+/*
+ * http_reply_take: http_reply of a body from malloc that the response
+ * takes over: the output buffer refers to it, freed once sent, rather
+ * than holding a copy (a listing of 100 000 tags is megabytes).
+ */
+void
+http_reply_take(struct request *r, int status, const char *content_type,
+    char *body, size_t len)
+{
+	struct evbuffer *out = bufferevent_get_output(r->r_hc->hc_bev);
+	int no_body = status == 204 || status == 304;
+
+	if (r->r_flags & REQ_F_REPLIED) {
+		free(body);
+		return;
+	}
+	http_early_close_check(r);
+	http_write_head(r, status, content_type, len, !no_body);
+	if (r->r_method == HTTP_M_HEAD || no_body || len == 0)
+		free(body);
+	else if (evbuffer_add_reference(out, body, len, http_free_cb, NULL) ==
+	    0)
+		r->r_body_queued = len;
+	else
+		free(body);
 	if (r->r_flags & REQ_F_COMPLETE)
 		http_maybe_resume(r->r_hc);
 }

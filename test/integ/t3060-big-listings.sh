@@ -25,6 +25,16 @@ for i in range(300):
 	start_registryd
 '
 
+# Workers start with their first jobs (pool.c): before any request, the
+# loop, one store worker and the walk workers of the start (catalog
+# count, upload purge), no password-check worker; 8 threads before.
+test_expect_success CURL 'at idle: no more threads than the start needs' '
+	curl -sf "http://127.0.0.1:$PORT/v2/" >/dev/null &&
+	threads=$(sed -n "s/^Threads:[[:space:]]*//p" /proc/$REG_PID/status) &&
+	say "# threads at idle: $threads" &&
+	test "$threads" -le 4
+'
+
 # Timing-free: a server that lists on the loop reads GET /v2/, sent
 # 10 ms after the listings, only when it has made their answers, and
 # starts sending those first. (fast_first alone would not tell: the big

@@ -78,6 +78,23 @@ churn(int n)
 	free(v);
 }
 
+/* The threads of this process, from /proc. */
+static int
+thread_count(void)
+{
+	FILE *f;
+	char line[256];
+	int n = -1;
+
+	if ((f = fopen("/proc/self/status", "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "Threads: %d", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
 static void
 tjob_work(struct pool_job *pj)
 {
@@ -334,6 +351,49 @@ rss_anon_kib(void)
  * leaves the process's resident memory once the jobs are over (the
  * trim timer), while a job is still in flight it stays.
  */
+/*
+ * Workers start with the jobs that need them: right after pool_start,
+ * one store and one walk worker (their jobs cannot be refused), no
+ * password-check worker; then no more workers of a class than jobs of
+ * it were in flight at once, up to the class's number. Idle workers
+ * cost RssAnon (pool_spawn_locked).
+ */
+static void
+test_lazy_workers(void)
+{
+	struct tjob j[POOL_STORE_THREADS + 2];
+	int t0 = thread_count(), i;
+
+	ok(pool.cls[POOL_STORE].pc_threads == 1 &&
+	        pool.cls[POOL_WALK].pc_threads == 1 &&
+	        pool.cls[POOL_AUTH].pc_threads == 0,
+	    "at start: 1 store, 1 walk, 0 password-check workers (%d %d %d)",
+	    pool.cls[POOL_STORE].pc_threads, pool.cls[POOL_WALK].pc_threads,
+	    pool.cls[POOL_AUTH].pc_threads);
+	tjob_init(&j[0], POOL_AUTH, 0, 0);
+	(void)pool_submit(&j[0].tj_job);
+	ok(loop_idle(), "a password check ran");
+	tjob_init(&j[0], POOL_AUTH, 0, 0);
+	(void)pool_submit(&j[0].tj_job);
+	ok(loop_idle(), "another one ran");
+	is_int(pool.cls[POOL_AUTH].pc_threads, 1,
+	    "one password-check worker for jobs one at a time");
+	gate_set(0);
+	for (i = 0; i < POOL_STORE_THREADS + 2; i++) {
+		tjob_init(&j[i], POOL_STORE, 0, 1);
+		(void)pool_submit(&j[i].tj_job);
+	}
+	ok(wait_running(POOL_STORE, POOL_STORE_THREADS),
+	    "%d store jobs at once: every store worker runs one",
+	    POOL_STORE_THREADS + 2);
+	gate_set(1);
+	ok(loop_idle(), "they ran");
+	is_int(pool.cls[POOL_STORE].pc_threads, POOL_STORE_THREADS,
+	    "store workers started up to the class's number");
+	is_int(thread_count() - t0, POOL_STORE_THREADS - 1 + 1,
+	    "threads in /proc: the store workers and a password-check one");
+}
+
 static void
 test_memory(void)
 {
@@ -411,13 +471,14 @@ main(void)
 	is_int(pool_pending(), 0, "nothing pending after pool_stop");
 
 	ok(pool_start(base, NULL) == 0, "restart with the defaults");
-	ok(pool.cls[POOL_STORE].pc_threads == POOL_STORE_THREADS &&
-	        pool.cls[POOL_WALK].pc_threads == POOL_WALK_THREADS &&
-	        pool.cls[POOL_AUTH].pc_threads >= 1 &&
-	        pool.cls[POOL_AUTH].pc_threads <= POOL_AUTH_THREADS_MAX,
+	ok(pool.cls[POOL_STORE].pc_max == POOL_STORE_THREADS &&
+	        pool.cls[POOL_WALK].pc_max == POOL_WALK_THREADS &&
+	        pool.cls[POOL_AUTH].pc_max >= 1 &&
+	        pool.cls[POOL_AUTH].pc_max <= POOL_AUTH_THREADS_MAX,
 	    "default threads: store %d, walk %d, password checks %d",
-	    pool.cls[POOL_STORE].pc_threads, pool.cls[POOL_WALK].pc_threads,
-	    pool.cls[POOL_AUTH].pc_threads);
+	    pool.cls[POOL_STORE].pc_max, pool.cls[POOL_WALK].pc_max,
+	    pool.cls[POOL_AUTH].pc_max);
+	test_lazy_workers();
 	test_memory();
 	pool_stop();
 	event_base_free(base);
