@@ -538,15 +538,18 @@ int store_link_touch(struct store *, const char *name, enum store_link,
 int store_link_use(struct store *, const char *name, enum store_link,
     const char *digest);
 /*
- * STORE_TOUCH_FRESH_MS: a touch (store_link_touch, store_link_use) may
- * leave alone a mark younger than this: a layer HEADed by every client of a
- * busy registry would otherwise be written twice a request. A touch at time t
- * thus leaves a mark no older than t - 0.5 s, and one done in a store that
- * keeps whole seconds a mark no older than t - 1 s: the collector's cutoff is a
- * second before now less gc_grace (gc.c, gc_set_cutoff), so whatever was
- * used within gc_grace is kept either way. Half the second, so that the
- * other half covers the clock the kernel stamps files with (coarse, a
- * tick behind) and the rounding of the age.
+ * STORE_TOUCH_FRESH_MS: store_link_use (a blob HEAD) may leave alone a mark
+ * younger than this: a layer HEADed by every client of a busy registry
+ * would otherwise be written twice a request. A use at time t thus leaves
+ * a mark no older than t - 0.5 s, and one done in a store that keeps whole
+ * seconds a mark no older than t - 1 s: the collector's cutoff is a second
+ * before now less gc_grace (gc.c, gc_set_cutoff), so whatever was used
+ * within gc_grace is kept either way (on a file system whose server
+ * stamps marks with a clock ahead of this host's, a mark may look fresh
+ * longer: the push then learns the blob is gone at its manifest PUT, as
+ * below, and uploads it again). store_link_touch always writes: a push
+ * touches, then checks, and a sweep in another process reads that touch
+ * (below); nothing a tag names rests on a skipped mark.
  */
 #define STORE_TOUCH_FRESH_MS 500
 

@@ -217,8 +217,6 @@ static int store_fs_link_touch(struct store *, const char *, enum store_link,
 static int
 store_fs_link_use(struct store *, const char *, enum store_link, const char *);
 static int store_fs_fresh(const struct timespec *, const struct timespec *);
-static int
-store_fs_touch_stale(struct store_fs *, const char *, const struct timespec *);
 
 static const struct store_ops store_fs_ops;
 
@@ -3372,31 +3370,10 @@ store_fs_fresh(const struct timespec *ts, const struct timespec *now)
 }
 
 /*
- * store_fs_touch_stale: store_fs_touch of path unless its mtime is fresh
- * (store_fs_fresh). The regular file's own times, as the collector reads
- * them (store_fs_mtime); anything else is touched as before.
- */
-static int
-store_fs_touch_stale(struct store_fs *s, const char *path,
-    const struct timespec *now)
-{
-	struct stat sb;
-
-	if (fstatat(s->s_fd, path, &sb, AT_SYMLINK_NOFOLLOW) == -1) {
-		if (errno == ENOTDIR)
-			errno = ENOENT;
-		return -1;
-	}
-	if (S_ISREG(sb.st_mode) && store_fs_fresh(&sb.st_mtim, now))
-		return 0;
-	return store_fs_touch(s, path);
-}
-
-/*
  * store_link_touch: utimensat of the link file, then of the blob's data:
- * no write, no fsync, a metadata update the loop can afford. Each is left
- * alone while its mark is fresh (STORE_TOUCH_FRESH_MS): a stat costs the
- * file system less than an update of the inode.
+ * no write, no fsync, a metadata update the loop can afford. Always
+ * written, fresh or not: a push's touch before its check is what another
+ * process's sweep reads (store.h).
  */
 static int
 store_fs_link_touch(struct store *st, const char *name, enum store_link kind,
@@ -3404,7 +3381,6 @@ store_fs_link_touch(struct store *st, const char *name, enum store_link kind,
 {
 	struct store_fs *s = (struct store_fs *)st;
 	char path[PATH_MAX], data[PATH_MAX];
-	struct timespec now;
 
 	if (!store_name_ok(name) || !store_digest_ok(digest)) {
 		errno = EINVAL;
@@ -3414,11 +3390,9 @@ store_fs_link_touch(struct store *st, const char *name, enum store_link kind,
 	        -1 ||
 	    store_blob_path(digest, "/data", data, sizeof(data)) == -1)
 		return -1;
-	/* Not coarse: a later now only makes a mark stale sooner. */
-	(void)clock_gettime(CLOCK_REALTIME, &now);
-	if (store_fs_touch_stale(s, path, &now) == -1)
+	if (store_fs_touch(s, path) == -1)
 		return -1;
-	return store_fs_touch_stale(s, data, &now);
+	return store_fs_touch(s, data);
 }
 
 /*

@@ -222,6 +222,8 @@ static int store_mem_referrer_stale(struct store *, const char *, char ***,
 static int store_mem_walk(struct store *,
     int (*)(const struct store_item *, void *), void *);
 static int store_mem_blob_used(struct store *, const char *, struct timespec *);
+static int
+store_mem_link_use(struct store *, const char *, enum store_link, const char *);
 static int store_mem_link_used(struct store *, const char *, enum store_link,
     const char *, struct timespec *);
 static int store_mem_blob_doom(struct store *, const char *, const char *, int);
@@ -314,6 +316,7 @@ static const struct store_ops store_mem_ops = {
     .so_walk = store_mem_walk,
     .so_blob_used = store_mem_blob_used,
     .so_link_used = store_mem_link_used,
+    .so_link_use = store_mem_link_use,
     .so_link_touch = store_mem_link_touch,
     .so_blob_doom = store_mem_blob_doom,
     .so_blob_doomed = store_mem_blob_doomed,
@@ -2019,38 +2022,73 @@ store_mem_fresh(const struct timespec *ts, const struct timespec *now)
 }
 
 /*
- * store_mem_link_touch: ENOENT when the link or the blob is missing.
- * A fresh mark is left alone (STORE_TOUCH_FRESH_MS).
+ * store_mem_use_marks: the marks of the link and of the blob it names, set to
+ * now; with fresh_too 0, a mark younger than STORE_TOUCH_FRESH_MS is left
+ * as it is (store_link_use). -1 with ENOENT when the link or the blob is
+ * missing (the link is marked all the same). Under s_lock.
  */
+static int
+store_mem_use_marks(struct store_mem *s, const char *name, enum store_link kind,
+    const char *digest, int fresh_too)
+{
+	struct store_mem_link *l;
+	struct store_mem_blob **bp;
+	struct timespec now;
+
+	store_mem_now(&now);
+	if ((l = store_mem_link_get(s, name, kind, digest)) == NULL) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (fresh_too || !store_mem_fresh(&l->ml_used, &now))
+		l->ml_used = now;
+	bp = store_mem_blob_find(s, digest);
+	if (*bp == NULL || strcmp((*bp)->mb_digest, digest) != 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (fresh_too || !store_mem_fresh(&(*bp)->mb_used, &now))
+		(*bp)->mb_used = now;
+	return 0;
+}
+
+/* store_mem_link_touch: ENOENT when the link or the blob is missing. */
 static int
 store_mem_link_touch(struct store *st, const char *name, enum store_link kind,
     const char *digest)
 {
 	struct store_mem *s = (struct store_mem *)st;
-	struct store_mem_link *l;
-	struct store_mem_blob **bp;
-	struct timespec now;
-	int rv = -1;
+	int rv;
 
 	if (!store_name_ok(name) || !store_digest_ok(digest) ||
 	    (kind != STORE_LINK_LAYER && kind != STORE_LINK_REVISION)) {
 		errno = EINVAL;
 		return -1;
 	}
-	store_mem_now(&now);
 	pthread_mutex_lock(&s->s_lock);
-	if ((l = store_mem_link_get(s, name, kind, digest)) != NULL) {
-		/* Fresh marks stay as they are, as on disk (store_fs.c). */
-		if (!store_mem_fresh(&l->ml_used, &now))
-			l->ml_used = now;
-		bp = store_mem_blob_find(s, digest);
-		if (*bp != NULL && strcmp((*bp)->mb_digest, digest) == 0) {
-			if (!store_mem_fresh(&(*bp)->mb_used, &now))
-				(*bp)->mb_used = now;
-			rv = 0;
-		} else
-			errno = ENOENT;
+	rv = store_mem_use_marks(s, name, kind, digest, 1);
+	pthread_mutex_unlock(&s->s_lock);
+	return rv;
+}
+
+/*
+ * store_mem_link_use: 1 when the link and its blob exist, their marks
+ * then set unless fresh, as on disk (store_fs_link_use); 0 otherwise.
+ */
+static int
+store_mem_link_use(struct store *st, const char *name, enum store_link kind,
+    const char *digest)
+{
+	struct store_mem *s = (struct store_mem *)st;
+	int rv;
+
+	if (!store_name_ok(name) || !store_digest_ok(digest) ||
+	    (kind != STORE_LINK_LAYER && kind != STORE_LINK_REVISION)) {
+		errno = EINVAL;
+		return -1;
 	}
+	pthread_mutex_lock(&s->s_lock);
+	rv = store_mem_use_marks(s, name, kind, digest, 0) == 0;
 	pthread_mutex_unlock(&s->s_lock);
 	return rv;
 }

@@ -58,11 +58,13 @@ same_time(const struct timespec *a, const struct timespec *b)
 }
 
 /*
- * fresh_left_alone: link b and blob b were just written; touching them
- * again (store_link_touch, store_link_use) while their marks are younger
- * than STORE_TOUCH_FRESH_MS writes nothing (bench row 5b: two utimensat a
- * blob HEAD). Asserted only when the marks were surely fresh at the
- * touch, whatever the machine's load.
+ * fresh_left_alone: link b and blob b were just written; using them again
+ * (store_link_use, a blob HEAD) while their marks are younger than
+ * STORE_TOUCH_FRESH_MS writes nothing (bench row 5b: two utimensat a
+ * blob HEAD); store_link_touch (a manifest PUT's references) writes them
+ * all the same, since another process's sweep relies on it (store.h).
+ * The skip is asserted only when the marks were surely fresh at the use,
+ * whatever the machine's load.
  */
 static void
 fresh_left_alone(struct used *u)
@@ -70,32 +72,29 @@ fresh_left_alone(struct used *u)
 	struct store *s = u->u_store;
 	const char *drv = u->u_drv;
 	struct timespec l0, b0, l1, b1, l2, b2, t;
-	int ok_l, ok_b;
+	int ok_u, ok_t;
 
 	ok(store_link_used(s, NAME, STORE_LINK_LAYER, d_b, &l0) == 0 &&
 	        store_blob_used(s, d_b, &b0) == 0,
 	    "%s: b's marks", drv);
 	usleep(20 * 1000); /* past a tick of the coarse clock */
-	ok_l = store_link_touch(s, NAME, STORE_LINK_LAYER, d_b) == 0;
-	ok(ok_l && store_link_used(s, NAME, STORE_LINK_LAYER, d_b, &l1) == 0 &&
+	ok_u = store_link_use(s, NAME, STORE_LINK_LAYER, d_b) == 1;
+	ok(ok_u && store_link_used(s, NAME, STORE_LINK_LAYER, d_b, &l1) == 0 &&
 	        store_blob_used(s, d_b, &b1) == 0,
-	    "%s: store_link_touch of a fresh link", drv);
-	ok_b = store_link_use(s, NAME, STORE_LINK_LAYER, d_b) == 1;
-	ok(ok_b && store_link_used(s, NAME, STORE_LINK_LAYER, d_b, &l2) == 0 &&
-	        store_blob_used(s, d_b, &b2) == 0,
 	    "%s: store_link_use of a fresh link: 1", drv);
 	(void)clock_gettime(CLOCK_REALTIME, &t);
 	if (ms_between(&l0, &t) >= STORE_TOUCH_FRESH_MS - 100 ||
-	    ms_between(&b0, &t) >= STORE_TOUCH_FRESH_MS - 100) {
+	    ms_between(&b0, &t) >= STORE_TOUCH_FRESH_MS - 100)
 		ok(1, "%s: # skip too slow to be sure the marks were fresh",
 		    drv);
-		ok(1, "%s: # skip", drv);
-		return;
-	}
-	ok(same_time(&l0, &l1) && same_time(&b0, &b1),
-	    "%s: touching fresh marks leaves them alone", drv);
-	ok(same_time(&l0, &l2) && same_time(&b0, &b2),
-	    "%s: ... and so does using the link", drv);
+	else
+		ok(same_time(&l0, &l1) && same_time(&b0, &b1),
+		    "%s: using fresh marks leaves them alone", drv);
+	ok_t = store_link_touch(s, NAME, STORE_LINK_LAYER, d_b) == 0;
+	ok(ok_t && store_link_used(s, NAME, STORE_LINK_LAYER, d_b, &l2) == 0 &&
+	        store_blob_used(s, d_b, &b2) == 0 && ms_between(&l0, &l2) > 0 &&
+	        ms_between(&b0, &b2) > 0,
+	    "%s: store_link_touch writes fresh marks all the same", drv);
 }
 
 static int
