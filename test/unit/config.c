@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fixture.h"
 #include "tap.h"
 
 #include "../../src/config.c"
@@ -21,54 +22,16 @@
 
 static char captured[16384];
 
-/* Write text to path; text NULL removes it. */
-static void
-put_file(const char *path, const char *text, size_t len)
-{
-	FILE *fp;
-
-	if (text == NULL) {
-		(void)unlink(path);
-		return;
-	}
-	if ((fp = fopen(path, "w")) == NULL ||
-	    fwrite(text, 1, len, fp) != len || fclose(fp) != 0) {
-		perror(path);
-		exit(2);
-	}
-}
-
-/* Run config_load with fd (1 or 2) redirected; its output in captured. */
+/* Run config_load with stderr captured; its output in captured. */
 static int
 capture_load(struct config *cf, const char *path, int required, char **envp)
 {
-	FILE *fp;
-	size_t n;
-	int saved, fd, rv;
+	struct capture cap;
+	int rv;
 
-	fflush(stderr);
-	if ((saved = dup(2)) == -1 ||
-	    (fd = open("captured.txt", O_RDWR | O_CREAT | O_TRUNC, 0600)) ==
-	        -1 ||
-	    dup2(fd, 2) == -1) {
-		perror("capture");
-		exit(2);
-	}
-	close(fd);
+	capture_start(&cap, 2, "captured.txt");
 	rv = config_load(cf, path, required, envp);
-	fflush(stderr);
-	if (dup2(saved, 2) == -1) {
-		perror("restore");
-		exit(2);
-	}
-	close(saved);
-	if ((fp = fopen("captured.txt", "r")) == NULL) {
-		perror("captured.txt");
-		exit(2);
-	}
-	n = fread(captured, 1, sizeof(captured) - 1, fp);
-	captured[n] = '\0';
-	fclose(fp);
+	capture_end(&cap, captured, sizeof(captured));
 	return rv;
 }
 
@@ -1169,10 +1132,9 @@ static void
 test_dump(void)
 {
 	struct config cf, cf2;
+	struct capture cap;
 	char *envp[8];
-	FILE *fp;
-	size_t n;
-	int saved, fd, rv;
+	int rv;
 
 	envp[0] = "REGISTRY_HTTP_SECRET=hunter2";
 	envp[1] = "REGISTRY_HTTP_HEADERS_X-Quoted= spaced ";
@@ -1185,28 +1147,9 @@ test_dump(void)
 	rv = load(&cf, "[storage]\ndelete_enabled = on\n", envp);
 	is_int(rv, 0, "load for dump");
 
-	fflush(stdout);
-	if ((saved = dup(1)) == -1 ||
-	    (fd = open("dump.conf", O_RDWR | O_CREAT | O_TRUNC, 0600)) == -1 ||
-	    dup2(fd, 1) == -1) {
-		perror("dump");
-		exit(2);
-	}
-	close(fd);
+	capture_start(&cap, 1, "dump.conf");
 	config_dump(&cf);
-	fflush(stdout);
-	if (dup2(saved, 1) == -1) {
-		perror("restore");
-		exit(2);
-	}
-	close(saved);
-	if ((fp = fopen("dump.conf", "r")) == NULL) {
-		perror("dump.conf");
-		exit(2);
-	}
-	n = fread(captured, 1, sizeof(captured) - 1, fp);
-	captured[n] = '\0';
-	fclose(fp);
+	capture_end(&cap, captured, sizeof(captured));
 
 	ok(strstr(captured, "\n[http]\n") != NULL, "dump has [http]");
 	ok(strstr(captured, "\naddr = :5000\n") != NULL, "dump addr");

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fixture.h"
 #include "tap.h"
 
 #include "../../src/config_yaml.c"
@@ -29,49 +30,16 @@
 
 static char captured[16384];
 
-static void
-put_file(const char *path, const char *text, size_t len)
-{
-	FILE *fp;
-
-	if ((fp = fopen(path, "w")) == NULL ||
-	    fwrite(text, 1, len, fp) != len || fclose(fp) != 0) {
-		perror(path);
-		exit(2);
-	}
-}
-
 /* config_load of path with stderr captured into captured. */
 static int
 capture_load(struct config *cf, const char *path, char **envp)
 {
-	FILE *fp;
-	size_t n;
-	int saved, fd, rv;
+	struct capture cap;
+	int rv;
 
-	fflush(stderr);
-	if ((saved = dup(2)) == -1 ||
-	    (fd = open("captured.txt", O_RDWR | O_CREAT | O_TRUNC, 0600)) ==
-	        -1 ||
-	    dup2(fd, 2) == -1) {
-		perror("capture");
-		exit(2);
-	}
-	close(fd);
+	capture_start(&cap, 2, "captured.txt");
 	rv = config_load(cf, path, 1, envp);
-	fflush(stderr);
-	if (dup2(saved, 2) == -1) {
-		perror("restore");
-		exit(2);
-	}
-	close(saved);
-	if ((fp = fopen("captured.txt", "r")) == NULL) {
-		perror("captured.txt");
-		exit(2);
-	}
-	n = fread(captured, 1, sizeof(captured) - 1, fp);
-	captured[n] = '\0';
-	fclose(fp);
+	capture_end(&cap, captured, sizeof(captured));
 	return rv;
 }
 
