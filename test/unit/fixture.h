@@ -2,13 +2,14 @@
 #define REGISTRYD_FIXTURE_H
 
 /*
- * Fixtures several unit tests share: writing and reading a file, and
- * capturing what a call prints on one of the standard descriptors. A test that does
+ * Fixtures several unit tests share: writing, reading and removing
+ * files, and capturing what a call prints on one of the standard descriptors. A test that does
  * not use one of them must still build with -Werror, hence "unused".
  */
 #include <sys/stat.h>
 
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +64,24 @@ exists_at(const char *dir, const char *rel)
 
 	snprintf(path, sizeof(path), "%s/%s", dir, rel);
 	return lstat(path, &st) == 0;
+}
+
+static int
+fixture_rm_cb(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Remove the tree at path (a throw-away root), without a shell. */
+static FIXTURE_UNUSED void
+rm_tree(const char *path)
+{
+	if (nftw(path, fixture_rm_cb, 16, FTW_DEPTH | FTW_PHYS) == -1)
+		perror(path);
 }
 
 /* One redirection of a descriptor into a file, from start to end. */

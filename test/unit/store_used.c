@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +24,7 @@
 #include "store.h"
 #include "store_fs.h"
 #include "store_mem.h"
+#include "fixture.h"
 #include "tap.h"
 
 #define NAME  "lib/used"
@@ -42,15 +42,6 @@ struct used {
 	struct timespec u_a;      /* blob a after its write */
 	struct timespec u_la;     /* its link */
 };
-
-static int
-rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
 
 static void
 now(struct timespec *ts)
@@ -234,7 +225,6 @@ main(void)
 		store_close(u[i].u_store);
 	}
 
-	if (nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS) == -1)
-		perror(root);
+	rm_tree(root);
 	return done_testing();
 }
