@@ -1102,6 +1102,51 @@ answer_digests(const char *body, char got[][DIGEST_BUFSZ], size_t max)
 }
 
 /*
+ * Follow the referrers pages of lib/pages from url (at most five) while
+ * each holds the next of the nwant digests in want and links to the one
+ * after with n=n, last= and extra (the filter as the Link must carry it;
+ * a filter also needs OCI-Filters-Applied on each page). How many pages;
+ * *seen the descriptors they held; url is "" when the last had no Link.
+ */
+static int
+walk_pages(char *url, size_t urlsz, const char *subj,
+    char want[][DIGEST_BUFSZ], size_t nwant, int n, const char *extra,
+    size_t *seen)
+{
+	struct resp r = { 0 };
+	char got[16][DIGEST_BUFSZ], link[512], next[512], v[256];
+	size_t i = 0, k;
+	int pages;
+
+	for (pages = 0; url[0] != '\0' && pages < 5; pages++) {
+		api_req(&r, NULL, 0, "GET %s HTTP/1.1\r\nHost: t\r\n", url);
+		k = answer_digests(r.body, got, 16);
+		if (r.status != 200 || i + k > nwant ||
+		    memcmp(got, want[i], k * DIGEST_BUFSZ) != 0 ||
+		    (extra[0] != '\0' &&
+		    strcmp(hdr(&r, "OCI-Filters-Applied", v, sizeof(v)),
+		        "artifactType") != 0))
+			break;
+		i += k;
+		hdr(&r, "Link", link, sizeof(link));
+		url[0] = '\0';
+		if (link[0] != '\0') {
+			snprintf(next, sizeof(next),
+			    "</v2/lib/pages/referrers/%s?n=%d&last=%s%s>; "
+			    "rel=\"next\"",
+			    subj, n, want[i - 1], extra);
+			if (strcmp(link, next) != 0)
+				break;
+			next_url(&r, url, urlsz);
+		}
+		resp_free(&r);
+	}
+	resp_free(&r);
+	*seen = i;
+	return pages;
+}
+
+/*
  * Referrers pages: n= and Link rel="next" in digest order, with and
  * without the artifactType filter; the index a push writes and a delete
  * removes; a referrer another writer added without the index (found by
@@ -1118,7 +1163,7 @@ test_referrers_pages(void)
 	char empty[DIGEST_BUFSZ], subj[DIGEST_BUFSZ], other[DIGEST_BUFSZ];
 	char all[NREF + 1][DIGEST_BUFSZ], as[NREF][DIGEST_BUFSZ];
 	char got[NREF + 2][DIGEST_BUFSZ], d[DIGEST_BUFSZ];
-	char man[2048], link[512], want[512], v[256], url[512];
+	char man[2048], want[512], v[256], url[512];
 	char **l = NULL, *desc = NULL;
 	size_t n = 0, k, i, na = 0, len = 0;
 	int pushed = 1, pages;
@@ -1156,27 +1201,7 @@ test_referrers_pages(void)
 
 	/* n=3: pages of three, each linked to the next. */
 	snprintf(url, sizeof(url), "/v2/lib/pages/referrers/%s?n=3", subj);
-	for (pages = 0, i = 0; url[0] != '\0' && pages < 5; pages++) {
-		api_req(&r, NULL, 0, "GET %s HTTP/1.1\r\nHost: t\r\n", url);
-		k = answer_digests(r.body, got, NREF + 2);
-		if (r.status != 200 || i + k > NREF ||
-		    memcmp(got, all[i], k * sizeof(all[0])) != 0)
-			break;
-		i += k;
-		hdr(&r, "Link", link, sizeof(link));
-		url[0] = '\0';
-		if (link[0] != '\0') {
-			snprintf(want, sizeof(want),
-			    "</v2/lib/pages/referrers/%s?n=3&last=%s>; "
-			    "rel=\"next\"",
-			    subj, all[i - 1]);
-			if (strcmp(link, want) != 0)
-				break;
-			next_url(&r, url, sizeof(url));
-		}
-		resp_free(&r);
-	}
-	resp_free(&r);
+	pages = walk_pages(url, sizeof(url), subj, all, NREF, 3, "", &i);
 	ok(pages == 3 && i == NREF && url[0] == '\0',
 	    "n=3: three pages linked in order, %zu descriptors, the last "
 	    "without a Link (%d pages)",
@@ -1185,30 +1210,8 @@ test_referrers_pages(void)
 	/* The filter: only a's, pages of two, the filter in the Link. */
 	snprintf(url, sizeof(url),
 	    "/v2/lib/pages/referrers/%s?n=2&artifactType=%s", subj, types[0]);
-	for (pages = 0, i = 0; url[0] != '\0' && pages < 5; pages++) {
-		api_req(&r, NULL, 0, "GET %s HTTP/1.1\r\nHost: t\r\n", url);
-		k = answer_digests(r.body, got, NREF + 2);
-		if (r.status != 200 || i + k > na ||
-		    memcmp(got, as[i], k * sizeof(as[0])) != 0 ||
-		    strcmp(hdr(&r, "OCI-Filters-Applied", v, sizeof(v)),
-		        "artifactType") != 0)
-			break;
-		i += k;
-		hdr(&r, "Link", link, sizeof(link));
-		url[0] = '\0';
-		if (link[0] != '\0') {
-			snprintf(want, sizeof(want),
-			    "</v2/lib/pages/referrers/%s?n=2&last=%s&"
-			    "artifactType=application%%2Fvnd.example.a>; "
-			    "rel=\"next\"",
-			    subj, as[i - 1]);
-			if (strcmp(link, want) != 0)
-				break;
-			next_url(&r, url, sizeof(url));
-		}
-		resp_free(&r);
-	}
-	resp_free(&r);
+	pages = walk_pages(url, sizeof(url), subj, as, na, 2,
+	    "&artifactType=application%2Fvnd.example.a", &i);
 	ok(pages == 2 && i == na && url[0] == '\0',
 	    "artifactType with n=2: the %zu a's in two pages, "
 	    "OCI-Filters-Applied on each, the filter kept in the Link",
