@@ -30,6 +30,7 @@
 #include "registry.h"
 #include "store.h"
 #include "store_mem.h"
+#include "api_client.h"
 #include "tap.h"
 
 #define API_RESP_MAX (4 * 1024 * 1024)
@@ -37,63 +38,6 @@
 static struct event_base *base;
 static struct config cfg;
 static struct store *st;
-
-/* A response as the client read it. */
-struct resp {
-	int status;
-	char head[8192]; /* status line and headers, NUL-terminated */
-	char *body;      /* malloc'd, NUL-terminated */
-	size_t bodylen;
-};
-
-static void
-api_read_cb(struct bufferevent *bev, void *arg)
-{
-	(void)bev;
-	http_conn_read(arg);
-}
-
-static void
-api_write_cb(struct bufferevent *bev, void *arg)
-{
-	(void)bev;
-	http_conn_drained(arg);
-}
-
-/*
- * Parse one complete response from buf; 1 when it is complete (head and
- * Content-Length bytes of body), 0 when more is needed.
- */
-static int
-api_parse(struct evbuffer *buf, int head_only, struct resp *r)
-{
-	struct evbuffer_ptr end;
-	const char *cl;
-	size_t hlen, blen = 0;
-
-	end = evbuffer_search(buf, "\r\n\r\n", 4, NULL);
-	if (end.pos == -1)
-		return 0;
-	hlen = (size_t)end.pos + 4;
-	if (hlen >= sizeof(r->head))
-		return 0;
-	evbuffer_copyout(buf, r->head, hlen);
-	r->head[hlen] = '\0';
-	if ((cl = strcasestr(r->head, "\r\nContent-Length: ")) != NULL)
-		blen = strtoul(cl + 18, NULL, 10);
-	if (head_only || r->head[9] == '1' ||
-	    strncmp(r->head + 9, "304", 3) == 0)
-		blen = 0;
-	if (evbuffer_get_length(buf) < hlen + blen)
-		return 0;
-	evbuffer_drain(buf, hlen);
-	r->body = malloc(blen + 1);
-	evbuffer_remove(buf, r->body, blen);
-	r->body[blen] = '\0';
-	r->bodylen = blen;
-	r->status = atoi(r->head + 9);
-	return 1;
-}
 
 /* A client on a bufferevent pair: the server reads cl_pair[0]. */
 struct client {
@@ -271,32 +215,6 @@ api_gone(const void *body, size_t bodylen, const char *fmt, ...)
 	client_close(&cl);
 	gate_set(1);
 	return pool_idle() && caught;
-}
-
-static void
-resp_free(struct resp *r)
-{
-	free(r->body);
-	r->body = NULL;
-}
-
-/* The value of response header name (case-insensitive), or "". */
-static const char *
-hdr(const struct resp *r, const char *name, char *out, size_t outsz)
-{
-	char key[128];
-	const char *p, *e;
-
-	snprintf(key, sizeof(key), "\r\n%s: ", name);
-	out[0] = '\0';
-	if ((p = strcasestr(r->head, key)) == NULL)
-		return out;
-	p += strlen(key);
-	if ((e = strstr(p, "\r\n")) == NULL || (size_t)(e - p) >= outsz)
-		return out;
-	memcpy(out, p, (size_t)(e - p));
-	out[e - p] = '\0';
-	return out;
 }
 
 /* 1 when the body is the OCI error body with code. */
