@@ -389,11 +389,12 @@ await_server() {
 	return 1
 }
 
-# stop_pid PID: SIGTERM, SIGKILL when PID still runs 10 s later, reap.
+# stop_pid PID [SECONDS]: SIGTERM, SIGKILL when PID still runs SECONDS
+# (10) later, reap.
 stop_pid() {
 	local i
 	kill -TERM "$1" 2>/dev/null
-	for ((i = 0; i < 100; i++)); do
+	for ((i = 0; i < ${2:-10} * 10; i++)); do
 		kill -0 "$1" 2>/dev/null || break
 		sleep 0.1
 	done
