@@ -13,27 +13,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fixture.h"
+#include "config_fixture.h"
 #include "tap.h"
 
 #include "../../src/config.c"
 
 #define CONF "registryd.conf"
-
-static char captured[16384];
-
-/* Run config_load with stderr captured; its output in captured. */
-static int
-capture_load(struct config *cf, const char *path, int required, char **envp)
-{
-	struct capture cap;
-	int rv;
-
-	capture_start(&cap, 2, "captured.txt");
-	rv = config_load(cf, path, required, envp);
-	capture_end(&cap, captured, sizeof(captured));
-	return rv;
-}
 
 /* Load text as CONF (required) with envp; returns config_load's value. */
 static int
@@ -86,17 +71,6 @@ expect_env(const char *var, int want_rv, const char *msg)
 	if (rv != want_rv || strcmp(captured, want) != 0)
 		printf("#   rv %d, stderr \"%s\"\n", rv, captured);
 	config_free(&cf);
-}
-
-static const char *
-header(const struct config *cf, const char *name)
-{
-	int i;
-
-	for (i = 0; i < cf->cf_nheaders; i++)
-		if (strcasecmp(cf->cf_headers[i].ch_name, name) == 0)
-			return cf->cf_headers[i].ch_value;
-	return NULL;
 }
 
 static void

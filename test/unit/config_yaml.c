@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fixture.h"
+#include "config_fixture.h"
 #include "tap.h"
 
 #include "../../src/config_yaml.c"
@@ -28,26 +28,11 @@
 
 #define YML "c.yml"
 
-static char captured[16384];
-
-/* config_load of path with stderr captured into captured. */
-static int
-capture_load(struct config *cf, const char *path, char **envp)
-{
-	struct capture cap;
-	int rv;
-
-	capture_start(&cap, 2, "captured.txt");
-	rv = config_load(cf, path, 1, envp);
-	capture_end(&cap, captured, sizeof(captured));
-	return rv;
-}
-
 static int
 load(struct config *cf, const char *text, char **envp)
 {
 	put_file(YML, text, strlen(text));
-	return capture_load(cf, YML, envp);
+	return capture_load(cf, YML, 1, envp);
 }
 
 /* text loads with rv want_rv and exactly the lines msgs on stderr. */
@@ -62,17 +47,6 @@ expect(const char *name, const char *text, int want_rv, const char *msgs)
 	if (rv != want_rv || strcmp(captured, msgs) != 0)
 		printf("#   rv %d, stderr \"%s\"\n", rv, captured);
 	config_free(&cf);
-}
-
-static const char *
-header(const struct config *cf, const char *name)
-{
-	int i;
-
-	for (i = 0; i < cf->cf_nheaders; i++)
-		if (strcasecmp(cf->cf_headers[i].ch_name, name) == 0)
-			return cf->cf_headers[i].ch_value;
-	return NULL;
 }
 
 static void
