@@ -74,7 +74,8 @@ $(BUILD)/obj/ui_assets.o: $(BUILD)/gen/ui_assets.c include/ui_assets.h \
 # server).
 TEST_LINK_http = $(BUILD)/obj/util.o $(BUILD)/obj/log.o \
 	$(BUILD)/obj/metrics.o
-$(BUILD)/test/%.t: test/unit/%.c test/unit/tap.h $(LIBOBJS) | $(BUILD)/test
+$(BUILD)/test/%.t: test/unit/%.c $(wildcard test/unit/*.h) $(LIBOBJS) \
+    | $(BUILD)/test
 	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes -Wno-missing-declarations \
 	    -o $@ $< $(or $(TEST_LINK_$*),$(filter-out \
 	    $(BUILD)/obj/$*.o,$(LIBOBJS))) $(LDLIBS)

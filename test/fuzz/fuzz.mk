@@ -65,7 +65,7 @@ fuzz-build: fuzz-deps
 
 fuzz-bins: $(FUZZ_BINS)
 
-$(BUILD)/fuzz/%: test/fuzz/%.c $(LIBOBJS) $(wildcard src/*.c include/*.h) \
+$(BUILD)/fuzz/%: test/fuzz/%.c test/fuzz/fuzz.h $(LIBOBJS) $(wildcard src/*.c include/*.h) \
     | $(BUILD)/fuzz
 	$(CC) $(ALL_CFLAGS) -Wno-missing-prototypes \
 	    -Wno-missing-declarations -fsanitize=fuzzer -o $@ $< \

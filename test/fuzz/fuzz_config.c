@@ -19,16 +19,7 @@
 #include "config.h"
 #include "log.h"
 
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-int	LLVMFuzzerInitialize(int *, char ***);
-
-#define FUZZ_CHECK(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "%s:%d: invariant failed: %s\n",	\
-		    __FILE__, __LINE__, #cond);				\
-		abort();						\
-	}								\
-} while (0)
+#include "fuzz.h"
 
 static int fuzz_fd = -1;
 static char fuzz_path[64];

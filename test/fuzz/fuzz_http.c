@@ -46,12 +46,11 @@
 
 #include "util.h"
 
+#include "fuzz.h"
+
 #define FUZZ_MAX_HEADS	256
 #define FUZZ_MAX_ASYNC	64
 #define FUZZ_SINK_MAX	(16 * 1024)
-
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-int	LLVMFuzzerInitialize(int *, char ***);
 
 /* One access line, and what the request it is for says. */
 struct fuzz_head {

@@ -24,15 +24,7 @@
 #include "digest.h"
 #include "manifest.h"
 
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-#define FUZZ_CHECK(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "%s:%d: invariant failed: %s\n",	\
-		    __FILE__, __LINE__, #cond);				\
-		abort();						\
-	}								\
-} while (0)
+#include "fuzz.h"
 
 static const char *const fuzz_types[] = {
 	MT_DOCKER_MANIFEST,

@@ -25,15 +25,7 @@
 #include "manifest.h"
 #include "util.h"
 
-int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-
-#define FUZZ_CHECK(cond) do {						\
-	if (!(cond)) {							\
-		fprintf(stderr, "%s:%d: invariant failed: %s\n",	\
-		    __FILE__, __LINE__, #cond);				\
-		abort();						\
-	}								\
-} while (0)
+#include "fuzz.h"
 
 /* ---- reference ---- */
 

@@ -29,31 +29,15 @@ start_b() {
 		    "$REGISTRYD" serve -c "$CONF_B"
 	) >>"$LOG_B" 2>&1 </dev/null &
 	PID_B=$!
-	local i
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$PID_B" 2>/dev/null || {
-			echo "instance B exited at start"; tail -n 20 "$LOG_B"
-			PID_B=; return 1; }
-		registryd_is_up "$BASE_B" && return 0
-		sleep 0.1
-	done
-	echo "instance B did not answer within 10 s"
+	await_server "$PID_B" "$BASE_B" "$LOG_B" "instance B" && return 0
 	stop_b
 	return 1
 }
 
 stop_b() {
-	local i
 	[ -n "$PID_B" ] || return 0
-	kill -TERM "$PID_B" 2>/dev/null
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$PID_B" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$PID_B" 2>/dev/null
-	wait "$PID_B" 2>/dev/null
+	stop_pid "$PID_B"
 	PID_B=
-	return 0
 }
 test_atexit stop_b
 

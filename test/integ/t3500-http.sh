@@ -4,6 +4,8 @@
 # early replies, the absolute header deadline.
 . "$(dirname "$0")/../lib/test-lib.sh"
 
+LIBPY="$TEST_DIRECTORY/integ/lib-py"	# httpsock.py for the inline Python
+
 # req FILE 'line' 'line' ...: write an HTTP request head (CRLF lines and the
 # empty line) to FILE.
 req() {
@@ -162,20 +164,16 @@ test_expect_success PYTHON3,REGISTRYD 'a one-byte-per-second header sender is cu
 test_expect_success PYTHON3,REGISTRYD 'a slow but moving body is not cut by header_timeout' '
 	upload_start http/slow &&
 	path=${UPLOAD#$BASE} &&
-	python3 - "$PORT" "$path" >resp <<-EOF &&
-	import socket, sys, time
-	s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+	PYTHONPATH=$LIBPY python3 - "$PORT" "$path" >resp <<-EOF &&
+	import sys, time
+	import httpsock
+	s = httpsock.connect(int(sys.argv[1]))
 	s.sendall(("PATCH %s HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n"
 	           "Content-Type: application/octet-stream\r\nConnection: close\r\n\r\n" % sys.argv[2]).encode())
 	for i in range(5):
 	    time.sleep(0.8)
 	    s.sendall(b"x" * 1000)
-	out = b""
-	while True:
-	    b = s.recv(65536)
-	    if not b:
-	        break
-	    out += b
+	out = httpsock.read_to_eof(s)
 	sys.stdout.buffer.write(out)
 	EOF
 	cat resp &&
@@ -195,18 +193,14 @@ test_expect_success CURL 'the server is still healthy' '
 test_expect_success CURL,PYTHON3 'a half-closed client gets all of a large blob' '
 	random_file big 8000000 &&
 	push_blob http/big big &&
-	python3 - "$PORT" "/v2/http/big/blobs/$(sha256_of big)" big <<-EOF
+	PYTHONPATH=$LIBPY python3 - "$PORT" "/v2/http/big/blobs/$(sha256_of big)" big <<-EOF
 	import socket, sys, time
-	s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+	import httpsock
+	s = httpsock.connect(int(sys.argv[1]))
 	s.sendall(("GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % sys.argv[2]).encode())
 	s.shutdown(socket.SHUT_WR)
 	time.sleep(0.5)
-	out = b""
-	while True:
-	    b = s.recv(65536)
-	    if not b:
-	        break
-	    out += b
+	out = httpsock.read_to_eof(s)
 	head, _, body = out.partition(b"\r\n\r\n")
 	print("# " + head.split(b"\r\n")[0].decode() + ", %d body bytes" % len(body))
 	assert head.startswith(b"HTTP/1.1 200 ")

@@ -75,7 +75,7 @@ start_reference() {
 
 # stop_reference [PORT|all]: stop the instance on PORT (default $REF_PORT).
 stop_reference() {
-	local port pid i
+	local port pid
 	if [ "${1:-}" = all ]; then
 		for port in "${!REF_PIDS[@]}"; do
 			stop_reference "$port"
@@ -86,14 +86,7 @@ stop_reference() {
 	pid=${REF_PIDS[$port]:-}
 	[ -n "$pid" ] || return 0
 	unset "REF_PIDS[$port]"
-	kill -TERM "$pid" 2>/dev/null
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	return 0
+	stop_pid "$pid"
 }
 test_atexit "stop_reference all"
 

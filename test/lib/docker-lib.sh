@@ -10,16 +10,10 @@ DOCKER_TMP=
 DOCKERD_PID=
 
 stop_dockerd() {
-	local i kids
+	local kids
 	if [ -n "$DOCKERD_PID" ]; then
 		kids=$(pgrep -P "$DOCKERD_PID" 2>/dev/null)
-		kill -TERM "$DOCKERD_PID" 2>/dev/null
-		for ((i = 0; i < 200; i++)); do
-			kill -0 "$DOCKERD_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -KILL "$DOCKERD_PID" 2>/dev/null
-		wait "$DOCKERD_PID" 2>/dev/null
+		stop_pid "$DOCKERD_PID" 20
 		# A managed containerd normally leaves with dockerd.
 		for k in $kids; do
 			kill -0 "$k" 2>/dev/null || continue

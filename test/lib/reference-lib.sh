@@ -37,7 +37,7 @@ reference_config() {
 }
 
 start_reference() {
-	local f=$1 i
+	local f=$1
 	shift
 	stop_reference
 	# 3>&-: the reference must not hold the TAP output, or prove waits
@@ -49,34 +49,16 @@ start_reference() {
 		    </dev/null 3>&-
 	) &
 	REF_PID=$!
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$REF_PID" 2>/dev/null || {
-			echo "docker-registry exited"
-			tail -n 20 "$TRASH/reference.log"
-			REF_PID=
-			return 1
-		}
-		# Plain HTTP to a TLS port still gets an answer (400).
-		registryd_is_up "http://127.0.0.1:$REF_PORT" && return 0
-		sleep 0.1
-	done
-	echo "docker-registry did not answer within 10 s"
-	tail -n 20 "$TRASH/reference.log"
+	# Plain HTTP to a TLS port still gets an answer (400).
+	await_server "$REF_PID" "http://127.0.0.1:$REF_PORT" \
+	    "$TRASH/reference.log" docker-registry && return 0
 	stop_reference
 	return 1
 }
 
 stop_reference() {
-	local i
 	[ -n "$REF_PID" ] || return 0
-	kill -TERM "$REF_PID" 2>/dev/null
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$REF_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$REF_PID" 2>/dev/null
-	wait "$REF_PID" 2>/dev/null
+	stop_pid "$REF_PID"
 	REF_PID=
-	return 0
 }
 test_atexit stop_reference

@@ -370,6 +370,39 @@ registryd_is_up() {
 	[ -n "$code" ] && [ "$code" != 000 ]
 }
 
+# await_server PID BASE LOG WHAT: wait up to 10 s for BASE/v2/ to answer
+# while PID runs. When PID exits first or the time is up, say so (as
+# WHAT), print the tail of LOG and return 1; the caller stops PID.
+await_server() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		if ! kill -0 "$1" 2>/dev/null; then
+			echo "$4 exited at start"
+			tail -n 20 "$3"
+			return 1
+		fi
+		registryd_is_up "$2" && return 0
+		sleep 0.1
+	done
+	echo "$4 did not answer within 10 s"
+	tail -n 20 "$3"
+	return 1
+}
+
+# stop_pid PID [SECONDS]: SIGTERM, SIGKILL when PID still runs SECONDS
+# (10) later, reap.
+stop_pid() {
+	local i
+	kill -TERM "$1" 2>/dev/null
+	for ((i = 0; i < ${2:-10} * 10; i++)); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$1" 2>/dev/null
+	wait "$1" 2>/dev/null
+	return 0
+}
+
 # start_registryd [VAR=value...]: start the server with the generated
 # config (written now unless $CONF exists) and the given extra environment;
 # wait up to 10 s until /v2/ answers. Fails if it exits or never answers.

@@ -192,16 +192,10 @@ socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=1).close()' \
 }
 
 stop_nginx() {
-	local i kids k
+	local kids k
 	[ -n "$NGINX_PID" ] || return 0
 	kids=$(pgrep -P "$NGINX_PID" 2>/dev/null)
-	kill -TERM "$NGINX_PID" 2>/dev/null
-	for ((i = 0; i < 100; i++)); do
-		kill -0 "$NGINX_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$NGINX_PID" 2>/dev/null
-	wait "$NGINX_PID" 2>/dev/null
+	stop_pid "$NGINX_PID"
 	# Workers normally leave with the master.
 	for k in $kids; do
 		kill -0 "$k" 2>/dev/null && kill -KILL "$k" 2>/dev/null

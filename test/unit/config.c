@@ -13,64 +13,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config_fixture.h"
 #include "tap.h"
 
 #include "../../src/config.c"
 
 #define CONF "registryd.conf"
-
-static char captured[16384];
-
-/* Write text to path; text NULL removes it. */
-static void
-put_file(const char *path, const char *text, size_t len)
-{
-	FILE *fp;
-
-	if (text == NULL) {
-		(void)unlink(path);
-		return;
-	}
-	if ((fp = fopen(path, "w")) == NULL ||
-	    fwrite(text, 1, len, fp) != len || fclose(fp) != 0) {
-		perror(path);
-		exit(2);
-	}
-}
-
-/* Run config_load with fd (1 or 2) redirected; its output in captured. */
-static int
-capture_load(struct config *cf, const char *path, int required, char **envp)
-{
-	FILE *fp;
-	size_t n;
-	int saved, fd, rv;
-
-	fflush(stderr);
-	if ((saved = dup(2)) == -1 ||
-	    (fd = open("captured.txt", O_RDWR | O_CREAT | O_TRUNC, 0600)) ==
-	        -1 ||
-	    dup2(fd, 2) == -1) {
-		perror("capture");
-		exit(2);
-	}
-	close(fd);
-	rv = config_load(cf, path, required, envp);
-	fflush(stderr);
-	if (dup2(saved, 2) == -1) {
-		perror("restore");
-		exit(2);
-	}
-	close(saved);
-	if ((fp = fopen("captured.txt", "r")) == NULL) {
-		perror("captured.txt");
-		exit(2);
-	}
-	n = fread(captured, 1, sizeof(captured) - 1, fp);
-	captured[n] = '\0';
-	fclose(fp);
-	return rv;
-}
 
 /* Load text as CONF (required) with envp; returns config_load's value. */
 static int
@@ -123,17 +71,6 @@ expect_env(const char *var, int want_rv, const char *msg)
 	if (rv != want_rv || strcmp(captured, want) != 0)
 		printf("#   rv %d, stderr \"%s\"\n", rv, captured);
 	config_free(&cf);
-}
-
-static const char *
-header(const struct config *cf, const char *name)
-{
-	int i;
-
-	for (i = 0; i < cf->cf_nheaders; i++)
-		if (strcasecmp(cf->cf_headers[i].ch_name, name) == 0)
-			return cf->cf_headers[i].ch_value;
-	return NULL;
 }
 
 static void
@@ -1169,10 +1106,9 @@ static void
 test_dump(void)
 {
 	struct config cf, cf2;
+	struct capture cap;
 	char *envp[8];
-	FILE *fp;
-	size_t n;
-	int saved, fd, rv;
+	int rv;
 
 	envp[0] = "REGISTRY_HTTP_SECRET=hunter2";
 	envp[1] = "REGISTRY_HTTP_HEADERS_X-Quoted= spaced ";
@@ -1185,28 +1121,9 @@ test_dump(void)
 	rv = load(&cf, "[storage]\ndelete_enabled = on\n", envp);
 	is_int(rv, 0, "load for dump");
 
-	fflush(stdout);
-	if ((saved = dup(1)) == -1 ||
-	    (fd = open("dump.conf", O_RDWR | O_CREAT | O_TRUNC, 0600)) == -1 ||
-	    dup2(fd, 1) == -1) {
-		perror("dump");
-		exit(2);
-	}
-	close(fd);
+	capture_start(&cap, 1, "dump.conf");
 	config_dump(&cf);
-	fflush(stdout);
-	if (dup2(saved, 1) == -1) {
-		perror("restore");
-		exit(2);
-	}
-	close(saved);
-	if ((fp = fopen("dump.conf", "r")) == NULL) {
-		perror("dump.conf");
-		exit(2);
-	}
-	n = fread(captured, 1, sizeof(captured) - 1, fp);
-	captured[n] = '\0';
-	fclose(fp);
+	capture_end(&cap, captured, sizeof(captured));
 
 	ok(strstr(captured, "\n[http]\n") != NULL, "dump has [http]");
 	ok(strstr(captured, "\naddr = :5000\n") != NULL, "dump addr");

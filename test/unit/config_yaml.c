@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "config_fixture.h"
 #include "tap.h"
 
 #include "../../src/config_yaml.c"
@@ -27,59 +28,11 @@
 
 #define YML "c.yml"
 
-static char captured[16384];
-
-static void
-put_file(const char *path, const char *text, size_t len)
-{
-	FILE *fp;
-
-	if ((fp = fopen(path, "w")) == NULL ||
-	    fwrite(text, 1, len, fp) != len || fclose(fp) != 0) {
-		perror(path);
-		exit(2);
-	}
-}
-
-/* config_load of path with stderr captured into captured. */
-static int
-capture_load(struct config *cf, const char *path, char **envp)
-{
-	FILE *fp;
-	size_t n;
-	int saved, fd, rv;
-
-	fflush(stderr);
-	if ((saved = dup(2)) == -1 ||
-	    (fd = open("captured.txt", O_RDWR | O_CREAT | O_TRUNC, 0600)) ==
-	        -1 ||
-	    dup2(fd, 2) == -1) {
-		perror("capture");
-		exit(2);
-	}
-	close(fd);
-	rv = config_load(cf, path, 1, envp);
-	fflush(stderr);
-	if (dup2(saved, 2) == -1) {
-		perror("restore");
-		exit(2);
-	}
-	close(saved);
-	if ((fp = fopen("captured.txt", "r")) == NULL) {
-		perror("captured.txt");
-		exit(2);
-	}
-	n = fread(captured, 1, sizeof(captured) - 1, fp);
-	captured[n] = '\0';
-	fclose(fp);
-	return rv;
-}
-
 static int
 load(struct config *cf, const char *text, char **envp)
 {
 	put_file(YML, text, strlen(text));
-	return capture_load(cf, YML, envp);
+	return capture_load(cf, YML, 1, envp);
 }
 
 /* text loads with rv want_rv and exactly the lines msgs on stderr. */
@@ -94,17 +47,6 @@ expect(const char *name, const char *text, int want_rv, const char *msgs)
 	if (rv != want_rv || strcmp(captured, msgs) != 0)
 		printf("#   rv %d, stderr \"%s\"\n", rv, captured);
 	config_free(&cf);
-}
-
-static const char *
-header(const struct config *cf, const char *name)
-{
-	int i;
-
-	for (i = 0; i < cf->cf_nheaders; i++)
-		if (strcasecmp(cf->cf_headers[i].ch_name, name) == 0)
-			return cf->cf_headers[i].ch_value;
-	return NULL;
 }
 
 static void

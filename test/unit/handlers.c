@@ -30,6 +30,7 @@
 #include "registry.h"
 #include "store.h"
 #include "store_mem.h"
+#include "api_client.h"
 #include "tap.h"
 
 /*
@@ -58,63 +59,6 @@ calloc(size_t n, size_t size)
 static struct event_base *base;
 static struct config cfg;
 static struct store *st;
-
-/* A response as the client read it. */
-struct resp {
-	int status;
-	char head[8192]; /* status line and headers, NUL-terminated */
-	char *body;      /* malloc'd, NUL-terminated */
-	size_t bodylen;
-};
-
-static void
-api_read_cb(struct bufferevent *bev, void *arg)
-{
-	(void)bev;
-	http_conn_read(arg);
-}
-
-static void
-api_write_cb(struct bufferevent *bev, void *arg)
-{
-	(void)bev;
-	http_conn_drained(arg);
-}
-
-/*
- * Parse one complete response from buf; 1 when it is complete (head and
- * Content-Length bytes of body), 0 when more is needed.
- */
-static int
-api_parse(struct evbuffer *buf, int head_only, struct resp *r)
-{
-	struct evbuffer_ptr end;
-	const char *cl;
-	size_t hlen, blen = 0;
-
-	end = evbuffer_search(buf, "\r\n\r\n", 4, NULL);
-	if (end.pos == -1)
-		return 0;
-	hlen = (size_t)end.pos + 4;
-	if (hlen >= sizeof(r->head))
-		return 0;
-	evbuffer_copyout(buf, r->head, hlen);
-	r->head[hlen] = '\0';
-	if ((cl = strcasestr(r->head, "\r\nContent-Length: ")) != NULL)
-		blen = strtoul(cl + 18, NULL, 10);
-	if (head_only || r->head[9] == '1' ||
-	    strncmp(r->head + 9, "304", 3) == 0)
-		blen = 0;
-	if (evbuffer_get_length(buf) < hlen + blen)
-		return 0;
-	evbuffer_drain(buf, hlen);
-	r->body = malloc(blen + 1);
-	evbuffer_remove(buf, r->body, blen);
-	r->body[blen] = '\0';
-	r->bodylen = blen;
-	r->status = atoi(r->head + 9);
-	return 1;
-}
 
 /* A client on a bufferevent pair: the server reads cl_pair[0]. */
 struct client {
@@ -292,32 +236,6 @@ api_gone(const void *body, size_t bodylen, const char *fmt, ...)
 	client_close(&cl);
 	gate_set(1);
 	return pool_idle() && caught;
-}
-
-static void
-resp_free(struct resp *r)
-{
-	free(r->body);
-	r->body = NULL;
-}
-
-/* The value of response header name (case-insensitive), or "". */
-static const char *
-hdr(const struct resp *r, const char *name, char *out, size_t outsz)
-{
-	char key[128];
-	const char *p, *e;
-
-	snprintf(key, sizeof(key), "\r\n%s: ", name);
-	out[0] = '\0';
-	if ((p = strcasestr(r->head, key)) == NULL)
-		return out;
-	p += strlen(key);
-	if ((e = strstr(p, "\r\n")) == NULL || (size_t)(e - p) >= outsz)
-		return out;
-	memcpy(out, p, (size_t)(e - p));
-	out[e - p] = '\0';
-	return out;
 }
 
 /* 1 when the body is the OCI error body with code. */
@@ -1143,6 +1061,51 @@ answer_digests(const char *body, char got[][DIGEST_BUFSZ], size_t max)
 }
 
 /*
+ * Follow the referrers pages of lib/pages from url (at most five) while
+ * each holds the next of the nwant digests in want and links to the one
+ * after with n=n, last= and extra (the filter as the Link must carry it;
+ * a filter also needs OCI-Filters-Applied on each page). How many pages;
+ * *seen the descriptors they held; url is "" when the last had no Link.
+ */
+static int
+walk_pages(char *url, size_t urlsz, const char *subj,
+    char want[][DIGEST_BUFSZ], size_t nwant, int n, const char *extra,
+    size_t *seen)
+{
+	struct resp r = { 0 };
+	char got[16][DIGEST_BUFSZ], link[512], next[512], v[256];
+	size_t i = 0, k;
+	int pages;
+
+	for (pages = 0; url[0] != '\0' && pages < 5; pages++) {
+		api_req(&r, NULL, 0, "GET %s HTTP/1.1\r\nHost: t\r\n", url);
+		k = answer_digests(r.body, got, 16);
+		if (r.status != 200 || i + k > nwant ||
+		    memcmp(got, want[i], k * DIGEST_BUFSZ) != 0 ||
+		    (extra[0] != '\0' &&
+		    strcmp(hdr(&r, "OCI-Filters-Applied", v, sizeof(v)),
+		        "artifactType") != 0))
+			break;
+		i += k;
+		hdr(&r, "Link", link, sizeof(link));
+		url[0] = '\0';
+		if (link[0] != '\0') {
+			snprintf(next, sizeof(next),
+			    "</v2/lib/pages/referrers/%s?n=%d&last=%s%s>; "
+			    "rel=\"next\"",
+			    subj, n, want[i - 1], extra);
+			if (strcmp(link, next) != 0)
+				break;
+			next_url(&r, url, urlsz);
+		}
+		resp_free(&r);
+	}
+	resp_free(&r);
+	*seen = i;
+	return pages;
+}
+
+/*
  * Referrers pages: n= and Link rel="next" in digest order, with and
  * without the artifactType filter; the index a push writes and a delete
  * removes; a referrer another writer added without the index (found by
@@ -1159,7 +1122,7 @@ test_referrers_pages(void)
 	char empty[DIGEST_BUFSZ], subj[DIGEST_BUFSZ], other[DIGEST_BUFSZ];
 	char all[NREF + 1][DIGEST_BUFSZ], as[NREF][DIGEST_BUFSZ];
 	char got[NREF + 2][DIGEST_BUFSZ], d[DIGEST_BUFSZ];
-	char man[2048], link[512], want[512], v[256], url[512];
+	char man[2048], want[512], v[256], url[512];
 	char **l = NULL, *desc = NULL;
 	size_t n = 0, k, i, na = 0, len = 0;
 	int pushed = 1, pages;
@@ -1197,27 +1160,7 @@ test_referrers_pages(void)
 
 	/* n=3: pages of three, each linked to the next. */
 	snprintf(url, sizeof(url), "/v2/lib/pages/referrers/%s?n=3", subj);
-	for (pages = 0, i = 0; url[0] != '\0' && pages < 5; pages++) {
-		api_req(&r, NULL, 0, "GET %s HTTP/1.1\r\nHost: t\r\n", url);
-		k = answer_digests(r.body, got, NREF + 2);
-		if (r.status != 200 || i + k > NREF ||
-		    memcmp(got, all[i], k * sizeof(all[0])) != 0)
-			break;
-		i += k;
-		hdr(&r, "Link", link, sizeof(link));
-		url[0] = '\0';
-		if (link[0] != '\0') {
-			snprintf(want, sizeof(want),
-			    "</v2/lib/pages/referrers/%s?n=3&last=%s>; "
-			    "rel=\"next\"",
-			    subj, all[i - 1]);
-			if (strcmp(link, want) != 0)
-				break;
-			next_url(&r, url, sizeof(url));
-		}
-		resp_free(&r);
-	}
-	resp_free(&r);
+	pages = walk_pages(url, sizeof(url), subj, all, NREF, 3, "", &i);
 	ok(pages == 3 && i == NREF && url[0] == '\0',
 	    "n=3: three pages linked in order, %zu descriptors, the last "
 	    "without a Link (%d pages)",
@@ -1226,30 +1169,8 @@ test_referrers_pages(void)
 	/* The filter: only a's, pages of two, the filter in the Link. */
 	snprintf(url, sizeof(url),
 	    "/v2/lib/pages/referrers/%s?n=2&artifactType=%s", subj, types[0]);
-	for (pages = 0, i = 0; url[0] != '\0' && pages < 5; pages++) {
-		api_req(&r, NULL, 0, "GET %s HTTP/1.1\r\nHost: t\r\n", url);
-		k = answer_digests(r.body, got, NREF + 2);
-		if (r.status != 200 || i + k > na ||
-		    memcmp(got, as[i], k * sizeof(as[0])) != 0 ||
-		    strcmp(hdr(&r, "OCI-Filters-Applied", v, sizeof(v)),
-		        "artifactType") != 0)
-			break;
-		i += k;
-		hdr(&r, "Link", link, sizeof(link));
-		url[0] = '\0';
-		if (link[0] != '\0') {
-			snprintf(want, sizeof(want),
-			    "</v2/lib/pages/referrers/%s?n=2&last=%s&"
-			    "artifactType=application%%2Fvnd.example.a>; "
-			    "rel=\"next\"",
-			    subj, as[i - 1]);
-			if (strcmp(link, want) != 0)
-				break;
-			next_url(&r, url, sizeof(url));
-		}
-		resp_free(&r);
-	}
-	resp_free(&r);
+	pages = walk_pages(url, sizeof(url), subj, as, na, 2,
+	    "&artifactType=application%2Fvnd.example.a", &i);
 	ok(pages == 2 && i == na && url[0] == '\0',
 	    "artifactType with n=2: the %zu a's in two pages, "
 	    "OCI-Filters-Applied on each, the filter kept in the Link",

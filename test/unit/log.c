@@ -15,49 +15,26 @@
 #include <jansson.h>
 
 #include "../../src/log.c"
+#include "fixture.h"
 #include "tap.h"
 
 #define CAPTURE "log-capture.txt"
 
 static char out[65536];
-static int saved_fd = -1;
+static struct capture cap;
 
 /* Send stderr to CAPTURE (emptied). */
 static void
-capture_start(void)
+log_capture_start(void)
 {
-	int fd;
-
-	fflush(stderr);
-	if ((saved_fd = dup(2)) == -1 ||
-	    (fd = open(CAPTURE, O_RDWR | O_CREAT | O_TRUNC, 0600)) == -1 ||
-	    dup2(fd, 2) == -1) {
-		perror("capture");
-		exit(2);
-	}
-	close(fd);
+	capture_start(&cap, 2, CAPTURE);
 }
 
 /* Restore stderr; what was written is in out. */
 static void
-capture_end(void)
+log_capture_end(void)
 {
-	FILE *fp;
-	size_t n;
-
-	fflush(stderr);
-	if (dup2(saved_fd, 2) == -1) {
-		perror("restore");
-		exit(2);
-	}
-	close(saved_fd);
-	if ((fp = fopen(CAPTURE, "r")) == NULL) {
-		perror(CAPTURE);
-		exit(2);
-	}
-	n = fread(out, 1, sizeof(out) - 1, fp);
-	out[n] = '\0';
-	fclose(fp);
+	capture_end(&cap, out, sizeof(out));
 }
 
 /* log_json_str alone: s escaped within max bytes. */
@@ -193,13 +170,13 @@ test_json_lines(void)
 	unsetenv("JOURNAL_STREAM");
 	log_init(LOG_LVL_DEBUG, 1);
 	log_set_format(LOG_FMT_JSON);
-	capture_start();
+	log_capture_start();
 	log_info("hello \"%s\"", "world");
 	log_warnx("bad\nthing");
 	errno = ENOENT;
 	log_warn("open %s", "x");
 	log_access(&lr);
-	capture_end();
+	log_capture_end();
 	is_int(all_json(&j), 4, "four JSON lines");
 	if (j != NULL) {
 		is_str(json_string_value(json_object_get(j, "msg")),
@@ -237,9 +214,9 @@ test_json_lines(void)
 
 	/* A response that did not go out whole. */
 	lr.lr_aborted = 1;
-	capture_start();
+	log_capture_start();
 	log_access(&lr);
-	capture_end();
+	log_capture_end();
 	is_int(all_json(&j), 1, "aborted: one JSON line");
 	if (j != NULL) {
 		is_str(json_string_value(json_object_get(j, "msg")),
@@ -256,10 +233,10 @@ test_json_lines(void)
 	lr.lr_path = big;
 	lr.lr_user = NULL;
 	lr.lr_digest = "";
-	capture_start();
+	log_capture_start();
 	log_info("%s", big);
 	log_access(&lr);
-	capture_end();
+	log_capture_end();
 	is_int(all_json(&j), 2, "overlong message and path: JSON lines");
 	if (j != NULL) {
 		ok(json_object_get(j, "auth.user.name") == NULL,
@@ -279,11 +256,11 @@ test_text_and_journal(void)
 	char js[64];
 
 	unsetenv("JOURNAL_STREAM");
-	capture_start();
+	log_capture_start();
 	log_init(LOG_LVL_INFO, 1);
 	log_access(&lr);
 	log_debug("not shown");
-	capture_end();
+	log_capture_end();
 	ok(strlen(out) > 25 && out[4] == '-' && out[10] == 'T' &&
 	        strstr(out, "Z access: [::1]:80 GET /v2/ 200 2 0ms - -\n") !=
 	            NULL,
@@ -293,9 +270,9 @@ test_text_and_journal(void)
 	lr.lr_status = 499;
 	lr.lr_bytes = 0;
 	lr.lr_aborted = 1;
-	capture_start();
+	log_capture_start();
 	log_access(&lr);
-	capture_end();
+	log_capture_end();
 	ok(strstr(out, " access: [::1]:80 GET /v2/ 499 0 0ms - - aborted\n") !=
 	        NULL,
 	    "text: an aborted line ends in aborted");
@@ -304,7 +281,7 @@ test_text_and_journal(void)
 	lr.lr_aborted = 0;
 
 	/* JOURNAL_STREAM naming the capture file: the journal's stream. */
-	capture_start();
+	log_capture_start();
 	if (fstat(2, &st) == -1)
 		exit(2);
 	snprintf(js, sizeof(js), "%llu:%llu", (unsigned long long)st.st_dev,
@@ -314,7 +291,7 @@ test_text_and_journal(void)
 	log_access(&lr);
 	log_warnx("w");
 	log_debug("d");
-	capture_end();
+	log_capture_end();
 	is_str(out,
 	    "<6>access: [::1]:80 GET /v2/ 200 2 0ms - -\n"
 	    "<4>warn: w\n"
@@ -323,17 +300,17 @@ test_text_and_journal(void)
 
 	/* Set, but for another stream (a child of a service). */
 	setenv("JOURNAL_STREAM", "1:2", 1);
-	capture_start();
+	log_capture_start();
 	log_init(LOG_LVL_INFO, 1);
 	log_warnx("w");
-	capture_end();
+	log_capture_end();
 	ok(out[0] != '<' && strstr(out, "Z warn: w\n") != NULL,
 	    "JOURNAL_STREAM of another stream: timestamp kept");
 	setenv("JOURNAL_STREAM", "garbage", 1);
-	capture_start();
+	log_capture_start();
 	log_init(LOG_LVL_INFO, 1);
 	log_warnx("w");
-	capture_end();
+	log_capture_end();
 	ok(out[0] != '<', "malformed JOURNAL_STREAM: not the journal");
 	unsetenv("JOURNAL_STREAM");
 	log_init(LOG_LVL_ERROR, 0);

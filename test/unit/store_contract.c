@@ -8,7 +8,6 @@
 #include <sys/stat.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -22,6 +21,7 @@
 #include "store.h"
 #include "store_fs.h"
 #include "store_mem.h"
+#include "fixture.h"
 #include "tap.h"
 
 #define NAME    "lib/alpine"
@@ -73,13 +73,29 @@ static char digest_hello[DIGEST_BUFSZ], digest_world[DIGEST_BUFSZ];
 static char digest_empty[DIGEST_BUFSZ], digest_m1[DIGEST_BUFSZ];
 static char digest_m2[DIGEST_BUFSZ], digest_up[DIGEST_BUFSZ];
 
+/*
+ * Start THREADS workers on s running run, wait for them all; returns how
+ * many started, and adds the failures they counted to *failed.
+ */
 static int
-rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+workers_run(struct worker *wk, struct store *s, void *(*run)(void *),
+    int *failed)
 {
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
+	int i, started = 0;
+
+	for (i = 0; i < THREADS; i++) {
+		wk[i].wk_store = s;
+		wk[i].wk_id = i;
+		wk[i].wk_failed = 0;
+		if (pthread_create(&wk[i].wk_thread, NULL, run, &wk[i]) != 0)
+			break;
+		started++;
+	}
+	for (i = 0; i < started; i++) {
+		pthread_join(wk[i].wk_thread, NULL);
+		*failed += wk[i].wk_failed;
+	}
+	return started;
 }
 
 /* list_is: the list has exactly the n strings of want, in that order. */
@@ -712,7 +728,7 @@ contract_referrers(struct store *s, const char *drv)
 	struct worker wk[THREADS];
 	char **l = NULL, **add = NULL, **drop = NULL, *desc = NULL;
 	size_t n = 99, nadd = 99, ndrop = 99, len = 0;
-	int i, started = 0, failed = 0;
+	int started, failed = 0;
 
 	ok(store_referrer_list(s, REFS, digest_m1, &l, &n) == 0 && n == 0,
 	    "%s: referrer_list of an unknown repository: empty", drv);
@@ -834,19 +850,7 @@ contract_referrers(struct store *s, const char *drv)
 	    "%s: referrer_list of a malformed subject: EINVAL", drv);
 
 	/* Several writers of one subject lose nothing of each other. */
-	for (i = 0; i < THREADS; i++) {
-		wk[i].wk_store = s;
-		wk[i].wk_id = i;
-		wk[i].wk_failed = 0;
-		if (pthread_create(&wk[i].wk_thread, NULL, referrer_run,
-		        &wk[i]) != 0)
-			break;
-		started++;
-	}
-	for (i = 0; i < started; i++) {
-		pthread_join(wk[i].wk_thread, NULL);
-		failed += wk[i].wk_failed;
-	}
+	started = workers_run(wk, s, referrer_run, &failed);
 	ok(started == THREADS && failed == 0,
 	    "%s: %d threads index referrers of one subject at once", drv,
 	    THREADS);
@@ -947,21 +951,9 @@ contract_threads(struct store *s, const char *drv)
 	struct worker wk[THREADS];
 	char **l = NULL;
 	size_t n = 0;
-	int i, started = 0, failed = 0;
+	int started, failed = 0;
 
-	for (i = 0; i < THREADS; i++) {
-		wk[i].wk_store = s;
-		wk[i].wk_id = i;
-		wk[i].wk_failed = 0;
-		if (pthread_create(&wk[i].wk_thread, NULL, worker_run,
-		        &wk[i]) != 0)
-			break;
-		started++;
-	}
-	for (i = 0; i < started; i++) {
-		pthread_join(wk[i].wk_thread, NULL);
-		failed += wk[i].wk_failed;
-	}
+	started = workers_run(wk, s, worker_run, &failed);
 	ok(started == THREADS && failed == 0,
 	    "%s: %d threads at once: no failures", drv, THREADS);
 	ok(store_tag_list(s, "threads/t0", &l, &n) == 0 && n == ROUNDS,
@@ -1028,7 +1020,6 @@ main(void)
 		store_close(s);
 	}
 
-	if (nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS) == -1)
-		perror(root);
+	rm_tree(root);
 	return done_testing();
 }

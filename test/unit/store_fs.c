@@ -38,6 +38,7 @@ static int rec_fdatasync(int);
 #undef sync_file_range
 #undef renameat
 #undef fdatasync
+#include "fixture.h"
 #include "tap.h"
 
 static int
@@ -51,34 +52,17 @@ sfr_record(int fd, off_t off, off_t len, unsigned int flags)
 
 static char root[PATH_MAX];
 
-/* Read a file below root into a static buffer; NULL when missing. */
+/* A file below root in a static buffer; NULL when missing. */
 static const char *
 slurp(const char *rel)
 {
-	static char buf[4096];
-	char path[PATH_MAX * 2];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	if ((fd = open(path, O_RDONLY)) == -1)
-		return NULL;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 0)
-		return NULL;
-	buf[n] = '\0';
-	return buf;
+	return slurp_at(root, rel);
 }
 
 static int
 exists(const char *rel)
 {
-	char path[PATH_MAX * 2];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	return lstat(path, &st) == 0;
+	return exists_at(root, rel);
 }
 
 static int

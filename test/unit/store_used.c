@@ -12,7 +12,6 @@
 #include <sys/stat.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +24,7 @@
 #include "store.h"
 #include "store_fs.h"
 #include "store_mem.h"
+#include "fixture.h"
 #include "tap.h"
 
 #define NAME  "lib/used"
@@ -95,15 +95,6 @@ fresh_left_alone(struct used *u)
 	        store_blob_used(s, d_b, &b2) == 0 && ms_between(&l0, &l2) > 0 &&
 	        ms_between(&b0, &b2) > 0,
 	    "%s: store_link_touch writes fresh marks all the same", drv);
-}
-
-static int
-rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
 }
 
 static void
@@ -300,7 +291,6 @@ main(void)
 		store_close(u[i].u_store);
 	}
 
-	if (nftw(root, rm_cb, 16, FTW_DEPTH | FTW_PHYS) == -1)
-		perror(root);
+	rm_tree(root);
 	return done_testing();
 }

@@ -30,6 +30,7 @@
 #include "registry.h"
 #include "store.h"
 #include "store_mem.h"
+#include "api_client.h"
 #include "tap.h"
 #include "ui_assets.h"
 #include "util.h"
@@ -37,58 +38,6 @@
 static struct event_base *base;
 static struct config cfg;
 static struct store *st;
-
-struct resp {
-	int status;
-	char head[8192];
-	char *body;
-	size_t bodylen;
-};
-
-static void
-read_cb(struct bufferevent *bev, void *arg)
-{
-	(void)bev;
-	http_conn_read(arg);
-}
-
-static void
-write_cb(struct bufferevent *bev, void *arg)
-{
-	(void)bev;
-	http_conn_drained(arg);
-}
-
-/* One whole response from buf (head, Content-Length bytes); 1 when done. */
-static int
-parse(struct evbuffer *buf, int head_only, struct resp *r)
-{
-	struct evbuffer_ptr end;
-	const char *cl;
-	size_t hlen, blen = 0;
-
-	end = evbuffer_search(buf, "\r\n\r\n", 4, NULL);
-	if (end.pos == -1)
-		return 0;
-	hlen = (size_t)end.pos + 4;
-	if (hlen >= sizeof(r->head))
-		return 0;
-	evbuffer_copyout(buf, r->head, hlen);
-	r->head[hlen] = '\0';
-	if ((cl = strcasestr(r->head, "\r\nContent-Length: ")) != NULL)
-		blen = strtoul(cl + 18, NULL, 10);
-	if (head_only || strncmp(r->head + 9, "304", 3) == 0)
-		blen = 0;
-	if (evbuffer_get_length(buf) < hlen + blen)
-		return 0;
-	evbuffer_drain(buf, hlen);
-	r->body = malloc(blen + 1);
-	evbuffer_remove(buf, r->body, blen);
-	r->body[blen] = '\0';
-	r->bodylen = blen;
-	r->status = atoi(r->head + 9);
-	return 1;
-}
 
 /*
  * Send the request head (printf, "\r\n" line ends, no blank line) and
@@ -114,7 +63,7 @@ req(struct resp *r, const void *body, size_t bodylen, const char *fmt, ...)
 	    (hc = http_conn_new(pair[0], 1, "127.0.0.1:1", "127.0.0.1", 0)) ==
 	        NULL)
 		abort();
-	bufferevent_setcb(pair[0], read_cb, write_cb, NULL, hc);
+	bufferevent_setcb(pair[0], api_read_cb, api_write_cb, NULL, hc);
 	bufferevent_enable(pair[0], EV_READ | EV_WRITE);
 	bufferevent_enable(pair[1], EV_READ | EV_WRITE);
 	bufferevent_write(pair[1], head, strlen(head));
@@ -124,7 +73,7 @@ req(struct resp *r, const void *body, size_t bodylen, const char *fmt, ...)
 		bufferevent_write(pair[1], body, bodylen);
 	for (i = 0; i < 20000 && !done; i++) {
 		event_base_loop(base, EVLOOP_NONBLOCK);
-		done = parse(bufferevent_get_input(pair[1]),
+		done = api_parse(bufferevent_get_input(pair[1]),
 		    strncmp(head, "HEAD ", 5) == 0, r);
 		if (!done && i > 100)
 			usleep(100);
@@ -136,32 +85,6 @@ req(struct resp *r, const void *body, size_t bodylen, const char *fmt, ...)
 	http_conn_free(hc);
 	bufferevent_free(pair[0]);
 	bufferevent_free(pair[1]);
-}
-
-static void
-resp_free(struct resp *r)
-{
-	free(r->body);
-	r->body = NULL;
-}
-
-/* The value of response header name, or "". */
-static const char *
-hdr(const struct resp *r, const char *name, char *out, size_t outsz)
-{
-	char key[128];
-	const char *p, *e;
-
-	snprintf(key, sizeof(key), "\r\n%s: ", name);
-	out[0] = '\0';
-	if ((p = strcasestr(r->head, key)) == NULL)
-		return out;
-	p += strlen(key);
-	if ((e = strstr(p, "\r\n")) == NULL || (size_t)(e - p) >= outsz)
-		return out;
-	memcpy(out, p, (size_t)(e - p));
-	out[e - p] = '\0';
-	return out;
 }
 
 static json_t *

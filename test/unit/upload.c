@@ -15,37 +15,24 @@
 
 #include "../../src/upload.c"
 #include "store_fs.h"
+#include "fixture.h"
 #include "tap.h"
 
 static char root[PATH_MAX];
 
+/* The registry:2 tree below root, where the store keeps its files. */
+static char v2root[PATH_MAX + 32];
+
 static const char *
 slurp(const char *rel)
 {
-	static char buf[4096];
-	char path[PATH_MAX * 2];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/docker/registry/v2/%s", root, rel);
-	if ((fd = open(path, O_RDONLY)) == -1)
-		return NULL;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n < 0)
-		return NULL;
-	buf[n] = '\0';
-	return buf;
+	return slurp_at(v2root, rel);
 }
 
 static int
 exists(const char *rel)
 {
-	char path[PATH_MAX * 2];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "%s/docker/registry/v2/%s", root, rel);
-	return lstat(path, &st) == 0;
+	return exists_at(v2root, rel);
 }
 
 static int
@@ -263,6 +250,7 @@ main(void)
 		perror("mkdtemp");
 		return 1;
 	}
+	snprintf(v2root, sizeof(v2root), "%s/docker/registry/v2", root);
 	if ((st = store_fs_open(root, 0, err, sizeof(err))) == NULL) {
 		printf("# store_fs_open: %s\n", err);
 		return 1;

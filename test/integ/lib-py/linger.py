@@ -10,22 +10,18 @@ reply's status and "closed_after", the seconds from the reply's end to
 the close (null: still open after SECONDS). Used by t3700-slowloris.sh.
 """
 import json
-import socket
 import sys
 import time
+
+import httpsock
 
 
 def main():
     port, interval, seconds = (int(sys.argv[1]), float(sys.argv[2]),
                                float(sys.argv[3]))
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    s.sendall(b"GET /v2/ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-    reply = b""
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        reply += b
+    s = httpsock.connect(port)
+    s.sendall(httpsock.GET_V2)
+    reply = httpsock.read_to_eof(s)
     t0 = time.monotonic()
     closed = None
     while time.monotonic() - t0 < seconds:

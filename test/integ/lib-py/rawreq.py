@@ -24,6 +24,8 @@ import socket
 import sys
 import time
 
+import httpsock
+
 
 def tree(root):
     """Every path under root, except what lies in _uploads directories."""
@@ -46,14 +48,9 @@ def first_code(path):
 def alive(port):
     """Status of GET /v2/ on a new connection, or "down"."""
     try:
-        s = socket.create_connection(("127.0.0.1", port), timeout=5)
-        s.sendall(b"GET /v2/ HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-        buf = b""
-        while True:
-            b = s.recv(65536)
-            if not b:
-                break
-            buf += b
+        s = httpsock.connect(port, 5)
+        s.sendall(httpsock.GET_V2)
+        buf = httpsock.read_to_eof(s)
         s.close()
         return buf.split(b" ", 2)[1].decode()
     except Exception:
