@@ -2542,7 +2542,7 @@ main(void)
 		return 1;
 	/* One store worker: the gate holds it (api_gone). */
 	if ((base = event_base_new()) == NULL ||
-	    pool_start(base, (const int[POOL_NCLASSES]){1, 1, 1}) == -1)
+	    pool_start(base, (const int[POOL_NCLASSES]){1, 1, 1}, 0) == -1)
 		return 1;
 	if ((st = store_mem_open()) == NULL)
 		return 1;
