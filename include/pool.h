@@ -42,9 +42,11 @@ struct pool_stats {
 	int ps_running;        /* jobs a worker runs now */
 	int ps_limit;          /* queued + running refused beyond; 0: none */
 	uint64_t ps_submitted; /* jobs accepted since start */
-	uint64_t ps_refused;   /* pool_submit calls refused: limit, or */
-	uint64_t ps_refused_nothread; /* no worker could start (of refused) */
-	uint64_t ps_spawn_failed;     /* pthread_create failures */
+	/* pool_submit calls refused: at the limit, or for want of a thread */
+	uint64_t ps_refused;
+	/* of those, refused because no worker ran and none could start */
+	uint64_t ps_refused_nothread;
+	uint64_t ps_spawn_failed; /* pthread_create failures */
 	int ps_spawn_err; /* pthread_create's last error; 0 after a success */
 	uint64_t ps_cancelled;   /* jobs cancelled before they ran */
 	uint64_t ps_avg_work_us; /* moving average of pj_work's run time */
