@@ -136,6 +136,8 @@
 #define POOL_WALK_THREADS     2
 #define POOL_AUTH_THREADS_MAX 4
 #define POOL_THREADS_MAX      32 /* all classes together */
+/* After a failed pthread_create, none for the class for this long. */
+#define POOL_SPAWN_BACKOFF_MS 1000
 /*
  * The workers' memory (pool.c): malloc arenas, the loop's and one the
  * workers share; and how long after a job the free pages of the arenas

@@ -36,27 +36,39 @@ struct pool_job {
 
 /* One class as pool_stats sees it (for logs and /metrics). */
 struct pool_stats {
-	int ps_threads;          /* workers of the class, started or not */
-	int ps_queued;           /* jobs waiting for a worker */
-	int ps_running;          /* jobs a worker runs now */
-	int ps_limit;            /* queued + running refused beyond; 0: none */
-	uint64_t ps_submitted;   /* jobs accepted since start */
-	uint64_t ps_refused;     /* pool_submit calls refused (limit) */
+	int ps_threads;        /* workers of the class started */
+	int ps_threads_max;    /* workers the class may have */
+	int ps_queued;         /* jobs waiting for a worker */
+	int ps_running;        /* jobs a worker runs now */
+	int ps_limit;          /* queued + running refused beyond; 0: none */
+	uint64_t ps_submitted; /* jobs accepted since start */
+	/* pool_submit calls refused: at the limit, or for want of a thread */
+	uint64_t ps_refused;
+	/* of those, refused because no worker ran and none could start */
+	uint64_t ps_refused_nothread;
+	uint64_t ps_spawn_failed; /* pthread_create failures */
+	int ps_spawn_err; /* pthread_create's last error; 0 after a success */
 	uint64_t ps_cancelled;   /* jobs cancelled before they ran */
 	uint64_t ps_avg_work_us; /* moving average of pj_work's run time */
 };
+
+/* pool_start flags */
+#define POOL_START_AUTH 0x1 /* password checks will come: a worker now */
 
 /*
  * pool_start: set up the workers, up to nthreads[class] of each (each at
  * least 1; NULL: the defaults of bounds.h, with one password-check worker
  * per CPU but one), whose finished jobs are reported on base. One store
- * and one walk worker start now, the others with the jobs that find no
- * worker idle. The workers
- * share one malloc arena (M_ARENA_MAX, unless MALLOC_ARENA_MAX is set),
- * and the free memory of every arena is trimmed once jobs pause (see
- * pool.c). Returns 0, or -1 with a logged reason.
+ * and one walk worker start now, and one password-check worker with
+ * POOL_START_AUTH; the others with the jobs that find no worker idle
+ * (after a failed pthread_create, not again for POOL_SPAWN_BACKOFF_MS).
+ * The workers share one malloc arena (M_ARENA_MAX, unless
+ * MALLOC_ARENA_MAX is set), and the free memory of every arena is
+ * trimmed once jobs pause (see pool.c). Returns 0, or -1 with a logged
+ * reason (a worker that must start now could not).
  */
-int pool_start(struct event_base *base, const int nthreads[POOL_NCLASSES]);
+int pool_start(struct event_base *base, const int nthreads[POOL_NCLASSES],
+    int flags);
 /* pool_default_threads: the workers of class c with nthreads NULL. */
 int pool_default_threads(enum pool_class c);
 /*
@@ -67,8 +79,10 @@ int pool_default_threads(enum pool_class c);
 void pool_set_limit(enum pool_class c, int max);
 /*
  * pool_submit: queue job in its pj_class; its pj_done runs on the loop
- * once pj_work has run. 0, or -1 with errno EAGAIN when the class is at
- * its limit (the job is not queued; the caller still owns it).
+ * once pj_work has run. 0, or -1 when the class is at its limit (errno
+ * EAGAIN) or has no worker and none could start (pthread_create's error;
+ * counted in ps_refused_nothread): the job is not queued, the caller
+ * still owns it.
  */
 int pool_submit(struct pool_job *);
 /*

@@ -71,8 +71,8 @@ struct api_tags_list {
 static int page_args(struct request *, size_t *, char *, size_t, int *);
 static size_t json_str_len(const char *);
 static char *json_str_put(char *, const char *);
-static char *
-names_json(const char *, const char *, char *const *, size_t, size_t *);
+static char *names_json(const char *name, const char *key, char *const *v,
+    size_t n, size_t *lenp);
 static void catalog_work(struct store_call *);
 static void catalog_done(struct store_call *);
 static void catalog_free(struct api_catalog_page *);
@@ -143,11 +143,15 @@ json_str_put(char *out, const char *s)
  * The answer of a listing, {"name":name,"key":[v...]} (no "name" when
  * name is NULL), in one allocation sized by a first pass; *lenp is its
  * length. The bytes jansson's JSON_COMPACT gave (control characters
- * aside: \u00XX here; the name and tag grammars have none, they are
- * escaped anyway), without jansson's two blocks per entry (the string
+ * aside: \u00XX here), without jansson's two blocks per entry (the string
  * object and its copy) and growing dump buffer: 10 000 tags made 20 000
  * allocations, ~1 MiB of heap at once, and took as long as listing them
- * (bench row 6c and phase 7's catalog/tags peak). NULL: out of memory.
+ * (bench row 6c and phase 7's catalog/tags peak). Bytes from 0x80 up
+ * are copied as they are, so the body is JSON (UTF-8) only because every
+ * name and tag met its grammar, ASCII alone, before it got here: the
+ * router checks the request's name, and the drivers list only names and
+ * tags that pass store_name_valid and store_tag_valid (a directory on
+ * disk or a key in a bucket may be named anything). NULL: out of memory.
  */
 static char *
 names_json(const char *name, const char *key, char *const *v, size_t n,
@@ -157,7 +161,7 @@ names_json(const char *name, const char *key, char *const *v, size_t n,
 	char *body, *p;
 
 	/* {"key":[]} and "name":, around the strings, a comma between. */
-	len = strlen(key) + 7 + (n > 0 ? n - 1 : 0);
+	len = json_str_len(key) + 5 + (n > 0 ? n - 1 : 0);
 	if (name != NULL)
 		len += json_str_len(name) + 8;
 	for (i = 0; i < n; i++)

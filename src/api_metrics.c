@@ -146,15 +146,17 @@ metrics_pool_family(FILE *f, const char *name, const char *type,
 }
 
 /*
- * The worker pool, by class of job (pool.h): its threads, what waits for
- * them and what they run now, and since start the jobs taken and those
- * refused (password checks beyond their limit, answered 429); and the
- * jobs of every class whose completion has not run yet.
+ * The worker pool, by class of job (pool.h): its threads, started and
+ * allowed, what waits for them and what they run now, and since start
+ * the jobs taken, those refused (password checks beyond their limit or
+ * without a thread, answered 429) and the threads that failed to start;
+ * and the jobs of every class whose completion has not run yet.
  */
 static void
 metrics_pool(FILE *f)
 {
-	double threads[POOL_NCLASSES], queued[POOL_NCLASSES];
+	double threads[POOL_NCLASSES], tmax[POOL_NCLASSES];
+	double tfail[POOL_NCLASSES], queued[POOL_NCLASSES];
 	double running[POOL_NCLASSES], taken[POOL_NCLASSES];
 	double refused[POOL_NCLASSES], work[POOL_NCLASSES];
 	struct pool_stats ps;
@@ -163,6 +165,8 @@ metrics_pool(FILE *f)
 	for (c = 0; c < POOL_NCLASSES; c++) {
 		pool_stats((enum pool_class)c, &ps);
 		threads[c] = ps.ps_threads;
+		tmax[c] = ps.ps_threads_max;
+		tfail[c] = (double)ps.ps_spawn_failed;
 		queued[c] = ps.ps_queued;
 		running[c] = ps.ps_running;
 		taken[c] = (double)ps.ps_submitted;
@@ -170,8 +174,15 @@ metrics_pool(FILE *f)
 		work[c] = (double)ps.ps_avg_work_us / 1e6;
 	}
 	metrics_pool_family(f, "registryd_pool_threads", "gauge",
-	    "Worker threads the class may have (they start with its jobs).",
+	    "Worker threads of the class started (they start with its jobs).",
 	    threads);
+	metrics_pool_family(f, "registryd_pool_threads_max", "gauge",
+	    "Worker threads the class may have.", tmax);
+	metrics_pool_family(f, "registryd_pool_thread_start_failures_total",
+	    "counter",
+	    "Worker threads of the class that failed to start "
+	    "(pthread_create: a limit on threads).",
+	    tfail);
 	metrics_pool_family(f, "registryd_pool_queued_jobs", "gauge",
 	    "Jobs of the class waiting for a worker.", queued);
 	metrics_pool_family(f, "registryd_pool_running_jobs", "gauge",
@@ -179,7 +190,8 @@ metrics_pool(FILE *f)
 	metrics_pool_family(f, "registryd_pool_jobs_total", "counter",
 	    "Jobs of the class taken since start.", taken);
 	metrics_pool_family(f, "registryd_pool_refused_total", "counter",
-	    "Jobs of the class refused at its limit (password checks: 429).",
+	    "Jobs of the class refused at its limit, or because no worker "
+	    "of the class could start (password checks: 429).",
 	    refused);
 	metrics_pool_family(f, "registryd_pool_work_seconds_average", "gauge",
 	    "Moving average of how long a job of the class runs.", work);

@@ -1345,21 +1345,34 @@ auth_cancel(struct auth_pending *ap)
 	(void)pool_cancel(&ap->ap_job);
 }
 
-/* The check queue is full: say so, once a window, not once a refusal. */
+/*
+ * A check was refused: say why, once a window, not once a refusal. The
+ * queue is full (pending_max), or no password-check thread runs because
+ * none could be started (pool_submit), which no setting of ours fixes.
+ */
 static void
 auth_busy_log(void)
 {
 	static uint64_t last;
 	static int logged;
 	uint64_t now = auth_now();
+	struct pool_stats ps;
 
 	if (logged && now - last < AUTH_WINDOW)
 		return;
 	logged = 1;
 	last = now;
-	log_warnx("auth: %d password checks in flight (pending_max): "
-	          "refusing logins that need one with 429 for now",
-	    auth.pending);
+	pool_stats(POOL_AUTH, &ps);
+	if (ps.ps_threads == 0)
+		log_warnx("auth: no password-check thread could be started "
+		          "(pthread_create: %s): refusing logins that need a "
+		          "check with 429 for now; check the limits on threads "
+		          "(ulimit -u, docker --pids-limit, systemd TasksMax)",
+		    strerror(ps.ps_spawn_err != 0 ? ps.ps_spawn_err : EAGAIN));
+	else
+		log_warnx("auth: %d password checks in flight (pending_max): "
+		          "refusing logins that need one with 429 for now",
+		    auth.pending);
 }
 
 /*

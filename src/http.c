@@ -229,6 +229,8 @@ static void http_source_release(struct request *);
 static ssize_t http_fd_read(void *, void *, size_t, uint64_t);
 static void http_fd_free(void *);
 static void http_free_cb(const void *, size_t, void *);
+static void http_reply_mem(struct request *r, int status, const char *type,
+    const void *body, size_t len, int take);
 
 static const http_parser_settings http_settings = {
     .on_message_begin = http_on_message_begin,
@@ -1869,23 +1871,42 @@ http_early_close_check(struct request *r)
 		http_conn_set_state(hc, HTTP_CONN_CLOSE_AFTER_REPLY);
 }
 
+/*
+ * A complete response with an in-memory body, copied or (take) taken
+ * over: the one place that decides, for both, when no body goes out
+ * (HEAD, 204, 304, nothing to send), whether the connection closes after
+ * an early reply, and when reading resumes. A body taken over is freed
+ * here unless the output buffer holds it.
+ */
+static void
+http_reply_mem(struct request *r, int status, const char *content_type,
+    const void *body, size_t len, int take)
+{
+	struct evbuffer *out = bufferevent_get_output(r->r_hc->hc_bev);
+	int no_body = status == 204 || status == 304, rv = -1;
+
+	if (!(r->r_flags & REQ_F_REPLIED)) {
+		http_early_close_check(r);
+		http_write_head(r, status, content_type, len, !no_body);
+		if (r->r_method != HTTP_M_HEAD && !no_body && len > 0)
+			rv = take ? evbuffer_add_reference(out, body, len,
+			                http_free_cb, NULL)
+			          : evbuffer_add(out, body, len);
+		if (rv == 0)
+			r->r_body_queued = len;
+		if (r->r_flags & REQ_F_COMPLETE)
+			http_maybe_resume(r->r_hc);
+	}
+	if (take && rv != 0)
+		free((void *)body);
+}
+
 /* http_reply: a complete response with an in-memory body (copied). */
 void
 http_reply(struct request *r, int status, const char *content_type,
     const void *body, size_t len)
 {
-	struct evbuffer *out = bufferevent_get_output(r->r_hc->hc_bev);
-	int no_body = status == 204 || status == 304;
-
-	if (r->r_flags & REQ_F_REPLIED)
-		return;
-	http_early_close_check(r);
-	http_write_head(r, status, content_type, len, !no_body);
-	if (r->r_method != HTTP_M_HEAD && !no_body && len > 0 &&
-	    evbuffer_add(out, body, len) == 0)
-		r->r_body_queued = len;
-	if (r->r_flags & REQ_F_COMPLETE)
-		http_maybe_resume(r->r_hc);
+	http_reply_mem(r, status, content_type, body, len, 0);
 }
 
 static void
@@ -1905,24 +1926,7 @@ void
 http_reply_take(struct request *r, int status, const char *content_type,
     char *body, size_t len)
 {
-	struct evbuffer *out = bufferevent_get_output(r->r_hc->hc_bev);
-	int no_body = status == 204 || status == 304;
-
-	if (r->r_flags & REQ_F_REPLIED) {
-		free(body);
-		return;
-	}
-	http_early_close_check(r);
-	http_write_head(r, status, content_type, len, !no_body);
-	if (r->r_method == HTTP_M_HEAD || no_body || len == 0)
-		free(body);
-	else if (evbuffer_add_reference(out, body, len, http_free_cb, NULL) ==
-	    0)
-		r->r_body_queued = len;
-	else
-		free(body);
-	if (r->r_flags & REQ_F_COMPLETE)
-		http_maybe_resume(r->r_hc);
+	http_reply_mem(r, status, content_type, body, len, 1);
 }
 
 /*

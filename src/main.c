@@ -333,10 +333,13 @@ main_serve(struct config *cfg)
 		threads[i] = pool_default_threads(i);
 	if (store_workers(store) > threads[POOL_STORE])
 		threads[POOL_STORE] = store_workers(store);
-	if (pool_start(base, threads) == -1) {
+	/* Password checks need a worker: known to start now, not later. */
+	if (pool_start(base, threads, auth_enabled() ? POOL_START_AUTH : 0) ==
+	    -1) {
 		log_errorx("refusing to start: cannot start the worker "
 		           "threads (see above); check the limits on threads "
-		           "and file descriptors (ulimit -u, ulimit -n)");
+		           "and file descriptors (ulimit -u, ulimit -n, "
+		           "docker --pids-limit, systemd TasksMax)");
 		goto done;
 	}
 	pool_set_limit(POOL_AUTH, cfg->cf_auth_pending_max);

@@ -91,9 +91,13 @@ enum {
 struct pool_class_state {
 	struct pool_queue pc_waiting; /* waiting for a worker of the class */
 	pthread_cond_t pc_cond;       /* pc_waiting got a job, or stopping */
-	int pc_max;     /* workers the class may have (pool_start) */
-	int pc_threads; /* started so far (pool_submit starts them) */
-	int pc_idle;    /* waiting on pc_cond for a job */
+	int pc_max;               /* workers the class may have (pool_start) */
+	int pc_threads;           /* started so far (pool_submit starts them) */
+	int pc_spawn_err;         /* pthread_create's last error, 0: none */
+	uint64_t pc_spawn_retry;  /* no pthread_create before (ns), 0: any */
+	uint64_t pc_spawn_failed; /* pthread_create failures */
+	uint64_t pc_nothread;     /* of pc_refused: no worker could start */
+	int pc_idle;              /* waiting on pc_cond for a job */
 	int pc_queued;
 	int pc_running;
 	int pc_limit; /* queued + running refused beyond; 0: none */
@@ -136,6 +140,15 @@ static void pool_finish_locked(struct pool_job *);
 static int pool_spawn_locked(enum pool_class);
 static uint64_t pool_now_ns(void);
 static int pool_default_auth_threads(void);
+static const char *pool_class_name(enum pool_class);
+
+/*
+ * pthread_create, or the unit test's stand-in that fails: thread limits
+ * (ulimit -u, a container's pids limit) cannot be set reliably for a
+ * test that may run as root.
+ */
+static int (*pool_thread_create)(pthread_t *, const pthread_attr_t *,
+    void *(*)(void *), void *) = pthread_create;
 
 static uint64_t
 pool_now_ns(void)
@@ -304,6 +317,21 @@ pool_default_auth_threads(void)
 	return n > POOL_AUTH_THREADS_MAX ? POOL_AUTH_THREADS_MAX : n;
 }
 
+/* For log lines. */
+static const char *
+pool_class_name(enum pool_class c)
+{
+	switch (c) {
+	case POOL_STORE:
+		return "store";
+	case POOL_AUTH:
+		return "password-check";
+	case POOL_WALK:
+	default:
+		return "walk";
+	}
+}
+
 /* pool_default_threads: the workers class c gets with pool_start(NULL). */
 int
 pool_default_threads(enum pool_class c)
@@ -320,12 +348,14 @@ pool_default_threads(enum pool_class c)
 }
 
 /*
- * pool_start: start nthreads[c] workers for each class c (NULL: the
- * defaults), whose finished jobs are reported on base. Returns 0, or -1
- * with a logged reason.
+ * pool_start: let each class c have up to nthreads[c] workers (NULL: the
+ * defaults), whose finished jobs are reported on base, and start the
+ * first of each class whose jobs must be able to run (see below).
+ * Returns 0, or -1 with a logged reason.
  */
 int
-pool_start(struct event_base *base, const int nthreads[POOL_NCLASSES])
+pool_start(struct event_base *base, const int nthreads[POOL_NCLASSES],
+    int flags)
 {
 	int want[POOL_NCLASSES], c, limit, total = 0;
 
@@ -386,13 +416,19 @@ pool_start(struct event_base *base, const int nthreads[POOL_NCLASSES])
 	/*
 	 * The other workers start with the first job that finds none idle
 	 * (pool_submit). Store and walk jobs cannot be refused (store_call),
-	 * so one worker of each is there from the start.
+	 * so one worker of each is there from the start; so is one password
+	 * worker when checks will come (POOL_START_AUTH): whether each class
+	 * can run at all is known here, where a start can still be refused,
+	 * not at the first login after the privileges were dropped, where a
+	 * thread limit (ulimit -u, a container's pids limit, systemd's
+	 * TasksMax) would turn every login into a 429.
 	 */
 	pthread_mutex_lock(&pool.lock);
 	for (c = 0; c < POOL_NCLASSES; c++)
 		pool.cls[c].pc_max = want[c];
 	if (pool_spawn_locked(POOL_STORE) == -1 ||
-	    pool_spawn_locked(POOL_WALK) == -1) {
+	    pool_spawn_locked(POOL_WALK) == -1 ||
+	    ((flags & POOL_START_AUTH) && pool_spawn_locked(POOL_AUTH) == -1)) {
 		pthread_mutex_unlock(&pool.lock);
 		return -1; /* pool_stop joins what did start */
 	}
@@ -401,31 +437,57 @@ pool_start(struct event_base *base, const int nthreads[POOL_NCLASSES])
 }
 
 /*
- * With pool.lock held: start one more worker of class c. Started on
- * demand rather than all at pool_start: an idle worker costs ~12 KiB of
- * RssAnon (its stack's touched pages and thread block), measured with
- * /proc/PID/smaps on bench phase 7's configuration, and most stay idle
+ * With pool.lock held: start one more worker of class c. Workers start
+ * on demand rather than all at pool_start because most would stay idle
  * for ever (the password-check workers without htpasswd, the third and
- * fourth store worker without concurrent commits): 8 threads and 1624
- * KiB at idle, against 3 before the queues of hardening item 5.
+ * fourth store worker without concurrent commits) and each idle one
+ * costs ~12 KiB of RssAnon (its stack's touched pages and thread block;
+ * /proc/PID/smaps on bench phase 7's configuration).
+ *
+ * A failed pthread_create is not tried again for POOL_SPAWN_BACKOFF_MS:
+ * the limit that refused it (ulimit -u, a pids limit) rarely lifts
+ * within a request, and retrying on every job would cost a system call
+ * and a log line each. The class's running workers take the job
+ * meanwhile; a class without any refuses it (pool_submit). One log
+ * line per failure, so at most one per window.
  */
 static int
 pool_spawn_locked(enum pool_class c)
 {
+	struct pool_class_state *pc = &pool.cls[c];
 	struct pool_worker *w;
+	uint64_t now;
+	int err;
 
 	if (pool.stopping || pool.nworkers >= POOL_THREADS_MAX ||
-	    pool.cls[c].pc_threads >= pool.cls[c].pc_max)
+	    pc->pc_threads >= pc->pc_max)
 		return -1;
-	w = &pool.workers[pool.nworkers];
-	w->pw_class = c;
-	if ((errno = pthread_create(&w->pw_thread, NULL, pool_worker, w)) !=
-	    0) {
-		log_warn("pthread_create");
+	now = pool_now_ns();
+	if (pc->pc_spawn_retry != 0 && now < pc->pc_spawn_retry) {
+		errno = pc->pc_spawn_err;
 		return -1;
 	}
+	w = &pool.workers[pool.nworkers];
+	w->pw_class = c;
+	if ((err = pool_thread_create(&w->pw_thread, NULL, pool_worker, w)) !=
+	    0) {
+		pc->pc_spawn_err = err;
+		pc->pc_spawn_failed++;
+		pc->pc_spawn_retry =
+		    now + (uint64_t)POOL_SPAWN_BACKOFF_MS * 1000000u;
+		log_warnx("pool: cannot start a %s worker thread (%d of %d "
+		          "running): pthread_create: %s; not trying again "
+		          "for %d ms; check the limits on threads (ulimit -u, "
+		          "docker --pids-limit, systemd TasksMax)",
+		    pool_class_name(c), pc->pc_threads, pc->pc_max,
+		    strerror(err), POOL_SPAWN_BACKOFF_MS);
+		errno = err;
+		return -1;
+	}
+	pc->pc_spawn_err = 0;
+	pc->pc_spawn_retry = 0;
 	pool.nworkers++;
-	pool.cls[c].pc_threads++;
+	pc->pc_threads++;
 	return 0;
 }
 
@@ -442,7 +504,9 @@ pool_set_limit(enum pool_class c, int max)
 
 /*
  * pool_submit: queue job in its class; its pj_done runs on the loop once
- * it is done. -1 (EAGAIN) when the class is at its limit.
+ * it is done. -1 with errno EAGAIN when the class is at its limit, or
+ * with pthread_create's error when no worker of the class runs and none
+ * could start (pc_nothread tells the two apart).
  */
 int
 pool_submit(struct pool_job *job)
@@ -463,8 +527,9 @@ pool_submit(struct pool_job *job)
 	if (c->pc_idle < c->pc_queued + 1 && c->pc_threads < c->pc_max &&
 	    pool_spawn_locked(job->pj_class) == -1 && c->pc_threads == 0) {
 		c->pc_refused++;
+		c->pc_nothread++;
+		errno = c->pc_spawn_err != 0 ? c->pc_spawn_err : EAGAIN;
 		pthread_mutex_unlock(&pool.lock);
-		errno = EAGAIN;
 		return -1;
 	}
 	job->pj_state = POOL_JOB_QUEUED;
@@ -514,12 +579,16 @@ pool_stats(enum pool_class c, struct pool_stats *ps)
 	struct pool_class_state *pc = &pool.cls[c];
 
 	pthread_mutex_lock(&pool.lock);
-	ps->ps_threads = pc->pc_max;
+	ps->ps_threads = pc->pc_threads;
+	ps->ps_threads_max = pc->pc_max;
 	ps->ps_queued = pc->pc_queued;
 	ps->ps_running = pc->pc_running;
 	ps->ps_limit = pc->pc_limit;
 	ps->ps_submitted = pc->pc_submitted;
 	ps->ps_refused = pc->pc_refused;
+	ps->ps_refused_nothread = pc->pc_nothread;
+	ps->ps_spawn_failed = pc->pc_spawn_failed;
+	ps->ps_spawn_err = pc->pc_spawn_err;
 	ps->ps_cancelled = pc->pc_cancelled;
 	ps->ps_avg_work_us = pc->pc_avg_ns / 1000;
 	pthread_mutex_unlock(&pool.lock);
@@ -527,7 +596,8 @@ pool_stats(enum pool_class c, struct pool_stats *ps)
 
 /*
  * pool_wait_estimate: the queue's depth times the average run time,
- * spread over the class's workers, in whole seconds rounded up; 1 to
+ * spread over the class's workers (those started: a class short of
+ * threads has fewer than it may have), in whole seconds rounded up; 1 to
  * 3600.
  */
 int

@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include "digest.h"
 #include "log.h"
 #include "pool.h"
+#include "router.h"
 #include "store.h"
 #include "store_driver.h"
 
@@ -572,6 +574,57 @@ store_tag_ok(const char *tag)
 	    memchr(tag, '/', len) != NULL)
 		return 0;
 	return 1;
+}
+
+/*
+ * What the store reads back rather than was given (a listing's names and
+ * tags) may be anything a directory or a key can be called: bytes that
+ * are not UTF-8, quotes, CR and LF. store_name_valid and store_tag_valid
+ * hold it to the grammar of the requests (router.c, pure functions with
+ * no state), so that a listing's JSON and Link header never carry
+ * those bytes. Not store_name_ok: a walk (fsck, gc) still sees such a
+ * repository, and gc keeps what it refers to.
+ */
+int
+store_name_valid(const char *name)
+{
+	return route_name_is_valid(name, strnlen(name, NAME_MAX_LEN + 1));
+}
+
+int
+store_tag_valid(const char *tag)
+{
+	return route_tag_is_valid(tag, strnlen(tag, TAG_MAX_LEN + 1));
+}
+
+/*
+ * store_list_skip: say that a listing leaves out name, a kind
+ * ("repository", "tag") that store_name_valid or store_tag_valid
+ * refused: once as a warning, afterwards at debug level (a catalog
+ * refresh meets the same directory every time). The bytes outside the
+ * grammar show as '?', so that the log line stays one line.
+ */
+void
+store_list_skip(const char *kind, const char *name)
+{
+	static atomic_int warned;
+	char safe[NAME_MAX_LEN + 1];
+	size_t i;
+
+	for (i = 0; name[i] != '\0' && i < sizeof(safe) - 1; i++)
+		safe[i] = name[i] > 0x20 && name[i] < 0x7f && name[i] != '"'
+		    ? name[i]
+		    : '?';
+	safe[i] = '\0';
+	if (atomic_exchange(&warned, 1) == 0)
+		log_warnx("storage: %s \"%s\" is not listed: its name is not "
+		          "one a client could use (bytes shown as '?' are not "
+		          "allowed); rename or remove it (further ones are "
+		          "logged at debug level)",
+		    kind, safe);
+	else
+		log_debug("storage: %s \"%s\" is not listed: not a valid name",
+		    kind, safe);
 }
 
 int

@@ -182,8 +182,13 @@ test_expect_success CURL,PROMTOOL,REGISTRYD 'the worker pool by class: commits w
 	# Each blob PUT commits (fsync) on a store worker.
 	grew m0.txt m1.txt "registryd_pool_jobs_total{class=\"store\"}" ">=" 5 &&
 	(
+		# Threads started: a password-check one only with auth.
+		grep -q "^registryd_pool_threads{class=\"store\"} [1-9]" m1.txt &&
+		grep -q "^registryd_pool_threads{class=\"walk\"} [1-9]" m1.txt &&
+		grep -q "^registryd_pool_threads{class=\"auth\"} 0$" m1.txt &&
 		for c in store auth walk; do
-			grep -q "^registryd_pool_threads{class=\"$c\"} [1-9]" m1.txt &&
+			grep -q "^registryd_pool_threads_max{class=\"$c\"} [1-9]" m1.txt &&
+			grep -q "^registryd_pool_thread_start_failures_total{class=\"$c\"} 0$" m1.txt &&
 			grep -q "^registryd_pool_queued_jobs{class=\"$c\"} 0$" m1.txt &&
 			grep -q "^registryd_pool_running_jobs{class=\"$c\"} [0-9]" m1.txt &&
 			grep -q "^registryd_pool_refused_total{class=\"$c\"} 0$" m1.txt || exit 1
@@ -303,6 +308,9 @@ test_expect_success CURL,PROMTOOL,REGISTRYD 'the debug listener serves /metrics 
 	reg_curl GET "$DEBUG/healthz" && expect_status 200 &&
 	reg_curl GET "$DEBUG/readyz" && expect_status 200 &&
 	scrape d1.txt "$DEBUG/metrics" &&
+	# With auth on, one password-check thread runs before any login.
+	grep -q "^registryd_pool_threads{class=\"auth\"} 1$" d1.txt &&
+	grep -q "^registryd_pool_jobs_total{class=\"auth\"} 0$" d1.txt &&
 	scrape d2.txt "$DEBUG/metrics?x=1" &&
 	reg_curl HEAD "$DEBUG/metrics" && expect_status 200 &&
 	reg_curl POST "$DEBUG/metrics" -d x && expect_status 405 &&

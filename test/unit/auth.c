@@ -704,7 +704,8 @@ main(void)
 		perror("mkdtemp");
 		return 2;
 	}
-	if ((base = event_base_new()) == NULL || pool_start(base, NULL) == -1) {
+	if ((base = event_base_new()) == NULL ||
+	    pool_start(base, NULL, POOL_START_AUTH) == -1) {
 		printf("# cannot start the pool\n");
 		return 2;
 	}

@@ -18,6 +18,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <jansson.h>
 
 #include "api.h"
 #include "config.h"
@@ -2532,6 +2533,63 @@ test_all(void)
 	test_doom_order();
 }
 
+/*
+ * A store may hold repositories and tags no client could have pushed
+ * (any directory under repositories/ with _manifests, any key): they are
+ * not listed, so the _catalog and tags/list bodies stay JSON and the
+ * Link header one header.
+ */
+static void
+test_bad_names(void)
+{
+	static const char *const bad[] = {"caf\xe9", "qu\"ote", "sp ace",
+	    "crlf\r\nlink: x", "back\\slash"};
+	const char *d = "sha256:"
+	                "0123456789abcdef0123456789abcdef"
+	                "0123456789abcdef0123456789abcdef";
+	char v[256];
+	json_t *j, *a;
+	json_error_t je;
+	struct resp r;
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ok(store_tag_set(st, bad[i], "v1", d) == 0,
+		    "repository %zu with a bad name planted", i + 1);
+	ok(store_tag_set(st, "good", "v1", d) == 0 &&
+	        store_tag_set(st, "good", "caf\xe9", d) == 0 &&
+	        store_tag_set(st, "good", "crlf\r\nx", d) == 0,
+	    "a good one, with tags of bad names");
+	ok(reg_init(base, &cfg, st) == 0 && pool_idle(),
+	    "reg_init; the catalog's walk is done");
+
+	api_req(&r, NULL, 0, "GET /v2/_catalog HTTP/1.1\r\nHost: t\r\n");
+	j = r.status == 200 ? json_loadb(r.body, r.bodylen, 0, &je) : NULL;
+	a = json_object_get(j, "repositories");
+	ok(j != NULL && json_array_size(a) == 1 &&
+	        strcmp(json_string_value(json_array_get(a, 0)), "good") == 0,
+	    "_catalog is JSON and lists the good name alone: %.*s",
+	    (int)r.bodylen, r.body);
+	json_decref(j);
+	resp_free(&r);
+
+	api_req(&r, NULL, 0, "GET /v2/good/tags/list HTTP/1.1\r\nHost: t\r\n");
+	j = r.status == 200 ? json_loadb(r.body, r.bodylen, 0, &je) : NULL;
+	a = json_object_get(j, "tags");
+	ok(j != NULL && json_array_size(a) == 1 &&
+	        strcmp(json_string_value(json_array_get(a, 0)), "v1") == 0,
+	    "tags/list is JSON and lists the good tag alone: %.*s",
+	    (int)r.bodylen, r.body);
+	json_decref(j);
+	resp_free(&r);
+
+	api_req(&r, NULL, 0, "GET /v2/_catalog?n=1 HTTP/1.1\r\nHost: t\r\n");
+	ok(r.status == 200 && hdr(&r, "Link", v, sizeof(v))[0] == '\0',
+	    "one name, one page: no Link (the bad ones made no page)");
+	resp_free(&r);
+	reg_shutdown();
+}
+
 int
 main(void)
 {
@@ -2542,7 +2600,7 @@ main(void)
 		return 1;
 	/* One store worker: the gate holds it (api_gone). */
 	if ((base = event_base_new()) == NULL ||
-	    pool_start(base, (const int[POOL_NCLASSES]){1, 1, 1}) == -1)
+	    pool_start(base, (const int[POOL_NCLASSES]){1, 1, 1}, 0) == -1)
 		return 1;
 	if ((st = store_mem_open()) == NULL)
 		return 1;
@@ -2566,9 +2624,15 @@ main(void)
 	    "reg_init on a memory store whose calls are all deferred");
 	test_all();
 	test_gone();
+	reg_shutdown();
+	store_close(st);
+
+	store_mem_defer(0);
+	if ((st = store_mem_open()) == NULL)
+		return 1;
+	test_bad_names();
 
 	pool_stop();
-	reg_shutdown();
 	store_close(st);
 	event_base_free(base);
 	config_free(&cfg);

@@ -163,7 +163,13 @@ test_dispatch(struct request *r)
 		http_body_sink(r, test_body_cb, test_trailer_end_cb);
 	} else if (strcmp(http_path(r), "/early") == 0)
 		http_error(r, 404, "BLOB_UNKNOWN", NULL);
-	else if (strcmp(http_path(r), "/accept") == 0) {
+	else if (strcmp(http_path(r), "/take") == 0 ||
+	    strcmp(http_path(r), "/take204") == 0) {
+		/* A body handed over (http_reply_take): freed when sent. */
+		a = http_query(r);
+		http_reply_take(r, http_path(r)[5] == '2' ? 204 : 200,
+		    "text/plain", strdup(a), strlen(a));
+	} else if (strcmp(http_path(r), "/accept") == 0) {
 		a = http_header(r, "accept");
 		http_reply(r, 200, "text/plain", a ? a : "-",
 		    a ? strlen(a) : 1);
@@ -394,6 +400,19 @@ main(void)
 		{ "HEAD has Content-Length and no body",
 		    "HEAD /a?abc HTTP/1.1\r\nHost: h\r\n\r\n",
 		    { "Content-Length: 3\r\n" }, 1, 0 },
+		{ "a body handed over (http_reply_take)",
+		    "GET /take?xyz HTTP/1.1\r\nHost: h\r\n\r\n",
+		    { "Content-Length: 3\r\n\r\nxyz" }, 1, 0 },
+		{ "HEAD of a body handed over: its length, not its bytes",
+		    "HEAD /take?abc HTTP/1.1\r\nHost: h\r\n\r\n"
+		    "GET /a?next HTTP/1.1\r\nHost: h\r\n\r\n",
+		    { "Content-Length: 3\r\n\r\nHTTP/1.1 200", "\r\n\r\nnext" },
+		    2, 0 },
+		{ "204 with a body handed over: no body",
+		    "GET /take204?abc HTTP/1.1\r\nHost: h\r\n\r\n"
+		    "GET /a?next HTTP/1.1\r\nHost: h\r\n\r\n",
+		    { "HTTP/1.1 204", "\r\n\r\nHTTP/1.1 200", "\r\n\r\nnext" },
+		    2, 0 },
 		{ "Content-Length body into a sink",
 		    "PUT /sink HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n"
 		    "hello",

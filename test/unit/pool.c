@@ -3,7 +3,10 @@
  * each other (a store job submitted after many password checks finishes
  * before them), the password-check class is bounded and the others are
  * not, cancelled jobs never run but are handed back, the depths that
- * pool_stats reports, and pool_stop running what is queued. Memory: the
+ * pool_stats reports, and pool_stop running what is queued; a thread
+ * that fails to start (pool_thread_create swapped for one that fails):
+ * refused at pool_start for a class that must run, not tried again
+ * within the back-off, and the classes with a worker go on. Memory: the
  * workers share one malloc arena, and what their jobs freed is given
  * back to the kernel once they are over.
  */
@@ -362,6 +365,7 @@ static void
 test_lazy_workers(void)
 {
 	struct tjob j[POOL_STORE_THREADS + 2];
+	struct pool_stats ps;
 	int t0 = thread_count(), i;
 
 	ok(pool.cls[POOL_STORE].pc_threads == 1 &&
@@ -370,6 +374,10 @@ test_lazy_workers(void)
 	    "at start: 1 store, 1 walk, 0 password-check workers (%d %d %d)",
 	    pool.cls[POOL_STORE].pc_threads, pool.cls[POOL_WALK].pc_threads,
 	    pool.cls[POOL_AUTH].pc_threads);
+	pool_stats(POOL_STORE, &ps);
+	ok(ps.ps_threads == 1 && ps.ps_threads_max == POOL_STORE_THREADS,
+	    "stats: store threads started 1, may have %d (%d, %d)",
+	    POOL_STORE_THREADS, ps.ps_threads, ps.ps_threads_max);
 	tjob_init(&j[0], POOL_AUTH, 0, 0);
 	(void)pool_submit(&j[0].tj_job);
 	ok(loop_idle(), "a password check ran");
@@ -443,6 +451,107 @@ test_memory(void)
 	free(atomic_exchange(&pin, NULL));
 }
 
+/* pool_thread_create's stand-in: fails after fake_ok successes. */
+static int fake_calls, fake_ok;
+
+static int
+fake_create(pthread_t *t, const pthread_attr_t *a, void *(*fn)(void *),
+    void *arg)
+{
+	fake_calls++;
+	if (fake_ok <= 0)
+		return EAGAIN;
+	fake_ok--;
+	return pthread_create(t, a, fn, arg);
+}
+
+/*
+ * A failed pthread_create (a thread limit): pool_start refuses when a
+ * class that must run cannot (POOL_START_AUTH); afterwards a failure is
+ * not tried again for POOL_SPAWN_BACKOFF_MS, jobs of a class that has a
+ * worker still run, and a class without any refuses, counted apart.
+ */
+static void
+test_spawn_failure(void)
+{
+	struct tjob s[3], a[2];
+	struct pool_stats ps;
+	int i, calls;
+
+	pool_thread_create = fake_create;
+	fake_calls = 0;
+	fake_ok = 2; /* store and walk start, the password worker not */
+	ok(pool_start(base, NULL, POOL_START_AUTH) == -1,
+	    "pool_start refuses when the password worker cannot start");
+	is_int(fake_calls, 3, "it tried store, walk and password workers");
+	pool_stop();
+
+	fake_calls = 0;
+	fake_ok = 3;
+	ok(pool_start(base, (const int[POOL_NCLASSES]){3, 3, 3},
+	       POOL_START_AUTH) == 0,
+	    "with threads to spare: started");
+	is_int(pool.cls[POOL_AUTH].pc_threads, 1,
+	    "one password worker from the start");
+	/* From now on every pthread_create fails. */
+	fake_calls = 0;
+	gate_set(0);
+	for (i = 0; i < 3; i++) {
+		tjob_init(&s[i], POOL_STORE, 0, 1);
+		ok(pool_submit(&s[i].tj_job) == 0, "store job %d taken", i + 1);
+	}
+	is_int(fake_calls, 1,
+	    "one pthread_create tried for 3 jobs: none within the back-off");
+	pool_stats(POOL_STORE, &ps);
+	ok(ps.ps_spawn_failed == 1 && ps.ps_spawn_err == EAGAIN &&
+	        ps.ps_threads == 1 && ps.ps_threads_max == 3,
+	    "stats: 1 failure (EAGAIN), 1 of 3 threads (%d %d %d of %d)",
+	    (int)ps.ps_spawn_failed, ps.ps_spawn_err, ps.ps_threads,
+	    ps.ps_threads_max);
+	tjob_init(&a[0], POOL_AUTH, 0, 0);
+	ok(pool_submit(&a[0].tj_job) == 0 && loop_until(&a[0].tj_done),
+	    "a password check runs on the worker started with the pool");
+	gate_set(1);
+	ok(loop_idle() && s[0].tj_done && s[1].tj_done && s[2].tj_done,
+	    "the store jobs all ran on the one store worker");
+
+	/* The window is over: the next job that needs a worker tries. */
+	pool.cls[POOL_STORE].pc_spawn_retry = 1;
+	calls = fake_calls;
+	fake_ok = 1;
+	gate_set(0);
+	tjob_init(&s[0], POOL_STORE, 0, 1);
+	tjob_init(&s[1], POOL_STORE, 0, 1);
+	(void)pool_submit(&s[0].tj_job);
+	(void)pool_submit(&s[1].tj_job);
+	ok(fake_calls > calls && pool.cls[POOL_STORE].pc_threads == 2,
+	    "after the back-off, a worker starts again (%d threads)",
+	    pool.cls[POOL_STORE].pc_threads);
+	gate_set(1);
+	ok(loop_idle(), "and the jobs ran");
+	pool_stop();
+
+	/* No password worker at start: the first check is refused. */
+	fake_calls = 0;
+	fake_ok = 2;
+	ok(pool_start(base, (const int[POOL_NCLASSES]){1, 1, 1}, 0) == 0,
+	    "without POOL_START_AUTH, no password worker needed");
+	tjob_init(&a[0], POOL_AUTH, 0, 0);
+	tjob_init(&a[1], POOL_AUTH, 0, 0);
+	errno = 0;
+	ok(pool_submit(&a[0].tj_job) == -1 && errno == EAGAIN,
+	    "a check with no worker and none startable is refused");
+	ok(pool_submit(&a[1].tj_job) == -1 && fake_calls == 3,
+	    "so is the next, without another pthread_create (%d calls)",
+	    fake_calls);
+	pool_stats(POOL_AUTH, &ps);
+	ok(ps.ps_refused == 2 && ps.ps_refused_nothread == 2 &&
+	        ps.ps_spawn_failed == 1,
+	    "stats: 2 refused, both for want of a thread; 1 failure");
+	pool_stop();
+	pool_thread_create = pthread_create;
+}
+
 int
 main(void)
 {
@@ -451,7 +560,7 @@ main(void)
 
 	if ((base = event_base_new()) == NULL)
 		return 2;
-	ok(pool_start(base, (const int[POOL_NCLASSES]){0, 0, 0}) == 0,
+	ok(pool_start(base, (const int[POOL_NCLASSES]){0, 0, 0}, 0) == 0,
 	    "pool with the minimum, one thread per class");
 	test_store_not_behind_auth();
 	test_classes_independent();
@@ -470,7 +579,7 @@ main(void)
 	    "pool_stop ran the queued jobs and their pj_done");
 	is_int(pool_pending(), 0, "nothing pending after pool_stop");
 
-	ok(pool_start(base, NULL) == 0, "restart with the defaults");
+	ok(pool_start(base, NULL, 0) == 0, "restart with the defaults");
 	ok(pool.cls[POOL_STORE].pc_max == POOL_STORE_THREADS &&
 	        pool.cls[POOL_WALK].pc_max == POOL_WALK_THREADS &&
 	        pool.cls[POOL_AUTH].pc_max >= 1 &&
@@ -481,6 +590,7 @@ main(void)
 	test_lazy_workers();
 	test_memory();
 	pool_stop();
+	test_spawn_failure();
 	event_base_free(base);
 	return done_testing();
 }

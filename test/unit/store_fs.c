@@ -74,6 +74,30 @@ rmdir_r(const char *rel)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/*
+ * mkdir -p of root/rel/last, by mkdir(2) alone: last may hold any byte
+ * (a quote, CR, LF) that the shell of put would choke on.
+ */
+static int
+mkdir_raw(const char *rel, const char *last)
+{
+	char path[PATH_MAX * 2], *p;
+
+	snprintf(path, sizeof(path), "%s/%s/%s", root, rel, last);
+	for (p = path + strlen(root) + 1; (p = strchr(p, '/')) != NULL; p++) {
+		*p = '\0';
+		if (mkdir(path, 0755) == -1 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(path, 0755) == -1 && errno != EEXIST ? -1 : 0;
+}
+
+/* Names no client could have pushed: directories may be called so. */
+static const char *const bad_names[] = {"caf\xe9", "qu\"ote", "back\\slash",
+    "sp ace", "crlf\r\nLink: x", "Upper"};
+#define NBAD (sizeof(bad_names) / sizeof(bad_names[0]))
+
 static void
 put(const char *rel, const char *content)
 {
@@ -286,9 +310,9 @@ static void
 test_tags(struct store *s)
 {
 	char d1[DIGEST_BUFSZ], d2[DIGEST_BUFSZ], got[DIGEST_BUFSZ];
-	char path[PATH_MAX];
+	char path[PATH_MAX * 2];
 	char **list = NULL;
-	size_t n = 0;
+	size_t n = 0, b;
 
 	digest_buf("m1", 2, d1);
 	digest_buf("m2", 2, d2);
@@ -336,6 +360,22 @@ test_tags(struct store *s)
 	        store_tag_list(s, "demo/app", &list, &n) == 0 && n == 2,
 	    "tag list sees a removed tag directory");
 	store_list_free(list, n);
+	/* Tag directories no client could have pushed are not listed. */
+	for (b = 0; b < NBAD - 1; b++) /* "Upper" is a valid tag */
+		(void)mkdir_raw(
+		    "docker/registry/v2/repositories/demo/app/_manifests/tags",
+		    bad_names[b]);
+	ok(store_tag_list(s, "demo/app", &list, &n) == 0 && n == 2 &&
+	        strcmp(list[0], "latest") == 0 && strcmp(list[1], "v1") == 0,
+	    "tags with bad names are not listed");
+	store_list_free(list, n);
+	for (b = 0; b < NBAD - 1; b++) {
+		snprintf(path, sizeof(path),
+		    "%s/docker/registry/v2/repositories/demo/app/_manifests/"
+		    "tags/%s",
+		    root, bad_names[b]);
+		(void)rmdir(path);
+	}
 	/*
 	 * The bounded form (a tags/list tried on the loop): the tags when
 	 * there are at most max, else E2BIG and nothing, from the cache
@@ -442,6 +482,18 @@ test_repos(struct store *s)
 	snprintf(path, sizeof(path), "%s/docker/registry/v2/repositories/link",
 	    root);
 	ok(symlink("/", path) == 0, "symlink planted");
+
+	/* Not valid names: not listed (the catalog's JSON and Link). */
+	for (i = 0; i < NBAD; i++) {
+		snprintf(path, sizeof(path), "%s/_manifests", bad_names[i]);
+		ok(mkdir_raw("docker/registry/v2/repositories", path) == 0 &&
+		        mkdir_raw("docker/registry/v2/repositories",
+		            bad_names[i]) == 0,
+		    "repository directory %zu with a bad name planted", i + 1);
+	}
+	ok(mkdir_raw("docker/registry/v2/repositories/caf\xe9",
+	       "ok/_manifests") == 0,
+	    "and a good component below a bad one");
 
 	ok(store_repo_exists(s, "a/b") == 1 && store_repo_exists(s, "up") == 0,
 	    "repo exists");

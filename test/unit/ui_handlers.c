@@ -587,7 +587,7 @@ main(void)
 	if (config_load(&cfg, NULL, 0, env) == -1)
 		return 1;
 	if ((base = event_base_new()) == NULL ||
-	    pool_start(base, (const int[POOL_NCLASSES]){1, 1, 1}) == -1)
+	    pool_start(base, (const int[POOL_NCLASSES]){1, 1, 1}, 0) == -1)
 		return 1;
 	if ((st = store_mem_open()) == NULL)
 		return 1;
