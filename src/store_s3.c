@@ -1544,6 +1544,9 @@ _Static_assert((long long)STORE_DOOM_TTL * 1000 >
             (long long)STORE_S3_DOOM_REQUESTS * STORE_S3_DEADLINE_MS,
     "STORE_DOOM_TTL must exceed STORE_DOOM_HOLD plus the deadlines of "
     "the doom PUT and the data HEAD and DELETE");
+/* 0 or less would remove every deadline (store_s3_impl.h). */
+_Static_assert(STORE_S3_DEADLINE_MS > 0,
+    "STORE_S3_DEADLINE_MS must be positive: 0 removes every deadline");
 /* What the TTL leaves over: a Date off by more is logged. */
 _Static_assert((long long)STORE_S3_DATE_WARN * 1000 <=
         (long long)STORE_DOOM_TTL * 1000 - (long long)STORE_DOOM_HOLD * 1000 -

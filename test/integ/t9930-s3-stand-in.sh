@@ -123,17 +123,25 @@ test_expect_success PYTHON3,CURL,REGISTRYD 'the test-only knobs are logged at wa
 
 # The TTL of a doomed mark must outlive the doom PUT, the hold and the
 # data HEAD and DELETE (store_s3.c): a build whose S3 deadline makes
-# that false stops with the assertion's message.
-test_expect_success 'the build refuses a request deadline the doomed-mark TTL does not outlive (R3-4)' '
+# that false stops with the assertion's message, and so does one whose
+# deadline is 0 or less (no deadline at all). -DSTORE_S3_DEADLINE_MS
+# exists only for this test. $CC may be two words: left unquoted.
+# cc_s3 [FLAG...]: compile store_s3.c for its syntax only.
+cc_s3() {
+	$CC -std=c11 -D_GNU_SOURCE -I"$TEST_DIRECTORY/../include" $INC "$@" \
+	    -fsyntax-only "$TEST_DIRECTORY/../src/store_s3.c"
+}
+
+test_expect_success CC 'the build refuses a request deadline the doomed-mark TTL does not outlive, or none (R3-4, fixs3 L3)' '
 	CC=${CC:-cc} &&
-	command -v "$CC" >/dev/null &&
-	INC=$(pkg-config --cflags libevent openssl 2>/dev/null) &&
-	$CC -std=c11 -D_GNU_SOURCE -I"$TEST_DIRECTORY/../include" $INC \
-	    -fsyntax-only "$TEST_DIRECTORY/../src/store_s3.c" &&
-	! $CC -std=c11 -D_GNU_SOURCE -I"$TEST_DIRECTORY/../include" $INC \
-	    -DSTORE_S3_DEADLINE_MS=20000 -fsyntax-only \
-	    "$TEST_DIRECTORY/../src/store_s3.c" >cc.out 2>&1 &&
-	grep -q "STORE_DOOM_TTL must exceed" cc.out
+	INC=$(pkg-config --cflags libevent openssl 2>/dev/null || :) &&
+	cc_s3 &&
+	! cc_s3 -DSTORE_S3_DEADLINE_MS=20000 >cc.out 2>&1 &&
+	grep -q "STORE_DOOM_TTL must exceed" cc.out &&
+	! cc_s3 -DSTORE_S3_DEADLINE_MS=0 >cc0.out 2>&1 &&
+	grep -q "STORE_S3_DEADLINE_MS must be positive" cc0.out &&
+	! cc_s3 -DSTORE_S3_DEADLINE_MS=-1 >ccm.out 2>&1 &&
+	grep -q "STORE_S3_DEADLINE_MS must be positive" ccm.out
 '
 
 test_done
