@@ -121,6 +121,68 @@ test_expect_success PYTHON3,CURL,REGISTRYD 'the test-only knobs are logged at wa
 	    "$TRASH/registryd.log"
 '
 
+# doom_url HEX: the stand-in's URL of a doomed mark on blob HEX, left by
+# another instance's collection (store.h, store_s3.c).
+doom_url() {
+	printf "http://127.0.0.1:%s/mem/docker/registry/v2/blobs/sha256/%s/%s/_registryd-doomed-0b7fcb4c-1111-4222-8333-444455556666\n" \
+	    "$S3_PORT" "${1:0:2}" "$1"
+}
+
+# doom_setup: blobs DL and DC pushed to s3/doom, and the manifest
+# naming them in dm.json; no rule.
+doom_setup() {
+	: >"$TRASH/s3-rules" &&
+	echo "doomed layer $1" >dl && echo "{\"os\":\"linux\",\"n\":\"$1\"}" >dc &&
+	push_blob s3/doom dl && push_blob s3/doom dc &&
+	DL=$(sha256_of dl) && DC=$(sha256_of dc) &&
+	printf "{\"schemaVersion\":2,\"mediaType\":\"%s\",\"config\":%s,\"layers\":[%s]}" \
+	    "$MT_OCI_MANIFEST" "$(json_descriptor "$MT_OCI_CONFIG" dc)" \
+	    "$(json_descriptor "$MT_OCI_LAYER" dl)" >dm.json
+}
+
+# doom_refused: the manifest PUT of dm.json is refused, its layer unknown.
+doom_refused() {
+	reg_curl PUT /v2/s3/doom/manifests/v1 \
+	    -H "Content-Type: $MT_OCI_MANIFEST" --data-binary @dm.json &&
+	expect_status 400 && expect_error_code MANIFEST_BLOB_UNKNOWN
+}
+
+# The doomed marks are aged by the listing's Date, the store's clock when
+# within 15 minutes of this host's (a request's signature), logged once
+# when more than the TTL's 15 s margin off; further off, or none, by this
+# host's clock, 15 minutes longer (fixs3 L1, L2).
+test_expect_success PYTHON3,CURL,REGISTRYD 'a listing whose Date is 30 s ahead is the store clock: a fresh doomed mark counts, logged once (fixs3 L2)' '
+	stop_registryd &&
+	start_registryd "${S3ENV[@]}" &&
+	doom_setup 30 &&
+	curl -sf -X PUT --data-binary "" "$(doom_url "${DL#sha256:}")" &&
+	echo "LIST _registryd-doomed- date 30" >"$TRASH/s3-rules" &&
+	doom_refused && doom_refused &&
+	test "$(grep -c "s3: the store.s Date is 3[0-9] s ahead of this host.s clock: doomed marks are aged by it" \
+	    "$TRASH/registryd.log")" = 1 &&
+	! grep -q "more than 900 s" "$TRASH/registryd.log" &&
+	curl -sf -X DELETE "$(doom_url "${DL#sha256:}")" &&
+	push_manifest s3/doom v1 dm.json "$MT_OCI_MANIFEST"
+'
+
+# A proxy in front of the store writing its own Date, 2 h ahead, and this
+# host 200 s ahead of the store: the mark, just written, is 200 s old by
+# this host's clock. Aged by this host's clock with the 120 s TTL, it had
+# expired, and a push on this instance could name a layer about to go.
+test_expect_success PYTHON3,CURL,REGISTRYD 'a Date 2 h off is not the store clock: a doomed mark 200 s old by the local clock still counts, logged once (fixs3 L1, L2)' '
+	stop_registryd &&
+	start_registryd "${S3ENV[@]}" &&
+	doom_setup 2h &&
+	printf "PUT _registryd-doomed-* age 200\nLIST _registryd-doomed- date 7200\n" \
+	    >"$TRASH/s3-rules" &&
+	curl -sf -X PUT --data-binary "" "$(doom_url "${DL#sha256:}")" &&
+	doom_refused && doom_refused &&
+	test "$(grep -c "s3: the store.s Date is 7[0-9]* s ahead of this host.s clock, more than 900 s .*: ignored, doomed marks are aged by this host.s clock and count for 1020 s instead of 120 s" \
+	    "$TRASH/registryd.log")" = 1 &&
+	curl -sf -X DELETE "$(doom_url "${DL#sha256:}")" &&
+	push_manifest s3/doom v1 dm.json "$MT_OCI_MANIFEST"
+'
+
 # The TTL of a doomed mark must outlive the doom PUT, the hold and the
 # data HEAD and DELETE (store_s3.c): a build whose S3 deadline makes
 # that false stops with the assertion's message, and so does one whose
