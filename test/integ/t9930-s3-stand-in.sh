@@ -38,34 +38,56 @@ gc_runs() {
 	    "$TRASH/registryd.log")" = "$1"
 }
 
-test_expect_success PYTHON3,CURL,REGISTRYD 'setup: registryd on the stand-in S3, gc_grace 0, no gc_interval' '
+test_expect_success PYTHON3,CURL,REGISTRYD 'setup: registryd on the stand-in S3, gc_grace 0, no gc_interval: it warns at start, SIGUSR1 can collect (fixs3 L4)' '
 	start_s3 &&
 	start_registryd "${S3ENV[@]}" REGISTRY_STORAGE_GC_GRACE=0 \
 	    REGISTRY_STORAGE_CATALOG_REFRESH=1 &&
-	test "$(gc_warnings "$TRASH/registryd.log")" = 0
+	test "$(gc_warnings "$TRASH/registryd.log")" = 1
 '
 
-test_expect_success PYTHON3,CURL,REGISTRYD 'a collection started by SIGUSR1 warns that gc_grace 0 is safe with one instance only (R3-1)' '
+test_expect_success PYTHON3,CURL,REGISTRYD 'every collection started by SIGUSR1 warns that gc_grace 0 is safe with one instance only (R3-1)' '
 	kill -USR1 "$REG_PID" &&
 	wait_for gc_runs 1 &&
-	test "$(gc_warnings "$TRASH/registryd.log")" = 1 &&
+	test "$(gc_warnings "$TRASH/registryd.log")" = 2 &&
 	kill -USR1 "$REG_PID" &&
 	wait_for gc_runs 2 &&
-	test "$(gc_warnings "$TRASH/registryd.log")" = 2
+	test "$(gc_warnings "$TRASH/registryd.log")" = 3
 '
 
-test_expect_success PYTHON3,CURL,REGISTRYD 'registryd garbage-collect on s3 with gc_grace 0 warns too; with 60 s, or on a filesystem, it does not (R3-1)' '
+test_expect_success PYTHON3,CURL,REGISTRYD 'registryd garbage-collect on s3 with gc_grace 0 warns too, not with --dry-run (it removes nothing); with 60 s, or on a filesystem, it does not (R3-1, fixs3 L4)' '
 	env "${S3ENV[@]}" REGISTRY_STORAGE_GC_GRACE=0 \
-	    "$REGISTRYD" garbage-collect --dry-run -c "$CONF" >gc.out 2>&1 &&
+	    "$REGISTRYD" garbage-collect -c "$CONF" >gc.out 2>&1 &&
 	test "$(gc_warnings gc.out)" = 1 &&
+	env "${S3ENV[@]}" REGISTRY_STORAGE_GC_GRACE=0 \
+	    "$REGISTRYD" garbage-collect --dry-run -c "$CONF" >gcdry.out 2>&1 &&
+	! grep -q "gc_grace" gcdry.out &&
 	env "${S3ENV[@]}" REGISTRY_STORAGE_GC_GRACE=60 \
-	    "$REGISTRYD" garbage-collect --dry-run -c "$CONF" >gc60.out 2>&1 &&
+	    "$REGISTRYD" garbage-collect -c "$CONF" >gc60.out 2>&1 &&
 	! grep -q "gc_grace" gc60.out &&
 	mkdir -p "$ROOT/docker/registry/v2/blobs" \
 	    "$ROOT/docker/registry/v2/repositories" &&
 	REGISTRY_STORAGE_GC_GRACE=0 \
-	    "$REGISTRYD" garbage-collect --dry-run -c "$CONF" >gcfs.out 2>&1 &&
+	    "$REGISTRYD" garbage-collect -c "$CONF" >gcfs.out 2>&1 &&
 	! grep -q "gc_grace" gcfs.out
+'
+
+# timed_runs N: at least N collections started by gc_interval finished.
+timed_runs() {
+	test "$(grep -c "garbage collection (gc_interval) done" \
+	    "$TRASH/registryd.log")" -ge "$1"
+}
+
+test_expect_success PYTHON3,CURL,REGISTRYD 'gc_interval 1 s with gc_grace 0: a warning at start and at the first timed collection, not at each; again after SIGHUP (fixs3 L4)' '
+	stop_registryd &&
+	start_registryd "${S3ENV[@]}" REGISTRY_STORAGE_GC_GRACE=0 \
+	    REGISTRY_STORAGE_GC_INTERVAL=1 &&
+	WAIT_SECONDS=30 wait_for timed_runs 3 &&
+	test "$(gc_warnings "$TRASH/registryd.log")" = 2 &&
+	kill -HUP "$REG_PID" &&
+	wait_for grep -q "SIGHUP: reloading" "$TRASH/registryd.log" &&
+	n=$(grep -c "garbage collection (gc_interval) done" "$TRASH/registryd.log") &&
+	WAIT_SECONDS=30 wait_for timed_runs $((n + 3)) &&
+	test "$(gc_warnings "$TRASH/registryd.log")" = 3
 '
 
 # status_failed: the status says counting failed, with when and why.
