@@ -114,7 +114,11 @@ test_expect_success PYTHON3,CURL,REGISTRYD '... and /metrics has when it failed,
 	failed=$(awk "\$1 == \"registryd_storage_scan_failed_timestamp_seconds\" { print \$2 }" \
 	    "$TRASH/body") &&
 	test -n "$failed" && test "${failed%%.*}" != 0 &&
-	! grep -q "^registryd_storage_blobs " "$TRASH/body"
+	! grep -q "^registryd_storage_blobs " "$TRASH/body" &&
+	grep -q "^# TYPE registryd_storage_scan_failures_total counter$" "$TRASH/body" &&
+	FAILS=$(awk "\$1 == \"registryd_storage_scan_failures_total\" { print \$2 }" \
+	    "$TRASH/body") &&
+	test -n "$FAILS" && test "$FAILS" -ge 1
 '
 
 test_expect_success PYTHON3,CURL,REGISTRYD 'once blobs/ can be listed again, the count clears the failure' '
@@ -123,7 +127,10 @@ test_expect_success PYTHON3,CURL,REGISTRYD 'once blobs/ can be listed again, the
 	    jq -e \".counted != null\" \"\$TRASH/body\" >/dev/null" &&
 	jq_body ".count_failed == null and .count_error == null and .blobs == 0" &&
 	reg_curl GET /metrics &&
-	grep -q "^registryd_storage_scan_failed_timestamp_seconds 0$" "$TRASH/body"
+	grep -q "^registryd_storage_scan_failed_timestamp_seconds 0$" "$TRASH/body" &&
+	fails=$(awk "\$1 == \"registryd_storage_scan_failures_total\" { print \$2 }" \
+	    "$TRASH/body") &&
+	test "$fails" -ge "$FAILS"
 '
 
 test_expect_success PYTHON3,CURL,REGISTRYD 'the test-only knobs are logged at warn when set, also when ignored (stop 18)' '
