@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # shellcheck disable=SC1091,SC2016,SC2034  # test bodies are single-quoted, eval'd later
 # The s3 driver against the stand-in S3 (test/s3/fake-s3.py, keeping
-# objects; no Ceph), for what an operator must be told (review rev3):
-# every garbage collection on s3 with gc_grace under a minute warns,
-# whether SIGUSR1 or registryd garbage-collect started it (R3-1); a blob
-# count that fails (credentials that cannot list blobs/) says so in the
-# web interface's status and in /metrics instead of "not counted yet"
-# (R3-8); the test-only knobs are logged when set (stop 18); and the
-# build refuses a doomed-mark TTL shorter than the requests it must
-# outlive (R3-4).
+# objects; no Ceph), for what an operator must be told (reviews rev3,
+# fixs3): gc_grace under a minute on s3 is warned about at start, at
+# every collection SIGUSR1 or registryd garbage-collect starts, and at
+# the first timed one (R3-1, L4); a blob count that fails (credentials
+# that cannot list blobs/) says so in the web interface's status and in
+# /metrics instead of "not counted yet" (R3-8, L7); the test-only knobs
+# are logged when set (stop 18); doomed marks are aged by the listing's
+# Date when it is the store's clock, and never expire early otherwise
+# (L1, L2); and the build refuses a doomed-mark TTL shorter than the
+# requests it must outlive, or no deadline (R3-4, L3).
 . "$(dirname "$0")/../lib/test-lib.sh"
 
 S3_PORT=$(free_port)
