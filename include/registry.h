@@ -33,8 +33,10 @@ void reg_debug_dispatch(struct request *);
  * runs (why says who asked, for the log). On the loop.
  */
 void reg_collect_garbage(const char *why);
-/* reg_reloaded: SIGHUP reloaded what it reloads: say again what a timed
- * collection says once (api_gc_reloaded). On the loop. */
+/*
+ * reg_reloaded: SIGHUP reloaded what it reloads: say again what a timed
+ * collection says once (api_gc_reloaded). On the loop.
+ */
 void reg_reloaded(void);
 
 /*

@@ -128,8 +128,9 @@ gc_timer_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * api_gc_reloaded: the configuration was reloaded (SIGHUP): the next
- * timed run says the gc_grace warning again, if it still holds.
+ * api_gc_reloaded: after a SIGHUP, the next timed run says the gc_grace
+ * warning again (SIGHUP does not re-read gc_grace, so it still holds),
+ * for an operator who reloads and reads the log from there.
  */
 void
 api_gc_reloaded(void)
@@ -173,12 +174,12 @@ gc_collect(const char *why, int timed)
 	opts.go_grace = ag->ag_cfg->cf_gc_grace;
 	opts.go_warn_shared =
 	    gc_unsafe(ag->ag_cfg) && (!timed || !ag->ag_timed_warned);
-	if (timed && opts.go_warn_shared)
-		ag->ag_timed_warned = 1;
 	if ((ag->ag_gc = gc_new(ag->ag_store, &opts)) == NULL) {
 		log_warn("%s: garbage collection", why);
 		return;
 	}
+	if (timed && opts.go_warn_shared)
+		ag->ag_timed_warned = 1; /* gc_new said it */
 	(void)util_strlcpy(ag->ag_why, why, sizeof(ag->ag_why));
 	log_info("garbage collection started (%s), keeping what was used "
 	         "in the last %d s",
