@@ -189,7 +189,7 @@ test_expect_success PYTHON3,CURL,REGISTRYD 'a listing whose Date is 30 s ahead i
 	curl -sf -X PUT --data-binary "" "$(doom_url "${DL#sha256:}")" &&
 	echo "LIST _registryd-doomed- date 30" >"$TRASH/s3-rules" &&
 	doom_refused && doom_refused &&
-	test "$(grep -c "s3: the store.s Date is 3[0-9] s ahead of this host.s clock: doomed marks are aged by it" \
+	test "$(grep -c "s3: the store.s Date is [23][0-9] s ahead of this host.s clock: doomed marks are aged by it" \
 	    "$TRASH/registryd.log")" = 1 &&
 	! grep -q "more than 900 s" "$TRASH/registryd.log" &&
 	curl -sf -X DELETE "$(doom_url "${DL#sha256:}")" &&
