@@ -236,10 +236,12 @@ void api_search_get(struct request *, const struct route_match *);
  * store (which must outlive it) and collect every gc_interval when set
  * (STORE_CALL_WALKs: the pool must be running). api_gc_stop: no more.
  * api_gc_run: collect now unless one runs; why is for the log.
+ * api_gc_reloaded: after SIGHUP, the next timed run warns again.
  */
 int api_gc_start(struct event_base *, const struct config *, struct store *);
 void api_gc_stop(void);
 void api_gc_run(const char *why);
+void api_gc_reloaded(void);
 /* api_gc_cancel: shutting down: a run under way stops soon. */
 void api_gc_cancel(void);
 

@@ -35,6 +35,7 @@ struct catalog_stats {
 	 */
 	time_t cs_fail_time;
 	char cs_fail_error[128];
+	uint64_t cs_failures; /* counts that failed since start */
 };
 
 /*

@@ -38,10 +38,12 @@ struct gc_options {
 	int go_delete_untagged; /* also manifests no tag reaches */
 	time_t go_grace;        /* seconds: keep what was used this recently */
 	/*
-	 * The store may be written by other instances (the s3 driver):
-	 * below GC_SHARED_GRACE, every run says it is safe only with one.
+	 * The store may be written by other instances (the s3 driver) and
+	 * this run is to say, when go_grace is below GC_SHARED_GRACE, that
+	 * it is safe only with one (GC_SHARED_WARNING). The caller decides
+	 * which runs say it: not every timed one.
 	 */
-	int go_shared;
+	int go_warn_shared;
 	/* One line per removal and finding; NULL: the debug log. */
 	FILE *go_out;
 };
@@ -54,6 +56,11 @@ struct gc_options {
  * cutoff is taken under the write guard).
  */
 #define GC_SHARED_GRACE 60
+/* What is said then; its arguments: the grace (long long), GC_SHARED_GRACE. */
+#define GC_SHARED_WARNING                                                      \
+	"gc_grace %lld s on a shared (s3) store is safe only while a single "  \
+	"instance writes the bucket; with several, a push on another one "     \
+	"can lose layers: set gc_grace to %d s or more"
 
 struct gc_result {
 	size_t gr_blobs;             /* blobs in the store (its walk) */

@@ -33,6 +33,11 @@ void reg_debug_dispatch(struct request *);
  * runs (why says who asked, for the log). On the loop.
  */
 void reg_collect_garbage(const char *why);
+/*
+ * reg_reloaded: SIGHUP reloaded what it reloads: say again what a timed
+ * collection says once (api_gc_reloaded). On the loop.
+ */
+void reg_reloaded(void);
 
 /*
  * reg_drain: the server is shutting down: background work that would

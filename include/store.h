@@ -583,7 +583,13 @@ int store_blob_doom(struct store *, const char *digest, const char *id, int on);
  * every push naming the blob until it expires (review G3). The S3
  * driver ages a mark by the store's clock (the listing's Date against
  * the mark's Last-Modified), not this host's: skewed clocks neither
- * expire a live mark nor prolong a dead one.
+ * expire a live mark nor prolong a dead one. A listing with no Date, or
+ * one more than 15 minutes off this host's clock (the most a request's
+ * signature allows, so not the store's clock: a proxy's, say), falls
+ * back to this host's clock, with the TTL 15 minutes longer: never
+ * early, only longer refusals. A Date used but more than the TTL's 15 s
+ * margin off this host's clock is logged: if a proxy wrote it, it may
+ * be ahead of the store's.
  */
 #define STORE_DOOM_HOLD 60
 #define STORE_DOOM_TTL  (STORE_DOOM_HOLD + 60)

@@ -33,6 +33,8 @@ struct api_gc {
 	int ag_rc;        /* of the last gc_step */
 	int ag_errno;
 	int ag_busy; /* a run is under way */
+	/* A timed run said GC_SHARED_WARNING since start or the last SIGHUP. */
+	int ag_timed_warned;
 	char ag_why[32];
 };
 
@@ -40,14 +42,29 @@ static void gc_timer_cb(evutil_socket_t, short, void *);
 static void gc_work(struct store_call *);
 static void gc_done(struct store_call *);
 static void gc_finish(struct api_gc *, const char *);
+static void gc_collect(const char *, int);
+static int gc_unsafe(const struct config *);
 
 static struct api_gc api_gc;
 static struct event *api_gc_ev;
 
 /*
+ * gc_unsafe: whether a collection with cfg can lose layers pushed on
+ * another instance (gc.h GC_SHARED_GRACE): on s3 with a short gc_grace.
+ */
+static int
+gc_unsafe(const struct config *cfg)
+{
+	return strcmp(cfg->cf_driver, "s3") == 0 &&
+	    cfg->cf_gc_grace < GC_SHARED_GRACE;
+}
+
+/*
  * api_gc_start: keep base, cfg and store (which must outlive the
  * collection) and, when cfg sets gc_interval, collect that often. 0, or
- * -1 (nothing started).
+ * -1 (nothing started). A gc_grace that makes collections unsafe on a
+ * shared store is said here, also without gc_interval (SIGUSR1 can start
+ * one), rather than only at a first timed run that may be a day away.
  */
 int
 api_gc_start(struct event_base *base, const struct config *cfg,
@@ -60,7 +77,13 @@ api_gc_start(struct event_base *base, const struct config *cfg,
 		api_gc.ag_store = store;
 		api_gc.ag_cfg = cfg;
 	}
-	if (cfg->cf_gc_interval == 0 || cfg->cf_read_only)
+	api_gc.ag_timed_warned = 0;
+	if (cfg->cf_read_only)
+		return 0;
+	if (gc_unsafe(cfg))
+		log_warnx(GC_SHARED_WARNING, (long long)cfg->cf_gc_grace,
+		    GC_SHARED_GRACE);
+	if (cfg->cf_gc_interval == 0)
 		return 0;
 	api_gc_ev = event_new(base, -1, EV_PERSIST, gc_timer_cb, NULL);
 	if (api_gc_ev == NULL || event_add(api_gc_ev, &tv) == -1) {
@@ -101,7 +124,18 @@ gc_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	api_gc_run("gc_interval");
+	gc_collect("gc_interval", 1);
+}
+
+/*
+ * api_gc_reloaded: after a SIGHUP, the next timed run says the gc_grace
+ * warning again (SIGHUP does not re-read gc_grace, so it still holds),
+ * for an operator who reloads and reads the log from there.
+ */
+void
+api_gc_reloaded(void)
+{
+	api_gc.ag_timed_warned = 0;
 }
 
 /*
@@ -110,6 +144,18 @@ gc_timer_cb(evutil_socket_t fd, short what, void *arg)
  */
 void
 api_gc_run(const char *why)
+{
+	gc_collect(why, 0);
+}
+
+/*
+ * gc_collect: api_gc_run; timed, by gc_interval. Every run someone asked
+ * for says the gc_grace warning (gc.h); timed ones only the first since
+ * start or the last SIGHUP: with gc_interval 1 that would be 86,400 lines
+ * a day.
+ */
+static void
+gc_collect(const char *why, int timed)
 {
 	struct api_gc *ag = &api_gc;
 	struct gc_options opts;
@@ -126,11 +172,14 @@ api_gc_run(const char *why)
 	}
 	memset(&opts, 0, sizeof(opts));
 	opts.go_grace = ag->ag_cfg->cf_gc_grace;
-	opts.go_shared = strcmp(ag->ag_cfg->cf_driver, "s3") == 0;
+	opts.go_warn_shared =
+	    gc_unsafe(ag->ag_cfg) && (!timed || !ag->ag_timed_warned);
 	if ((ag->ag_gc = gc_new(ag->ag_store, &opts)) == NULL) {
 		log_warn("%s: garbage collection", why);
 		return;
 	}
+	if (timed && opts.go_warn_shared)
+		ag->ag_timed_warned = 1; /* gc_new said it */
 	(void)util_strlcpy(ag->ag_why, why, sizeof(ag->ag_why));
 	log_info("garbage collection started (%s), keeping what was used "
 	         "in the last %d s",

@@ -97,10 +97,15 @@ metrics_storage(FILE *f)
 	metrics_family(f, "registryd_storage_scan_failed_timestamp_seconds",
 	    "gauge",
 	    "When the last blob count failed, in seconds since the epoch, "
-	    "if none has succeeded since (the log says why); 0: it did "
-	    "not.");
+	    "if none has succeeded since (the log says why); 0 when no "
+	    "count has failed since the last success.");
 	metrics_sample(f, "registryd_storage_scan_failed_timestamp_seconds",
 	    NULL, (double)cs.cs_fail_time);
+	metrics_family(f, "registryd_storage_scan_failures_total", "counter",
+	    "Blob counts (catalog refreshes) that failed since the server "
+	    "started; the log says why.");
+	metrics_sample(f, "registryd_storage_scan_failures_total", NULL,
+	    (double)cs.cs_failures);
 	if (cs.cs_scan_time == 0)
 		return;
 	metrics_family(f, "registryd_storage_blobs", "gauge",

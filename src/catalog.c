@@ -441,6 +441,7 @@ catalog_done(struct store_call *sc)
 		                             : "the walk failed",
 		    sizeof(cat.stats.cs_fail_error));
 		cat.stats.cs_fail_time = time(NULL);
+		cat.stats.cs_failures++;
 		log_warnx("%s: counting blobs failed: %s; the status and "
 		          "/metrics show %s",
 		    __func__, cat.stats.cs_fail_error,

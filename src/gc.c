@@ -1076,18 +1076,10 @@ gc_new(struct store *s, const struct gc_options *opts)
 		free(g);
 		return NULL;
 	}
-	/*
-	 * Every run, however it was started (gc_interval, SIGUSR1, the
-	 * garbage-collect command): the one that can lose layers is not
-	 * necessarily a timed one.
-	 */
-	if (g->g_opts.go_shared && g->g_opts.go_grace < GC_SHARED_GRACE)
-		gc_say(g, 1,
-		    "gc_grace %lld s on a shared (s3) store is safe only "
-		    "while a single instance writes the bucket; with "
-		    "several, a push on another one can lose layers: set "
-		    "gc_grace to %d s or more",
-		    (long long)g->g_opts.go_grace, GC_SHARED_GRACE);
+	/* The caller chose the runs that say it (gc.h). */
+	if (g->g_opts.go_warn_shared && g->g_opts.go_grace < GC_SHARED_GRACE)
+		gc_say(g, 1, GC_SHARED_WARNING, (long long)g->g_opts.go_grace,
+		    GC_SHARED_GRACE);
 	return g;
 }
 

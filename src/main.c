@@ -100,6 +100,7 @@ main_signal_cb(evutil_socket_t sig, short what, void *arg)
 			notify_reloading();
 		tls_reload();
 		auth_reload();
+		reg_reloaded();
 		if (!main_stopping)
 			notify_ready(main_status);
 		break;
@@ -677,7 +678,8 @@ main_gc(const struct config *cfg, int dry_run, int untagged)
 	opts.go_dry_run = dry_run;
 	opts.go_delete_untagged = untagged;
 	opts.go_grace = cfg->cf_gc_grace;
-	opts.go_shared = strcmp(cfg->cf_driver, "s3") == 0;
+	/* A dry run removes nothing: nothing to warn about. */
+	opts.go_warn_shared = main_is_s3(cfg) && !dry_run;
 	opts.go_out = stdout;
 	rc = gc_run(st, &opts, &res);
 	if (rc == -1)

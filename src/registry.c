@@ -148,6 +148,12 @@ reg_collect_garbage(const char *why)
 	api_gc_run(why);
 }
 
+void
+reg_reloaded(void)
+{
+	api_gc_reloaded();
+}
+
 /*
  * reg_drain: a graceful shutdown has begun: /readyz says so from now on,
  * so that a load balancer or kubelet stops sending traffic, and a garbage

@@ -1552,47 +1552,87 @@ _Static_assert((long long)STORE_DOOM_TTL * 1000 >
             (long long)STORE_S3_DOOM_REQUESTS * STORE_S3_DEADLINE_MS,
     "STORE_DOOM_TTL must exceed STORE_DOOM_HOLD plus the deadlines of "
     "the doom PUT and the data HEAD and DELETE");
+/* 0 or less would remove every deadline (store_s3_impl.h). */
+_Static_assert(STORE_S3_DEADLINE_MS > 0,
+    "STORE_S3_DEADLINE_MS must be positive: 0 removes every deadline");
+/* What the TTL leaves over: a Date off by more is logged. */
+_Static_assert((long long)STORE_S3_DATE_WARN * 1000 <=
+        (long long)STORE_DOOM_TTL * 1000 - (long long)STORE_DOOM_HOLD * 1000 -
+            (long long)STORE_S3_DOOM_REQUESTS * STORE_S3_DEADLINE_MS,
+    "STORE_S3_DATE_WARN must not exceed the doomed-mark TTL's margin");
 
 /*
  * store_s3_clock: the time to age doomed marks by, for a listing
  * answered with Date date (<= 0: none) when this host's clock read
  * local: date, or 0 (this host's clock: store_s3_doom_live) when there
- * is none or it is more than STORE_S3_DATE_SKEW seconds off local. A
- * Date that far off is not a store's clock drifting but something else:
- * a proxy's or gateway's clock, or a value libcurl read leniently (a
- * date without a time is midnight; year 9999); taken as is, it would
- * expire every mark at once, or keep every one alive. Logged once per
- * process.
+ * is none or it is more than STORE_S3_DATE_SKEW seconds off local.
+ * Every request is signed with this host's clock and a store refuses one
+ * more than 15 minutes off its own, so while listings succeed the two
+ * clocks agree to within that: a Date further off is not the store's
+ * clock but something else (a proxy's or gateway's clock, or a value
+ * libcurl read leniently: a date without a time is midnight; year 9999)
+ * and, taken as is, would expire every mark at once or keep every one
+ * alive. A Date within the limit but more than STORE_S3_DATE_WARN off is
+ * used, and logged once: if it is a proxy's clock rather than the
+ * store's, marks may expire early. The fallback is logged once too.
  */
 time_t
 store_s3_clock(int64_t date, time_t local)
 {
-	static atomic_int said;
-	int64_t off;
+	static atomic_int said_off, said_local;
+	int64_t off = date - (int64_t)local, abs_off = off < 0 ? -off : off;
 
-	if (date <= 0)
-		return 0;
-	off = date - (int64_t)local;
-	if (off >= -STORE_S3_DATE_SKEW && off <= STORE_S3_DATE_SKEW)
+	if (date > 0 && abs_off <= STORE_S3_DATE_SKEW) {
+		if (abs_off > STORE_S3_DATE_WARN &&
+		    atomic_exchange(&said_off, 1) == 0)
+			log_warnx("s3: the store's Date is %lld s %s this "
+			          "host's clock: doomed marks are aged by it, "
+			          "which is right only if the store wrote it "
+			          "(a proxy in front of the store must pass "
+			          "its Date through; check both clocks)",
+			    (long long)abs_off,
+			    off < 0 ? "behind" : "ahead of");
 		return (time_t)date;
-	if (atomic_exchange(&said, 1) == 0)
-		log_warnx("s3: the store's Date is %lld s %s this host's "
-		          "clock, more than %d s: ignored, doomed marks are "
-		          "aged by this host's clock (a proxy in front of the "
-		          "store must pass its Date through; check both "
-		          "clocks)",
-		    (long long)(off < 0 ? -off : off),
-		    off < 0 ? "behind" : "ahead of", STORE_S3_DATE_SKEW);
+	}
+	if (atomic_exchange(&said_local, 1) == 0) {
+		if (date <= 0)
+			log_warnx("s3: the store's answer has no Date: "
+			          "doomed marks are aged by this host's clock "
+			          "and count for %d s instead of %d s",
+			    STORE_DOOM_TTL + STORE_S3_DATE_SKEW,
+			    STORE_DOOM_TTL);
+		else
+			log_warnx("s3: the store's Date is %lld s %s this "
+			          "host's clock, more than %d s (a request's "
+			          "signature): ignored, doomed marks are aged "
+			          "by this host's clock and count for %d s "
+			          "instead of %d s (a proxy in front of the "
+			          "store must pass its Date through; check "
+			          "both clocks)",
+			    (long long)abs_off, off < 0 ? "behind" : "ahead of",
+			    STORE_S3_DATE_SKEW,
+			    STORE_DOOM_TTL + STORE_S3_DATE_SKEW,
+			    STORE_DOOM_TTL);
+	}
 	return 0;
 }
 
+/*
+ * By the store's clock a mark counts for STORE_DOOM_TTL. By this host's,
+ * which may be up to STORE_S3_DATE_SKEW ahead of the store's (the mark's
+ * Last-Modified), it counts that much longer, so that it never expires
+ * early: longer refusals, only when the Date is missing or not the
+ * store's.
+ */
 int
 store_s3_doom_live(const struct store_s3_obj *o)
 {
-	time_t now = o->so_now != 0 ? o->so_now : time(NULL);
-
 	/* A listing without a time counts: better refused than lost. */
-	return o->so_mtime == 0 || now - o->so_mtime < STORE_DOOM_TTL;
+	if (o->so_mtime == 0)
+		return 1;
+	if (o->so_now != 0)
+		return o->so_now - o->so_mtime < STORE_DOOM_TTL;
+	return time(NULL) - o->so_mtime < STORE_DOOM_TTL + STORE_S3_DATE_SKEW;
 }
 
 static int

@@ -38,7 +38,13 @@ struct s3_request;
  * timeouts (NOTE 3).
  */
 #define STORE_S3_SMALL_MAX (1024 * 1024)
-#ifndef STORE_S3_DEADLINE_MS /* a test sets a longer one: store_s3.c */
+/*
+ * The override (-DSTORE_S3_DEADLINE_MS) exists only so that t9930 can
+ * show store_s3.c's _Static_asserts firing (a deadline the doomed-mark
+ * TTL does not outlive; 0 or less, which would remove every deadline):
+ * never build with it.
+ */
+#ifndef STORE_S3_DEADLINE_MS
 #define STORE_S3_DEADLINE_MS 15000
 #endif
 /*
@@ -146,19 +152,36 @@ int store_s3_list_walk(struct store_s3 *, const char *prefix, int delim,
     int (*cb)(const struct store_s3_obj *, void *), void *arg);
 /*
  * store_s3_doom_live: whether the doomed mark o still counts: younger
- * than STORE_DOOM_TTL by the store's clock (so_now; this host's only
- * when the store sent no Date, or one over an hour off this host's
- * clock: store_s3_clock), so that clocks apart neither expire a
- * live mark nor prolong a dead one (review G3, G4).
+ * than STORE_DOOM_TTL by the store's clock (so_now), so that clocks apart
+ * neither expire a live mark nor prolong a dead one (review G3, G4).
+ * Without the store's clock (so_now 0: no Date, or one too far off:
+ * store_s3_clock), younger than STORE_DOOM_TTL + STORE_S3_DATE_SKEW by
+ * this host's, which cannot be further ahead of the store's: never
+ * early, at worst 15 minutes late.
  */
 int store_s3_doom_live(const struct store_s3_obj *o);
 /*
+ * How far a listing's Date may be from this host's clock and still be
+ * the store's clock: a store refuses a request whose signature's time
+ * (this host's clock, s3.c) is more than 15 minutes off its own (AWS,
+ * MinIO, RGW), so while listings succeed the two agree to within this.
+ */
+#define STORE_S3_DATE_SKEW (15 * 60)
+/*
+ * A Date within STORE_S3_DATE_SKEW but more than this off this host's
+ * clock is used and logged once: it is the doomed-mark TTL's margin over
+ * the doom PUT, the hold and the data HEAD and DELETE (store_s3.c), so
+ * a proxy's Date that far ahead of the store's clock can expire a mark
+ * early.
+ */
+#define STORE_S3_DATE_WARN 15
+/*
  * store_s3_clock: so_now for a listing answered with Date date (s3.h
  * rs_date; <= 0: none), this host's clock reading local: date, or 0 when
- * there is none or it is more than STORE_S3_DATE_SKEW seconds off local
- * (logged once per process).
+ * there is none or it is more than STORE_S3_DATE_SKEW seconds off local.
+ * Logs once per process a Date used but more than STORE_S3_DATE_WARN
+ * off, and once the fallback.
  */
-#define STORE_S3_DATE_SKEW 3600
 time_t store_s3_clock(int64_t date, time_t local);
 /* store_s3_delete_prefix: delete every object under prefix; *n of them. */
 int store_s3_delete_prefix(struct store_s3 *, const char *prefix, size_t *n);

@@ -479,6 +479,7 @@ test_expect_success CEPH,SKOPEO,BUSYBOX 'online garbage collection on S3: gc_int
 	grep "garbage collection (gc_interval) done" "$TRASH/gcint.log" &&
 	grep "gc_grace 0 s on a shared (s3) store is safe only while a single instance" \
 	    "$TRASH/gcint.log" &&
+	test "$(grep -c "gc_grace 0 s on a shared (s3) store" "$TRASH/gcint.log")" = 2 &&
 	! grep "safe only while a single instance" "$TRASH/registryd.log" &&
 	! s3_has "blobs/sha256/${OH:0:2}/$OH/data" &&
 	kill "$GCPID" && wait "$GCPID" &&

@@ -90,6 +90,8 @@ prereq_check() {
 	case "$1" in
 	CURL)	command -v curl >/dev/null && command -v jq >/dev/null ;;
 	PYTHON3) command -v python3 >/dev/null ;;
+	# A C compiler: $CC, which may be two words ("ccache cc"), or cc.
+	CC)	(set -- ${CC:-cc} && command -v "$1" >/dev/null) ;;
 	SKOPEO)	command -v skopeo >/dev/null ;;
 	DOCKER)	command -v docker >/dev/null && command -v dockerd >/dev/null &&
 		    [ "$(id -u)" = 0 ] ;;

@@ -20,6 +20,12 @@ matches wins:
                                    answer is what was there when asked)
     METHOD PATTERN slow BYTES      read the request body at BYTES a
                                    second, then answer as usual
+    METHOD PATTERN date OFFSET     answer as usual, with a Date OFFSET
+                                   seconds off this host's clock (a
+                                   proxy's clock, say)
+    PUT PATTERN age SECONDS        store the object as written SECONDS
+                                   ago (its Last-Modified: a store whose
+                                   clock is behind the client's)
 for a request of METHOD whose key (query left out) ends with PATTERN (a
 shell pattern: "/part-*" matches any part). METHOD LIST is a listing
 (ListObjectsV2) without a delimiter, LISTD one with, matched on their
@@ -59,9 +65,16 @@ def etag(b):
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    date_off = 0  # "date": seconds added to the Date of answers
 
     def log_message(self, *args):
         pass
+
+    def date_time_string(self, timestamp=None):
+        # send_response's Date, "date OFFSET" off.
+        if timestamp is None:
+            timestamp = time.time()
+        return formatdate(timestamp + self.date_off, usegmt=True)
 
     def answer(self, code, body=b"", headers=()):
         # "delay": the answer as it was when asked, late.
@@ -124,8 +137,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
              self.rule(self.command, path))
         rate = None
         self.delay = 0
+        self.date_off = 0
+        age = 0
         if r is not None and r[0] == "delay":
             self.delay = float(r[1])
+            r = None
+        elif r is not None and r[0] == "date":
+            self.date_off = float(r[1])
+            r = None
+        elif r is not None and r[0] == "age":
+            age = float(r[1])
             r = None
         elif r is not None and r[0] == "slow":
             rate = int(r[1])
@@ -170,7 +191,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     "<CopyObjectResult><ETag>%s</ETag></CopyObjectResult>"
                     % escape(etag(b))).encode())
             with LOCK:
-                OBJECTS[key] = (data, time.time())
+                OBJECTS[key] = (data, time.time() - age)
             return self.answer(200, b"", [("ETag", etag(data))])
         if self.command == "DELETE":
             with LOCK:

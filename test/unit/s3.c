@@ -519,7 +519,13 @@ test_doom_age(void)
 	o.so_now = 0;
 	o.so_mtime = now - 10;
 	ok(store_s3_doom_live(&o), "doom: no Date: this host's clock");
+	/* This host's clock may be 15 min ahead of the mark's. */
 	o.so_mtime = now - STORE_DOOM_TTL - 10;
+	ok(store_s3_doom_live(&o),
+	    "doom: no Date: a mark one TTL old by this host's clock counts");
+	o.so_mtime = now - STORE_DOOM_TTL - STORE_S3_DATE_SKEW + 1;
+	ok(store_s3_doom_live(&o), "doom: no Date: ... until 15 min later");
+	o.so_mtime = now - STORE_DOOM_TTL - STORE_S3_DATE_SKEW - 10;
 	ok(!store_s3_doom_live(&o), "doom: no Date: an old mark expires");
 	o.so_mtime = 0;
 	ok(store_s3_doom_live(&o), "doom: a mark without a time counts");
@@ -540,10 +546,13 @@ lines_with(FILE *f, const char *s)
 }
 
 /*
- * A Date more than an hour off this host's clock is not the store's
- * clock (a proxy's, a date-only value read as midnight, year 9999): the
- * marks are aged by this host's clock then, and that is logged once
- * (review rev3 R3-2, R3-3). Within the hour, the Date is the clock.
+ * A request is signed with this host's clock and a store refuses it 15
+ * minutes off its own, so a Date further off than that is not the
+ * store's clock (a proxy's, a date-only value read as midnight, year
+ * 9999): the marks are aged by this host's clock then, 15 minutes longer
+ * so that none expires early, and that is logged once. A Date within 15
+ * minutes is the clock; more than 15 s off (the TTL's margin), that is
+ * logged once too (review rev3 R3-2, R3-3; fixs3 L1).
  */
 static void
 test_doom_clock(void)
@@ -553,7 +562,7 @@ test_doom_clock(void)
 	FILE *log;
 	int fd, saved;
 
-	/* The warning goes to stderr: catch it in a file. */
+	/* The warnings go to stderr: catch them in a file. */
 	fflush(stderr);
 	saved = dup(STDERR_FILENO);
 	if ((log = tmpfile()) == NULL || saved == -1 ||
@@ -561,24 +570,50 @@ test_doom_clock(void)
 		ok(0, "clock: catch stderr");
 		return;
 	}
-	is_int(store_s3_clock(now + 1800, now), now + 1800,
-	    "clock: a Date 30 min ahead is the store's clock");
-	is_int(store_s3_clock(now - 1800, now), now - 1800,
-	    "clock: a Date 30 min behind is the store's clock");
+	is_int(STORE_S3_DATE_SKEW, 15 * 60,
+	    "clock: the limit is a signature's, 15 min");
+	is_int(store_s3_clock(now + 15, now), now + 15,
+	    "clock: a Date 15 s ahead is the store's clock");
+	is_int(store_s3_clock(now - 15, now), now - 15,
+	    "clock: ... 15 s behind too");
+	fflush(stderr);
+	is_int(lines_with(log, "s3: the store's Date is"), 0,
+	    "clock: within 15 s, nothing is logged");
+	is_int(store_s3_clock(now + 30, now), now + 30,
+	    "clock: a Date 30 s ahead is the store's clock");
+	is_int(store_s3_clock(now - 30, now), now - 30,
+	    "clock: ... 30 s behind too");
 	is_int(store_s3_clock(now + STORE_S3_DATE_SKEW, now),
-	    now + STORE_S3_DATE_SKEW, "clock: an hour off still counts");
-	is_int(store_s3_clock(-1, now), 0, "clock: no Date: this host's");
+	    now + STORE_S3_DATE_SKEW, "clock: 15 min off still counts");
+	is_int(store_s3_clock(now - STORE_S3_DATE_SKEW, now),
+	    now - STORE_S3_DATE_SKEW, "clock: ... either way");
+	fflush(stderr);
+	is_int(lines_with(log,
+	           "s3: the store's Date is 30 s ahead of this "
+	           "host's clock: doomed marks are aged by it"),
+	    1, "clock: a Date 30 s off is used, and logged");
+	is_int(lines_with(log, "doomed marks are aged by it"), 1,
+	    "clock: ... once");
+	is_int(store_s3_clock(now + 20 * 60, now), 0,
+	    "clock: a Date 20 min ahead is ignored: this host's clock");
+	is_int(store_s3_clock(now - 20 * 60, now), 0,
+	    "clock: ... 20 min behind too");
 	is_int(store_s3_clock(now + 7200, now), 0,
-	    "clock: a Date 2 h ahead is ignored: this host's clock");
-	is_int(store_s3_clock(now - 7200, now), 0,
-	    "clock: a Date 2 h behind is ignored: this host's clock");
+	    "clock: a Date 2 h ahead is ignored");
 	is_int(store_s3_clock(253402300799LL, now), 0,
 	    "clock: a Date in year 9999 is ignored");
+	is_int(store_s3_clock(-1, now), 0, "clock: no Date: this host's");
 	fflush(stderr);
 	fd = dup2(saved, STDERR_FILENO);
 	close(saved);
-	is_int(lines_with(log, "the store's Date is"), 1,
-	    "clock: a Date ignored is logged, once");
+	is_int(lines_with(log,
+	           "s3: the store's Date is 1200 s ahead of this "
+	           "host's clock, more than 900 s"),
+	    1, "clock: a Date ignored is logged");
+	is_int(lines_with(log,
+	           "ignored, doomed marks are aged by this host's "
+	           "clock and count for 1020 s instead of 120 s"),
+	    1, "clock: ... once, with the longer TTL");
 	fclose(log);
 	ok(fd != -1, "clock: stderr restored");
 
@@ -588,15 +623,23 @@ test_doom_clock(void)
 	ok(store_s3_doom_live(&o),
 	    "clock: a mark 10 s old counts when the Date is 2 h ahead");
 	o.so_now = store_s3_clock(now - 7200, now);
+	ok(store_s3_doom_live(&o), "clock: ... and when it is 2 h behind");
+	/*
+	 * This host 5 min ahead of the store, the Date a proxy's, 20 min
+	 * off: a mark written 10 s ago by the store's clock looks 310 s old
+	 * here, and must still count.
+	 */
+	o.so_mtime = now - 300 - 10;
+	o.so_now = store_s3_clock(now - 20 * 60, now);
 	ok(store_s3_doom_live(&o),
-	    "clock: ... and when it is 2 h behind");
-	o.so_mtime = now - STORE_DOOM_TTL - 10;
+	    "clock: fallback: a fresh mark on a store 5 min behind counts");
+	o.so_mtime = now - STORE_DOOM_TTL - STORE_S3_DATE_SKEW - 10;
 	ok(!store_s3_doom_live(&o),
-	    "clock: ... an old mark expires by this host's clock");
+	    "clock: fallback: a mark older than TTL + 15 min expires");
 	o.so_mtime = now - 10;
-	o.so_now = store_s3_clock(now + 1800, now);
+	o.so_now = store_s3_clock(now + 600, now);
 	ok(!store_s3_doom_live(&o),
-	    "clock: a Date 30 min ahead is used: that mark is 30 min old");
+	    "clock: a Date 10 min ahead is used: that mark is 10 min old");
 }
 
 static void
