@@ -171,6 +171,13 @@ int store_digest_ok(const char *);
  */
 int store_name_valid(const char *);
 int store_tag_valid(const char *);
+/*
+ * store_touch_fresh: 1 when a mark of time ts is younger than
+ * STORE_TOUCH_FRESH_MS at now (store.h), or later than now: the collector
+ * then counts it used at least as long as a touch now would.
+ */
+int store_touch_fresh(const struct timespec *ts, const struct timespec *now);
+
 /* store_list_skip: log, once as a warning, a name a listing leaves out. */
 void store_list_skip(const char *kind, const char *name);
 

@@ -641,6 +641,17 @@ store_uuid_ok(const char *uuid)
 	return 1;
 }
 
+/* store_touch_fresh: see store_driver.h. */
+int
+store_touch_fresh(const struct timespec *ts, const struct timespec *now)
+{
+	int64_t age_ms;
+
+	age_ms = ((int64_t)now->tv_sec - (int64_t)ts->tv_sec) * 1000 +
+	    ((int64_t)now->tv_nsec - (int64_t)ts->tv_nsec) / 1000000;
+	return age_ms < STORE_TOUCH_FRESH_MS;
+}
+
 int
 store_digest_ok(const char *digest)
 {

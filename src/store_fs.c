@@ -216,7 +216,6 @@ static int store_fs_link_touch(struct store *, const char *, enum store_link,
     const char *);
 static int
 store_fs_link_use(struct store *, const char *, enum store_link, const char *);
-static int store_fs_fresh(const struct timespec *, const struct timespec *);
 
 static const struct store_ops store_fs_ops;
 
@@ -3364,21 +3363,6 @@ store_fs_link_used(struct store *st, const char *name, enum store_link kind,
 }
 
 /*
- * store_fs_fresh: 1 when a mark of time ts is younger than
- * STORE_TOUCH_FRESH_MS at now (store.h), or later than now: the
- * collector then counts it used at least as long as a touch now would.
- */
-static int
-store_fs_fresh(const struct timespec *ts, const struct timespec *now)
-{
-	int64_t age_ms;
-
-	age_ms = ((int64_t)now->tv_sec - (int64_t)ts->tv_sec) * 1000 +
-	    ((int64_t)now->tv_nsec - (int64_t)ts->tv_nsec) / 1000000;
-	return age_ms < STORE_TOUCH_FRESH_MS;
-}
-
-/*
  * store_link_touch: utimensat of the link file, then of the blob's data:
  * no write, no fsync, a metadata update the loop can afford. Always
  * written, fresh or not: a push's touch before its check is what another
@@ -3443,9 +3427,9 @@ store_fs_link_use(struct store *st, const char *name, enum store_link kind,
 		return rc;
 	}
 	(void)clock_gettime(CLOCK_REALTIME, &now);
-	if (!store_fs_fresh(&lt, &now))
+	if (!store_touch_fresh(&lt, &now))
 		(void)store_fs_touch(s, path);
-	if (!store_fs_fresh(&sb.st_mtim, &now))
+	if (!store_touch_fresh(&sb.st_mtim, &now))
 		(void)store_fs_touch(s, data);
 	return 1;
 }

@@ -2017,17 +2017,6 @@ store_mem_link_used(struct store *st, const char *name, enum store_link kind,
 	return rv;
 }
 
-/* 1 when a mark of time ts is younger than STORE_TOUCH_FRESH_MS at now. */
-static int
-store_mem_fresh(const struct timespec *ts, const struct timespec *now)
-{
-	int64_t age_ms;
-
-	age_ms = ((int64_t)now->tv_sec - (int64_t)ts->tv_sec) * 1000 +
-	    ((int64_t)now->tv_nsec - (int64_t)ts->tv_nsec) / 1000000;
-	return age_ms < STORE_TOUCH_FRESH_MS;
-}
-
 /*
  * store_mem_use_marks: the marks of the link and of the blob it names, set to
  * now; with fresh_too 0, a mark younger than STORE_TOUCH_FRESH_MS is left
@@ -2047,14 +2036,14 @@ store_mem_use_marks(struct store_mem *s, const char *name, enum store_link kind,
 		errno = ENOENT;
 		return -1;
 	}
-	if (fresh_too || !store_mem_fresh(&l->ml_used, &now))
+	if (fresh_too || !store_touch_fresh(&l->ml_used, &now))
 		l->ml_used = now;
 	bp = store_mem_blob_find(s, digest);
 	if (*bp == NULL || strcmp((*bp)->mb_digest, digest) != 0) {
 		errno = ENOENT;
 		return -1;
 	}
-	if (fresh_too || !store_mem_fresh(&(*bp)->mb_used, &now))
+	if (fresh_too || !store_touch_fresh(&(*bp)->mb_used, &now))
 		(*bp)->mb_used = now;
 	return 0;
 }
