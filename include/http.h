@@ -141,6 +141,14 @@ void http_reply_file(struct request *, int status, const char *content_type,
     int fd, uint64_t offset, uint64_t length);
 
 /*
+ * http_reply_head: the answer to a HEAD whose GET would send length bytes:
+ * the head, Content-Length included, without reading any of them. Only
+ * for a HEAD (anything else gets a 500).
+ */
+void http_reply_head(struct request *, int status, const char *content_type,
+    uint64_t length);
+
+/*
  * A body the HTTP layer pulls as the client takes it: hs_read fills buf
  * with up to len bytes at off (the count, 0 or -1 with errno cut the
  * body short and close the connection); hs_free releases arg once, when

@@ -27,7 +27,8 @@
 #define API_BLOB_REDIRECT_TTL 1200     /* seconds, registry:2's 20 min */
 
 /*
- * A blob read: the lookups (is it linked here, open it) are a store call,
+ * A blob read: the lookups (is it linked here, open it, or for a HEAD
+ * its size) are a store call,
  * the answer comes from job_done on the loop. Owned by itself; the
  * reader is the job's until the reply takes it.
  */
@@ -36,11 +37,13 @@ struct api_blob_read {
 	char br_name[NAME_MAX_LEN + 1];
 	char br_digest[DIGEST_BUFSZ];
 	int br_not_modified; /* If-None-Match names the digest: no open */
+	int br_head;         /* a HEAD: the size is all it needs */
 	int br_touch;        /* a HEAD: the layer link counts as used */
 	int br_linked;       /* 1, 0, or -1 (br_errno) */
 	int br_redirect;     /* a GET: try a URL of the store's first */
 	char *br_url;        /* that URL (307), or NULL; owned */
-	struct store_reader *br_reader; /* NULL: see br_errno */
+	struct store_reader *br_reader; /* a GET's; NULL for a HEAD */
+	int br_sized;                   /* br_size is known; else br_errno */
 	uint64_t br_size;
 	int br_errno;
 };
@@ -94,8 +97,8 @@ api_blob_get(struct request *req, const struct route_match *m)
 	 * manifest perhaps much later: from here on a garbage collection
 	 * must count it as used (gc_grace, gc.c).
 	 */
-	br->br_touch =
-	    http_method(req) == HTTP_M_HEAD && !api_config()->cf_read_only;
+	br->br_head = http_method(req) == HTTP_M_HEAD;
+	br->br_touch = br->br_head && !api_config()->cf_read_only;
 	/*
 	 * registry:2 with a network store sends GETs there by default
 	 * (storage.redirect), which spares this process the bytes.
@@ -126,7 +129,15 @@ read_work(struct store_call *sc)
 	    (br->br_url = store_blob_url(st, br->br_digest,
 	         API_BLOB_REDIRECT_TTL)) != NULL)
 		return;
+	if (br->br_head) {
+		/* No bytes go out: the data is stat'ed, not opened. */
+		br->br_sized =
+		    store_blob_stat(st, br->br_digest, &br->br_size) == 0;
+		br->br_errno = errno;
+		return;
+	}
 	br->br_reader = store_blob_open(st, br->br_digest, &br->br_size);
+	br->br_sized = br->br_reader != NULL;
 	br->br_errno = errno;
 }
 
@@ -166,7 +177,7 @@ read_done(struct store_call *sc)
 		http_reply(req, 307, NULL, NULL, 0);
 		goto done;
 	}
-	if (rd == NULL) {
+	if (!br->br_sized) {
 		if (br->br_errno == ENOENT)
 			http_error(req, 404, "BLOB_UNKNOWN", NULL);
 		else
@@ -174,6 +185,10 @@ read_done(struct store_call *sc)
 		goto done;
 	}
 	http_add_header(req, "Accept-Ranges", "bytes");
+	if (br->br_head) {
+		http_reply_head(req, 200, API_CT_OCTET, br->br_size);
+		goto done;
+	}
 
 	/* Range applies to GET only (RFC 9110 14.2). */
 	range = http_header(req, "Range");

@@ -78,7 +78,7 @@ static const char *const route_names[] = {
 };
 
 static int route_is_alnum_lower(char);
-static int route_last(const char *, size_t, const char *, size_t *);
+static int route_last_mark(const char *, size_t, size_t *, size_t *);
 static int route_eq(const char *, size_t, const char *);
 static int route_set_ref(struct route_match *, const char *, size_t);
 static int route_manifest_ref(struct route_match *, const char *, size_t);
@@ -98,19 +98,30 @@ route_eq(const char *s, size_t len, const char *lit)
 }
 
 /*
- * The offset of the last occurrence of needle in s[0..len) into *pos;
- * 1 found, 0 not. libc has no reverse memmem, so scan from the end; the
- * path is bounded by HTTP_MAX_URL, so the quadratic worst case is small.
+ * The last separator in s[0..len): its index in route_marks into *mark and
+ * its offset into *pos; 1 found, 0 not. One scan from the end that tries
+ * the marks only where a '/' stands: the marks differ in their second
+ * byte, so at most one matches at a position, and the first match from
+ * the end is the last in the path ("/tags/list" counts only at the end).
  */
 static int
-route_last(const char *s, size_t len, const char *needle, size_t *pos)
+route_last_mark(const char *s, size_t len, size_t *mark, size_t *pos)
 {
-	size_t nlen = strlen(needle), i;
+	size_t i = len, k, mlen;
 
-	if (nlen > len)
-		return 0;
-	for (i = len - nlen + 1; i-- > 0;) {
-		if (memcmp(s + i, needle, nlen) == 0) {
+	while (i-- > 0) {
+		if (s[i] != '/')
+			continue;
+		for (k = 0; k < sizeof(route_marks) / sizeof(route_marks[0]);
+		     k++) {
+			mlen = strlen(route_marks[k].mk_s);
+			if (mlen > len - i ||
+			    memcmp(s + i, route_marks[k].mk_s, mlen) != 0)
+				continue;
+			if (route_marks[k].mk_id == ROUTE_MARK_TAGS &&
+			    i + mlen != len)
+				continue;
+			*mark = k;
 			*pos = i;
 			return 1;
 		}
@@ -189,7 +200,7 @@ route_match(const char *path, size_t len, struct route_match *m)
 {
 	enum route_mark mark = ROUTE_MARK_NONE;
 	const char *rest, *after;
-	size_t rlen, pos, best = 0, marklen = 0, i, slen;
+	size_t rlen, best = 0, marklen = 0, i, slen;
 
 	memset(m, 0, sizeof(*m));
 	if (path == NULL)
@@ -226,19 +237,9 @@ route_match(const char *path, size_t len, struct route_match *m)
 	}
 
 	/* Whichever separator occurs last ends the name. */
-	for (i = 0; i < sizeof(route_marks) / sizeof(route_marks[0]); i++) {
-		slen = strlen(route_marks[i].mk_s);
-		if (!route_last(rest, rlen, route_marks[i].mk_s, &pos))
-			continue;
-		/* "/tags/list" is an endpoint only at the very end. */
-		if (route_marks[i].mk_id == ROUTE_MARK_TAGS &&
-		    pos + slen != rlen)
-			continue;
-		if (mark == ROUTE_MARK_NONE || pos > best) {
-			mark = route_marks[i].mk_id;
-			best = pos;
-			marklen = slen;
-		}
+	if (route_last_mark(rest, rlen, &i, &best)) {
+		mark = route_marks[i].mk_id;
+		marklen = strlen(route_marks[i].mk_s);
 	}
 	/* No separator, or an empty name ("/v2//tags/list"). */
 	if (mark == ROUTE_MARK_NONE || best == 0)

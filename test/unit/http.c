@@ -169,7 +169,18 @@ test_dispatch(struct request *r)
 		a = http_query(r);
 		http_reply_take(r, http_path(r)[5] == '2' ? 204 : 200,
 		    "text/plain", strdup(a), strlen(a));
-	} else if (strcmp(http_path(r), "/accept") == 0) {
+	} else if (strcmp(http_path(r), "/hdr") == 0) {
+		/* Each shape of format http_add_header copies or prints. */
+		http_add_header(r, "X-Lit", "plain");
+		http_add_header(r, "X-S", "%s", "v");
+		http_add_header(r, "X-Wrap", "\"%s\"", "sha256:x");
+		http_add_header(r, "X-Num", "n=%d", 42);
+		http_add_header(r, "X-Pct", "%s%%", "50");
+		http_reply(r, 200, "text/plain", "ok", 2);
+	} else if (strcmp(http_path(r), "/headlen") == 0)
+		http_reply_head(r, 200, "application/octet-stream",
+		    12345678901ULL);
+	else if (strcmp(http_path(r), "/accept") == 0) {
 		a = http_header(r, "accept");
 		http_reply(r, 200, "text/plain", a ? a : "-",
 		    a ? strlen(a) : 1);
@@ -400,6 +411,19 @@ main(void)
 		{ "HEAD has Content-Length and no body",
 		    "HEAD /a?abc HTTP/1.1\r\nHost: h\r\n\r\n",
 		    { "Content-Length: 3\r\n" }, 1, 0 },
+		{ "header formats: literal, %s, text around %s, printf",
+		    "GET /hdr HTTP/1.1\r\nHost: h\r\n\r\n",
+		    { "\r\nX-Lit: plain\r\nX-S: v\r\nX-Wrap: \"sha256:x\"\r\n"
+		      "X-Num: n=42\r\nX-Pct: 50%", "\r\n\r\nok" }, 1, 0 },
+		{ "HEAD answered with a length only (http_reply_head)",
+		    "HEAD /headlen HTTP/1.1\r\nHost: h\r\n\r\n"
+		    "GET /a?next HTTP/1.1\r\nHost: h\r\n\r\n",
+		    { "HTTP/1.1 200 OK\r\nDate: ",
+		      "Content-Length: 12345678901\r\n\r\nHTTP/1.1 200",
+		      "\r\n\r\nnext" }, 2, 0 },
+		{ "http_reply_head on a GET is a 500, not a body announced",
+		    "GET /headlen HTTP/1.1\r\nHost: h\r\n\r\n",
+		    { "HTTP/1.1 500 " }, 1, 0 },
 		{ "a body handed over (http_reply_take)",
 		    "GET /take?xyz HTTP/1.1\r\nHost: h\r\n\r\n",
 		    { "Content-Length: 3\r\n\r\nxyz" }, 1, 0 },
