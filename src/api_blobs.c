@@ -28,9 +28,9 @@
 
 /*
  * A blob read: the lookups (is it linked here, open it, or for a HEAD
- * its size) are a store call,
- * the answer comes from job_done on the loop. Owned by itself; the
- * reader is the job's until the reply takes it.
+ * just its size) are a store call, the answer comes from job_done on the
+ * loop. Owned by itself; the reader is the job's until the reply takes
+ * it.
  */
 struct api_blob_read {
 	struct api_job br_job; /* first: the call and request link */
@@ -130,7 +130,11 @@ read_work(struct store_call *sc)
 	         API_BLOB_REDIRECT_TTL)) != NULL)
 		return;
 	if (br->br_head) {
-		/* No bytes go out: the data is stat'ed, not opened. */
+		/*
+		 * No bytes go out: the data is stat'ed, not opened, as
+		 * registry:2 answers a HEAD. So a data file this process
+		 * cannot read (mode 000) is found here and fails its GET.
+		 */
 		br->br_sized =
 		    store_blob_stat(st, br->br_digest, &br->br_size) == 0;
 		br->br_errno = errno;
@@ -181,7 +185,9 @@ read_done(struct store_call *sc)
 		if (br->br_errno == ENOENT)
 			http_error(req, 404, "BLOB_UNKNOWN", NULL);
 		else
-			api_storage_error(req, br->br_errno, "store_blob_open");
+			api_storage_error(req, br->br_errno,
+			    br->br_head ? "store_blob_stat"
+			                : "store_blob_open");
 		goto done;
 	}
 	http_add_header(req, "Accept-Ranges", "bytes");

@@ -214,6 +214,12 @@ static int http_target_path(struct request *);
 static int http_finish_headers(struct request *);
 static int http_header_join(struct request *, int, int);
 static void http_bad_request(struct http_conn *, int, const char *);
+struct http_head;
+static void http_head_flush(struct http_head *);
+static void http_head_put(struct http_head *, const char *, size_t);
+static void http_head_str(struct http_head *, const char *);
+static void http_head_u64(struct http_head *, uint64_t);
+static const char *http_date(void);
 static void http_write_head(struct request *, int, const char *, uint64_t, int);
 static const char *http_reason(int);
 static char *http_error_body(const char *, const char *);
@@ -1688,7 +1694,9 @@ http_add_header(struct request *r, const char *name, const char *fmt, ...)
 	if (conv == NULL)
 		evbuffer_add(r->r_headers, fmt, strlen(fmt));
 	else if (conv[1] == 's' && strchr(conv + 2, '%') == NULL) {
-		arg = va_arg(ap, const char *);
+		/* printf's "(null)" rather than a crash. */
+		if ((arg = va_arg(ap, const char *)) == NULL)
+			arg = "(null)";
 		evbuffer_add(r->r_headers, fmt, (size_t)(conv - fmt));
 		evbuffer_add(r->r_headers, arg, strlen(arg));
 		evbuffer_add(r->r_headers, conv + 2, strlen(conv + 2));
@@ -1760,10 +1768,12 @@ http_reason(int status)
  * the output in as few pieces as they fit in: each add to the output runs
  * its callbacks, and printf per line cost more than the request itself.
  */
+#define HTTP_HEAD_BUF 512 /* a usual head fits; more is flushed */
+
 struct http_head {
 	struct evbuffer *hh_out;
 	size_t hh_len;
-	char hh_buf[512];
+	char hh_buf[HTTP_HEAD_BUF];
 };
 
 static void
@@ -1808,7 +1818,8 @@ http_head_u64(struct http_head *h, uint64_t v)
 
 /*
  * The Date header's value ("Mon, 30 Nov 2026 18:39:03 GMT"), formatted
- * once a second: every response carries it.
+ * once a second: every response carries it. Static, so the loop's thread
+ * only: replies are made there, never in a pool worker (pool.c).
  */
 static const char *
 http_date(void)

@@ -871,6 +871,38 @@ main(void)
 	    "\"message\":"), "error body is {\"errors\":[...]}");
 	free(resp);
 
+	/*
+	 * Configured headers around the head's stack buffer: one that fills
+	 * part of it, one larger than it (added directly after a flush), one
+	 * after: all in order, nothing lost or doubled at the seams.
+	 */
+	{
+		static char va[301], vb[701], want[1400];
+		const char *rq = "GET /a?q HTTP/1.1\r\nHost: h\r\n\r\n";
+
+		memset(va, 'a', sizeof(va) - 1);
+		memset(vb, 'b', sizeof(vb) - 1);
+		cfg.cf_headers[0].ch_name = "X-A";
+		cfg.cf_headers[0].ch_value = va;
+		cfg.cf_headers[1].ch_name = "X-B";
+		cfg.cf_headers[1].ch_value = vb;
+		cfg.cf_headers[2].ch_name = "X-C";
+		cfg.cf_headers[2].ch_value = "c";
+		cfg.cf_nheaders = 3;
+		snprintf(want, sizeof(want),
+		    "Docker-Distribution-Api-Version: registry/2.0\r\n"
+		    "X-A: %s\r\nX-B: %s\r\nX-C: c\r\n"
+		    "Content-Type: text/plain\r\nContent-Length: 1\r\n\r\nq",
+		    va, vb);
+		resp = test_run(rq, strlen(rq), 0, &st);
+		p = resp != NULL ? strstr(resp, want) : NULL;
+		ok(p != NULL && p[strlen(want)] == '\0' &&
+		    test_count(resp, "X-B: ") == 1,
+		    "configured headers longer than the head buffer: in order");
+		free(resp);
+		cfg.cf_nheaders = 0;
+	}
+
 	event_base_free(base);
 	return done_testing();
 }
