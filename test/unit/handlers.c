@@ -2534,6 +2534,32 @@ test_all(void)
 }
 
 /*
+ * 1 when GET path answers 200 with a JSON body whose array field holds
+ * exactly one string, want; else 0, with the body shown.
+ */
+static int
+test_lists_one(const char *path, const char *field, const char *want)
+{
+	json_error_t je;
+	json_t *j, *a;
+	struct resp r;
+	int good;
+
+	api_req(&r, NULL, 0, "GET %s HTTP/1.1\r\nHost: t\r\n", path);
+	j = r.status == 200 ? json_loadb(r.body, r.bodylen, 0, &je) : NULL;
+	a = json_object_get(j, field);
+	good = j != NULL && json_array_size(a) == 1 &&
+	    json_string_value(json_array_get(a, 0)) != NULL &&
+	    strcmp(json_string_value(json_array_get(a, 0)), want) == 0;
+	if (!good)
+		printf("# %s: %d %.*s\n", path, r.status, (int)r.bodylen,
+		    r.body);
+	json_decref(j);
+	resp_free(&r);
+	return good;
+}
+
+/*
  * A store may hold repositories and tags no client could have pushed
  * (any directory under repositories/ with _manifests, any key): they are
  * not listed, so the _catalog and tags/list bodies stay JSON and the
@@ -2548,8 +2574,6 @@ test_bad_names(void)
 	                "0123456789abcdef0123456789abcdef"
 	                "0123456789abcdef0123456789abcdef";
 	char v[256];
-	json_t *j, *a;
-	json_error_t je;
 	struct resp r;
 	size_t i;
 
@@ -2563,25 +2587,10 @@ test_bad_names(void)
 	ok(reg_init(base, &cfg, st) == 0 && pool_idle(),
 	    "reg_init; the catalog's walk is done");
 
-	api_req(&r, NULL, 0, "GET /v2/_catalog HTTP/1.1\r\nHost: t\r\n");
-	j = r.status == 200 ? json_loadb(r.body, r.bodylen, 0, &je) : NULL;
-	a = json_object_get(j, "repositories");
-	ok(j != NULL && json_array_size(a) == 1 &&
-	        strcmp(json_string_value(json_array_get(a, 0)), "good") == 0,
-	    "_catalog is JSON and lists the good name alone: %.*s",
-	    (int)r.bodylen, r.body);
-	json_decref(j);
-	resp_free(&r);
-
-	api_req(&r, NULL, 0, "GET /v2/good/tags/list HTTP/1.1\r\nHost: t\r\n");
-	j = r.status == 200 ? json_loadb(r.body, r.bodylen, 0, &je) : NULL;
-	a = json_object_get(j, "tags");
-	ok(j != NULL && json_array_size(a) == 1 &&
-	        strcmp(json_string_value(json_array_get(a, 0)), "v1") == 0,
-	    "tags/list is JSON and lists the good tag alone: %.*s",
-	    (int)r.bodylen, r.body);
-	json_decref(j);
-	resp_free(&r);
+	ok(test_lists_one("/v2/_catalog", "repositories", "good"),
+	    "_catalog is JSON and lists the good name alone");
+	ok(test_lists_one("/v2/good/tags/list", "tags", "v1"),
+	    "tags/list is JSON and lists the good tag alone");
 
 	api_req(&r, NULL, 0, "GET /v2/_catalog?n=1 HTTP/1.1\r\nHost: t\r\n");
 	ok(r.status == 200 && hdr(&r, "Link", v, sizeof(v))[0] == '\0',
