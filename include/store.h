@@ -215,6 +215,16 @@ int store_repo_exists(struct store *, const char *name);
 int store_repo_list(struct store *, char ***names, size_t *n);
 
 void store_list_free(char **list, size_t n);
+/*
+ * store_list_showable: keep in v[0..n), in order, only the repository
+ * names (tags: the tags) that meet the request grammar of router.c
+ * (ASCII, no quote, space or control character), freeing the others
+ * with one warning; the count kept. A directory or a key read back from
+ * the storage may be called anything, and a listing's JSON and Link
+ * header must not carry it. Listings shown to clients call it; walks
+ * and untagging do not, so they still see every entry.
+ */
+size_t store_list_showable(char **v, size_t n, int tags);
 
 /*
  * store_repo_cmp: the catalog order (distribution's lessPath: compare

@@ -164,21 +164,10 @@ int store_tag_ok(const char *);
 int store_uuid_ok(const char *);
 int store_digest_ok(const char *);
 /*
- * store_name_valid, store_tag_valid: 1 when a name or tag read back from
- * the storage (a directory, a key) meets the request grammar of router.c
- * (ASCII, no quote, space or control character): what a listing may
- * show. Drivers skip the others in so_repo_list and so_tag_list.
- */
-int store_name_valid(const char *);
-int store_tag_valid(const char *);
-/*
  * store_touch_fresh: 1 when a mark of time ts is younger than
  * STORE_TOUCH_FRESH_MS at now (store.h), or later than now: the collector
  * then counts it used at least as long as a touch now would.
  */
 int store_touch_fresh(const struct timespec *ts, const struct timespec *now);
-
-/* store_list_skip: log, once as a warning, a name a listing leaves out. */
-void store_list_skip(const char *kind, const char *name);
 
 #endif /* REGISTRYD_STORE_DRIVER_H */

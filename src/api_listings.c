@@ -149,9 +149,9 @@ json_str_put(char *out, const char *s)
  * (bench row 6c and phase 7's catalog/tags peak). Bytes from 0x80 up
  * are copied as they are, so the body is JSON (UTF-8) only because every
  * name and tag met its grammar, ASCII alone, before it got here: the
- * router checks the request's name, and the drivers list only names and
- * tags that pass store_name_valid and store_tag_valid (a directory on
- * disk or a key in a bucket may be named anything). NULL: out of memory.
+ * router checks the request's name, and listings keep only the names and
+ * tags that store_list_showable keeps (a directory on disk or a key in a
+ * bucket may be named anything). NULL: out of memory.
  */
 static char *
 names_json(const char *name, const char *key, char *const *v, size_t n,
@@ -344,8 +344,10 @@ tags_work(struct store_call *sc)
 	    : store_tag_list_max(api_store(), tl->tl_name, API_TAGS_QUICK_MAX,
 	          &tags, &ntags);
 	tl->tl_errno = errno;
-	if (tl->tl_result == 0)
+	if (tl->tl_result == 0) {
+		ntags = store_list_showable(tags, ntags, 1);
 		tags_page(tl, tags, ntags);
+	}
 	store_list_free(tags, ntags);
 }
 

@@ -298,6 +298,8 @@ catalog_list_adopt(struct catalog_list *dst, char **l, size_t n)
 
 	if (l == NULL && n > 0)
 		return -1;
+	/* The index feeds _catalog, search and the web interface. */
+	n = store_list_showable(l, n, 0);
 	for (i = 1; i < n; i++)
 		if (store_repo_cmp(l[i - 1], l[i]) >= 0)
 			break;

@@ -2079,17 +2079,13 @@ void
 http_reply_head(struct request *r, int status, const char *content_type,
     uint64_t length)
 {
-	if (r->r_flags & REQ_F_REPLIED)
-		return;
 	if (r->r_method != HTTP_M_HEAD) {
 		log_warnx("%s: conn %u: not a HEAD", __func__, r->r_hc->hc_id);
 		http_error(r, 500, "UNKNOWN", NULL);
 		return;
 	}
-	http_early_close_check(r);
-	http_write_head(r, status, content_type, length, 1);
-	if (r->r_flags & REQ_F_COMPLETE)
-		http_maybe_resume(r->r_hc);
+	/* No body goes out for a HEAD: the length alone is written. */
+	http_reply_mem(r, status, content_type, NULL, (size_t)length, 0);
 }
 
 /*

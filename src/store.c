@@ -577,34 +577,12 @@ store_tag_ok(const char *tag)
 }
 
 /*
- * What the store reads back rather than was given (a listing's names and
- * tags) may be anything a directory or a key can be called: bytes that
- * are not UTF-8, quotes, CR and LF. store_name_valid and store_tag_valid
- * hold it to the grammar of the requests (router.c, pure functions with
- * no state), so that a listing's JSON and Link header never carry
- * those bytes. Not store_name_ok: a walk (fsck, gc) still sees such a
- * repository, and gc keeps what it refers to.
+ * Say that a listing leaves out name, a kind ("repository", "tag"):
+ * once as a warning, afterwards at debug level (a catalog refresh meets
+ * the same directory every time). The bytes outside the grammar show as
+ * '?', so that the log line stays one line.
  */
-int
-store_name_valid(const char *name)
-{
-	return route_name_is_valid(name, strnlen(name, NAME_MAX_LEN + 1));
-}
-
-int
-store_tag_valid(const char *tag)
-{
-	return route_tag_is_valid(tag, strnlen(tag, TAG_MAX_LEN + 1));
-}
-
-/*
- * store_list_skip: say that a listing leaves out name, a kind
- * ("repository", "tag") that store_name_valid or store_tag_valid
- * refused: once as a warning, afterwards at debug level (a catalog
- * refresh meets the same directory every time). The bytes outside the
- * grammar show as '?', so that the log line stays one line.
- */
-void
+static void
 store_list_skip(const char *kind, const char *name)
 {
 	static atomic_int warned;
@@ -625,6 +603,28 @@ store_list_skip(const char *kind, const char *name)
 	else
 		log_debug("storage: %s \"%s\" is not listed: not a valid name",
 		    kind, safe);
+}
+
+/* store_list_showable: see store.h. */
+size_t
+store_list_showable(char **v, size_t n, int tags)
+{
+	size_t i, kept = 0;
+	int ok;
+
+	for (i = 0; i < n; i++) {
+		ok = tags
+		    ? route_tag_is_valid(v[i], strnlen(v[i], TAG_MAX_LEN + 1))
+		    : route_name_is_valid(v[i],
+		          strnlen(v[i], NAME_MAX_LEN + 1));
+		if (ok)
+			v[kept++] = v[i];
+		else {
+			store_list_skip(tags ? "tag" : "repository", v[i]);
+			free(v[i]);
+		}
+	}
+	return kept;
 }
 
 int

@@ -1516,10 +1516,6 @@ scan:
 		if (!store_tag_ok(de->d_name) ||
 		    (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
 			continue;
-		if (!store_tag_valid(de->d_name)) {
-			store_list_skip("tag", de->d_name);
-			continue;
-		}
 		if (store_list_add(&l, de->d_name) == -1) {
 			r = -1;
 			break;
@@ -1644,11 +1640,6 @@ store_repo_list_cb(int fd, const char *name, void *arg)
 	if (fstatat(fd, "_manifests", &st, AT_SYMLINK_NOFOLLOW) == -1 ||
 	    !S_ISDIR(st.st_mode))
 		return 0;
-	/* Any directory name reaches here: the catalog's JSON needs one. */
-	if (!store_name_valid(name)) {
-		store_list_skip("repository", name);
-		return 0;
-	}
 	return store_list_add(arg, name);
 }
 

@@ -1046,11 +1046,8 @@ store_mem_tag_list(struct store *st, const char *name, char ***tags, size_t *n)
 		errno = ENOENT;
 		goto done;
 	}
-	/* Like the other drivers: only tags a listing can show. */
 	for (t = r->mr_tags; t != NULL; t = t->mt_next)
-		if (!store_tag_valid(t->mt_tag))
-			store_list_skip("tag", t->mt_tag);
-		else if (store_list_add(&l, t->mt_tag) == -1) {
+		if (store_list_add(&l, t->mt_tag) == -1) {
 			store_mem_list_fail(&l);
 			goto done;
 		}
@@ -1099,10 +1096,6 @@ store_mem_repo_list(struct store *st, char ***names, size_t *n)
 	for (r = s->s_repos; r != NULL; r = r->mr_next) {
 		if (!r->mr_manifests)
 			continue;
-		if (!store_name_valid(r->mr_name)) {
-			store_list_skip("repository", r->mr_name);
-			continue;
-		}
 		if ((rv = store_list_add(&l, r->mr_name)) == -1) {
 			store_mem_list_fail(&l);
 			break;

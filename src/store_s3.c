@@ -1027,10 +1027,6 @@ store_s3_tags_cb(const struct store_s3_obj *o, void *arg)
 	tag[len - 1] = '\0';
 	if (!store_tag_ok(tag))
 		return 0;
-	if (!store_tag_valid(tag)) {
-		store_list_skip("tag", tag);
-		return 0;
-	}
 	return store_list_add(t->t_list, tag);
 }
 
@@ -1161,11 +1157,7 @@ store_s3_repo_walk(struct store_s3 *s, const char *prefix, int depth,
 		memcpy(name, prefix + top, len - top - 1);
 		name[len - top - 1] = '\0';
 		ok = store_name_ok(name);
-		/* A key may hold any byte: the catalog's JSON needs a name. */
-		if (ok && lv.l_is_repo && !store_name_valid(name))
-			store_list_skip("repository", name);
-		else if (ok && lv.l_is_repo &&
-		    store_list_add(repos, name) == -1)
+		if (ok && lv.l_is_repo && store_list_add(repos, name) == -1)
 			goto done;
 		if (ok && lv.l_has_uploads && uploads != NULL &&
 		    (snprintf(dir, sizeof(dir), "%s_uploads/", prefix) >=
